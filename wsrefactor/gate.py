@@ -115,6 +115,7 @@ __all__ = [
     "PathOverride",
     "Violation",
     "baseline_keys",
+    "dump_baseline",
     "evaluate",
     "glob_match",
     "load_baseline",
