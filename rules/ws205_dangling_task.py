@@ -1,0 +1,163 @@
+"""WS205 dangling-task: a task whose only reference is dropped can be garbage-collected mid-flight."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.rule import Fix, Invalid, Rule, Valid
+from wsrefactor.rules._helpers import call_name, method_name, receiver
+
+_SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
+_LOOP_GETTERS = {"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"}
+
+KEEP_SET = "_background_tasks: set[asyncio.Future] = set()"
+KEEP_FUNC = '''def _keep_task(task):
+    """Hold a reference until the task is done, so it cannot be garbage-collected mid-flight."""
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
+    return task'''
+
+
+class DanglingTask(Rule):
+    """
+    ## What it does
+    Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)`
+    calls whose result is thrown away (an expression statement, or assigned to `_`).
+
+    ## Why is this bad?
+    The event loop keeps only a weak reference to tasks. A task nobody references can be
+    garbage-collected before it finishes, silently dropping work such as a broadcast or a
+    session cleanup, and its exception is never retrieved. The asyncio documentation says to
+    keep a reference. `TaskGroup.create_task` is not reported: the group holds its tasks.
+
+    ## Example
+    ```python
+    async def on_message(ws, msg):
+        asyncio.create_task(broadcast(msg))
+    ```
+
+    ## Use instead
+    ```python
+    _background_tasks: set[asyncio.Future] = set()
+
+    def _keep_task(task):
+        _background_tasks.add(task)
+        task.add_done_callback(_background_tasks.discard)
+        return task
+
+    async def on_message(ws, msg):
+        _keep_task(asyncio.create_task(broadcast(msg)))
+    ```
+    The fix is *unsafe*: tasks that used to vanish now run to completion, and the module gains
+    a `_background_tasks` set and a `_keep_task` helper after its imports.
+
+    ## Options
+    None.
+    """
+
+    code = "WS205"
+    name = "dangling-task"
+    category = "asyncio"
+    severity = Severity.WARNING
+    fix_safety = FixSafety.UNSAFE
+    summary = "task result discarded; the task may be garbage-collected before it finishes"
+    tokens = ("create_task", "ensure_future")
+
+    VALID = [
+        Valid("""
+            import asyncio
+            async def main():
+                task = asyncio.create_task(work())
+                await task
+        """),
+        Valid("""
+            import asyncio
+            async def main():
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(work())
+        """),
+        Valid("""
+            import asyncio
+            async def main():
+                await asyncio.create_task(work())
+                tasks.append(asyncio.ensure_future(work()))
+        """),
+        Valid("""
+            def create_task(x):
+                return x
+            create_task(1)
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import asyncio
+
+            async def on_message(ws, msg):
+                asyncio.create_task(broadcast(msg))
+            """,
+            """
+            import asyncio
+
+            _background_tasks: set[asyncio.Future] = set()
+
+
+            def _keep_task(task):
+                \"\"\"Hold a reference until the task is done, so it cannot be garbage-collected mid-flight.\"\"\"
+                _background_tasks.add(task)
+                task.add_done_callback(_background_tasks.discard)
+                return task
+
+
+            async def on_message(ws, msg):
+                _keep_task(asyncio.create_task(broadcast(msg)))
+            """,
+            lines=(4,),
+        ),
+        Invalid(
+            """
+            from asyncio import ensure_future as spawn, get_running_loop
+
+            async def start(coro):
+                spawn(coro)
+                loop = get_running_loop()
+                loop.create_task(coro)
+                _ = get_running_loop().create_task(coro)
+            """,
+            lines=(4, 6, 7),
+        ),
+    ]
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._check(node.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and node.targets[0].target.value == "_":
+            self._check(node.value)
+
+    def _spawns(self, call: cst.Call) -> bool:
+        name = call_name(self.ctx, call)
+        if name in _SPAWNERS:
+            return True
+        if method_name(call) != "create_task":
+            return False
+        recv = receiver(call)
+        if isinstance(recv, cst.Call):
+            return call_name(self.ctx, recv) in _LOOP_GETTERS
+        last = recv.attr.value if isinstance(recv, cst.Attribute) else getattr(recv, "value", "")
+        return isinstance(last, str) and last.lower().endswith("loop")
+
+    def _check(self, value: cst.BaseExpression) -> None:
+        if not isinstance(value, cst.Call) or not self._spawns(value):
+            return
+        self.report(
+            value,
+            fix=Fix(
+                FixSafety.UNSAFE,
+                "keep a reference to the task until it is done",
+                replacements={value: lambda updated: cst.Call(func=cst.Name("_keep_task"), args=[cst.Arg(updated)])},
+                imports=(("asyncio", None),),
+                module_statements=(KEEP_SET, KEEP_FUNC),
+            ),
+        )

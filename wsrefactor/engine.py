@@ -1,0 +1,226 @@
+"""Per-file work: prefilter, parse once, one batched traversal for every rule, fix until stable.
+
+Everything here runs inside a worker process and returns only picklable results.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from wsrefactor.config import Config
+from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified_diff
+from wsrefactor.model import Edit, Finding, FixInfo, FixSafety
+from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
+from wsrefactor.source import SourceError, SourceFile
+
+MAX_FIX_PASSES = 8
+
+
+@dataclass(frozen=True)
+class FixPolicy:
+    """Which fixes may be applied: safe always, unsafe with ``--unsafe-fixes`` or explicit select."""
+
+    unsafe: bool = False
+    unsafe_codes: frozenset[str] = frozenset()
+
+    def allows(self, code: str, safety: FixSafety) -> bool:
+        if safety is FixSafety.SAFE:
+            return True
+        if safety is FixSafety.UNSAFE:
+            return self.unsafe or code in self.unsafe_codes
+        return False
+
+
+@dataclass
+class Analysis:
+    findings: list[Finding]
+    facts: dict[str, list[Any]]
+    fixes: list[tuple[str, Fix]]  # (code, fix) in source order
+    module: cst.Module
+    position: Callable[[cst.CSTNode], CodeRange]
+
+
+class _Dispatch(cst.CSTVisitor):
+    """One traversal for all rules; keeps ``ctx.ancestors`` for them."""
+
+    def __init__(self, ctx: FileContext, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.visits: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
+        self.leaves: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
+        for rule in rules:
+            for name, func in rule.get_visitors().items():
+                kind, _, node_type = name.partition("_")
+                if "_" in node_type:  # attribute visitors (visit_Call_func) are not batched
+                    continue
+                (self.visits if kind == "visit" else self.leaves)[node_type].append(func)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.ctx.ancestors.append(node)
+        for func in self.visits.get(type(node).__name__, ()):
+            func(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for func in self.leaves.get(type(original_node).__name__, ()):
+            func(original_node)
+        self.ctx.ancestors.pop()
+
+
+def parse(text: str, path: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise SourceError(f"syntax error: {first}", line=exc.raw_line, column=exc.raw_column + 1) from None
+    except RecursionError:
+        raise SourceError("too deeply nested to parse") from None
+
+
+def _context_text(module: cst.Module, report: Report) -> str:
+    node = report.node
+    if isinstance(report.stmt, cst.SimpleStatementLine):
+        node = report.stmt
+    try:
+        code = module.code_for_node(node)
+    except Exception:  # noqa: BLE001 - a fingerprint must never fail the run
+        code = type(node).__name__
+    return f"{report.scope}:{' '.join(code.split())[:240]}"
+
+
+def analyze_module(
+    path: str,
+    module: cst.Module,
+    rules: Sequence[type[Rule]],
+    config: Config,
+    want_edits: bool = False,
+    tree: ast.Module | None = None,
+) -> Analysis:
+    ctx = FileContext(path, module, config.rule_options, config.target_version, tree)
+    instances = [rule(ctx) for rule in rules]
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    with contextlib.ExitStack() as stack:
+        for rule in instances:
+            stack.enter_context(rule.resolve(wrapper))
+        module.visit(_Dispatch(ctx, instances))
+
+    positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def position(node: cst.CSTNode) -> CodeRange:
+        nonlocal positions
+        if positions is None:
+            positions = wrapper.resolve(PositionProvider)
+        return positions[node]
+
+    findings: list[Finding] = []
+    fixes: list[tuple[str, Fix]] = []
+    facts: dict[str, list[Any]] = {}
+    for rule in instances:
+        if isinstance(rule, ProjectRule) and rule.facts:
+            facts[rule.code] = rule.facts
+        for report in rule.reports:
+            rng = position(report.node)
+            stmt_line = position(report.stmt).start.line if report.stmt is not None else rng.start.line
+            info = None
+            if report.fix is not None:
+                edits: tuple[Edit, ...] = ()
+                if want_edits:
+                    edits = text_edits(module.code, apply_fixes(module, [report.fix]).code)
+                info = FixInfo(report.fix.safety, report.fix.description, edits)
+                fixes.append((rule.code, report.fix))
+            findings.append(
+                Finding(
+                    code=rule.code, name=rule.name, message=report.message, path=path,
+                    line=rng.start.line, column=rng.start.column + 1,
+                    end_line=rng.end.line, end_column=rng.end.column + 1,
+                    severity=rule.severity, category=rule.category, fix=info,
+                    stmt_line=stmt_line, context=_context_text(module, report),
+                    extra=report.extra,
+                )
+            )
+    findings.sort(key=lambda f: f.sort_key)
+    fixes.sort(key=lambda cf: (position(_anchor(cf[1])).start.line, position(_anchor(cf[1])).start.column))
+    return Analysis(findings, facts, fixes, module, position)
+
+
+def _anchor(fix: Fix) -> cst.CSTNode:
+    return (fix.anchors or tuple(fix.replacements))[0]
+
+
+def check_parses(text: str, path: str) -> str | None:
+    """Why ``text`` is not valid Python (None when it is): fixed output must parse."""
+    try:
+        cst.parse_module(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text, filename=path)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+@dataclass
+class FixOutcome:
+    text: str
+    applied: dict[str, int] = field(default_factory=dict)
+    analysis: Analysis | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def fix_text(
+    path: str,
+    text: str,
+    rules: Sequence[type[Rule]],
+    config: Config,
+    policy: FixPolicy,
+    tree: ast.Module | None = None,
+) -> FixOutcome:
+    """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
+    outcome = FixOutcome(text)
+    for _ in range(MAX_FIX_PASSES):
+        module = parse(outcome.text, path)
+        if outcome.text is not text:
+            tree = _ast_or_none(outcome.text)
+        analysis = analyze_module(path, module, rules, config, tree=tree)
+        outcome.analysis = analysis
+        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f.safety)]
+        if not allowed:
+            return outcome
+        chosen = choose_compatible([f for _, f in allowed], analysis.position)
+        new_text = apply_fixes(module, chosen).code
+        problem = check_parses(new_text, path)
+        if problem is not None:
+            codes = sorted({c for c, f in allowed if f in chosen})
+            outcome.errors.append(f"fix by {', '.join(codes)} would not parse ({problem}); not applied")
+            return outcome
+        if new_text == outcome.text:
+            return outcome
+        for code, fix in allowed:
+            if fix in chosen:
+                outcome.applied[code] = outcome.applied.get(code, 0) + 1
+        outcome.text = new_text
+    final = outcome.text
+    outcome.analysis = analyze_module(path, parse(final, path), rules, config, tree=_ast_or_none(final))
+    return outcome
+
+
+def _ast_or_none(text: str) -> ast.Module | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def diff_for(source: SourceFile, new_text: str, display: str) -> str:
+    return unified_diff(source.text, new_text, display)

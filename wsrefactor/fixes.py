@@ -1,0 +1,153 @@
+"""Applying CST fixes to a module, and expressing the result as text edits or a diff.
+
+Fixes are applied by node identity in one transformer pass. Two fixes whose anchors overlap in
+the source are not applied together: the later one is found again on the re-parse of the next
+pass and applied then, so overlapping fixes resolve by re-running until stable.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, ImportItem
+from libcst.metadata import CodeRange
+
+from wsrefactor.model import Edit
+from wsrefactor.rule import Fix, Replacement
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
+        replacement = self.replacements.get(original_node)
+        if replacement is None:
+            return updated_node
+        if callable(replacement) and not isinstance(replacement, cst.CSTNode):
+            return replacement(updated_node)
+        return replacement
+
+
+def _overlaps(a: CodeRange, b: CodeRange) -> bool:
+    return (a.start.line, a.start.column) < (b.end.line, b.end.column) and (
+        b.start.line,
+        b.start.column,
+    ) < (a.end.line, a.end.column)
+
+
+def choose_compatible(
+    fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]
+) -> list[Fix]:
+    """The fixes that can be applied together in one pass (first come, first served)."""
+    taken: list[CodeRange] = []
+    chosen = []
+    for fix in fixes:
+        spans = [position(n) for n in (fix.anchors or tuple(fix.replacements))]
+        if any(_overlaps(s, t) for s in spans for t in taken):
+            continue
+        taken.extend(spans)
+        chosen.append(fix)
+    return chosen
+
+
+def _import_index(body: Sequence[cst.BaseStatement]) -> int:
+    """Index after the module docstring, ``__future__`` imports and the leading import block."""
+    index = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            index = i + 1
+        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(
+            stmt.body[0], cst.Expr
+        ) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            index = 1
+        elif index or i > 0:
+            break
+    return index
+
+
+def _blank(n: int) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine() for _ in range(n)]
+
+
+def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
+    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
+    existing = {module.code_for_node(s).strip() for s in module.body}
+    new: list[cst.BaseStatement] = []
+    for text in statements:
+        if text.strip() in existing:
+            continue
+        existing.add(text.strip())
+        stmt = cst.parse_statement(text, config=module.config_for_parsing)
+        compound = isinstance(stmt, cst.BaseCompoundStatement)
+        prev_compound = bool(new) and isinstance(new[-1], cst.BaseCompoundStatement)
+        gap = 2 if (compound or prev_compound) else (0 if new else 1)
+        new.append(stmt.with_changes(leading_lines=_blank(gap)))
+    if not new:
+        return module
+    index = _import_index(module.body)
+    body = list(module.body)
+    if index == 0:
+        new[0] = new[0].with_changes(leading_lines=[])
+    if index < len(body):
+        nxt = body[index]
+        want = 2 if isinstance(nxt, cst.BaseCompoundStatement) or isinstance(new[-1], cst.BaseCompoundStatement) else 1
+        have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
+        if have < want:
+            body[index] = nxt.with_changes(leading_lines=_blank(want - have) + list(nxt.leading_lines))
+    return module.with_changes(body=[*body[:index], *new, *body[index:]])
+
+
+def add_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> cst.Module:
+    items = [ImportItem(mod, obj) for mod, obj in dict.fromkeys(imports)]
+    if not items:
+        return module
+    context = CodemodContext()
+    return AddImportsVisitor(context, items).transform_module(module)
+
+
+def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
+    replacements: dict[cst.CSTNode, Replacement] = {}
+    for fix in fixes:
+        replacements.update(fix.replacements)
+    if replacements:
+        module = module.visit(_Apply(replacements))
+    statements = [s for fix in fixes for s in fix.module_statements]
+    if statements:
+        module = add_module_statements(module, statements)
+    imports = [i for fix in fixes for i in fix.imports]
+    if imports:
+        module = add_imports(module, imports)
+    return module
+
+
+def text_edits(old: str, new: str) -> tuple[Edit, ...]:
+    """Minimal line-hunk edits turning ``old`` into ``new`` (1-based lines, column 1)."""
+    a = old.splitlines(keepends=True)
+    b = new.splitlines(keepends=True)
+    edits = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        edits.append(Edit(i1 + 1, 1, i2 + 1, 1, "".join(b[j1:j2])))
+    return tuple(edits)
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)

@@ -1,0 +1,270 @@
+"""The rule API: a rule is a small libcst visitor class with its docs and examples beside it.
+
+A rule declares what it needs (prefilter tokens, metadata providers, options) so the engine can
+skip files it cannot match and resolve metadata once per file for all rules together. Rules report
+nodes; positions are computed by the engine only when something was reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.names import ImportTable
+
+# A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
+Replacement = Union[
+    cst.CSTNode,
+    cst.RemovalSentinel,
+    cst.FlattenSentinel,  # type: ignore[type-arg]
+    Callable[[cst.CSTNode], Any],
+]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A per-rule option, set in ``[tool.wsrefactor.<CODE>]`` as ``name = value``."""
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+
+
+@dataclass(eq=False)
+class Fix:
+    """A CST-level fix: node replacements plus module-level additions.
+
+    ``imports`` are ``(module, name)`` pairs (``name`` None for ``import module``);
+    ``module_statements`` are statements (source text) added once after the imports.
+    """
+
+    safety: FixSafety
+    description: str
+    replacements: dict[cst.CSTNode, Replacement] = field(default_factory=dict)
+    imports: tuple[tuple[str, str | None], ...] = ()
+    module_statements: tuple[str, ...] = ()
+    # Nodes whose text span this fix owns; two fixes owning overlapping spans are not applied
+    # in the same pass (the later one is re-found and applied in the next pass).
+    anchors: tuple[cst.CSTNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A rule example: ``code`` to check; for invalid ones, the expected fixed code (if any)."""
+
+    code: str
+    fixed: str | None = None
+    # 1-based lines where findings are expected (invalid examples); empty = at least one anywhere.
+    lines: tuple[int, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    target_version: str | None = None
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+    @property
+    def fixed_source(self) -> str | None:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+
+def Valid(code: str, **kw: Any) -> Example:  # noqa: N802 - reads like Fixit's examples
+    return Example(code=code, **kw)
+
+
+def Invalid(code: str, fixed: str | None = None, **kw: Any) -> Example:  # noqa: N802
+    return Example(code=code, fixed=fixed, **kw)
+
+
+@dataclass(frozen=True)
+class Report:
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None
+    stmt: cst.CSTNode | None = None  # innermost statement around the node (suppression line)
+    scope: str = ""  # dotted names of enclosing classes/functions (fingerprints)
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+class FileContext:
+    """What a rule may know about the file under analysis, shared by every rule of the pass."""
+
+    def __init__(
+        self,
+        path: str,
+        module: cst.Module,
+        options: Mapping[str, Mapping[str, Any]],
+        target_version: tuple[int, int],
+        tree: ast.Module | None = None,
+    ) -> None:
+        self.path = path
+        self.tree = tree  # Python's ast of the same text, when the engine parsed it
+        self.module = module
+        self._options = options
+        self.target_version = target_version
+        self._imports: ImportTable | None = None
+        # Ancestors of the node being visited, outermost first (maintained by the engine).
+        self.ancestors: list[cst.CSTNode] = []
+
+    @property
+    def imports(self) -> ImportTable:
+        if self._imports is None:
+            self._imports = ImportTable(self.module)
+        return self._imports
+
+    def qualname(self, node: cst.BaseExpression) -> str | None:
+        return self.imports.resolve(node)
+
+    def options_for(self, code: str) -> Mapping[str, Any]:
+        return self._options.get(code, {})
+
+    def enclosing_function(self) -> cst.FunctionDef | cst.Lambda | None:
+        """Innermost ``def`` or ``lambda`` around the current node (the node itself excluded)."""
+        for node in reversed(self.ancestors[:-1]):
+            if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+                return node
+        return None
+
+    def in_async_function(self) -> bool:
+        """True when the nearest enclosing function is an ``async def`` (not a sync def/lambda)."""
+        func = self.enclosing_function()
+        return isinstance(func, cst.FunctionDef) and func.asynchronous is not None
+
+    def parent(self) -> cst.CSTNode | None:
+        return self.ancestors[-2] if len(self.ancestors) >= 2 else None
+
+    def current_statement(self) -> cst.CSTNode | None:
+        for node in reversed(self.ancestors):
+            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return node
+        return None
+
+    def scope_name(self) -> str:
+        return ".".join(
+            n.name.value for n in self.ancestors if isinstance(n, (cst.FunctionDef, cst.ClassDef))
+        )
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Base class of every rule.
+
+    The class docstring is the rule's documentation in the ruff layout (``## What it does``,
+    ``## Why is this bad?``, ``## Example``, ``## Use instead``, ``## Options``), printed by
+    ``wsrefactor explain CODE``.
+    """
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    severity: ClassVar[Severity] = Severity.WARNING
+    fix_safety: ClassVar[FixSafety] = FixSafety.NONE
+    summary: ClassVar[str] = ""
+    # A file is analysed by this rule only if its text contains one of these (empty: always).
+    tokens: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
+    VALID: ClassVar[Sequence[Example]] = ()
+    INVALID: ClassVar[Sequence[Example]] = ()
+    # Project rules collect facts per file and decide across files (see ProjectRule).
+    is_project_rule: ClassVar[bool] = False
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.reports: list[Report] = []
+        defaults = {o.name: o.default for o in self.options}
+        self.opts: dict[str, Any] = {**defaults, **dict(ctx.options_for(self.code))}
+
+    @classmethod
+    def matches_text(cls, text: str) -> bool:
+        return not cls.tokens or any(t in text for t in cls.tokens)
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """Whether this file needs the libcst pass for this rule (the cheap prefilter).
+
+        ``tree`` is Python's own ``ast`` of the file, parsed once for every rule; rules that can
+        decide from it (complexity, say) override this so most files are never parsed by libcst.
+        """
+        return cls.matches_text(text)
+
+    @classmethod
+    def docs(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or "").strip()
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str | None = None,
+        *,
+        fix: Fix | None = None,
+        **extra: Any,
+    ) -> None:
+        self.reports.append(
+            Report(
+                node,
+                message or self.summary,
+                fix,
+                stmt=self.ctx.current_statement(),
+                scope=self.ctx.scope_name(),
+                extra=tuple(sorted(extra.items())),
+            )
+        )
+
+
+class ProjectRule(Rule):
+    """A rule that needs the whole repository.
+
+    In the workers, it visits each file like any rule and records small picklable facts with
+    ``add_fact``. In the project phase, ``finalize`` sees every file's facts and returns findings
+    (``ProjectFinding``) whose fixes are payloads applied per file by ``apply_payload`` (in the
+    fixing pass, on a fresh parse) plus whole new files.
+    """
+
+    is_project_rule = True
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self.facts: list[Any] = []
+
+    def add_fact(self, fact: Any) -> None:
+        self.facts.append(fact)
+
+    @classmethod
+    def finalize(
+        cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
+    ) -> list[ProjectFinding]:
+        return []
+
+    @classmethod
+    def apply_payload(cls, module: cst.Module, payload: Any, path: str) -> cst.Module:
+        return module
+
+
+@dataclass(frozen=True)
+class ProjectEdit:
+    """A cross-file fix: payloads per existing file, and new files (path -> text)."""
+
+    safety: FixSafety
+    description: str
+    payloads: tuple[tuple[str, Any], ...] = ()
+    new_files: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectFinding:
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    fix: ProjectEdit | None = None
+    stmt_line: int = 0
+    context: str = ""

@@ -1,0 +1,361 @@
+"""A whole run: discover, fan files out to workers, project phase, suppressions, writes.
+
+Workers receive paths and return findings, facts and new text; CST trees never cross processes.
+Results are sorted by path, so the output is identical for any number of jobs.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsrefactor.config import Config
+from wsrefactor.discovery import discover, glob_matcher
+from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, parse
+from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
+from wsrefactor.registry import load_rules
+from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
+from wsrefactor.selection import Selection
+from wsrefactor.source import ChangedOnDisk, SourceError, SourceFile, read_source, write_atomic, write_new
+from wsrefactor.suppressions import (
+    Suppression,
+    apply_suppressions,
+    parse_suppressions,
+    unused_suppressions,
+)
+
+ENGINE_CODES = ("WS000", "WS001")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs, picklable."""
+
+    config: Config
+    selection: Selection
+    fix: FixPolicy | None = None
+    want_edits: bool = False
+    root_display: str = "."
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+    facts: dict[str, list[Any]] = field(default_factory=dict)
+    evaluated: tuple[str, ...] = ()
+    raw: bytes | None = None
+    new_text: str | None = None
+    new_bytes: bytes | None = None
+    applied: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    source: SourceFile | None = None
+
+
+def parse_error(path: str, exc: SourceError) -> Finding:
+    return Finding(
+        code="WS000", name="parse-error", message=str(exc), path=path, line=exc.line,
+        column=exc.column, end_line=exc.line, end_column=exc.column, severity=Severity.ERROR,
+        category="meta", stmt_line=exc.line, context=f"parse-error:{exc}",
+    )
+
+
+def _rules_for(path: str, job: Job) -> list[type[Rule]]:
+    rules = load_rules(job.config.plugins)
+    ignored: set[str] = set()
+    if job.config.per_file_ignores:
+        rel = _relative(path, job.config.root)
+        for glob, codes in job.config.per_file_ignores:
+            if glob_matcher([glob]).match_file(rel):
+                ignored.update(codes)
+    return [
+        cls
+        for code, cls in rules.items()
+        if code not in ENGINE_CODES
+        and job.selection.enabled(code)
+        and not any(code.startswith(i) for i in ignored)
+    ]
+
+
+def _relative(path: str, root: str) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def process_file(path: str, job: Job) -> FileResult:
+    result = FileResult(path)
+    rules = _rules_for(path, job)
+    result.evaluated = tuple(r.code for r in rules)
+    try:
+        source = read_source(path)
+    except SourceError as exc:
+        result.findings.append(parse_error(path, exc))
+        return result
+    result.raw = source.raw
+    text = source.text
+    result.suppressions = parse_suppressions(text, job.selection.known)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        msg = getattr(exc, "msg", None) or str(exc)
+        col = (getattr(exc, "offset", None) or 1)
+        result.findings.append(parse_error(path, SourceError(f"syntax error: {msg}", line, col)))
+        return result
+    except (RecursionError, MemoryError):
+        result.findings.append(parse_error(path, SourceError("too deeply nested to parse")))
+        return result
+    options = job.config.rule_options
+    candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
+    if candidates:
+        try:
+            if job.fix is not None:
+                outcome = fix_text(path, text, candidates, job.config, job.fix, tree)
+                analysis = outcome.analysis
+                result.applied = outcome.applied
+                result.messages.extend(f"{path}: {e}" for e in outcome.errors)
+                if outcome.text != text:
+                    result.new_text = outcome.text
+                    result.new_bytes = source.encode(outcome.text)
+                    result.source = source
+            else:
+                analysis = analyze_module(
+                    path, parse(text, path), candidates, job.config, job.want_edits, tree
+                )
+        except SourceError as exc:
+            result.findings.append(parse_error(path, exc))
+            return result
+        if analysis is not None:
+            result.findings.extend(analysis.findings)
+            result.facts = analysis.facts
+    if job.selection.bandit:
+        from wsrefactor.bandit_bridge import bandit_findings
+
+        result.findings.extend(bandit_findings(path, text, job.selection))
+    return result
+
+
+def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
+    return [process_file(p, job) for p in paths]
+
+
+def run_files(paths: Sequence[str], job: Job, jobs: int) -> list[FileResult]:
+    """Process files, in parallel when it pays; results in path order."""
+    if jobs <= 1 or len(paths) < 4:
+        results = _process_many(paths, job)
+    else:
+        # Largest files first, in small chunks, so both cores stay busy on skewed sizes.
+        def size(p: str) -> int:
+            try:
+                return os.path.getsize(p)
+            except OSError:
+                return 0
+
+        ordered = sorted(paths, key=size, reverse=True)
+        chunks = [ordered[i::jobs * 4] for i in range(min(len(ordered), jobs * 4))]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            parts = list(pool.map(_process_many, chunks, [job] * len(chunks)))
+        results = [r for part in parts for r in part]
+    return sorted(results, key=lambda r: r.path)
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding]  # after suppressions, sorted
+    files: list[FileResult]
+    project_edits: list[tuple[str, ProjectEdit]] = field(default_factory=list)
+    fixed: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    checked: int = 0
+
+
+def project_phase(
+    results: Sequence[FileResult], job: Job
+) -> list[tuple[Finding, ProjectEdit | None]]:
+    rules = load_rules(job.config.plugins)
+    out: list[tuple[Finding, ProjectEdit | None]] = []
+    for code, cls in rules.items():
+        if not (issubclass(cls, ProjectRule) and job.selection.enabled(code)):
+            continue
+        facts = {r.path: r.facts[code] for r in results if code in r.facts}
+        options = {o.name: o.default for o in cls.options} | dict(job.config.rule_options.get(code, {}))
+        for pf in cls.finalize(facts, options):
+            info = None
+            if pf.fix is not None:
+                info = FixInfo(pf.fix.safety, pf.fix.description)
+            finding = Finding(
+                code=code, name=cls.name, message=pf.message, path=pf.path, line=pf.line,
+                column=pf.column, end_line=pf.end_line, end_column=pf.end_column,
+                severity=cls.severity, category=cls.category, fix=info,
+                stmt_line=pf.stmt_line or pf.line, context=pf.context,
+            )
+            out.append((finding, pf.fix))
+    return out
+
+
+def _apply_project_edits(
+    results: Mapping[str, FileResult], edits: Sequence[tuple[str, ProjectEdit]], job: Job
+) -> tuple[dict[str, str], list[str]]:
+    """Apply cross-file payloads on top of each file's fixed text; returns new texts and errors."""
+    rules = load_rules(job.config.plugins)
+    by_path: dict[str, list[tuple[str, Any]]] = {}
+    for code, edit in edits:
+        for path, payload in edit.payloads:
+            by_path.setdefault(path, []).append((code, payload))
+    texts: dict[str, str] = {}
+    errors: list[str] = []
+    for path, payloads in sorted(by_path.items()):
+        result = results.get(path)
+        if result is None:
+            continue
+        try:
+            source = result.source or read_source(path)
+        except SourceError as exc:
+            errors.append(f"{path}: {exc}")
+            continue
+        result.source = source
+        text = result.new_text if result.new_text is not None else source.text
+        try:
+            module = parse(text, path)
+            for code, payload in payloads:
+                rule = rules[code]
+                assert issubclass(rule, ProjectRule)
+                module = rule.apply_payload(module, payload, path)
+        except SourceError as exc:
+            errors.append(f"{path}: {exc}")
+            continue
+        problem = check_parses(module.code, path)
+        if problem:
+            errors.append(f"{path}: cross-file fix would not parse ({problem}); not applied")
+            continue
+        texts[path] = module.code
+    return texts, errors
+
+
+def execute(
+    paths: Iterable[str],
+    job: Job,
+    jobs: int,
+    write: bool = False,
+    diff: bool = False,
+    display: Callable[[str], str] = lambda p: p,
+) -> RunResult:
+    """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+    found = discover(paths, job.config)
+    files = list(found.files)
+    results = run_files(files, job, jobs)
+    for missing in found.missing:
+        results.append(
+            FileResult(missing, findings=[parse_error(missing, SourceError("no such file or directory"))])
+        )
+    run = RunResult(findings=[], files=results, checked=len(files))
+    by_path = {r.path: r for r in results}
+    project = project_phase(results, job)
+    if job.fix is not None:
+        allowed = [
+            (f.code, e) for f, e in project if e is not None and job.fix.allows(f.code, e.safety)
+        ]
+        if allowed:
+            texts, errors = _apply_project_edits(by_path, allowed, job)
+            run.messages.extend(errors)
+            applied_ok = set(texts)
+            for path, text in texts.items():
+                result = by_path[path]
+                result.new_text = text
+                assert result.source is not None
+                result.new_bytes = result.source.encode(text)
+            done = [
+                (f, e)
+                for f, e in project
+                if e is not None and job.fix.allows(f.code, e.safety)
+                and all(p in applied_ok for p, _ in e.payloads)
+            ]
+            for f, e in done:
+                run.fixed[f.code] = run.fixed.get(f.code, 0) + 1
+                run.project_edits.append((f.code, e))
+            project = [(f, e) for f, e in project if (f, e) not in done]
+    project_findings: dict[str, list[Finding]] = {}
+    for finding, _ in project:
+        project_findings.setdefault(finding.path, []).append(finding)
+    selection = job.selection
+    for result in results:
+        run.messages.extend(result.messages)
+        for code, n in result.applied.items():
+            run.fixed[code] = run.fixed.get(code, 0) + n
+        findings = result.findings + project_findings.pop(result.path, [])
+        kept = apply_suppressions(findings, result.suppressions)
+        if selection.enabled("WS001"):
+            evaluated = set(result.evaluated) | {"WS000"}
+            kept += unused_suppressions(
+                result.path, result.suppressions,
+                lambda c: any(e.startswith(c) for e in evaluated) or (c.startswith("B") and selection.bandit),
+            )
+        run.findings.extend(f for f in kept if selection.enabled(f.code))
+    for leftover in project_findings.values():
+        run.findings.extend(leftover)
+    run.findings.sort(key=lambda f: f.sort_key)
+    if job.fix is not None:
+        _finish_fix(run, by_path, write, diff, display)
+    return run
+
+
+def _finish_fix(
+    run: RunResult,
+    by_path: Mapping[str, FileResult],
+    write: bool,
+    diff: bool,
+    display: Callable[[str], str],
+) -> None:
+    new_files = [nf for _, e in run.project_edits for nf in e.new_files]
+    for path, result in sorted(by_path.items()):
+        if result.new_bytes is None or result.new_bytes == result.raw:
+            continue
+        assert result.source is not None and result.new_text is not None
+        if diff:
+            run.diffs.append(diff_for(result.source, result.new_text, display(path)))
+        if write:
+            try:
+                write_atomic(path, result.new_bytes, result.source.raw)
+                run.written.append(path)
+            except (ChangedOnDisk, SourceError) as exc:
+                run.messages.append(f"{display(path)}: {exc}")
+                _unfix(run, result)
+    for path, text in new_files:
+        if diff:
+            run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
+        if write:
+            try:
+                write_new(path, text.encode("utf-8"))
+                run.written.append(path)
+            except (ChangedOnDisk, OSError) as exc:
+                run.messages.append(f"{display(path)}: {exc}")
+
+
+def _unfix(run: RunResult, result: FileResult) -> None:
+    for code, n in result.applied.items():
+        run.fixed[code] -= n
+    result.applied = {}
+
+
+def count_fixable(findings: Iterable[Finding]) -> tuple[int, int]:
+    safe = unsafe = 0
+    for f in findings:
+        if f.fix is not None:
+            if f.fix.safety is FixSafety.SAFE:
+                safe += 1
+            elif f.fix.safety is FixSafety.UNSAFE:
+                unsafe += 1
+    return safe, unsafe

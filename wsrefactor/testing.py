@@ -1,0 +1,132 @@
+"""Helpers to test rules on in-memory source: used by the suite and by plugin authors.
+
+They go through the same engine as the CLI (parse once, batched traversal, fix loop), so an
+example that passes here behaves the same on disk.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wsrefactor.config import Config
+from wsrefactor.engine import FixPolicy, analyze_module, check_parses, fix_text, parse
+from wsrefactor.model import Finding
+from wsrefactor.registry import load_rules
+from wsrefactor.rule import Example, Rule
+
+EXPECT = re.compile(r"expect:\s*([A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)")
+
+
+def _config(options: Mapping[str, Mapping[str, Any]] | None, target: str | None) -> Config:
+    cfg = Config(rule_options=dict(options or {}))
+    if target:
+        from wsrefactor.config import parse_target_version
+
+        cfg = cfg.with_overrides(target_version=parse_target_version(target))
+    return cfg
+
+
+def _rules(codes: Sequence[str] | None) -> list[type[Rule]]:
+    every = load_rules(())
+    if codes is None:
+        return [r for c, r in every.items() if c not in ("WS000", "WS001")]
+    return [every[c] for c in codes]
+
+
+def check_source(
+    text: str,
+    codes: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    target: str | None = None,
+    path: str = "example.py",
+) -> list[Finding]:
+    cfg = _config(options, target)
+    tree = ast.parse(text)
+    rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
+    if not rules:
+        return []
+    return analyze_module(path, parse(text, path), rules, cfg, want_edits=True, tree=tree).findings
+
+
+def fix_source(
+    text: str,
+    codes: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    target: str | None = None,
+    unsafe: bool = True,
+    path: str = "example.py",
+) -> str:
+    cfg = _config(options, target)
+    tree = ast.parse(text)
+    rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
+    if not rules:
+        return text
+    outcome = fix_text(path, text, rules, cfg, FixPolicy(unsafe=unsafe), tree)
+    if outcome.errors:
+        raise AssertionError("; ".join(outcome.errors))
+    return outcome.text
+
+
+def example_options(rule: type[Rule], example: Example) -> dict[str, dict[str, Any]]:
+    return {rule.code: dict(example.options)} if example.options else {}
+
+
+def expected_lines(text: str, code: str) -> list[int]:
+    """Lines carrying an ``expect: CODE`` marker comment (golden fixtures)."""
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = EXPECT.search(line)
+        if m and code in [c.strip() for c in m.group(1).split(",")]:
+            out.append(number)
+    return out
+
+
+def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], code: str) -> None:
+    """The contracts of every fix: parses, idempotent, and nothing outside the flagged code moved.
+
+    A changed region must touch a flagged statement or sit in the module header (imports and the
+    statements fixes add after them).
+    """
+    problem = check_parses(after, "fixed.py")
+    assert problem is None, f"fixed output does not parse: {problem}"
+    again = fix_source(after, [code])
+    assert again == after, "a second fix changed the code again:\n" + "".join(
+        difflib.unified_diff(after.splitlines(True), again.splitlines(True))
+    )
+    header_end = _header_end(before)
+    spans = [(min(f.stmt_line, f.line), f.end_line) for f in findings if f.fix is not None]
+    matcher = difflib.SequenceMatcher(a=before.splitlines(True), b=after.splitlines(True), autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        lo, hi = i1 + 1, max(i2, i1 + 1)
+        touches = any(lo <= end and start <= hi for start, end in spans) or lo <= header_end + 1
+        assert touches, f"fix changed lines {lo}-{hi}, which hold no flagged code"
+
+
+def _header_end(text: str) -> int:
+    """Where fixes may add module-level code: up to the first statement after the imports."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return 0
+    for i, node in enumerate(tree.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+            i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ):
+            continue
+        decorators = getattr(node, "decorator_list", [])
+        return min([node.lineno, *(d.lineno for d in decorators)]) - 1
+    return len(text.splitlines())
+
+
+def fixture_cases(root: Path, code: str) -> list[Path]:
+    folder = root / code
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*.py") if not p.name.endswith(".fixed.py"))
