@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -172,6 +173,7 @@ def check_parses(text: str, path: str) -> str | None:
 class FixOutcome:
     text: str
     applied: dict[str, int] = field(default_factory=dict)
+    new_files: list[tuple[str, str]] = field(default_factory=list)
     analysis: Analysis | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -207,6 +209,8 @@ def fix_text(
         for code, fix in allowed:
             if fix in chosen:
                 outcome.applied[code] = outcome.applied.get(code, 0) + 1
+                base = os.path.dirname(os.path.abspath(path))
+                outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
         outcome.text = new_text
     final = outcome.text
     outcome.analysis = analyze_module(path, parse(final, path), rules, config, tree=_ast_or_none(final))

@@ -50,6 +50,9 @@ class Fix:
     replacements: dict[cst.CSTNode, Replacement] = field(default_factory=dict)
     imports: tuple[tuple[str, str | None], ...] = ()
     module_statements: tuple[str, ...] = ()
+    # Whole new files the fix creates, as (path, text); paths relative to the fixed file's
+    # directory or absolute. A file that already exists with other content is never overwritten.
+    new_files: tuple[tuple[str, str], ...] = ()
     # Nodes whose text span this fix owns; two fixes owning overlapping spans are not applied
     # in the same pass (the later one is re-found and applied in the next pass).
     anchors: tuple[cst.CSTNode, ...] = ()

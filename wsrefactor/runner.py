@@ -57,6 +57,7 @@ class FileResult:
     applied: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     source: SourceFile | None = None
+    new_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def parse_error(path: str, exc: SourceError) -> Finding:
@@ -124,6 +125,7 @@ def process_file(path: str, job: Job) -> FileResult:
                 outcome = fix_text(path, text, candidates, job.config, job.fix, tree)
                 analysis = outcome.analysis
                 result.applied = outcome.applied
+                result.new_files = outcome.new_files
                 result.messages.extend(f"{path}: {e}" for e in outcome.errors)
                 if outcome.text != text:
                     result.new_text = outcome.text
@@ -320,6 +322,7 @@ def _finish_fix(
     display: Callable[[str], str],
 ) -> None:
     new_files = [nf for _, e in run.project_edits for nf in e.new_files]
+    new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
     for path, result in sorted(by_path.items()):
         if result.new_bytes is None or result.new_bytes == result.raw:
             continue
@@ -338,6 +341,8 @@ def _finish_fix(
             run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
         if write:
             try:
+                if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
+                    continue  # generated earlier with the same content
                 write_new(path, text.encode("utf-8"))
                 run.written.append(path)
             except (ChangedOnDisk, OSError) as exc:
