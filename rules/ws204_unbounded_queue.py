@@ -1,0 +1,629 @@
+"""WS204 unbounded-queue: an asyncio queue or a deque buffer that can grow without limit."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
+
+_QUEUES = {
+    f"asyncio{mod}.{cls}"
+    for mod in ("", ".queues")
+    for cls in ("Queue", "LifoQueue", "PriorityQueue")
+}
+_DEQUES = {"collections.deque"}
+_TRIM_METHODS = {"popleft", "pop"}
+
+
+class UnboundedQueue(Rule):
+    """
+    ## What it does
+    Finds `asyncio.Queue()`, `asyncio.LifoQueue()` and `asyncio.PriorityQueue()` created
+    without a positive `maxsize` (no argument, `0`, or a negative literal), and
+    `collections.deque()` buffers created without `maxlen` (or with `maxlen=None`).
+
+    A deque is reported only when it is used as a buffer, that is, stored somewhere that
+    outlives one call: an attribute (`self.history = deque()`), a module- or class-level name,
+    or a dict value (`self.buffers[client_id] = deque()`). A deque local to a function (a BFS
+    work-list) is not reported, and neither is a deque trimmed by hand somewhere in the same
+    class or module (`if len(self.buf) > N: self.buf.popleft()`). A `maxsize`/`maxlen` that is
+    not a literal (a name, an expression) counts as bounded. `queue.Queue` (threads) is out of
+    scope.
+
+    ## Why is this bad?
+    A WebSocket server typically gives each connection a queue of outgoing messages, or keeps
+    a history buffer. When the consumer is slower than the producer (a client on a bad
+    network, a paused browser tab, a client that stops reading on purpose), every message
+    is kept in memory and the process grows until it is killed: one slow client can take the
+    whole server down. An unbounded queue also hides the problem: latency grows silently
+    instead of failing visibly.
+
+    Adding a bound changes behaviour, and you must decide what happens when it is reached:
+    - `await queue.put(item)` now *waits* until there is room (backpressure): the producer
+      slows down to the pace of the consumer. If the producer is a broadcast loop, one slow
+      client now delays everyone, so prefer `put_nowait` there.
+    - `queue.put_nowait(item)` now raises `asyncio.QueueFull`: catch it and either drop the
+      message, or disconnect the slow client (for example close the WebSocket with code
+      1013, "try again later").
+    - a bounded `deque` silently drops the OLDEST items when you append to a full one (from
+      the other end for `appendleft`). That is right for a "last N messages" history, wrong
+      for data that must all be delivered.
+
+    ## Example
+    ```python
+    class ConnectionManager:
+        def __init__(self):
+            self.outgoing: dict[str, asyncio.Queue] = {}
+            self.history = deque()
+
+        async def connect(self, client_id, ws):
+            self.outgoing[client_id] = asyncio.Queue()
+    ```
+
+    ## Use instead
+    ```python
+    class ConnectionManager:
+        def __init__(self):
+            self.outgoing: dict[str, asyncio.Queue] = {}
+            self.history = deque(maxlen=1000)
+
+        async def connect(self, client_id, ws):
+            self.outgoing[client_id] = asyncio.Queue(maxsize=1000)
+
+        async def send(self, client_id, message):
+            try:
+                self.outgoing[client_id].put_nowait(message)
+            except asyncio.QueueFull:
+                await self.disconnect(client_id, code=1013)
+    ```
+    The fix is *unsafe*: it adds the bound (`maxsize=1000`, `maxlen=1000`, or replaces a
+    `0`/negative/`None` bound), which changes what `put`, `put_nowait` and `append` do when the
+    container is full, as described above. Review every producer after applying it.
+
+    ## Options
+    - `maxsize` (int, default `1000`): the bound the fix writes, for queues (`maxsize=`) and
+      deques (`maxlen=`). Pick it from the largest burst a healthy client must absorb.
+    """
+
+    code = "WS204"
+    name = "unbounded-queue"
+    category = "asyncio"
+    severity = Severity.WARNING
+    fix_safety = FixSafety.UNSAFE
+    summary = "unbounded queue or buffer; a slow consumer makes it grow until memory runs out"
+    tokens = ("Queue", "deque")
+    options = (
+        Option("maxsize", int, 1000, "The bound the fix adds: maxsize= for queues, maxlen= for deques."),
+    )
+
+    VALID = [
+        # A bounded queue, by literal and by name.
+        Valid("""
+            import asyncio
+            def make(n):
+                a = asyncio.Queue(maxsize=100)
+                b = asyncio.Queue(n)
+                c = asyncio.PriorityQueue(maxsize=n * 2)
+                return a, b, c
+        """),
+        # A deque local to a function: the BFS work-list idiom.
+        Valid("""
+            from collections import deque
+            def reachable(graph, start):
+                seen = {start}
+                todo = deque([start])
+                while todo:
+                    node = todo.popleft()
+                    for nxt in graph[node]:
+                        if nxt not in seen:
+                            seen.add(nxt)
+                            todo.append(nxt)
+                return seen
+        """),
+        # A deque trimmed by hand on every append.
+        Valid("""
+            import collections
+            class Room:
+                def __init__(self):
+                    self.history = collections.deque()
+
+                def add(self, message):
+                    self.history.append(message)
+                    if len(self.history) > 50:
+                        self.history.popleft()
+        """),
+        # queue.Queue is the thread-safe queue module: out of scope.
+        Valid("""
+            import queue
+            jobs = queue.Queue()
+        """),
+        # A class of the user's own that happens to be named Queue.
+        Valid("""
+            class Queue:
+                def __init__(self):
+                    self.items = []
+
+            outbox = Queue()
+        """),
+        # Bounded deques, and a deque whose maxlen comes from elsewhere.
+        Valid("""
+            from collections import deque
+            LIMIT = 10
+            recent = deque(maxlen=100)
+            class Log:
+                def __init__(self, size):
+                    self.lines = deque([], size)
+                    self.tail = deque(maxlen=LIMIT)
+        """),
+        # Unknown arguments through ** may carry the bound.
+        Valid("""
+            import asyncio
+            def make(**kw):
+                return asyncio.Queue(**kw)
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self, ws):
+                    self.ws = ws
+                    self.outgoing = asyncio.Queue()
+            """,
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self, ws):
+                    self.ws = ws
+                    self.outgoing = asyncio.Queue(maxsize=1000)
+            """,
+            lines=(6,),
+        ),
+        Invalid(
+            """
+            from asyncio import LifoQueue, PriorityQueue, Queue as Q
+
+            a = Q(0)
+            b = LifoQueue(maxsize=0)
+            c = PriorityQueue(-1)
+            d = Q[str]()
+            """,
+            """
+            from asyncio import LifoQueue, PriorityQueue, Queue as Q
+
+            a = Q(1000)
+            b = LifoQueue(maxsize=1000)
+            c = PriorityQueue(1000)
+            d = Q[str](maxsize=1000)
+            """,
+            lines=(3, 4, 5, 6),
+        ),
+        Invalid(
+            """
+            from collections import deque
+
+            class Room:
+                members = deque()
+
+                def __init__(self, backlog):
+                    self.history = deque(backlog)
+                    self.buffers = {}
+
+                def join(self, client_id):
+                    self.buffers[client_id] = deque()
+            """,
+            """
+            from collections import deque
+
+            class Room:
+                members = deque(maxlen=1000)
+
+                def __init__(self, backlog):
+                    self.history = deque(backlog, maxlen=1000)
+                    self.buffers = {}
+
+                def join(self, client_id):
+                    self.buffers[client_id] = deque(maxlen=1000)
+            """,
+            lines=(4, 7, 11),
+        ),
+        Invalid(
+            """
+            import collections
+
+            RECENT: collections.deque[str] = collections.deque([], maxlen=None)
+            """,
+            """
+            import collections
+
+            RECENT: collections.deque[str] = collections.deque([], maxlen=1000)
+            """,
+            lines=(3,),
+        ),
+        Invalid(
+            """
+            import asyncio
+
+            async def pump(ws):
+                queue = asyncio.Queue(
+                    maxsize=0,
+                )
+                await queue.put(await ws.receive_text())
+            """,
+            """
+            import asyncio
+
+            async def pump(ws):
+                queue = asyncio.Queue(
+                    maxsize=50,
+                )
+                await queue.put(await ws.receive_text())
+            """,
+            lines=(4,),
+            options={"maxsize": 50},
+        ),
+        Invalid(
+            """
+            from collections import deque
+
+            backlog = deque(
+                initial_items,
+            )
+            """,
+            """
+            from collections import deque
+
+            backlog = deque(
+                initial_items,
+                maxlen=1000,
+            )
+            """,
+            lines=(3,),
+        ),
+    ]
+
+    def __init__(self, ctx):  # type: ignore[no-untyped-def]
+        super().__init__(ctx)
+        self._trims: list[tuple[cst.ClassDef | None, str]] | None = None
+        self._locals: dict[int, tuple[set[str], set[str]]] = {}
+
+    # -- visiting -------------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = call_name(self.ctx, node)
+        if name in _QUEUES:
+            self._check_queue(node)
+        elif name in _DEQUES:
+            self._check_deque(node)
+
+    def _check_queue(self, call: cst.Call) -> None:
+        if any(a.star for a in call.args) and keyword(call, "maxsize") is None:
+            return  # *args/**kwargs may carry the bound
+        arg = keyword(call, "maxsize") or positional(call, 0)
+        if arg is not None:
+            value = int_value(arg.value)
+            if value is None or value > 0:
+                return  # a name or an expression: assume the author bounded it
+        self._report(call, "maxsize", arg, "asyncio queue without a positive maxsize")
+
+    def _check_deque(self, call: cst.Call) -> None:
+        if any(a.star for a in call.args) and keyword(call, "maxlen") is None:
+            return
+        arg = keyword(call, "maxlen") or positional(call, 1)
+        if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+            return
+        target = self._buffer_target(call)
+        if target is None or self._trimmed(target):
+            return
+        self._report(call, "maxlen", arg, "deque buffer without maxlen")
+
+    def _report(self, call: cst.Call, kw: str, arg: cst.Arg | None, what: str) -> None:
+        bound = self.opts["maxsize"]
+        message = f"{what}: it grows without limit when the consumer is slower than the producer"
+        fix = None
+        if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
+            fix = Fix(
+                FixSafety.UNSAFE,
+                f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
+                replacements={call: lambda updated: _bounded(updated, kw, arg, bound)},
+            )
+        self.report(call, message, fix=fix)
+
+    # -- is this deque a buffer? ----------------------------------------------------------
+
+    def _buffer_target(self, call: cst.Call) -> cst.BaseExpression | None:
+        """The storage target when ``call`` is stored where it outlives one call, else None."""
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Assign) and parent.value is call:
+            targets = [t.target for t in parent.targets]
+        elif isinstance(parent, cst.AnnAssign) and parent.value is call:
+            targets = [parent.target]
+        else:
+            return None
+        for target in targets:
+            if self._outlives_call(target):
+                return target
+        return None
+
+    def _outlives_call(self, target: cst.BaseExpression) -> bool:
+        if isinstance(target, cst.Attribute):
+            return True
+        if isinstance(target, cst.Subscript):
+            base = target.value
+            while isinstance(base, cst.Subscript):
+                base = base.value
+            if isinstance(base, cst.Attribute):
+                return True
+            return isinstance(base, cst.Name) and not self._is_local(base.value)
+        if isinstance(target, cst.Name):
+            return not self._is_local(target.value)
+        return False
+
+    def _is_local(self, name: str) -> bool:
+        """Whether ``name`` is a local variable of the innermost enclosing function."""
+        for node in reversed(self.ctx.ancestors[:-1]):
+            if isinstance(node, cst.ClassDef):
+                return False
+            if isinstance(node, cst.FunctionDef):
+                bound, declared = self._function_names(node)
+                return name in bound and name not in declared
+        return False  # module level
+
+    def _function_names(self, func: cst.FunctionDef) -> tuple[set[str], set[str]]:
+        key = id(func)
+        if key not in self._locals:
+            collector = _LocalNames()
+            func.params.visit(collector)
+            func.body.visit(collector)
+            self._locals[key] = (collector.bound, collector.declared)
+        return self._locals[key]
+
+    # -- trimmed by hand? -----------------------------------------------------------------
+
+    def _trimmed(self, target: cst.BaseExpression) -> bool:
+        if self._trims is None:
+            finder = _TrimFinder(self.ctx)
+            self.ctx.module.visit(finder)
+            self._trims = finder.trims
+        key = _key(target)
+        cls = self._enclosing_class()
+        if isinstance(target, cst.Name) and cls is not None:
+            # A class attribute: trimmed as self.x / cls.x / ClassName.x in the same class.
+            keys = {key, f"self.{key}", f"cls.{key}", f"{cls.name.value}.{key}"}
+            return any(c is cls and k in keys for c, k in self._trims)
+        if key.startswith(("self.", "cls.")):
+            return any(c is cls and k == key for c, k in self._trims)
+        return any(k == key for _, k in self._trims)
+
+    def _enclosing_class(self) -> cst.ClassDef | None:
+        for node in reversed(self.ctx.ancestors):
+            if isinstance(node, cst.ClassDef):
+                return node
+        return None
+
+
+def _key(node: cst.BaseExpression) -> str:
+    """A comparable text for a storage target; every subscript key counts as the same."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_key(node.value)}.{node.attr.value}"
+    if isinstance(node, cst.Subscript):
+        return f"{_key(node.value)}[]"
+    return cst.Module([]).code_for_node(node)
+
+
+class _LocalNames(cst.CSTVisitor):
+    """Names bound in a function (parameters, assignments, loops, with), and global/nonlocal ones."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.declared: set[str] = set()
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.bound.add(node.name.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.declared.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.declared.update(n.name.value for n in node.names)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.bound.add(node.name.value)
+        return False  # nested functions have their own locals
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def _bind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.bound.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+
+class _TrimFinder(cst.CSTVisitor):
+    """``if/while len(X) > N: ... X.popleft()/X.pop()`` anywhere, with the innermost class."""
+
+    _GROWING = (cst.GreaterThan, cst.GreaterThanEqual, cst.Equal)
+    _FLIPPED = (cst.LessThan, cst.LessThanEqual, cst.Equal)
+
+    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.ctx = ctx
+        self.classes: list[cst.ClassDef] = []
+        self.trims: list[tuple[cst.ClassDef | None, str]] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.classes.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        self._check(node.test, node.body)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._check(node.test, node.body)
+
+    def _check(self, test: cst.BaseExpression, body: cst.BaseSuite) -> None:
+        measured = self._measured(test)
+        if measured is None:
+            return
+        key = _key(measured)
+        popped = _PopFinder()
+        body.visit(popped)
+        if key in popped.receivers:
+            self.trims.append((self.classes[-1] if self.classes else None, key))
+
+    def _measured(self, test: cst.BaseExpression) -> cst.BaseExpression | None:
+        """X in ``len(X) > N`` / ``len(X) >= N`` / ``N < len(X)``."""
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return None
+        op = test.comparisons[0].operator
+        if isinstance(op, self._GROWING):
+            inner = self._len_of(test.left)
+            if inner is not None:
+                return inner
+        if isinstance(op, self._FLIPPED):
+            return self._len_of(test.comparisons[0].comparator)
+        return None
+
+    def _len_of(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
+        if (
+            isinstance(node, cst.Call)
+            and len(node.args) == 1
+            and not node.args[0].star
+            and self.ctx.qualname(node.func) == "builtins.len"
+        ):
+            return node.args[0].value
+        return None
+
+
+class _PopFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.receivers: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _TRIM_METHODS:
+            self.receivers.add(_key(func.value))
+
+
+# -- the fix --------------------------------------------------------------------------------
+
+
+def _bounded(call: cst.Call, kw: str, arg: cst.Arg | None, bound: int) -> cst.Call:
+    """``call`` with its bound set: replace an existing argument's value, or append ``kw=bound``."""
+    value = cst.Integer(str(bound))
+    if arg is not None:
+        index = _arg_index(call, kw, arg)
+        if index is not None:
+            args = list(call.args)
+            args[index] = args[index].with_changes(value=value)
+            return call.with_changes(args=args)
+    new = cst.Arg(
+        keyword=cst.Name(kw),
+        value=value,
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
+    return append_arg(call, new)
+
+
+def _arg_index(call: cst.Call, kw: str, original: cst.Arg) -> int | None:
+    """Where the bound argument sits in the (possibly updated) call."""
+    if original.keyword is not None:
+        for i, a in enumerate(call.args):
+            if a.keyword is not None and a.keyword.value == kw:
+                return i
+        return None
+    position = 0 if kw == "maxsize" else 1
+    plain = [i for i, a in enumerate(call.args) if a.keyword is None and not a.star]
+    return plain[position] if position < len(plain) else None
+
+
+def _newline(last_line: cst.SimpleWhitespace, indent: bool = True) -> cst.ParenthesizedWhitespace:
+    return cst.ParenthesizedWhitespace(
+        first_line=cst.TrailingWhitespace(), empty_lines=[], indent=indent, last_line=last_line
+    )
+
+
+def append_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
+    """Append ``new`` as the last argument, keeping the call's layout.
+
+    Unlike ``_helpers.add_arg``, the whitespace after the old last argument (a newline before
+    ``)`` included) moves after the new one, and in a call with one argument per line the new
+    argument gets its own line, with the same indentation and trailing-comma style.
+    """
+    args = list(call.args)
+    if not args:
+        before = call.whitespace_before_args
+        if isinstance(before, cst.SimpleWhitespace):
+            call = call.with_changes(whitespace_before_args=cst.SimpleWhitespace(""))
+        return call.with_changes(args=[new])
+    last = args[-1]
+    before = call.whitespace_before_args
+    indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else None
+    comma = last.comma
+    if indent is not None and isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+        # f(\n    a,\n) -> f(\n    a,\n    new,\n): a comment after "a," stays on a's line.
+        tail = comma.whitespace_after
+        args[-1] = last.with_changes(
+            comma=comma.with_changes(whitespace_after=tail.with_changes(empty_lines=[], indent=True, last_line=indent))
+        )
+        new = new.with_changes(
+            comma=cst.Comma(
+                whitespace_after=tail.with_changes(first_line=cst.TrailingWhitespace())
+            )
+        )
+    elif indent is not None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
+        # f(\n    a\n) -> f(\n    a,\n    new\n)
+        tail = last.whitespace_after_arg
+        args[-1] = last.with_changes(
+            comma=cst.Comma(whitespace_after=tail.with_changes(empty_lines=[], indent=True, last_line=indent)),
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+        new = new.with_changes(whitespace_after_arg=tail.with_changes(first_line=cst.TrailingWhitespace()))
+    else:
+        # f(a) -> f(a, new); f(a, ) -> f(a, new, ); f(a\n) -> f(a, new\n)
+        if isinstance(comma, cst.Comma):
+            new = new.with_changes(comma=comma)
+        new = new.with_changes(whitespace_after_arg=last.whitespace_after_arg)
+        args[-1] = last.with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+    return call.with_changes(args=[*args, new])
