@@ -1,0 +1,800 @@
+"""WS201 blocking-call-in-async: a blocking call inside ``async def`` stalls the whole event loop."""
+
+from __future__ import annotations
+
+import ast
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.rule import Fix, Invalid, Option, Report, Rule, Valid
+from wsrefactor.rules._helpers import callee
+
+_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
+
+BLOCKING = frozenset(
+    {
+        "time.sleep",
+        "urllib.request.urlopen",
+        "builtins.open",
+        "io.open",
+        "builtins.input",
+        *(f"requests.{verb}" for verb in _HTTP_VERBS),
+        *(f"requests.api.{verb}" for verb in _HTTP_VERBS),
+        *(f"httpx.{verb}" for verb in _HTTP_VERBS),
+        *(
+            f"subprocess.{name}"
+            for name in ("run", "call", "check_call", "check_output", "getoutput", "getstatusoutput", "Popen")
+        ),
+        *(f"os.{name}" for name in ("system", "popen", "wait", "waitpid", "wait3", "wait4", "waitid")),
+    }
+)
+# Constructors of synchronous HTTP clients whose methods block (httpx.AsyncClient is not one).
+_SESSIONS = {
+    "requests.Session": "requests.Session",
+    "requests.session": "requests.Session",
+    "requests.sessions.Session": "requests.Session",
+    "requests.sessions.session": "requests.Session",
+    "httpx.Client": "httpx.Client",
+}
+_SESSION_METHODS = frozenset({*_HTTP_VERBS, "send", "stream"})
+_PATH_CTORS = frozenset(
+    {"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath", "pathlib.Path.cwd", "pathlib.Path.home"}
+)
+_PATH_IO = frozenset({"read_text", "read_bytes", "write_text", "write_bytes", "open"})
+_PATH_DERIVED = frozenset(
+    {"resolve", "absolute", "expanduser", "with_name", "with_suffix", "with_stem", "joinpath", "relative_to"}
+)
+# Decorators that make a sync function run in a worker thread (and return an awaitable).
+_THREADED = frozenset({"asgiref.sync.sync_to_async", "channels.db.database_sync_to_async"})
+_THREADED_TAILS = frozenset({"sync_to_async", "database_sync_to_async"})
+_TOKENS = ("sleep", "requests", "httpx", "urlopen", "subprocess", "system", "popen", "wait", "open", "input",
+           "read_text", "read_bytes", "write_text", "write_bytes")
+
+_Scoped = Union[cst.Module, cst.ClassDef, cst.FunctionDef, cst.Lambda]
+
+
+@dataclass(eq=False)
+class _Frame:
+    """What the rule knows about one scope: a module, class, function or lambda body."""
+
+    kind: str  # "module", "class", "async", "sync", "thread" (runs in a worker thread), "lambda"
+    key: tuple[str, ...]  # dotted scope names, the scope itself included
+    kinds: tuple[str, ...]  # "class" or "def" for each element of key
+    locals: set[str] = field(default_factory=set)  # parameters and names bound in the scope
+    sessions: dict[str, str] = field(default_factory=dict)  # local name -> client type
+    paths: set[str] = field(default_factory=set)  # local names bound to pathlib.Path objects
+    blocking: list[str] = field(default_factory=list)  # blocking calls made directly (sync frames)
+    edges: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (candidate keys, shown)
+
+
+@dataclass(eq=False)
+class _Site:
+    """A call from an ``async def`` to what may be a sync function of the same module."""
+
+    call: cst.Call
+    candidates: tuple[tuple[str, ...], ...]
+    shown: str
+    stmt: Optional[cst.CSTNode]
+    scope: str
+
+
+def _shown(name: str) -> str:
+    return name[len("builtins."):] if name.startswith("builtins.") else name
+
+
+class BlockingCallInAsync(Rule):
+    """
+    ## What it does
+    Finds blocking calls made directly inside an `async def`: `time.sleep`, the synchronous
+    HTTP clients (`requests.get/post/...`, `httpx.get/post/...`, and the methods of a
+    `requests.Session()` or `httpx.Client()` created in the function, also through
+    `with ... as s`), `urllib.request.urlopen`, `subprocess.run/call/check_call/check_output/
+    getoutput/getstatusoutput/Popen`, `os.system/popen/wait/waitpid/wait3/wait4/waitid`, the builtin
+    `open` and `io.open`, `input`, and `read_text/read_bytes/write_text/write_bytes/open` on
+    `pathlib.Path` objects (`Path(p).read_text()`, or a local name bound to `Path(...)` or to a
+    `/` expression on one). Names are resolved through the imports, so `from time import sleep as
+    nap; nap(1)` is found and a function of your own called `sleep` is not.
+
+    It also follows sync helpers: when an `async def` calls a plain `def` of the same module (or
+    `self.helper()`, a sync method of the same class) that blocks, directly or through further
+    sync helpers at any depth, the call site is reported with the chain, e.g. `blocking call
+    time.sleep via load_config() -> _read() in async function`.
+
+    Not reported: a blocking function passed as a callable (`await asyncio.to_thread(time.sleep,
+    1)`, `loop.run_in_executor(None, requests.get, url)`); code in a nested sync `def` or a
+    `lambda` inside the `async def` (it runs wherever it is called); functions decorated with
+    `sync_to_async` / `database_sync_to_async` (they run in a thread; the chain never walks into
+    them); awaited calls; `asyncio.sleep`; `httpx.AsyncClient` (its methods are awaited);
+    `.read_text()` and friends on receivers not known to be `pathlib.Path` (`anyio.Path`,
+    aiofiles); anything at module level or in sync code no `async def` reaches.
+
+    ## Why is this bad?
+    A WebSocket server runs every connection on one event loop. A blocking call inside a
+    handler freezes the loop for its whole duration: no other client receives messages, pings
+    go unanswered and connections time out. One `time.sleep(1)` per message caps the server at
+    one message per second across all clients.
+
+    ## Example
+    ```python
+    import time, requests
+
+    @app.websocket("/ws")
+    async def feed(ws):
+        while True:
+            data = requests.get(API, timeout=5).json()
+            await ws.send_json(data)
+            time.sleep(1)
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio, time, requests
+
+    @app.websocket("/ws")
+    async def feed(ws):
+        while True:
+            data = (await asyncio.to_thread(requests.get, API, timeout=5)).json()
+            await ws.send_json(data)
+            await asyncio.sleep(1)
+    ```
+    Fixes: `time.sleep(x)` becomes `await asyncio.sleep(x)` (safe). Any other direct blocking
+    call becomes `await asyncio.to_thread(fn, *args, **kwargs)`, keeping the callee as written
+    (unsafe: the call now runs in a worker thread, concurrently with the loop; better still is an
+    async library such as `httpx.AsyncClient` or `asyncio.create_subprocess_exec`). There is no
+    fix for a blocking call used as a context manager (`with open(p) as f:`, `with
+    subprocess.Popen(...)`: the body and the exit would still block; use `aiofiles`/`anyio` or
+    move the whole block into a function run with `asyncio.to_thread`), for a call inside a
+    generator expression (an `await` there would make it an async generator), for helper-chain
+    findings, for modules that use `trio` (or `anyio` without `asyncio`), and for `to_thread`
+    before Python 3.9.
+
+    ## Options
+    - `extra-blocking-calls` (list of qualified names, default `[]`): more functions to treat
+      as blocking, e.g. `["mylib.db.query", "boto3.client"]`; they get the `to_thread` fix.
+    """
+
+    code = "WS201"
+    name = "blocking-call-in-async"
+    category = "asyncio"
+    severity = Severity.WARNING
+    fix_safety = FixSafety.UNSAFE
+    summary = "blocking call in async function stalls the event loop"
+    options = (
+        Option("extra-blocking-calls", list, [], "more qualified names to treat as blocking calls"),
+    )
+
+    VALID = [
+        Valid("""
+            import asyncio, time, requests
+            async def handler(url):
+                await asyncio.to_thread(time.sleep, 1)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(None, requests.get, url)
+        """),
+        Valid("""
+            import time
+            from asgiref.sync import sync_to_async
+            from channels.db import database_sync_to_async
+
+            @sync_to_async
+            def load(path):
+                time.sleep(1)
+                return open(path).read()
+
+            @database_sync_to_async
+            def save(obj):
+                obj.save()
+                time.sleep(0.1)
+
+            async def receive(self, text):
+                await load(text)
+                await save(self)
+        """),
+        Valid("""
+            import httpx
+            async def fetch(url):
+                async with httpx.AsyncClient() as client:
+                    r = await client.get(url)
+                client = httpx.AsyncClient()
+                await client.post(url, json={})
+                return r
+        """),
+        Valid("""
+            import asyncio
+            async def ticker(ws):
+                while True:
+                    await asyncio.sleep(1)
+                    await ws.send_text("tick")
+        """),
+        Valid("""
+            import time, subprocess, requests
+            time.sleep(1)
+            CONFIG = open("config.json").read()
+
+            def worker():
+                time.sleep(1)
+                subprocess.run(["ls"])
+                return requests.get("http://x")
+
+            def main():
+                worker()
+        """),
+        Valid("""
+            async def sleep(seconds):
+                return seconds
+
+            def nap():
+                return None
+
+            async def handler():
+                await sleep(1)
+                nap()
+        """),
+        Valid("""
+            import asyncio, time
+            async def handler(loop):
+                def blocking_part():
+                    time.sleep(1)
+                    return open("f").read()
+                await asyncio.to_thread(blocking_part)
+                await loop.run_in_executor(None, lambda: time.sleep(1))
+        """),
+        Valid("""
+            import anyio, aiofiles
+            from anyio import Path
+            async def read(p, q):
+                text = await anyio.Path(p).read_text()
+                other = await Path(q).read_text()
+                async with aiofiles.open(p) as f:
+                    data = await f.read()
+                return text + other + data + await p.read_text()
+        """),
+        Valid("""
+            import json
+            def load_config():
+                return json.loads("{}")
+            async def handler(ws):
+                cfg = load_config()
+                await ws.send_json(cfg)
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import time
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def feed(ws: WebSocket):
+                await ws.accept()
+                while True:
+                    await ws.send_text("tick")
+                    time.sleep(1)
+            """,
+            """
+            import time
+            from fastapi import FastAPI, WebSocket
+            import asyncio
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def feed(ws: WebSocket):
+                await ws.accept()
+                while True:
+                    await ws.send_text("tick")
+                    await asyncio.sleep(1)
+            """,
+            lines=(11,),
+        ),
+        Invalid(
+            """
+            import asyncio
+            import requests as rq
+            from time import sleep as nap
+
+            async def poll(ws, url):
+                data = rq.get(url, timeout=5).json()
+                nap(0.5)
+                await ws.send_json(data)
+            """,
+            """
+            import asyncio
+            import requests as rq
+            from time import sleep as nap
+
+            async def poll(ws, url):
+                data = (await asyncio.to_thread(rq.get, url, timeout=5)).json()
+                await asyncio.sleep(0.5)
+                await ws.send_json(data)
+            """,
+            lines=(6, 7),
+        ),
+        Invalid(
+            """
+            import asyncio, httpx, requests
+
+            async def fetch(url):
+                s = requests.Session()
+                r = s.get(url)
+                with httpx.Client() as client:
+                    client.post(url, json=r.json())
+            """,
+            """
+            import asyncio, httpx, requests
+
+            async def fetch(url):
+                s = requests.Session()
+                r = await asyncio.to_thread(s.get, url)
+                with httpx.Client() as client:
+                    await asyncio.to_thread(client.post, url, json=r.json())
+            """,
+            lines=(5, 7),
+        ),
+        Invalid(
+            """
+            import asyncio, subprocess, os
+            from pathlib import Path
+
+            async def deploy(ws, root):
+                out = subprocess.check_output(["git", "pull"], cwd=root)
+                os.system("make")
+                cfg = Path(root) / "deploy.toml"
+                text = cfg.read_text()
+                Path(root, "log").write_text(text)
+                with open(cfg) as f:
+                    await ws.send_text(f.read())
+            """,
+            """
+            import asyncio, subprocess, os
+            from pathlib import Path
+
+            async def deploy(ws, root):
+                out = await asyncio.to_thread(subprocess.check_output, ["git", "pull"], cwd=root)
+                await asyncio.to_thread(os.system, "make")
+                cfg = Path(root) / "deploy.toml"
+                text = await asyncio.to_thread(cfg.read_text)
+                await asyncio.to_thread(Path(root, "log").write_text, text)
+                with open(cfg) as f:
+                    await ws.send_text(f.read())
+            """,
+            lines=(5, 6, 8, 9, 10),
+        ),
+        Invalid(
+            """
+            import time, json
+
+            def _read(path):
+                with open(path) as f:
+                    return json.load(f)
+
+            def load_config():
+                return _read("config.json")
+
+            def _retry():
+                time.sleep(1)
+                _retry()
+
+            async def handler(ws):
+                cfg = load_config()
+                _retry()
+                await ws.send_json(cfg)
+            """,
+            lines=(15, 16),
+        ),
+        Invalid(
+            """
+            import urllib.request
+
+            class Consumer:
+                def fetch(self, url):
+                    return self._get(url)
+
+                def _get(self, url):
+                    return urllib.request.urlopen(url).read()
+
+                async def receive(self, text_data):
+                    body = self.fetch(text_data)
+                    name = input("name? ")
+            """,
+            """
+            import urllib.request
+            import asyncio
+
+            class Consumer:
+                def fetch(self, url):
+                    return self._get(url)
+
+                def _get(self, url):
+                    return urllib.request.urlopen(url).read()
+
+                async def receive(self, text_data):
+                    body = self.fetch(text_data)
+                    name = await asyncio.to_thread(input, "name? ")
+            """,
+            lines=(11, 12),
+        ),
+        Invalid(
+            """
+            import asyncio
+            import mylib.db
+
+            async def handler(ws):
+                rows = mylib.db.query(
+                    "select 1",
+                    timeout=3,
+                )
+                await ws.send_json(rows)
+            """,
+            """
+            import asyncio
+            import mylib.db
+
+            async def handler(ws):
+                rows = await asyncio.to_thread(
+                    mylib.db.query,
+                    "select 1",
+                    timeout=3,
+                )
+                await ws.send_json(rows)
+            """,
+            lines=(5,),
+            options={"extra-blocking-calls": ["mylib.db.query"]},
+        ),
+        Invalid(
+            """
+            import time, requests
+
+            async def handler(urls):
+                total = sum(requests.get(u).status_code for u in urls)
+                with requests.get(urls[0], stream=True) as r:
+                    pass
+                time.sleep(1)
+            """,
+            lines=(4, 5, 7),
+            target_version="3.8",
+        ),
+    ]
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        if "async" not in text:
+            return False
+        extra = [str(name).rpartition(".")[2] for name in options.get("extra-blocking-calls", ())]
+        return any(token in text for token in (*_TOKENS, *extra) if token)
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        extra = self.opts.get("extra-blocking-calls") or []
+        self.blocking = BLOCKING | {str(name) for name in extra}
+        self.frames: dict[cst.CSTNode, _Frame] = {}
+        self.defs: dict[tuple[str, ...], _Frame] = {}
+        self.sites: list[_Site] = []
+        imports = ctx.imports
+        self.can_fix = not imports.imports_module("trio") and (
+            imports.imports_module("asyncio") or not imports.imports_module("anyio")
+        ) and imports.aliases.get("asyncio", "asyncio") == "asyncio"
+
+    # ---- scopes ---------------------------------------------------------------------------
+
+    def _frame(self, upto: int = -1) -> _Frame:
+        """The frame whose body holds ``ctx.ancestors[upto]`` (decorators/defaults belong outside)."""
+        anc = self.ctx.ancestors
+        last = len(anc) + upto if upto < 0 else upto
+        for i in range(last - 1, -1, -1):
+            node = anc[i]
+            if isinstance(node, cst.Module):
+                return self.frames[node]
+            if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and anc[i + 1] is node.body:
+                return self.frames[node]
+        return self.frames[anc[0]]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.frames[node] = _Frame("module", (), ())
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        outer = self._frame()
+        self.frames[node] = _Frame("class", (*outer.key, node.name.value), (*outer.kinds, "class"))
+        outer.locals.add(node.name.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        outer = self._frame()
+        frame = _Frame("lambda", (*outer.key, "<lambda>"), (*outer.kinds, "def"))
+        frame.locals.update(self._params(node.params))
+        self.frames[node] = frame
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        outer = self._frame()
+        if node.asynchronous is not None:
+            kind = "async"
+        elif any(self._threaded(d.decorator) for d in node.decorators):
+            kind = "thread"
+        else:
+            kind = "sync"
+        frame = _Frame(kind, (*outer.key, node.name.value), (*outer.kinds, "def"))
+        frame.locals.update(self._params(node.params))
+        for param in self._all_params(node.params):
+            if param.annotation is not None and self._is_path_type(param.annotation.annotation):
+                frame.paths.add(param.name.value)
+        self.frames[node] = frame
+        self.defs[frame.key] = frame
+        if outer.kind != "module":
+            outer.locals.add(node.name.value)
+
+    @staticmethod
+    def _all_params(params: cst.Parameters) -> list[cst.Param]:
+        out = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                out.append(star)
+        return out
+
+    def _params(self, params: cst.Parameters) -> set[str]:
+        return {p.name.value for p in self._all_params(params)}
+
+    def _threaded(self, decorator: cst.BaseExpression) -> bool:
+        if isinstance(decorator, cst.Call):
+            decorator = decorator.func
+        name = self.ctx.qualname(decorator)
+        if name in _THREADED:
+            return True
+        tail = decorator.attr.value if isinstance(decorator, cst.Attribute) else getattr(decorator, "value", None)
+        return tail in _THREADED_TAILS
+
+    def _is_path_type(self, annotation: cst.BaseExpression) -> bool:
+        return self.ctx.qualname(annotation) in ("pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath")
+
+    # ---- bindings -------------------------------------------------------------------------
+
+    def _bind(self, frame: _Frame, target: cst.BaseExpression, value: Optional[cst.BaseExpression]) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(frame, element.value, None)
+            return
+        if not isinstance(target, cst.Name):
+            return
+        name = target.value
+        frame.locals.add(name)
+        frame.sessions.pop(name, None)
+        frame.paths.discard(name)
+        if value is None:
+            return
+        session = self._session_type(value)
+        if session is not None:
+            frame.sessions[name] = session
+        elif self._is_path(value, frame):
+            frame.paths.add(name)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        frame = self._frame()
+        for target in node.targets:
+            self._bind(frame, target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        frame = self._frame()
+        self._bind(frame, node.target, node.value)
+        if isinstance(node.target, cst.Name) and self._is_path_type(node.annotation.annotation):
+            frame.paths.add(node.target.value)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(self._frame(), node.asname.name, node.item)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(self._frame(), node.target, None)
+
+    def _session_type(self, value: cst.BaseExpression) -> Optional[str]:
+        if isinstance(value, cst.Call):
+            return _SESSIONS.get(self.ctx.qualname(callee(value)) or "")
+        return None
+
+    def _is_path(self, expr: cst.BaseExpression, frame: _Frame) -> bool:
+        if isinstance(expr, cst.Call):
+            if self.ctx.qualname(callee(expr)) in _PATH_CTORS:
+                return True
+            func = expr.func
+            return isinstance(func, cst.Attribute) and func.attr.value in _PATH_DERIVED and self._is_path(
+                func.value, frame
+            )
+        if isinstance(expr, cst.Attribute):
+            return expr.attr.value == "parent" and self._is_path(expr.value, frame)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
+            return self._is_path(expr.left, frame) or self._is_path(expr.right, frame)
+        if isinstance(expr, cst.Name):
+            if expr.value in frame.paths:
+                return True
+            if expr.value in frame.locals:
+                return False
+            return expr.value in self.frames[self.ctx.ancestors[0]].paths
+        return False
+
+    # ---- calls ----------------------------------------------------------------------------
+
+    def _blocking_name(self, call: cst.Call, frame: _Frame) -> Optional[str]:
+        """The qualified name of the blocking thing ``call`` calls, if it blocks."""
+        func = callee(call)
+        head = func
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        local = isinstance(head, cst.Name) and head.value in frame.locals
+        name = None if local else self.ctx.qualname(func)
+        if name in self.blocking:
+            return name
+        if isinstance(func, cst.Attribute):
+            method, recv = func.attr.value, func.value
+            if method in _SESSION_METHODS:
+                session = self._session_type(recv)
+                if session is None and isinstance(recv, cst.Name):
+                    session = frame.sessions.get(recv.value)
+                if session is not None:
+                    return f"{session}.{method}"
+            if method in _PATH_IO and self._is_path(recv, frame):
+                return f"pathlib.Path.{method}"
+        return None
+
+    def _candidates(self, call: cst.Call, frame: _Frame) -> tuple[tuple[tuple[str, ...], ...], str]:
+        """Keys of same-module functions ``call`` may call (innermost first), and how it reads."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            name = func.value
+            if name in self.ctx.imports.aliases:
+                return (), ""
+            keys = []
+            for i in range(len(frame.key), -1, -1):
+                if i and frame.kinds[i - 1] == "class":
+                    continue
+                keys.append((*frame.key[:i], name))
+            return tuple(keys), f"{name}()"
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in ("self", "cls")
+            and len(frame.kinds) >= 2
+            and frame.kinds[-2] == "class"
+        ):
+            return ((*frame.key[:-1], func.attr.value),), f"{func.value.value}.{func.attr.value}()"
+        return (), ""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        frame = self._frame()
+        if frame.kind not in ("async", "sync"):
+            return
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Await):
+            return
+        blocking = self._blocking_name(node, frame)
+        if frame.kind == "sync":
+            if blocking is not None:
+                frame.blocking.append(blocking)
+            else:
+                candidates, shown = self._candidates(node, frame)
+                if candidates:
+                    frame.edges.append((candidates, shown))
+            return
+        if blocking is not None:
+            self._report_direct(node, blocking, parent)
+            return
+        candidates, shown = self._candidates(node, frame)
+        if candidates:
+            self.sites.append(
+                _Site(node, candidates, shown, self.ctx.current_statement(), self.ctx.scope_name())
+            )
+
+    def _report_direct(self, node: cst.Call, blocking: str, parent: Optional[cst.CSTNode]) -> None:
+        message = f"blocking call {_shown(blocking)} in async function"
+        if isinstance(parent, cst.WithItem):
+            self.report(node, message + " (used as a context manager: no automatic fix)")
+            return
+        if not self.can_fix or any(isinstance(a, cst.GeneratorExp) for a in self._inside_frame()):
+            self.report(node, message)
+            return
+        paren = (
+            isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node
+        ) or (isinstance(parent, cst.Call) and parent.func is node)
+        if blocking == "time.sleep":
+            if any(arg.keyword is not None for arg in node.args):
+                self.report(node, message)
+                return
+            fix = Fix(
+                FixSafety.SAFE,
+                "use await asyncio.sleep(...)",
+                replacements={node: lambda updated: _await(_sleep(updated), updated, paren)},
+                imports=(("asyncio", None),),
+            )
+        elif self.ctx.target_version >= (3, 9):
+            fix = Fix(
+                FixSafety.UNSAFE,
+                "run the blocking call in a worker thread with asyncio.to_thread",
+                replacements={node: lambda updated: _await(_to_thread(updated), updated, paren)},
+                imports=(("asyncio", None),),
+            )
+        else:
+            self.report(node, message)
+            return
+        self.report(node, message, fix=fix)
+
+    def _inside_frame(self) -> list[cst.CSTNode]:
+        """The ancestors between the innermost function body and the current node."""
+        anc = self.ctx.ancestors
+        for i in range(len(anc) - 2, -1, -1):
+            if isinstance(anc[i], (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)):
+                return anc[i + 1:-1]
+        return anc[:-1]
+
+    # ---- helper chains --------------------------------------------------------------------
+
+    def _resolve(self, candidates: tuple[tuple[str, ...], ...]) -> Optional[_Frame]:
+        for key in candidates:
+            frame = self.defs.get(key)
+            if frame is not None:
+                return frame
+        return None
+
+    def _chain(self, start: _Frame, memo: dict[tuple[str, ...], Any]) -> Optional[tuple[list[str], str]]:
+        """Shortest chain of sync calls from ``start`` to a blocking call (cycle-safe)."""
+        if start.key in memo:
+            return memo[start.key]
+        queue: deque[tuple[_Frame, list[str]]] = deque([(start, [])])
+        seen = {start.key}
+        result = None
+        while queue:
+            frame, path = queue.popleft()
+            if frame.blocking:
+                result = (path, frame.blocking[0])
+                break
+            for candidates, shown in frame.edges:
+                target = self._resolve(candidates)
+                if target is not None and target.kind == "sync" and target.key not in seen:
+                    seen.add(target.key)
+                    queue.append((target, [*path, shown]))
+        memo[start.key] = result
+        return result
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        memo: dict[tuple[str, ...], Any] = {}
+        for site in self.sites:
+            target = self._resolve(site.candidates)
+            if target is None or target.kind != "sync":
+                continue
+            chain = self._chain(target, memo)
+            if chain is None:
+                continue
+            path, blocking = chain
+            via = " -> ".join([site.shown, *path])
+            message = f"blocking call {_shown(blocking)} via {via} in async function"
+            self.reports.append(Report(site.call, message, None, stmt=site.stmt, scope=site.scope))
+
+
+def _sleep(updated: cst.Call) -> cst.Call:
+    return updated.with_changes(
+        func=cst.Attribute(cst.Name("asyncio"), cst.Name("sleep")), lpar=[], rpar=[]
+    )
+
+
+def _to_thread(updated: cst.Call) -> cst.Call:
+    ws = updated.whitespace_before_args
+    if updated.args:
+        after = ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")
+        first = cst.Arg(updated.func, comma=cst.Comma(whitespace_after=after))
+    else:
+        first = cst.Arg(updated.func)
+    return cst.Call(
+        func=cst.Attribute(cst.Name("asyncio"), cst.Name("to_thread")),
+        args=[first, *updated.args],
+        whitespace_after_func=updated.whitespace_after_func,
+        whitespace_before_args=ws,
+    )
+
+
+def _await(call: cst.Call, updated: cst.Call, paren: bool) -> cst.Await:
+    lpar, rpar = list(updated.lpar), list(updated.rpar)
+    if paren and not lpar:
+        lpar, rpar = [cst.LeftParen()], [cst.RightParen()]
+    return cst.Await(expression=call, lpar=lpar, rpar=rpar)
