@@ -1,0 +1,539 @@
+"""``wsrefactor report``: one self-contained HTML debt dashboard, and JSON snapshots for a trend.
+
+::
+
+    wsrefactor report [PATHS...] --html FILE [--history DIR] [--json-snapshot DIR]
+                      [--select CODES] [--ignore CODES] [--config FILE] [--jobs N]
+
+The command runs the check (asking every fix for its text edits), measures radon's cyclomatic
+complexity of every checked file, and renders ``wsrefactor/templates/report.html.jinja2`` with
+jinja2 (autoescaping on). The page has inline CSS and inline SVG only: no scripts, no fonts, no
+network; a Content-Security-Policy meta tag forbids anything else. It shows totals by category and
+by rule, fixable counts, the ten files with the most findings, the fifteen most complex functions,
+every finding with a source excerpt and the diff its fix would make, and, when ``--history DIR``
+holds earlier snapshots, a chart of the total findings over time (the current run is the last
+point). Paths are shown relative to the current directory. The exit status is 0 once the outputs
+are written (the report is informational, findings do not fail it) and 2 on any error.
+
+Snapshot files
+--------------
+``--json-snapshot DIR`` writes one JSON object into ``DIR`` (created if missing), named after the
+UTC time of the run, ``YYYYMMDDTHHMMSSZ.json`` (``-2``, ``-3``... is appended before ``.json`` if
+that name is taken)::
+
+    {
+      "schema": "wsrefactor-snapshot/1",      // this format; readers skip other schemas
+      "timestamp": "2025-01-31T09:30:00Z",    // UTC, ISO 8601, second precision
+      "tool_version": "0.1.0",
+      "total": 12,                            // findings after suppressions and selection
+      "by_rule": {"WS205": 7, "WS001": 5},    // code -> count
+      "by_category": {"asyncio": 7, "meta": 5},
+      "fixable": {"safe": 5, "unsafe": 7},    // findings whose fix is safe / unsafe
+      "files": 40,                            // files checked
+      "files_with_findings": 6
+    }
+
+``--history DIR`` reads every ``*.json`` file of ``DIR`` with ``"schema":
+"wsrefactor-snapshot/1"`` and uses ``timestamp`` and ``total``; unreadable or foreign files are
+skipped with a warning. Pointing ``--history`` and ``--json-snapshot`` at the same directory keeps
+a running history: the history is read before the new snapshot is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from wsrefactor.cli import (
+    ConfigOpt,
+    Failure,
+    IgnoreOpt,
+    JobsOpt,
+    PathsArg,
+    SelectOpt,
+    Session,
+    _err,
+    _guard,
+    _jobs,
+    app,
+)
+from wsrefactor.model import Edit, Finding, FixSafety
+
+SNAPSHOT_SCHEMA = "wsrefactor-snapshot/1"
+TEMPLATE_NAME = "report.html.jinja2"
+TOP_FILES = 10
+TOP_FUNCTIONS = 15
+EXCERPT_CONTEXT = 3
+EXCERPT_MAX_SPAN = 12  # flagged lines shown at most; longer spans are cut in the middle
+TREND_MAX_POINTS = 60
+OPEN_DETAILS_UP_TO = 40  # findings whose diff is expanded by default when there are few
+
+# Lines as libcst numbers them (finding positions): only \r\n, \r and \n end a line.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+# ---------------------------------------------------------------- edits, excerpts, diffs
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Apply 1-based (line, column) edits, each replacing ``[start, end)``, to ``text``.
+
+    Lines are numbered as :func:`wsrefactor.fixes.text_edits` numbers them (``str.splitlines``);
+    a position one line past the end addresses the end of the text. Overlapping edits or
+    positions outside the text raise ``ValueError``.
+    """
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int, column: int) -> int:
+        if line < 1 or column < 1 or line > len(lines) + 1:
+            raise ValueError(f"edit position {line}:{column} is outside the file")
+        if line == len(lines) + 1:
+            if column != 1:
+                raise ValueError(f"edit position {line}:{column} is outside the file")
+            return starts[-1]
+        if column - 1 > len(lines[line - 1]):
+            raise ValueError(f"edit position {line}:{column} is outside its line")
+        return starts[line - 1] + column - 1
+
+    spans = sorted(
+        (offset(e.start_line, e.start_column), offset(e.end_line, e.end_column), e.content)
+        for e in edits
+    )
+    out: list[str] = []
+    pos = 0
+    for start, end, content in spans:
+        if start < pos or end < start:
+            raise ValueError("overlapping or reversed edits")
+        out.append(text[pos:start])
+        out.append(content)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def source_lines(text: str) -> list[str]:
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def excerpt(lines: Sequence[str], first: int, last: int, context: int = EXCERPT_CONTEXT) -> list[dict[str, Any]]:
+    """Rows ``{number, text, hit, gap}`` around lines ``first..last`` (1-based); hits flagged."""
+    if not lines:
+        return []
+    first = min(max(first, 1), len(lines))
+    last = min(max(last, first), len(lines))
+    lo, hi = max(1, first - context), min(len(lines), last + context)
+    numbers = list(range(lo, hi + 1))
+    if last - first + 1 > EXCERPT_MAX_SPAN:  # keep the head and the tail of a long statement
+        half = EXCERPT_MAX_SPAN // 2
+        numbers = [n for n in numbers if n < first + half or n > last - half]
+    rows: list[dict[str, Any]] = []
+    previous = None
+    for n in numbers:
+        if previous is not None and n != previous + 1:
+            rows.append({"number": "", "text": f"\u2026 {n - previous - 1} lines \u2026", "hit": False, "gap": True})
+        rows.append({"number": n, "text": lines[n - 1].expandtabs(4), "hit": first <= n <= last, "gap": False})
+        previous = n
+    return rows
+
+
+def diff_rows(diff: str) -> list[dict[str, str]]:
+    """A unified diff as rows ``{kind, text}``; kind is add/del/hunk/file/ctx."""
+    rows = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = "ctx"
+        rows.append({"kind": kind, "text": line.expandtabs(4)})
+    return rows
+
+
+# ---------------------------------------------------------------- snapshots and history
+
+
+def build_snapshot(findings: Sequence[Finding], checked: int, now: datetime) -> dict[str, Any]:
+    from wsrefactor import __version__
+    from wsrefactor.runner import count_fixable
+
+    safe, unsafe = count_fixable(findings)
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "timestamp": _iso(now),
+        "tool_version": __version__,
+        "total": len(findings),
+        "by_rule": dict(sorted(Counter(f.code for f in findings).items())),
+        "by_category": dict(sorted(Counter(f.category or "other" for f in findings).items())),
+        "fixable": {"safe": safe, "unsafe": unsafe},
+        "files": checked,
+        "files_with_findings": len({f.path for f in findings}),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_snapshot(snapshot: dict[str, Any], directory: Path, now: datetime) -> Path:
+    """Write ``snapshot`` into ``directory`` under a new UTC-timestamp name; returns the path."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        data = (json.dumps(snapshot, indent=2) + "\n").encode("utf-8")
+        for n in range(1, 1000):
+            target = directory / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+            try:
+                with open(target, "xb") as fh:  # never overwrite an earlier snapshot
+                    fh.write(data)
+                return target
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise Failure(f"{directory}: cannot write snapshot: {exc.strerror or exc}") from None
+    raise Failure(f"{directory}: too many snapshots named {stem}*.json")
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    timestamp: datetime
+    total: int
+    current: bool = False
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def load_history(directory: Path) -> list[HistoryPoint]:
+    """Earlier snapshots in ``directory``, oldest first. A missing directory is an empty history."""
+    if not directory.exists():
+        return []
+    if not directory.is_dir():
+        raise Failure(f"{directory}: --history must be a directory")
+    points = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            _err(f"wsrefactor: {path}: skipped, not a readable snapshot ({type(exc).__name__})")
+            continue
+        if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+            _err(f"wsrefactor: {path}: skipped, not a {SNAPSHOT_SCHEMA} file")
+            continue
+        moment, total = _parse_time(data.get("timestamp")), data.get("total")
+        if moment is None or not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            _err(f"wsrefactor: {path}: skipped, bad timestamp or total")
+            continue
+        points.append(HistoryPoint(moment, total))
+    points.sort(key=lambda p: p.timestamp)
+    return points
+
+
+def _nice_step(value: float) -> int:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``value`` (and at least 1)."""
+    if value <= 1:
+        return 1
+    magnitude = 10 ** int(math.floor(math.log10(value)))
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return int(step * magnitude)
+    return int(10 * magnitude)
+
+
+def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int = 240) -> dict[str, Any]:
+    """Geometry for the inline SVG trend: bars, a polyline over their tops, axis labels."""
+    points = list(points)[-TREND_MAX_POINTS:]
+    left, right, top, bottom = 48, 16, 16, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = _nice_step(max((p.total for p in points), default=0) / 4)
+    ymax = step * 4
+    slot = plot_w / max(len(points), 1)
+    bar_w = max(2.0, min(48.0, slot * 0.6))
+    bars, coords = [], []
+    label_every = max(1, math.ceil(len(points) / 10))
+    days = Counter(p.timestamp.date() for p in points)
+    for i, p in enumerate(points):
+        cx = left + slot * (i + 0.5)
+        h = plot_h * p.total / ymax
+        y = top + plot_h - h
+        show_label = i % label_every == 0 or i == len(points) - 1
+        bars.append({
+            "x": f"{cx - bar_w / 2:.1f}", "y": f"{y:.1f}", "w": f"{bar_w:.1f}", "h": f"{h:.1f}",
+            "cx": f"{cx:.1f}", "cy": f"{y:.1f}", "total": p.total, "current": p.current,
+            "label": "now" if p.current else p.timestamp.strftime(
+                "%b %d %H:%M" if days[p.timestamp.date()] > 1 else "%b %d"
+            ),
+            "title": f"{_iso(p.timestamp)}: {p.total} finding{'s' if p.total != 1 else ''}"
+            + (" (this run)" if p.current else ""),
+            "show_label": show_label, "show_value": len(points) <= 24,
+        })
+        coords.append(f"{cx:.1f},{y:.1f}")
+    grid = []
+    for k in range(5):
+        y = top + plot_h - plot_h * k / 4
+        grid.append({"y": f"{y:.1f}", "label": str(step * k)})
+    first, last = points[0].total, points[-1].total
+    return {
+        "width": width, "height": height, "left": left, "right": width - right,
+        "top": top, "base": f"{top + plot_h:.1f}", "label_y": f"{top + plot_h + 18:.1f}",
+        "bars": bars, "polyline": " ".join(coords), "grid": grid,
+        "first": first, "last": last, "delta": last - first, "count": len(points),
+        "since": _iso(points[0].timestamp),
+    }
+
+
+# ---------------------------------------------------------------- the page
+
+
+@dataclass
+class _File:
+    text: str | None
+    lines: list[str]
+    error: str | None = None
+
+
+def _read(path: str, cache: dict[str, _File]) -> _File:
+    if path not in cache:
+        from wsrefactor.source import SourceError, read_source
+
+        try:
+            text = read_source(path).text
+            cache[path] = _File(text, source_lines(text))
+        except SourceError as exc:
+            cache[path] = _File(None, [], str(exc))
+    return cache[path]
+
+
+def _fix_diff(finding: Finding, cache: dict[str, _File], display: Any) -> tuple[list[dict[str, str]], str | None]:
+    """Diff rows for a finding's fix, or a note saying why there is none."""
+    from wsrefactor.fixes import unified_diff
+
+    fix = finding.fix
+    if fix is None or fix.safety is FixSafety.NONE:
+        return [], None
+    if not fix.edits and not fix.other_files:
+        return [], "This fix spans several files; run `wsrefactor fix --diff` to see it."
+    parts = []
+    try:
+        for path, edits in ((finding.path, fix.edits), *fix.other_files):
+            if not edits:
+                continue
+            f = _read(path, cache) if os.path.exists(path) else _File("", [])
+            if f.text is None:
+                return [], f"Cannot show the diff: {display(path)}: {f.error}"
+            parts.append(unified_diff(f.text, apply_edits(f.text, edits), display(path)))
+    except ValueError as exc:
+        return [], f"Cannot show the diff: {exc}"
+    diff = "".join(parts)
+    if not diff:
+        return [], "The fix leaves the text unchanged."
+    return diff_rows(diff), None
+
+
+def build_context(
+    findings: Sequence[Finding],
+    checked: int,
+    raw_sources: dict[str, bytes],
+    history: Sequence[HistoryPoint],
+    now: datetime,
+    targets: Sequence[str],
+) -> dict[str, Any]:
+    """Everything the template shows, as plain values (strings and numbers)."""
+    from wsrefactor import __version__
+    from wsrefactor.complexity import ComplexityError, measure
+    from wsrefactor.reporters import display_path
+    from wsrefactor.runner import count_fixable
+
+    safe, unsafe = count_fixable(findings)
+    total = len(findings)
+
+    by_category = Counter(f.category or "other" for f in findings)
+    categories = [
+        {"name": name, "count": n, "pct": 100.0 * n / total if total else 0.0}
+        for name, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+    rule_rows: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        row = rule_rows.setdefault(
+            f.code, {"code": f.code, "name": f.name, "category": f.category or "other",
+                     "severity": f.severity.value, "count": 0, "safe": 0, "unsafe": 0}
+        )
+        row["count"] += 1
+        if f.fix is not None and f.fix.safety is FixSafety.SAFE:
+            row["safe"] += 1
+        elif f.fix is not None and f.fix.safety is FixSafety.UNSAFE:
+            row["unsafe"] += 1
+    rules = sorted(rule_rows.values(), key=lambda r: (-r["count"], r["code"]))
+
+    # complexity of every checked file
+    blocks = []
+    complexity_errors = 0
+    for path, raw in sorted(raw_sources.items()):
+        try:
+            blocks.extend(b for b in measure(raw, display_path(path)) if b.is_function)
+        except ComplexityError:
+            complexity_errors += 1
+    hotspots = sorted(blocks, key=lambda b: (-b.complexity, b.path, b.lineno, b.name))[:TOP_FUNCTIONS]
+    max_cc: dict[str, int] = {}
+    for b in blocks:
+        max_cc[b.path] = max(max_cc.get(b.path, 0), b.complexity)
+    average_cc = sum(b.complexity for b in blocks) / len(blocks) if blocks else 0.0
+    ranks = Counter(b.rank for b in blocks)
+
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(f.path, []).append(f)
+    per_file = Counter({path: len(items) for path, items in grouped.items()})
+    top_count = max(per_file.values(), default=0)
+    anchors = {path: f"file-{i}" for i, path in enumerate(sorted(per_file), start=1)}
+    top_files = []
+    for path, n in sorted(per_file.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FILES]:
+        s, u = count_fixable(grouped[path])
+        shown = display_path(path)
+        top_files.append({
+            "path": shown, "anchor": anchors[path], "count": n, "safe": s, "unsafe": u,
+            "max_cc": max_cc.get(shown), "pct": 100.0 * n / top_count if top_count else 0.0,
+        })
+
+    cache: dict[str, _File] = {}
+    files = []
+    index = 0
+    for path in sorted(per_file):
+        items = []
+        source = _read(path, cache)
+        for f in grouped[path]:
+            index += 1
+            rows, note = _fix_diff(f, cache, display_path)
+            items.append({
+                "id": f"finding-{index}", "code": f.code, "name": f.name, "message": f.message,
+                "severity": f.severity.value, "category": f.category or "other",
+                "line": f.line, "column": f.column,
+                "fix": f.fix.safety.value if f.fix else "none",
+                "fix_description": f.fix.description if f.fix else "",
+                "excerpt": excerpt(source.lines, f.line, f.end_line),
+                "source_error": source.error,
+                "diff": rows, "diff_note": note,
+            })
+        files.append({"path": display_path(path), "anchor": anchors[path], "findings": items})
+
+    trend = None
+    if history:
+        points = [*history, HistoryPoint(now, total, current=True)]
+        trend = trend_chart(points)
+
+    return {
+        "version": __version__,
+        "generated": _iso(now),
+        "targets": [display_path(t) for t in targets],
+        "total": total,
+        "checked": checked,
+        "files_with_findings": len(per_file),
+        "safe": safe,
+        "unsafe": unsafe,
+        "unfixable": total - safe - unsafe,
+        "categories": categories,
+        "rules": rules,
+        "top_files": top_files,
+        "hotspots": [
+            {"path": b.path, "name": b.name, "kind": b.kind, "line": b.lineno,
+             "cc": b.complexity, "rank": b.rank, "length": b.length}
+            for b in hotspots
+        ],
+        "functions": len(blocks),
+        "average_cc": average_cc,
+        "ranks": [{"rank": r, "count": ranks.get(r, 0)} for r in "ABCDEF"],
+        "complexity_errors": complexity_errors,
+        "files": files,
+        "open_details": total <= OPEN_DETAILS_UP_TO,
+        "trend": trend,
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """Render the dashboard template with autoescaping on."""
+    import jinja2
+    from importlib.resources import files
+
+    template_text = (files("wsrefactor") / "templates" / TEMPLATE_NAME).read_text(encoding="utf-8")
+    env = jinja2.Environment(
+        autoescape=True,
+        loader=jinja2.DictLoader({TEMPLATE_NAME: template_text}),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE_NAME).render(**context)
+
+
+# ---------------------------------------------------------------- the command
+
+
+@app.command()
+def report(
+    paths: Optional[list[str]] = PathsArg,
+    html: Optional[Path] = typer.Option(None, "--html", help="Write the HTML dashboard to FILE."),
+    history: Optional[Path] = typer.Option(
+        None, "--history", help="Directory of earlier JSON snapshots, drawn as a trend chart."
+    ),
+    json_snapshot: Optional[Path] = typer.Option(
+        None, "--json-snapshot", help="Write this run's totals as a timestamped JSON snapshot into DIR."
+    ),
+    select: Optional[list[str]] = SelectOpt,
+    ignore: Optional[list[str]] = IgnoreOpt,
+    jobs: Optional[int] = JobsOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Write an HTML debt dashboard (and optionally a JSON snapshot); exit 0 once written."""
+    with _guard():
+        from wsrefactor.cli import _write_output
+        from wsrefactor.runner import execute
+
+        if html is None and json_snapshot is None:
+            raise Failure("report: give --html FILE and/or --json-snapshot DIR")
+        if html is not None and html.is_dir():
+            raise Failure(f"{html}: --html must name a file, not a directory")
+        session = Session(paths, select, ignore, config)
+        n_jobs = _jobs(jobs)
+        earlier = load_history(history) if history is not None else []
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        run = execute(session.paths, session.job(want_edits=True), n_jobs)
+        for message in run.messages:
+            _err(message)
+        if html is not None:
+            raw = {r.path: r.raw for r in run.files if r.raw is not None}
+            context = build_context(run.findings, run.checked, raw, earlier, now, session.paths)
+            _write_output(render_html(context), html)
+            _err(f"wsrefactor: wrote {html} ({len(run.findings)} finding{'s' if len(run.findings) != 1 else ''}, {run.checked} file{'s' if run.checked != 1 else ''})")
+        if json_snapshot is not None:
+            target = write_snapshot(build_snapshot(run.findings, run.checked, now), json_snapshot, now)
+            _err(f"wsrefactor: wrote snapshot {target}")
+    sys.stdout.flush()
