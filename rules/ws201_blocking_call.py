@@ -591,13 +591,13 @@ class BlockingCallInAsync(Rule):
         self._bind(self._frame(), node.target, None)
 
     def _session_type(self, value: cst.BaseExpression) -> Optional[str]:
-        if isinstance(value, cst.Call):
+        if isinstance(value, cst.Call) and _is_dotted(callee(value)):
             return _SESSIONS.get(self.ctx.qualname(callee(value)) or "")
         return None
 
     def _is_path(self, expr: cst.BaseExpression, frame: _Frame) -> bool:
         if isinstance(expr, cst.Call):
-            if self.ctx.qualname(callee(expr)) in _PATH_CTORS:
+            if _is_dotted(callee(expr)) and self.ctx.qualname(callee(expr)) in _PATH_CTORS:
                 return True
             func = expr.func
             return isinstance(func, cst.Attribute) and func.attr.value in _PATH_DERIVED and self._is_path(
@@ -623,8 +623,8 @@ class BlockingCallInAsync(Rule):
         head = func
         while isinstance(head, cst.Attribute):
             head = head.value
-        local = isinstance(head, cst.Name) and head.value in frame.locals
-        name = None if local else self.ctx.qualname(func)
+        plain = isinstance(head, cst.Name)  # a dotted name, not ``make()()`` or ``x[0]()``
+        name = self.ctx.qualname(func) if plain and head.value not in frame.locals else None
         if name in self.blocking:
             return name
         if isinstance(func, cst.Attribute):
@@ -772,6 +772,12 @@ class BlockingCallInAsync(Rule):
             self.reports.append(Report(site.call, message, None, stmt=site.stmt, scope=site.scope))
 
 
+def _is_dotted(expr: cst.BaseExpression) -> bool:
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return isinstance(expr, cst.Name)
+
+
 def _sleep(updated: cst.Call) -> cst.Call:
     return updated.with_changes(
         func=cst.Attribute(cst.Name("asyncio"), cst.Name("sleep")), lpar=[], rpar=[]
@@ -781,7 +787,9 @@ def _sleep(updated: cst.Call) -> cst.Call:
 def _to_thread(updated: cst.Call) -> cst.Call:
     ws = updated.whitespace_before_args
     if updated.args:
-        after = ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")
+        after: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace(" ")
+        if isinstance(ws, cst.ParenthesizedWhitespace):  # one argument a line: keep it so
+            after = ws.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
         first = cst.Arg(updated.func, comma=cst.Comma(whitespace_after=after))
     else:
         first = cst.Arg(updated.func)
