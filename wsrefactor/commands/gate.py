@@ -1,0 +1,321 @@
+"""``wsrefactor gate``: fail CI when a function is too complex or too long (radon's numbers).
+
+Thresholds come from the flags, else from ``[tool.wsrefactor.gate]``, else the defaults
+(``max-cc = 10``, ``max-lines = 50``, no average limit)::
+
+    [tool.wsrefactor.gate]
+    max-cc = 10
+    max-lines = 50
+    max-average = "B"          # rank letter or number
+    baseline = ".wsrefactor-gate.json"   # relative to the config file
+    overrides = [{path = "tests/**", max-cc = 20, max-lines = 200}]
+
+Files are found like ``wsrefactor check`` finds them (same excludes, ``.gitignore``), measured
+with radon (closures included, see :mod:`wsrefactor.complexity`) in worker processes when there
+are many, and judged by :mod:`wsrefactor.gate`.
+
+Exit codes:
+
+* ``0`` - every function/method meets the thresholds (or its baseline record);
+* ``1`` - at least one violation (this wins over unparsable files: the gate failed either way,
+  and the violations are the actionable part);
+* ``2`` - usage or configuration error, a malformed baseline, or - when there is no
+  violation - files that could not be measured (syntax errors, unreadable files). Each such
+  file is named on one stderr line and listed under ``errors`` in the JSON output; the other
+  files are still measured and reported.
+
+``--update-baseline`` rewrites the baseline with the current (lower) numbers and drops fixed
+functions; it refuses (exit 1, nothing written) when anything got worse. When the baseline file
+does not exist yet it is created with every current offender (adopting the gate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from wsrefactor.cli import (
+    ConfigOpt,
+    Failure,
+    Format,
+    JobsOpt,
+    PathsArg,
+    Session,
+    _err,
+    _guard,
+    _jobs,
+    _write_output,
+    app,
+)
+
+GATE_KEYS = ("max-cc", "max-lines", "max-average", "baseline", "overrides")
+OVERRIDE_KEYS = ("path", "max-cc", "max-lines")
+PARALLEL_MIN_FILES = 8
+
+
+# --------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------
+
+
+def _int_limit(value: Any, key: str, where: str) -> int:
+    from wsrefactor.config import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: '{key}' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def gate_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``[tool.wsrefactor.gate]``; returns settings keyed like :class:`GateSettings`.
+
+    Every problem raises :class:`wsrefactor.config.ConfigError` with one line naming the file
+    and the key (``gate.max-cc``, ``gate.overrides[1].path``...).
+    """
+    from wsrefactor.config import ConfigError
+    from wsrefactor.gate import GateError, PathOverride, parse_max_average
+
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in GATE_KEYS:
+            raise ConfigError(
+                f"{where}: unknown key 'gate.{key}' in [tool.wsrefactor.gate] "
+                f"(known: {', '.join(GATE_KEYS)})"
+            )
+        if key in ("max-cc", "max-lines"):
+            out[key.replace("-", "_")] = _int_limit(value, f"gate.{key}", where)
+        elif key == "max-average":
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ConfigError(f"{where}: 'gate.max-average' must be a number or a rank letter A-F, got {value!r}")
+            try:
+                parse_max_average(value)
+            except GateError as exc:
+                raise ConfigError(f"{where}: 'gate.max-average': {exc}") from None
+            out["max_average"] = value
+        elif key == "baseline":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: 'gate.baseline' must be a non-empty string (a path)")
+            out["baseline"] = value
+        elif key == "overrides":
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: 'gate.overrides' must be a list of tables like {{path = \"tests/**\", max-cc = 20}}")
+            overrides = []
+            for i, item in enumerate(value):
+                name = f"gate.overrides[{i}]"
+                if not isinstance(item, dict):
+                    raise ConfigError(f"{where}: '{name}' must be a table like {{path = \"tests/**\", max-cc = 20}}")
+                for k in item:
+                    if k not in OVERRIDE_KEYS:
+                        raise ConfigError(f"{where}: unknown key '{name}.{k}' (known: {', '.join(OVERRIDE_KEYS)})")
+                path = item.get("path")
+                if not isinstance(path, str) or not path.strip():
+                    raise ConfigError(f"{where}: '{name}.path' must be a non-empty glob string")
+                max_cc = item.get("max-cc")
+                max_lines = item.get("max-lines")
+                if max_cc is not None:
+                    _int_limit(max_cc, f"{name}.max-cc", where)
+                if max_lines is not None:
+                    _int_limit(max_lines, f"{name}.max-lines", where)
+                overrides.append(PathOverride(path, max_cc, max_lines))
+            out["overrides"] = overrides
+    return out
+
+
+# --------------------------------------------------------------------------
+# measuring
+# --------------------------------------------------------------------------
+
+
+def _measure_many(paths: Sequence[str]) -> list[tuple[str, Any]]:
+    """Worker: ``(path, blocks)`` or ``(path, ComplexityError)`` for each file."""
+    from wsrefactor.complexity import ComplexityError, measure_file
+
+    out: list[tuple[str, Any]] = []
+    for path in paths:
+        try:
+            out.append((path, measure_file(path)))
+        except ComplexityError as exc:
+            out.append((path, exc))
+    return out
+
+
+def measure_files(paths: Sequence[str], jobs: int) -> list[tuple[str, Any]]:
+    """Measure every file; in worker processes (largest first, small chunks) when many."""
+    if jobs <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        results = _measure_many(paths)
+    else:
+
+        def size(p: str) -> int:
+            try:
+                return os.path.getsize(p)
+            except OSError:
+                return 0
+
+        ordered = sorted(paths, key=size, reverse=True)
+        count = min(len(ordered), jobs * 4)
+        chunks = [ordered[i::count] for i in range(count)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = [r for part in pool.map(_measure_many, chunks) for r in part]
+    return sorted(results, key=lambda r: r[0])
+
+
+# --------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------
+
+
+def _render_external(fmt: Format, data: dict[str, Any]) -> str:
+    import importlib
+
+    name = f"wsrefactor.reporters.{fmt.value}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise Failure(f"--format {fmt.value} is not available for gate ({name} is not installed)") from None
+    render = getattr(module, "render_gate", None)
+    if render is None:
+        raise Failure(f"--format {fmt.value} is not available for gate ({name} has no render_gate)")
+    return str(render(data))
+
+
+def _render(fmt: Format, result: Any, errors: list[dict[str, Any]]) -> str:
+    from wsrefactor.gate import render_text, to_json
+
+    if fmt is Format.text:
+        return render_text(result) + "\n"
+    data = to_json(result)
+    data["errors"] = errors
+    if fmt is Format.json:
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    text = _render_external(fmt, data)
+    return text if text.endswith("\n") else text + "\n"
+
+
+# --------------------------------------------------------------------------
+# the command
+# --------------------------------------------------------------------------
+
+
+def _resolve_baseline(cli_value: Optional[Path], table_value: Optional[str], session: Session) -> Optional[Path]:
+    if cli_value is not None:
+        return cli_value
+    if table_value is not None:
+        base = Path(session.config.source).resolve().parent if session.config.source else Path.cwd()
+        return base / table_value
+    return None
+
+
+@app.command()
+def gate(
+    paths: Optional[list[str]] = PathsArg,
+    max_cc: Optional[int] = typer.Option(None, "--max-cc", help="Highest cyclomatic complexity allowed (default 10)."),
+    max_lines: Optional[int] = typer.Option(None, "--max-lines", help="Longest function allowed, in lines (default 50)."),
+    max_average: Optional[str] = typer.Option(None, "--max-average", help="Highest average CC: a number or a rank letter A-F."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline JSON of tolerated offenders (ratchet)."),
+    update: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with the current, lower numbers."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    config: Optional[Path] = ConfigOpt,
+    jobs: Optional[int] = JobsOpt,
+) -> None:
+    """Fail when a function's complexity or length is over the limit (radon's numbers)."""
+    from wsrefactor.complexity import ComplexityError
+    from wsrefactor.discovery import discover
+    from wsrefactor.gate import (
+        BaselineError,
+        GateError,
+        GateSettings,
+        evaluate,
+        load_baseline,
+        make_baseline,
+        save_baseline,
+        update_baseline,
+    )
+
+    code = 0
+    with _guard():
+        session = Session(paths, None, None, config)
+        where = session.config.source or "[tool.wsrefactor.gate]"
+        table = gate_table(session.config.gate, where)
+        for flag, value in (("--max-cc", max_cc), ("--max-lines", max_lines)):
+            if value is not None and value < 0:
+                raise Failure(f"{flag} must be a non-negative integer")
+        overrides = {"max_cc": max_cc, "max_lines": max_lines, "max_average": max_average}
+        settings_kw = {k: v for k, v in table.items() if k in ("max_cc", "max_lines", "max_average", "overrides")}
+        settings_kw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            settings = GateSettings(root=str(Path(session.config.root).resolve()), **settings_kw)
+        except GateError as exc:
+            raise Failure(str(exc)) from None
+        baseline_path = _resolve_baseline(baseline, table.get("baseline"), session)
+        if update and baseline_path is None:
+            raise Failure("--update-baseline needs --baseline FILE (or gate.baseline in the config)")
+        data = None
+        if baseline_path is not None:
+            try:
+                data = load_baseline(baseline_path)
+            except FileNotFoundError:
+                if not update:
+                    raise Failure(
+                        f"{baseline_path}: baseline file not found (create it with --update-baseline)"
+                    ) from None
+            except BaselineError as exc:
+                raise Failure(str(exc)) from None
+            except OSError as exc:
+                raise Failure(f"{baseline_path}: cannot read baseline: {exc.strerror or exc}") from None
+
+        found = discover(session.paths, session.config)
+        for missing in found.missing:
+            raise Failure(f"{missing}: no such file or directory")
+        measured = measure_files(found.files, _jobs(jobs))
+        blocks = []
+        errors: list[dict[str, Any]] = []
+        for path, outcome in measured:
+            if isinstance(outcome, ComplexityError):
+                shown = settings.relpath(path)
+                _err(f"{shown}{':' + str(outcome.lineno) if outcome.lineno else ''}: cannot measure: {outcome.message}")
+                errors.append({"path": shown, "line": outcome.lineno, "message": outcome.message})
+            else:
+                blocks.extend(outcome)
+        files = [p for p, o in measured if not isinstance(o, ComplexityError)]
+
+        if update:
+            if data is None:
+                new = make_baseline(blocks, settings)
+                assert baseline_path is not None
+                save_baseline(baseline_path, new)
+                count = sum(len(v) for v in new["entries"].values())
+                _err(f"wsrefactor: baseline {baseline_path} created with {count} offender(s)")
+            else:
+                upd = update_baseline(blocks, settings, data, paths=files)
+                if not upd.ok:
+                    for line in upd.errors:
+                        _err(line)
+                    _err(f"wsrefactor: baseline not updated: {len(upd.errors)} regression(s)")
+                    raise typer.Exit(1)
+                assert baseline_path is not None and upd.baseline is not None
+                save_baseline(baseline_path, upd.baseline)
+                _err(
+                    f"wsrefactor: baseline {baseline_path} updated "
+                    f"({len(upd.dropped)} dropped, {len(upd.tightened)} tightened)"
+                )
+            data = load_baseline(baseline_path)
+
+        result = evaluate(blocks, settings, data, paths=files)
+        _write_output(_render(fmt, result, errors), output)
+        if not result.passed:
+            code = 1
+        elif errors:
+            code = 2
+    raise typer.Exit(code)
+
+
+__all__ = ["gate", "gate_table", "measure_files"]
