@@ -129,13 +129,10 @@ class Session:
         from wsrefactor.selection import Selection
 
         self.paths = list(paths) if paths else ["."]
-        base_rules = load_rules(())
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
-        config = load_config(config_file, Path(self.paths[0]), base_rules)
+        config = load_config(config_file, Path(self.paths[0]), load_rules)
         self.rules = load_rules(config.plugins)
-        if config.plugins:  # plugin rules may own option tables: validate against the full set
-            config = load_config(Path(config.source) if config.source else None, Path(self.paths[0]), self.rules)
         sel, ign = _codes(select), _codes(ignore)
         for codes, key in ((sel, "--select"), (ign, "--ignore")):
             if codes:

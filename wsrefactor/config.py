@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -109,10 +109,20 @@ _KEYS = {
 }
 
 
-def parse_table(
-    table: Mapping[str, Any], where: str, root: Path, rules: Mapping[str, Any]
-) -> Config:
-    """Validate a ``[tool.wsrefactor]`` table against the known keys and the rules' options."""
+RulesLoader = Callable[[tuple[str, ...]], Mapping[str, Any]]
+
+
+def parse_table(table: Mapping[str, Any], where: str, root: Path, load: RulesLoader) -> Config:
+    """Validate a ``[tool.wsrefactor]`` table against the known keys and the rules' options.
+
+    Plugins are read first: their rules' codes and option tables are valid keys too.
+    """
+    plugins: tuple[str, ...] = ()
+    if "plugins" in table:
+        plugins = tuple(
+            str((root / p).resolve()) for p in _list_of_str(table["plugins"], "plugins", where)
+        )
+    rules = load(plugins)
     known_codes = list(rules)
     kw: dict[str, Any] = {"root": str(root), "source": where}
     rule_options: dict[str, dict[str, Any]] = {}
@@ -129,11 +139,10 @@ def parse_table(
                 kw["select"] = tuple(kw.get("select", DEFAULT_SELECT)) + codes
             else:
                 kw[key] = codes
-        elif key in ("exclude", "extend-exclude", "plugins"):
-            items = _list_of_str(value, key, where)
-            if key == "plugins":
-                items = tuple(str((root / p).resolve()) for p in items)
-            kw[key.replace("-", "_")] = items
+        elif key in ("exclude", "extend-exclude"):
+            kw[key.replace("-", "_")] = _list_of_str(value, key, where)
+        elif key == "plugins":
+            kw["plugins"] = plugins
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: 'per-file-ignores' must be a table of glob = [codes]")
@@ -180,7 +189,7 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path | None, start: Path, rules: Mapping[str, Any]) -> Config:
+def load_config(path: Path | None, start: Path, rules: RulesLoader) -> Config:
     """Load ``path`` (``--config``) or the nearest pyproject; defaults when there is none."""
     file = path if path is not None else find_config(start)
     if file is None:

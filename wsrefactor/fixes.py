@@ -8,6 +8,7 @@ pass and applied then, so overlapping fixes resolve by re-running until stable.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
@@ -127,10 +128,19 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
     return module
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, breaking only on CR, LF and CRLF (as Python's tokenizer and
+    every report consumer do; ``str.splitlines`` also breaks on form feeds and friends)."""
+    return _LINE.findall(text)
+
+
 def text_edits(old: str, new: str) -> tuple[Edit, ...]:
     """Minimal line-hunk edits turning ``old`` into ``new`` (1-based lines, column 1)."""
-    a = old.splitlines(keepends=True)
-    b = new.splitlines(keepends=True)
+    a = split_lines(old)
+    b = split_lines(new)
     edits = []
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -142,8 +152,8 @@ def text_edits(old: str, new: str) -> tuple[Edit, ...]:
 
 def unified_diff(old: str, new: str, path: str) -> str:
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        split_lines(old),
+        split_lines(new),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )

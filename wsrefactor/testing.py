@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wsrefactor.config import Config
+from wsrefactor.fixes import split_lines
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, fix_text, parse
 from wsrefactor.model import Finding
 from wsrefactor.registry import load_rules
@@ -100,7 +101,7 @@ def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], c
     )
     header_end = _header_end(before)
     spans = [(min(f.stmt_line, f.line), f.end_line) for f in findings if f.fix is not None]
-    matcher = difflib.SequenceMatcher(a=before.splitlines(True), b=after.splitlines(True), autojunk=False)
+    matcher = difflib.SequenceMatcher(a=split_lines(before), b=split_lines(after), autojunk=False)
     for tag, i1, i2, _, _ in matcher.get_opcodes():
         if tag == "equal":
             continue

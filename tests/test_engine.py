@@ -1,0 +1,264 @@
+"""The engine's contracts: parse-once analysis, suppressions, selection, config, parallel determinism,
+the project phase, and byte-exact writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+DANGLING = "import asyncio\n\n\nasync def f(x):\n    asyncio.create_task(x())\n"
+FIXED = (
+    "import asyncio\n\n_background_tasks: set[asyncio.Future] = set()\n\n\n"
+    "def _keep_task(task):\n"
+    '    """Hold a reference until the task is done, so it cannot be garbage-collected mid-flight."""\n'
+    "    _background_tasks.add(task)\n    task.add_done_callback(_background_tasks.discard)\n    return task\n\n\n"
+    "async def f(x):\n    _keep_task(asyncio.create_task(x()))\n"
+)
+
+
+def write(tmp: Path, name: str, text: str | bytes) -> Path:
+    path = tmp / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_text_output_sorted_relative_with_summary(tmp_path):
+    write(tmp_path, "b.py", DANGLING)
+    write(tmp_path, "a/c.py", DANGLING)
+    r = run_cli("check", ".", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0] == "a/c.py:5:5: WS205 task result discarded; the task may be garbage-collected before it finishes"
+    assert lines[1].startswith("b.py:5:5: WS205")
+    assert "Found 2 findings" in lines[2] and "2 more with `wsrefactor fix --unsafe-fixes`" in lines[2]
+
+
+def test_json_schema_fields(tmp_path):
+    write(tmp_path, "a.py", DANGLING)
+    r = run_cli("check", "a.py", "--format", "json", "--select", "WS", cwd=tmp_path)
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and len(data) == 1
+    item = data[0]
+    for key in ("code", "name", "message", "filename", "line", "column", "end_line", "end_column", "severity", "fix"):
+        assert key in item
+    assert item["filename"] == "a.py" and item["fix"]["safety"] == "unsafe" and item["fix"]["edits"]
+
+
+def test_exit_zero_quiet_output_file_statistics(tmp_path):
+    write(tmp_path, "a.py", DANGLING)
+    r = run_cli("check", ".", "--exit-zero", "--quiet", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 0 and "Found" not in r.stdout and "WS205" in r.stdout
+    r = run_cli("check", ".", "--statistics", "--select", "WS", cwd=tmp_path)
+    assert "WS205" in r.stdout and "1 unsafe-fixable" in r.stdout
+    r = run_cli("check", ".", "--format", "json", "--output", "out/r.json", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 1 and json.loads((tmp_path / "out/r.json").read_text())[0]["code"] == "WS205"
+
+
+def test_clean_exit_zero(tmp_path):
+    write(tmp_path, "a.py", "x = 1\n")
+    r = run_cli("check", ".", cwd=tmp_path)
+    assert r.returncode == 0 and "All checks passed" in r.stdout
+
+
+def test_select_ignore_prefixes(tmp_path):
+    write(tmp_path, "a.py", DANGLING)
+    assert run_cli("check", ".", "--select", "WS2", cwd=tmp_path).returncode == 1
+    assert run_cli("check", ".", "--select", "WS2", "--ignore", "WS205", cwd=tmp_path).returncode == 0
+    assert run_cli("check", ".", "--select", "WS0", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "comment,expected",
+    [
+        ("  # wsrefactor: ignore[WS205]", 0),
+        ("  # noqa: WS205", 0),
+        ("  # noqa", 1),  # another tool's bare noqa: neither honoured nor reported
+        ("  # wsrefactor: ignore[WS201]", 2),  # WS205 stays, and the WS201 ignore is unused... if WS201 ran
+    ],
+)
+def test_suppressions(tmp_path, comment, expected):
+    write(tmp_path, "a.py", DANGLING.rstrip("\n") + comment + "\n")
+    r = run_cli("check", ".", "--select", "WS", "--format", "json", cwd=tmp_path)
+    codes = [f["code"] for f in json.loads(r.stdout)]
+    if expected == 0:
+        assert codes == []
+    elif expected == 1:
+        assert codes == ["WS205"]
+    else:
+        assert "WS205" in codes
+
+
+def test_suppression_on_first_line_of_multiline_statement(tmp_path):
+    src = "import asyncio\n\n\nasync def f(x):\n    asyncio.create_task(  # wsrefactor: ignore[WS205]\n        x()\n    )\n"
+    write(tmp_path, "a.py", src)
+    assert run_cli("check", ".", "--select", "WS", cwd=tmp_path).returncode == 0
+
+
+def test_unused_and_codeless_suppressions_reported(tmp_path):
+    write(tmp_path, "a.py", "x = 1  # wsrefactor: ignore[WS205]\ny = 2  # wsrefactor: ignore\n")
+    r = run_cli("check", ".", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "a.py:1:8: WS001 unused suppression for WS205" in r.stdout
+    assert "a.py:2:8: WS001 suppression without codes" in r.stdout
+    # Not judged when the suppressed rule did not run.
+    r = run_cli("check", ".", "--select", "WS0,WS1", cwd=tmp_path)
+    assert "WS205" not in r.stdout
+
+
+def test_per_file_ignores_and_exclude(tmp_path):
+    write(tmp_path, "pyproject.toml", '[tool.wsrefactor]\nselect = ["WS"]\nexclude = ["gen/**"]\n[tool.wsrefactor.per-file-ignores]\n"legacy/*.py" = ["WS205"]\n')
+    write(tmp_path, "legacy/a.py", DANGLING)
+    write(tmp_path, "gen/b.py", DANGLING)
+    write(tmp_path, "src/c.py", DANGLING)
+    r = run_cli("check", ".", cwd=tmp_path)
+    assert r.stdout.count("WS205") == 1 and "src/c.py" in r.stdout
+
+
+def test_gitignore_and_default_dirs(tmp_path):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, ".gitignore", "ignored_dir/\n*_pb2.py\n")
+    write(tmp_path, "ignored_dir/a.py", DANGLING)
+    write(tmp_path, "x_pb2.py", DANGLING)
+    write(tmp_path, ".venv/lib/a.py", DANGLING)
+    write(tmp_path, "node_modules/a.py", DANGLING)
+    write(tmp_path, "ok.py", DANGLING)
+    r = run_cli("check", ".", "--select", "WS", cwd=tmp_path)
+    assert r.stdout.count("WS205") == 1 and "ok.py" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "config,needle",
+    [
+        ("[tool.wsrefactor]\nbogus = 1\n", "unknown key 'bogus'"),
+        ("[tool.wsrefactor]\nselect = \"WS\"\n", "'select' must be a list of strings"),
+        ("[tool.wsrefactor]\nselect = [\"WS999\"]\n", "unknown rule code 'WS999'"),
+        ("[tool.wsrefactor\n", "malformed TOML"),
+        ("[tool.wsrefactor.WS205]\nnope = 1\n", "unknown option 'WS205.nope'"),
+        ("[tool.wsrefactor]\ntarget-version = 3\n", "'target-version' must be a string"),
+    ],
+)
+def test_broken_config_is_one_line_exit_2(tmp_path, config, needle):
+    write(tmp_path, "pyproject.toml", config)
+    write(tmp_path, "a.py", "x = 1\n")
+    r = run_cli("check", ".", cwd=tmp_path)
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and needle in err[0] and "pyproject.toml" in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_select_on_cli_is_exit_2(tmp_path):
+    write(tmp_path, "a.py", "x = 1\n")
+    r = run_cli("check", ".", "--select", "WS999", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown rule code 'WS999'" in r.stderr
+
+
+def test_explicit_config_file(tmp_path):
+    write(tmp_path, "conf/custom.toml", "select = [\"WS0\"]\n")
+    write(tmp_path, "a.py", DANGLING)
+    assert run_cli("check", ".", "--config", "conf/custom.toml", cwd=tmp_path).returncode == 0
+    r = run_cli("check", ".", "--config", "missing.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "missing.toml" in r.stderr
+
+
+def test_output_identical_for_any_jobs(tmp_path):
+    for i in range(12):
+        write(tmp_path, f"m{i:02d}.py", DANGLING * (i % 3 + 1) if i % 2 else "x = 1\n")
+    write(tmp_path, "broken.py", "def f(:\n")
+    outs = {run_cli("check", ".", "-j", str(j), "--format", "json", cwd=tmp_path).stdout for j in (1, 2, 3)}
+    assert len(outs) == 1
+
+
+def test_fix_writes_and_second_run_is_noop(tmp_path):
+    path = write(tmp_path, "a.py", DANGLING)
+    os.chmod(path, 0o640)
+    r = run_cli("fix", ".", "--unsafe-fixes", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Fixed 1 finding in 1 file(s); 0 remaining." in r.stdout
+    assert path.read_text() == FIXED
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    r = run_cli("fix", ".", "--unsafe-fixes", "--select", "WS", "--diff", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == ""
+    assert not list(tmp_path.glob(".*wsrefactor-tmp"))
+
+
+def test_unsafe_fix_needs_flag_or_explicit_select(tmp_path):
+    path = write(tmp_path, "a.py", DANGLING)
+    r = run_cli("fix", ".", "--select", "WS", cwd=tmp_path)
+    assert path.read_text() == DANGLING and r.returncode == 1
+    assert "1 remaining (1 fixable with --unsafe-fixes)" in r.stdout
+    run_cli("fix", ".", "--select", "WS205", cwd=tmp_path)
+    assert path.read_text() == FIXED
+
+
+def test_fix_diff_writes_nothing_and_exits_1(tmp_path):
+    path = write(tmp_path, "a.py", DANGLING)
+    r = run_cli("fix", ".", "--unsafe-fixes", "--diff", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.startswith("--- a/a.py\n+++ b/a.py\n")
+    assert "+    _keep_task(asyncio.create_task(x()))" in r.stdout
+    assert path.read_text() == DANGLING
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        b"\xef\xbb\xbf" + DANGLING.encode(),  # BOM
+        DANGLING.replace("\n", "\r\n").encode(),  # CRLF
+        ("# -*- coding: latin-1 -*-\n# caf\xe9\n" + DANGLING).encode("latin-1"),
+    ],
+    ids=["bom", "crlf", "latin1"],
+)
+def test_fix_keeps_encoding_bom_newlines(tmp_path, encoded):
+    path = write(tmp_path, "a.py", encoded)
+    r = run_cli("fix", ".", "--unsafe-fixes", "--select", "WS", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = path.read_bytes()
+    if encoded.startswith(b"\xef\xbb\xbf"):
+        assert out.startswith(b"\xef\xbb\xbf") and out.count(b"\xef\xbb\xbf") == 1
+    if b"\r\n" in encoded:
+        assert b"\n" not in out.replace(b"\r\n", b"")
+    if b"latin-1" in encoded:
+        assert b"caf\xe9" in out
+        out.decode("latin-1")
+    assert b"_keep_task(asyncio.create_task(x()))" in out
+
+
+def test_project_rule_api_with_test_plugin(tmp_path):
+    plugin = REPO / "tests" / "plugins" / "dup_names.py"
+    write(tmp_path, "pyproject.toml", f'[tool.wsrefactor]\nselect = ["TST"]\nplugins = ["{plugin}"]\n')
+    write(tmp_path, "pkg/alpha.py", "def helper():\n    return 1\n")
+    write(tmp_path, "pkg/beta.py", "def helper():\n    return 2\n\n\ndef other():\n    return helper()\n")
+    r = run_cli("check", ".", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "pkg/alpha.py:1:1: TST900 function helper also defined in beta.py" in r.stdout
+    assert "pkg/beta.py:1:1: TST900 function helper also defined in alpha.py" in r.stdout
+    outs = {run_cli("check", ".", "-j", str(j), cwd=tmp_path).stdout for j in (1, 2)}
+    assert len(outs) == 1
+    r = run_cli("fix", ".", cwd=tmp_path)
+    assert (tmp_path / "pkg/beta.py").read_text().startswith("def helper_beta():")
+    assert (tmp_path / "pkg/DUPLICATES_helper.txt").read_text() == "pkg/beta.py: helper -> helper_beta\n".replace("pkg/beta.py", str(tmp_path / "pkg/beta.py"))
+    assert run_cli("check", ".", cwd=tmp_path).returncode == 0
+
+
+def test_rules_explain_version(tmp_path):
+    r = run_cli("rules", "--format", "json", cwd=tmp_path)
+    rows = json.loads(r.stdout)
+    assert {"code", "name", "category", "fix", "enabled"} <= set(rows[0])
+    assert any(row["code"] == "WS205" for row in rows)
+    r = run_cli("explain", "ws205", cwd=tmp_path)
+    assert r.returncode == 0 and "## Why is this bad?" in r.stdout
+    r = run_cli("explain", "WS999", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown rule code" in r.stderr
+    r = run_cli("--version", cwd=tmp_path)
+    assert r.stdout.startswith("wsrefactor ")
