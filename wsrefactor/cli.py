@@ -197,6 +197,7 @@ def check(
     config: Optional[Path] = ConfigOpt,
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not recorded in this baseline file."),
 ) -> None:
     """Report findings."""
     with _guard():
@@ -205,6 +206,13 @@ def check(
 
         session = Session(paths, select, ignore, config, target_version, no_cache)
         run = execute(session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs))
+        if baseline is not None:
+            from wsrefactor import baseline as bl
+
+            try:
+                run.findings = bl.filter_new(run.findings, bl.load(baseline), session.config.root)
+            except bl.BaselineFileError as exc:
+                raise Failure(str(exc)) from None
         for message in run.messages:
             _err(message)
         if statistics and fmt is Format.text:
