@@ -12,7 +12,8 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
 from wsrefactor.rules._helpers import callee, method_name, receiver
 
-# A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message.
+# A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
+# (and names holding the word: safe_send, try_send).
 _SEND = re.compile(r"send(?:$|_|all$|to$|[A-Z])")
 # Words (split on ``_``/digits/camelCase, plural ``s`` dropped) that name a connection or a
 # collection of them, and words that name something sent (a loop over those is not a fan-out).
@@ -291,7 +292,7 @@ class _SendFinder(cst.CSTVisitor):
 def _connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
     """The loop-target name this call sends to, if it is a send to one."""
     name = _last_name(callee(call))
-    if name is None or not _SEND.match(name):
+    if name is None or not (_SEND.match(name.lstrip("_")) or "send" in _words(name)):
         return None
     root = _root_name(receiver(call))
     if root in targets:
@@ -336,23 +337,33 @@ def _single(body: cst.BaseSuite) -> cst.CSTNode | None:
     return stmt
 
 
-def _comments(updated: cst.For) -> tuple[list[cst.EmptyLine], cst.TrailingWhitespace | None]:
-    """Comment lines inside the loop (moved above the replacement) and a trailing comment."""
-    lines: list[cst.EmptyLine] = []
-    trailing: cst.TrailingWhitespace | None = None
+class _Comments(cst.CSTVisitor):
+    def __init__(self, keep: cst.CSTNode | None) -> None:
+        super().__init__()
+        self.keep = keep
+        self.found: list[cst.Comment] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Comment):
+            self.found.append(node)
+        return node is not self.keep
+
+
+def _comments(
+    updated: cst.For, keep: cst.CSTNode | None
+) -> tuple[list[cst.EmptyLine], cst.TrailingWhitespace | None]:
+    """The comments of a loop body that is replaced (``keep`` is carried over with its own).
+
+    The loop header's comment stays at the end of the first new line; the others become
+    comment lines above it, in source order.
+    """
     body = updated.body
     header = body.header if isinstance(body, cst.IndentedBlock) else body.trailing_whitespace
-    if header.comment is not None:
-        trailing = header
-    if isinstance(body, cst.IndentedBlock):
-        for stmt in body.body:
-            lines.extend(ln for ln in stmt.leading_lines if ln.comment is not None)
-            if isinstance(stmt, cst.SimpleStatementLine) and stmt.trailing_whitespace.comment is not None:
-                if trailing is not None:
-                    lines.append(cst.EmptyLine(comment=trailing.comment))
-                trailing = stmt.trailing_whitespace
-        lines.extend(ln for ln in body.footer if ln.comment is not None)
-    return [ln.with_changes(indent=True) for ln in lines], trailing
+    trailing = header if header.comment is not None else None
+    finder = _Comments(keep)
+    body.visit(finder)
+    lines = [cst.EmptyLine(comment=c) for c in finder.found if trailing is None or c is not trailing.comment]
+    return lines, trailing
 
 
 def _line(small: cst.BaseSmallStatement, leading: Sequence[cst.EmptyLine] = (), trailing=None) -> cst.SimpleStatementLine:
@@ -371,6 +382,43 @@ def _gather(elt: cst.BaseExpression, target: cst.BaseAssignTargetExpression, it:
             args=[cst.Arg(gen, star="*")],
         )
     )
+
+
+_LINE_LENGTH = 88  # ruff's and black's default
+
+
+class _WrapGather(cst.CSTTransformer):
+    """``asyncio.gather(*(...))`` with its argument on a line of its own."""
+
+    def __init__(self, unit: str, comment: cst.TrailingWhitespace) -> None:
+        super().__init__()
+        self.unit = unit
+        self.comment = comment
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        func = updated_node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "gather" and len(updated_node.args) == 1):
+            return updated_node
+        return updated_node.with_changes(
+            whitespace_before_args=cst.ParenthesizedWhitespace(
+                first_line=self.comment, indent=True, last_line=cst.SimpleWhitespace(self.unit)
+            ),
+            args=[
+                updated_node.args[0].with_changes(
+                    whitespace_after_arg=cst.ParenthesizedWhitespace(indent=True)
+                )
+            ],
+        )
+
+
+def _fit(line: cst.SimpleStatementLine, indent: int, unit: str) -> cst.SimpleStatementLine:
+    """Break a gather line that would be longer than the usual limit."""
+    code = cst.Module(body=[]).code_for_node(line.with_changes(leading_lines=[], trailing_whitespace=cst.TrailingWhitespace()))
+    if indent + len(code.rstrip("\n")) <= _LINE_LENGTH:
+        return line
+    # The loop header's comment stays on the first line, after the opening parenthesis.
+    wrapped = line.with_changes(trailing_whitespace=cst.TrailingWhitespace())
+    return wrapped.visit(_WrapGather(unit, line.trailing_whitespace))  # type: ignore[return-value]
 
 
 def _fresh(base: str, used: set[str]) -> str:
@@ -426,7 +474,9 @@ class SequentialBroadcast(Rule):
     ## Use instead
     ```python
     async def broadcast(self, message: str) -> None:
-        await asyncio.gather(*(connection.send_text(message) for connection in self.active_connections))
+        await asyncio.gather(
+            *(connection.send_text(message) for connection in self.active_connections)
+        )
     ```
     The fix handles three loop bodies and adds `import asyncio`:
 
@@ -516,7 +566,9 @@ class SequentialBroadcast(Rule):
 
             class ConnectionManager:
                 async def broadcast(self, message: str):
-                    await asyncio.gather(*(connection.send_text(message) for connection in self.active_connections))
+                    await asyncio.gather(
+                        *(connection.send_text(message) for connection in self.active_connections)
+                    )
             """,
             lines=(3,),
         ),
@@ -532,7 +584,9 @@ class SequentialBroadcast(Rule):
             import asyncio
 
             async def notify(self, msg):
-                await asyncio.gather(*(self.send_personal_message(msg, ws) for user_id, ws in self.active.items()))
+                await asyncio.gather(
+                    *(self.send_personal_message(msg, ws) for user_id, ws in self.active.items())
+                )
             """,
             lines=(4,),
         ),
@@ -641,6 +695,12 @@ class SequentialBroadcast(Rule):
         if not finder.found:
             return
         conn = finder.found[0].conn
+        unit = self.ctx.module.default_indent
+        self._indent = sum(
+            len(b.indent if b.indent is not None else unit)
+            for b in self.ctx.ancestors
+            if isinstance(b, cst.IndentedBlock)
+        )
         fix = None if node.asynchronous is not None else self._fix(node, finder.found)
         msg = f"sequential broadcast: the send to each `{conn}` waits for the previous one; one slow client delays all the others"
         if node.asynchronous is not None:
@@ -702,6 +762,7 @@ class SequentialBroadcast(Rule):
         return call
 
     def _fix_single(self, node: cst.For, stmt: cst.Expr, sends: Sequence[_Send], used: set[str]) -> Fix | None:
+        indent, unit = self._indent, self.ctx.module.default_indent
         if self._plain_send(stmt.value, sends) is None:
             return None
         if self.opts["use-taskgroup"] and self.ctx.target_version >= (3, 11):
@@ -744,12 +805,13 @@ class SequentialBroadcast(Rule):
         def gathered(updated: cst.For) -> cst.CSTNode:
             single = _single(updated.body)
             call = single.value.expression  # type: ignore[union-attr]
-            lines, trailing = _comments(updated)
-            return _line(
+            lines, trailing = _comments(updated, call)
+            line = _line(
                 cst.Expr(_gather(call, updated.target, updated.iter)),
                 [*updated.leading_lines, *lines],
                 trailing,
             )
+            return _fit(line, indent, unit)
 
         return Fix(
             FixSafety.UNSAFE,
@@ -759,6 +821,7 @@ class SequentialBroadcast(Rule):
         )
 
     def _fix_count(self, node: cst.For, stmt: cst.If, sends: Sequence[_Send], used: set[str]) -> Fix | None:
+        indent, unit = self._indent, self.ctx.module.default_indent
         if stmt.orelse is not None:
             return None
         test, negate = stmt.test, False
@@ -781,20 +844,23 @@ class SequentialBroadcast(Rule):
             call = test.expression  # type: ignore[attr-defined]
             inc_stmt = _single(if_stmt.body)  # type: ignore[union-attr]
             target = inc_stmt.target if isinstance(inc_stmt, cst.AugAssign) else inc_stmt.targets[0].target  # type: ignore[union-attr]
-            lines, trailing = _comments(updated)
+            lines, trailing = _comments(updated, call)
             cond = f"not {var}" if negate else var
             total = cst.parse_expression(f"sum(1 for {var} in {results} if {cond})")
-            first = _line(
-                cst.Assign(
-                    targets=[cst.AssignTarget(cst.Name(results))],
-                    value=_gather(call, updated.target, updated.iter),
+            first = _fit(
+                _line(
+                    cst.Assign(
+                        targets=[cst.AssignTarget(cst.Name(results))],
+                        value=_gather(call, updated.target, updated.iter),
+                    ),
+                    [*updated.leading_lines, *lines],
+                    trailing,
                 ),
-                [*updated.leading_lines, *lines],
+                indent,
+                unit,
             )
             second = _line(
-                cst.AugAssign(target=target.with_changes(lpar=[], rpar=[]), operator=cst.AddAssign(), value=total),
-                (),
-                trailing,
+                cst.AugAssign(target=target.with_changes(lpar=[], rpar=[]), operator=cst.AddAssign(), value=total)
             )
             return cst.FlattenSentinel([first, second])
 
@@ -832,6 +898,7 @@ class SequentialBroadcast(Rule):
     def _fix_try(
         self, node: cst.For, stmt: cst.Try, sends: Sequence[_Send], used: set[str], func: cst.CSTNode
     ) -> Fix | None:
+        indent, unit = self._indent, self.ctx.module.default_indent
         if not stmt.handlers or not self._sends_in(stmt.body, sends):
             return None
         params = _flat_names(node.target)
@@ -842,7 +909,7 @@ class SequentialBroadcast(Rule):
         handler_names = {h.name.name.value for h in stmt.handlers if h.name is not None and isinstance(h.name.name, cst.Name)}
         rebound = _bindings(stmt) - set(params) - handler_names
         outside = _Names()
-        outer_bound = _bindings(func, skip=node)
+        outer_bound = _bindings(func.params) | _bindings(func.body, skip=node)  # type: ignore[attr-defined]
         func.visit(_SkipVisitor(outside, node))
         nonlocals = []
         for name in sorted(rebound):
@@ -867,7 +934,7 @@ class SequentialBroadcast(Rule):
                 leading_lines=updated.leading_lines,
             )
             elt = cst.Call(func=cst.Name(helper), args=[cst.Arg(cst.Name(p)) for p in params])
-            run = _line(cst.Expr(_gather(elt, updated.target, updated.iter)))
+            run = _fit(_line(cst.Expr(_gather(elt, updated.target, updated.iter))), indent, unit)
             return cst.FlattenSentinel([define, run])
 
         return Fix(
