@@ -262,3 +262,15 @@ def test_rules_explain_version(tmp_path):
     assert r.returncode == 2 and "unknown rule code" in r.stderr
     r = run_cli("--version", cwd=tmp_path)
     assert r.stdout.startswith("wsrefactor ")
+
+
+def test_cross_file_scope_project_sees_unlisted_files(tmp_path):
+    plugin = REPO / "tests" / "plugins" / "dup_names.py"
+    write(tmp_path, "pkg/alpha.py", "def helper():\n    return 1\n")
+    write(tmp_path, "pkg/beta.py", "def helper():\n    return 2\n")
+    base = f'[tool.wsrefactor]\nselect = ["TST"]\nplugins = ["{plugin}"]\n'
+    write(tmp_path, "pyproject.toml", base)
+    assert run_cli("check", "pkg/beta.py", cwd=tmp_path).returncode == 0  # alone, no duplicate
+    write(tmp_path, "pyproject.toml", base + 'cross-file-scope = "project"\n')
+    r = run_cli("check", "pkg/beta.py", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout.startswith("pkg/beta.py:1:1: TST900") and "alpha.py:" not in r.stdout

@@ -46,6 +46,9 @@ class Config:
     plugins: tuple[str, ...] = ()
     cache: bool = True
     cache_dir: str = ".wsrefactor_cache"
+    # "paths": cross-file rules see only the files given; "project": they also read every other
+    # file of the project (for pre-commit, which passes only the staged files).
+    cross_file_scope: str = "paths"
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     gate: Mapping[str, Any] = field(default_factory=dict)
 
@@ -106,6 +109,7 @@ def _rule_options(
 _KEYS = {
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
     "respect-gitignore", "target-version", "unsafe-fixes", "plugins", "cache", "cache-dir", "gate",
+    "cross-file-scope",
 }
 
 
@@ -160,6 +164,10 @@ def parse_table(table: Mapping[str, Any], where: str, root: Path, load: RulesLoa
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: 'target-version' must be a string like 'py310'")
             kw["target_version"] = parse_target_version(value, where)
+        elif key == "cross-file-scope":
+            if value not in ("paths", "project"):
+                raise ConfigError(f"{where}: 'cross-file-scope' must be \"paths\" or \"project\"")
+            kw["cross_file_scope"] = value
         elif key == "cache-dir":
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: 'cache-dir' must be a string")

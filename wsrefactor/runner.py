@@ -184,6 +184,21 @@ class RunResult:
     checked: int = 0
 
 
+def _project_rule_codes(job: Job) -> tuple[str, ...]:
+    rules = load_rules(job.config.plugins)
+    return tuple(c for c, r in rules.items() if issubclass(r, ProjectRule) and job.selection.enabled(c))
+
+
+def _repository_facts(given: Sequence[str], job: Job, jobs: int) -> list[FileResult]:
+    """Facts of project rules from the project's other files, when the scope says so."""
+    codes = _project_rule_codes(job)
+    if job.config.cross_file_scope != "project" or not codes:
+        return []
+    others = sorted(set(discover([job.config.root], job.config).files) - set(given))
+    facts_only = Job(job.config, Selection(codes, (), job.selection.known_codes))
+    return run_files(others, facts_only, jobs)
+
+
 def project_phase(
     results: Sequence[FileResult], job: Job
 ) -> list[tuple[Finding, ProjectEdit | None]]:
@@ -265,7 +280,12 @@ def execute(
         )
     run = RunResult(findings=[], files=results, checked=len(files))
     by_path = {r.path: r for r in results}
-    project = project_phase(results, job)
+    context = _repository_facts(files, job, jobs)
+    project = [
+        (f, e if e is None or all(p in by_path for p, _ in e.payloads) else None)
+        for f, e in project_phase([*results, *context], job)
+        if f.path in by_path
+    ]
     if job.fix is not None:
         allowed = [
             (f.code, e) for f, e in project if e is not None and job.fix.allows(f.code, e.safety)
