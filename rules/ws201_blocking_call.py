@@ -12,6 +12,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Report, Rule, Valid
+from wsrefactor.rules._calls import import_table, is_dotted
 from wsrefactor.rules._helpers import callee
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
@@ -225,15 +226,21 @@ class BlockingCallInAsync(Rule):
                 worker()
         """),
         Valid("""
+            import time
+
             async def sleep(seconds):
                 return seconds
 
             def nap():
                 return None
 
-            async def handler():
+            def fetch():
+                time.sleep(1)
+
+            async def handler(fetch):
                 await sleep(1)
                 nap()
+                fetch()
         """),
         Valid("""
             import asyncio, time
@@ -477,10 +484,13 @@ class BlockingCallInAsync(Rule):
         self.frames: dict[cst.CSTNode, _Frame] = {}
         self.defs: dict[tuple[str, ...], _Frame] = {}
         self.sites: list[_Site] = []
-        imports = ctx.imports
+        self.imports = imports = import_table(ctx)
         self.can_fix = not imports.imports_module("trio") and (
             imports.imports_module("asyncio") or not imports.imports_module("anyio")
         ) and imports.aliases.get("asyncio", "asyncio") == "asyncio"
+
+    def _qualname(self, expr: cst.BaseExpression) -> Optional[str]:
+        return self.imports.resolve(expr)
 
     # ---- scopes ---------------------------------------------------------------------------
 
@@ -542,14 +552,14 @@ class BlockingCallInAsync(Rule):
     def _threaded(self, decorator: cst.BaseExpression) -> bool:
         if isinstance(decorator, cst.Call):
             decorator = decorator.func
-        name = self.ctx.qualname(decorator)
+        name = self._qualname(decorator)
         if name in _THREADED:
             return True
         tail = decorator.attr.value if isinstance(decorator, cst.Attribute) else getattr(decorator, "value", None)
         return tail in _THREADED_TAILS
 
     def _is_path_type(self, annotation: cst.BaseExpression) -> bool:
-        return self.ctx.qualname(annotation) in ("pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath")
+        return self._qualname(annotation) in ("pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath")
 
     # ---- bindings -------------------------------------------------------------------------
 
@@ -591,13 +601,13 @@ class BlockingCallInAsync(Rule):
         self._bind(self._frame(), node.target, None)
 
     def _session_type(self, value: cst.BaseExpression) -> Optional[str]:
-        if isinstance(value, cst.Call) and _is_dotted(callee(value)):
-            return _SESSIONS.get(self.ctx.qualname(callee(value)) or "")
+        if isinstance(value, cst.Call) and is_dotted(callee(value)):
+            return _SESSIONS.get(self._qualname(callee(value)) or "")
         return None
 
     def _is_path(self, expr: cst.BaseExpression, frame: _Frame) -> bool:
         if isinstance(expr, cst.Call):
-            if _is_dotted(callee(expr)) and self.ctx.qualname(callee(expr)) in _PATH_CTORS:
+            if is_dotted(callee(expr)) and self._qualname(callee(expr)) in _PATH_CTORS:
                 return True
             func = expr.func
             return isinstance(func, cst.Attribute) and func.attr.value in _PATH_DERIVED and self._is_path(
@@ -624,7 +634,7 @@ class BlockingCallInAsync(Rule):
         while isinstance(head, cst.Attribute):
             head = head.value
         plain = isinstance(head, cst.Name)  # a dotted name, not ``make()()`` or ``x[0]()``
-        name = self.ctx.qualname(func) if plain and head.value not in frame.locals else None
+        name = self._qualname(func) if plain and head.value not in frame.locals else None
         if name in self.blocking:
             return name
         if isinstance(func, cst.Attribute):
@@ -644,8 +654,10 @@ class BlockingCallInAsync(Rule):
         func = call.func
         if isinstance(func, cst.Name):
             name = func.value
-            if name in self.ctx.imports.aliases:
+            if name in self.imports.aliases:
                 return (), ""
+            if name in frame.locals and (*frame.key, name) not in self.defs:
+                return (), ""  # a parameter or local variable shadows any function of that name
             keys = []
             for i in range(len(frame.key), -1, -1):
                 if i and frame.kinds[i - 1] == "class":
@@ -770,12 +782,6 @@ class BlockingCallInAsync(Rule):
             via = " -> ".join([site.shown, *path])
             message = f"blocking call {_shown(blocking)} via {via} in async function"
             self.reports.append(Report(site.call, message, None, stmt=site.stmt, scope=site.scope))
-
-
-def _is_dotted(expr: cst.BaseExpression) -> bool:
-    while isinstance(expr, cst.Attribute):
-        expr = expr.value
-    return isinstance(expr, cst.Name)
 
 
 def _sleep(updated: cst.Call) -> cst.Call:
