@@ -148,7 +148,12 @@ class Session:
     def job(self, fix: Any = None, want_edits: bool = False) -> Any:
         from wsrefactor.runner import Job
 
-        return Job(self.config, self.selection, fix=fix, want_edits=want_edits)
+        key = None
+        if self.config.cache and fix is None:
+            from wsrefactor.cache import run_key
+
+            key = run_key(self.config, self.selection, want_edits)
+        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
 
 
 def _jobs(value: Optional[int]) -> int:

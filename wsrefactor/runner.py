@@ -42,6 +42,7 @@ class Job:
     fix: FixPolicy | None = None
     want_edits: bool = False
     root_display: str = "."
+    cache_key: str | None = None  # set when results may be cached (check runs only)
 
 
 @dataclass
@@ -102,6 +103,22 @@ def process_file(path: str, job: Job) -> FileResult:
         result.findings.append(parse_error(path, exc))
         return result
     result.raw = source.raw
+    cache = None
+    if job.cache_key and job.fix is None:
+        from wsrefactor.cache import Cache
+
+        cache = Cache(Path(job.config.root) / job.config.cache_dir, job.cache_key)
+        hit = cache.get(path, source.raw)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+    result = _analyze(result, source, rules, job)
+    if cache is not None:
+        cache.put(path, source.raw, result)
+    return result
+
+
+def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job) -> FileResult:
+    path = result.path
     text = source.text
     result.suppressions = parse_suppressions(text, job.selection.known)
     try:
