@@ -313,6 +313,32 @@ def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int =
 # ---------------------------------------------------------------- the page
 
 
+def _measure_one(item: tuple[str, bytes]) -> list[Any] | None:
+    """Function and method blocks of one file (shown path), or None when it cannot be measured."""
+    from wsrefactor.complexity import ComplexityError, measure
+    from wsrefactor.reporters import display_path
+
+    path, raw = item
+    try:
+        return [b for b in measure(raw, display_path(path)) if b.is_function]
+    except ComplexityError:
+        return None
+
+
+def measure_all(raw_sources: dict[str, bytes], jobs: int = 1) -> tuple[list[Any], int]:
+    """Radon blocks of every function in the checked files, and how many files failed to parse."""
+    items = sorted(raw_sources.items())
+    if jobs > 1 and len(items) >= 32:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_measure_one, items, chunksize=16))
+    else:
+        results = [_measure_one(item) for item in items]
+    blocks = [b for r in results if r is not None for b in r]
+    return blocks, sum(1 for r in results if r is None)
+
+
 @dataclass
 class _File:
     text: str | None
@@ -365,10 +391,10 @@ def build_context(
     history: Sequence[HistoryPoint],
     now: datetime,
     targets: Sequence[str],
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain values (strings and numbers)."""
     from wsrefactor import __version__
-    from wsrefactor.complexity import ComplexityError, measure
     from wsrefactor.reporters import display_path
     from wsrefactor.runner import count_fixable
 
@@ -394,14 +420,7 @@ def build_context(
             row["unsafe"] += 1
     rules = sorted(rule_rows.values(), key=lambda r: (-r["count"], r["code"]))
 
-    # complexity of every checked file
-    blocks = []
-    complexity_errors = 0
-    for path, raw in sorted(raw_sources.items()):
-        try:
-            blocks.extend(b for b in measure(raw, display_path(path)) if b.is_function)
-        except ComplexityError:
-            complexity_errors += 1
+    blocks, complexity_errors = measure_all(raw_sources, jobs)
     hotspots = sorted(blocks, key=lambda b: (-b.complexity, b.path, b.lineno, b.name))[:TOP_FUNCTIONS]
     max_cc: dict[str, int] = {}
     for b in blocks:
@@ -530,7 +549,7 @@ def report(
             _err(message)
         if html is not None:
             raw = {r.path: r.raw for r in run.files if r.raw is not None}
-            context = build_context(run.findings, run.checked, raw, earlier, now, session.paths)
+            context = build_context(run.findings, run.checked, raw, earlier, now, session.paths, n_jobs)
             _write_output(render_html(context), html)
             _err(f"wsrefactor: wrote {html} ({len(run.findings)} finding{'s' if len(run.findings) != 1 else ''}, {run.checked} file{'s' if run.checked != 1 else ''})")
         if json_snapshot is not None:
