@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
@@ -14,7 +16,14 @@ _QUEUES = {
     for cls in ("Queue", "LifoQueue", "PriorityQueue")
 }
 _DEQUES = {"collections.deque"}
-_TRIM_METHODS = {"popleft", "pop"}
+_TRIM_METHODS = {"popleft", "pop", "clear"}
+_SIZE_METHODS = {"__len__", "qsize", "_qsize"}
+# Parts of a name that say the deque holds waiters, callbacks or a stack: its length follows the
+# program's structure (blocked tasks, registered cleanups, nesting), not a producer's rate, and
+# dropping its oldest entries would hang a waiter or skip a cleanup.
+_NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
+# A deque annotated as holding these is a queue of waiters, not a buffer of data.
+_SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
 
 
 class UnboundedQueue(Rule):
@@ -27,10 +36,15 @@ class UnboundedQueue(Rule):
     A deque is reported only when it is used as a buffer, that is, stored somewhere that
     outlives one call: an attribute (`self.history = deque()`), a module- or class-level name,
     or a dict value (`self.buffers[client_id] = deque()`). A deque local to a function (a BFS
-    work-list) is not reported, and neither is a deque trimmed by hand somewhere in the same
-    class or module (`if len(self.buf) > N: self.buf.popleft()`). A `maxsize`/`maxlen` that is
-    not a literal (a name, an expression) counts as bounded. `queue.Queue` (threads) is out of
-    scope.
+    work-list) is not reported. Neither is a deque whose size the same class (or module) keeps
+    in check by hand: trimmed (`if len(self.buf) > N: self.buf.popleft()`), guarded
+    (`while len(self.buf) >= limit: await ...`, `if len(self.buf) >= limit: raise ...`), or
+    exposed as the size of a queue class of your own (`def __len__(self): return len(self.buf)`,
+    its users bound it). A deque of waiters, callbacks or a stack (named `*waiters`, `_getters`,
+    `_putters`, `*callbacks`, `*stack*`, or annotated as holding futures, tasks or events) is not
+    a buffer either: its length follows the program's structure, and capping it would drop a
+    waiter (hanging it forever) or a cleanup. A `maxsize`/`maxlen` that is not a literal (a name, an
+    expression) counts as bounded. `queue.Queue` (threads) is out of scope.
 
     ## Why is this bad?
     A WebSocket server typically gives each connection a queue of outgoing messages, or keeps
@@ -156,6 +170,33 @@ class UnboundedQueue(Rule):
                 def __init__(self, size):
                     self.lines = deque([], size)
                     self.tail = deque(maxlen=LIMIT)
+        """),
+        # Deques of waiters, a backpressure loop, and a queue class of the user's own.
+        Valid("""
+            import asyncio
+            from collections import deque
+
+            class Gate:
+                def __init__(self):
+                    self._waiters = deque()
+                    self.pending: deque[asyncio.Future[None]] = deque()
+
+            class Inbox:
+                def __init__(self, limit):
+                    self.limit = limit
+                    self.messages = deque()
+
+                async def put(self, message):
+                    while len(self.messages) >= self.limit:
+                        await asyncio.sleep(0.1)
+                    self.messages.append(message)
+
+            class FrameQueue:
+                def __init__(self):
+                    self._items = deque()
+
+                def __len__(self):
+                    return len(self._items)
         """),
         # Unknown arguments through ** may carry the bound.
         Valid("""
@@ -289,7 +330,8 @@ class UnboundedQueue(Rule):
 
     def __init__(self, ctx):  # type: ignore[no-untyped-def]
         super().__init__(ctx)
-        self._trims: list[tuple[cst.ClassDef | None, str]] | None = None
+        self._managed: list[tuple[cst.ClassDef | None, str]] | None = None
+        self._annotation: cst.BaseExpression | None = None
         self._locals: dict[int, tuple[set[str], set[str]]] = {}
 
     # -- visiting -------------------------------------------------------------------------
@@ -318,7 +360,7 @@ class UnboundedQueue(Rule):
         if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
             return
         target = self._buffer_target(call)
-        if target is None or self._trimmed(target):
+        if target is None or self._holds_waiters(target) or self._size_managed(target):
             return
         self._report(call, "maxlen", arg, "deque buffer without maxlen")
 
@@ -339,16 +381,28 @@ class UnboundedQueue(Rule):
     def _buffer_target(self, call: cst.Call) -> cst.BaseExpression | None:
         """The storage target when ``call`` is stored where it outlives one call, else None."""
         parent = self.ctx.parent()
+        self._annotation = None
         if isinstance(parent, cst.Assign) and parent.value is call:
             targets = [t.target for t in parent.targets]
         elif isinstance(parent, cst.AnnAssign) and parent.value is call:
             targets = [parent.target]
+            self._annotation = parent.annotation.annotation
         else:
             return None
         for target in targets:
             if self._outlives_call(target):
                 return target
         return None
+
+    def _holds_waiters(self, target: cst.BaseExpression) -> bool:
+        """A deque of waiters (futures, events, tasks), callbacks or a stack, not of data."""
+        last = _key(target).rsplit(".", 1)[-1].rstrip("[]").lower()
+        if any(word in last for word in _NOT_BUFFER_WORDS):
+            return True
+        if self._annotation is not None:
+            text = cst.Module([]).code_for_node(self._annotation)
+            return _SYNC_TYPES.search(text) is not None
+        return False
 
     def _outlives_call(self, target: cst.BaseExpression) -> bool:
         if isinstance(target, cst.Attribute):
@@ -385,20 +439,21 @@ class UnboundedQueue(Rule):
 
     # -- trimmed by hand? -----------------------------------------------------------------
 
-    def _trimmed(self, target: cst.BaseExpression) -> bool:
-        if self._trims is None:
-            finder = _TrimFinder(self.ctx)
+    def _size_managed(self, target: cst.BaseExpression) -> bool:
+        """Whether the same class (or module) keeps the deque's size in check by hand."""
+        if self._managed is None:
+            finder = _SizeChecks(self.ctx)
             self.ctx.module.visit(finder)
-            self._trims = finder.trims
+            self._managed = finder.managed
         key = _key(target)
         cls = self._enclosing_class()
         if isinstance(target, cst.Name) and cls is not None:
-            # A class attribute: trimmed as self.x / cls.x / ClassName.x in the same class.
+            # A class attribute: managed as self.x / cls.x / ClassName.x in the same class.
             keys = {key, f"self.{key}", f"cls.{key}", f"{cls.name.value}.{key}"}
-            return any(c is cls and k in keys for c, k in self._trims)
+            return any(c is cls and k in keys for c, k in self._managed)
         if key.startswith(("self.", "cls.")):
-            return any(c is cls and k == key for c, k in self._trims)
-        return any(k == key for _, k in self._trims)
+            return any(c is cls and k == key for c, k in self._managed)
+        return any(k == key for _, k in self._managed)
 
     def _enclosing_class(self) -> cst.ClassDef | None:
         for node in reversed(self.ctx.ancestors):
@@ -473,17 +528,25 @@ class _LocalNames(cst.CSTVisitor):
             self._bind(target.value)
 
 
-class _TrimFinder(cst.CSTVisitor):
-    """``if/while len(X) > N: ... X.popleft()/X.pop()`` anywhere, with the innermost class."""
+class _SizeChecks(cst.CSTVisitor):
+    """Where a module keeps a container's size in check by hand, with the innermost class.
 
-    _GROWING = (cst.GreaterThan, cst.GreaterThanEqual, cst.Equal)
-    _FLIPPED = (cst.LessThan, cst.LessThanEqual, cst.Equal)
+    - a trim: ``if``/``while`` ``len(X) > N`` (``>=``, ``==``, or flipped) whose body pops or
+      clears ``X``;
+    - a guard: ``len(X) > N`` / ``len(X) >= N`` compared anywhere (``while len(X) >= limit:
+      await ...`` backpressure, ``if len(X) >= limit: raise/return``), N not trivially small;
+    - container storage: a ``__len__``/``qsize`` method returning ``len(X)``: the class is a queue
+      abstraction whose users bound it (as asyncio.Queue bounds its own deque).
+    """
 
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
         self.ctx = ctx
         self.classes: list[cst.ClassDef] = []
-        self.trims: list[tuple[cst.ClassDef | None, str]] = []
+        self.managed: list[tuple[cst.ClassDef | None, str]] = []
+
+    def _add(self, node: cst.BaseExpression) -> None:
+        self.managed.append((self.classes[-1] if self.classes else None, _key(node)))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node)
@@ -491,34 +554,49 @@ class _TrimFinder(cst.CSTVisitor):
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.classes.pop()
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value not in _SIZE_METHODS or not isinstance(node.body, cst.IndentedBlock):
+            return
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Return) and small.value is not None:
+                        measured = self._len_of(small.value)
+                        if measured is not None:
+                            self._add(measured)
+
     def visit_If(self, node: cst.If) -> None:
-        self._check(node.test, node.body)
+        self._trim(node.test, node.body)
 
     def visit_While(self, node: cst.While) -> None:
-        self._check(node.test, node.body)
+        self._trim(node.test, node.body)
 
-    def _check(self, test: cst.BaseExpression, body: cst.BaseSuite) -> None:
-        measured = self._measured(test)
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        left = node.left
+        for target in node.comparisons:
+            op, right = target.operator, target.comparator
+            measured = None
+            if isinstance(op, (cst.GreaterThan, cst.GreaterThanEqual)):
+                measured, bound = self._len_of(left), right
+            elif isinstance(op, (cst.LessThan, cst.LessThanEqual)):
+                measured, bound = self._len_of(right), left
+            if measured is not None and not _trivial(bound, op):
+                self._add(measured)
+            left = right
+
+    def _trim(self, test: cst.BaseExpression, body: cst.BaseSuite) -> None:
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return
+        op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        if not isinstance(op, cst.Equal):
+            return  # > and >= are guards already (visit_Comparison)
+        measured = self._len_of(test.left) or self._len_of(right)
         if measured is None:
             return
-        key = _key(measured)
         popped = _PopFinder()
         body.visit(popped)
-        if key in popped.receivers:
-            self.trims.append((self.classes[-1] if self.classes else None, key))
-
-    def _measured(self, test: cst.BaseExpression) -> cst.BaseExpression | None:
-        """X in ``len(X) > N`` / ``len(X) >= N`` / ``N < len(X)``."""
-        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-            return None
-        op = test.comparisons[0].operator
-        if isinstance(op, self._GROWING):
-            inner = self._len_of(test.left)
-            if inner is not None:
-                return inner
-        if isinstance(op, self._FLIPPED):
-            return self._len_of(test.comparisons[0].comparator)
-        return None
+        if _key(measured) in popped.receivers:
+            self._add(measured)
 
     def _len_of(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
         if (
@@ -529,6 +607,15 @@ class _TrimFinder(cst.CSTVisitor):
         ):
             return node.args[0].value
         return None
+
+
+def _trivial(bound: cst.BaseExpression, op: cst.BaseCompOp) -> bool:
+    """``len(X) > 0`` / ``len(X) >= 1`` test for emptiness, not for a size limit."""
+    value = int_value(bound)
+    if value is None:
+        return False
+    strict = isinstance(op, (cst.GreaterThan, cst.LessThan))
+    return value < 1 if strict else value < 2
 
 
 class _PopFinder(cst.CSTVisitor):
