@@ -10,7 +10,6 @@ import html as html_lib
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import textwrap

@@ -45,7 +45,6 @@ import json
 import math
 import os
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -555,4 +554,3 @@ def report(
         if json_snapshot is not None:
             target = write_snapshot(build_snapshot(run.findings, run.checked, now), json_snapshot, now)
             _err(f"wsrefactor: wrote snapshot {target}")
-    sys.stdout.flush()
