@@ -23,16 +23,30 @@ def looks_like_lua(text: str) -> bool:
     return ("redis.call(" in text or "redis.pcall(" in text) and ("KEYS[" in text or "ARGV[" in text)
 
 
-def render(name: str, **values: Any) -> str:
-    """Render ``rules/templates/<name>`` (jinja2 is imported only when a fix is generated)."""
+def render(template: str, /, **values: Any) -> str:
+    """Render ``rules/templates/<name>`` (jinja2 is imported only when a fix is generated).
+
+    Shared by the rules that generate code (WS303, WS304, WS305); templates may ``include`` others.
+    """
     import importlib.resources
 
     import jinja2
 
-    text = (importlib.resources.files("wsrefactor.rules") / "templates" / name).read_text(encoding="utf-8")
-    env = jinja2.Environment(keep_trailing_newline=True, autoescape=False, undefined=jinja2.StrictUndefined)
+    folder = importlib.resources.files("wsrefactor.rules") / "templates"
+
+    def load(name: str) -> str:
+        return (folder / name).read_text(encoding="utf-8")
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters["pystr"] = json.dumps  # a double-quoted literal Python reads back the same
-    return env.from_string(text).render(**values)
+    return env.get_template(template).render(**values)
 
 
 def literal_value(module: cst.Module, node: cst.CSTNode) -> Any:
