@@ -14,7 +14,9 @@ from wsrefactor.rules._helpers import callee, method_name, receiver
 
 # A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
 # (and names holding the word: safe_send, try_send).
-_SEND = re.compile(r"send(?:$|_|all$|to$|[A-Z])")
+_SEND = re.compile(r"send(?:$|_|all$|to$|msg$|[A-Z])")
+# Awaited reads: a loop that reads the reply from a shared endpoint is a conversation, not a fan-out.
+_RECEIVE = re.compile(r"(?:recv|receive|read)(?:$|_|from$|line$|exactly$|[A-Z])")
 # Words (split on ``_``/digits/camelCase, plural ``s`` dropped) that name a connection or a
 # collection of them, and words that name something sent (a loop over those is not a fan-out).
 _CONN_WORDS = frozenset(
@@ -266,6 +268,9 @@ class _SendFinder(cst.CSTVisitor):
         self.iter_conn = iter_conn
         self.awaits = 0
         self.found: list[_Send] = []
+        # The body awaits a read from something other than the connection (send, then read
+        # the reply on a shared socket): sending concurrently would mix the replies up.
+        self.shared_reply = False
 
     def visit_Await(self, node: cst.Await) -> None:
         self.awaits += 1
@@ -283,10 +288,16 @@ class _SendFinder(cst.CSTVisitor):
         return False
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.awaits:
-            conn = _connection(node, self.targets, self.iter_conn)
-            if conn is not None:
-                self.found.append(_Send(node, conn))
+        if not self.awaits:
+            return
+        conn = _connection(node, self.targets, self.iter_conn)
+        if conn is not None:
+            self.found.append(_Send(node, conn))
+            return
+        name = _last_name(callee(node))
+        if name is not None and _RECEIVE.match(name.lstrip("_")):
+            if _root_name(receiver(node)) not in self.targets:
+                self.shared_reply = True
 
 
 def _connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
@@ -692,7 +703,7 @@ class SequentialBroadcast(Rule):
             return
         finder = _SendFinder(self, targets, _iter_words_conn(node.iter))
         node.body.visit(finder)
-        if not finder.found:
+        if not finder.found or finder.shared_reply:
             return
         conn = finder.found[0].conn
         unit = self.ctx.module.default_indent
