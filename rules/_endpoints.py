@@ -112,7 +112,8 @@ class ReceiveSite(Site):
     """A message read. ``method``: ``receive_text``/``receive_bytes``/``receive_json``/``receive``/
     ``iter_text``/``iter_bytes``/``iter_json``/``recv`` or ``async for`` / ``for``; ``mode``:
     ``text``/``bytes``/``json``/``message``/``any``; ``target``: the Name bound to the message
-    (``data = await ws.receive_text()``, ``async for data in ws.iter_text()``), else None;
+    (``data = await ws.receive_text()``, ``(data := await ws.receive_text())``,
+    ``async for data in ws.iter_text()``), else None;
     ``loop``: the innermost ``while``/``for`` around it inside its function (for iterators, the
     For itself)."""
 
@@ -841,6 +842,8 @@ class EndpointModel:
                 if isinstance(up, cst.Assign) and len(up.targets) == 1:
                     target = _name(up.targets[0].target)
                 elif isinstance(up, cst.AnnAssign):
+                    target = _name(up.target)
+                elif isinstance(up, cst.NamedExpr):
                     target = _name(up.target)
                 elif isinstance(up, cst.For) and up.iter is node:
                     target = _name(up.target)

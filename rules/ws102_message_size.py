@@ -1,0 +1,393 @@
+"""WS102 message-size-unbounded: a received WebSocket message used with no length check."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._endpoints import EndpointModel, ReceiveSite, endpoints, walk
+
+_CHECKED_MODES = {"text", "bytes", "json", "json-binary", "message"}
+_TRIVIAL_TESTS = (cst.Is, cst.IsNot)
+
+
+class MessageSizeUnbounded(Rule):
+    """
+    ## What it does
+    Finds messages received in a Starlette/FastAPI WebSocket endpoint (or a same-module helper
+    the websocket is passed to) with `receive_text()`, `receive_bytes()`, `receive_json()`,
+    `receive()`, `iter_text()`, `iter_bytes()` or `iter_json()`, whose value is used before any
+    length check (`len(<message>)` compared with something). `receive_json()`/`iter_json()`
+    are always reported: the message is parsed before the application can measure it. Also
+    finds `websockets.serve(..., max_size=None)`. Reported on the receive call's line.
+
+    ## Why is this bad?
+    Starlette and FastAPI put no application-level bound on a message: whatever the server
+    accepted is handed to the endpoint, then decoded, parsed and processed. A client can send
+    megabytes per frame and make the server burn memory and CPU (and JSON parsing is
+    super-linear for nested input). The first line of defence is the *server* limit, which
+    rejects an oversized frame before buffering it: uvicorn `--ws-max-size` (default 16 MiB,
+    far more than most protocols need) and hypercorn `websocket_max_message_size`; set them.
+    The application check this rule asks for is the second line, and the only one that travels
+    with the code (and that `websockets` users get by default: its `max_size` is 1 MiB, so
+    `serve()` without `max_size` is fine; `max_size=None` removes the bound).
+
+    ## Example
+    ```python
+    @app.websocket("/ws")
+    async def upload(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            data = await websocket.receive_text()
+            await process(data)
+    ```
+
+    ## Use instead
+    ```python
+    MAX_MESSAGE_BYTES = 65536
+
+    @app.websocket("/ws")
+    async def upload(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            if len(data := await websocket.receive_text()) > MAX_MESSAGE_BYTES:
+                await websocket.close(code=1009)
+                return
+            await process(data)
+    ```
+    The fix is *unsafe*: an oversized message now closes the connection with 1009 (message too
+    big) and ends the handler (`return`, also from inside the receive loop: that is intended).
+    It rewrites `data = await websocket.receive_text()` (or `receive_bytes()`) in the endpoint
+    function itself into the assignment expression above, so the bound is checked before any
+    other use; `data = await websocket.receive_json()` becomes `receive_text()` (or
+    `receive_bytes()` for `mode="binary"`) + the check + `data = json.loads(...)` (adding
+    `import json`), exactly what Starlette does internally. For text the bound counts
+    characters (`len(str)`), at most 4 bytes each; use `len(data.encode())` if the exact byte
+    count matters. A `MAX_MESSAGE_BYTES` constant is added after the imports unless the module
+    defines one. `serve(max_size=None)` gets `max_size=<max-message-bytes>`. No fix is offered
+    for `receive()` (an ASGI message dict), the `iter_*()` iterators, annotated assignments,
+    receives in helpers (a `return` there would not end the handler) or values used in place;
+    add the check by hand.
+
+    ## Options
+    - `max-message-bytes` (int, default `65536`): the bound written by the fix.
+    """
+
+    code = "WS102"
+    name = "message-size-unbounded"
+    category = "security"
+    severity = Severity.WARNING
+    fix_safety = FixSafety.UNSAFE
+    summary = "received WebSocket message used without a length check"
+    tokens = ("receive_text", "receive_bytes", "receive_json", "receive(", "iter_text", "iter_bytes",
+              "iter_json", "max_size")
+    options = (Option("max-message-bytes", int, 65536, "the bound written by the fix"),)
+
+    VALID = [
+        Valid("""
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    data = await websocket.receive_bytes()
+                    if len(data) > 4096:
+                        await websocket.close(code=1009)
+                        return
+                    await websocket.send_bytes(data)
+        """),
+        Valid("""
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                async for text in websocket.iter_text():
+                    if not text or len(text.encode()) > 65536:
+                        break
+                    print(text)
+                await websocket.receive_text()
+        """),
+        Valid("""
+            import websockets
+
+            async def main(handler):
+                async with websockets.serve(handler, "", 8765, max_size=2**20):
+                    pass
+                await websockets.serve(handler, "", 8766)
+        """),
+        Valid("""
+            async def not_an_endpoint(queue):
+                data = await queue.receive_text()
+                print(data)
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    data = await websocket.receive_text()
+                    await websocket.send_text(data.upper())
+            """,
+            """
+            from fastapi import FastAPI, WebSocket
+
+            MAX_MESSAGE_BYTES = 65536
+
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    if len(data := await websocket.receive_text()) > MAX_MESSAGE_BYTES:
+                        await websocket.close(code=1009)
+                        return
+                    await websocket.send_text(data.upper())
+            """,
+            lines=(9,),
+        ),
+        Invalid(
+            """
+            from starlette.routing import WebSocketRoute
+
+            async def endpoint(ws):
+                await ws.accept()
+                msg = await ws.receive_json()
+                await ws.send_json(msg)
+
+            routes = [WebSocketRoute("/ws", endpoint)]
+            """,
+            """
+            from starlette.routing import WebSocketRoute
+            import json
+
+            MAX_MESSAGE_BYTES = 1024
+
+
+            async def endpoint(ws):
+                await ws.accept()
+                if len(raw := await ws.receive_text()) > MAX_MESSAGE_BYTES:
+                    await ws.close(code=1009)
+                    return
+                msg = json.loads(raw)
+                await ws.send_json(msg)
+
+            routes = [WebSocketRoute("/ws", endpoint)]
+            """,
+            lines=(5,),
+            options={"max-message-bytes": 1024},
+        ),
+        Invalid(
+            """
+            import websockets
+
+            async def main(handler):
+                await websockets.serve(handler, "", 8765, max_size=None)
+            """,
+            """
+            import websockets
+
+            async def main(handler):
+                await websockets.serve(handler, "", 8765, max_size=65536)
+            """,
+            lines=(4,),
+        ),
+    ]
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        model = endpoints(self.ctx)
+        self.limit = int(self.opts["max-message-bytes"])
+        for ep in model.endpoints:
+            if ep.kind not in ("asgi", "asgi-class"):
+                continue
+            for site in ep.receives:
+                if site.mode in _CHECKED_MODES and isinstance(site.node, cst.Call):
+                    self._check_receive(model, ep.handler if ep.kind == "asgi" else None, site)
+        for serve in model.serve_calls:
+            arg = serve.keywords.get("max_size")
+            if arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None":
+                value = cst.Integer(str(self.limit))
+                self.report(
+                    serve.call,
+                    "websockets `serve(max_size=None)` accepts messages of any size",
+                    fix=Fix(FixSafety.UNSAFE, f"bound messages to {self.limit} bytes",
+                            replacements={arg.value: value}),
+                )
+
+    # -- receive sites ----------------------------------------------------------------------
+
+    def _check_receive(self, model: EndpointModel, handler: cst.FunctionDef | None, site: ReceiveSite) -> None:
+        call = site.node
+        holder = model.parent(call) if site.awaited else call
+        is_iter = site.method.startswith("iter_")
+        if site.mode in ("json", "json-binary"):
+            pass  # parsed before it can be measured: always reported
+        elif self._len_checked_in_place(model, holder):
+            return
+        elif is_iter:
+            if site.target is None or self._first_use_checked(model, site.loop.body, site.target, after=None):
+                return
+        elif site.target is not None:
+            if self._first_use_checked(model, site.function, site.target, after=site.statement):
+                return
+        elif isinstance(model.parent(holder), cst.Expr):
+            return  # discarded: `await websocket.receive_text()` just waits for a frame
+        self.report(
+            call,
+            f"message from `{site.method}()` used without a length check; Starlette/FastAPI put no bound "
+            "on message size",
+            fix=self._fix(model, handler, site),
+        )
+
+    def _len_checked_in_place(self, model: EndpointModel, node: cst.CSTNode) -> bool:
+        """``len(<node>)`` (possibly ``len((x := <node>).encode())``) inside a comparison."""
+        seen_len = False
+        for anc in model.ancestors(node):
+            if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return False
+            if isinstance(anc, cst.Call) and self.ctx.qualname(anc.func) == "builtins.len":
+                seen_len = True
+            elif seen_len and isinstance(anc, cst.Comparison):
+                return True
+        return False
+
+    def _first_use_checked(
+        self, model: EndpointModel, scope: cst.CSTNode, name: str, after: cst.CSTNode | None, depth: int = 3
+    ) -> bool:
+        """Whether the first use of ``name`` (after the statement ``after``, in source order)
+        is a length check. No use at all counts as checked (nothing is done with the message).
+        ``body = message.get("text") or ""`` passes the question on to ``body``."""
+        started = after is None
+        inside: set[int] = {id(n) for n in walk(after)} | {id(after)} if after is not None else set()
+        for node in walk(scope):
+            if not started:
+                if node is after:
+                    started = True
+                continue
+            if id(node) in inside or not isinstance(node, cst.Name) or node.value != name:
+                continue
+            parent = model.parent(node)
+            if isinstance(parent, (cst.AssignTarget, cst.For)) and getattr(parent, "target", None) is node:
+                return True  # rebound before any use
+            if self._harmless_use(model, node):
+                continue
+            alias = self._accessor_alias(model, node)
+            if alias is not None and depth > 0:
+                return self._first_use_checked(model, scope, alias[0], alias[1], depth - 1)
+            return self._len_checked_in_place(model, node)
+        return True
+
+    @staticmethod
+    def _accessor_alias(model: EndpointModel, node: cst.Name) -> tuple[str, cst.CSTNode] | None:
+        """``x = name["text"]`` / ``name.get("bytes") or b""`` / ``name.data``: (x, statement)."""
+        cur: cst.CSTNode = node
+        while True:
+            parent = model.parent(cur)
+            if isinstance(parent, (cst.Subscript, cst.Attribute, cst.SubscriptElement, cst.Index, cst.Arg)):
+                cur = parent
+            elif isinstance(parent, cst.Call) and isinstance(parent.func, cst.Attribute) and parent.func.attr.value == "get":
+                cur = parent
+            elif isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.Or):
+                cur = parent
+            elif isinstance(parent, cst.Assign) and parent.value is cur and len(parent.targets) == 1:
+                target = parent.targets[0].target
+                stmt = model.statement_of(parent)
+                return (target.value, stmt) if isinstance(target, cst.Name) and stmt is not None else None
+            else:
+                return None
+
+    @staticmethod
+    def _harmless_use(model: EndpointModel, node: cst.Name) -> bool:
+        """``if not data``, ``data is None``, ``msg["type"]``/``msg.get("type")``: no work done."""
+        parent = model.parent(node)
+        if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not):
+            return True
+        if isinstance(parent, (cst.If, cst.While)) and parent.test is node:
+            return True
+        if isinstance(parent, cst.Comparison) and all(isinstance(c.operator, _TRIVIAL_TESTS) for c in parent.comparisons):
+            return True
+        if isinstance(parent, cst.Subscript) and len(parent.slice) == 1:
+            index = parent.slice[0].slice
+            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                return index.value.evaluated_value == "type"
+        if isinstance(parent, cst.Attribute) and parent.attr.value == "get":
+            call = model.parent(parent)
+            if isinstance(call, cst.Call) and call.args and isinstance(call.args[0].value, cst.SimpleString):
+                return call.args[0].value.evaluated_value == "type"
+        return False
+
+    # -- fix ------------------------------------------------------------------------------
+
+    def _fix(self, model: EndpointModel, handler: cst.FunctionDef | None, site: ReceiveSite) -> Fix | None:
+        if handler is None or site.function is not handler or self.ctx.target_version < (3, 8):
+            return None
+        if site.method not in ("receive_text", "receive_bytes", "receive_json") or not site.awaited:
+            return None
+        stmt = site.statement
+        if model.function_of(stmt) is not handler or not isinstance(stmt, cst.SimpleStatementLine):
+            return None
+        if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+            return None
+        assign = stmt.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+            return None
+        if assign.value is not model.parent(site.node):
+            return None
+        ws, target = site.ws_name, assign.targets[0].target.value
+        code = self.ctx.module.code_for_node
+        call_text = code(site.node)
+        imports: tuple[tuple[str, str | None], ...] = ()
+        after = ""
+        bound = target
+        if site.mode in ("json", "json-binary"):
+            raw = self._fresh_name(handler, ("raw", "raw_message", f"{target}_raw"))
+            if raw is None:
+                return None
+            bound = raw
+            method = "receive_bytes" if site.mode == "json-binary" else "receive_text"
+            call_text = f"{ws}.{method}()"
+            loads_arg = f'{raw}.decode("utf-8")' if site.mode == "json-binary" else raw
+            after = f"{target} = json.loads({loads_arg})\n"
+            imports = (("json", None),)
+        template = (
+            f"if len({bound} := await {call_text}) > MAX_MESSAGE_BYTES:\n"
+            f"    await {ws}.close(code=1009)\n"
+            "    return\n"
+        )
+        config = self.ctx.module.config_for_parsing
+        new_if = cst.parse_statement(template, config=config)
+        extra = cst.parse_statement(after, config=config) if after else None
+        statements = () if "MAX_MESSAGE_BYTES" in model.module_assigns else (f"MAX_MESSAGE_BYTES = {self.limit}",)
+
+        def apply(updated: cst.CSTNode) -> cst.CSTNode:
+            first = new_if.with_changes(leading_lines=getattr(updated, "leading_lines", []))
+            if isinstance(updated, cst.SimpleStatementLine):  # keep an end-of-line comment
+                first = first.with_changes(body=first.body.with_changes(header=updated.trailing_whitespace))
+            return first if extra is None else cst.FlattenSentinel([first, extra])
+
+        return Fix(
+            FixSafety.UNSAFE,
+            "close with 1009 when the message exceeds MAX_MESSAGE_BYTES",
+            replacements={stmt: apply},
+            imports=imports,
+            module_statements=statements,
+        )
+
+    @staticmethod
+    def _fresh_name(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
+        used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
+        return next((c for c in candidates if c not in used), None)
