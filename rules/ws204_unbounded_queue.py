@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
 
 _QUEUES = {
@@ -328,7 +328,7 @@ class UnboundedQueue(Rule):
         ),
     ]
 
-    def __init__(self, ctx):  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self._managed: list[tuple[cst.ClassDef | None, str]] | None = None
         self._annotation: cst.BaseExpression | None = None
@@ -448,9 +448,10 @@ class UnboundedQueue(Rule):
         key = _key(target)
         cls = self._enclosing_class()
         if isinstance(target, cst.Name) and cls is not None:
-            # A class attribute: managed as self.x / cls.x / ClassName.x in the same class.
-            keys = {key, f"self.{key}", f"cls.{key}", f"{cls.name.value}.{key}"}
-            return any(c is cls and k in keys for c, k in self._managed)
+            # A class attribute: managed as self.x / cls.x in the class, ClassName.x anywhere.
+            keys = {key, f"self.{key}", f"cls.{key}"}
+            qualified = f"{cls.name.value}.{key}"
+            return any((c is cls and k in keys) or k == qualified for c, k in self._managed)
         if key.startswith(("self.", "cls.")):
             return any(c is cls and k == key for c, k in self._managed)
         return any(k == key for _, k in self._managed)
@@ -539,7 +540,7 @@ class _SizeChecks(cst.CSTVisitor):
       abstraction whose users bound it (as asyncio.Queue bounds its own deque).
     """
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.classes: list[cst.ClassDef] = []
@@ -662,12 +663,6 @@ def _arg_index(call: cst.Call, kw: str, original: cst.Arg) -> int | None:
     return plain[position] if position < len(plain) else None
 
 
-def _newline(last_line: cst.SimpleWhitespace, indent: bool = True) -> cst.ParenthesizedWhitespace:
-    return cst.ParenthesizedWhitespace(
-        first_line=cst.TrailingWhitespace(), empty_lines=[], indent=indent, last_line=last_line
-    )
-
-
 def append_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
     """Append ``new`` as the last argument, keeping the call's layout.
 
@@ -685,25 +680,22 @@ def append_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
     before = call.whitespace_before_args
     indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else None
     comma = last.comma
-    if indent is not None and isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+    trailing = comma.whitespace_after if isinstance(comma, cst.Comma) else None
+    if indent is not None and isinstance(trailing, cst.ParenthesizedWhitespace):
         # f(\n    a,\n) -> f(\n    a,\n    new,\n): a comment after "a," stays on a's line.
-        tail = comma.whitespace_after
-        args[-1] = last.with_changes(
-            comma=comma.with_changes(whitespace_after=tail.with_changes(empty_lines=[], indent=True, last_line=indent))
-        )
-        new = new.with_changes(
-            comma=cst.Comma(
-                whitespace_after=tail.with_changes(first_line=cst.TrailingWhitespace())
-            )
-        )
+        separator = trailing.with_changes(empty_lines=[], indent=True, last_line=indent)
+        args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=separator))
+        closing = trailing.with_changes(first_line=cst.TrailingWhitespace())
+        new = new.with_changes(comma=cst.Comma(whitespace_after=closing))
     elif indent is not None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
         # f(\n    a\n) -> f(\n    a,\n    new\n)
         tail = last.whitespace_after_arg
+        separator = tail.with_changes(empty_lines=[], indent=True, last_line=indent)
         args[-1] = last.with_changes(
-            comma=cst.Comma(whitespace_after=tail.with_changes(empty_lines=[], indent=True, last_line=indent)),
-            whitespace_after_arg=cst.SimpleWhitespace(""),
+            comma=cst.Comma(whitespace_after=separator), whitespace_after_arg=cst.SimpleWhitespace("")
         )
-        new = new.with_changes(whitespace_after_arg=tail.with_changes(first_line=cst.TrailingWhitespace()))
+        closing = tail.with_changes(first_line=cst.TrailingWhitespace())
+        new = new.with_changes(whitespace_after_arg=closing)
     else:
         # f(a) -> f(a, new); f(a, ) -> f(a, new, ); f(a\n) -> f(a, new\n)
         if isinstance(comma, cst.Comma):
