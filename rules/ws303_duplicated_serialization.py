@@ -840,5 +840,5 @@ class _AddMethod(_Scoped):
         if any(isinstance(s, cst.FunctionDef) and s.name.value == "to_dict" for s in body):
             return updated_node
         method = cst.parse_statement(self.source)
-        method = method.with_changes(leading_lines=[cst.EmptyLine()])
+        method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
         return updated_node.with_changes(body=updated_node.body.with_changes(body=[*body, method]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -255,6 +256,21 @@ class FunctionFact:
 
 
 @dataclass(frozen=True)
+class DecoratedFact:
+    """A method already reduced under the decorator: it keeps a lone remaining copy reported."""
+
+    path: str
+    name: str
+
+
+def _decorator_name(decorator: cst.Decorator) -> str:
+    expr = decorator.decorator
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    return expr.attr.value if isinstance(expr, cst.Attribute) else getattr(expr, "value", "")
+
+
+@dataclass(frozen=True)
 class DecoratePayload:
     """Reduce the listed methods (scope, name) to their Redis path under the decorator."""
 
@@ -401,6 +417,8 @@ class DuplicatedRedisFallback(ProjectRule):
             return
         shape = match(node)
         if shape is None:
+            if any(_decorator_name(d) == DECORATOR for d in node.decorators):
+                self.add_fact(DecoratedFact(self.ctx.path, node.name.value))
             return
         position = self._position()
         if position is None:
@@ -426,13 +444,16 @@ class DuplicatedRedisFallback(ProjectRule):
     ) -> list[ProjectFinding]:
         modules: dict[str, ModuleFact] = {}
         functions: list[FunctionFact] = []
+        decorated: list[DecoratedFact] = []
         for path in sorted(facts):
             for fact in facts[path]:
                 if isinstance(fact, ModuleFact):
                     modules[fact.path] = fact
                 elif isinstance(fact, FunctionFact):
                     functions.append(fact)
-        if len(functions) < 2:
+                elif isinstance(fact, DecoratedFact):
+                    decorated.append(fact)
+        if not functions or len(functions) + len(decorated) < 2:
             return []
         functions.sort(key=lambda f: (f.path, f.line))
         edit = _plan([f for f in functions if f.fixable], modules, options)
@@ -441,7 +462,7 @@ class DuplicatedRedisFallback(ProjectRule):
         for fn in functions:
             others = ", ".join(
                 f"{display(o.path, fn.root)}:{o.line} ({o.name})" for o in functions if o is not fn
-            )
+            ) or ", ".join(f"{display(d.path, fn.root)} ({d.name}, decorated)" for d in decorated)
             message = f"`{fn.name}` repeats the Redis-with-fallback shape (fallback `{fn.fallback}`); also at {others}"
             fix = None
             if not fn.fixable:
@@ -554,9 +575,9 @@ def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], 
             )
     by_path: dict[str, list[tuple[str, str, str]]] = {}
     for fn in functions:
-        args = [repr(fn.fallback).replace("'", '"') if '"' not in fn.fallback else repr(fn.fallback)]
+        args = [json.dumps(fn.fallback)]
         if fn.redis_attr != default_attr:
-            args.append(f"redis_attr={fn.redis_attr!r}".replace("'", '"'))
+            args.append(f"redis_attr={json.dumps(fn.redis_attr)}" if fn.redis_attr else "redis_attr=None")
         if fn.exceptions is None or fn.exceptions != default_exceptions:
             args.append(f"exceptions={fn.exceptions_code}")
         by_path.setdefault(fn.path, []).append((fn.scope, fn.name, ", ".join(args)))
@@ -597,7 +618,8 @@ class _Reduce(cst.CSTTransformer):
             return updated_node
         body = list(shape.try_body)
         if body:
-            body[0] = body[0].with_changes(leading_lines=[])
+            # keep the comments above the first statement of the try block, not its blank lines
+            body[0] = body[0].with_changes(leading_lines=[ln for ln in body[0].leading_lines if ln.comment is not None])
         if shape.docstring is not None:
             body.insert(0, shape.docstring)
         decorator = cst.Decorator(cst.parse_expression(f"{DECORATOR}({args})"))
