@@ -237,6 +237,7 @@ def fix(
     paths: Optional[list[str]] = PathsArg,
     unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes that change behaviour on purpose."),
     diff: bool = typer.Option(False, "--diff", help="Write nothing; print a unified diff; exit 1 if anything would change."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Show each fix and ask yes/no/all/quit (needs a terminal)."),
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
     jobs: Optional[int] = JobsOpt,
@@ -255,6 +256,13 @@ def fix(
         session = Session(paths, select, ignore, config, target_version, no_cache)
         explicit = frozenset(c for c in session.rules if session.selection.explicit(c))
         policy = FixPolicy(unsafe=unsafe_fixes or session.config.unsafe_fixes, unsafe_codes=explicit)
+        if interactive:
+            if diff:
+                raise Failure("--interactive and --diff do not go together")
+            policy = _ask_each_fix(session, policy, _jobs(jobs))
+            if not policy.only:
+                _err("No fix applied.")
+                raise typer.Exit(0)
         run = execute(
             session.paths, session.job(fix=policy), _jobs(jobs), write=not diff, diff=diff,
             display=display_path,
@@ -276,6 +284,53 @@ def fix(
                 f"{len(run.findings)} remaining{note}.\n"
             )
     raise typer.Exit(1 if run.findings or run.messages else 0)
+
+
+def _ask_each_fix(session: Session, policy: Any, jobs: int) -> Any:
+    """Show every applicable fix as a diff hunk with its rule and reason; keep the accepted ones."""
+    from dataclasses import replace
+
+    from wsrefactor.fixes import apply_edits, unified_diff
+    from wsrefactor.reporters import display_path
+    from wsrefactor.runner import Job, execute
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise Failure("--interactive needs a terminal (stdin and stdout must be a TTY); use --diff to review instead")
+    preview = execute(session.paths, Job(session.config, session.selection, want_edits=True), jobs)
+    candidates = [
+        f for f in preview.findings if f.fix is not None and policy.allows_project(f.code, f.fix.safety)
+    ]
+    texts = {r.path: r.source.text if r.source else None for r in preview.files}
+    accepted: set[tuple[str, int, int]] = set()
+    take_all = False
+    for n, finding in enumerate(candidates, start=1):
+        assert finding.fix is not None
+        if not take_all:
+            path = display_path(finding.path)
+            sys.stdout.write(
+                f"\n[{n}/{len(candidates)}] {path}:{finding.line}:{finding.column}: {finding.code} {finding.message}\n"
+                f"fix ({finding.fix.safety.value}): {finding.fix.description}\n"
+            )
+            text = texts.get(finding.path)
+            if text is None:
+                from wsrefactor.source import read_source
+
+                text = read_source(finding.path).text
+                texts[finding.path] = text
+            if finding.fix.edits:
+                sys.stdout.write(unified_diff(text, apply_edits(text, finding.fix.edits), path))
+            try:
+                answer = input("Apply this fix? [y]es / [n]o / [a]ll / [q]uit: ").strip().lower()
+            except EOFError:
+                answer = "q"
+            if answer.startswith("q"):
+                break
+            if answer.startswith("a"):
+                take_all = True
+            elif not answer.startswith("y"):
+                continue
+        accepted.add((finding.code, finding.line, finding.column))
+    return replace(policy, only=frozenset(accepted))
 
 
 @app.command("rules")

@@ -28,12 +28,27 @@ MAX_FIX_PASSES = 8
 
 @dataclass(frozen=True)
 class FixPolicy:
-    """Which fixes may be applied: safe always, unsafe with ``--unsafe-fixes`` or explicit select."""
+    """Which fixes may be applied: safe always, unsafe with ``--unsafe-fixes`` or explicit select.
+
+    ``only`` (interactive fixing) restricts to the findings accepted one by one, identified by
+    ``(code, line, column)`` in the text as it was read; it implies a single pass.
+    """
 
     unsafe: bool = False
     unsafe_codes: frozenset[str] = frozenset()
+    only: frozenset[tuple[str, int, int]] | None = None
 
-    def allows(self, code: str, safety: FixSafety) -> bool:
+    def allows(self, code: str, fix: Fix) -> bool:
+        if self.only is not None and (code, *fix.at) not in self.only:
+            return False
+        return self.allows_project(code, fix.safety)
+
+    def allows_finding(self, code: str, line: int, column: int, safety: FixSafety) -> bool:
+        if self.only is not None and (code, line, column) not in self.only:
+            return False
+        return self.allows_project(code, safety)
+
+    def allows_project(self, code: str, safety: FixSafety) -> bool:
         if safety is FixSafety.SAFE:
             return True
         if safety is FixSafety.UNSAFE:
@@ -137,6 +152,7 @@ def analyze_module(
                 if want_edits:
                     edits = text_edits(module.code, apply_fixes(module, [report.fix]).code)
                 info = FixInfo(report.fix.safety, report.fix.description, edits)
+                report.fix.at = (rng.start.line, rng.start.column + 1)
                 fixes.append((rule.code, report.fix))
             findings.append(
                 Finding(
@@ -194,7 +210,7 @@ def fix_text(
             tree = _ast_or_none(outcome.text)
         analysis = analyze_module(path, module, rules, config, tree=tree)
         outcome.analysis = analysis
-        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f.safety)]
+        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
         if not allowed:
             return outcome
         chosen = choose_compatible([f for _, f in allowed], analysis.position)
@@ -212,6 +228,8 @@ def fix_text(
                 base = os.path.dirname(os.path.abspath(path))
                 outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
         outcome.text = new_text
+        if policy.only is not None:
+            break
     final = outcome.text
     outcome.analysis = analyze_module(path, parse(final, path), rules, config, tree=_ast_or_none(final))
     return outcome

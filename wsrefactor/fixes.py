@@ -150,6 +150,24 @@ def text_edits(old: str, new: str) -> tuple[Edit, ...]:
     return tuple(edits)
 
 
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Apply edits computed against ``text`` (non-overlapping), last first."""
+    lines = split_lines(text)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(line: int, column: int) -> int:
+        return offsets[min(line - 1, len(lines))] + column - 1
+
+    out = text
+    for edit in sorted(edits, key=lambda e: (e.start_line, e.start_column), reverse=True):
+        start = offset(edit.start_line, edit.start_column)
+        end = offset(edit.end_line, edit.end_column)
+        out = out[:start] + edit.content + out[end:]
+    return out
+
+
 def unified_diff(old: str, new: str, path: str) -> str:
     lines = difflib.unified_diff(
         split_lines(old),

@@ -53,6 +53,8 @@ class Fix:
     # Whole new files the fix creates, as (path, text); paths relative to the fixed file's
     # directory or absolute. A file that already exists with other content is never overwritten.
     new_files: tuple[tuple[str, str], ...] = ()
+    # Where the finding was reported, (line, column); set by the engine.
+    at: tuple[int, int] = (0, 0)
     # Nodes whose text span this fix owns; two fixes owning overlapping spans are not applied
     # in the same pass (the later one is re-found and applied in the next pass).
     anchors: tuple[cst.CSTNode, ...] = ()

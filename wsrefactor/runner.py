@@ -305,7 +305,7 @@ def execute(
     ]
     if job.fix is not None:
         allowed = [
-            (f.code, e) for f, e in project if e is not None and job.fix.allows(f.code, e.safety)
+            (f.code, e) for f, e in project if e is not None and job.fix.allows_finding(f.code, f.line, f.column, e.safety)
         ]
         if allowed:
             texts, errors = _apply_project_edits(by_path, allowed, job)
@@ -319,7 +319,7 @@ def execute(
             done = [
                 (f, e)
                 for f, e in project
-                if e is not None and job.fix.allows(f.code, e.safety)
+                if e is not None and job.fix.allows_finding(f.code, f.line, f.column, e.safety)
                 and all(p in applied_ok for p, _ in e.payloads)
             ]
             for f, e in done:
