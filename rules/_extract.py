@@ -1,0 +1,1229 @@
+"""Extract method: the engine behind WS301 (complex-function) and WS302 (long-function).
+
+Given one function (libcst node, with ``ScopeProvider`` and ``PositionProvider`` metadata) this
+module finds the contiguous run of statements whose extraction into a helper lowers the
+function's complexity (or length) most, with the fewest inputs and outputs, and that can be
+moved *without changing behaviour*. It then builds the rewritten function and the helper.
+
+Candidates
+    Every contiguous run of whole statements of one indented block of the function (its body,
+    or the body of an ``if``/``elif``/``else``/``for``/``while``/``with``/``try``/``except``/
+    ``finally``/``case``), not descending into nested functions or classes.
+
+Data flow (from libcst's scope analysis)
+    *inputs*: names local to the function (parameters, assigned names) or to an enclosing
+    function that the run reads before assigning them itself (a run assigns a name first only
+    by an unconditional top-level statement that precedes every statement reading it).
+    *outputs*: names the run assigns that are read after it, or anywhere in a loop that
+    encloses the run (the next iteration reads them), or from a nested function outside it.
+    Inputs must be bound when the helper is called: parameters, or names assigned by an
+    unconditional statement before the run in an enclosing block (or the enclosing ``for``
+    target / ``with ... as`` / ``except ... as``). An output the run assigns only
+    conditionally is passed in as well, so the helper returns the old value on the other paths.
+
+Refused runs (never extracted; when nothing else is left the finding says so)
+    * ``return`` inside the run, unless the run is in *tail position* (a suffix of the function
+      body, or of a branch of an ``if`` that is itself in tail position): the call is then
+      ``return helper(...)``, which returns what any inner ``return`` returned, and ``None``
+      when the run falls off its end, exactly like the function did. Generators: never.
+    * ``yield``/``yield from`` (the values would go to the helper's caller);
+    * ``break``/``continue`` whose loop is outside the run;
+    * ``global``/``nonlocal`` statements, and writes to names the function declares
+      ``global``/``nonlocal`` (they would become helper locals);
+    * ``del`` of a name; walrus inside a comprehension; ``locals()``/``vars()``/``dir()``/
+      ``eval``/``exec`` (they see the frame);
+    * inputs that might be unbound at the call (e.g. assigned only later in a loop);
+    * names shared with a nested function or lambda across the boundary (closures would see
+      the helper's copy instead of the function's variable);
+    * runs with outputs inside a ``try`` or ``with`` body: if the run raised halfway, the
+      handler (or a suppressing context manager) would see the old values;
+    * zero-argument ``super()``/``__class__`` outside an instance method or classmethod.
+      Inside one they are kept working by making the helper a method of the same class:
+      ``super()`` takes the class from the enclosing ``class`` block and the first argument of
+      the helper, which is the same ``self``/``cls``.
+
+Helpers
+    A method whose run uses ``self`` (``cls`` in a classmethod, or zero-argument ``super()``)
+    gets a private method ``_<func>_<part>`` right after it, called ``self._<func>_<part>(...)``.
+    A method whose run does not use ``self`` gets a ``@staticmethod`` right after it (keeping
+    the class's code together), still called through ``self``/``cls``. Other functions get a
+    private function right after them, in the same block (module, or the enclosing function
+    for a closure). The helper is ``async def`` and awaited when the run contains ``await``,
+    ``async for``, ``async with`` or an async comprehension. Outputs are returned as a tuple
+    and unpacked at the call site.
+
+Every accepted extraction is verified with radon on the generated code: both the rewritten
+function and the helper must be strictly better than the original on the rule's metric, so
+repeated fixing always terminates.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import libcst as cst
+import libcst.helpers
+from libcst.metadata import CodeRange, FunctionScope, PositionProvider, Scope, ScopeProvider
+
+from wsrefactor import complexity
+from wsrefactor.model import FixSafety
+from wsrefactor.rule import FileContext, Fix, Rule
+
+PENALTY_PER_NAME = 0.5  # score cost of one more input or output
+VERIFY_LIMIT = 12  # candidates verified with radon before giving up
+FRAME_BUILTINS = frozenset({"locals", "vars", "dir", "eval", "exec"})
+
+
+# --------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A chosen extraction: where, what flows in and out, and the resulting code."""
+
+    container_path: tuple[tuple[str, int], ...]  # how to find the block from the function
+    start: int
+    stop: int
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    helper_name: str
+    is_async: bool
+    tail: bool
+    kind: str  # "function" | "method" | "classmethod" | "static"
+    receiver: str | None  # "self"/"cls" used to call a method helper
+    before: tuple[int, int]  # (cc, length) of the function
+    after: tuple[int, int]  # (cc, length) of the rewritten function
+    helper: tuple[int, int]  # (cc, length) of the helper
+
+    def apply(self, func: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
+        """Rewrite ``func`` (possibly already updated by other fixes) into function + helper."""
+        result = _build(func, self)
+        if result is None:
+            return func
+        new_func, helper = result
+        return cst.FlattenSentinel([new_func, helper])
+
+
+@dataclass
+class _Candidate:
+    container: cst.IndentedBlock
+    path: tuple[tuple[str, int], ...]
+    start: int
+    stop: int
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    tail: bool = False
+    is_async: bool = False
+    uses_receiver: bool = False
+    cc: int = 0
+    lines: int = 0
+    score: float = 0.0
+
+
+# --------------------------------------------------------------------------
+# function facts
+# --------------------------------------------------------------------------
+
+
+class _Indexer(cst.CSTVisitor):
+    """Preorder numbering of every node of the function, plus statement/container parents."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counter = 0
+        self.span: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._start: list[int] = []
+        self.stmt_stack: list[cst.CSTNode] = []
+        self.owner_stmt: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.stmt_parent: dict[cst.CSTNode, tuple[cst.IndentedBlock, int]] = {}
+        self.block_owner: dict[cst.IndentedBlock, cst.CSTNode] = {}
+        self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parent[node] = self._stack[-1]
+        self._stack.append(node)
+        self._start.append(self.counter)
+        self.counter += 1
+        if self.stmt_stack:
+            self.owner_stmt[node] = self.stmt_stack[-1]
+        if isinstance(node, cst.IndentedBlock):
+            for i, stmt in enumerate(node.body):
+                self.stmt_parent[stmt] = (node, i)
+            owner = self._stack[-2] if len(self._stack) >= 2 else None
+            if owner is not None:
+                self.block_owner[node] = owner
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self.stmt_stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.span[original_node] = (self._start.pop(), self.counter - 1)
+        if self.stmt_stack and self.stmt_stack[-1] is original_node:
+            self.stmt_stack.pop()
+        self._stack.pop()
+
+
+@dataclass
+class _Event:
+    name: str
+    node: cst.CSTNode
+    index: int
+    nested: bool = False  # happens in a nested function/lambda scope
+
+
+@dataclass
+class _Facts:
+    func: cst.FunctionDef
+    scope: FunctionScope
+    index: _Indexer
+    reads: list[_Event] = field(default_factory=list)
+    writes: list[_Event] = field(default_factory=list)
+    enclosing_reads: list[_Event] = field(default_factory=list)  # names of enclosing functions
+    params: set[str] = field(default_factory=set)
+    declared_outer: set[str] = field(default_factory=set)  # global / nonlocal in the function
+    is_generator: bool = False
+    receiver: str | None = None  # first parameter of a method
+    method_kind: str | None = None  # "method" | "classmethod" | "static" | None
+
+
+def _is_within(scope: Scope | None, ancestor: Scope) -> bool:
+    while scope is not None:
+        if scope is ancestor:
+            return True
+        parent = getattr(scope, "parent", None)
+        if parent is scope:
+            return False
+        scope = parent
+    return False
+
+
+def _decorator_names(func: cst.FunctionDef) -> set[str]:
+    out = set()
+    for dec in func.decorators:
+        expr = dec.decorator
+        if isinstance(expr, cst.Call):
+            expr = expr.func
+        if isinstance(expr, cst.Name):
+            out.add(expr.value)
+        elif isinstance(expr, cst.Attribute):
+            out.add(expr.attr.value)
+    return out
+
+
+class _OwnScopeWalker(cst.CSTVisitor):
+    """Walks a subtree without entering nested functions, lambdas or classes."""
+
+    def __init__(self, on: Callable[[cst.CSTNode], None]) -> None:
+        super().__init__()
+        self.on = on
+        self.root: cst.CSTNode | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return False
+        self.on(node)
+        return True
+
+
+def _walk_own(nodes: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+    walker = _OwnScopeWalker(found.append)
+    for node in nodes:
+        walker.root = node
+        node.visit(walker)
+    return iter(found)
+
+
+def _in_nested(node: cst.CSTNode, index: _Indexer, func: cst.FunctionDef) -> bool:
+    """Is ``node`` inside a function or lambda nested in ``func`` (its own def excluded)?"""
+    current = index.parent.get(node)
+    while current is not None and current is not func:
+        if isinstance(current, (cst.FunctionDef, cst.Lambda)):
+            return True
+        current = index.parent.get(current)
+    return False
+
+
+def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts | None:
+    """Reads, writes and shape of ``func``; ``scopes`` maps nodes to libcst scopes."""
+    body_nodes = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
+    if not body_nodes:
+        return None
+    scope = scopes.get(body_nodes[0])
+    if not isinstance(scope, FunctionScope):
+        return None
+    index = _Indexer()
+    func.visit(index)
+    facts = _Facts(func, scope, index)
+
+    for assignment in scope.assignments:
+        node = assignment.node
+        if isinstance(node, cst.Param):
+            facts.params.add(assignment.name)
+            continue
+        if node not in index.span:
+            continue
+        facts.writes.append(_Event(assignment.name, node, index.span[node][0], _in_nested(node, index, func)))
+
+    scopes_in = {s for n, s in scopes.items() if n in index.span and s is not None and _is_within(s, scope)}
+    for sc in scopes_in:
+        nested = sc is not scope and not isinstance(sc, cst.metadata.ComprehensionScope)
+        for access in sc.accesses:
+            node = access.node
+            if not isinstance(node, cst.Name) or node not in index.span:
+                continue
+            referents = access.referents
+            if any(r.scope is scope for r in referents):
+                facts.reads.append(_Event(node.value, node, index.span[node][0], nested))
+            elif any(isinstance(r.scope, FunctionScope) and not _is_within(r.scope, scope) for r in referents):
+                facts.enclosing_reads.append(_Event(node.value, node, index.span[node][0], nested))
+    # ``x += 1`` reads x, but libcst records only the assignment.
+    for node in _walk_own(body_nodes):
+        if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+            facts.reads.append(_Event(node.target.value, node.target, index.span[node.target][0]))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            facts.declared_outer.update(n.name.value for n in node.names)
+        elif isinstance(node, (cst.Yield,)):
+            facts.is_generator = True
+    facts.reads.sort(key=lambda e: e.index)
+    facts.writes.sort(key=lambda e: e.index)
+
+    if in_class:
+        decorators = _decorator_names(func)
+        positional = [*func.params.posonly_params, *func.params.params]
+        if "staticmethod" in decorators:
+            facts.method_kind = "static"
+        elif positional and isinstance(positional[0], cst.Param):
+            facts.method_kind = "classmethod" if "classmethod" in decorators else "method"
+            facts.receiver = positional[0].name.value
+            if any(w.name == facts.receiver for w in facts.writes):
+                facts.receiver = None  # rebinding self: never call through it
+    return facts
+
+
+# --------------------------------------------------------------------------
+# candidates
+# --------------------------------------------------------------------------
+
+
+def _containers(func: cst.FunctionDef) -> Iterator[tuple[cst.IndentedBlock, tuple[tuple[str, int], ...], bool, list[cst.CSTNode]]]:
+    """(block, path, tail, ancestors) for every indented block of the function's own code.
+
+    ``path`` locates the block from the function (attribute names and indexes) so a plan made
+    on the original tree can be applied to the updated one. ``ancestors`` are the compound
+    statements around the block, outermost first.
+    """
+
+    def visit(block: cst.IndentedBlock, path: tuple[tuple[str, int], ...], tail: bool, ancestors: list[cst.CSTNode]):
+        yield block, path, tail, ancestors
+        for i, stmt in enumerate(block.body):
+            last = tail and i == len(block.body) - 1
+            here = (*path, ("body", i))
+            yield from children(stmt, here, last, [*ancestors, stmt])
+
+    def children(stmt: cst.CSTNode, path, tail: bool, ancestors):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return
+        if isinstance(stmt, cst.If):
+            if isinstance(stmt.body, cst.IndentedBlock):
+                yield from visit(stmt.body, (*path, ("if", 0)), tail, ancestors)
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.Else) and isinstance(orelse.body, cst.IndentedBlock):
+                yield from visit(orelse.body, (*path, ("else", 0)), tail, ancestors)
+            elif isinstance(orelse, cst.If):
+                yield from children(orelse, (*path, ("elif", 0)), tail, ancestors)
+            return
+        if isinstance(stmt, (cst.For, cst.While)):
+            if isinstance(stmt.body, cst.IndentedBlock):
+                yield from visit(stmt.body, (*path, ("loop", 0)), False, ancestors)
+            if stmt.orelse is not None and isinstance(stmt.orelse.body, cst.IndentedBlock):
+                yield from visit(stmt.orelse.body, (*path, ("else", 0)), False, ancestors)
+            return
+        if isinstance(stmt, cst.With):
+            if isinstance(stmt.body, cst.IndentedBlock):
+                yield from visit(stmt.body, (*path, ("with", 0)), False, ancestors)
+            return
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            if isinstance(stmt.body, cst.IndentedBlock):
+                yield from visit(stmt.body, (*path, ("try", 0)), False, ancestors)
+            for k, handler in enumerate(stmt.handlers):
+                if isinstance(handler.body, cst.IndentedBlock):
+                    yield from visit(handler.body, (*path, ("handler", k)), False, [*ancestors, handler])
+            if stmt.orelse is not None and isinstance(stmt.orelse.body, cst.IndentedBlock):
+                yield from visit(stmt.orelse.body, (*path, ("else", 0)), False, ancestors)
+            if stmt.finalbody is not None and isinstance(stmt.finalbody.body, cst.IndentedBlock):
+                yield from visit(stmt.finalbody.body, (*path, ("finally", 0)), False, ancestors)
+            return
+        if isinstance(stmt, cst.Match):
+            for k, case in enumerate(stmt.cases):
+                if isinstance(case.body, cst.IndentedBlock):
+                    yield from visit(case.body, (*path, ("case", k)), False, ancestors)
+
+    if isinstance(func.body, cst.IndentedBlock):
+        yield from visit(func.body, (), True, [])
+
+
+def _resolve(func: cst.FunctionDef, path: Sequence[tuple[str, int]]) -> cst.IndentedBlock | None:
+    """Follow a container path (see :func:`_containers`) in a possibly updated function."""
+    node: Any = func.body
+    for step, i in path:
+        try:
+            if step == "body":
+                node = node.body[i]
+            elif step in ("if", "loop", "with", "try"):
+                node = node.body
+            elif step == "else":
+                node = node.orelse.body
+            elif step == "elif":
+                node = node.orelse
+            elif step == "handler":
+                node = node.handlers[i].body
+            elif step == "finally":
+                node = node.finalbody.body
+            elif step == "case":
+                node = node.cases[i].body
+            else:
+                return None
+        except (AttributeError, IndexError):
+            return None
+    return node if isinstance(node, cst.IndentedBlock) else None
+
+
+_CC_CACHE: dict[int, tuple[cst.CSTNode, int]] = {}
+
+
+def statement_cc(stmt: cst.BaseStatement) -> int:
+    """Decision points radon counts for one statement (its share of the function's CC)."""
+    cached = _CC_CACHE.get(id(stmt))
+    if cached is not None and cached[0] is stmt:
+        return cached[1]
+    from radon.visitors import ComplexityVisitor
+
+    code = cst.Module(body=[stmt]).code
+    value = ComplexityVisitor.from_code(code).complexity - 1
+    if len(_CC_CACHE) > 20000:
+        _CC_CACHE.clear()
+    _CC_CACHE[id(stmt)] = (stmt, value)
+    return value
+
+
+_FLOW_CACHE: dict[int, tuple[cst.CSTNode, tuple[str | None, bool, bool]]] = {}
+
+
+def _flow_problems(stmts: Sequence[cst.BaseStatement], tail: bool, generator: bool) -> tuple[str | None, bool, bool]:
+    """(refusal reason, has return, is async) for a run, looking only at its own code."""
+    problem: str | None = None
+    has_return = is_async = False
+    for stmt in stmts:
+        cached = _FLOW_CACHE.get(id(stmt))
+        if cached is None or cached[0] is not stmt:
+            if len(_FLOW_CACHE) > 20000:
+                _FLOW_CACHE.clear()
+            cached = (stmt, _statement_flow(stmt))
+            _FLOW_CACHE[id(stmt)] = cached
+        p, r, a = cached[1]
+        problem = problem or p
+        has_return = has_return or r
+        is_async = is_async or a
+    if problem is None and has_return:
+        if generator:
+            problem = "return in a generator"
+        elif not tail:
+            problem = "return in the middle of the function"
+    return problem, has_return, is_async
+
+
+def _statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
+    """(refusal reason other than return, has return, is async) for one statement."""
+    stmts = [stmt]
+    has_return = False
+    is_async = False
+    problem: str | None = None
+
+    class Walk(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loops = 0
+            self.nested = 0
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            self.nested += 1
+            return True
+
+        def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+            self.nested -= 1
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            self.nested += 1
+            return True
+
+        def leave_Lambda(self, node: cst.Lambda) -> None:
+            self.nested -= 1
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            self.nested += 1
+            return True
+
+        def leave_ClassDef(self, node: cst.ClassDef) -> None:
+            self.nested -= 1
+
+        def visit_For(self, node: cst.For) -> bool:
+            nonlocal is_async
+            if node.asynchronous is not None and not self.nested:
+                is_async = True
+            # the loop's else clause belongs to the outer loop context
+            node.target.visit(self)
+            node.iter.visit(self)
+            self.loops += 1
+            node.body.visit(self)
+            self.loops -= 1
+            if node.orelse is not None:
+                node.orelse.visit(self)
+            return False
+
+        def visit_While(self, node: cst.While) -> bool:
+            node.test.visit(self)
+            self.loops += 1
+            node.body.visit(self)
+            self.loops -= 1
+            if node.orelse is not None:
+                node.orelse.visit(self)
+            return False
+
+        def visit_With(self, node: cst.With) -> None:
+            nonlocal is_async
+            if node.asynchronous is not None and not self.nested:
+                is_async = True
+
+        def visit_CompFor(self, node: cst.CompFor) -> None:
+            nonlocal is_async
+            if node.asynchronous is not None and not self.nested:
+                is_async = True
+
+        def visit_Await(self, node: cst.Await) -> None:
+            nonlocal is_async
+            if not self.nested:
+                is_async = True
+
+        def visit_Return(self, node: cst.Return) -> None:
+            nonlocal has_return, problem
+            if self.nested:
+                return
+            has_return = True
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal problem
+            if not self.nested:
+                problem = problem or "yield"
+
+        def visit_Break(self, node: cst.Break) -> None:
+            nonlocal problem
+            if not self.nested and not self.loops:
+                problem = problem or "break out of an enclosing loop"
+
+        def visit_Continue(self, node: cst.Continue) -> None:
+            nonlocal problem
+            if not self.nested and not self.loops:
+                problem = problem or "continue of an enclosing loop"
+
+        def visit_Global(self, node: cst.Global) -> None:
+            nonlocal problem
+            problem = problem or "global statement"
+
+        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+            nonlocal problem
+            problem = problem or "nonlocal statement"
+
+        def visit_Del(self, node: cst.Del) -> None:
+            nonlocal problem
+            if not self.nested and _has_name_target(node.target):
+                problem = problem or "del of a name"
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            nonlocal problem
+            if self.comprehensions:
+                problem = problem or "walrus in a comprehension"
+
+        comprehensions = 0
+
+        def visit_ListComp(self, node: cst.ListComp) -> None:
+            self.comprehensions += 1
+
+        def leave_ListComp(self, node: cst.ListComp) -> None:
+            self.comprehensions -= 1
+
+        def visit_SetComp(self, node: cst.SetComp) -> None:
+            self.comprehensions += 1
+
+        def leave_SetComp(self, node: cst.SetComp) -> None:
+            self.comprehensions -= 1
+
+        def visit_DictComp(self, node: cst.DictComp) -> None:
+            self.comprehensions += 1
+
+        def leave_DictComp(self, node: cst.DictComp) -> None:
+            self.comprehensions -= 1
+
+        def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+            self.comprehensions += 1
+
+        def leave_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+            self.comprehensions -= 1
+
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal problem
+            if isinstance(node.func, cst.Name) and node.func.value in FRAME_BUILTINS:
+                if node.func.value != "dir" or not node.args:
+                    problem = problem or f"{node.func.value}() sees the frame"
+
+    walker = Walk()
+    for stmt in stmts:
+        stmt.visit(walker)
+    return problem, has_return, is_async
+
+
+def _has_name_target(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Name):
+        return True
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return any(_has_name_target(e.value) for e in node.elements)
+    if isinstance(node, cst.StarredElement):
+        return _has_name_target(node.value)
+    return False
+
+
+def _uses_super(stmts: Sequence[cst.BaseStatement]) -> bool:
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
+            return True
+        if isinstance(node, cst.Name) and node.value == "__class__":
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# definite assignment (syntactic, conservative)
+# --------------------------------------------------------------------------
+
+_TOP = None  # "control never gets past this": every name counts as bound
+
+
+def _target_names(node: cst.CSTNode) -> set[str]:
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, (cst.Tuple, cst.List)):
+        out: set[str] = set()
+        for element in node.elements:
+            out |= _target_names(element.value)
+        return out
+    if isinstance(node, cst.StarredElement):
+        return _target_names(node.value)
+    return set()
+
+
+def _small_defs(small: cst.BaseSmallStatement) -> set[str]:
+    if isinstance(small, cst.Assign):
+        out: set[str] = set()
+        for target in small.targets:
+            out |= _target_names(target.target)
+        return out
+    if isinstance(small, cst.AnnAssign):
+        return _target_names(small.target) if small.value is not None else set()
+    if isinstance(small, cst.AugAssign):
+        return _target_names(small.target)
+    if isinstance(small, cst.Import):
+        return {
+            (a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else cst.helpers.get_full_name_for_node(a.name).split(".")[0])
+            for a in small.names
+        }
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        return {
+            (a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else cst.helpers.get_full_name_for_node(a.name))
+            for a in small.names
+        }
+    return set()
+
+
+def _terminates(stmt: cst.BaseStatement) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return bool(stmt.body) and isinstance(stmt.body[-1], (cst.Return, cst.Raise, cst.Break, cst.Continue))
+    return False
+
+
+def _defs(stmt: cst.BaseStatement) -> set[str] | None:
+    """Names surely bound when control leaves ``stmt`` normally (None: it never does)."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        out: set[str] = set()
+        for small in stmt.body:
+            if isinstance(small, (cst.Return, cst.Raise, cst.Break, cst.Continue)):
+                return _TOP
+            out |= _small_defs(small)
+        return out
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return {stmt.name.value}
+    if isinstance(stmt, cst.If):
+        branches: list[set[str] | None] = [_seq_defs(_body(stmt.body))]
+        orelse = stmt.orelse
+        if orelse is None:
+            branches.append(set())
+        elif isinstance(orelse, cst.Else):
+            branches.append(_seq_defs(_body(orelse.body)))
+        else:
+            branches.append(_defs(orelse))
+        return _meet(branches)
+    if isinstance(stmt, cst.With):
+        out = set()
+        for item in stmt.items:
+            if item.asname is not None:
+                out |= _target_names(item.asname.name)
+        return out
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        body = _seq_defs([*_body(stmt.body), *(_body(stmt.orelse.body) if stmt.orelse else [])])
+        paths = [body, *(_seq_defs(_body(h.body)) for h in stmt.handlers)]
+        result = _meet(paths)
+        if stmt.finalbody is not None:
+            final = _seq_defs(_body(stmt.finalbody.body))
+            if final is _TOP:
+                return _TOP
+            result = final if result is _TOP else result | final  # type: ignore[operator]
+        return result
+    return set()
+
+
+def _meet(branches: Sequence[set[str] | None]) -> set[str] | None:
+    live = [b for b in branches if b is not _TOP]
+    if not live:
+        return _TOP
+    out = set(live[0])
+    for b in live[1:]:
+        out &= b
+    return out
+
+
+def _body(block: cst.BaseSuite) -> list[cst.BaseStatement]:
+    if isinstance(block, cst.IndentedBlock):
+        return list(block.body)
+    return [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[attr-defined]
+
+
+def _seq_defs(stmts: Sequence[cst.BaseStatement]) -> set[str] | None:
+    out: set[str] = set()
+    for stmt in stmts:
+        d = _defs(stmt)
+        if d is _TOP:
+            return _TOP
+        out |= d
+    return out
+
+
+def _binds(name: str, stmts: Sequence[cst.BaseStatement]) -> bool:
+    d = _seq_defs(stmts)
+    return d is _TOP or name in d
+
+
+def _header_names(stmt: cst.CSTNode, inner: cst.CSTNode) -> set[str]:
+    """Names a compound statement binds before running its block ``inner``."""
+    if isinstance(stmt, cst.For) and inner is stmt.body:
+        return _target_names(stmt.target)
+    if isinstance(stmt, cst.With) and inner is stmt.body:
+        return _defs(stmt) or set()
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        for handler in stmt.handlers:
+            if handler.body is inner and handler.name is not None:
+                return _target_names(handler.name.name)
+    return set()
+
+
+class Extractor:
+    """Plans one extraction for one function."""
+
+    def __init__(
+        self,
+        func: cst.FunctionDef,
+        scopes: Any,
+        position: Callable[[cst.CSTNode], CodeRange],
+        in_class: bool,
+        taken_names: set[str],
+        cc: int,
+        length: int,
+    ) -> None:
+        self.func = func
+        self.position = position
+        self.in_class = in_class
+        self.taken = taken_names
+        self.cc = cc
+        self.length = length
+        self.facts = function_facts(func, scopes, in_class)
+        self.refusals: dict[str, int] = {}
+
+    # -- data flow ---------------------------------------------------------
+
+    def _refuse(self, reason: str) -> None:
+        self.refusals[reason] = self.refusals.get(reason, 0) + 1
+
+    def _chain(self, node: cst.CSTNode) -> list[tuple[cst.IndentedBlock, int, cst.CSTNode | None]]:
+        """(container, index, inner container) from the statement holding ``node`` up to the body."""
+        ix = self.facts.index
+        stmt: cst.CSTNode | None = node if node in ix.stmt_parent else ix.owner_stmt.get(node)
+        while stmt is not None and stmt not in ix.stmt_parent:
+            stmt = ix.parent.get(stmt)
+        chain: list[tuple[cst.IndentedBlock, int, cst.CSTNode | None]] = []
+        inner: cst.CSTNode | None = None
+        while stmt is not None:
+            container, pos = ix.stmt_parent[stmt]
+            chain.append((container, pos, inner))
+            inner = container
+            owner = ix.block_owner.get(container)
+            while owner is not None and owner not in ix.stmt_parent and owner is not self.facts.func:
+                owner = ix.parent.get(owner)
+            if owner is None or owner is self.facts.func:
+                break
+            stmt = owner
+        return chain
+
+    def _bound_before(
+        self, name: str, node: cst.CSTNode, stop: tuple[cst.IndentedBlock, int] | None = None
+    ) -> bool:
+        """Is ``name`` surely bound when the statement holding ``node`` runs?
+
+        Only statements before it in its block and the enclosing blocks count (and ``for``
+        targets, ``with ... as`` and ``except ... as`` around it). With ``stop`` (container,
+        start), only code from statement ``start`` of that container inwards counts: "bound by
+        the run itself before this read".
+        """
+        if stop is None and name in self.facts.params:
+            return True
+        for container, pos, inner in self._chain(node):
+            lo = stop[1] if stop is not None and container is stop[0] else 0
+            if _binds(name, container.body[lo:pos]):
+                return True
+            stmt = container.body[pos]
+            if inner is not None and name in _header_names(stmt, inner):
+                return True
+            if stop is not None and container is stop[0]:
+                return False
+        return False
+
+    def _analyse(self, cand: _Candidate) -> str | None:
+        facts = self.facts
+        assert facts is not None
+        ix = facts.index
+        stmts = list(cand.container.body[cand.start:cand.stop])
+        lo = ix.span[stmts[0]][0]
+        hi = ix.span[stmts[-1]][1]
+
+        problem, has_return, is_async = _flow_problems(stmts, cand.tail, facts.is_generator)
+        if problem:
+            return problem
+        cand.tail = cand.tail and has_return
+        cand.is_async = is_async
+
+        in_block = lambda e: lo <= e.index <= hi  # noqa: E731
+        writes_in = [w for w in facts.writes if in_block(w)]
+        reads_in = [r for r in facts.reads if in_block(r)]
+
+        for w in writes_in:
+            if w.name in facts.declared_outer:
+                return "write to a global/nonlocal name"
+
+        # loops around the run: a read anywhere in them may come after the run
+        loop_ranges = []
+        node: cst.CSTNode | None = cand.container
+        while node is not None and node is not facts.func:
+            if isinstance(node, (cst.For, cst.While)):
+                loop_ranges.append(ix.span[node])
+            node = ix.parent.get(node)
+
+        def read_later(e: _Event) -> bool:
+            if in_block(e):
+                return False
+            return e.index > hi or e.nested or any(a <= e.index <= b for a, b in loop_ranges)
+
+        inputs: list[str] = []
+        for r in reads_in:
+            if r.name in inputs or self._bound_before(r.name, r.node, (cand.container, cand.start)):
+                continue
+            inputs.append(r.name)
+        for r in facts.enclosing_reads:
+            if in_block(r) and r.name not in inputs:
+                inputs.append(r.name)
+
+        written = {w.name for w in writes_in}
+        outputs: list[str] = []
+        if not cand.tail:
+            for r in facts.reads:
+                if r.name in written and read_later(r) and r.name not in outputs:
+                    outputs.append(r.name)
+        for name in outputs:
+            if not _binds(name, stmts) and name not in inputs:
+                inputs.append(name)  # assigned only on some paths: pass the old value in
+
+        # closures crossing the boundary
+        touched = written | {x.name for x in reads_in}
+        if any(w.nested and w.name in touched for w in facts.writes):
+            return "name rebound by a nested function (nonlocal)"
+        for r in facts.reads:
+            if r.nested and not in_block(r) and r.name in written:
+                return "name shared with a closure outside the block"
+            if r.nested and in_block(r):
+                later = [w for w in facts.writes if w.name == r.name and not in_block(w)
+                         and (w.index > hi or any(a <= w.index <= b for a, b in loop_ranges))]
+                if later:
+                    return "closure in the block sees a name changed later"
+
+        receiver = facts.receiver
+        uses_receiver = False
+        if receiver is not None and receiver in inputs:
+            inputs.remove(receiver)
+            uses_receiver = True
+        if _uses_super(stmts):
+            if facts.method_kind not in ("method", "classmethod") or receiver is None:
+                return "zero-argument super() outside a method"
+            uses_receiver = True
+        if self.in_class and receiver is None:
+            return "staticmethod, or a method that rebinds its first argument"
+        for name in inputs:
+            if name in {e.name for e in facts.enclosing_reads}:
+                continue
+            if not self._bound_before(name, cand.container.body[cand.start]):
+                return f"input '{name}' may be unbound"
+
+        if outputs:
+            node = cand.container
+            while node is not None and node is not facts.func:
+                parent = ix.parent.get(node)
+                if isinstance(parent, (cst.Try, cst.TryStar)) and node is parent.body:
+                    return "outputs assigned inside a try body"
+                if isinstance(parent, cst.With) and node is parent.body:
+                    return "outputs assigned inside a with body"
+                node = parent
+
+        cand.inputs = tuple(inputs)
+        cand.outputs = tuple(outputs)
+        cand.uses_receiver = uses_receiver
+        return None
+
+    # -- search ------------------------------------------------------------
+
+    def candidates(self, metric: str) -> list[_Candidate]:
+        facts = self.facts
+        if facts is None:
+            return []
+        out = []
+        for block, path, tail, _ancestors in _containers(self.func):
+            body = list(block.body)
+            ccs = [statement_cc(s) for s in body]
+            for i in range(len(body)):
+                for j in range(i + 1, len(body) + 1):
+                    if block is self.func.body and i == 0 and j == len(body):
+                        continue  # the whole body: nothing gained
+                    cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
+                    cand.cc = sum(ccs[i:j])
+                    first = self.position(body[i]).start.line
+                    last = self.position(body[j - 1]).end.line
+                    cand.lines = last - first + 1
+                    est = self._estimate(cand, metric)
+                    if est is None:
+                        continue
+                    cand.score = est
+                    out.append(cand)
+        out.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
+        return out
+
+    def _estimate(self, cand: _Candidate, metric: str) -> float | None:
+        if metric == "cc":
+            if cand.cc < 1:
+                return None
+            new_func, helper = self.cc - cand.cc, cand.cc + 1
+            if not (new_func < self.cc and helper < self.cc):
+                return None
+            return float(max(new_func, helper))
+        new_func, helper = self.length - cand.lines + 1, cand.lines + 2
+        if cand.lines < 2 or not (new_func < self.length and helper < self.length):
+            return None
+        return float(max(new_func, helper))
+
+    def plan(self, metric: str) -> Plan | None:
+        if self.facts is None:
+            return None
+        ranked = self.candidates(metric)
+        analysed: list[_Candidate] = []
+        for cand in ranked:
+            if len(analysed) >= VERIFY_LIMIT and cand.score > analysed[VERIFY_LIMIT - 1].score:
+                break  # penalties only add: nothing further can rank among the best
+            reason = self._analyse(cand)
+            if reason is not None:
+                self._refuse(reason)
+                continue
+            cand.score += PENALTY_PER_NAME * (len(cand.inputs) + len(cand.outputs))
+            analysed.append(cand)
+            analysed.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
+        analysed.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
+        for cand in analysed[:VERIFY_LIMIT]:
+            plan = self._verify(cand, metric)
+            if plan is not None:
+                return plan
+        return None
+
+    def _helper_name(self, cand: _Candidate) -> str:
+        base = self.func.name.value.lstrip("_") or "func"
+        if cand.outputs:
+            part = cand.outputs[0].lstrip("_") or "part"
+        elif cand.tail:
+            part = "rest"
+        else:
+            part = "part"
+        name = f"_{base}_{part}"
+        k = 2
+        while name in self.taken:
+            name = f"_{base}_{part}{k}"
+            k += 1
+        return name
+
+    def _verify(self, cand: _Candidate, metric: str) -> Plan | None:
+        facts = self.facts
+        assert facts is not None
+        if self.in_class:
+            if cand.uses_receiver:
+                kind = "classmethod" if facts.method_kind == "classmethod" else "method"
+            else:
+                kind = "static"
+            receiver = facts.receiver if facts.method_kind != "static" else None
+            if receiver is None:
+                return None  # a staticmethod would need the class name: not worth the risk
+        else:
+            kind, receiver = "function", None
+        plan = Plan(
+            container_path=cand.path, start=cand.start, stop=cand.stop,
+            inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand),
+            is_async=cand.is_async, tail=cand.tail, kind=kind, receiver=receiver,
+            before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
+        )
+        built = _build(self.func, plan)
+        if built is None:
+            return None
+        new_func, helper = built
+        code = cst.Module(body=[new_func.with_changes(leading_lines=[]), helper]).code
+        try:
+            blocks = {b.name: b for b in complexity.measure(code, "<extract>", closures=False)}
+        except complexity.ComplexityError:
+            return None
+        f, h = blocks.get(new_func.name.value), blocks.get(plan.helper_name)
+        if f is None or h is None:
+            return None
+        if metric == "cc":
+            ok = f.complexity < self.cc and h.complexity < self.cc
+        else:
+            ok = f.length < self.length and h.length < self.length
+        if not ok:
+            return None
+        return Plan(**{**plan.__dict__, "after": (f.complexity, f.length), "helper": (h.complexity, h.length)})
+
+
+# --------------------------------------------------------------------------
+# building the code
+# --------------------------------------------------------------------------
+
+
+def _name_list(names: Sequence[str]) -> cst.BaseExpression:
+    if len(names) == 1:
+        return cst.Name(names[0])
+    return cst.Tuple([cst.Element(cst.Name(n)) for n in names], lpar=[], rpar=[])
+
+
+def _strip_blank(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    out = list(lines)
+    while out and out[0].comment is None:
+        out.pop(0)
+    return out
+
+
+def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.FunctionDef] | None:
+    block = _resolve(func, plan.container_path)
+    if block is None or plan.stop > len(block.body):
+        return None
+    stmts = list(block.body[plan.start:plan.stop])
+    first = stmts[0]
+    lead = list(first.leading_lines)
+    comments = [ln for ln in lead if ln.comment is not None]
+    blanks = [ln for ln in lead if ln.comment is None]
+    # comments above the run describe it: they stay above the call; blank lines too
+    moved = [first.with_changes(leading_lines=[]), *stmts[1:]]
+    if plan.outputs:
+        moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
+
+    params = [cst.Param(cst.Name(n)) for n in plan.inputs]
+    decorators = []
+    if plan.kind in ("method", "classmethod"):
+        assert plan.receiver is not None
+        params.insert(0, cst.Param(cst.Name(plan.receiver)))
+        if plan.kind == "classmethod":
+            decorators.append(cst.Decorator(cst.Name("classmethod")))
+    elif plan.kind == "static":
+        decorators.append(cst.Decorator(cst.Name("staticmethod")))
+    in_class = plan.kind != "function"
+    helper = cst.FunctionDef(
+        name=cst.Name(plan.helper_name),
+        params=cst.Parameters(params=params),
+        body=cst.IndentedBlock(body=moved),
+        decorators=decorators,
+        asynchronous=cst.Asynchronous() if plan.is_async else None,
+        leading_lines=[cst.EmptyLine(indent=False)] * (1 if in_class else 2),
+    )
+
+    target: cst.BaseExpression = cst.Name(plan.helper_name)
+    if plan.receiver is not None and in_class:
+        target = cst.Attribute(cst.Name(plan.receiver), cst.Name(plan.helper_name))
+    call: cst.BaseExpression = cst.Call(target, [cst.Arg(cst.Name(n)) for n in plan.inputs])
+    if plan.is_async:
+        call = cst.Await(call)
+    small: cst.BaseSmallStatement
+    if plan.tail:
+        small = cst.Return(call)
+    elif plan.outputs:
+        small = cst.Assign([cst.AssignTarget(_name_list(plan.outputs))], call)
+    else:
+        small = cst.Expr(call)
+    call_stmt = cst.SimpleStatementLine([small], leading_lines=[*blanks, *comments])
+    new_body = [*block.body[:plan.start], call_stmt, *block.body[plan.stop:]]
+    new_block = block.with_changes(body=new_body)
+    new_func = func.deep_replace(block, new_block)
+    assert isinstance(new_func, cst.FunctionDef)
+    return new_func, helper
+
+
+def describe(plan: Plan) -> str:
+    what = {"function": "function", "method": "method", "classmethod": "classmethod", "static": "staticmethod"}[plan.kind]
+    return f"extract statements into {'async ' if plan.is_async else ''}{what} {plan.helper_name}()"
+
+
+def collect_names(module: cst.Module) -> set[str]:
+    names: set[str] = set()
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            names.add(node.value)
+
+    module.visit(Names())
+    return names
+
+
+def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
+    """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
+    from radon.complexity import add_inner_blocks, cc_visit_ast
+    from radon.visitors import Function
+
+    if tree is None:
+        return False
+    try:
+        raw = add_inner_blocks(cc_visit_ast(tree))
+    except RecursionError:
+        return False
+    for block in raw:
+        if not isinstance(block, Function):
+            continue
+        value = block.complexity if metric == "cc" else block.endline - block.lineno + 1
+        if value > limit:
+            return True
+    return False
+
+
+def radon_functions(tree: Any) -> dict[tuple[int, int], Any]:
+    """radon's function/method blocks of ``tree`` keyed by (def line, column)."""
+    from radon.complexity import add_inner_blocks, cc_visit_ast
+    from radon.visitors import Function
+
+    out = {}
+    if tree is None:
+        return out
+    for block in add_inner_blocks(cc_visit_ast(tree)):
+        if isinstance(block, Function):
+            out[(block.lineno, block.col_offset)] = block
+    return out
+
+
+# --------------------------------------------------------------------------
+# the shared rule
+# --------------------------------------------------------------------------
+
+
+class ExtractRule(Rule):
+    """Base of WS301/WS302: flag functions over a radon limit, fix by extracting a block."""
+
+    metric: ClassVar[str] = "cc"
+    option_name: ClassVar[str] = "max-cc"
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+
+    @classmethod
+    def limit_from(cls, options: Mapping[str, Any]) -> int:
+        default = next(o.default for o in cls.options if o.name == cls.option_name)
+        return int(options.get(cls.option_name, default))
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        if tree is None:
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError):
+                return False
+        return offending_blocks(tree, cls.metric, cls.limit_from(options))
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self._radon: dict[tuple[int, int], Any] | None = None
+        self._names: set[str] | None = None
+
+    def _functions(self) -> dict[tuple[int, int], Any]:
+        if self._radon is None:
+            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+            self._radon = radon_functions(tree)
+        return self._radon
+
+    def _value(self, block: Any) -> int:
+        return int(block.complexity) if self.metric == "cc" else int(block.endline - block.lineno + 1)
+
+    def message(self, name: str, block: Any, limit: int) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        pos = self.get_metadata(PositionProvider, node)
+        block = self._functions().get((pos.start.line, pos.start.column))
+        limit = self.limit_from(self.opts)
+        if block is None or self._value(block) <= limit:
+            return
+        if self._names is None:
+            self._names = collect_names(self.ctx.module)
+        anc = self.ctx.ancestors
+        in_class = len(anc) >= 3 and isinstance(anc[-3], cst.ClassDef)
+        length = int(block.endline - block.lineno + 1)
+        extractor = Extractor(
+            node, self.metadata[ScopeProvider], lambda n: self.get_metadata(PositionProvider, n),
+            in_class, self._names, int(block.complexity), length,
+        )
+        message = self.message(node.name.value, block, limit)
+        plan = extractor.plan(self.metric)
+        if plan is None:
+            self.report(node, message + "; no safe extraction remains")
+            return
+        self._names.add(plan.helper_name)
+        numbers = (
+            f"CC {plan.before[0]} -> {plan.after[0]} + helper {plan.helper[0]}"
+            if self.metric == "cc"
+            else f"{plan.before[1]} lines -> {plan.after[1]} + helper {plan.helper[1]}"
+        )
+        self.report(
+            node,
+            message,
+            fix=Fix(
+                FixSafety.UNSAFE,
+                f"{describe(plan)} ({numbers})",
+                replacements={node: plan.apply},
+            ),
+        )
