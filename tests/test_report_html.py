@@ -458,6 +458,7 @@ def test_dashboard_in_headless_chromium(project: Path, tmp_path: Path) -> None:
     assert (width, height) == (1280, 2000)
     colours = {rows[y][x * channels:x * channels + 3] for y in range(0, height, 7) for x in range(0, width, 7)}
     assert len(colours) > 50, "screenshot is (nearly) blank"
-    assert pixel(rows, channels, 5, 5) == (0x1D, 0x23, 0x30)  # header background: the CSS applied
-    assert pixel(rows, channels, 640, 1990) != pixel(rows, channels, 5, 5)
-    assert any(pixel(rows, channels, x, 150) == (255, 255, 255) for x in range(60, 1220, 10))  # KPI cards
+    header = pixel(rows, channels, 5, 5)
+    assert all(abs(a - b) <= 4 for a, b in zip(header, (0x1D, 0x23, 0x30))), header  # the CSS applied
+    assert pixel(rows, channels, 640, 1990) != header
+    assert any(min(pixel(rows, channels, x, 150)) >= 250 for x in range(60, 1220, 10))  # KPI cards
