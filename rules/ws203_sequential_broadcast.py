@@ -10,7 +10,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._helpers import callee, method_name, receiver
+from wsrefactor.rules._helpers import callee, receiver
 
 # A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
 # (and names holding the word: safe_send, try_send).
