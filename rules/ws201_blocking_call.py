@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import libcst as cst
 
@@ -56,7 +57,7 @@ _THREADED_TAILS = frozenset({"sync_to_async", "database_sync_to_async"})
 _TOKENS = ("sleep", "requests", "httpx", "urlopen", "subprocess", "system", "popen", "wait", "open", "input",
            "read_text", "read_bytes", "write_text", "write_bytes")
 
-_Scoped = Union[cst.Module, cst.ClassDef, cst.FunctionDef, cst.Lambda]
+_ASYNC_DEF = re.compile(r"\basync\s+def\b")
 
 
 @dataclass(eq=False)
@@ -472,7 +473,7 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        if "async" not in text:
+        if _ASYNC_DEF.search(text) is None:
             return False
         extra = [str(name).rpartition(".")[2] for name in options.get("extra-blocking-calls", ())]
         return any(token in text for token in (*_TOKENS, *extra) if token)
@@ -494,11 +495,10 @@ class BlockingCallInAsync(Rule):
 
     # ---- scopes ---------------------------------------------------------------------------
 
-    def _frame(self, upto: int = -1) -> _Frame:
-        """The frame whose body holds ``ctx.ancestors[upto]`` (decorators/defaults belong outside)."""
+    def _frame(self) -> _Frame:
+        """The frame whose body holds the current node (decorators and defaults belong outside)."""
         anc = self.ctx.ancestors
-        last = len(anc) + upto if upto < 0 else upto
-        for i in range(last - 1, -1, -1):
+        for i in range(len(anc) - 2, -1, -1):
             node = anc[i]
             if isinstance(node, cst.Module):
                 return self.frames[node]
@@ -599,6 +599,9 @@ class BlockingCallInAsync(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         self._bind(self._frame(), node.target, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(self._frame(), node.target, node.value)
 
     def _session_type(self, value: cst.BaseExpression) -> Optional[str]:
         if isinstance(value, cst.Call) and is_dotted(callee(value)):
