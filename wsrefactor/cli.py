@@ -15,6 +15,7 @@ from typing import Any, Optional
 import typer
 
 from wsrefactor import __version__
+from wsrefactor.progress import color_enabled, wanted
 
 app = typer.Typer(
     name="wsrefactor",
@@ -107,6 +108,7 @@ IgnoreOpt = typer.Option(None, "--ignore", help="Rule codes or prefixes to disab
 ConfigOpt = typer.Option(None, "--config", help="Config file (pyproject.toml or a TOML with the table at top level).")
 JobsOpt = typer.Option(None, "--jobs", "-j", help="Worker processes (default: CPU count).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no summary.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Print the time each phase took (stderr).")
 TargetOpt = typer.Option(None, "--target-version", help="Lowest Python the code runs on, e.g. py311.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
 
@@ -162,6 +164,13 @@ def _jobs(value: Optional[int]) -> int:
     return value or os.cpu_count() or 1
 
 
+def _timings(run: Any, verbose: bool) -> None:
+    if verbose:
+        for phase, seconds in run.timings.items():
+            _err(f"wsrefactor: {phase}: {seconds:.3f}s")
+        _err(f"wsrefactor: {run.checked} files")
+
+
 def _write_output(text: str, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -199,6 +208,7 @@ def check(
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are findings."),
     jobs: Optional[int] = JobsOpt,
     quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
     config: Optional[Path] = ConfigOpt,
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
@@ -210,7 +220,11 @@ def check(
         from wsrefactor.runner import execute
 
         session = Session(paths, select, ignore, config, target_version, no_cache)
-        run = execute(session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs))
+        run = execute(
+            session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs),
+            progress=wanted(quiet),
+        )
+        _timings(run, verbose)
         if baseline is not None:
             from wsrefactor import baseline as bl
 
@@ -222,6 +236,8 @@ def check(
             _err(message)
         if statistics and fmt is Format.text:
             report = text_reporter.statistics(run.findings)
+        elif fmt is Format.text:
+            report = text_reporter.render_lines(run.findings, color=output is None and color_enabled())
         else:
             report = _render(fmt, run.findings, session)
         if fmt is Format.text and not quiet:
@@ -242,6 +258,7 @@ def fix(
     ignore: Optional[list[str]] = IgnoreOpt,
     jobs: Optional[int] = JobsOpt,
     quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
     config: Optional[Path] = ConfigOpt,
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
@@ -265,17 +282,18 @@ def fix(
                 raise typer.Exit(0)
         run = execute(
             session.paths, session.job(fix=policy), _jobs(jobs), write=not diff, diff=diff,
-            display=display_path,
+            display=display_path, progress=wanted(quiet),
         )
+        _timings(run, verbose)
         for message in run.messages:
             _err(message)
         fixed = sum(run.fixed.values())
         if diff:
             sys.stdout.write("".join(run.diffs))
             if not quiet:
-                _err(f"Would fix {fixed} finding{'s' if fixed != 1 else ''} in {len(run.diffs)} file(s); {len(run.findings) - 0} found before fixing would remain unfixed or need review.")
+                _err(f"Would fix {fixed} finding{'s' if fixed != 1 else ''} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
             raise typer.Exit(1 if run.diffs else 0)
-        sys.stdout.write(text_reporter.render_lines(run.findings))
+        sys.stdout.write(text_reporter.render_lines(run.findings, color=color_enabled()))
         if not quiet:
             safe, unsafe = text_reporter._fixable(run.findings)
             note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""

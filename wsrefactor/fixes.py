@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, ImportItem
 from libcst.metadata import CodeRange
 
 from wsrefactor.model import Edit
@@ -105,12 +103,48 @@ def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.
     return module.with_changes(body=[*body[:index], *new, *body[index:]])
 
 
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
 def add_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> cst.Module:
-    items = [ImportItem(mod, obj) for mod, obj in dict.fromkeys(imports)]
-    if not items:
+    """Add ``import mod`` / ``from mod import name`` unless already bound, after the leading imports.
+
+    A statement-level check (no metadata, no copy of the module): cheap enough to run per finding.
+    """
+    from wsrefactor.names import ImportTable
+
+    bound = set(ImportTable(module).aliases.items())
+    new: list[cst.BaseStatement] = []
+    for mod, name in dict.fromkeys(imports):
+        head = mod.split(".")[0]
+        key = (head, head) if name is None else (name, f"{mod}.{name}")
+        if key in bound:
+            continue
+        bound.add(key)
+        text = f"import {mod}" if name is None else f"from {mod} import {name}"
+        new.append(cst.parse_statement(text, config=module.config_for_parsing))
+    if not new:
         return module
-    context = CodemodContext()
-    return AddImportsVisitor(context, items).transform_module(module)
+    body = list(module.body)
+    index = _import_index(body)
+    if index == 0 and body and _is_docstring(body[0]):
+        index = 1
+    if index < len(body) and (index == 0 or not _is_import_line(body[index - 1])):
+        nxt = body[index]
+        if not any(ln.comment is None for ln in nxt.leading_lines):
+            body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), *nxt.leading_lines])
+    return module.with_changes(body=[*body[:index], *new, *body[index:]], has_trailing_newline=True)
+
+
+def _is_import_line(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
 
 
 def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:

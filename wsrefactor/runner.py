@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ast
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,10 +170,16 @@ def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
 
 
-def run_files(paths: Sequence[str], job: Job, jobs: int) -> list[FileResult]:
+def run_files(
+    paths: Sequence[str], job: Job, jobs: int, on_done: Callable[[int], None] | None = None
+) -> list[FileResult]:
     """Process files, in parallel when it pays; results in path order."""
+    tick = on_done or (lambda n: None)
+    results: list[FileResult] = []
     if jobs <= 1 or len(paths) < 4:
-        results = _process_many(paths, job)
+        for path in paths:
+            results.append(process_file(path, job))
+            tick(1)
     else:
         # Largest files first, in small chunks, so both cores stay busy on skewed sizes.
         def size(p: str) -> int:
@@ -182,10 +189,14 @@ def run_files(paths: Sequence[str], job: Job, jobs: int) -> list[FileResult]:
                 return 0
 
         ordered = sorted(paths, key=size, reverse=True)
-        chunks = [ordered[i::jobs * 4] for i in range(min(len(ordered), jobs * 4))]
+        count = min(len(ordered), jobs * 16)
+        chunks = [ordered[i::count] for i in range(count)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            parts = list(pool.map(_process_many, chunks, [job] * len(chunks)))
-        results = [r for part in parts for r in part]
+            futures = [pool.submit(_process_many, chunk, job) for chunk in chunks]
+            for future in as_completed(futures):
+                part = future.result()
+                results.extend(part)
+                tick(len(part))
     return sorted(results, key=lambda r: r.path)
 
 
@@ -199,6 +210,7 @@ class RunResult:
     written: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     checked: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _project_rule_codes(job: Job) -> tuple[str, ...]:
@@ -216,6 +228,24 @@ def _repository_facts(given: Sequence[str], job: Job, jobs: int) -> list[FileRes
     return run_files(others, facts_only, jobs)
 
 
+def finalize_rule(
+    cls: type[ProjectRule], facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
+) -> list[tuple[Finding, ProjectEdit | None]]:
+    """Run one project rule's cross-file decision and turn its results into findings."""
+    out: list[tuple[Finding, ProjectEdit | None]] = []
+    merged = {o.name: o.default for o in cls.options} | dict(options)
+    for pf in cls.finalize(facts, merged):
+        info = FixInfo(pf.fix.safety, pf.fix.description) if pf.fix is not None else None
+        finding = Finding(
+            code=cls.code, name=cls.name, message=pf.message, path=pf.path, line=pf.line,
+            column=pf.column, end_line=pf.end_line, end_column=pf.end_column,
+            severity=cls.severity, category=cls.category, fix=info,
+            stmt_line=pf.stmt_line or pf.line, context=pf.context,
+        )
+        out.append((finding, pf.fix))
+    return out
+
+
 def project_phase(
     results: Sequence[FileResult], job: Job
 ) -> list[tuple[Finding, ProjectEdit | None]]:
@@ -225,18 +255,7 @@ def project_phase(
         if not (issubclass(cls, ProjectRule) and job.selection.enabled(code)):
             continue
         facts = {r.path: r.facts[code] for r in results if code in r.facts}
-        options = {o.name: o.default for o in cls.options} | dict(job.config.rule_options.get(code, {}))
-        for pf in cls.finalize(facts, options):
-            info = None
-            if pf.fix is not None:
-                info = FixInfo(pf.fix.safety, pf.fix.description)
-            finding = Finding(
-                code=code, name=cls.name, message=pf.message, path=pf.path, line=pf.line,
-                column=pf.column, end_line=pf.end_line, end_column=pf.end_column,
-                severity=cls.severity, category=cls.category, fix=info,
-                stmt_line=pf.stmt_line or pf.line, context=pf.context,
-            )
-            out.append((finding, pf.fix))
+        out.extend(finalize_rule(cls, facts, job.config.rule_options.get(code, {})))
     return out
 
 
@@ -286,16 +305,34 @@ def execute(
     write: bool = False,
     diff: bool = False,
     display: Callable[[str], str] = lambda p: p,
+    progress: bool = False,
 ) -> RunResult:
     """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+    from wsrefactor.progress import Bar
+
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock
+        clock = now
+
     found = discover(paths, job.config)
     files = list(found.files)
-    results = run_files(files, job, jobs)
+    lap("discover")
+    bar = Bar(len(files), progress)
+    try:
+        results = run_files(files, job, jobs, bar.advance)
+    finally:
+        bar.close()
+    lap("analyse")
     for missing in found.missing:
         results.append(
             FileResult(missing, findings=[parse_error(missing, SourceError("no such file or directory"))])
         )
-    run = RunResult(findings=[], files=results, checked=len(files))
+    run = RunResult(findings=[], files=results, checked=len(files), timings=timings)
     by_path = {r.path: r for r in results}
     context = _repository_facts(files, job, jobs)
     project = [
@@ -346,8 +383,10 @@ def execute(
     for leftover in project_findings.values():
         run.findings.extend(leftover)
     run.findings.sort(key=lambda f: f.sort_key)
+    lap("project phase and suppressions")
     if job.fix is not None:
         _finish_fix(run, by_path, write, diff, display)
+        lap("write" if write else "diff")
     return run
 
 

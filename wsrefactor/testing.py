@@ -51,7 +51,25 @@ def check_source(
     rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
     if not rules:
         return []
-    return analyze_module(path, parse(text, path), rules, cfg, want_edits=True, tree=tree).findings
+    analysis = analyze_module(path, parse(text, path), rules, cfg, want_edits=True, tree=tree)
+    findings = list(analysis.findings)
+    for finding, _ in _project_results(rules, analysis.facts, cfg, path):
+        findings.append(finding)
+    return sorted(findings, key=lambda f: f.sort_key)
+
+
+def _project_results(
+    rules: Sequence[type[Rule]], facts: Mapping[str, Any], cfg: Config, path: str
+) -> list[tuple[Finding, Any]]:
+    """The project phase over a single file (examples are one file)."""
+    from wsrefactor.rule import ProjectRule
+    from wsrefactor.runner import finalize_rule
+
+    out = []
+    for rule in rules:
+        if issubclass(rule, ProjectRule):
+            out.extend(finalize_rule(rule, {path: facts.get(rule.code, [])}, cfg.rule_options.get(rule.code, {})))
+    return out
 
 
 def fix_source(
@@ -67,10 +85,27 @@ def fix_source(
     rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
     if not rules:
         return text
-    outcome = fix_text(path, text, rules, cfg, FixPolicy(unsafe=unsafe), tree)
+    policy = FixPolicy(unsafe=unsafe)
+    outcome = fix_text(path, text, rules, cfg, policy, tree)
     if outcome.errors:
         raise AssertionError("; ".join(outcome.errors))
-    return outcome.text
+    result = outcome.text
+    for _ in range(4):  # project-rule payloads, until stable
+        facts = outcome.analysis.facts if outcome.analysis is not None else {}
+        module = parse(result, path)
+        for finding, edit in _project_results(rules, facts, cfg, path):
+            if edit is None or not policy.allows_project(finding.code, edit.safety):
+                continue
+            rule = next(r for r in rules if r.code == finding.code)
+            for target, payload in edit.payloads:
+                if target == path:
+                    module = rule.apply_payload(module, payload, path)  # type: ignore[attr-defined]
+        if module.code == result:
+            break
+        result = module.code
+        outcome = fix_text(path, result, rules, cfg, policy, ast.parse(result))
+        result = outcome.text
+    return result
 
 
 def example_options(rule: type[Rule], example: Example) -> dict[str, dict[str, Any]]:
@@ -105,7 +140,10 @@ def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], c
     for tag, i1, i2, _, _ in matcher.get_opcodes():
         if tag == "equal":
             continue
-        lo, hi = i1 + 1, max(i2, i1 + 1)
+        if tag == "insert":  # new lines between old lines i1 and i1 + 1 (1-based)
+            lo, hi = i1, i1 + 1
+        else:
+            lo, hi = i1 + 1, max(i2, i1 + 1)
         touches = any(lo <= end and start <= hi for start, end in spans) or lo <= header_end + 1
         assert touches, f"fix changed lines {lo}-{hi}, which hold no flagged code"
 

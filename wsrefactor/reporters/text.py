@@ -14,9 +14,16 @@ def _fixable(findings: list[Finding]) -> tuple[int, int]:
     return safe, unsafe
 
 
-def render_lines(findings: list[Finding]) -> str:
+def render_lines(findings: list[Finding], color: bool = False) -> str:
+    if not color:
+        return "".join(
+            f"{display_path(f.path)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
+        )
+    bold, red, cyan, reset = "\x1b[1m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
     return "".join(
-        f"{display_path(f.path)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
+        f"{bold}{display_path(f.path)}{reset}{cyan}:{f.line}:{f.column}:{reset} "
+        f"{bold}{red}{f.code}{reset} {f.message}\n"
+        for f in findings
     )
 
 
