@@ -41,7 +41,8 @@ class ImportTable:
                 self._compound(stmt, top)
 
     def _compound(self, stmt: cst.BaseCompoundStatement, top: bool) -> None:
-        self._block(stmt.body, top)
+        if not isinstance(stmt, cst.Match):  # a match statement has only its cases
+            self._block(stmt.body, top)
         for attr in ("orelse", "finalbody"):
             extra = getattr(stmt, attr, None)
             if extra is not None:

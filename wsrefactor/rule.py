@@ -209,15 +209,19 @@ class Rule(cst.BatchableCSTVisitor):
         message: str | None = None,
         *,
         fix: Fix | None = None,
+        stmt: cst.CSTNode | None = None,
+        scope: str | None = None,
         **extra: Any,
     ) -> None:
+        """Report ``node``. ``stmt``/``scope`` default to the statement and scope being visited;
+        rules that report later (in ``leave_Module``) pass the ones they saved."""
         self.reports.append(
             Report(
                 node,
                 message or self.summary,
                 fix,
-                stmt=self.ctx.current_statement(),
-                scope=self.ctx.scope_name(),
+                stmt=stmt if stmt is not None else self.ctx.current_statement(),
+                scope=scope if scope is not None else self.ctx.scope_name(),
                 extra=tuple(sorted(extra.items())),
             )
         )
