@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
 
 import libcst as cst
@@ -70,7 +70,7 @@ from libcst.metadata import CodeRange, FunctionScope, PositionProvider, Scope, S
 
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
-from wsrefactor.rule import FileContext, Fix, Rule
+from wsrefactor.rule import FileContext, Fix, Option, Report, Rule
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
@@ -96,9 +96,11 @@ class Plan:
     tail: bool
     kind: str  # "function" | "method" | "classmethod" | "static"
     receiver: str | None  # "self"/"cls" used to call a method helper
+    module_level: bool  # the function is a module-level def (PEP 8: two blank lines)
     before: tuple[int, int]  # (cc, length) of the function
     after: tuple[int, int]  # (cc, length) of the rewritten function
     helper: tuple[int, int]  # (cc, length) of the helper
+    placement: str = "before"  # helper "before" or "after" the function
 
     def apply(self, func: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
         """Rewrite ``func`` (possibly already updated by other fixes) into function + helper."""
@@ -106,7 +108,19 @@ class Plan:
         if result is None:
             return func
         new_func, helper = result
-        return cst.FlattenSentinel([new_func, helper])
+        if self.placement == "after":
+            return cst.FlattenSentinel([new_func, helper])
+        # before: the helper takes the blank lines above the function; comments stay on it
+        lead = list(new_func.leading_lines)
+        k = 0
+        while k < len(lead) and lead[k].comment is None:
+            k += 1
+        blanks = lead[:k]
+        gap = [cst.EmptyLine(indent=False)] * len(helper.leading_lines)
+        return cst.FlattenSentinel([
+            helper.with_changes(leading_lines=blanks),
+            new_func.with_changes(leading_lines=[*gap, *lead[k:]]),
+        ])
 
 
 @dataclass
@@ -599,6 +613,33 @@ def _has_name_target(node: cst.CSTNode) -> bool:
     return False
 
 
+def _stored_names(stmts: Sequence[cst.BaseStatement]) -> set[str]:
+    """Every name the run binds in its own scope (any depth, nested scopes excluded)."""
+    out: set[str] = set()
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.AssignTarget):
+            out |= _target_names(node.target)
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            out |= _target_names(node.target)
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            out |= _target_names(node.target)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            out |= _target_names(node.asname.name)
+        elif isinstance(node, cst.NamedExpr):
+            out |= _target_names(node.target)
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            out |= _target_names(node.name.name)
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            out.add(node.name.value)
+        elif isinstance(node, cst.Del):
+            out |= _target_names(node.target)
+        elif isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    out |= _small_defs(small)
+    return out
+
+
 def _uses_super(stmts: Sequence[cst.BaseStatement]) -> bool:
     for node in _walk_own(stmts):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
@@ -753,7 +794,9 @@ class Extractor:
         taken_names: set[str],
         cc: int,
         length: int,
+        module_level: bool = True,
     ) -> None:
+        self.module_level = module_level
         self.func = func
         self.position = position
         self.in_class = in_class
@@ -829,9 +872,8 @@ class Extractor:
         writes_in = [w for w in facts.writes if in_block(w)]
         reads_in = [r for r in facts.reads if in_block(r)]
 
-        for w in writes_in:
-            if w.name in facts.declared_outer:
-                return "write to a global/nonlocal name"
+        if facts.declared_outer & _stored_names(stmts):
+            return "write to a global/nonlocal name"
 
         # loops around the run: a read anywhere in them may come after the run
         loop_ranges = []
@@ -1004,6 +1046,7 @@ class Extractor:
             container_path=cand.path, start=cand.start, stop=cand.stop,
             inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand),
             is_async=cand.is_async, tail=cand.tail, kind=kind, receiver=receiver,
+            module_level=self.module_level,
             before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
         )
         built = _build(self.func, plan)
@@ -1075,7 +1118,7 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
         body=cst.IndentedBlock(body=moved),
         decorators=decorators,
         asynchronous=cst.Asynchronous() if plan.is_async else None,
-        leading_lines=[cst.EmptyLine(indent=False)] * (1 if in_class else 2),
+        leading_lines=[cst.EmptyLine(indent=False)] * (2 if plan.module_level else 1),
     )
 
     target: cst.BaseExpression = cst.Name(plan.helper_name)
@@ -1206,24 +1249,30 @@ class ExtractRule(Rule):
         extractor = Extractor(
             node, self.metadata[ScopeProvider], lambda n: self.get_metadata(PositionProvider, n),
             in_class, self._names, int(block.complexity), length,
+            module_level=len(anc) == 2 and isinstance(anc[0], cst.Module),
         )
         message = self.message(node.name.value, block, limit)
         plan = extractor.plan(self.metric)
         if plan is None:
-            self.report(node, message + "; no safe extraction remains")
+            self._report(node, message + "; no safe extraction remains", None)
             return
+        plan = replace(plan, placement=str(self.opts.get("helper-placement", "before")))
         self._names.add(plan.helper_name)
         numbers = (
             f"CC {plan.before[0]} -> {plan.after[0]} + helper {plan.helper[0]}"
             if self.metric == "cc"
             else f"{plan.before[1]} lines -> {plan.after[1]} + helper {plan.helper[1]}"
         )
-        self.report(
-            node,
-            message,
-            fix=Fix(
-                FixSafety.UNSAFE,
-                f"{describe(plan)} ({numbers})",
-                replacements={node: plan.apply},
-            ),
-        )
+        fix = Fix(FixSafety.UNSAFE, f"{describe(plan)} ({numbers})", replacements={node: plan.apply})
+        self._report(node, message, fix)
+
+    def _report(self, node: cst.FunctionDef, message: str, fix: Fix | None) -> None:
+        # Reported on the ``def`` line; the statement (suppression comments, the span a fix may
+        # touch) starts at the first decorator, where a helper placed before the function goes.
+        stmt = node.decorators[0] if node.decorators else node
+        self.reports.append(Report(node, message, fix, stmt=stmt, scope=self.ctx.scope_name()))
+
+
+PLACEMENT_OPTION = Option(
+    "helper-placement", str, "before", 'Where the extracted helper goes: "before" or "after" the function.'
+)

@@ -6,12 +6,58 @@ from typing import Any
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import ExtractRule
+from wsrefactor.rules._extract import PLACEMENT_OPTION, ExtractRule
 
 
 class LongFunction(ExtractRule):
     """
-    DOC
+    ## What it does
+    Reports functions and methods (closures included) longer than `max-lines`, counted like
+    `wsrefactor gate` counts them: from the `def` line to the function's last line (radon's
+    span; decorators excluded). The finding sits on the `def` line: `function 'authenticate'
+    is 97 lines long > 50`. Files without such a function are never parsed by libcst for this
+    rule: the prefilter runs radon on Python's `ast`.
+
+    ## Why is this bad?
+    A handler that does not fit on a screen mixes several jobs (parsing, authentication,
+    storage, replies); it is read by scrolling, reviewed poorly, and its parts cannot be
+    reused or tested alone.
+
+    ## Example
+    ```python
+    def build_settings(env):
+        settings = {}
+        settings["host"] = env.get("WS_HOST")
+        ...  # 60 more lines
+        return settings
+    ```
+
+    ## Use instead
+    ```python
+    def _build_settings_settings(env):
+        settings = {}
+        settings["host"] = env.get("WS_HOST")
+        ...
+        return settings
+
+
+    def build_settings(env):
+        settings = _build_settings_settings(env)
+        ...
+        return settings
+    ```
+    The *unsafe* fix is the extract-method engine of WS301 with length as the measure: the run
+    of statements whose move makes the longer of the two functions shortest, with the fewest
+    inputs and outputs, verified with radon; repeated until the function fits. It refuses the
+    same runs as WS301 (see `wsrefactor explain WS301`): `return` except at the tail, `yield`,
+    `break`/`continue` of an outer loop, `global`/`nonlocal` writes, `del` of names, walrus in
+    comprehensions, frame introspection, maybe-unbound inputs, closures across the boundary,
+    outputs inside `try`/`with` bodies, zero-argument `super()` outside methods. When no safe
+    run is left, the finding says `no safe extraction remains`.
+
+    ## Options
+    - `max-lines` (int, default 50): longest function allowed, in lines.
+    - `helper-placement` (`"before"` or `"after"`, default `"before"`): where the helper goes.
     """
 
     code = "WS302"
@@ -20,12 +66,49 @@ class LongFunction(ExtractRule):
     severity = Severity.WARNING
     fix_safety = FixSafety.UNSAFE
     summary = "function is too long (more lines than the limit)"
-    options = (Option("max-lines", int, 50, "Longest function allowed, in lines from `def` to its last line."),)
+    options = (
+        Option("max-lines", int, 50, "Longest function allowed, in lines from `def` to its last line."),
+        PLACEMENT_OPTION,
+    )
     metric = "lines"
     option_name = "max-lines"
 
-    VALID: list[Any] = []
-    INVALID: list[Any] = []
+    VALID = [
+        Valid("""
+            def greet(name):
+                message = f"hello {name}"
+                return message
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            def configure(env):
+                conf = {}
+                conf["a"] = env.get("A")
+                conf["b"] = env.get("B")
+                conf["c"] = env.get("C")
+                conf["d"] = env.get("D")
+                return conf
+            """,
+            """
+            def _configure_conf(env):
+                conf = {}
+                conf["a"] = env.get("A")
+                conf["b"] = env.get("B")
+                return conf
+
+
+            def configure(env):
+                conf = _configure_conf(env)
+                conf["c"] = env.get("C")
+                conf["d"] = env.get("D")
+                return conf
+            """,
+            lines=(1,),
+            options={"max-lines": 5},
+        ),
+    ]
 
     def message(self, name: str, block: Any, limit: int) -> str:
         length = int(block.endline - block.lineno + 1)
