@@ -521,9 +521,15 @@ class OriginNotChecked(Rule):
                     f = model._func_target(dep.value)
                     if f is not None:
                         funcs.append(f)
-        # app/router-level dependencies: FastAPI(dependencies=[Depends(f)]) on the app used
-        for name, value in model.module_assigns.items():
-            if name in model.app_names and isinstance(value, cst.Call):
+        # app/router-level dependencies: FastAPI(dependencies=[Depends(f)]),
+        # app.include_router(router, dependencies=[Depends(f)])
+        level = [v for n, v in model.module_assigns.items() if n in model.app_names]
+        level += [
+            n for n in walk(self.ctx.module)
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "include_router"
+        ]
+        for value in level:
+            if isinstance(value, cst.Call):
                 deps = keyword(value, "dependencies")
                 if deps is not None:
                     for node in walk(deps.value):

@@ -244,8 +244,10 @@ class MessageSizeUnbounded(Rule):
         elif site.target is not None:
             if self._first_use_checked(model, site.function, site.target, after=site.statement):
                 return
-        elif isinstance(model.parent(holder), cst.Expr):
-            return  # discarded: `await websocket.receive_text()` just waits for a frame
+        elif isinstance(model.parent(holder), (cst.Expr, cst.Return)):
+            # discarded (`await websocket.receive_text()` just waits for a frame), or handed back
+            # to the caller by a helper (`return await ws.receive_text()`): the caller decides
+            return
         self.report(
             call,
             f"message from `{site.method}()` used without a length check; Starlette/FastAPI put no bound "
