@@ -265,6 +265,17 @@ def _in_nested(node: cst.CSTNode, index: _Indexer, func: cst.FunctionDef) -> boo
     return False
 
 
+def _scope_chain_assignments(inner: Scope, outer: Scope) -> list[Any]:
+    """Assignments of the scopes strictly between ``inner`` (included) and ``outer``."""
+    out: list[Any] = []
+    current: Scope | None = inner
+    while current is not None and current is not outer:
+        out.extend(current.assignments)
+        parent = getattr(current, "parent", None)
+        current = None if parent is current else parent
+    return out
+
+
 def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts | None:
     """Reads, writes and shape of ``func``; ``scopes`` maps nodes to libcst scopes."""
     body_nodes = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
@@ -286,6 +297,12 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
             continue
         facts.writes.append(_Event(assignment.name, node, index.span[node][0], _in_nested(node, index, func)))
 
+    # Python makes a name local to the function if it is bound anywhere in it; libcst links an
+    # access only to bindings before it, so a read earlier in a loop has no referents.
+    own_names = {a.name for a in scope.assignments}
+    for node in _walk_own(body_nodes):
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            own_names -= {n.name.value for n in node.names}
     scopes_in = {s for n, s in scopes.items() if n in index.span and s is not None and _is_within(s, scope)}
     for sc in scopes_in:
         nested = sc is not scope and not isinstance(sc, cst.metadata.ComprehensionScope)
@@ -294,7 +311,12 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
             if not isinstance(node, cst.Name) or node not in index.span:
                 continue
             referents = access.referents
-            if any(r.scope is scope for r in referents):
+            unresolved_local = (
+                not referents
+                and node.value in own_names
+                and node.value not in {a.name for a in _scope_chain_assignments(sc, scope)}
+            )
+            if any(r.scope is scope for r in referents) or unresolved_local:
                 facts.reads.append(_Event(node.value, node, index.span[node][0], nested))
             elif any(isinstance(r.scope, FunctionScope) and not _is_within(r.scope, scope) for r in referents):
                 facts.enclosing_reads.append(_Event(node.value, node, index.span[node][0], nested))
