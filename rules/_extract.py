@@ -101,6 +101,8 @@ class Plan:
     after: tuple[int, int]  # (cc, length) of the rewritten function
     helper: tuple[int, int]  # (cc, length) of the helper
     placement: str = "before"  # helper "before" or "after" the function
+    def_col: int = 0  # column of the function's ``def`` (wrapping long signatures)
+    call_col: int = 0  # column of the call statement (wrapping long calls)
 
     def apply(self, func: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
         """Rewrite ``func`` (possibly already updated by other fixes) into function + helper."""
@@ -1069,6 +1071,8 @@ class Extractor:
             inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand),
             is_async=cand.is_async, tail=cand.tail, kind=kind, receiver=receiver,
             module_level=self.module_level,
+            def_col=self.position(self.func).start.column,
+            call_col=self.position(cand.container.body[cand.start]).start.column,
             before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
         )
         built = _build(self.func, plan)
@@ -1110,6 +1114,24 @@ def _strip_blank(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
     return out
 
 
+MAX_LINE = 99
+
+
+def _wrapped_call(head: str, args: Sequence[str], col: int, tail: str = "") -> str:
+    """``head(a, b)tail``, wrapped black-style when the line would pass ``MAX_LINE``."""
+    one = f"{head}({', '.join(args)}){tail}"
+    if col + len(one) <= MAX_LINE or not args:
+        return one
+    # libcst re-adds the block's indentation to continuation lines: spaces here are relative
+    inner = " " * 4
+    joined = ", ".join(args)
+    if col + 4 + len(joined) <= MAX_LINE:
+        body = inner + joined
+    else:
+        body = ",\n".join(inner + a for a in args) + ","
+    return f"{head}(\n{body}\n){tail}"
+
+
 def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.FunctionDef] | None:
     block = _resolve(func, plan.container_path)
     if block is None or plan.stop > len(block.body):
@@ -1124,38 +1146,39 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     if plan.outputs:
         moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
 
-    params = [cst.Param(cst.Name(n)) for n in plan.inputs]
+    params = list(plan.inputs)
     decorators = []
     if plan.kind in ("method", "classmethod"):
         assert plan.receiver is not None
-        params.insert(0, cst.Param(cst.Name(plan.receiver)))
+        params.insert(0, plan.receiver)
         if plan.kind == "classmethod":
             decorators.append(cst.Decorator(cst.Name("classmethod")))
     elif plan.kind == "static":
         decorators.append(cst.Decorator(cst.Name("staticmethod")))
     in_class = plan.kind != "function"
-    helper = cst.FunctionDef(
-        name=cst.Name(plan.helper_name),
-        params=cst.Parameters(params=params),
+    head = f"{'async ' if plan.is_async else ''}def {plan.helper_name}"
+    template = cst.parse_statement(_wrapped_call(head, params, plan.def_col, ":") + "\n    pass\n")
+    assert isinstance(template, cst.FunctionDef)
+    helper = template.with_changes(
         body=cst.IndentedBlock(body=moved),
         decorators=decorators,
-        asynchronous=cst.Asynchronous() if plan.is_async else None,
         leading_lines=[cst.EmptyLine(indent=False)] * (2 if plan.module_level else 1),
     )
 
-    target: cst.BaseExpression = cst.Name(plan.helper_name)
+    target = plan.helper_name
     if plan.receiver is not None and in_class:
-        target = cst.Attribute(cst.Name(plan.receiver), cst.Name(plan.helper_name))
-    call: cst.BaseExpression = cst.Call(target, [cst.Arg(cst.Name(n)) for n in plan.inputs])
-    if plan.is_async:
-        call = cst.Await(call)
-    small: cst.BaseSmallStatement
+        target = f"{plan.receiver}.{plan.helper_name}"
+    prefix = ""
     if plan.tail:
-        small = cst.Return(call)
+        prefix = "return "
     elif plan.outputs:
-        small = cst.Assign([cst.AssignTarget(_name_list(plan.outputs))], call)
-    else:
-        small = cst.Expr(call)
+        prefix = ", ".join(plan.outputs) + " = "
+    if plan.is_async:
+        prefix += "await "
+    text = _wrapped_call(prefix + target, list(plan.inputs), plan.call_col)
+    parsed = cst.parse_statement(text + "\n")
+    assert isinstance(parsed, cst.SimpleStatementLine)
+    small = parsed.body[0]
     call_stmt = cst.SimpleStatementLine([small], leading_lines=[*blanks, *comments])
     new_body = [*block.body[:plan.start], call_stmt, *block.body[plan.stop:]]
     new_block = block.with_changes(body=new_body)

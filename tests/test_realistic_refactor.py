@@ -74,3 +74,9 @@ def test_authenticate_numbers(refactored: Path) -> None:
 def test_refactor_is_stable(refactored: Path) -> None:
     proc = _run([sys.executable, "-m", "wsrefactor", "check", "--select", "WS301,WS302", "wsapp"], refactored)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_long_signatures_and_calls_are_wrapped(refactored: Path) -> None:
+    before = set((REALISTIC / "wsapp" / "manager.py").read_text().splitlines())
+    after = (refactored / "wsapp" / "manager.py").read_text().splitlines()
+    assert [line for line in after if len(line) > 99 and line not in before] == []
