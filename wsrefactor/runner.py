@@ -156,6 +156,9 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         except SourceError as exc:
             result.findings.append(parse_error(path, exc))
             return result
+        except RecursionError:  # ast accepted it, but libcst's tree is too deep to walk
+            result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
+            return result
         if analysis is not None:
             result.findings.extend(analysis.findings)
             result.facts = analysis.facts
