@@ -7,12 +7,16 @@ the original only if the original still holds the bytes that were read.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import signal
 import stat
 import tempfile
+import threading
 import tokenize
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +79,11 @@ def decode(path: str, raw: bytes) -> SourceFile:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as exc:
+        try:  # no usable cookie: say which byte is not UTF-8 rather than blame the declaration
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = raw[: bad.start].count(b"\n") + 1
+            raise SourceError(f"invalid utf-8 byte {raw[bad.start]:#04x}", line=line) from None
         raise SourceError(f"bad encoding declaration: {exc.msg}", line=exc.lineno or 1) from None
     bom = raw.startswith(b"\xef\xbb\xbf")
     body = raw[3:] if bom else raw
@@ -94,11 +103,55 @@ def read_source(path: str | Path) -> SourceFile:
     return decode(str(path), read_bytes(path))
 
 
+_DEFERRED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done, so an interrupt lands between two writes.
+
+    Without this, Ctrl-C could arrive after the temporary file exists but before the code that
+    removes it on failure runs, and leave a ``*.wsrefactor-tmp`` file behind. The signal is
+    recorded and re-raised afterwards with the original handlers in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {}
+    try:
+        for sig in _DEFERRED_SIGNALS:
+            previous[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: installed outside Python; cannot be restored
+                signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
+def is_read_only(st: os.stat_result, path: str) -> bool:
+    """A file is read-only when nobody has a write bit on it, or when we may not write it.
+
+    The mode counts even for root (whose ``os.access`` is always true): ``chmod a-w`` is how a
+    user says "do not touch this file", and a fixer running as root in CI must honour it too.
+    """
+    return not (st.st_mode & 0o222) or not os.access(path, os.W_OK)
+
+
 def write_atomic(path: str | Path, data: bytes, expected: bytes) -> None:
     """Replace ``path`` with ``data`` only if it still holds ``expected``; never half-written.
 
-    Symlinks are followed so the link itself survives; the file mode is kept.
+    Symlinks are followed so the link itself survives; the file mode (and, when permitted, the
+    owner) is kept. SIGINT/SIGTERM are held during the write, so an interrupt never leaves a
+    temporary file behind.
     """
+    with _signals_deferred():
+        _write_atomic(path, data, expected)
+
+
+def _write_atomic(path: str | Path, data: bytes, expected: bytes) -> None:
     target = os.path.realpath(path)
     try:
         with open(target, "rb") as fh:
@@ -109,8 +162,9 @@ def write_atomic(path: str | Path, data: bytes, expected: bytes) -> None:
         raise ChangedOnDisk("changed on disk since it was read; not overwritten")
     directory = os.path.dirname(target) or "."
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-        if not os.access(target, os.W_OK):
+        st = os.stat(target)
+        mode = stat.S_IMODE(st.st_mode)
+        if is_read_only(st, target):
             raise SourceError("cannot write: permission denied (read-only file)")
         fd, tmp = tempfile.mkstemp(
             dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TMP_SUFFIX
@@ -122,6 +176,7 @@ def write_atomic(path: str | Path, data: bytes, expected: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _keep_owner(tmp, st)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as exc:
@@ -134,8 +189,22 @@ def write_atomic(path: str | Path, data: bytes, expected: bytes) -> None:
         raise
 
 
+def _keep_owner(tmp: str, st: os.stat_result) -> None:
+    """Give the new file the old one's owner (only root may; otherwise it is already ours)."""
+    if hasattr(os, "chown") and (os.stat(tmp).st_uid, os.stat(tmp).st_gid) != (st.st_uid, st.st_gid):
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except PermissionError:
+            pass
+
+
 def write_new(path: str | Path, data: bytes) -> None:
     """Create a file that must not exist yet (generated modules, extracted scripts), atomically."""
+    with _signals_deferred():
+        _write_new(path, data)
+
+
+def _write_new(path: str | Path, data: bytes) -> None:
     target = Path(path)
     if target.exists():
         raise ChangedOnDisk("already exists; not overwritten")
