@@ -14,7 +14,7 @@ import argparse
 import ast
 import os
 import platform
-import resource
+
 import shutil
 import statistics
 import subprocess
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 else:
                     print(f"| {label:<44} | {value:>8.2f} | {value / floor:>11.1f} |")
             sys.stdout.flush()
-    del resource
+
 
 
 if __name__ == "__main__":

@@ -245,7 +245,7 @@ def check(
         _write_output(report, output)
         if output is not None and fmt is not Format.text and not quiet:
             _err(text_reporter.summary(run.findings, run.checked).rstrip())
-    raise typer.Exit(1 if run.findings and not exit_zero else 0)
+    raise typer.Exit(2 if run.failed else 1 if run.findings and not exit_zero else 0)
 
 
 @app.command()
@@ -301,7 +301,7 @@ def fix(
                 f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(run.written)} file(s); "
                 f"{len(run.findings)} remaining{note}.\n"
             )
-    raise typer.Exit(1 if run.findings or run.messages else 0)
+    raise typer.Exit(2 if run.failed else 1 if run.findings or run.messages else 0)
 
 
 def _ask_each_fix(session: Session, policy: Any, jobs: int) -> Any:

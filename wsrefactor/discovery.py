@@ -53,10 +53,14 @@ class _GitIgnores:
             self._cache[directory] = spec
         return self._cache[directory]
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
+    def ignored(self, path: Path, is_dir: bool, top: Path) -> bool:
+        """Ignored by a ``.gitignore`` at or below ``top`` (the directory named on the command
+        line: what is above it does not hide what the user asked for)."""
         if not self.enabled:
             return False
         for directory in path.parents:
+            if directory != top and top not in directory.parents:
+                break
             spec = self._spec(directory)
             if spec is not None:
                 rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
@@ -100,7 +104,7 @@ def _walk(top: Path, excluded: object, gitignores: _GitIgnores) -> Iterator[str]
         keep = []
         for d in sorted(dirnames):
             sub = here / d
-            if sub.is_symlink() or excluded(sub, True) or gitignores.ignored(sub, True):  # type: ignore[operator]
+            if sub.is_symlink() or excluded(sub, True) or gitignores.ignored(sub, True, top):  # type: ignore[operator]
                 # A directory that merely *ends* in .py is still just a directory to walk.
                 continue
             keep.append(d)
@@ -109,6 +113,6 @@ def _walk(top: Path, excluded: object, gitignores: _GitIgnores) -> Iterator[str]
             if not name.endswith(".py"):
                 continue
             file = here / name
-            if excluded(file, False) or gitignores.ignored(file, False):  # type: ignore[operator]
+            if excluded(file, False) or gitignores.ignored(file, False, top):  # type: ignore[operator]
                 continue
             yield str(file)

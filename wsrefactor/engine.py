@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import os
 import warnings
 from collections import defaultdict
@@ -74,11 +75,8 @@ class _Dispatch(cst.CSTVisitor):
         self.visits: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
         self.leaves: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
         for rule in rules:
-            for name, func in rule.get_visitors().items():
-                kind, _, node_type = name.partition("_")
-                if "_" in node_type:  # attribute visitors (visit_Call_func) are not batched
-                    continue
-                (self.visits if kind == "visit" else self.leaves)[node_type].append(func)
+            for name, kind, node_type in _visitor_names(type(rule)):
+                (self.visits if kind == "visit" else self.leaves)[node_type].append(getattr(rule, name))
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         self.ctx.ancestors.append(node)
@@ -90,6 +88,17 @@ class _Dispatch(cst.CSTVisitor):
         for func in self.leaves.get(type(original_node).__name__, ()):
             func(original_node)
         self.ctx.ancestors.pop()
+
+
+@functools.lru_cache(maxsize=None)
+def _visitor_names(cls: type[Rule]) -> tuple[tuple[str, str, str], ...]:
+    """``visit_X``/``leave_X`` methods of a rule class, found once per class (not per file)."""
+    out = []
+    for name in dir(cls):
+        kind, _, node_type = name.partition("_")
+        if kind in ("visit", "leave") and node_type and "_" not in node_type and callable(getattr(cls, name)):
+            out.append((name, kind, node_type))
+    return tuple(out)
 
 
 def parse(text: str, path: str) -> cst.Module:
@@ -149,7 +158,7 @@ def analyze_module(
             info = None
             if report.fix is not None:
                 edits: tuple[Edit, ...] = ()
-                if want_edits:
+                if want_edits and materialize(report.fix):
                     edits = text_edits(module.code, apply_fixes(module, [report.fix]).code)
                 info = FixInfo(report.fix.safety, report.fix.description, edits)
                 report.fix.at = (rng.start.line, rng.start.column + 1)
@@ -167,6 +176,14 @@ def analyze_module(
     findings.sort(key=lambda f: f.sort_key)
     fixes.sort(key=lambda cf: (position(_anchor(cf[1])).start.line, position(_anchor(cf[1])).start.column))
     return Analysis(findings, facts, fixes, module, position)
+
+
+def materialize(fix: Fix) -> bool:
+    """Build a lazy fix's edits now (once); False when it turns out there is nothing to apply."""
+    if fix.build is not None:
+        build, fix.build = fix.build, None
+        build(fix)
+    return bool(fix.replacements or fix.module_statements or fix.imports or fix.new_files)
 
 
 def _anchor(fix: Fix) -> cst.CSTNode:
@@ -210,7 +227,7 @@ def fix_text(
             tree = _ast_or_none(outcome.text)
         analysis = analyze_module(path, module, rules, config, tree=tree)
         outcome.analysis = analysis
-        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
+        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f) and materialize(f)]
         if not allowed:
             return outcome
         chosen = choose_compatible([f for _, f in allowed], analysis.position)

@@ -53,6 +53,10 @@ class Fix:
     # Whole new files the fix creates, as (path, text); paths relative to the fixed file's
     # directory or absolute. A file that already exists with other content is never overwritten.
     new_files: tuple[tuple[str, str], ...] = ()
+    # Expensive fixes (extract method, generated code) can be built lazily: the engine calls
+    # ``build(fix)`` only when the fix is applied or its edits are reported; it fills in the
+    # fields above (leaving them empty means "no fix after all").
+    build: Callable[[Fix], None] | None = None
     # Where the finding was reported, (line, column); set by the engine.
     at: tuple[int, int] = (0, 0)
     # Nodes whose text span this fix owns; two fixes owning overlapping spans are not applied

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +33,9 @@ from wsrefactor.suppressions import (
 )
 
 ENGINE_CODES = ("WS000", "WS001")
+# libcst recurses per nesting level; long concatenations (pydoc_data/topics.py) need more than
+# the default 1000 frames. Python 3.11 frames are cheap, so this is safe for the C stack.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class FileResult:
     messages: list[str] = field(default_factory=list)
     source: SourceFile | None = None
     new_files: list[tuple[str, str]] = field(default_factory=list)
+    internal_error: str | None = None
 
 
 def parse_error(path: str, exc: SourceError) -> Finding:
@@ -112,7 +117,16 @@ def process_file(path: str, job: Job) -> FileResult:
         hit = cache.get(path, source.raw)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-    result = _analyze(result, source, rules, job)
+    try:
+        result = _analyze(result, source, rules, job)
+    except RecursionError:
+        result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
+        return result
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one file's crash must not end the run
+        result.internal_error = f"{path}: internal error while analysing: {type(exc).__name__}: {exc}"
+        return result
     if cache is not None:
         cache.put(path, source.raw, result)
     return result
@@ -196,11 +210,22 @@ def run_files(
         chunks = [ordered[i::count] for i in range(count)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_process_many, chunk, job) for chunk in chunks]
-            for future in as_completed(futures):
-                part = future.result()
-                results.extend(part)
-                tick(len(part))
+            try:
+                for future in as_completed(futures):
+                    part = future.result()
+                    results.extend(part)
+                    tick(len(part))
+            except BaseException:  # Ctrl-C/SIGTERM: stop now, not after every queued chunk
+                _abandon(pool)
+                raise
     return sorted(results, key=lambda r: r.path)
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued chunks and stop the workers (they only read files, so stopping is safe)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 @dataclass
@@ -213,6 +238,7 @@ class RunResult:
     written: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
     checked: int = 0
+    failed: bool = False  # an internal error on some file: the run still finished, exit 2
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -232,11 +258,17 @@ def _repository_facts(given: Sequence[str], job: Job, jobs: int) -> list[FileRes
 
 
 def finalize_rule(
-    cls: type[ProjectRule], facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
+    cls: type[ProjectRule],
+    facts: Mapping[str, Sequence[Any]],
+    options: Mapping[str, Any],
+    root: str = ".",
 ) -> list[tuple[Finding, ProjectEdit | None]]:
-    """Run one project rule's cross-file decision and turn its results into findings."""
+    """Run one project rule's cross-file decision and turn its results into findings.
+
+    The options passed to ``finalize`` carry the project root as ``"__root__"``.
+    """
     out: list[tuple[Finding, ProjectEdit | None]] = []
-    merged = {o.name: o.default for o in cls.options} | dict(options)
+    merged = {o.name: o.default for o in cls.options} | dict(options) | {"__root__": root}
     for pf in cls.finalize(facts, merged):
         info = FixInfo(pf.fix.safety, pf.fix.description) if pf.fix is not None else None
         finding = Finding(
@@ -258,7 +290,7 @@ def project_phase(
         if not (issubclass(cls, ProjectRule) and job.selection.enabled(code)):
             continue
         facts = {r.path: r.facts[code] for r in results if code in r.facts}
-        out.extend(finalize_rule(cls, facts, job.config.rule_options.get(code, {})))
+        out.extend(finalize_rule(cls, facts, job.config.rule_options.get(code, {}), job.config.root))
     return out
 
 
@@ -270,7 +302,9 @@ def _apply_project_edits(
     by_path: dict[str, list[tuple[str, Any]]] = {}
     for code, edit in edits:
         for path, payload in edit.payloads:
-            by_path.setdefault(path, []).append((code, payload))
+            items = by_path.setdefault(path, [])
+            if (code, payload) not in items:  # the same fix is carried by every copy it removes
+                items.append((code, payload))
     texts: dict[str, str] = {}
     errors: list[str] = []
     for path, payloads in sorted(by_path.items()):
@@ -372,6 +406,9 @@ def execute(
     selection = job.selection
     for result in results:
         run.messages.extend(result.messages)
+        if result.internal_error:
+            run.messages.append(result.internal_error)
+            run.failed = True
         for code, n in result.applied.items():
             run.fixed[code] = run.fixed.get(code, 0) + n
         findings = result.findings + project_findings.pop(result.path, [])
@@ -402,6 +439,7 @@ def _finish_fix(
 ) -> None:
     new_files = [nf for _, e in run.project_edits for nf in e.new_files]
     new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
+    new_files = list(dict.fromkeys(new_files))
     for path, result in sorted(by_path.items()):
         if result.new_bytes is None or result.new_bytes == result.raw:
             continue
@@ -416,12 +454,12 @@ def _finish_fix(
                 run.messages.append(f"{display(path)}: {exc}")
                 _unfix(run, result)
     for path, text in new_files:
+        if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
+            continue  # generated earlier with the same content
         if diff:
             run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
         if write:
             try:
-                if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
-                    continue  # generated earlier with the same content
                 write_new(path, text.encode("utf-8"))
                 run.written.append(path)
             except (ChangedOnDisk, OSError) as exc:
