@@ -71,12 +71,46 @@ def source_of(ctx: FileContext, node: cst.CSTNode) -> str:
     return ctx.module.code_for_node(node)
 
 
-def add_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
-    """Append an argument; a trailing comma moves to the new last argument."""
+def add_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
+    """Append ``new`` as the last argument, keeping the call's layout.
+
+    The whitespace after the old last argument (a newline before ``)`` included) moves after
+    the new one, and in a call with one argument per line the new argument gets its own line,
+    with the same indentation and trailing-comma style.
+    """
     args = list(call.args)
-    if args:
-        last = args[-1]
-        if last.comma is not cst.MaybeSentinel.DEFAULT:
-            arg = arg.with_changes(comma=last.comma)
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-    return call.with_changes(args=[*args, arg])
+    if not args:
+        before = call.whitespace_before_args
+        if isinstance(before, cst.SimpleWhitespace):
+            call = call.with_changes(whitespace_before_args=cst.SimpleWhitespace(""))
+        return call.with_changes(args=[new])
+    last = args[-1]
+    before = call.whitespace_before_args
+    indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else None
+    comma = last.comma
+    trailing = comma.whitespace_after if isinstance(comma, cst.Comma) else None
+    if indent is not None and isinstance(trailing, cst.ParenthesizedWhitespace):
+        # f(\n    a,\n) -> f(\n    a,\n    new,\n): a comment after "a," stays on a's line.
+        separator = trailing.with_changes(empty_lines=[], indent=True, last_line=indent)
+        args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=separator))
+        closing = trailing.with_changes(first_line=cst.TrailingWhitespace())
+        new = new.with_changes(comma=cst.Comma(whitespace_after=closing))
+    elif indent is not None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
+        # f(\n    a\n) -> f(\n    a,\n    new\n)
+        tail = last.whitespace_after_arg
+        separator = tail.with_changes(empty_lines=[], indent=True, last_line=indent)
+        args[-1] = last.with_changes(
+            comma=cst.Comma(whitespace_after=separator), whitespace_after_arg=cst.SimpleWhitespace("")
+        )
+        closing = tail.with_changes(first_line=cst.TrailingWhitespace())
+        new = new.with_changes(whitespace_after_arg=closing)
+    else:
+        # f(a) -> f(a, new); f(a, ) -> f(a, new, ); f(a\n) -> f(a, new\n)
+        if isinstance(comma, cst.Comma):
+            new = new.with_changes(comma=comma)
+        new = new.with_changes(whitespace_after_arg=last.whitespace_after_arg)
+        args[-1] = last.with_changes(
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+    return call.with_changes(args=[*args, new])
