@@ -13,7 +13,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Report, Rule, Valid
-from wsrefactor.rules._calls import import_table, is_dotted
+from wsrefactor.rules._calls import is_dotted
 from wsrefactor.rules._helpers import callee
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
@@ -485,7 +485,7 @@ class BlockingCallInAsync(Rule):
         self.frames: dict[cst.CSTNode, _Frame] = {}
         self.defs: dict[tuple[str, ...], _Frame] = {}
         self.sites: list[_Site] = []
-        self.imports = imports = import_table(ctx)
+        self.imports = imports = ctx.imports
         self.can_fix = not imports.imports_module("trio") and (
             imports.imports_module("asyncio") or not imports.imports_module("anyio")
         ) and imports.aliases.get("asyncio", "asyncio") == "asyncio"
