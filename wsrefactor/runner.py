@@ -209,8 +209,8 @@ def run_files(
         count = min(len(ordered), jobs * 16)
         chunks = [ordered[i::count] for i in range(count)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_process_many, chunk, job) for chunk in chunks]
             try:
+                futures = [pool.submit(_process_many, chunk, job) for chunk in chunks]
                 for future in as_completed(futures):
                     part = future.result()
                     results.extend(part)
@@ -223,9 +223,10 @@ def run_files(
 
 def _abandon(pool: ProcessPoolExecutor) -> None:
     """Cancel queued chunks and stop the workers (they only read files, so stopping is safe)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()
+    for proc in workers:
+        proc.kill()
 
 
 @dataclass
