@@ -54,6 +54,7 @@ def _logical_spans(text: str) -> tuple[dict[int, tuple[int, int]], list[tuple[in
     comments: list[tuple[int, int, str]] = []
     start: int | None = None
     pending: list[int] = []
+    failed = False
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.COMMENT:
@@ -70,8 +71,9 @@ def _logical_spans(text: str) -> tuple[dict[int, tuple[int, int]], list[tuple[in
             elif tok.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT) and start is None:
                 start = tok.start[0]
     except (tokenize.TokenError, SyntaxError, IndentationError):
-        pass
-    if not comments:  # untokenizable text: fall back to a line scan
+        failed = True
+    if failed:  # untokenizable text: fall back to a line scan
+        comments, spans = [], {}
         for number, line in enumerate(text.splitlines(), start=1):
             pos = line.find("#")
             if pos >= 0:
