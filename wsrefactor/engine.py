@@ -154,7 +154,8 @@ def analyze_module(
             facts[rule.code] = rule.facts
         for report in rule.reports:
             rng = position(report.node)
-            stmt_line = position(report.stmt).start.line if report.stmt is not None else rng.start.line
+            stmt_rng = position(report.stmt) if report.stmt is not None else rng
+            stmt_line, stmt_end = stmt_rng.start.line, stmt_rng.end.line
             info = None
             if report.fix is not None:
                 edits: tuple[Edit, ...] = ()
@@ -169,7 +170,7 @@ def analyze_module(
                     line=rng.start.line, column=rng.start.column + 1,
                     end_line=rng.end.line, end_column=rng.end.column + 1,
                     severity=rule.severity, category=rule.category, fix=info,
-                    stmt_line=stmt_line, context=_context_text(module, report),
+                    stmt_line=stmt_line, stmt_end_line=stmt_end, context=_context_text(module, report),
                     extra=report.extra,
                 )
             )

@@ -85,6 +85,9 @@ class Finding:
     fix: FixInfo | None = None
     # First line of the logical line holding the finding: where a suppression comment may also sit.
     stmt_line: int = 0
+    # Last line of the flagged statement (a whole ``def`` for function-level findings): the span
+    # a fix may rewrite.
+    stmt_end_line: int = 0
     # Normalised source of the flagged statement + enclosing function: a fingerprint that survives
     # lines inserted above (baseline, SARIF partialFingerprints).
     context: str = ""

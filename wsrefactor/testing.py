@@ -135,7 +135,9 @@ def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], c
         difflib.unified_diff(after.splitlines(True), again.splitlines(True))
     )
     header_end = _header_end(before)
-    spans = [(min(f.stmt_line, f.line), f.end_line) for f in findings if f.fix is not None]
+    spans = [
+        (min(f.stmt_line, f.line), max(f.end_line, f.stmt_end_line)) for f in findings if f.fix is not None
+    ]
     matcher = difflib.SequenceMatcher(a=split_lines(before), b=split_lines(after), autojunk=False)
     for tag, i1, i2, _, _ in matcher.get_opcodes():
         if tag == "equal":
