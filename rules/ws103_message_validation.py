@@ -1,0 +1,821 @@
+"""WS103 message-not-validated: a received JSON message used as a dict with no schema validation."""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from wsrefactor.model import FixSafety, Severity
+from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, walk
+from wsrefactor.rules._helpers import call_name
+from wsrefactor.rules.ws305_inline_lua import render
+
+LOADS = frozenset({"json.loads", "orjson.loads", "ujson.loads", "simplejson.loads", "rapidjson.loads"})
+#: method / function names that validate their argument against a schema
+VALIDATOR_ATTRS = frozenset({
+    "model_validate", "parse_obj", "validate_python", "validate", "load", "from_dict", "structure",
+    "convert", "model_construct", "parse_raw", "validate_json", "iter_errors", "is_valid",
+})
+VALIDATOR_FUNCS = frozenset({
+    "jsonschema.validate", "fastjsonschema.validate", "dacite.from_dict", "cattrs.structure", "msgspec.convert",
+    "pydantic.parse_obj_as", "pydantic.tools.parse_obj_as",
+})
+DICT_METHODS = frozenset({"get", "pop", "setdefault", "keys", "items", "values"})
+_RAW_KEYS = ("text", "bytes")
+_BASEMODEL_ATTRS = frozenset({
+    "copy", "dict", "json", "schema", "schema_json", "construct", "validate", "fields", "parse_obj",
+    "parse_raw", "parse_file", "from_orm", "update_forward_refs", "model_config", "model_fields",
+})
+_PYDANTIC = ("BaseModel", "ConfigDict", "Field", "TypeAdapter", "ValidationError", "Discriminator", "Tag")
+_TYPING = ("Annotated", "Any", "Literal", "Union")
+_PLACEHOLDER = "__ws103_raw__"
+
+
+# --------------------------------------------------------------------------------------------
+# where parsed messages come from
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Parsed:
+    """A parsed message: ``node`` the ``json.loads``/``receive_json`` call (reported), ``name``
+    the name it is bound to in ``function`` (None when used in place), ``site`` the receive."""
+
+    node: cst.Call
+    function: cst.FunctionDef
+    name: str | None
+    site: ReceiveSite
+    raw: cst.BaseExpression | None = None  # the json.loads argument
+
+
+def _unawait(node: cst.CSTNode) -> cst.CSTNode:
+    return node.expression if isinstance(node, cst.Await) else node
+
+
+def _str_key(node: cst.CSTNode | None) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    return _str_key(node.slice[0].slice.value)
+
+
+def _is_raw_expr(node: cst.CSTNode, names: set[str], sites: set[int]) -> bool:
+    """The received message itself: a receive call, a name bound to one, ``raw.decode()``,
+    ``message["text"]``/``message.get("bytes")`` of an ASGI ``receive()`` message."""
+    node = _unawait(node)
+    if id(node) in sites:
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in names
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        attr = node.func.attr.value
+        if attr == "decode":
+            return _is_raw_expr(node.func.value, names, sites)
+        if attr == "get" and node.args and _str_key(node.args[0].value) in _RAW_KEYS:
+            return _is_raw_expr(node.func.value, names, sites)
+    if isinstance(node, cst.Subscript) and _subscript_key(node) in _RAW_KEYS:
+        return _is_raw_expr(node.value, names, sites)
+    return False
+
+
+def _bound_name(model: EndpointModel, node: cst.CSTNode) -> str | None:
+    """``name = <node>`` (also ``name := <node>``, through ``await``)."""
+    parent = model.parent(node)
+    if isinstance(parent, cst.Await):
+        node, parent = parent, model.parent(parent)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and parent.value is node:
+        target = parent.targets[0].target
+        return target.value if isinstance(target, cst.Name) else None
+    if isinstance(parent, (cst.NamedExpr, cst.AnnAssign)) and parent.value is node:
+        return parent.target.value if isinstance(parent.target, cst.Name) else None
+    return None
+
+
+def _raw_flows(model: EndpointModel, func: cst.FunctionDef, names: set[str], depth: int = 2) -> Iterator[tuple[cst.FunctionDef, set[str]]]:
+    """``func`` with its raw-message names, then same-module helpers the message is passed to."""
+    yield func, names
+    if depth == 0 or not names:
+        return
+    for call, target in model.callees(func):
+        bound = {model.bound_param(call, target, n) for n in names} - {None}
+        if bound:
+            yield from _raw_flows(model, target, bound, depth - 1)  # type: ignore[arg-type]
+
+
+class _Finder:
+    """Parsed messages of one endpoint."""
+
+    def __init__(self, ctx, model: EndpointModel) -> None:  # noqa: ANN001 - FileContext
+        self.ctx = ctx
+        self.model = model
+
+    def sources(self, ep: Endpoint) -> list[Parsed]:
+        out: list[Parsed] = []
+        seen: set[int] = set()
+        for site in ep.receives:
+            for parsed in self._for_site(site):
+                if id(parsed.node) not in seen:
+                    seen.add(id(parsed.node))
+                    out.append(parsed)
+        return out
+
+    def _for_site(self, site: ReceiveSite) -> Iterator[Parsed]:
+        if site.mode in ("json", "json-binary") and isinstance(site.node, cst.Call):
+            yield Parsed(site.node, site.function, site.target, site)
+            return
+        if site.mode == "json":  # async for msg in ws.iter_json()
+            return
+        names = {site.target} if site.target else set()
+        sites = {id(site.node)} if isinstance(site.node, cst.Call) else set()
+        for func, raw_names in _raw_flows(self.model, site.function, names):
+            for node in walk(func.body, into_defs=False):
+                if isinstance(node, cst.Call) and call_name(self.ctx, node) in LOADS and node.args:
+                    arg = node.args[0].value
+                    if _is_raw_expr(arg, raw_names, sites if func is site.function else set()):
+                        yield Parsed(node, func, _bound_name(self.model, node), site, arg)
+            sites = set()
+
+
+# --------------------------------------------------------------------------------------------
+# how the parsed message is used
+# --------------------------------------------------------------------------------------------
+
+
+def _dict_use(model: EndpointModel, node: cst.CSTNode) -> bool:
+    """``node["k"]``, ``node.get(...)``, ``"k" in node``, ``{**node}``, ``f(**node)`` (f lower-case)."""
+    parent = model.parent(node)
+    if isinstance(parent, cst.Subscript) and parent.value is node:
+        return True
+    if isinstance(parent, cst.Attribute) and parent.value is node:
+        return parent.attr.value in DICT_METHODS
+    if isinstance(parent, cst.ComparisonTarget) and parent.comparator is node:
+        return isinstance(parent.operator, (cst.In, cst.NotIn))
+    if isinstance(parent, cst.StarredDictElement):
+        return True
+    if isinstance(parent, cst.Arg) and parent.star == "**":
+        call = model.parent(parent)
+        return isinstance(call, cst.Call) and not _class_like(call.func)
+    return False
+
+
+def _class_like(func: cst.BaseExpression) -> bool:
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and name[:1].isupper()
+
+
+def _validated_by(ctx, model: EndpointModel, node: cst.CSTNode) -> bool:  # noqa: ANN001
+    """``node`` is an argument of a schema validation (``Model.model_validate(node)``,
+    ``Model(**node)``, ``jsonschema.validate(node, schema)``, ``schema.load(node)``...)."""
+    arg = model.parent(node)
+    if not isinstance(arg, cst.Arg):
+        return False
+    call = model.parent(arg)
+    if not isinstance(call, cst.Call):
+        return False
+    if arg.star == "**" or (arg.star == "" and _class_like(call.func) and len(call.args) == 1):
+        if _class_like(call.func):
+            return True
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in VALIDATOR_ATTRS:
+        return True
+    name = call_name(ctx, call)
+    return name in VALIDATOR_FUNCS or (isinstance(func, cst.Name) and func.value in ("from_dict", "structure"))
+
+
+def _rebinds(model: EndpointModel, node: cst.Name) -> bool:
+    parent = model.parent(node)
+    if isinstance(parent, (cst.AssignTarget, cst.For, cst.NamedExpr, cst.AnnAssign, cst.AsName)):
+        return getattr(parent, "target", getattr(parent, "name", None)) is node
+    return False
+
+
+def _uses(model: EndpointModel, scope: cst.CSTNode, name: str, after: cst.CSTNode | None) -> Iterator[cst.Name]:
+    """Uses of ``name`` in ``scope`` in source order, after the statement ``after``, until rebound."""
+    started = after is None
+    inside = {id(n) for n in walk(after)} if after is not None else set()
+    for node in walk(scope):
+        if not started:
+            started = node is after
+            continue
+        if id(node) in inside or not isinstance(node, cst.Name) or node.value != name:
+            continue
+        if _rebinds(model, node):
+            return
+        if isinstance(model.parent(node), (cst.Attribute, cst.Arg)) and getattr(model.parent(node), "keyword", None) is node:
+            continue
+        yield node
+
+
+class _Usage:
+    """Whether a parsed message is used as a dict before any schema validation."""
+
+    def __init__(self, ctx, model: EndpointModel) -> None:  # noqa: ANN001
+        self.ctx = ctx
+        self.model = model
+
+    def verdict(self, parsed: Parsed) -> str | None:
+        """``"dict"`` (flag), ``"validated"`` or None (never used as a dict)."""
+        holder = parsed.node
+        if isinstance(self.model.parent(holder), cst.Await):
+            holder = self.model.parent(holder)
+        if parsed.name is None:
+            if _validated_by(self.ctx, self.model, holder):
+                return "validated"
+            return "dict" if _dict_use(self.model, holder) else None
+        stmt = self.model.statement_of(parsed.node)
+        return self.of_name(parsed.function, parsed.name, stmt, depth=3)
+
+    def of_name(self, func: cst.FunctionDef, name: str, after: cst.CSTNode | None, depth: int) -> str | None:
+        for use in _uses(self.model, func.body, name, after):
+            if _validated_by(self.ctx, self.model, use):
+                return "validated"
+            if _dict_use(self.model, use):
+                return "dict"
+            verdict = self._through_call(func, use, depth)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _through_call(self, func: cst.FunctionDef, use: cst.Name, depth: int) -> str | None:
+        arg = self.model.parent(use)
+        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
+        if depth == 0 or not isinstance(call, cst.Call):
+            return None
+        target = self.model.resolve_call(call, func)
+        param = self.model.bound_param(call, target, use.value) if target is not None else None
+        if target is None or param is None or target is func:
+            return None
+        return self.of_name(target, param, None, depth - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# the message shape: keys read, and the dispatch on a `type`-like key
+# --------------------------------------------------------------------------------------------
+
+
+def _read_of(model: EndpointModel, use: cst.Name) -> tuple[cst.BaseExpression, str, bool] | None:
+    """``(expression, key, required)`` for ``msg["k"]``, ``msg.get("k")`` and ``"k" in msg``."""
+    parent = model.parent(use)
+    if isinstance(parent, cst.Subscript) and parent.value is use:
+        key = _subscript_key(parent)
+        return (parent, key, True) if key is not None else None
+    if isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value == "get":
+        call = model.parent(parent)
+        if isinstance(call, cst.Call) and call.args and _str_key(call.args[0].value) is not None:
+            return call, _str_key(call.args[0].value), False  # type: ignore[return-value]
+    if isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, (cst.In, cst.NotIn)):
+        comparison = model.parent(parent)
+        if isinstance(comparison, cst.Comparison) and _str_key(comparison.left) is not None:
+            return comparison, _str_key(comparison.left), False  # type: ignore[return-value]
+    return None
+
+
+def _literals(node: cst.CSTNode) -> list[str] | None:
+    """``"chat"`` -> ["chat"]; ``("a", "b")`` -> ["a", "b"]."""
+    if _str_key(node) is not None:
+        return [_str_key(node)]  # type: ignore[list-item]
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)) and node.elements:
+        values = [_str_key(e.value) for e in node.elements]
+        return values if all(v is not None for v in values) else None  # type: ignore[return-value]
+    return None
+
+
+def _compared_literals(model: EndpointModel, expr: cst.CSTNode) -> tuple[cst.If, list[str]] | None:
+    """``if <expr> == "lit":`` (also ``in (...)``, ``"lit" == <expr>``, first of an ``and``)."""
+    comparison = model.parent(expr)
+    if not isinstance(comparison, cst.Comparison) or len(comparison.comparisons) != 1:
+        return None
+    target = comparison.comparisons[0]
+    other = target.comparator if comparison.left is expr else comparison.left
+    if isinstance(target.operator, cst.Equal) or (isinstance(target.operator, cst.In) and comparison.left is expr):
+        values = _literals(other)
+    else:
+        return None
+    test: cst.CSTNode = comparison
+    parent = model.parent(test)
+    if isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.And) and parent.left is test:
+        test, parent = parent, model.parent(parent)
+    if values and isinstance(parent, cst.If) and parent.test is test:
+        return parent, values
+    return None
+
+
+@dataclass(eq=False)
+class Shape:
+    """What the code reads from one parsed message."""
+
+    common: dict[str, bool] = field(default_factory=dict)  # key -> required
+    key: str | None = None  # the dispatch key
+    key_required: bool = False
+    branches: dict[str, dict[str, bool]] = field(default_factory=dict)  # literal -> keys
+    fallback: dict[str, bool] | None = None
+    # (body node, literals or None for the fallback), for telling where a read sits
+    scopes: list[tuple[cst.CSTNode, tuple[str, ...] | None]] = field(default_factory=list)
+    first_dispatch: cst.CSTNode | None = None
+
+
+def _merge(keys: dict[str, bool], key: str, required: bool) -> None:
+    keys[key] = keys.get(key, False) or required
+
+
+class _ShapeReader:
+    def __init__(self, model: EndpointModel) -> None:
+        self.model = model
+
+    def read(self, func: cst.FunctionDef, name: str, after: cst.CSTNode) -> Shape:
+        reads = []
+        for use in _uses(self.model, func.body, name, after):
+            found = _read_of(self.model, use)
+            if found is not None:
+                reads.append(found)
+        shape = Shape()
+        dispatch = self._dispatch(func, reads)
+        if dispatch:
+            self._set_dispatch(shape, dispatch)
+        for expr, key, required in reads:
+            if key == shape.key and any(expr is e for e, _ in dispatch):
+                shape.key_required = shape.key_required or required
+                continue
+            self._place(shape, expr, key, required)
+        if shape.fallback is None and shape.key is not None and self._read_after(shape, reads):
+            shape.fallback = {}
+        return shape
+
+    def _dispatch(self, func: cst.FunctionDef, reads: list) -> list[tuple[cst.CSTNode, cst.CSTNode]]:
+        """``(read expression, If or Match)`` for the most used dispatch key."""
+        by_key: dict[str, list[tuple[cst.CSTNode, cst.CSTNode]]] = {}
+        for expr, key, _ in reads:
+            for holder in self._dispatch_points(func, expr):
+                by_key.setdefault(key, []).append((expr, holder))
+        if not by_key:
+            return []
+        best = max(by_key, key=lambda k: (len(by_key[k]), k == "type"))
+        return [(e, h) for e, h in by_key[best]] if best else []
+
+    def _dispatch_points(self, func: cst.FunctionDef, expr: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        found = _compared_literals(self.model, expr)
+        if found is not None:
+            yield found[0]
+        parent = self.model.parent(expr)
+        if isinstance(parent, cst.Match) and parent.subject is expr:
+            yield parent
+        alias = _bound_name(self.model, expr)
+        if alias is not None:
+            stmt = self.model.statement_of(expr)
+            for use in _uses(self.model, func.body, alias, stmt):
+                yield from self._dispatch_points_direct(use)
+
+    def _dispatch_points_direct(self, use: cst.Name) -> Iterator[cst.CSTNode]:
+        found = _compared_literals(self.model, use)
+        if found is not None:
+            yield found[0]
+        parent = self.model.parent(use)
+        if isinstance(parent, cst.Match) and parent.subject is use:
+            yield parent
+
+    def _set_dispatch(self, shape: Shape, dispatch: list[tuple[cst.CSTNode, cst.CSTNode]]) -> None:
+        self._holders = {id(h) for _, h in dispatch}
+        for expr, holder in dispatch:
+            key = _read_key(expr)
+            shape.key = key
+            if shape.first_dispatch is None:
+                shape.first_dispatch = holder
+            if isinstance(holder, cst.If):
+                self._if_scopes(shape, holder)
+            elif isinstance(holder, cst.Match):
+                self._match_scopes(shape, holder)
+
+    def _if_scopes(self, shape: Shape, node: cst.If) -> None:
+        found = None
+        for expr in walk(node.test):
+            found = found or _compared_literals(self.model, expr)
+        literals = tuple(found[1]) if found is not None and found[0] is node else ()
+        for lit in literals:
+            shape.branches.setdefault(lit, {})
+        shape.scopes.append((node.body, literals))
+        orelse = node.orelse
+        if isinstance(orelse, cst.Else):
+            shape.fallback = shape.fallback or {}
+            shape.scopes.append((orelse, None))
+        elif isinstance(orelse, cst.If) and not any(orelse is h for h, _ in shape.scopes):
+            if not self._dispatches(orelse):
+                shape.fallback = shape.fallback or {}
+                shape.scopes.append((orelse, None))
+
+    def _dispatches(self, node: cst.If) -> bool:
+        return id(node) in self._holders
+
+    def _match_scopes(self, shape: Shape, node: cst.Match) -> None:
+        for case in node.cases:
+            literals = _case_literals(case.pattern)
+            if literals is None or case.guard is not None:
+                shape.fallback = shape.fallback or {}
+                shape.scopes.append((case, None))
+                continue
+            for lit in literals:
+                shape.branches.setdefault(lit, {})
+            shape.scopes.append((case, tuple(literals)))
+
+    def _place(self, shape: Shape, expr: cst.CSTNode, key: str, required: bool) -> None:
+        scopes = {id(body): lits for body, lits in shape.scopes}
+        for anc in self.model.ancestors(expr):
+            if id(anc) not in scopes:
+                continue
+            lits = scopes[id(anc)]
+            if lits is None:
+                _merge(shape.fallback, key, required)  # type: ignore[arg-type]
+            for lit in lits or ():
+                _merge(shape.branches[lit], key, required)
+            return
+        _merge(shape.common, key, required)
+
+    def _read_after(self, shape: Shape, reads: list) -> bool:
+        """A read after the dispatch, outside its branches: unmatched types reach it."""
+        first = shape.first_dispatch
+        if first is None:
+            return False
+        inside = {id(n) for n in walk(first)}
+        order = {id(n): i for i, n in enumerate(walk(self.model.function_of(first) or first))}
+        start = order.get(id(first), 0)
+        return any(id(e) not in inside and order.get(id(e), -1) > start for e, k, _ in reads if k != shape.key)
+
+
+def _read_key(expr: cst.CSTNode) -> str | None:
+    if isinstance(expr, cst.Subscript):
+        return _subscript_key(expr)
+    if isinstance(expr, cst.Call) and expr.args:
+        return _str_key(expr.args[0].value)
+    return None
+
+
+def _case_literals(pattern: cst.MatchPattern) -> list[str] | None:
+    if isinstance(pattern, cst.MatchValue) and _str_key(pattern.value) is not None:
+        return [_str_key(pattern.value)]  # type: ignore[list-item]
+    if isinstance(pattern, cst.MatchOr):
+        values = [_case_literals(p.pattern) for p in pattern.patterns]
+        if all(v is not None for v in values):
+            return [x for v in values for x in v]  # type: ignore[union-attr]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# generated code
+# --------------------------------------------------------------------------------------------
+
+
+def _pystr(text: str) -> str:
+    """A Python string literal, double-quoted when that needs no escaping."""
+    literal = repr(text)
+    if literal[0] == "'" and '"' not in text and "'" not in text:
+        return '"' + literal[1:-1] + '"'
+    return literal
+
+
+def _camel(text: str) -> str:
+    parts = re.findall(r"[A-Za-z0-9]+", text)
+    name = "".join(p[:1].upper() + p[1:] for p in parts)
+    return name if name[:1].isalpha() else "Type" + name
+
+
+def _plain(key: str) -> bool:
+    return (key.isidentifier() and not keyword.iskeyword(key) and not key.startswith("_")
+            and not key.startswith("model_") and key not in _BASEMODEL_ATTRS)
+
+
+class _Namer:
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = set(taken)
+
+    def take(self, *candidates: str) -> str:
+        for name in candidates:
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+        n = 2
+        while f"{candidates[-1]}{n}" in self.taken:
+            n += 1
+        self.taken.add(f"{candidates[-1]}{n}")
+        return f"{candidates[-1]}{n}"
+
+
+def _fields(keys: dict[str, bool], n: dict[str, str], first: tuple[str, str, bool] | None = None) -> list[dict]:
+    """Field records: ``first`` is the dispatch key ``(key, annotation, required)``."""
+    out: list[dict] = []
+    used: set[str] = set()
+    items = [first] if first is not None else []
+    items += [(k, n["Any"], r) for k, r in keys.items() if first is None or k != first[0]]
+    for key, annotation, required in items:
+        name = key if _plain(key) and key not in used else None
+        if name is None:
+            name = "f_" + re.sub(r"\W", "_", key, flags=re.ASCII).strip("_").lower()
+            while name in used or not name.isidentifier() or keyword.iskeyword(name):
+                name += "_"
+        used.add(name)
+        if name != key:
+            default = f"{n['Field']}(alias={_pystr(key)})" if required else f"{n['Field']}(default=None, alias={_pystr(key)})"
+        else:
+            default = "" if required else "None"
+        out.append({"name": name, "annotation": annotation, "default": default, "alias": name != key})
+    return out
+
+
+@dataclass(eq=False)
+class Plan:
+    """The generated code for one parsed message."""
+
+    models: list[dict]
+    union: str | None = None
+    adapter: str | None = None
+    tag_func: str | None = None
+    key: str | None = None
+    literals: list[str] = field(default_factory=list)
+    fallback: str | None = None
+
+    @property
+    def entry(self) -> str:
+        """The name the handler uses: the TypeAdapter, or the one model."""
+        return self.adapter or self.models[0]["name"]
+
+    @property
+    def aliased(self) -> bool:
+        return any(f["alias"] for m in self.models for f in m["fields"])
+
+    def template_values(self) -> dict:
+        return {
+            "models": self.models, "union": self.union, "adapter": self.adapter, "tag_func": self.tag_func,
+            "callable": bool(self.fallback) or (self.key is not None and not _plain(self.key)),
+            "key_code": _pystr(self.key or ""), "literal_codes": [_pystr(x) for x in self.literals],
+            "fallback": self.fallback, "fallback_code": _pystr(self.fallback or ""),
+        }
+
+
+def make_plan(shape: Shape, handler: str, namer: _Namer, n: dict[str, str]) -> Plan:
+    camel = _camel(handler)
+    if shape.key is None or not shape.branches:
+        name = namer.take(f"{camel}Message")
+        return Plan([{"name": name, "tag_code": "", "fields": _fields(shape.common, n)}])
+    models = []
+    for lit, keys in shape.branches.items():
+        name = namer.take(f"{_camel(lit)}Message", f"{camel}{_camel(lit)}Message")
+        first = (shape.key, f"{n['Literal']}[{_pystr(lit)}]", True)
+        models.append({"name": name, "tag_code": _pystr(lit), "fields": _fields({**shape.common, **keys}, n, first)})
+    fallback = None
+    if shape.fallback is not None:
+        fallback = namer.take("OtherMessage", f"{camel}OtherMessage")
+        keys = {**shape.common, **shape.fallback}
+        required = shape.key_required or keys.get(shape.key, False)
+        models.append({"name": fallback, "tag_code": _pystr(fallback), "fields": _fields(keys, n, (shape.key, n["Any"], required))})
+    snake = re.sub(r"\W", "_", handler).strip("_").lower() or "handler"
+    return Plan(
+        models, union=namer.take(f"{camel}Message"), adapter=namer.take(f"{snake.upper()}_MESSAGE_ADAPTER"),
+        tag_func=namer.take(f"_{snake}_message_tag"), key=shape.key, literals=list(shape.branches), fallback=fallback,
+    )
+
+
+def render_models(plans: list[Plan], n: dict[str, str], header: bool, origin: str = "") -> str:
+    values = [p.template_values() for p in plans]
+    body = render("ws103_models.py.jinja2", header=False, shapes=values, n=n, origin=origin)
+    if not header:
+        return body.strip() + "\n"
+    words = set(re.findall(r"\w+", body))
+    text = render(
+        "ws103_models.py.jinja2", header=True, shapes=values, n=n, origin=origin,
+        typing_names=[x for x in _TYPING if x in words], pydantic_names=[x for x in _PYDANTIC if x in words],
+    )
+    return text.strip() + "\n"
+
+
+def _project_root(path: str) -> str:
+    """The nearest directory above ``path`` holding pyproject.toml/setup.cfg/setup.py/.git, else the cwd."""
+    here = os.path.dirname(os.path.abspath(path))
+    while True:
+        if any(os.path.exists(os.path.join(here, m)) for m in ("pyproject.toml", "setup.cfg", "setup.py", ".git")):
+            return here
+        up = os.path.dirname(here)
+        if up == here:
+            return os.getcwd()
+        here = up
+
+
+def models_target(option: str, path: str) -> tuple[str, str] | None:
+    """``(absolute path, dotted module)`` for the ``models-module`` option (None: inline)."""
+    option = option.strip().replace("{module}", os.path.splitext(os.path.basename(path))[0])
+    if not option:
+        return None
+    if not option.endswith(".py"):
+        option = option.replace(".", "/") + ".py"
+    rel = option.replace(os.sep, "/").lstrip("/")
+    dotted = rel[:-3].replace("/", ".")
+    dotted = dotted[4:] if dotted.startswith("src.") else dotted
+    return os.path.join(_project_root(path), rel), dotted
+
+
+def _fresh(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
+    used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
+    return next((c for c in candidates if c not in used), None)
+
+
+class _Swap(cst.CSTTransformer):
+    """Put the updated ``json.loads`` argument where the placeholder name is."""
+
+    def __init__(self, value: cst.BaseExpression) -> None:
+        super().__init__()
+        self.value = value
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.value if original_node.value == _PLACEHOLDER else updated_node
+
+
+@dataclass(eq=False)
+class Target:
+    """Where the fix goes: the statement ``name = json.loads(raw)`` / ``name = await ws.receive_json()``."""
+
+    statement: cst.SimpleStatementLine
+    name: str
+    ws: str
+    kind: str
+    raw_method: str | None = None  # receive_json -> receive_text / receive_bytes
+    raw_name: str | None = None
+    exc: str = "exc"
+
+
+class MessageNotValidated(Rule):
+    """DOCS"""
+
+    code = "WS103"
+    name = "message-not-validated"
+    category = "security"
+    severity = Severity.WARNING
+    fix_safety = FixSafety.UNSAFE
+    summary = "received JSON message used as a dict without schema validation"
+    tokens = ("loads", "receive_json", "iter_json")
+    options = (
+        Option("models-module", str, "", "where the generated Pydantic models go: empty for the same module "
+               "(after its imports), else a path relative to the project root (`{module}`: the file's stem)"),
+    )
+
+    VALID: list = []
+    INVALID: list = []
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        model = endpoints(self.ctx)
+        if not model.endpoints:
+            return
+        finder, usage = _Finder(self.ctx, model), _Usage(self.ctx, model)
+        imports = self.ctx.imports
+        self._namer = _Namer(set(imports.aliases) | set(imports.module_bindings))
+        self._plans: list[Plan] = []
+        seen: set[int] = set()
+        for ep in model.endpoints:
+            for parsed in finder.sources(ep):
+                if id(parsed.node) in seen or usage.verdict(parsed) != "dict":
+                    continue
+                seen.add(id(parsed.node))
+                self._report(model, ep, parsed)
+
+    def _report(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> None:
+        source = "json.loads()" if parsed.raw is not None else f"{parsed.site.method}()"
+        if parsed.raw is not None:
+            source = f"{call_name(self.ctx, parsed.node)}()"
+        scope = ".".join(
+            a.name.value for a in reversed(list(model.ancestors(parsed.node))) if isinstance(a, (cst.FunctionDef, cst.ClassDef))
+        )
+        self.report(
+            parsed.node,
+            f"message parsed by `{source}` is used as a dict without schema validation; a malformed message "
+            "raises in the handler and drops the connection",
+            fix=self._fix(model, ep, parsed),
+            stmt=model.statement_of(parsed.node),
+            scope=scope,
+        )
+
+    # -- fix ----------------------------------------------------------------------------------
+
+    def _target(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> Target | None:
+        handler = ep.handler
+        if ep.kind not in ("asgi", "websockets") or handler is None or parsed.function is not handler:
+            return None
+        if handler.asynchronous is None or parsed.name is None or self.ctx.target_version < (3, 9):
+            return None
+        stmt = model.statement_of(parsed.node)
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        assign = stmt.body[0]
+        holder = model.parent(parsed.node) if parsed.raw is None else parsed.node
+        if not isinstance(assign, cst.Assign) or assign.value is not holder or len(assign.targets) != 1:
+            return None
+        loop = model.enclosing_loop(stmt)
+        if loop is None or loop is not parsed.site.loop or model.function_of(stmt) is not handler:
+            return None
+        exc = _fresh(handler, ("exc", "error", "validation_error", "ws103_error"))
+        target = Target(stmt, parsed.name, parsed.site.ws_name, ep.kind, exc=exc or "")
+        return self._raw_parts(handler, parsed, target)
+
+    def _raw_parts(self, handler: cst.FunctionDef, parsed: Parsed, target: Target) -> Target | None:
+        if not target.exc:
+            return None
+        if parsed.raw is not None:
+            args = parsed.node.args
+            return target if len(args) == 1 and args[0].keyword is None and not args[0].star else None
+        if parsed.site.method != "receive_json" or not parsed.site.awaited:
+            return None
+        target.raw_method = "receive_bytes" if parsed.site.mode == "json-binary" else "receive_text"
+        target.raw_name = _fresh(handler, ("raw", "raw_message", f"{parsed.name}_raw"))
+        return target if target.raw_name else None
+
+    def _fix(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> Fix | None:
+        target = self._target(model, ep, parsed)
+        if target is None:
+            return None
+        shape = _ShapeReader(model).read(parsed.function, target.name, target.statement)
+        n, wanted = self._refs(file_mode=False)
+        plan = make_plan(shape, parsed.function.name.value, self._namer, n)
+        self._plans.append(plan)
+        plans, ctx = self._plans, self.ctx
+        where = models_target(str(self.opts["models-module"]), ctx.path)
+
+        def build(fix: Fix) -> None:
+            if where is None:
+                text = render_models([plan], n, header=False)
+                fix.module_statements = tuple(ctx.module.code_for_node(s).strip() for s in cst.parse_module(text).body)
+                used = text
+            else:
+                text = render_models(plans, {k: k for k in (*_TYPING, *_PYDANTIC)}, header=True, origin=os.path.basename(ctx.path))
+                if os.path.exists(where[0]) and open(where[0], encoding="utf-8").read() != text:
+                    return  # another module's models are there: no fix after all
+                fix.new_files = ((where[0], text),)
+                used = ""
+            code = self._handler_code(target, plan, n)
+            fix.replacements = {target.statement: self._replace(target, code)}
+            fix.imports = self._imports(wanted, used + code, where, plan)
+
+        return Fix(FixSafety.UNSAFE, f"validate the message with Pydantic ({plan.entry}); answer invalid ones with "
+                   "an error frame", build=build, anchors=(target.statement,))
+
+    def _refs(self, file_mode: bool) -> tuple[dict[str, str], dict[str, tuple[str, str | None]]]:
+        """How generated code names pydantic/typing things here, and the import each needs."""
+        imports = self.ctx.imports
+        n: dict[str, str] = {}
+        wanted: dict[str, tuple[str, str | None]] = {}
+        for mod, names in (("typing", _TYPING), ("pydantic", _PYDANTIC)):
+            for name in names:
+                bound = imports.aliases.get(name)
+                if bound == f"{mod}.{name}":
+                    n[name] = name
+                elif bound is None and name not in imports.module_bindings and name not in self._namer.taken:
+                    n[name], wanted[name] = name, (mod, name)
+                else:
+                    n[name], wanted[name] = f"{mod}.{name}", (mod, None)
+        return n, wanted
+
+    def _imports(self, wanted, text: str, where, plan: Plan) -> tuple[tuple[str, str | None], ...]:  # noqa: ANN001
+        out = [wanted[k] for k in (*_TYPING, *_PYDANTIC) if k in wanted and re.search(
+            rf"(?<![\w.]){re.escape(wanted[k][0] + '.' + k if wanted[k][1] is None else k)}\b", text)]
+        if where is not None:
+            out.append((where[1], plan.entry))
+        if "json.dumps(" in text:
+            out.append(("json", None))
+        return tuple(dict.fromkeys(out))
+
+    def _handler_code(self, target: Target, plan: Plan, n: dict[str, str]) -> str:
+        method = "validate_json" if plan.adapter else "model_validate_json"
+        dump = "by_alias=True, exclude_unset=True" if plan.aliased else "exclude_unset=True"
+        frame = '{"error": "invalid message", "detail": ' + f"{target.exc}.errors(include_url=False, include_input=False)}}"
+        send = f"send_json(\n        {frame}\n    )" if target.kind == "asgi" else f"send(\n        json.dumps({frame})\n    )"
+        raw = target.raw_name or _PLACEHOLDER
+        return (
+            f"try:\n    {target.name} = {plan.entry}.{method}({raw}).model_dump({dump})\n"
+            f"except {n['ValidationError']} as {target.exc}:\n    await {target.ws}.{send}\n    continue\n"
+        )
+
+    def _replace(self, target: Target, code: str):  # noqa: ANN202
+        config = self.ctx.module.config_for_parsing
+        new_try = cst.parse_statement(code, config=config)
+        first = None
+        if target.raw_method is not None:
+            first = cst.parse_statement(f"{target.raw_name} = await {target.ws}.{target.raw_method}()\n", config=config)
+
+        def apply(updated: cst.CSTNode) -> cst.CSTNode:
+            node = new_try
+            if first is None:
+                node = new_try.visit(_Swap(updated.body[0].value.args[0].value))  # type: ignore[attr-defined]
+            inner = node.body.body[0].with_changes(trailing_whitespace=updated.trailing_whitespace)
+            node = node.with_changes(body=node.body.with_changes(body=[inner]))
+            lead = getattr(updated, "leading_lines", ())
+            if first is None:
+                return node.with_changes(leading_lines=lead)
+            return cst.FlattenSentinel([first.with_changes(leading_lines=lead), node])
+
+        return apply
