@@ -483,6 +483,11 @@ def _pystr(text: str) -> str:
     return literal
 
 
+def _tuple_code(values: list[str]) -> str:
+    codes = [_pystr(v) for v in values]
+    return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
+
+
 def _camel(text: str) -> str:
     parts = re.findall(r"[A-Za-z0-9]+", text)
     name = "".join(p[:1].upper() + p[1:] for p in parts)
@@ -556,7 +561,7 @@ class Plan:
         return {
             "models": self.models, "union": self.union, "adapter": self.adapter, "tag_func": self.tag_func,
             "callable": bool(self.fallback) or (self.key is not None and not _plain(self.key)),
-            "key_code": _pystr(self.key or ""), "literal_codes": [_pystr(x) for x in self.literals],
+            "key_code": _pystr(self.key or ""), "literal_tuple": _tuple_code(self.literals),
             "fallback": self.fallback, "fallback_code": _pystr(self.fallback or ""),
         }
 
@@ -652,7 +657,102 @@ class Target:
 
 
 class MessageNotValidated(Rule):
-    """DOCS"""
+    """
+    ## What it does
+    Finds a JSON message received by a WebSocket endpoint that is used as a dict (`msg["type"]`,
+    `msg.get("room")`, `"text" in msg`, `{**msg}`, `f(**msg)`) before any schema validation. The
+    message is parsed by `json.loads()` (also `orjson`/`ujson`/`simplejson.loads`) from what
+    `receive_text()`/`receive_bytes()`/`receive()`/`iter_text()`/`recv()`/`async for` returned,
+    or by `receive_json()`; in the endpoint (FastAPI/Starlette functions and `WebSocketEndpoint`
+    classes, `websockets` handlers, tornado `on_message`, Channels `receive`) or in a same-module
+    helper the socket or the raw message is passed to. Validation is a call that takes the message
+    first: Pydantic `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema
+    .validate`, marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`,
+    or building a class from it (`Message(**msg)`). Reported on the `loads`/`receive_json` call.
+
+    ## Why is this bad?
+    A WebSocket message is untrusted input. Invalid JSON, a list instead of an object or a missing
+    key raises `JSONDecodeError`/`TypeError`/`KeyError` inside the receive loop: the exception ends
+    the handler, the connection drops, and every client can kill its own session (or a shared one)
+    with one frame; wrong types flow further into the application. Validating against a schema
+    turns all of that into one well-defined error the handler can answer.
+
+    ## Example
+    ```python
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            msg = json.loads(await websocket.receive_text())
+            if msg["type"] == "chat":
+                await broadcast(msg["text"])
+            elif msg.get("type") == "join":
+                await join(websocket, msg["room"])
+    ```
+
+    ## Use instead
+    ```python
+    class ChatMessage(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        type: Literal["chat"]
+        text: Any
+
+
+    class JoinMessage(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        type: Literal["join"]
+        room: Any
+
+
+    EndpointMessage = Annotated[Union[ChatMessage, JoinMessage], Field(discriminator="type")]
+    ENDPOINT_MESSAGE_ADAPTER = TypeAdapter(EndpointMessage)
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            try:
+                msg = ENDPOINT_MESSAGE_ADAPTER.validate_json(await websocket.receive_text()).model_dump(
+                    exclude_unset=True
+                )
+            except ValidationError as exc:
+                await websocket.send_json(
+                    {"error": "invalid message", "detail": exc.errors(include_url=False, include_input=False)}
+                )
+                continue
+            ...  # the dict code, unchanged
+    ```
+    The fix is *unsafe*: invalid messages are now answered with
+    `{"error": "invalid message", "detail": [...]}` and skipped (`continue`) instead of ending the
+    handler, and the message types become a closed set. It generates Pydantic v2 models (from the
+    jinja2 template `ws103_models.py.jinja2`) from the keys the code reads after the parse: one
+    model, or, when the code dispatches on a key's string literals (`if msg["type"] == "chat":
+    ... elif ...`, `kind = msg.get("type")`, `match msg["type"]: case "chat":`), one model per
+    literal with the keys read in its branch, as a discriminated union validated by a module-level
+    `TypeAdapter`. `msg["k"]` makes `k` required, `msg.get("k")`/`"k" in msg` optional (default
+    None); fields are `Any` (tighten them by hand), extra keys are allowed and kept. When the
+    dispatch has an `else`/`case _` branch, or the message is read after the dispatch, unknown
+    types go to an `OtherMessage` model (a callable `Discriminator` with `Tag`s). The handler keeps
+    working on a dict: `msg = <validated>.model_dump(exclude_unset=True)`, so absent optional keys
+    stay absent. `x = await ws.receive_json()` becomes `raw = await ws.receive_text()` (
+    `receive_bytes()` for `mode="binary"`) and the validation; `websockets` handlers answer with
+    `await ws.send(json.dumps(...))`. The fix is offered only for `name = json.loads(<one
+    argument>)`/`name = await ws.receive_json()` statements written in the endpoint function
+    itself, inside the loop that receives the message (so `continue` skips to the next message),
+    for Python >= 3.9. Keys read in helpers the message is passed to are not modelled (extra keys
+    pass through). Everything else is reported without a fix.
+
+    ## Options
+    - `models-module` (str, default `""`): where the models go. Empty: in the same module, after
+      its imports. Else a path relative to the project root (the nearest directory above the file
+      holding `pyproject.toml`, `setup.cfg`, `setup.py` or `.git`; else the current directory),
+      like `"app/ws_models.py"` (or a dotted module name): the file is created and the fixed module
+      imports from it (`from app.ws_models import ...`; a leading `src/` is dropped). `{module}`
+      in the path is replaced by the fixed file's name without `.py`, so several modules do not
+      compete for one file. An existing file with other content is never overwritten (no fix).
+    """
 
     code = "WS103"
     name = "message-not-validated"
@@ -666,8 +766,225 @@ class MessageNotValidated(Rule):
                "(after its imports), else a path relative to the project root (`{module}`: the file's stem)"),
     )
 
-    VALID: list = []
-    INVALID: list = []
+    VALID = [
+        Valid("""
+            import json
+            from typing import Literal
+
+            from fastapi import FastAPI, WebSocket
+            from pydantic import BaseModel, ValidationError
+
+            app = FastAPI()
+
+
+            class Message(BaseModel):
+                type: Literal["chat"]
+                text: str
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    data = json.loads(await websocket.receive_text())
+                    try:
+                        msg = Message.model_validate(data)
+                    except ValidationError:
+                        continue
+                    await websocket.send_text(msg.text)
+        """),
+        Valid("""
+            import json
+            from pathlib import Path
+
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                config = json.loads(Path("config.json").read_text())
+                await websocket.accept()
+                raw = await websocket.receive_text()
+                await websocket.send_text(raw)
+                data = json.loads(raw)
+                await websocket.send_json(data)
+                await websocket.send_text(config["greeting"])
+        """),
+        Valid("""
+            import json
+
+            from fastapi import FastAPI, WebSocket
+            from pydantic import TypeAdapter
+
+            app = FastAPI()
+            adapter = TypeAdapter(dict[str, int])
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    counts = adapter.validate_python(json.loads(await websocket.receive_text()))
+                    data = await websocket.receive_json()
+                    jsonschema.validate(data, SCHEMA)
+                    await websocket.send_json({"total": sum(counts.values()), "name": data["name"]})
+        """),
+        Valid("""
+            import json
+
+
+            async def not_an_endpoint(queue):
+                msg = json.loads(await queue.receive_text())
+                return msg["type"]
+        """),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import json
+
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    msg = json.loads(await websocket.receive_text())
+                    if msg["type"] == "chat":
+                        await websocket.send_text(msg["text"])
+                    elif msg.get("type") == "join":
+                        await websocket.send_text(msg["room"] + msg.get("nick", ""))
+            """,
+            """
+            import json
+
+            from fastapi import FastAPI, WebSocket
+            from typing import Annotated
+            from typing import Any
+            from typing import Literal
+            from typing import Union
+            from pydantic import BaseModel
+            from pydantic import ConfigDict
+            from pydantic import Field
+            from pydantic import TypeAdapter
+            from pydantic import ValidationError
+
+
+            class ChatMessage(BaseModel):
+                model_config = ConfigDict(extra="allow")
+
+                type: Literal["chat"]
+                text: Any
+
+
+            class JoinMessage(BaseModel):
+                model_config = ConfigDict(extra="allow")
+
+                type: Literal["join"]
+                room: Any
+                nick: Any = None
+
+
+            EndpointMessage = Annotated[
+                Union[ChatMessage, JoinMessage],
+                Field(discriminator="type"),
+            ]
+            ENDPOINT_MESSAGE_ADAPTER = TypeAdapter(EndpointMessage)
+
+            app = FastAPI()
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                while True:
+                    try:
+                        msg = ENDPOINT_MESSAGE_ADAPTER.validate_json(await websocket.receive_text()).model_dump(exclude_unset=True)
+                    except ValidationError as exc:
+                        await websocket.send_json(
+                            {"error": "invalid message", "detail": exc.errors(include_url=False, include_input=False)}
+                        )
+                        continue
+                    if msg["type"] == "chat":
+                        await websocket.send_text(msg["text"])
+                    elif msg.get("type") == "join":
+                        await websocket.send_text(msg["room"] + msg.get("nick", ""))
+            """,
+            lines=(12,),
+        ),
+        Invalid(
+            """
+            from starlette.routing import WebSocketRoute
+
+
+            async def echo(ws):
+                await ws.accept()
+                while True:
+                    data = await ws.receive_json()  # the request
+                    await ws.send_text(data["text"] + data.get("suffix", ""))
+
+            routes = [WebSocketRoute("/ws", echo)]
+            """,
+            """
+            from starlette.routing import WebSocketRoute
+            from typing import Any
+            from pydantic import BaseModel
+            from pydantic import ConfigDict
+            from pydantic import ValidationError
+
+
+            class EchoMessage(BaseModel):
+                model_config = ConfigDict(extra="allow")
+
+                text: Any
+                suffix: Any = None
+
+
+            async def echo(ws):
+                await ws.accept()
+                while True:
+                    raw = await ws.receive_text()
+                    try:
+                        data = EchoMessage.model_validate_json(raw).model_dump(exclude_unset=True)  # the request
+                    except ValidationError as exc:
+                        await ws.send_json(
+                            {"error": "invalid message", "detail": exc.errors(include_url=False, include_input=False)}
+                        )
+                        continue
+                    await ws.send_text(data["text"] + data.get("suffix", ""))
+
+            routes = [WebSocketRoute("/ws", echo)]
+            """,
+            lines=(7,),
+        ),
+        Invalid(
+            """
+            import json
+
+            from fastapi import FastAPI, WebSocket
+
+            app = FastAPI()
+
+
+            async def handle(websocket, raw):
+                msg = json.loads(raw)
+                await websocket.send_text(msg["text"])
+
+
+            @app.websocket("/ws")
+            async def endpoint(websocket: WebSocket):
+                await websocket.accept()
+                data = await websocket.receive_text()
+                await handle(websocket, data)
+            """,
+            lines=(9,),
+        ),
+    ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         model = endpoints(self.ctx)
