@@ -79,41 +79,117 @@ def _check_codes(codes: Sequence[str], key: str, where: str, known: Sequence[str
             raise ConfigError(f"{where}: '{key}' has unknown rule code {code!r}")
 
 
+def _option_ok(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # TOML booleans are ints to Python; an int option must not take `true`
+    if not isinstance(value, types):
+        return False
+    return not isinstance(value, list) or all(isinstance(v, str) for v in value)
+
+
 def _rule_options(
     code: str, value: Any, where: str, rules: Mapping[str, Any]
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: '{code}' must be a table of rule options")
     declared = {o.name: o for o in rules[code].options}
-    out: dict[str, Any] = {}
     for name, opt_value in value.items():
         if name not in declared:
             allowed = ", ".join(sorted(declared)) or "none"
             raise ConfigError(
                 f"{where}: unknown option '{code}.{name}' (options of {code}: {allowed})"
             )
-        opt = declared[name]
-        types = opt.type if isinstance(opt.type, tuple) else (opt.type,)
-        ok = isinstance(opt_value, types) and not (
-            isinstance(opt_value, bool) and bool not in types
-        )
-        if ok and list in types and isinstance(opt_value, list):
-            ok = all(isinstance(v, str) for v in opt_value)
-        if not ok:
+        opt_type = declared[name].type
+        types = opt_type if isinstance(opt_type, tuple) else (opt_type,)
+        if not _option_ok(opt_value, types):
             names = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{where}: '{code}.{name}' must be {names}, got {opt_value!r}")
-        out[name] = opt_value
-    return out
-
-
-_KEYS = {
-    "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-    "respect-gitignore", "target-version", "unsafe-fixes", "plugins", "cache", "cache-dir", "gate",
-    "cross-file-scope",
-}
+    return dict(value)
 
 
 RulesLoader = Callable[[tuple[str, ...]], Mapping[str, Any]]
+
+
+@dataclass
+class _Table:
+    """State while one ``[tool.wsrefactor]`` table is validated."""
+
+    where: str
+    root: Path
+    codes: list[str]
+    plugins: tuple[str, ...]
+    kw: dict[str, Any]
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {message}")
+
+    def rule_codes(self, value: Any, key: str) -> tuple[str, ...]:
+        codes = _list_of_str(value, key, self.where)
+        _check_codes(codes, key, self.where, self.codes)
+        return codes
+
+
+def _key_codes(t: _Table, key: str, value: Any) -> None:
+    codes = t.rule_codes(value, key)
+    if key == "extend-select":
+        t.kw["select"] = tuple(t.kw.get("select", DEFAULT_SELECT)) + codes
+    else:
+        t.kw[key] = codes
+
+
+def _key_globs(t: _Table, key: str, value: Any) -> None:
+    t.kw[key.replace("-", "_")] = _list_of_str(value, key, t.where)
+
+
+def _key_plugins(t: _Table, key: str, value: Any) -> None:
+    t.kw["plugins"] = t.plugins
+
+
+def _key_per_file_ignores(t: _Table, key: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise t.fail("'per-file-ignores' must be a table of glob = [codes]")
+    t.kw["per_file_ignores"] = tuple(
+        (glob, t.rule_codes(codes, f"per-file-ignores.{glob}")) for glob, codes in value.items()
+    )
+
+
+def _key_bool(t: _Table, key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise t.fail(f"'{key}' must be true or false")
+    t.kw[key.replace("-", "_")] = value
+
+
+def _key_target(t: _Table, key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise t.fail("'target-version' must be a string like 'py310'")
+    t.kw["target_version"] = parse_target_version(value, t.where)
+
+
+def _key_scope(t: _Table, key: str, value: Any) -> None:
+    if value not in ("paths", "project"):
+        raise t.fail("'cross-file-scope' must be \"paths\" or \"project\"")
+    t.kw["cross_file_scope"] = value
+
+
+def _key_cache_dir(t: _Table, key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise t.fail("'cache-dir' must be a string")
+    t.kw["cache_dir"] = value
+
+
+def _key_gate(t: _Table, key: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise t.fail("'gate' must be a table")
+    t.kw["gate"] = dict(value)
+
+
+_KEYS: dict[str, Callable[[_Table, str, Any], None]] = {
+    "select": _key_codes, "ignore": _key_codes, "extend-select": _key_codes,
+    "exclude": _key_globs, "extend-exclude": _key_globs, "plugins": _key_plugins,
+    "per-file-ignores": _key_per_file_ignores, "respect-gitignore": _key_bool,
+    "unsafe-fixes": _key_bool, "cache": _key_bool, "target-version": _key_target,
+    "cross-file-scope": _key_scope, "cache-dir": _key_cache_dir, "gate": _key_gate,
+}
 
 
 def parse_table(table: Mapping[str, Any], where: str, root: Path, load: RulesLoader) -> Config:
@@ -127,57 +203,16 @@ def parse_table(table: Mapping[str, Any], where: str, root: Path, load: RulesLoa
             str((root / p).resolve()) for p in _list_of_str(table["plugins"], "plugins", where)
         )
     rules = load(plugins)
-    known_codes = list(rules)
-    kw: dict[str, Any] = {"root": str(root), "source": where}
+    state = _Table(where, root, list(rules), plugins, {"root": str(root), "source": where})
     rule_options: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
         if key in rules:
             rule_options[key] = _rule_options(key, value, where, rules)
-            continue
-        if key not in _KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}' in [tool.wsrefactor]")
-        if key in ("select", "ignore", "extend-select"):
-            codes = _list_of_str(value, key, where)
-            _check_codes(codes, key, where, known_codes)
-            if key == "extend-select":
-                kw["select"] = tuple(kw.get("select", DEFAULT_SELECT)) + codes
-            else:
-                kw[key] = codes
-        elif key in ("exclude", "extend-exclude"):
-            kw[key.replace("-", "_")] = _list_of_str(value, key, where)
-        elif key == "plugins":
-            kw["plugins"] = plugins
-        elif key == "per-file-ignores":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: 'per-file-ignores' must be a table of glob = [codes]")
-            pfi = []
-            for glob, codes in value.items():
-                codes_t = _list_of_str(codes, f"per-file-ignores.{glob}", where)
-                _check_codes(codes_t, f"per-file-ignores.{glob}", where, known_codes)
-                pfi.append((glob, codes_t))
-            kw["per_file_ignores"] = tuple(pfi)
-        elif key in ("respect-gitignore", "unsafe-fixes", "cache"):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where}: '{key}' must be true or false")
-            kw[key.replace("-", "_")] = value
-        elif key == "target-version":
-            if not isinstance(value, str):
-                raise ConfigError(f"{where}: 'target-version' must be a string like 'py310'")
-            kw["target_version"] = parse_target_version(value, where)
-        elif key == "cross-file-scope":
-            if value not in ("paths", "project"):
-                raise ConfigError(f"{where}: 'cross-file-scope' must be \"paths\" or \"project\"")
-            kw["cross_file_scope"] = value
-        elif key == "cache-dir":
-            if not isinstance(value, str):
-                raise ConfigError(f"{where}: 'cache-dir' must be a string")
-            kw["cache_dir"] = value
-        elif key == "gate":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: 'gate' must be a table")
-            kw["gate"] = dict(value)
-    kw["rule_options"] = rule_options
-    return Config(**kw)
+        elif key in _KEYS:
+            _KEYS[key](state, key, value)
+        else:
+            raise state.fail(f"unknown key '{key}' in [tool.wsrefactor]")
+    return Config(**state.kw, rule_options=rule_options)
 
 
 def find_config(start: Path) -> Path | None:

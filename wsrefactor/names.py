@@ -65,26 +65,32 @@ class ImportTable:
 
     def _small(self, small: cst.BaseSmallStatement, top: bool) -> None:
         if isinstance(small, cst.Import):
-            for alias in small.names:
-                full = _dotted(alias.name)
-                if alias.asname is not None:
-                    self.aliases[_dotted(alias.asname.name)] = full
-                else:
-                    head = full.split(".")[0]
-                    self.aliases.setdefault(head, head)
+            self._import(small)
         elif isinstance(small, cst.ImportFrom):
-            if isinstance(small.names, cst.ImportStar):
-                return
-            base = "." * len(small.relative) + (_dotted(small.module) if small.module else "")
-            for alias in small.names:
-                name = _dotted(alias.name)
-                local = _dotted(alias.asname.name) if alias.asname else name
-                self.aliases[local] = f"{base}.{name}" if not base.endswith(".") else base + name
+            self._import_from(small)
         elif top and isinstance(small, (cst.Assign, cst.AnnAssign)):
             targets = small.targets if isinstance(small, cst.Assign) else [small]
-            for target in targets:
-                if isinstance(target.target, cst.Name):
-                    self.module_bindings.add(target.target.value)
+            self.module_bindings.update(
+                t.target.value for t in targets if isinstance(t.target, cst.Name)
+            )
+
+    def _import(self, small: cst.Import) -> None:
+        for alias in small.names:
+            full = _dotted(alias.name)
+            if alias.asname is not None:
+                self.aliases[_dotted(alias.asname.name)] = full
+            else:
+                head = full.split(".")[0]
+                self.aliases.setdefault(head, head)
+
+    def _import_from(self, small: cst.ImportFrom) -> None:
+        if isinstance(small.names, cst.ImportStar):
+            return
+        base = "." * len(small.relative) + (_dotted(small.module) if small.module else "")
+        for alias in small.names:
+            name = _dotted(alias.name)
+            local = _dotted(alias.asname.name) if alias.asname else name
+            self.aliases[local] = base + name if base.endswith(".") else f"{base}.{name}"
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
         """The qualified name an expression refers to, or None if it is not an imported name."""

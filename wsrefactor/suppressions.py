@@ -48,38 +48,58 @@ class Suppression:
         return None
 
 
-def _logical_spans(text: str) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int, str]]]:
-    """Map each comment's line to its logical line's span; list the comments."""
+def _tokenize_comments(
+    text: str,
+) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int, str]]]:
+    """Comments and, for each, the span of the logical line it belongs to (tokenize's view)."""
     spans: dict[int, tuple[int, int]] = {}
     comments: list[tuple[int, int, str]] = []
     start: int | None = None
     pending: list[int] = []
-    failed = False
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT:
-                comments.append((tok.start[0], tok.start[1] + 1, tok.string))
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.COMMENT:
+            comments.append((tok.start[0], tok.start[1] + 1, tok.string))
+            if start is None:  # a comment on a line of its own governs only that line
+                spans[tok.start[0]] = (tok.start[0], tok.start[0])
+            else:
                 pending.append(tok.start[0])
-                if start is None:
-                    spans[tok.start[0]] = (tok.start[0], tok.start[0])
-                    pending.pop()
-            elif tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                if start is not None:
-                    for line in pending:
-                        spans[line] = (start, tok.start[0])
-                start, pending = None, []
-            elif tok.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT) and start is None:
-                start = tok.start[0]
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        failed = True
-    if failed:  # untokenizable text: fall back to a line scan
-        comments, spans = [], {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            pos = line.find("#")
-            if pos >= 0:
-                comments.append((number, pos + 1, line[pos:]))
-                spans[number] = (number, number)
+        elif tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            spans.update({line: (start, tok.start[0]) for line in pending if start is not None})
+            start, pending = None, []
+        elif tok.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT) and start is None:
+            start = tok.start[0]
     return spans, comments
+
+
+def _logical_spans(text: str) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int, str]]]:
+    """Map each comment's line to its logical line's span; list the comments."""
+    try:
+        return _tokenize_comments(text)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass  # untokenizable text: fall back to a line scan below
+    spans: dict[int, tuple[int, int]] = {}
+    comments: list[tuple[int, int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        pos = line.find("#")
+        if pos >= 0:
+            comments.append((number, pos + 1, line[pos:]))
+            spans[number] = (number, number)
+    return spans, comments
+
+
+def _directive(
+    match: re.Match[str], line: int, col: int, span: tuple[int, int], is_known: Callable[[str], bool]
+) -> Suppression | None:
+    first, last = span
+    if match.group("ws"):
+        raw = match.group("wscodes") or ""
+        codes = tuple(c.strip().upper() for c in raw.split(",") if c.strip())
+        return Suppression(line, col + match.start(), codes, "wsrefactor", first, last)
+    raw = match.group("noqacodes")
+    if not raw:
+        return None  # bare noqa: another tool's
+    codes = tuple(c.upper() for c in re.split(r"[\s,]+", raw) if c and is_known(c.upper()))
+    return Suppression(line, col + match.start(), codes, "noqa", first, last) if codes else None
 
 
 def parse_suppressions(text: str, is_known: Callable[[str], bool]) -> list[Suppression]:
@@ -90,19 +110,9 @@ def parse_suppressions(text: str, is_known: Callable[[str], bool]) -> list[Suppr
     found = []
     for line, col, comment in comments:
         m = _DIRECTIVE.search(comment)
-        if not m:
-            continue
-        first, last = spans.get(line, (line, line))
-        if m.group("ws"):
-            codes = tuple(c.strip().upper() for c in (m.group("wscodes") or "").split(",") if c.strip())
-            found.append(Suppression(line, col + m.start(), codes, "wsrefactor", first, last))
-        else:
-            raw = m.group("noqacodes")
-            if not raw:
-                continue  # bare noqa: another tool's
-            codes = tuple(c.upper() for c in re.split(r"[\s,]+", raw) if c and is_known(c.upper()))
-            if codes:
-                found.append(Suppression(line, col + m.start(), codes, "noqa", first, last))
+        sup = _directive(m, line, col, spans.get(line, (line, line)), is_known) if m else None
+        if sup is not None:
+            found.append(sup)
     return found
 
 
