@@ -12,7 +12,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, walk
+from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, positional_params, walk
 from wsrefactor.rules._helpers import call_name
 from wsrefactor.rules.ws305_inline_lua import render
 
@@ -135,17 +135,38 @@ class _Finder:
         if site.mode in ("json", "json-binary") and isinstance(site.node, cst.Call):
             yield Parsed(site.node, site.function, site.target, site)
             return
-        if site.mode == "json":  # async for msg in ws.iter_json()
-            return
         names = {site.target} if site.target else set()
         sites = {id(site.node)} if isinstance(site.node, cst.Call) else set()
-        for func, raw_names in _raw_flows(self.model, site.function, names):
+        flows = list(_raw_flows(self.model, site.function, names))
+        passed = self._passed_to(site)
+        if passed is not None:
+            flows += list(_raw_flows(self.model, passed[0], {passed[1]}, depth=1))
+        for func, raw_names in flows:
             for node in walk(func.body, into_defs=False):
                 if isinstance(node, cst.Call) and call_name(self.ctx, node) in LOADS and node.args:
                     arg = node.args[0].value
                     if _is_raw_expr(arg, raw_names, sites if func is site.function else set()):
                         yield Parsed(node, func, _bound_name(self.model, node), site, arg)
             sites = set()
+
+
+    def _passed_to(self, site: ReceiveSite) -> tuple[cst.FunctionDef, str] | None:
+        """``helper(ws, await ws.receive_text())``: the helper and its parameter."""
+        holder = self.model.parent(site.node) if site.awaited else site.node
+        arg = self.model.parent(holder) if holder is not None else None
+        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
+        if not isinstance(call, cst.Call) or arg.star:  # type: ignore[union-attr]
+            return None
+        target = self.model.resolve_call(call, site.function)
+        if target is None:
+            return None
+        if arg.keyword is not None:  # type: ignore[union-attr]
+            return target, arg.keyword.value  # type: ignore[union-attr]
+        params = positional_params(target)
+        if params and self.model.class_of(target) is not None and isinstance(call.func, cst.Attribute):
+            params = params[1:]
+        index = [a for a in call.args if a.keyword is None].index(arg)
+        return (target, params[index].name.value) if index < len(params) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,11 +255,15 @@ class _Usage:
             if _validated_by(self.ctx, self.model, holder):
                 return "validated"
             return "dict" if _dict_use(self.model, holder) else None
+        if parsed.site.method.startswith("iter_") and parsed.site.loop is not None:
+            return self.of_name(parsed.function, parsed.name, None, 3, parsed.site.loop.body)
         stmt = self.model.statement_of(parsed.node)
         return self.of_name(parsed.function, parsed.name, stmt, depth=3)
 
-    def of_name(self, func: cst.FunctionDef, name: str, after: cst.CSTNode | None, depth: int) -> str | None:
-        for use in _uses(self.model, func.body, name, after):
+    def of_name(
+        self, func: cst.FunctionDef, name: str, after: cst.CSTNode | None, depth: int, scope: cst.CSTNode | None = None
+    ) -> str | None:
+        for use in _uses(self.model, scope or func.body, name, after):
             if _validated_by(self.ctx, self.model, use):
                 return "validated"
             if _dict_use(self.model, use):

@@ -55,3 +55,48 @@ def test_models_in_a_separate_module(tmp_path, monkeypatch):
     after = ac.load_app(fixed)
     assert ac.malformed_gets_error_frame_and_connection_kept(after)
     assert ac.valid_messages_work(after)
+
+
+# -- the generated models of the golden fixtures run and validate what the code reads ---------
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "WS103"
+
+
+def _load_fixed(name: str):
+    import importlib.util
+
+    path = FIXTURES / f"{name}.fixed.py"
+    spec = importlib.util.spec_from_file_location(f"ws103_fixed_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _validate(adapter, raw: str):
+    from pydantic import ValidationError
+
+    try:
+        return adapter.validate_json(raw).model_dump(by_alias=True, exclude_unset=True)
+    except ValidationError:
+        return None
+
+
+def test_fixed_fixture_dispatch_with_fallback_validates():
+    mod = _load_fixed("bad_dispatch_fallback")
+    adapter = mod.CHAT_ROOM_MESSAGE_ADAPTER
+    assert _validate(adapter, '{"type": "say", "text": "hi", "extra": 1}') == {"type": "say", "text": "hi", "extra": 1}
+    assert _validate(adapter, '{"type": "idle", "user": "ann"}') == {"type": "idle", "user": "ann"}
+    assert _validate(adapter, '{"type": "dance"}') == {"type": "dance"}  # the else branch still sees it
+    assert _validate(adapter, "{}") == {}
+    for bad in ('{"type": "say"}', '{"type": "typing"}', "[1, 2]", "{nope", '"text"'):
+        assert _validate(adapter, bad) is None, bad
+
+
+def test_fixed_fixture_match_validates():
+    mod = _load_fixed("bad_websockets_match")
+    adapter = mod.HANDLER_MESSAGE_ADAPTER
+    assert _validate(adapter, '{"type": "play", "column": 3}') == {"type": "play", "column": 3}
+    assert _validate(adapter, '{"type": "import", "from": "x"}') == {"type": "import", "from": "x"}
+    assert _validate(adapter, '{"type": "other"}') == {"type": "other"}
+    for bad in ('{"type": "play"}', '{"type": "from"}', '{"column": 1}', "null"):
+        assert _validate(adapter, bad) is None, bad
