@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
@@ -72,6 +72,69 @@ def _int_limit(value: Any, key: str, where: str) -> int:
     return value
 
 
+def _max_average_setting(value: Any, where: str) -> Any:
+    """``gate.max-average`` is kept as written (number or letter); only its validity is checked here."""
+    from wsrefactor.config import ConfigError
+    from wsrefactor.gate import GateError, parse_max_average
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: 'gate.max-average' must be a number or a rank letter A-F, got {value!r}")
+    try:
+        parse_max_average(value)
+    except GateError as exc:
+        raise ConfigError(f"{where}: 'gate.max-average': {exc}") from None
+    return value
+
+
+def _baseline_setting(value: Any, where: str) -> str:
+    """``gate.baseline`` stays relative: it is resolved against the config file later."""
+    from wsrefactor.config import ConfigError
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: 'gate.baseline' must be a non-empty string (a path)")
+    return value
+
+
+def _override_setting(item: Any, name: str, where: str) -> Any:
+    """One ``gate.overrides[i]`` table as a :class:`wsrefactor.gate.PathOverride`."""
+    from wsrefactor.config import ConfigError
+    from wsrefactor.gate import PathOverride
+
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: '{name}' must be a table like {{path = \"tests/**\", max-cc = 20}}")
+    for k in item:
+        if k not in OVERRIDE_KEYS:
+            raise ConfigError(f"{where}: unknown key '{name}.{k}' (known: {', '.join(OVERRIDE_KEYS)})")
+    path = item.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"{where}: '{name}.path' must be a non-empty glob string")
+    max_cc = item.get("max-cc")
+    max_lines = item.get("max-lines")
+    if max_cc is not None:
+        _int_limit(max_cc, f"{name}.max-cc", where)
+    if max_lines is not None:
+        _int_limit(max_lines, f"{name}.max-lines", where)
+    return PathOverride(path, max_cc, max_lines)
+
+
+def _overrides_setting(value: Any, where: str) -> list[Any]:
+    from wsrefactor.config import ConfigError
+
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: 'gate.overrides' must be a list of tables like {{path = \"tests/**\", max-cc = 20}}")
+    return [_override_setting(item, f"gate.overrides[{i}]", where) for i, item in enumerate(value)]
+
+
+# key in the table -> (key in GateSettings, validator(value, where) returning the setting)
+_GATE_SETTINGS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
+    "max-cc": ("max_cc", lambda value, where: _int_limit(value, "gate.max-cc", where)),
+    "max-lines": ("max_lines", lambda value, where: _int_limit(value, "gate.max-lines", where)),
+    "max-average": ("max_average", _max_average_setting),
+    "baseline": ("baseline", _baseline_setting),
+    "overrides": ("overrides", _overrides_setting),
+}
+
+
 def gate_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Validate ``[tool.wsrefactor.gate]``; returns settings keyed like :class:`GateSettings`.
 
@@ -79,51 +142,16 @@ def gate_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     and the key (``gate.max-cc``, ``gate.overrides[1].path``...).
     """
     from wsrefactor.config import ConfigError
-    from wsrefactor.gate import GateError, PathOverride, parse_max_average
 
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in GATE_KEYS:
+        if key not in _GATE_SETTINGS:
             raise ConfigError(
                 f"{where}: unknown key 'gate.{key}' in [tool.wsrefactor.gate] "
                 f"(known: {', '.join(GATE_KEYS)})"
             )
-        if key in ("max-cc", "max-lines"):
-            out[key.replace("-", "_")] = _int_limit(value, f"gate.{key}", where)
-        elif key == "max-average":
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ConfigError(f"{where}: 'gate.max-average' must be a number or a rank letter A-F, got {value!r}")
-            try:
-                parse_max_average(value)
-            except GateError as exc:
-                raise ConfigError(f"{where}: 'gate.max-average': {exc}") from None
-            out["max_average"] = value
-        elif key == "baseline":
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}: 'gate.baseline' must be a non-empty string (a path)")
-            out["baseline"] = value
-        elif key == "overrides":
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: 'gate.overrides' must be a list of tables like {{path = \"tests/**\", max-cc = 20}}")
-            overrides = []
-            for i, item in enumerate(value):
-                name = f"gate.overrides[{i}]"
-                if not isinstance(item, dict):
-                    raise ConfigError(f"{where}: '{name}' must be a table like {{path = \"tests/**\", max-cc = 20}}")
-                for k in item:
-                    if k not in OVERRIDE_KEYS:
-                        raise ConfigError(f"{where}: unknown key '{name}.{k}' (known: {', '.join(OVERRIDE_KEYS)})")
-                path = item.get("path")
-                if not isinstance(path, str) or not path.strip():
-                    raise ConfigError(f"{where}: '{name}.path' must be a non-empty glob string")
-                max_cc = item.get("max-cc")
-                max_lines = item.get("max-lines")
-                if max_cc is not None:
-                    _int_limit(max_cc, f"{name}.max-cc", where)
-                if max_lines is not None:
-                    _int_limit(max_lines, f"{name}.max-lines", where)
-                overrides.append(PathOverride(path, max_cc, max_lines))
-            out["overrides"] = overrides
+        name, validate = _GATE_SETTINGS[key]
+        out[name] = validate(value, where)
     return out
 
 
@@ -213,6 +241,92 @@ def _resolve_baseline(cli_value: Optional[Path], table_value: Optional[str], ses
     return None
 
 
+def _settings(session: Session, table: dict[str, Any], flags: dict[str, Any]) -> Any:
+    """GateSettings from the config table, with the command-line flags taking precedence."""
+    from wsrefactor.gate import GateError, GateSettings
+
+    for flag, key in (("--max-cc", "max_cc"), ("--max-lines", "max_lines")):
+        value = flags[key]
+        if value is not None and value < 0:
+            raise Failure(f"{flag} must be a non-negative integer")
+    settings_kw = {k: v for k, v in table.items() if k in ("max_cc", "max_lines", "max_average", "overrides")}
+    settings_kw.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        return GateSettings(root=str(Path(session.config.root).resolve()), **settings_kw)
+    except GateError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _read_baseline(baseline_path: Optional[Path], update: bool) -> Optional[dict[str, Any]]:
+    """The baseline's data; ``None`` when there is none, or when ``--update-baseline`` will create it."""
+    from wsrefactor.gate import BaselineError, load_baseline
+
+    if baseline_path is None:
+        return None
+    try:
+        return load_baseline(baseline_path)
+    except FileNotFoundError:
+        if not update:
+            raise Failure(f"{baseline_path}: baseline file not found (create it with --update-baseline)") from None
+        return None
+    except BaselineError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"{baseline_path}: cannot read baseline: {exc.strerror or exc}") from None
+
+
+def _measure_session(session: Session, settings: Any, jobs: Optional[int]) -> tuple[list[Any], list[dict[str, Any]], list[str]]:
+    """``(blocks, errors, measured files)``; each file that cannot be measured gets a stderr line."""
+    from wsrefactor.complexity import ComplexityError
+    from wsrefactor.discovery import discover
+
+    found = discover(session.paths, session.config)
+    for missing in found.missing:
+        raise Failure(f"{missing}: no such file or directory")
+    blocks: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    files: list[str] = []
+    for path, outcome in measure_files(found.files, _jobs(jobs)):
+        if isinstance(outcome, ComplexityError):
+            shown = settings.relpath(path)
+            _err(f"{shown}{':' + str(outcome.lineno) if outcome.lineno else ''}: cannot measure: {outcome.message}")
+            errors.append({"path": shown, "line": outcome.lineno, "message": outcome.message})
+        else:
+            blocks.extend(outcome)
+            files.append(path)
+    return blocks, errors, files
+
+
+def _create_baseline(baseline_path: Path, blocks: list[Any], settings: Any) -> None:
+    from wsrefactor.gate import make_baseline, save_baseline
+
+    new = make_baseline(blocks, settings)
+    save_baseline(baseline_path, new)
+    count = sum(len(v) for v in new["entries"].values())
+    _err(f"wsrefactor: baseline {baseline_path} created with {count} offender(s)")
+
+
+def _ratchet_baseline(baseline_path: Path, blocks: list[Any], settings: Any, data: dict[str, Any], files: list[str]) -> None:
+    """Rewrite the baseline with the lower numbers; exit 1 (nothing written) on any regression."""
+    from wsrefactor.gate import save_baseline, update_baseline
+
+    upd = update_baseline(blocks, settings, data, paths=files)
+    if not upd.ok or upd.baseline is None:
+        for line in upd.errors:
+            _err(line)
+        _err(f"wsrefactor: baseline not updated: {len(upd.errors)} regression(s)")
+        raise typer.Exit(1)
+    save_baseline(baseline_path, upd.baseline)
+    _err(f"wsrefactor: baseline {baseline_path} updated ({len(upd.dropped)} dropped, {len(upd.tightened)} tightened)")
+
+
+def _exit_code(passed: bool, errors: list[dict[str, Any]]) -> int:
+    """Violations (1) win over unmeasurable files (2): the violations are what to act on."""
+    if not passed:
+        return 1
+    return 2 if errors else 0
+
+
 @app.command()
 def gate(
     paths: Optional[list[str]] = PathsArg,
@@ -227,94 +341,28 @@ def gate(
     jobs: Optional[int] = JobsOpt,
 ) -> None:
     """Fail when a function's complexity or length is over the limit (radon's numbers)."""
-    from wsrefactor.complexity import ComplexityError
-    from wsrefactor.discovery import discover
-    from wsrefactor.gate import (
-        BaselineError,
-        GateError,
-        GateSettings,
-        evaluate,
-        load_baseline,
-        make_baseline,
-        save_baseline,
-        update_baseline,
-    )
+    from wsrefactor.gate import evaluate, load_baseline
 
     code = 0
     with _guard():
         session = Session(paths, None, None, config)
-        where = session.config.source or "[tool.wsrefactor.gate]"
-        table = gate_table(session.config.gate, where)
-        for flag, value in (("--max-cc", max_cc), ("--max-lines", max_lines)):
-            if value is not None and value < 0:
-                raise Failure(f"{flag} must be a non-negative integer")
-        overrides = {"max_cc": max_cc, "max_lines": max_lines, "max_average": max_average}
-        settings_kw = {k: v for k, v in table.items() if k in ("max_cc", "max_lines", "max_average", "overrides")}
-        settings_kw.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            settings = GateSettings(root=str(Path(session.config.root).resolve()), **settings_kw)
-        except GateError as exc:
-            raise Failure(str(exc)) from None
+        table = gate_table(session.config.gate, session.config.source or "[tool.wsrefactor.gate]")
+        flags = {"max_cc": max_cc, "max_lines": max_lines, "max_average": max_average}
+        settings = _settings(session, table, flags)
         baseline_path = _resolve_baseline(baseline, table.get("baseline"), session)
         if update and baseline_path is None:
             raise Failure("--update-baseline needs --baseline FILE (or gate.baseline in the config)")
-        data = None
-        if baseline_path is not None:
-            try:
-                data = load_baseline(baseline_path)
-            except FileNotFoundError:
-                if not update:
-                    raise Failure(
-                        f"{baseline_path}: baseline file not found (create it with --update-baseline)"
-                    ) from None
-            except BaselineError as exc:
-                raise Failure(str(exc)) from None
-            except OSError as exc:
-                raise Failure(f"{baseline_path}: cannot read baseline: {exc.strerror or exc}") from None
-
-        found = discover(session.paths, session.config)
-        for missing in found.missing:
-            raise Failure(f"{missing}: no such file or directory")
-        measured = measure_files(found.files, _jobs(jobs))
-        blocks = []
-        errors: list[dict[str, Any]] = []
-        for path, outcome in measured:
-            if isinstance(outcome, ComplexityError):
-                shown = settings.relpath(path)
-                _err(f"{shown}{':' + str(outcome.lineno) if outcome.lineno else ''}: cannot measure: {outcome.message}")
-                errors.append({"path": shown, "line": outcome.lineno, "message": outcome.message})
-            else:
-                blocks.extend(outcome)
-        files = [p for p, o in measured if not isinstance(o, ComplexityError)]
-
-        if update:
+        data = _read_baseline(baseline_path, update)
+        blocks, errors, files = _measure_session(session, settings, jobs)
+        if update and baseline_path is not None:
             if data is None:
-                new = make_baseline(blocks, settings)
-                assert baseline_path is not None
-                save_baseline(baseline_path, new)
-                count = sum(len(v) for v in new["entries"].values())
-                _err(f"wsrefactor: baseline {baseline_path} created with {count} offender(s)")
+                _create_baseline(baseline_path, blocks, settings)
             else:
-                upd = update_baseline(blocks, settings, data, paths=files)
-                if not upd.ok:
-                    for line in upd.errors:
-                        _err(line)
-                    _err(f"wsrefactor: baseline not updated: {len(upd.errors)} regression(s)")
-                    raise typer.Exit(1)
-                assert baseline_path is not None and upd.baseline is not None
-                save_baseline(baseline_path, upd.baseline)
-                _err(
-                    f"wsrefactor: baseline {baseline_path} updated "
-                    f"({len(upd.dropped)} dropped, {len(upd.tightened)} tightened)"
-                )
+                _ratchet_baseline(baseline_path, blocks, settings, data, files)
             data = load_baseline(baseline_path)
-
         result = evaluate(blocks, settings, data, paths=files)
         _write_output(_render(fmt, result, errors), output)
-        if not result.passed:
-            code = 1
-        elif errors:
-            code = 2
+        code = _exit_code(result.passed, errors)
     raise typer.Exit(code)
 
 
