@@ -100,11 +100,12 @@ class _Reg:
     def undone_by(self, name: str | None, recv: str | None) -> bool:
         if name is None:
             return False
+        exact = recv is not None and recv == self.receiver
         if self.method in ("__setitem__", "setdefault"):
-            return name == "pop" and recv is not None and recv == self.receiver
-        same = recv is None or self.receiver is None or recv == self.receiver
-        cleanup = recv is not None and recv == self.receiver and name.startswith(_CLEANUP_PREFIXES)
-        return (same and name in undo_names(self.method)) or cleanup
+            return name == "pop" and exact
+        if exact and name.startswith(_CLEANUP_PREFIXES):
+            return True
+        return (recv is None or self.receiver is None or exact) and name in undo_names(self.method)
 
 
 def _callee(call: cst.Call) -> tuple[str | None, str | None]:
@@ -509,15 +510,17 @@ class SessionNotInvalidated(Rule):
         if handler.type is None:
             return "broad"
         types = [e.value for e in handler.type.elements] if isinstance(handler.type, cst.Tuple) else [handler.type]
-        kinds = set()
-        for t in types:
-            name = self.ctx.qualname(t) or _last(t) or ""
-            short = name.rsplit(".", 1)[-1]
-            if name in _BROAD or short in ("Exception", "BaseException"):
-                kinds.add("broad")
-            elif short.endswith("Disconnect") or short.startswith("ConnectionClosed"):
-                kinds.add("disconnect")
-        return "broad" if "broad" in kinds else next(iter(kinds), None)
+        kinds = {self._exception_kind(t) for t in types}
+        return "broad" if "broad" in kinds else ("disconnect" if "disconnect" in kinds else None)
+
+    def _exception_kind(self, expr: cst.BaseExpression) -> str | None:
+        name = self.ctx.qualname(expr) or _last(expr) or ""
+        short = name.rsplit(".", 1)[-1]
+        if name in _BROAD or short in ("Exception", "BaseException"):
+            return "broad"
+        if short.endswith("Disconnect") or short.startswith("ConnectionClosed"):
+            return "disconnect"
+        return None
 
     def _undo_after(self, func: cst.FunctionDef, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
         end = self._end(node)
@@ -583,30 +586,32 @@ class SessionNotInvalidated(Rule):
         closers = self._close_methods(ep)
         for writes in self._groups(self._class_writes(ep)):
             node = writes[0].via[0] if writes[0].via else writes[0].node
-            root = self.model.function_of(node)
-            if ep.kind == "socketio" and all(w.kind == "join" for w in writes):
-                continue  # socketio leaves every room of a disconnected client itself
-            if root is None or any(root is c for c in closers):
-                continue
-            if self._undoes([c.body for c in closers], [_reg_of(w) for w in writes]):
+            if self._class_write_ok(ep, writes, node, closers):
                 continue
             where = (f"`{closers[0].name.value}` does not undo it" if closers
                      else f"the class has no `{_CLOSE_METHODS[ep.kind][0]}` method to undo it")
             text = " ".join(self.ctx.module.code_for_node(node).split())[:60]
             self._report(node, f"`{text}` registers the connection, but {where}", None, None)
 
+    def _class_write_ok(self, ep: Endpoint, writes: Sequence[RegistryWrite], node: cst.CSTNode,
+                        closers: Sequence[cst.FunctionDef]) -> bool:
+        if ep.kind == "socketio" and all(w.kind == "join" for w in writes):
+            return True  # socketio leaves every room of a disconnected client itself
+        root = self.model.function_of(node)
+        if root is None or any(root is c for c in closers):
+            return True
+        return self._undoes([c.body for c in closers], [_reg_of(w) for w in writes])
+
     # -- fix ---------------------------------------------------------------------------------
 
     def _fix(self, ep: Endpoint, func: cst.FunctionDef, node: cst.CSTNode, inner: RegistryWrite,
              regs: Sequence[_Reg]) -> Fix | None:
         stmt = self.model.statement_in(node, func)
-        block = self.model.parent(stmt) if stmt is not None else None
-        if not isinstance(block, cst.IndentedBlock) or not self._fixable_block(block, func):
+        block = self._fixable_block(stmt, func)
+        if block is None or block.body[-1] is stmt:
             return None
         index = next(i for i, s in enumerate(block.body) if s is stmt)
         rest = list(block.body[index + 1:])
-        if not rest:
-            return None
         existing = self._undo_statements(func, stmt, regs)
         undo = self._undo_text(existing, node, func, inner)
         if undo is None:
@@ -617,16 +622,17 @@ class SessionNotInvalidated(Rule):
             return None
         return _FixBuilder(self.model, undo, removals).build(block, index, target)
 
-    def _fixable_block(self, block: cst.IndentedBlock, func: cst.FunctionDef) -> bool:
-        """The handler body, or a ``try`` body nested (through ``try`` bodies) in it."""
-        while block is not func.body:
-            owner = self.model.parent(block)
-            if not isinstance(owner, cst.Try) or owner.body is not block:
-                return False
-            block = self.model.parent(owner)
-            if not isinstance(block, cst.IndentedBlock):
-                return False
-        return True
+    def _fixable_block(self, stmt: cst.CSTNode | None, func: cst.FunctionDef) -> cst.IndentedBlock | None:
+        """The block holding ``stmt`` if it is the handler body or a ``try`` body nested (through
+        ``try`` bodies) in it."""
+        block = self.model.parent(stmt) if stmt is not None else None
+        if not isinstance(block, cst.IndentedBlock) or not any(s is stmt for s in block.body):
+            return None
+        cur = block
+        while isinstance(cur, cst.IndentedBlock) and cur is not func.body:
+            owner = self.model.parent(cur)
+            cur = self.model.parent(owner) if isinstance(owner, cst.Try) and owner.body is cur else None
+        return block if cur is func.body else None
 
     def _reads_in(self, ep: Endpoint, stmts: Sequence[cst.CSTNode]) -> bool:
         points = [p for site in ep.receives for p in (*site.via, site.node)]
@@ -666,17 +672,15 @@ class SessionNotInvalidated(Rule):
         return bool(calls) and all(self._call_idempotent(c, func, depth) for c in calls)
 
     def _call_idempotent(self, call: cst.Call, func: cst.FunctionDef, depth: int) -> bool:
-        name, _ = _callee(call)
         target = self.model.resolve_call(call, func)
         if target is None:
-            plain = [a for a in call.args if a.keyword is None]
-            return name == "discard" or (name == "pop" and len(plain) >= 2) or name not in ("remove", "pop")
+            return _harmless_twice(call)
         if depth == 0:
             return False
         for node in walk(target.body, into_defs=False):
-            if isinstance(node, cst.Del) and not self._guarded(node):
-                return False
-            if isinstance(node, cst.Call) and not self._guarded(node) and not self._call_idempotent(node, target, depth - 1):
+            if not isinstance(node, (cst.Del, cst.Call)) or self._guarded(node):
+                continue
+            if isinstance(node, cst.Del) or not self._call_idempotent(node, target, depth - 1):
                 return False
         return True
 
@@ -698,21 +702,24 @@ class SessionNotInvalidated(Rule):
 
     def _undo_text(self, existing: Sequence[cst.SimpleStatementLine], node: cst.CSTNode,
                    func: cst.FunctionDef, inner: RegistryWrite) -> str | None:
-        code = self.ctx.module.code_for_node
         if existing:
-            return code(existing[0].body[0]).strip()
+            return self.ctx.module.code_for_node(existing[0].body[0]).strip()
         if isinstance(node, cst.Assign):
             return self._undo_setitem(node)
         if not isinstance(node, cst.Call) or not all(_stable(a.value) for a in node.args):
             return None
-        name, _ = _callee(node)
         awaited = isinstance(self.model.parent(node), cst.Await)
         if inner.node is node and inner.kind == "store":
-            return self._undo_store(node, name or "", inner.ws_name)
+            return self._undo_store(node, _callee(node)[0] or "", inner.ws_name)
         target = self.model.resolve_call(node, func)
         if target is not None:
             return self._undo_same_module(node, target, awaited)
-        undo = _PAIRS.get(name or "", (None,))[0]
+        return self._undo_imported(node, awaited)
+
+    def _undo_imported(self, node: cst.Call, awaited: bool) -> str | None:
+        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration."""
+        code = self.ctx.module.code_for_node
+        undo = _PAIRS.get(_callee(node)[0] or "", (None,))[0]
         if undo is None or not isinstance(node.func, cst.Attribute):
             return None
         args = ", ".join(code(a).strip().rstrip(",") for a in node.args)
@@ -757,16 +764,9 @@ class SessionNotInvalidated(Rule):
 def _map_args(module: cst.Module, call: cst.Call, reg: cst.FunctionDef, undo: cst.FunctionDef,
               method: bool) -> str | None:
     """The undo's arguments: the registration's arguments matched by parameter name."""
-    reg_params = [p.name.value for p in positional_params(reg)][1 if method else 0:]
-    bound: dict[str, str] = {}
-    plain = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in call.args) or len(plain) > len(reg_params):
+    bound = _bind_args(module, call, reg, method)
+    if bound is None:
         return None
-    for name, arg in zip(reg_params, plain):
-        bound[name] = module.code_for_node(arg.value)
-    for arg in call.args:
-        if arg.keyword is not None:
-            bound[arg.keyword.value] = module.code_for_node(arg.value)
     out, by_keyword = [], False
     for param in params_of(undo)[1 if method else 0:]:
         name = param.name.value
@@ -777,6 +777,24 @@ def _map_args(module: cst.Module, call: cst.Call, reg: cst.FunctionDef, undo: cs
         else:
             by_keyword = True
     return ", ".join(out)
+
+
+def _bind_args(module: cst.Module, call: cst.Call, func: cst.FunctionDef, method: bool) -> dict[str, str] | None:
+    """Parameter name -> argument source of ``call`` to ``func``."""
+    params = [p.name.value for p in positional_params(func)][int(method):]
+    plain = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args) or len(plain) > len(params):
+        return None
+    bound = {name: module.code_for_node(arg.value) for name, arg in zip(params, plain)}
+    bound.update({a.keyword.value: module.code_for_node(a.value) for a in call.args if a.keyword is not None})
+    return bound
+
+
+def _harmless_twice(call: cst.Call) -> bool:
+    """An imported/builtin call that may run twice: anything but ``remove(x)`` / ``pop(k)``."""
+    name, _ = _callee(call)
+    plain = [a for a in call.args if a.keyword is None]
+    return name not in ("remove", "pop") or (name == "pop" and len(plain) >= 2)
 
 
 def _at_tail(stmt: cst.CSTNode, stmts: Sequence[cst.CSTNode]) -> bool:
