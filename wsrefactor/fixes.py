@@ -54,55 +54,6 @@ def choose_compatible(
     return chosen
 
 
-def _import_index(body: Sequence[cst.BaseStatement]) -> int:
-    """Index after the module docstring, ``__future__`` imports and the leading import block."""
-    index = 0
-    for i, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and all(
-            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
-        ):
-            index = i + 1
-        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(
-            stmt.body[0], cst.Expr
-        ) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
-            index = 1
-        elif index or i > 0:
-            break
-    return index
-
-
-def _blank(n: int) -> list[cst.EmptyLine]:
-    return [cst.EmptyLine() for _ in range(n)]
-
-
-def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
-    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
-    existing = {module.code_for_node(s).strip() for s in module.body}
-    new: list[cst.BaseStatement] = []
-    for text in statements:
-        if text.strip() in existing:
-            continue
-        existing.add(text.strip())
-        stmt = cst.parse_statement(text, config=module.config_for_parsing)
-        compound = isinstance(stmt, cst.BaseCompoundStatement)
-        prev_compound = bool(new) and isinstance(new[-1], cst.BaseCompoundStatement)
-        gap = 2 if (compound or prev_compound) else (0 if new else 1)
-        new.append(stmt.with_changes(leading_lines=_blank(gap)))
-    if not new:
-        return module
-    index = _import_index(module.body)
-    body = list(module.body)
-    if index == 0:
-        new[0] = new[0].with_changes(leading_lines=[])
-    if index < len(body):
-        nxt = body[index]
-        want = 2 if isinstance(nxt, cst.BaseCompoundStatement) or isinstance(new[-1], cst.BaseCompoundStatement) else 1
-        have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
-        if have < want:
-            body[index] = nxt.with_changes(leading_lines=_blank(want - have) + list(nxt.leading_lines))
-    return module.with_changes(body=[*body[:index], *new, *body[index:]])
-
-
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
     return (
         isinstance(stmt, cst.SimpleStatementLine)
@@ -111,40 +62,90 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
     )
 
 
+def _is_import_line(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
+
+
+def _import_index(body: Sequence[cst.BaseStatement]) -> int:
+    """Index after the module docstring, ``__future__`` imports and the leading import block."""
+    index = 1 if body and _is_docstring(body[0]) else 0
+    while index < len(body) and _is_import_line(body[index]):
+        index += 1
+    return index
+
+
+def _blank(n: int) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine() for _ in range(n)]
+
+
+def _compound(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.BaseCompoundStatement)
+
+
+def _spaced(statements: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """PEP 8 spacing: one blank line after the imports, two around definitions."""
+    out: list[cst.BaseStatement] = []
+    for stmt in statements:
+        gap = 2 if _compound(stmt) or (out and _compound(out[-1])) else (0 if out else 1)
+        out.append(stmt.with_changes(leading_lines=_blank(gap)))
+    return out
+
+
+def _insert_after_imports(
+    module: cst.Module, new: list[cst.BaseStatement], index: int, want_after: int
+) -> cst.Module:
+    """Insert ``new`` at ``index`` and give the statement after it at least ``want_after`` blank lines."""
+    body = list(module.body)
+    if index < len(body):
+        nxt = body[index]
+        have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
+        if have < want_after:
+            body[index] = nxt.with_changes(leading_lines=_blank(want_after - have) + list(nxt.leading_lines))
+    return module.with_changes(body=[*body[:index], *new, *body[index:]], has_trailing_newline=True)
+
+
+def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
+    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
+    existing = {module.code_for_node(s).strip() for s in module.body}
+    fresh = [t for t in dict.fromkeys(statements) if t.strip() not in existing]
+    if not fresh:
+        return module
+    new = _spaced([cst.parse_statement(t, config=module.config_for_parsing) for t in fresh])
+    index = _import_index(module.body)
+    if index == 0:
+        new[0] = new[0].with_changes(leading_lines=[])
+    nxt_compound = index < len(module.body) and _compound(module.body[index])
+    return _insert_after_imports(module, new, index, 2 if nxt_compound or _compound(new[-1]) else 1)
+
+
+def _missing_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> list[str]:
+    from wsrefactor.names import ImportTable
+
+    bound = set(ImportTable(module).aliases.items())
+    out = []
+    for mod, name in dict.fromkeys(imports):
+        head = mod.split(".")[0]
+        key = (head, head) if name is None else (name, f"{mod}.{name}")
+        if key not in bound:
+            bound.add(key)
+            out.append(f"import {mod}" if name is None else f"from {mod} import {name}")
+    return out
+
+
 def add_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> cst.Module:
     """Add ``import mod`` / ``from mod import name`` unless already bound, after the leading imports.
 
     A statement-level check (no metadata, no copy of the module): cheap enough to run per finding.
     """
-    from wsrefactor.names import ImportTable
-
-    bound = set(ImportTable(module).aliases.items())
-    new: list[cst.BaseStatement] = []
-    for mod, name in dict.fromkeys(imports):
-        head = mod.split(".")[0]
-        key = (head, head) if name is None else (name, f"{mod}.{name}")
-        if key in bound:
-            continue
-        bound.add(key)
-        text = f"import {mod}" if name is None else f"from {mod} import {name}"
-        new.append(cst.parse_statement(text, config=module.config_for_parsing))
-    if not new:
+    texts = _missing_imports(module, imports)
+    if not texts:
         return module
-    body = list(module.body)
-    index = _import_index(body)
-    if index == 0 and body and _is_docstring(body[0]):
-        index = 1
-    if index < len(body) and (index == 0 or not _is_import_line(body[index - 1])):
-        nxt = body[index]
-        if not any(ln.comment is None for ln in nxt.leading_lines):
-            body[index] = nxt.with_changes(leading_lines=[cst.EmptyLine(), *nxt.leading_lines])
-    return module.with_changes(body=[*body[:index], *new, *body[index:]], has_trailing_newline=True)
-
-
-def _is_import_line(stmt: cst.BaseStatement) -> bool:
-    return isinstance(stmt, cst.SimpleStatementLine) and all(
-        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
-    )
+    new = [cst.parse_statement(t, config=module.config_for_parsing) for t in texts]
+    index = _import_index(module.body)
+    ends_imports = index > 0 and _is_import_line(module.body[index - 1])
+    return _insert_after_imports(module, new, index, 0 if ends_imports else 1)
 
 
 def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
