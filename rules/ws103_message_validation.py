@@ -191,6 +191,42 @@ def _dict_use(model: EndpointModel, node: cst.CSTNode) -> bool:
     return False
 
 
+def _lenient_read(model: EndpointModel, use: cst.Name) -> bool:
+    """``msg.get(...)``, ``"k" in msg``: reads that never raise on a dict."""
+    parent = model.parent(use)
+    if isinstance(parent, cst.Attribute):
+        return parent.attr.value in ("get", "keys", "items", "values")
+    return isinstance(parent, cst.ComparisonTarget)
+
+
+_BROAD = frozenset({"builtins.Exception", "builtins.BaseException", "builtins.KeyError", "builtins.LookupError"})
+
+
+def _broad_handler(ctx, handler: cst.ExceptHandler) -> bool:  # noqa: ANN001
+    kinds = handler.type
+    if kinds is None:
+        return True
+    names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+    return any(ctx.qualname(n) in _BROAD for n in names)
+
+
+def _caught_in_place(model: EndpointModel, node: cst.CSTNode) -> bool:
+    """Inside a ``try`` with a broad handler, met before any loop: the error does not end the
+    connection (a callback returns, the loop goes on)."""
+    ctx = model.ctx
+    for anc in model.ancestors(node):
+        if isinstance(anc, (cst.While, cst.For, cst.FunctionDef, cst.Lambda)):
+            return False
+        if isinstance(anc, cst.Try) and any(_broad_handler(ctx, h) for h in anc.handlers):
+            return not any(model.parent(node) is h for h in anc.handlers) and _in_body(model, node, anc)
+    return False
+
+
+def _in_body(model: EndpointModel, node: cst.CSTNode, try_node: cst.Try) -> bool:
+    body = try_node.body
+    return any(a is body for a in model.ancestors(node))
+
+
 def _class_like(func: cst.BaseExpression) -> bool:
     name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
     return isinstance(name, str) and name[:1].isupper()
@@ -247,7 +283,10 @@ class _Usage:
         self.model = model
 
     def verdict(self, parsed: Parsed) -> str | None:
-        """``"dict"`` (flag), ``"validated"`` or None (never used as a dict)."""
+        """``"dict"`` (flag), ``"validated"`` or None (never used as a dict, or any error is
+        caught by a broad ``try`` inside the receive loop / callback)."""
+        if _caught_in_place(self.model, parsed.node):
+            return None
         holder = parsed.node
         if isinstance(self.model.parent(holder), cst.Await):
             holder = self.model.parent(holder)
@@ -263,15 +302,23 @@ class _Usage:
     def of_name(
         self, func: cst.FunctionDef, name: str, after: cst.CSTNode | None, depth: int, scope: cst.CSTNode | None = None
     ) -> str | None:
+        guarded = False
         for use in _uses(self.model, scope or func.body, name, after):
             if _validated_by(self.ctx, self.model, use):
                 return "validated"
-            if _dict_use(self.model, use):
+            guarded = guarded or self._isinstance_check(use)
+            if _dict_use(self.model, use) and not (guarded and _lenient_read(self.model, use)):
                 return "dict"
             verdict = self._through_call(func, use, depth)
             if verdict is not None:
                 return verdict
         return None
+
+    def _isinstance_check(self, use: cst.Name) -> bool:
+        """``isinstance(msg, dict)``: from here on, ``msg.get(...)`` cannot raise."""
+        arg = self.model.parent(use)
+        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
+        return isinstance(call, cst.Call) and self.ctx.qualname(call.func) == "builtins.isinstance"
 
     def _through_call(self, func: cst.FunctionDef, use: cst.Name, depth: int) -> str | None:
         arg = self.model.parent(use)
