@@ -72,6 +72,21 @@ def _project_results(
     return out
 
 
+def _apply_project_payloads(
+    text: str, rules: Sequence[type[Rule]], facts: Mapping[str, Any], cfg: Config, policy: FixPolicy, path: str
+) -> str:
+    """One round of project-rule payloads for this single file."""
+    module = parse(text, path)
+    by_code = {r.code: r for r in rules}
+    for finding, edit in _project_results(rules, facts, cfg, path):
+        if edit is None or not policy.allows_project(finding.code, edit.safety):
+            continue
+        for target, payload in edit.payloads:
+            if target == path:
+                module = by_code[finding.code].apply_payload(module, payload, path)  # type: ignore[attr-defined]
+    return module.code
+
+
 def fix_source(
     text: str,
     codes: Sequence[str] | None = None,
@@ -86,25 +101,16 @@ def fix_source(
     if not rules:
         return text
     policy = FixPolicy(unsafe=unsafe)
-    outcome = fix_text(path, text, rules, cfg, policy, tree)
-    if outcome.errors:
-        raise AssertionError("; ".join(outcome.errors))
-    result = outcome.text
-    for _ in range(4):  # project-rule payloads, until stable
-        facts = outcome.analysis.facts if outcome.analysis is not None else {}
-        module = parse(result, path)
-        for finding, edit in _project_results(rules, facts, cfg, path):
-            if edit is None or not policy.allows_project(finding.code, edit.safety):
-                continue
-            rule = next(r for r in rules if r.code == finding.code)
-            for target, payload in edit.payloads:
-                if target == path:
-                    module = rule.apply_payload(module, payload, path)  # type: ignore[attr-defined]
-        if module.code == result:
-            break
-        result = module.code
+    result = text
+    for _ in range(4):  # file fixes, then project-rule payloads, until stable
         outcome = fix_text(path, result, rules, cfg, policy, ast.parse(result))
-        result = outcome.text
+        if outcome.errors:
+            raise AssertionError("; ".join(outcome.errors))
+        facts = outcome.analysis.facts if outcome.analysis is not None else {}
+        after = _apply_project_payloads(outcome.text, rules, facts, cfg, policy, path)
+        if after == outcome.text:
+            return after
+        result = after
     return result
 
 
@@ -122,6 +128,18 @@ def expected_lines(text: str, code: str) -> list[int]:
     return out
 
 
+def _changed_ranges(before: str, after: str) -> list[tuple[int, int]]:
+    """Old-text line ranges that differ; an insertion sits between two old lines."""
+    matcher = difflib.SequenceMatcher(a=split_lines(before), b=split_lines(after), autojunk=False)
+    out = []
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "insert":  # new lines between old lines i1 and i1 + 1 (1-based)
+            out.append((i1, i1 + 1))
+        elif tag != "equal":
+            out.append((i1 + 1, max(i2, i1 + 1)))
+    return out
+
+
 def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], code: str) -> None:
     """The contracts of every fix: parses, idempotent, and nothing outside the flagged code moved.
 
@@ -129,25 +147,20 @@ def assert_fix_contracts(before: str, after: str, findings: Sequence[Finding], c
     statements fixes add after them).
     """
     problem = check_parses(after, "fixed.py")
-    assert problem is None, f"fixed output does not parse: {problem}"
+    if problem is not None:
+        raise AssertionError(f"fixed output does not parse: {problem}")
     again = fix_source(after, [code])
-    assert again == after, "a second fix changed the code again:\n" + "".join(
-        difflib.unified_diff(after.splitlines(True), again.splitlines(True))
-    )
+    if again != after:
+        diff = "".join(difflib.unified_diff(after.splitlines(True), again.splitlines(True)))
+        raise AssertionError("a second fix changed the code again:\n" + diff)
     header_end = _header_end(before)
     spans = [
         (min(f.stmt_line, f.line), max(f.end_line, f.stmt_end_line)) for f in findings if f.fix is not None
     ]
-    matcher = difflib.SequenceMatcher(a=split_lines(before), b=split_lines(after), autojunk=False)
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "insert":  # new lines between old lines i1 and i1 + 1 (1-based)
-            lo, hi = i1, i1 + 1
-        else:
-            lo, hi = i1 + 1, max(i2, i1 + 1)
+    for lo, hi in _changed_ranges(before, after):
         touches = any(lo <= end and start <= hi for start, end in spans) or lo <= header_end + 1
-        assert touches, f"fix changed lines {lo}-{hi}, which hold no flagged code"
+        if not touches:
+            raise AssertionError(f"fix changed lines {lo}-{hi}, which hold no flagged code")
 
 
 def _header_end(text: str) -> int:
