@@ -356,6 +356,26 @@ def baseline_keys(
     return keys
 
 
+def _baseline_record(path: str, key: Any, record: Any) -> tuple[int, int]:
+    """One ``{"cc": .., "length": ..}`` record as ``(cc, length)``."""
+    if not isinstance(record, Mapping):
+        raise BaselineError(f"baseline record {path}::{key} must be an object")
+    cc, length = record.get("cc"), record.get("length")
+    for value in (cc, length):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BaselineError(
+                f"baseline record {path}::{key} needs integer 'cc' and 'length'"
+            )
+    return cc, length
+
+
+def _baseline_file_entries(path: Any, functions: Any) -> dict[str, tuple[int, int]]:
+    """The records of one file, keyed by the (stringified) baseline key."""
+    if not isinstance(path, str) or not isinstance(functions, Mapping):
+        raise BaselineError(f"baseline entries for {path!r} must be an object")
+    return {str(key): _baseline_record(path, key, record) for key, record in functions.items()}
+
+
 def _baseline_entries(data: Any) -> dict[str, dict[str, tuple[int, int]]]:
     """Validate a baseline dict and return {path: {key: (cc, length)}}."""
     if not isinstance(data, Mapping):
@@ -370,19 +390,7 @@ def _baseline_entries(data: Any) -> dict[str, dict[str, tuple[int, int]]]:
         raise BaselineError("baseline 'entries' must be an object")
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for path, functions in entries.items():
-        if not isinstance(path, str) or not isinstance(functions, Mapping):
-            raise BaselineError(f"baseline entries for {path!r} must be an object")
-        per_file: dict[str, tuple[int, int]] = {}
-        for key, record in functions.items():
-            if not isinstance(record, Mapping):
-                raise BaselineError(f"baseline record {path}::{key} must be an object")
-            cc, length = record.get("cc"), record.get("length")
-            for value in (cc, length):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise BaselineError(
-                        f"baseline record {path}::{key} needs integer 'cc' and 'length'"
-                    )
-            per_file[str(key)] = (cc, length)
+        per_file = _baseline_file_entries(path, functions)  # validates path before normalising it
         out[_normalize_path(path)] = per_file
     return out
 
@@ -565,8 +573,10 @@ _METRIC_ORDER = {"cc": 0, "length": 1, "average": 2}
 
 
 def _violation_sort_key(v: Violation) -> tuple[Any, ...]:
+    """Worst first; only block violations are sorted (the average one is appended last)."""
     b = v.block
-    assert b is not None
+    if b is None:
+        raise ValueError(f"cannot sort a violation without a block: {v.message}")
     return (-v.excess, -b.complexity, v.path or "", b.lineno, b.col, _METRIC_ORDER[v.metric], b.name)
 
 
@@ -593,6 +603,57 @@ def _scope(paths: Iterable[str] | None, settings: GateSettings) -> set[str] | No
     return None if paths is None else {settings.relpath(p) for p in paths}
 
 
+def _judge_block(
+    block: Block, rel: str, key: str, settings: GateSettings, old: Mapping[str, Mapping[str, tuple[int, int]]]
+) -> tuple[list[Violation], bool]:
+    """The block's violations, and whether it is an offender that the baseline tolerates."""
+    max_cc, max_lines = settings.thresholds_for(rel)
+    rec_cc, rec_len = old.get(rel, {}).get(key, (None, None))
+    found: list[Violation] = []
+    for metric, value, threshold, recorded in (
+        ("cc", block.complexity, max_cc, rec_cc),
+        ("length", block.length, max_lines, rec_len),
+    ):
+        hit = _check(metric, value, threshold, recorded)  # type: ignore[arg-type]
+        if hit is not None:
+            limit, source = hit
+            found.append(
+                Violation(metric, value, limit, source, block, rel, key)  # type: ignore[arg-type]
+            )
+    return found, not found and _is_offender(block, max_cc, max_lines)
+
+
+def _block_violations(
+    keys: Mapping[Block, tuple[str, str]], settings: GateSettings, old: Mapping[str, Mapping[str, tuple[int, int]]]
+) -> tuple[list[Violation], int]:
+    """Every block's violations (worst first) and the number of offenders the baseline tolerates."""
+    violations: list[Violation] = []
+    allowed = 0
+    for block, (rel, key) in keys.items():
+        found, tolerated = _judge_block(block, rel, key, settings, old)
+        violations.extend(found)
+        allowed += tolerated
+    violations.sort(key=_violation_sort_key)
+    return violations, allowed
+
+
+def _mean_cc(blocks: Iterable[Block]) -> float:
+    complexities = [b.complexity for b in blocks]
+    return math.fsum(complexities) / len(complexities) if complexities else 0.0
+
+
+def _outdated_entries(
+    old: Mapping[str, Mapping[str, tuple[int, int]]],
+    blocks: Sequence[Block],
+    settings: GateSettings,
+    violations: Sequence[Violation],
+    paths: Iterable[str] | None,
+) -> list[str]:
+    """Baseline entries an update would change; violated ones are excluded (an update refuses them)."""
+    violated = {(v.path, v.key) for v in violations if v.path is not None and v.key is not None}
+    return _outdated(old, _offender_entries(blocks, settings), _scope(paths, settings), violated)
+
+
 def evaluate(
     blocks: Iterable[Block],
     settings: GateSettings,
@@ -612,39 +673,15 @@ def evaluate(
     old = _baseline_entries(data) if data is not None else {}
     keys = baseline_keys(all_blocks, settings.root)
 
-    violations: list[Violation] = []
-    allowed = 0
-    for block, (rel, key) in keys.items():
-        max_cc, max_lines = settings.thresholds_for(rel)
-        rec_cc, rec_len = old.get(rel, {}).get(key, (None, None))
-        broken = False
-        for metric, value, threshold, recorded in (
-            ("cc", block.complexity, max_cc, rec_cc),
-            ("length", block.length, max_lines, rec_len),
-        ):
-            hit = _check(metric, value, threshold, recorded)  # type: ignore[arg-type]
-            if hit is not None:
-                broken = True
-                limit, source = hit
-                violations.append(
-                    Violation(metric, value, limit, source, block, rel, key)  # type: ignore[arg-type]
-                )
-        if not broken and _is_offender(block, max_cc, max_lines):
-            allowed += 1
-    violations.sort(key=_violation_sort_key)
-
-    complexities = [b.complexity for b in keys]
-    average = math.fsum(complexities) / len(complexities) if complexities else 0.0
+    violations, allowed = _block_violations(keys, settings, old)
+    average = _mean_cc(keys)
     limit = settings.average_limit
     if limit is not None and average > limit:
         violations.append(Violation("average", average, limit))
 
     outdated: list[str] = []
     if data is not None:
-        violated = {(v.path, v.key) for v in violations if v.path is not None and v.key is not None}
-        outdated = _outdated(
-            old, _offender_entries(all_blocks, settings), _scope(paths, settings), violated
-        )
+        outdated = _outdated_entries(old, all_blocks, settings, violations, paths)
 
     return GateResult(
         violations=tuple(violations),
@@ -710,11 +747,29 @@ def update_baseline(
 
     old = _baseline_entries(data)
     new = _offender_entries(blocks, settings)
-    scope = _scope(paths, settings)
-    if scope is not None:
-        for path, funcs in old.items():
-            if path not in scope:
-                new[path] = dict(funcs)
+    _keep_unmeasured(new, old, _scope(paths, settings))
+    dropped, tightened = _baseline_changes(old, new)
+    return BaselineUpdate(_entries_to_data(new), (), dropped, tightened)
+
+
+def _keep_unmeasured(
+    new: dict[str, dict[str, tuple[int, int]]],
+    old: Mapping[str, Mapping[str, tuple[int, int]]],
+    scope: set[str] | None,
+) -> None:
+    """Copy the old entries of files outside ``scope`` so a partial run cannot wipe them."""
+    if scope is None:
+        return
+    for path, funcs in old.items():
+        if path not in scope:
+            new[path] = dict(funcs)
+
+
+def _baseline_changes(
+    old: Mapping[str, Mapping[str, tuple[int, int]]],
+    new: Mapping[str, Mapping[str, tuple[int, int]]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(dropped, tightened)`` ``path::key`` names, each sorted."""
     dropped, tightened = [], []
     for path, funcs in old.items():
         for key, record in funcs.items():
@@ -723,7 +778,7 @@ def update_baseline(
                 dropped.append(f"{path}::{key}")
             elif now != record:
                 tightened.append(f"{path}::{key}")
-    return BaselineUpdate(_entries_to_data(new), (), tuple(sorted(dropped)), tuple(sorted(tightened)))
+    return tuple(sorted(dropped)), tuple(sorted(tightened))
 
 
 # --------------------------------------------------------------------------
