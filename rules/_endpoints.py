@@ -26,7 +26,8 @@ accept site of the endpoint, located at the ``manager.connect(...)`` statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -241,31 +242,153 @@ def positional_params(func: cst.FunctionDef) -> list[cst.Param]:
     return [*func.params.posonly_params, *func.params.params]
 
 
-class _Parents(cst.CSTVisitor):
-    def __init__(self) -> None:
+def _param_name(func: cst.FunctionDef | None, index: int) -> str | None:
+    """Name of ``func``'s positional parameter ``index`` (None when there is no such parameter)."""
+    if func is None:
+        return None
+    params = positional_params(func)
+    return params[index].name.value if len(params) > index else None
+
+
+def _route_path(call: cst.Call) -> str | None:
+    """The literal route path of ``route(path, ...)`` / ``route(path=...)``."""
+    arg = positional(call, 0) or keyword(call, "path")
+    return _str(arg.value) if arg else None
+
+
+def _literal_dict_value(mapping: cst.Dict, key: str) -> cst.BaseExpression | None:
+    """The value of the string key ``key`` in a dict display (the last one when repeated)."""
+    values = [el.value for el in mapping.elements if isinstance(el, cst.DictElement) and _str(el.key) == key]
+    return values[-1] if values else None
+
+
+def _binds_param(node: cst.CSTNode, name: str) -> bool:
+    """Whether ``node`` is a def/lambda with a parameter ``name`` (it shadows an outer ``name``)."""
+    if isinstance(node, cst.FunctionDef):
+        params = params_of(node)
+    elif isinstance(node, cst.Lambda):
+        params = list(node.params.params)
+    else:
+        return False
+    return any(p.name.value == name for p in params)
+
+
+def _receive_mode(kind: str, method: str, call: cst.Call) -> str | None:
+    """What ``websocket.<method>()`` yields on this kind of endpoint; None: it is not a receive."""
+    if kind == "websockets":
+        return "any" if method == "recv" else None
+    if kind not in ("asgi", "asgi-class"):
+        return None
+    if method == "receive_json":
+        mode = keyword(call, "mode") or positional(call, 0)
+        if mode is not None and _str(mode.value) == "binary":
+            return "json-binary"
+    return ASGI_RECEIVE_MODES.get(method) or ASGI_ITER_MODES.get(method)
+
+
+# --------------------------------------------------------------------------------------------
+# tree index and walk
+# --------------------------------------------------------------------------------------------
+
+#: Children recorded by the most recently built models. libcst's ``node.children`` runs a
+#: visitor on every call, so :func:`walk` reads these instead when it can. The dicts hold the
+#: nodes strongly, so identity lookups stay valid; only the last few modules are kept.
+_RECENT_CHILDREN: deque[dict[cst.CSTNode, list[cst.CSTNode]]] = deque(maxlen=4)
+
+
+class _TreeIndex(cst.CSTVisitor):
+    """One visit of the module recording every node's parent, its children (in source order,
+    as ``node.children`` gives them) and the pre-order of all nodes."""
+
+    def __init__(self, module: cst.Module) -> None:
         super().__init__()
         self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.stack: list[cst.CSTNode] = []
+        self.children: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+        self.preorder: list[cst.CSTNode] = []
+        self._stack: list[cst.CSTNode] = []
+        module.visit(self)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.parent[node] = self.stack[-1]
-        self.stack.append(node)
+        if self._stack:
+            self.parent[node] = self._stack[-1]
+            self.children[self._stack[-1]].append(node)
+        self.children[node] = []
+        self.preorder.append(node)
+        self._stack.append(node)
         return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
+        self._stack.pop()
+
+
+def _children(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    for known in reversed(_RECENT_CHILDREN):
+        kids = known.get(node)
+        if kids is not None:
+            return kids
+    return node.children
 
 
 def walk(node: cst.CSTNode, *, into_defs: bool = True) -> Iterator[cst.CSTNode]:
     """Every node below ``node`` (pre-order); ``into_defs=False`` skips nested defs/classes/lambdas."""
-    stack = list(reversed(node.children))
+    stack = list(reversed(_children(node)))
     while stack:
         cur = stack.pop()
         yield cur
         if not into_defs and isinstance(cur, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        stack.extend(reversed(cur.children))
+        stack.extend(reversed(_children(cur)))
+
+
+# --------------------------------------------------------------------------------------------
+# discovery tables
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ClassKind:
+    """How a framework base class makes a subclass an endpoint: its protocol ``methods`` (in
+    ``Endpoint.methods`` order), the one that is the ``handler``, the websocket name (None: the
+    handler's second parameter) and whether the framework accepts even when the handler exists."""
+
+    kind: str
+    bases: frozenset[str]
+    methods: tuple[str, ...]
+    handler: str
+    ws_param: str | None
+    always_accepts: bool
+
+
+_CLASS_KINDS = (
+    _ClassKind("asgi-class", WEBSOCKET_ENDPOINT, ("on_connect", "on_receive", "on_disconnect"),
+               "on_connect", None, False),
+    _ClassKind("tornado", TORNADO_HANDLER,
+               ("check_origin", "open", "on_message", "on_close", "select_subprotocol", "get_compression_options"),
+               "open", "self", True),
+    _ClassKind("channels", CHANNELS_CONSUMERS,
+               ("connect", "receive", "receive_json", "disconnect", "websocket_connect", "websocket_receive"),
+               "connect", "self", False),
+)
+#: Methods the framework calls with each received message, by endpoint kind.
+_RECEIVE_CALLBACKS = {
+    "asgi-class": ("on_receive",),
+    "tornado": ("on_message",),
+    "channels": ("receive", "receive_json", "websocket_receive"),
+}
+#: Which positional parameter of each handler is the connection, for kinds with several handlers.
+_ROOT_PARAM = {"asgi-class": 1, "socketio": 0}
+
+
+@dataclass(frozen=True, eq=False)
+class _Flow:
+    """The websocket of ``ep`` reaching ``func`` under the name ``ws``, from the handler ``root``
+    through the calls ``chain``: the unit :meth:`EndpointModel._scan` works on."""
+
+    ep: Endpoint
+    root: cst.FunctionDef
+    func: cst.FunctionDef
+    ws: str
+    chain: tuple[cst.Call, ...]
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,10 +407,12 @@ class EndpointModel:
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        module = ctx.module
-        pv = _Parents()
-        module.visit(pv)
-        self._parent = pv.parent
+        tree = _TreeIndex(ctx.module)
+        _RECENT_CHILDREN.append(tree.children)
+        self._parent = tree.parent
+        self._preorder = tree.preorder[1:]  # every node below the module, as walk(module) gives them
+        self._callees: dict[cst.FunctionDef, list[tuple[cst.Call, cst.FunctionDef]]] = {}
+        self._nested: dict[cst.FunctionDef, dict[str, cst.FunctionDef]] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         self.classes: dict[str, cst.ClassDef] = {}
         self.instances: dict[str, str] = {}
@@ -297,8 +422,8 @@ class EndpointModel:
         self.serve_calls: list[ServeCall] = []
         self.socketio_servers: list[SocketIOServer] = []
         self.channels_routers: list[ChannelsRouter] = []
-        self._index_module(module)
-        self._find_endpoints(module)
+        self._index_module(ctx.module)
+        self._find_endpoints()
         for ep in self.endpoints:
             self._analyse(ep)
 
@@ -364,13 +489,20 @@ class EndpointModel:
                 self.classes[stmt.name.value] = stmt
             elif isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
-                    if isinstance(small, cst.Assign) and small.value is not None:
-                        for t in small.targets:
-                            if isinstance(t.target, cst.Name):
-                                self._bind(t.target.value, small.value)
-                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                        if isinstance(small.target, cst.Name):
-                            self._bind(small.target.value, small.value)
+                    self._index_assignment(small)
+
+    def _index_assignment(self, small: cst.BaseSmallStatement) -> None:
+        """Module-level ``name = value`` / ``name: T = value``, for every plain-name target."""
+        if isinstance(small, cst.Assign):
+            names = [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
+        elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            names = [small.target.value]
+        else:
+            return
+        if small.value is None:
+            return
+        for name in names:
+            self._bind(name, small.value)
 
     def _bind(self, name: str, value: cst.BaseExpression) -> None:
         self.module_assigns[name] = value
@@ -434,36 +566,56 @@ class EndpointModel:
         where ``obj = SomeClass()`` at module level, ``SomeClass.m()``."""
         func = call.func
         if isinstance(func, cst.Name):
-            name = func.value
-            if context is not None:
-                for node in walk(context.body, into_defs=False):
-                    if isinstance(node, cst.FunctionDef) and node.name.value == name:
-                        return node
-            if name in self.ctx.imports.aliases:
-                return None
-            return self.functions.get(name)
+            return self._resolve_name(func.value, context)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            recv, attr = func.value.value, func.attr.value
-            cls: cst.ClassDef | None = None
-            if recv in ("self", "cls") and context is not None:
-                cls = self.class_of(context)
-            elif recv in self.instances:
-                cls = self.classes.get(self.instances[recv])
-            elif recv in self.classes:
-                cls = self.classes[recv]
+            cls = self._receiver_class(func.value.value, context)
             if cls is not None:
-                return self.methods_of(cls).get(attr)
+                return self.methods_of(cls).get(func.attr.value)
         return None
+
+    def _resolve_name(self, name: str, context: cst.FunctionDef | None) -> cst.FunctionDef | None:
+        """``name()``: a def nested in ``context`` first, else a module function (not an import)."""
+        if context is not None:
+            nested = self._nested_defs(context).get(name)
+            if nested is not None:
+                return nested
+        if name in self.ctx.imports.aliases:
+            return None
+        return self.functions.get(name)
+
+    def _nested_defs(self, func: cst.FunctionDef) -> dict[str, cst.FunctionDef]:
+        """Defs written in ``func``'s body (not inside nested defs), the first one of each name;
+        memoized because every call in ``func`` asks."""
+        defs = self._nested.get(func)
+        if defs is None:
+            defs = {}
+            for node in walk(func.body, into_defs=False):
+                if isinstance(node, cst.FunctionDef):
+                    defs.setdefault(node.name.value, node)
+            self._nested[func] = defs
+        return defs
+
+    def _receiver_class(self, recv: str, context: cst.FunctionDef | None) -> cst.ClassDef | None:
+        """The same-module class of ``recv`` in ``recv.m()``: the enclosing class for
+        ``self``/``cls``, the class of a module-level instance, or the class itself."""
+        if recv in ("self", "cls") and context is not None:
+            return self.class_of(context)
+        if recv in self.instances:
+            return self.classes.get(self.instances[recv])
+        return self.classes.get(recv)
 
     def callees(self, func: cst.FunctionDef) -> list[tuple[cst.Call, cst.FunctionDef]]:
         """Same-module functions/methods ``func`` calls directly (with the call nodes)."""
-        out = []
-        for node in walk(func.body):
-            if isinstance(node, cst.Call):
-                target = self.resolve_call(node, func)
-                if target is not None and target is not func:
-                    out.append((node, target))
-        return out
+        known = self._callees.get(func)
+        if known is None:
+            known = []
+            for node in walk(func.body):
+                if isinstance(node, cst.Call):
+                    target = self.resolve_call(node, func)
+                    if target is not None and target is not func:
+                        known.append((node, target))
+            self._callees[func] = known
+        return list(known)
 
     def reachable(self, func: cst.FunctionDef, depth: int = 4) -> list[cst.FunctionDef]:
         """Same-module functions reachable from ``func`` (BFS, up to ``depth`` calls deep),
@@ -482,10 +634,7 @@ class EndpointModel:
 
     def bound_param(self, call: cst.Call, target: cst.FunctionDef, name: str) -> str | None:
         """The parameter of ``target`` that receives the bare name ``name`` passed in ``call``."""
-        params = positional_params(target)
-        if params and self.class_of(target) is not None and isinstance(call.func, cst.Attribute):
-            if not any(_name(d.decorator) == "staticmethod" for d in target.decorators):
-                params = params[1:]  # bound method: self/cls is implicit
+        params = self._filled_params(call, target)
         index = 0
         for arg in call.args:
             if arg.star:
@@ -498,6 +647,15 @@ class EndpointModel:
                 return params[index].name.value if index < len(params) else None
             index += 1
         return None
+
+    def _filled_params(self, call: cst.Call, target: cst.FunctionDef) -> list[cst.Param]:
+        """``target``'s positional parameters that ``call``'s arguments fill: without
+        ``self``/``cls`` when a method is called through an attribute (unless a staticmethod)."""
+        params = positional_params(target)
+        bound = params and self.class_of(target) is not None and isinstance(call.func, cst.Attribute)
+        if bound and not any(_name(d.decorator) == "staticmethod" for d in target.decorators):
+            return params[1:]
+        return params
 
     def ws_flow(
         self, func: cst.FunctionDef, ws_name: str, depth: int = 4
@@ -540,114 +698,124 @@ class EndpointModel:
     def _add_function_endpoint(self, func: cst.FunctionDef, registration: cst.CSTNode, path: str | None) -> None:
         if any(ep.handler is func for ep in self.endpoints):
             return
-        ws = self._websocket_param(func)
-        if ws is None:
-            params = positional_params(func)
-            ws = params[0].name.value if params else None
+        ws = self._websocket_param(func) or _param_name(func, 0)
         self.endpoints.append(
             Endpoint("asgi", handler=func, handlers=[func], ws_param=ws, registration=registration, path=path)
         )
 
     def _add_class_endpoint(self, cls: cst.ClassDef, registration: cst.CSTNode | None, path: str | None) -> None:
-        for ep in self.endpoints:
-            if ep.cls is cls:
-                if registration is not None and ep.registration is None:
-                    ep.registration, ep.path = registration, path
-                return
+        if self._known_class(cls, registration, path):
+            return
         bases = self.class_bases(cls)
+        spec = next((k for k in _CLASS_KINDS if bases & k.bases), None)
+        if spec is None:
+            return
         methods = self.methods_of(cls)
-        if bases & WEBSOCKET_ENDPOINT:
-            names = ("on_connect", "on_receive", "on_disconnect")
-            got = {n: methods[n] for n in names if n in methods}
-            connect = got.get("on_connect")
-            ws = None
-            if connect is not None:
-                ps = positional_params(connect)
-                ws = ps[1].name.value if len(ps) > 1 else None
-            self.endpoints.append(Endpoint(
-                "asgi-class", handler=connect, handlers=list(got.values()), methods=got, cls=cls,
-                ws_param=ws, registration=registration, path=path, default_accepts=connect is None,
-            ))
-        elif bases & TORNADO_HANDLER:
-            names = ("check_origin", "open", "on_message", "on_close", "select_subprotocol", "get_compression_options")
-            got = {n: methods[n] for n in names if n in methods}
-            self.endpoints.append(Endpoint(
-                "tornado", handler=got.get("open"), handlers=list(got.values()), methods=got, cls=cls,
-                ws_param="self", registration=registration, path=path, default_accepts=True,
-            ))
-        elif bases & CHANNELS_CONSUMERS:
-            names = ("connect", "receive", "receive_json", "disconnect", "websocket_connect", "websocket_receive")
-            got = {n: methods[n] for n in names if n in methods}
-            self.endpoints.append(Endpoint(
-                "channels", handler=got.get("connect"), handlers=list(got.values()), methods=got, cls=cls,
-                ws_param="self", registration=registration, path=path, default_accepts="connect" not in got,
-            ))
+        got = {n: methods[n] for n in spec.methods if n in methods}
+        handler = got.get(spec.handler)
+        self.endpoints.append(Endpoint(
+            spec.kind, handler=handler, handlers=list(got.values()), methods=got, cls=cls,
+            ws_param=spec.ws_param or _param_name(handler, 1), registration=registration, path=path,
+            default_accepts=spec.always_accepts or handler is None,
+        ))
 
-    def _find_endpoints(self, module: cst.Module) -> None:
-        ctx = self.ctx
-        # decorated functions
-        for node in walk(module):
+    def _known_class(self, cls: cst.ClassDef, registration: cst.CSTNode | None, path: str | None) -> bool:
+        """Whether ``cls`` already is an endpoint (found by its base class, or routed twice); the
+        first route registering it fills in its registration and path."""
+        ep = next((e for e in self.endpoints if e.cls is cls), None)
+        if ep is None:
+            return False
+        if registration is not None and ep.registration is None:
+            ep.registration, ep.path = registration, path
+        return True
+
+    def _find_endpoints(self) -> None:
+        """Every registration, in source order (the order decides which one registers first)."""
+        for node in self._preorder:
             if isinstance(node, cst.FunctionDef):
                 self._decorated(node)
             elif isinstance(node, cst.ClassDef):
                 self._add_class_endpoint(node, None, None)
             elif isinstance(node, cst.Call):
-                q = call_name(ctx, node)
-                func = node.func
-                if q in WEBSOCKETS_SERVE:
-                    first = positional(node, 0)
-                    handler = None
-                    if first is not None:
-                        inner = first.value
-                        if isinstance(inner, cst.Call) and call_name(ctx, inner) == "functools.partial":
-                            p0 = positional(inner, 0)
-                            inner = p0.value if p0 else inner
-                        handler = self._func_target(inner)
-                    kws = {a.keyword.value: a for a in node.args if a.keyword is not None}
-                    self.serve_calls.append(ServeCall(node, q, handler, kws))
-                    if handler is not None and not any(ep.handler is handler for ep in self.endpoints):
-                        ps = positional_params(handler)
-                        self.endpoints.append(Endpoint(
-                            "websockets", handler=handler, handlers=[handler],
-                            ws_param=ps[0].name.value if ps else None, registration=node,
-                            default_accepts=True, server_call=node,
-                        ))
-                elif q in WEBSOCKET_ROUTE:
-                    path_arg = positional(node, 0) or keyword(node, "path")
-                    target = positional(node, 1) or keyword(node, "endpoint")
-                    path = _str(path_arg.value) if path_arg else None
-                    if target is not None:
-                        fn = self._func_target(target.value)
-                        if fn is not None:
-                            self._add_function_endpoint(fn, node, path)
-                        elif _name(target.value) in self.classes:
-                            self._add_class_endpoint(self.classes[_name(target.value)], node, path)
-                elif q in CHANNELS_ROUTER:
-                    self._channels_router(node)
-                elif isinstance(func, cst.Attribute) and func.attr.value in (
-                    "add_api_websocket_route", "add_websocket_route",
-                ):
-                    path_arg = positional(node, 0) or keyword(node, "path")
-                    target = positional(node, 1) or keyword(node, "endpoint") or keyword(node, "route")
-                    if target is None:
-                        continue
-                    fn = self._func_target(target.value)
-                    if fn is None and _name(target.value) in self.classes:
-                        self._add_class_endpoint(self.classes[_name(target.value)], node, _str(path_arg.value) if path_arg else None)
-                    elif fn is not None and (
-                        _name(func.value) in self.app_names or self._websocket_param(fn) is not None
-                    ):
-                        self._add_function_endpoint(fn, node, _str(path_arg.value) if path_arg else None)
-                elif isinstance(func, cst.Attribute) and func.attr.value == "on" and self._is_sio(func.value):
-                    # sio.on("connect", handler)
-                    event = _str(positional(node, 0).value) if positional(node, 0) else None
-                    handler_arg = positional(node, 1) or keyword(node, "handler")
-                    fn = self._func_target(handler_arg.value) if handler_arg else None
-                    if event and fn is not None:
-                        self._sio_event(func.value, event, fn)
+                self._registration_call(node)
         # order endpoints by position in the file for stable reporting
-        order = {id(n): i for i, n in enumerate(walk(module))}
+        order = {id(n): i for i, n in enumerate(self._preorder)}
         self.endpoints.sort(key=lambda ep: order.get(id(ep.report_node), 0))
+
+    def _registration_call(self, call: cst.Call) -> None:
+        q = call_name(self.ctx, call)
+        if q in WEBSOCKETS_SERVE:
+            self._serve_call(call, q)
+        elif q in WEBSOCKET_ROUTE:
+            self._route_object(call)
+        elif q in CHANNELS_ROUTER:
+            self._channels_router(call)
+        elif isinstance(call.func, cst.Attribute):
+            self._registration_method(call, call.func)
+
+    def _registration_method(self, call: cst.Call, func: cst.Attribute) -> None:
+        if func.attr.value in ("add_api_websocket_route", "add_websocket_route"):
+            self._add_route_call(call, func)
+        elif func.attr.value == "on" and self._is_sio(func.value):
+            self._sio_on_call(call, func)
+
+    def _serve_call(self, call: cst.Call, qualname: str) -> None:
+        """``websockets.serve(handler, ...)``: a ServeCall, and an endpoint when the handler is
+        a module function not registered yet."""
+        handler = self._serve_handler(call)
+        kws = {a.keyword.value: a for a in call.args if a.keyword is not None}
+        self.serve_calls.append(ServeCall(call, qualname, handler, kws))
+        if handler is None or any(ep.handler is handler for ep in self.endpoints):
+            return
+        self.endpoints.append(Endpoint(
+            "websockets", handler=handler, handlers=[handler], ws_param=_param_name(handler, 0),
+            registration=call, default_accepts=True, server_call=call,
+        ))
+
+    def _serve_handler(self, call: cst.Call) -> cst.FunctionDef | None:
+        """The handler passed to serve(), seen through ``functools.partial(handler, ...)``."""
+        first = positional(call, 0)
+        if first is None:
+            return None
+        inner = first.value
+        if isinstance(inner, cst.Call) and call_name(self.ctx, inner) == "functools.partial":
+            p0 = positional(inner, 0)
+            inner = p0.value if p0 else inner
+        return self._func_target(inner)
+
+    def _route_object(self, call: cst.Call) -> None:
+        """``WebSocketRoute(path, endpoint)``: a function or a ``WebSocketEndpoint`` class."""
+        target = positional(call, 1) or keyword(call, "endpoint")
+        if target is None:
+            return
+        fn = self._func_target(target.value)
+        cls_name = _name(target.value)
+        if fn is not None:
+            self._add_function_endpoint(fn, call, _route_path(call))
+        elif cls_name in self.classes:
+            self._add_class_endpoint(self.classes[cls_name], call, _route_path(call))
+
+    def _add_route_call(self, call: cst.Call, func: cst.Attribute) -> None:
+        """``app.add_api_websocket_route(path, endpoint)`` / ``app.add_websocket_route(...)``: a
+        function counts when ``app`` is a known app or it takes a ``WebSocket`` parameter."""
+        target = positional(call, 1) or keyword(call, "endpoint") or keyword(call, "route")
+        if target is None:
+            return
+        fn = self._func_target(target.value)
+        cls_name = _name(target.value)
+        if fn is None and cls_name in self.classes:
+            self._add_class_endpoint(self.classes[cls_name], call, _route_path(call))
+        elif fn is not None and (_name(func.value) in self.app_names or self._websocket_param(fn) is not None):
+            self._add_function_endpoint(fn, call, _route_path(call))
+
+    def _sio_on_call(self, call: cst.Call, func: cst.Attribute) -> None:
+        """``sio.on("connect", handler)``."""
+        first = positional(call, 0)
+        event = _str(first.value) if first else None
+        handler_arg = positional(call, 1) or keyword(call, "handler")
+        fn = self._func_target(handler_arg.value) if handler_arg else None
+        if event and fn is not None:
+            self._sio_event(func.value, event, fn)
 
     def _is_sio(self, expr: cst.BaseExpression) -> bool:
         name = _name(expr)
@@ -664,144 +832,149 @@ class EndpointModel:
         if event == "connect":
             ep.handler = fn
             ep.default_accepts = False
-            ps = positional_params(fn)
-            ep.ws_param = ps[0].name.value if ps else None  # the sid
+            ep.ws_param = _param_name(fn, 0)  # the sid
 
     def _decorated(self, func: cst.FunctionDef) -> None:
         for dec in func.decorators:
-            d = dec.decorator
-            call = d if isinstance(d, cst.Call) else None
-            attr = (call.func if call else d)
-            if not isinstance(attr, cst.Attribute):
-                continue
-            recv, method = attr.value, attr.attr.value
-            if method in ("websocket", "websocket_route") and call is not None:
-                if _name(recv) in self.app_names or self._websocket_param(func) is not None:
-                    path_arg = positional(call, 0) or keyword(call, "path")
-                    self._add_function_endpoint(func, dec, _str(path_arg.value) if path_arg else None)
-            elif self._is_sio(recv):
-                if method == "event":
-                    self._sio_event(recv, func.name.value, func)
-                elif method == "on" and call is not None:
-                    first = positional(call, 0)
-                    event = _str(first.value) if first else None
-                    if event:
-                        self._sio_event(recv, event, func)
+            call = dec.decorator if isinstance(dec.decorator, cst.Call) else None
+            attr = call.func if call is not None else dec.decorator
+            if isinstance(attr, cst.Attribute):
+                self._decorator(func, dec, attr, call)
+
+    def _decorator(self, func: cst.FunctionDef, dec: cst.Decorator, attr: cst.Attribute, call: cst.Call | None) -> None:
+        """``@app.websocket(path)`` / ``@app.websocket_route(path)``, or a socketio handler."""
+        recv, method = attr.value, attr.attr.value
+        if method in ("websocket", "websocket_route") and call is not None:
+            if _name(recv) in self.app_names or self._websocket_param(func) is not None:
+                self._add_function_endpoint(func, dec, _route_path(call))
+        elif self._is_sio(recv):
+            self._sio_decorator(func, recv, method, call)
+
+    def _sio_decorator(self, func: cst.FunctionDef, recv: cst.BaseExpression, method: str, call: cst.Call | None) -> None:
+        """``@sio.event`` (the function name is the event) or ``@sio.on("event")``."""
+        if method == "event":
+            self._sio_event(recv, func.name.value, func)
+        elif method == "on" and call is not None:
+            first = positional(call, 0)
+            event = _str(first.value) if first else None
+            if event:
+                self._sio_event(recv, event, func)
 
     def _channels_router(self, call: cst.Call) -> None:
-        first = positional(call, 0) or keyword(call, "application_mapping")
-        value: cst.BaseExpression | None = None
-        if first is not None and isinstance(first.value, cst.Dict):
-            for el in first.value.elements:
-                if isinstance(el, cst.DictElement) and _str(el.key) == "websocket":
-                    value = el.value
-        elif first is not None and isinstance(first.value, cst.Call) and _name(first.value.func) == "dict":
-            kw = keyword(first.value, "websocket")
-            value = kw.value if kw else None
+        value = self._websocket_application(call)
         validated = value is not None and any(
             isinstance(n, cst.Call) and call_name(self.ctx, n) in CHANNELS_ORIGIN_VALIDATORS
             for n in [value, *walk(value)]
         )
         self.channels_routers.append(ChannelsRouter(call, value, validated))
 
+    @staticmethod
+    def _websocket_application(call: cst.Call) -> cst.BaseExpression | None:
+        """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when repeated)
+        or of ``ProtocolTypeRouter(dict(websocket=...))``."""
+        first = positional(call, 0) or keyword(call, "application_mapping")
+        mapping = first.value if first is not None else None
+        if isinstance(mapping, cst.Dict):
+            return _literal_dict_value(mapping, "websocket")
+        if isinstance(mapping, cst.Call) and _name(mapping.func) == "dict":
+            kw = keyword(mapping, "websocket")
+            return kw.value if kw else None
+        return None
+
     # -- per-endpoint analysis ----------------------------------------------------------------
 
     def _roots(self, ep: Endpoint) -> list[tuple[cst.FunctionDef, str]]:
-        if ep.kind in ("asgi", "websockets") and ep.handler is not None and ep.ws_param:
-            return [(ep.handler, ep.ws_param)]
-        if ep.kind == "asgi-class":
-            out = []
-            for f in ep.handlers:
-                ps = positional_params(f)
-                if len(ps) > 1:
-                    out.append((f, ps[1].name.value))
-            return out
+        """The (function, websocket name there) pairs the analysis of ``ep`` starts from."""
+        if ep.kind in ("asgi", "websockets"):
+            return [(ep.handler, ep.ws_param)] if ep.handler is not None and ep.ws_param else []
         if ep.kind in ("tornado", "channels"):
             return [(f, "self") for f in ep.handlers]
-        if ep.kind == "socketio":
-            out = []
-            for f in ep.handlers:
-                ps = positional_params(f)
-                if ps:
-                    out.append((f, ps[0].name.value))
-            return out
-        return []
+        index = _ROOT_PARAM.get(ep.kind)
+        if index is None:
+            return []
+        return [(f, ws) for f in ep.handlers if (ws := _param_name(f, index)) is not None]
 
     def _analyse(self, ep: Endpoint) -> None:
-        seen_funcs: list[cst.FunctionDef] = []
-        for root, ws in self._roots(ep):
-            for f in [root, *self.reachable(root)]:
-                if not any(f is s for s in seen_funcs) and f not in ep.handlers:
-                    seen_funcs.append(f)
+        roots = self._roots(ep)
+        for root, ws in roots:
             for func, name, chain in self.ws_flow(root, ws):
-                anchor_src = chain[0] if chain else None
-                self._scan(ep, root, func, name, chain, anchor_src)
-        ep.calls = [f for f in seen_funcs if not any(f is h for h in ep.handlers)]
-        # receive callbacks of class-based and socketio endpoints
-        if ep.kind == "asgi-class" and "on_receive" in ep.methods:
-            f = ep.methods["on_receive"]
-            ps = positional_params(f)
-            ep.receives.append(ReceiveSite(
-                f, f, f, ps[1].name.value if len(ps) > 1 else "", method="on_receive",
-                mode="any", target=ps[2].name.value if len(ps) > 2 else None,
-            ))
-        elif ep.kind == "tornado" and "on_message" in ep.methods:
-            f = ep.methods["on_message"]
-            ps = positional_params(f)
-            ep.receives.append(ReceiveSite(
-                f, f, f, "self", method="on_message", mode="any", target=ps[1].name.value if len(ps) > 1 else None,
-            ))
-        elif ep.kind == "channels":
-            for n in ("receive", "receive_json", "websocket_receive"):
-                if n in ep.methods:
-                    f = ep.methods[n]
-                    ps = positional_params(f)
-                    ep.receives.append(ReceiveSite(
-                        f, f, f, "self", method=n, mode="json" if n == "receive_json" else "any",
-                        target=ps[1].name.value if len(ps) > 1 else None,
-                    ))
+                self._scan(_Flow(ep, root, func, name, chain))
+        ep.calls = self._helpers_of(ep, roots)
+        self._add_callback_receives(ep)
 
-    def _scan(
-        self,
-        ep: Endpoint,
-        root: cst.FunctionDef,
-        func: cst.FunctionDef,
-        ws: str,
-        chain: tuple[cst.Call, ...],
-        anchor_src: cst.Call | None,
-    ) -> None:
-        def anchor_for(node: cst.CSTNode) -> cst.BaseStatement | None:
-            return self.statement_in(anchor_src if anchor_src is not None else node, root)
+    def _helpers_of(self, ep: Endpoint, roots: list[tuple[cst.FunctionDef, str]]) -> list[cst.FunctionDef]:
+        """Same-module functions reachable from the roots that are not handlers of ``ep``."""
+        seen: list[cst.FunctionDef] = []
+        for root, _ in roots:
+            for f in [root, *self.reachable(root)]:
+                if not any(f is s for s in seen) and not any(f is h for h in ep.handlers):
+                    seen.append(f)
+        return seen
 
-        def in_scope(node: cst.CSTNode) -> bool:
-            # a nested def that rebinds the websocket name is another scope
-            for anc in self.ancestors(node):
-                if anc is func:
-                    return True
-                if isinstance(anc, (cst.FunctionDef, cst.Lambda)) and any(
-                    p.name.value == ws for p in (params_of(anc) if isinstance(anc, cst.FunctionDef) else anc.params.params)
-                ):
-                    return False
-            return True
+    @staticmethod
+    def _add_callback_receives(ep: Endpoint) -> None:
+        """Receive callbacks of class-based endpoints: the framework calls them with each message
+        (Starlette ``on_receive(self, websocket, data)``, ``on_message(self, message)``...)."""
+        for method in _RECEIVE_CALLBACKS.get(ep.kind, ()):
+            f = ep.methods.get(method)
+            if f is None:
+                continue
+            if ep.kind == "asgi-class":
+                ws, target = _param_name(f, 1) or "", _param_name(f, 2)
+            else:
+                ws, target = "self", _param_name(f, 1)
+            mode = "json" if method == "receive_json" else "any"
+            ep.receives.append(ReceiveSite(f, f, f, ws, method=method, mode=mode, target=target))
 
-        for node in walk(func.body):
-            if isinstance(node, cst.Call) and in_scope(node):
-                self._scan_call(ep, root, func, ws, chain, node, anchor_for)
-            elif isinstance(node, cst.For) and in_scope(node):
-                it = node.iter
-                if _name(it) == ws and ws != "self":
-                    ep.receives.append(ReceiveSite(
-                        node, func, node, ws, chain, anchor_for(node),
-                        method="async for" if node.asynchronous else "for", mode="any",
-                        target=_name(node.target), loop=node,
-                    ))
-            elif isinstance(node, cst.Assign) and in_scope(node) and self._mentions_ws(node.value, ws):
-                for t in node.targets:
-                    if isinstance(t.target, cst.Subscript):
-                        stmt = self.statement_of(node)
-                        ep.registry_writes.append(RegistryWrite(
-                            node, func, stmt, ws, chain, anchor_for(node), kind="setitem", container=t.target.value,
-                        ))
+    def _scan(self, flow: _Flow) -> None:
+        """Accepts, receives and registry writes of the websocket in ``flow.func``."""
+        for node in walk(flow.func.body):
+            if not isinstance(node, (cst.Call, cst.For, cst.Assign)) or not self._in_scope(flow, node):
+                continue
+            if isinstance(node, cst.Call):
+                self._scan_call(flow, node)
+            elif isinstance(node, cst.For):
+                self._scan_for(flow, node)
+            else:
+                self._scan_assign(flow, node)
+
+    def _in_scope(self, flow: _Flow, node: cst.CSTNode) -> bool:
+        """Whether the websocket name means the websocket at ``node``: a nested def or lambda
+        with a parameter of that name is another scope."""
+        for anc in self.ancestors(node):
+            if anc is flow.func:
+                return True
+            if _binds_param(anc, flow.ws):
+                return False
+        return True
+
+    def _anchor(self, flow: _Flow, node: cst.CSTNode) -> cst.BaseStatement | None:
+        """The statement of the handler before which a guard for ``node`` can go."""
+        return self.statement_in(flow.chain[0] if flow.chain else node, flow.root)
+
+    def _scan_for(self, flow: _Flow, node: cst.For) -> None:
+        """``async for message in websocket``: iterating the connection receives."""
+        if _name(node.iter) != flow.ws or flow.ws == "self":
+            return
+        flow.ep.receives.append(ReceiveSite(
+            node, flow.func, node, flow.ws, flow.chain, self._anchor(flow, node),
+            method="async for" if node.asynchronous else "for", mode="any",
+            target=_name(node.target), loop=node,
+        ))
+
+    def _scan_assign(self, flow: _Flow, node: cst.Assign) -> None:
+        """``registry[key] = websocket`` (also in a tuple/list/dict value)."""
+        if not self._mentions_ws(node.value, flow.ws):
+            return
+        for t in node.targets:
+            if isinstance(t.target, cst.Subscript):
+                self._record_write(flow, node, "setitem", t.target.value)
+
+    def _record_write(self, flow: _Flow, node: cst.CSTNode, kind: str, container: cst.BaseExpression | None) -> None:
+        flow.ep.registry_writes.append(RegistryWrite(
+            node, flow.func, self.statement_of(node), flow.ws, flow.chain, self._anchor(flow, node),
+            kind=kind, container=container,
+        ))
 
     @staticmethod
     def _mentions_ws(value: cst.BaseExpression, ws: str) -> bool:
@@ -813,89 +986,93 @@ class EndpointModel:
             return any(isinstance(e, cst.DictElement) and _name(e.value) == ws for e in value.elements)
         return False
 
-    def _scan_call(self, ep, root, func, ws, chain, node: cst.Call, anchor_for) -> None:
+    def _scan_call(self, flow: _Flow, node: cst.Call) -> None:
         f = node.func
-        stmt = self.statement_of(node)
-        if isinstance(f, cst.Attribute) and _name(f.value) == ws:
-            method = f.attr.value
-            parent = self.parent(node)
-            awaited = isinstance(parent, cst.Await)
-            if method == "accept":
-                ep.accepts.append(Site(node, func, stmt, ws, chain, anchor_for(node)))
-                return
-            mode = None
-            if ep.kind in ("asgi", "asgi-class") and method in ASGI_RECEIVE_MODES:
-                mode = ASGI_RECEIVE_MODES[method]
-                if method == "receive_json":
-                    m = keyword(node, "mode") or positional(node, 0)
-                    if m is not None and _str(m.value) == "binary":
-                        mode = "json-binary"
-            elif ep.kind in ("asgi", "asgi-class") and method in ASGI_ITER_MODES:
-                mode = ASGI_ITER_MODES[method]
-            elif ep.kind == "websockets" and method == "recv":
-                mode = "any"
-            if mode is not None:
-                target = None
-                loop = self.enclosing_loop(node)
-                holder = parent if awaited else node
-                up = self.parent(holder)
-                if isinstance(up, cst.Assign) and len(up.targets) == 1:
-                    target = _name(up.targets[0].target)
-                elif isinstance(up, cst.AnnAssign):
-                    target = _name(up.target)
-                elif isinstance(up, cst.NamedExpr):
-                    target = _name(up.target)
-                elif isinstance(up, cst.For) and up.iter is node:
-                    target = _name(up.target)
-                    loop = up
-                ep.receives.append(ReceiveSite(
-                    node, func, stmt, ws, chain, anchor_for(node), method=method, mode=mode,
-                    target=target, loop=loop, awaited=awaited,
-                ))
+        if isinstance(f, cst.Attribute) and _name(f.value) == flow.ws:
+            self._scan_ws_method(flow, node, f.attr.value)
+        elif any(_name(a.value) == flow.ws for a in node.args):
+            self._scan_ws_argument(flow, node)
+        elif flow.ep.kind == "channels" and isinstance(f, cst.Attribute) and f.attr.value == "group_add":
+            self._record_write(flow, node, "join", f.value)
+
+    def _scan_ws_method(self, flow: _Flow, node: cst.Call, method: str) -> None:
+        """``websocket.<method>(...)``: an accept or a receive."""
+        if method == "accept":
+            flow.ep.accepts.append(
+                Site(node, flow.func, self.statement_of(node), flow.ws, flow.chain, self._anchor(flow, node))
+            )
             return
-        # registry writes: ws passed as an argument
-        if not any(_name(a.value) == ws for a in node.args):
-            if ep.kind == "channels" and isinstance(f, cst.Attribute) and f.attr.value == "group_add":
-                ep.registry_writes.append(RegistryWrite(node, func, stmt, ws, chain, anchor_for(node), kind="join",
-                                                        container=f.value))
+        mode = _receive_mode(flow.ep.kind, method, node)
+        if mode is None:
             return
-        if isinstance(f, cst.Attribute):
-            method = f.attr.value
-            if method in STORE_METHODS:
-                ep.registry_writes.append(RegistryWrite(node, func, stmt, ws, chain, anchor_for(node), kind="store",
-                                                        container=f.value))
-                return
-            if method in JOIN_METHODS:
-                ep.registry_writes.append(RegistryWrite(node, func, stmt, ws, chain, anchor_for(node), kind="join",
-                                                        container=f.value))
-                return
-        target = self.resolve_call(node, func)
-        if target is None and isinstance(f, cst.Attribute) and f.attr.value in REGISTER_METHODS:
-            ep.registry_writes.append(RegistryWrite(node, func, stmt, ws, chain, anchor_for(node), kind="call",
-                                                    container=f.value))
-        elif target is not None and self._stores_param(target, self.bound_param(node, target, ws)):
-            ep.registry_writes.append(RegistryWrite(node, func, stmt, ws, chain, anchor_for(node), kind="call",
-                                                    container=f.value if isinstance(f, cst.Attribute) else None))
+        awaited = isinstance(self.parent(node), cst.Await)
+        target, loop = self._received_into(node, awaited)
+        flow.ep.receives.append(ReceiveSite(
+            node, flow.func, self.statement_of(node), flow.ws, flow.chain, self._anchor(flow, node),
+            method=method, mode=mode, target=target, loop=loop, awaited=awaited,
+        ))
+
+    def _received_into(self, call: cst.Call, awaited: bool) -> tuple[str | None, cst.CSTNode | None]:
+        """The name a receive's result is bound to, and the loop it is received in (``for x in
+        ws.iter_text()``: that For)."""
+        loop = self.enclosing_loop(call)
+        holder = self.parent(call) if awaited else call
+        up = self.parent(holder) if holder is not None else None
+        if isinstance(up, cst.Assign) and len(up.targets) == 1:
+            return _name(up.targets[0].target), loop
+        if isinstance(up, (cst.AnnAssign, cst.NamedExpr)):
+            return _name(up.target), loop
+        if isinstance(up, cst.For) and up.iter is call:
+            return _name(up.target), up
+        return None, loop
+
+    def _scan_ws_argument(self, flow: _Flow, node: cst.Call) -> None:
+        """The websocket passed to a call: stored in a container, joined to a group, or handed to
+        a helper that stores it (or to an unknown ``.connect()``/``.register()``...)."""
+        f = node.func
+        method = f.attr.value if isinstance(f, cst.Attribute) else None
+        container = f.value if isinstance(f, cst.Attribute) else None
+        if method in STORE_METHODS:
+            self._record_write(flow, node, "store", container)
+        elif method in JOIN_METHODS:
+            self._record_write(flow, node, "join", container)
+        elif self._registers(flow, node, method):
+            self._record_write(flow, node, "call", container)
+
+    def _registers(self, flow: _Flow, node: cst.Call, method: str | None) -> bool:
+        target = self.resolve_call(node, flow.func)
+        if target is None:
+            return method in REGISTER_METHODS
+        return self._stores_param(target, self.bound_param(node, target, flow.ws))
+
+    @classmethod
+    def _assigns_into(cls, node: cst.Assign, name: str) -> bool:
+        """``obj[key] = name`` / ``obj.attr = name`` (also inside a tuple/list/dict value)."""
+        return cls._mentions_ws(node.value, name) and any(
+            isinstance(t.target, (cst.Subscript, cst.Attribute)) for t in node.targets
+        )
 
     def _stores_param(self, func: cst.FunctionDef, name: str | None, depth: int = 3) -> bool:
         """Whether ``func`` stores its parameter ``name`` (setitem/add/append/..., or passes it on
         to a helper that does)."""
         if name is None or depth == 0:
             return False
-        for node in walk(func.body):
-            if isinstance(node, cst.Assign) and self._mentions_ws(node.value, name):
-                if any(isinstance(t.target, (cst.Subscript, cst.Attribute)) for t in node.targets):
-                    return True
-            elif isinstance(node, cst.Call) and any(_name(a.value) == name for a in node.args):
-                f = node.func
-                if isinstance(f, cst.Attribute) and f.attr.value in STORE_METHODS | JOIN_METHODS:
-                    return True
-                target = self.resolve_call(node, func)
-                if target is not None and target is not func and self._stores_param(
-                    target, self.bound_param(node, target, name), depth - 1
-                ):
-                    return True
-        return False
+        return any(self._stores_at(func, node, name, depth) for node in walk(func.body))
+
+    def _stores_at(self, func: cst.FunctionDef, node: cst.CSTNode, name: str, depth: int) -> bool:
+        """Whether ``node`` (in ``func``) stores ``name``: an item/attribute assignment of it, a
+        container method called with it, or a same-module helper that stores it in turn."""
+        if isinstance(node, cst.Assign):
+            return self._assigns_into(node, name)
+        if not isinstance(node, cst.Call) or not any(_name(a.value) == name for a in node.args):
+            return False
+        f = node.func
+        if isinstance(f, cst.Attribute) and f.attr.value in STORE_METHODS | JOIN_METHODS:
+            return True
+        target = self.resolve_call(node, func)
+        return target is not None and target is not func and self._stores_param(
+            target, self.bound_param(node, target, name), depth - 1
+        )
 
 
 def endpoints(ctx: FileContext) -> EndpointModel:
