@@ -10,7 +10,7 @@ that failed, ``errors`` = 0; the number of findings is in the ``findings`` prope
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # nosec B405 - only used to write XML, never to parse untrusted input
 from collections.abc import Mapping
 from typing import Any
 

@@ -161,24 +161,40 @@ def _rule_help_uri(code: str) -> str:
 # --------------------------------------------------------------------------
 
 
+def _sampled_descriptor(code: str, sample: Finding | None) -> dict[str, Any]:
+    """Descriptor of a code the registry does not know (bandit's B###), built from one of its findings."""
+    name = sample.name if sample is not None else code
+    category = sample.category if sample is not None else ""
+    text = f"bandit check {name}" if category == "bandit" else name
+    descriptor: dict[str, Any] = {
+        "id": code,
+        "name": name,
+        "shortDescription": {"text": text},
+        "fullDescription": {"text": text},
+        "defaultConfiguration": {"level": level(sample.severity) if sample else "warning"},
+    }
+    if category:
+        descriptor["properties"] = {"tags": [category]}
+    return descriptor
+
+
+def _rule_properties(rule: Any) -> dict[str, Any]:
+    """``tags`` and ``fixSafety`` of a registry rule, each only when the rule has it."""
+    props: dict[str, Any] = {}
+    if getattr(rule, "category", ""):
+        props["tags"] = [rule.category]
+    fix_safety = getattr(rule, "fix_safety", None)
+    if fix_safety is not None:
+        props["fixSafety"] = getattr(fix_safety, "value", str(fix_safety))
+    return props
+
+
 def _rule_descriptor(code: str, rule: Any | None, sample: Finding | None) -> dict[str, Any]:
-    if rule is None:  # bandit (B###) or anything not in the registry: generated from a finding
-        name = sample.name if sample is not None else code
-        category = sample.category if sample is not None else ""
-        text = f"bandit check {name}" if category == "bandit" else name
-        descriptor: dict[str, Any] = {
-            "id": code,
-            "name": name,
-            "shortDescription": {"text": text},
-            "fullDescription": {"text": text},
-            "defaultConfiguration": {"level": level(sample.severity) if sample else "warning"},
-        }
-        if category:
-            descriptor["properties"] = {"tags": [category]}
-        return descriptor
+    if rule is None:
+        return _sampled_descriptor(code, sample)
     docs = rule.docs() if hasattr(rule, "docs") else ""
     summary = getattr(rule, "summary", "") or getattr(rule, "name", "") or code
-    descriptor = {
+    descriptor: dict[str, Any] = {
         "id": code,
         "name": getattr(rule, "name", "") or code,
         "shortDescription": {"text": summary},
@@ -188,12 +204,7 @@ def _rule_descriptor(code: str, rule: Any | None, sample: Finding | None) -> dic
     }
     if docs:
         descriptor["help"] = {"text": docs, "markdown": docs}
-    props: dict[str, Any] = {}
-    if getattr(rule, "category", ""):
-        props["tags"] = [rule.category]
-    fix_safety = getattr(rule, "fix_safety", None)
-    if fix_safety is not None:
-        props["fixSafety"] = getattr(fix_safety, "value", str(fix_safety))
+    props = _rule_properties(rule)
     if props:
         descriptor["properties"] = props
     return descriptor
@@ -344,36 +355,43 @@ def gate_rule_descriptor(rule_id: str) -> dict[str, Any]:
     }
 
 
+def _gate_rule_id(v: Mapping[str, Any]) -> str:
+    return GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301")
+
+
+def _gate_result(v: Mapping[str, Any], rule_index: Mapping[str, int]) -> dict[str, Any]:
+    """One SARIF result; the project-wide average violation has no location."""
+    rule_id = _gate_rule_id(v)
+    result: dict[str, Any] = {
+        "ruleId": rule_id,
+        "ruleIndex": rule_index[rule_id],
+        "level": "error",
+        "message": {"text": gate_message(v)},
+    }
+    path = v.get("path")
+    if path:
+        location: dict[str, Any] = {"artifactLocation": artifact_location(path)}
+        region = gate_region(v)
+        if region:
+            location["region"] = region
+        result["locations"] = [{"physicalLocation": location}]
+        # The baseline key (qualified name, #N for repeats) carries no line number.
+        result["partialFingerprints"] = {
+            FINGERPRINT_KEY: fingerprint(rule_id, shown_path(path), str(v.get("key") or v.get("name")))
+        }
+    else:
+        result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(rule_id)}
+    result["properties"] = {
+        k: v.get(k) for k in ("metric", "value", "limit", "excess", "source") if v.get(k) is not None
+    }
+    return result
+
+
 def to_sarif_gate(result_json: Mapping[str, Any]) -> dict[str, Any]:
     violations = list(result_json.get("violations") or [])
-    rule_ids = sorted({GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301") for v in violations})
+    rule_ids = sorted({_gate_rule_id(v) for v in violations})
     index = {r: i for i, r in enumerate(rule_ids)}
-    results = []
-    for v in violations:
-        rule_id = GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301")
-        result: dict[str, Any] = {
-            "ruleId": rule_id,
-            "ruleIndex": index[rule_id],
-            "level": "error",
-            "message": {"text": gate_message(v)},
-        }
-        path = v.get("path")
-        if path:
-            location: dict[str, Any] = {"artifactLocation": artifact_location(path)}
-            region = gate_region(v)
-            if region:
-                location["region"] = region
-            result["locations"] = [{"physicalLocation": location}]
-            # The baseline key (qualified name, #N for repeats) carries no line number.
-            result["partialFingerprints"] = {
-                FINGERPRINT_KEY: fingerprint(rule_id, shown_path(path), str(v.get("key") or v.get("name")))
-            }
-        else:
-            result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(rule_id)}
-        result["properties"] = {
-            k: v.get(k) for k in ("metric", "value", "limit", "excess", "source") if v.get(k) is not None
-        }
-        results.append(result)
+    results = [_gate_result(v, index) for v in violations]
     log = _log([gate_rule_descriptor(r) for r in rule_ids], results)
     log["runs"][0]["properties"] = {
         "passed": bool(result_json.get("passed", not violations)),
