@@ -79,15 +79,19 @@ def _is_raw_expr(node: cst.CSTNode, names: set[str], sites: set[int]) -> bool:
         return True
     if isinstance(node, cst.Name):
         return node.value in names
+    inner = _raw_inner(node)
+    return inner is not None and _is_raw_expr(inner, names, sites)
+
+
+def _raw_inner(node: cst.CSTNode) -> cst.CSTNode | None:
+    """``x`` of ``x.decode()``, ``x["text"]``, ``x.get("bytes")``."""
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         attr = node.func.attr.value
-        if attr == "decode":
-            return _is_raw_expr(node.func.value, names, sites)
-        if attr == "get" and node.args and _str_key(node.args[0].value) in _RAW_KEYS:
-            return _is_raw_expr(node.func.value, names, sites)
+        if attr == "decode" or (attr == "get" and node.args and _str_key(node.args[0].value) in _RAW_KEYS):
+            return node.func.value
     if isinstance(node, cst.Subscript) and _subscript_key(node) in _RAW_KEYS:
-        return _is_raw_expr(node.value, names, sites)
-    return False
+        return node.value
+    return None
 
 
 def _bound_name(model: EndpointModel, node: cst.CSTNode) -> str | None:
@@ -136,18 +140,20 @@ class _Finder:
             yield Parsed(site.node, site.function, site.target, site)
             return
         names = {site.target} if site.target else set()
-        sites = {id(site.node)} if isinstance(site.node, cst.Call) else set()
         flows = list(_raw_flows(self.model, site.function, names))
         passed = self._passed_to(site)
         if passed is not None:
             flows += list(_raw_flows(self.model, passed[0], {passed[1]}, depth=1))
         for func, raw_names in flows:
-            for node in walk(func.body, into_defs=False):
-                if isinstance(node, cst.Call) and call_name(self.ctx, node) in LOADS and node.args:
-                    arg = node.args[0].value
-                    if _is_raw_expr(arg, raw_names, sites if func is site.function else set()):
-                        yield Parsed(node, func, _bound_name(self.model, node), site, arg)
-            sites = set()
+            sites = {id(site.node)} if func is site.function else set()
+            yield from self._loads_in(func, raw_names, sites, site)
+
+    def _loads_in(self, func: cst.FunctionDef, names: set[str], sites: set[int], site: ReceiveSite) -> Iterator[Parsed]:
+        for node in walk(func.body, into_defs=False):
+            if isinstance(node, cst.Call) and node.args and call_name(self.ctx, node) in LOADS:
+                arg = node.args[0].value
+                if _is_raw_expr(arg, names, sites):
+                    yield Parsed(node, func, _bound_name(self.model, node), site, arg)
 
 
     def _passed_to(self, site: ReceiveSite) -> tuple[cst.FunctionDef, str] | None:
@@ -158,15 +164,19 @@ class _Finder:
         if not isinstance(call, cst.Call) or arg.star:  # type: ignore[union-attr]
             return None
         target = self.model.resolve_call(call, site.function)
-        if target is None:
-            return None
-        if arg.keyword is not None:  # type: ignore[union-attr]
-            return target, arg.keyword.value  # type: ignore[union-attr]
-        params = positional_params(target)
-        if params and self.model.class_of(target) is not None and isinstance(call.func, cst.Attribute):
-            params = params[1:]
-        index = [a for a in call.args if a.keyword is None].index(arg)
-        return (target, params[index].name.value) if index < len(params) else None
+        param = _param_for(self.model, call, arg, target) if target is not None else None  # type: ignore[arg-type]
+        return (target, param) if target is not None and param is not None else None
+
+
+def _param_for(model: EndpointModel, call: cst.Call, arg: cst.Arg, target: cst.FunctionDef) -> str | None:
+    """The parameter of ``target`` that ``arg`` of ``call`` binds."""
+    if arg.keyword is not None:
+        return arg.keyword.value
+    params = positional_params(target)
+    if params and model.class_of(target) is not None and isinstance(call.func, cst.Attribute):
+        params = params[1:]
+    index = [a for a in call.args if a.keyword is None].index(arg)
+    return params[index].name.value if index < len(params) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,18 +187,14 @@ class _Finder:
 def _dict_use(model: EndpointModel, node: cst.CSTNode) -> bool:
     """``node["k"]``, ``node.get(...)``, ``"k" in node``, ``{**node}``, ``f(**node)`` (f lower-case)."""
     parent = model.parent(node)
-    if isinstance(parent, cst.Subscript) and parent.value is node:
-        return True
-    if isinstance(parent, cst.Attribute) and parent.value is node:
-        return parent.attr.value in DICT_METHODS
+    if isinstance(parent, (cst.Subscript, cst.Attribute)) and parent.value is node:
+        return isinstance(parent, cst.Subscript) or parent.attr.value in DICT_METHODS
     if isinstance(parent, cst.ComparisonTarget) and parent.comparator is node:
         return isinstance(parent.operator, (cst.In, cst.NotIn))
-    if isinstance(parent, cst.StarredDictElement):
-        return True
     if isinstance(parent, cst.Arg) and parent.star == "**":
         call = model.parent(parent)
         return isinstance(call, cst.Call) and not _class_like(call.func)
-    return False
+    return isinstance(parent, cst.StarredDictElement)
 
 
 def _lenient_read(model: EndpointModel, use: cst.Name) -> bool:
@@ -236,19 +242,15 @@ def _validated_by(ctx, model: EndpointModel, node: cst.CSTNode) -> bool:  # noqa
     """``node`` is an argument of a schema validation (``Model.model_validate(node)``,
     ``Model(**node)``, ``jsonschema.validate(node, schema)``, ``schema.load(node)``...)."""
     arg = model.parent(node)
-    if not isinstance(arg, cst.Arg):
-        return False
-    call = model.parent(arg)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
     if not isinstance(call, cst.Call):
         return False
-    if arg.star == "**" or (arg.star == "" and _class_like(call.func) and len(call.args) == 1):
-        if _class_like(call.func):
-            return True
+    if _class_like(call.func) and (arg.star == "**" or len(call.args) == 1):  # type: ignore[union-attr]
+        return True
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value in VALIDATOR_ATTRS:
         return True
-    name = call_name(ctx, call)
-    return name in VALIDATOR_FUNCS or (isinstance(func, cst.Name) and func.value in ("from_dict", "structure"))
+    return call_name(ctx, call) in VALIDATOR_FUNCS or (isinstance(func, cst.Name) and func.value in ("from_dict", "structure"))
 
 
 def _rebinds(model: EndpointModel, node: cst.Name) -> bool:
@@ -260,19 +262,32 @@ def _rebinds(model: EndpointModel, node: cst.Name) -> bool:
 
 def _uses(model: EndpointModel, scope: cst.CSTNode, name: str, after: cst.CSTNode | None) -> Iterator[cst.Name]:
     """Uses of ``name`` in ``scope`` in source order, after the statement ``after``, until rebound."""
-    started = after is None
     inside = {id(n) for n in walk(after)} if after is not None else set()
-    for node in walk(scope):
-        if not started:
-            started = node is after
-            continue
-        if id(node) in inside or not isinstance(node, cst.Name) or node.value != name:
+    for node in _nodes_after(scope, after):
+        if id(node) in inside or not _is_use(model, node, name):
             continue
         if _rebinds(model, node):
             return
-        if isinstance(model.parent(node), (cst.Attribute, cst.Arg)) and getattr(model.parent(node), "keyword", None) is node:
-            continue
         yield node
+
+
+def _nodes_after(scope: cst.CSTNode, after: cst.CSTNode | None) -> Iterator[cst.CSTNode]:
+    started = after is None
+    for node in walk(scope):
+        if started:
+            yield node
+        else:
+            started = node is after
+
+
+def _is_use(model: EndpointModel, node: cst.CSTNode, name: str) -> bool:
+    """``name`` as a variable (not ``x.name``, not ``f(name=...)``)."""
+    if not isinstance(node, cst.Name) or node.value != name:
+        return False
+    parent = model.parent(node)
+    if isinstance(parent, cst.Attribute):
+        return parent.attr is not node
+    return not (isinstance(parent, cst.Arg) and parent.keyword is node)
 
 
 class _Usage:
@@ -341,17 +356,20 @@ def _read_of(model: EndpointModel, use: cst.Name) -> tuple[cst.BaseExpression, s
     """``(expression, key, required)`` for ``msg["k"]``, ``msg.get("k")`` and ``"k" in msg``."""
     parent = model.parent(use)
     if isinstance(parent, cst.Subscript) and parent.value is use:
-        key = _subscript_key(parent)
-        return (parent, key, True) if key is not None else None
-    if isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value == "get":
-        call = model.parent(parent)
-        if isinstance(call, cst.Call) and call.args and _str_key(call.args[0].value) is not None:
-            return call, _str_key(call.args[0].value), False  # type: ignore[return-value]
-    if isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, (cst.In, cst.NotIn)):
-        comparison = model.parent(parent)
-        if isinstance(comparison, cst.Comparison) and _str_key(comparison.left) is not None:
-            return comparison, _str_key(comparison.left), False  # type: ignore[return-value]
-    return None
+        expr, key, required = parent, _subscript_key(parent), True
+    elif isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value == "get":
+        expr, required = model.parent(parent), False
+        key = _first_str_arg(expr)
+    elif isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, (cst.In, cst.NotIn)):
+        expr, required = model.parent(parent), False
+        key = _str_key(getattr(expr, "left", None))
+    else:
+        return None
+    return (expr, key, required) if key is not None else None  # type: ignore[return-value]
+
+
+def _first_str_arg(call: cst.CSTNode | None) -> str | None:
+    return _str_key(call.args[0].value) if isinstance(call, cst.Call) and call.args else None
 
 
 def _literals(node: cst.CSTNode) -> list[str] | None:
@@ -366,22 +384,27 @@ def _literals(node: cst.CSTNode) -> list[str] | None:
 
 def _compared_literals(model: EndpointModel, expr: cst.CSTNode) -> tuple[cst.If, list[str]] | None:
     """``if <expr> == "lit":`` (also ``in (...)``, ``"lit" == <expr>``, first of an ``and``)."""
-    comparison = model.parent(expr)
-    if not isinstance(comparison, cst.Comparison) or len(comparison.comparisons) != 1:
-        return None
-    target = comparison.comparisons[0]
-    other = target.comparator if comparison.left is expr else comparison.left
-    if isinstance(target.operator, cst.Equal) or (isinstance(target.operator, cst.In) and comparison.left is expr):
-        values = _literals(other)
-    else:
+    values, comparison = _comparison_values(model, expr)
+    if not values or comparison is None:
         return None
     test: cst.CSTNode = comparison
     parent = model.parent(test)
     if isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.And) and parent.left is test:
         test, parent = parent, model.parent(parent)
-    if values and isinstance(parent, cst.If) and parent.test is test:
-        return parent, values
-    return None
+    return (parent, values) if isinstance(parent, cst.If) and parent.test is test else None
+
+
+def _comparison_values(model: EndpointModel, expr: cst.CSTNode) -> tuple[list[str] | None, cst.Comparison | None]:
+    """The literals ``expr`` is compared with: ``expr == "a"``, ``"a" == expr``, ``expr in ("a", "b")``."""
+    up = model.parent(expr)
+    comparison = model.parent(up) if isinstance(up, cst.ComparisonTarget) else up
+    if not isinstance(comparison, cst.Comparison) or len(comparison.comparisons) != 1:
+        return None, None
+    target = comparison.comparisons[0]
+    left = comparison.left is expr
+    if isinstance(target.operator, cst.Equal) or (left and isinstance(target.operator, cst.In)):
+        return _literals(target.comparator if left else comparison.left), comparison
+    return None, None
 
 
 @dataclass(eq=False)
@@ -407,23 +430,24 @@ class _ShapeReader:
         self.model = model
 
     def read(self, func: cst.FunctionDef, name: str, after: cst.CSTNode) -> Shape:
-        reads = []
-        for use in _uses(self.model, func.body, name, after):
-            found = _read_of(self.model, use)
-            if found is not None:
-                reads.append(found)
+        reads = self._reads(func, name, after)
         shape = Shape()
         dispatch = self._dispatch(func, reads)
         if dispatch:
             self._set_dispatch(shape, dispatch)
+        tested = {id(e) for e, _ in dispatch}
         for expr, key, required in reads:
-            if key == shape.key and any(expr is e for e, _ in dispatch):
+            if id(expr) in tested:
                 shape.key_required = shape.key_required or required
-                continue
-            self._place(shape, expr, key, required)
-        if shape.fallback is None and shape.key is not None and self._read_after(shape, reads):
+            else:
+                self._place(shape, expr, key, required)
+        if shape.fallback is None and self._read_after(shape, reads):
             shape.fallback = {}
         return shape
+
+    def _reads(self, func: cst.FunctionDef, name: str, after: cst.CSTNode) -> list[tuple[cst.CSTNode, str, bool]]:
+        found = (_read_of(self.model, use) for use in _uses(self.model, func.body, name, after))
+        return [r for r in found if r is not None]
 
     def _dispatch(self, func: cst.FunctionDef, reads: list) -> list[tuple[cst.CSTNode, cst.CSTNode]]:
         """``(read expression, If or Match)`` for the most used dispatch key."""
@@ -470,21 +494,21 @@ class _ShapeReader:
                 self._match_scopes(shape, holder)
 
     def _if_scopes(self, shape: Shape, node: cst.If) -> None:
-        found = None
-        for expr in walk(node.test):
-            found = found or _compared_literals(self.model, expr)
-        literals = tuple(found[1]) if found is not None and found[0] is node else ()
+        literals = self._if_literals(node)
         for lit in literals:
             shape.branches.setdefault(lit, {})
         shape.scopes.append((node.body, literals))
         orelse = node.orelse
-        if isinstance(orelse, cst.Else):
-            shape.fallback = shape.fallback or {}
+        if isinstance(orelse, cst.Else) or (isinstance(orelse, cst.If) and not self._dispatches(orelse)):
+            shape.fallback = shape.fallback if shape.fallback is not None else {}
             shape.scopes.append((orelse, None))
-        elif isinstance(orelse, cst.If) and not any(orelse is h for h, _ in shape.scopes):
-            if not self._dispatches(orelse):
-                shape.fallback = shape.fallback or {}
-                shape.scopes.append((orelse, None))
+
+    def _if_literals(self, node: cst.If) -> tuple[str, ...]:
+        for expr in walk(node.test):
+            found = _compared_literals(self.model, expr)
+            if found is not None and found[0] is node:
+                return tuple(found[1])
+        return ()
 
     def _dispatches(self, node: cst.If) -> bool:
         return id(node) in self._holders
@@ -493,7 +517,7 @@ class _ShapeReader:
         for case in node.cases:
             literals = _case_literals(case.pattern)
             if literals is None or case.guard is not None:
-                shape.fallback = shape.fallback or {}
+                shape.fallback = shape.fallback if shape.fallback is not None else {}
                 shape.scopes.append((case, None))
                 continue
             for lit in literals:
@@ -594,11 +618,7 @@ def _fields(keys: dict[str, bool], n: dict[str, str], first: tuple[str, str, boo
     items = [first] if first is not None else []
     items += [(k, n["Any"], r) for k, r in keys.items() if first is None or k != first[0]]
     for key, annotation, required in items:
-        name = key if _plain(key) and key not in used else None
-        if name is None:
-            name = "f_" + re.sub(r"\W", "_", key, flags=re.ASCII).strip("_").lower()
-            while name in used or not name.isidentifier() or keyword.iskeyword(name):
-                name += "_"
+        name = _field_name(key, used)
         used.add(name)
         if name != key:
             default = f"{n['Field']}(alias={_pystr(key)})" if required else f"{n['Field']}(default=None, alias={_pystr(key)})"
@@ -606,6 +626,16 @@ def _fields(keys: dict[str, bool], n: dict[str, str], first: tuple[str, str, boo
             default = "" if required else "None"
         out.append({"name": name, "annotation": annotation, "default": default, "alias": name != key})
     return out
+
+
+def _field_name(key: str, used: set[str]) -> str:
+    """The key itself when it can be a field name, else ``f_<key>`` (with an alias)."""
+    if _plain(key) and key not in used:
+        return key
+    name = "f_" + re.sub(r"\W", "_", key, flags=re.ASCII).strip("_").lower()
+    while name in used or not name.isidentifier() or keyword.iskeyword(name):
+        name += "_"
+    return name
 
 
 @dataclass(eq=False)
@@ -702,6 +732,19 @@ def models_target(option: str, path: str) -> tuple[str, str] | None:
 def _fresh(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
     used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
     return next((c for c in candidates if c not in used), None)
+
+
+def _assignment(model: EndpointModel, parsed: Parsed) -> cst.SimpleStatementLine | None:
+    """``name = <parse>`` alone on its line, in the loop that receives the message."""
+    stmt = model.statement_of(parsed.node)
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    assign = stmt.body[0]
+    holder = model.parent(parsed.node) if parsed.raw is None else parsed.node
+    if not isinstance(assign, cst.Assign) or assign.value is not holder or len(assign.targets) != 1:
+        return None
+    loop = model.enclosing_loop(stmt)
+    return stmt if loop is not None and loop is parsed.site.loop else None
 
 
 class _Swap(cst.CSTTransformer):
@@ -1098,15 +1141,8 @@ class MessageNotValidated(Rule):
             return None
         if handler.asynchronous is None or parsed.name is None or self.ctx.target_version < (3, 9):
             return None
-        stmt = model.statement_of(parsed.node)
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return None
-        assign = stmt.body[0]
-        holder = model.parent(parsed.node) if parsed.raw is None else parsed.node
-        if not isinstance(assign, cst.Assign) or assign.value is not holder or len(assign.targets) != 1:
-            return None
-        loop = model.enclosing_loop(stmt)
-        if loop is None or loop is not parsed.site.loop or model.function_of(stmt) is not handler:
+        stmt = _assignment(model, parsed)
+        if stmt is None or model.function_of(stmt) is not handler:
             return None
         exc = _fresh(handler, ("exc", "error", "validation_error", "ws103_error"))
         target = Target(stmt, parsed.name, parsed.site.ws_name, ep.kind, exc=exc or "")
