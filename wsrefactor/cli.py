@@ -216,7 +216,6 @@ def check(
 ) -> None:
     """Report findings."""
     with _guard():
-        from wsrefactor.reporters import text as text_reporter
         from wsrefactor.runner import execute
 
         session = Session(paths, select, ignore, config, target_version, no_cache)
@@ -226,26 +225,38 @@ def check(
         )
         _timings(run, verbose)
         if baseline is not None:
-            from wsrefactor import baseline as bl
-
-            try:
-                run.findings = bl.filter_new(run.findings, bl.load(baseline), session.config.root)
-            except bl.BaselineFileError as exc:
-                raise Failure(str(exc)) from None
+            run.findings = _new_since(baseline, run.findings, session)
         for message in run.messages:
             _err(message)
-        if statistics and fmt is Format.text:
-            report = text_reporter.statistics(run.findings)
-        elif fmt is Format.text:
-            report = text_reporter.render_lines(run.findings, color=output is None and color_enabled())
-        else:
-            report = _render(fmt, run.findings, session)
-        if fmt is Format.text and not quiet:
-            report += text_reporter.summary(run.findings, run.checked)
-        _write_output(report, output)
-        if output is not None and fmt is not Format.text and not quiet:
-            _err(text_reporter.summary(run.findings, run.checked).rstrip())
+        _emit_check_report(run, session, fmt, output, statistics, quiet)
     raise typer.Exit(2 if run.failed else 1 if run.findings and not exit_zero else 0)
+
+
+def _new_since(baseline: Path, findings: list[Any], session: Session) -> list[Any]:
+    from wsrefactor import baseline as bl
+
+    try:
+        return bl.filter_new(findings, bl.load(baseline), session.config.root)
+    except bl.BaselineFileError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _emit_check_report(
+    run: Any, session: Session, fmt: Format, output: Optional[Path], statistics: bool, quiet: bool
+) -> None:
+    from wsrefactor.reporters import text as text_reporter
+
+    summary = text_reporter.summary(run.findings, run.checked)
+    if fmt is not Format.text:
+        _write_output(_render(fmt, run.findings, session), output)
+        if output is not None and not quiet:
+            _err(summary.rstrip())
+        return
+    if statistics:
+        report = text_reporter.statistics(run.findings)
+    else:
+        report = text_reporter.render_lines(run.findings, color=output is None and color_enabled())
+    _write_output(report + ("" if quiet else summary), output)
 
 
 @app.command()
@@ -267,19 +278,13 @@ def fix(
     with _guard():
         from wsrefactor.engine import FixPolicy
         from wsrefactor.reporters import display_path
-        from wsrefactor.reporters import text as text_reporter
         from wsrefactor.runner import execute
 
         session = Session(paths, select, ignore, config, target_version, no_cache)
         explicit = frozenset(c for c in session.rules if session.selection.explicit(c))
         policy = FixPolicy(unsafe=unsafe_fixes or session.config.unsafe_fixes, unsafe_codes=explicit)
         if interactive:
-            if diff:
-                raise Failure("--interactive and --diff do not go together")
-            policy = _ask_each_fix(session, policy, _jobs(jobs))
-            if not policy.only:
-                _err("No fix applied.")
-                raise typer.Exit(0)
+            policy = _interactive_policy(session, policy, diff, _jobs(jobs))
         run = execute(
             session.paths, session.job(fix=policy), _jobs(jobs), write=not diff, diff=diff,
             display=display_path, progress=wanted(quiet),
@@ -287,68 +292,60 @@ def fix(
         _timings(run, verbose)
         for message in run.messages:
             _err(message)
-        fixed = sum(run.fixed.values())
         if diff:
-            sys.stdout.write("".join(run.diffs))
-            if not quiet:
-                _err(f"Would fix {fixed} finding{'s' if fixed != 1 else ''} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
-            raise typer.Exit(1 if run.diffs else 0)
-        sys.stdout.write(text_reporter.render_lines(run.findings, color=color_enabled()))
-        if not quiet:
-            safe, unsafe = text_reporter._fixable(run.findings)
-            note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
-            sys.stdout.write(
-                f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(run.written)} file(s); "
-                f"{len(run.findings)} remaining{note}.\n"
-            )
-    raise typer.Exit(2 if run.failed else 1 if run.findings or run.messages else 0)
+            _emit_diff(run, quiet)
+        else:
+            _emit_fix_summary(run, policy, quiet)
+    raise typer.Exit(_fix_exit_code(run, diff))
 
 
-def _ask_each_fix(session: Session, policy: Any, jobs: int) -> Any:
-    """Show every applicable fix as a diff hunk with its rule and reason; keep the accepted ones."""
-    from dataclasses import replace
+def _fix_exit_code(run: Any, diff: bool) -> int:
+    """2 on an internal error; with --diff, 1 when something would change; else 1 when
+    findings remain or a file could not be written."""
+    if run.failed:
+        return 2
+    if diff:
+        return 1 if run.diffs else 0
+    return 1 if run.findings or run.messages else 0
 
-    from wsrefactor.fixes import apply_edits, unified_diff
-    from wsrefactor.reporters import display_path
-    from wsrefactor.runner import Job, execute
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _interactive_policy(session: Session, policy: Any, diff: bool, jobs: int) -> Any:
+    from wsrefactor.interactive import ask_each_fix
+
+    if diff:
+        raise Failure("--interactive and --diff do not go together")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise Failure("--interactive needs a terminal (stdin and stdout must be a TTY); use --diff to review instead")
-    preview = execute(session.paths, Job(session.config, session.selection, want_edits=True), jobs)
-    candidates = [
-        f for f in preview.findings if f.fix is not None and policy.allows_project(f.code, f.fix.safety)
-    ]
-    texts = {r.path: r.source.text if r.source else None for r in preview.files}
-    accepted: set[tuple[str, int, int]] = set()
-    take_all = False
-    for n, finding in enumerate(candidates, start=1):
-        assert finding.fix is not None
-        if not take_all:
-            path = display_path(finding.path)
-            sys.stdout.write(
-                f"\n[{n}/{len(candidates)}] {path}:{finding.line}:{finding.column}: {finding.code} {finding.message}\n"
-                f"fix ({finding.fix.safety.value}): {finding.fix.description}\n"
-            )
-            text = texts.get(finding.path)
-            if text is None:
-                from wsrefactor.source import read_source
+    chosen = ask_each_fix(session.paths, session.config, session.selection, policy, jobs)
+    if not chosen.only:
+        _err("No fix applied.")
+        raise typer.Exit(0)
+    return chosen
 
-                text = read_source(finding.path).text
-                texts[finding.path] = text
-            if finding.fix.edits:
-                sys.stdout.write(unified_diff(text, apply_edits(text, finding.fix.edits), path))
-            try:
-                answer = input("Apply this fix? [y]es / [n]o / [a]ll / [q]uit: ").strip().lower()
-            except EOFError:
-                answer = "q"
-            if answer.startswith("q"):
-                break
-            if answer.startswith("a"):
-                take_all = True
-            elif not answer.startswith("y"):
-                continue
-        accepted.add((finding.code, finding.line, finding.column))
-    return replace(policy, only=frozenset(accepted))
+
+def _emit_diff(run: Any, quiet: bool) -> None:
+    sys.stdout.write("".join(run.diffs))
+    if not quiet:
+        fixed = sum(run.fixed.values())
+        _err(f"Would fix {_plural(fixed, 'finding')} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
+
+
+def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
+    from wsrefactor.reporters import text as text_reporter
+
+    sys.stdout.write(text_reporter.render_lines(run.findings, color=color_enabled()))
+    if quiet:
+        return
+    _, unsafe = text_reporter._fixable(run.findings)
+    note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
+    fixed = sum(run.fixed.values())
+    sys.stdout.write(
+        f"Fixed {_plural(fixed, 'finding')} in {len(run.written)} file(s); {len(run.findings)} remaining{note}.\n"
+    )
 
 
 @app.command("rules")
@@ -364,34 +361,40 @@ def rules_cmd(
         import json
 
         session = Session(None, select, ignore, config)
-        rows = [
-            {
-                "code": code, "name": cls.name, "category": cls.category,
-                "fix": cls.fix_safety.value, "enabled": session.selection.enabled(code),
-                "summary": cls.summary,
-            }
-            for code, cls in session.rules.items()
-        ]
-        if bandit:
-            from wsrefactor.bandit_bridge import bandit_tests
-
-            rows += [
-                {"code": c, "name": n, "category": "bandit", "fix": "none",
-                 "enabled": session.selection.enabled(c), "summary": f"bandit check {n}"}
-                for c, n in bandit_tests()
-            ]
+        rows = _rule_rows(session, bandit)
         if fmt is ListFormat.json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-            return
-        widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in ("code", "name", "category", "fix")}
-        header = "  ".join(k.upper().ljust(widths[k]) for k in ("code", "name", "category", "fix")) + "  ENABLED"
-        lines = [header]
-        for r in rows:
-            lines.append(
-                "  ".join(str(r[k]).ljust(widths[k]) for k in ("code", "name", "category", "fix"))
-                + ("  yes" if r["enabled"] else "  no")
-            )
-        sys.stdout.write("\n".join(lines) + "\n")
+        else:
+            sys.stdout.write(_table(rows, ("code", "name", "category", "fix")))
+
+
+def _rule_rows(session: Session, bandit: bool) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "code": code, "name": cls.name, "category": cls.category,
+            "fix": cls.fix_safety.value, "enabled": session.selection.enabled(code),
+            "summary": cls.summary,
+        }
+        for code, cls in session.rules.items()
+    ]
+    if bandit:
+        from wsrefactor.bandit_bridge import bandit_tests
+
+        rows += [
+            {"code": c, "name": n, "category": "bandit", "fix": "none",
+             "enabled": session.selection.enabled(c), "summary": f"bandit check {n}"}
+            for c, n in bandit_tests()
+        ]
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    lines = ["  ".join(k.upper().ljust(widths[k]) for k in keys) + "  ENABLED"]
+    for r in rows:
+        cells = "  ".join(str(r[k]).ljust(widths[k]) for k in keys)
+        lines.append(cells + ("  yes" if r["enabled"] else "  no"))
+    return "\n".join(lines) + "\n"
 
 
 @app.command()
