@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
+import pickle  # nosec B403 - only our own cache entries, written by this tool, are loaded
 import shutil
 import tempfile
 from pathlib import Path
