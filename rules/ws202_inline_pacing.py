@@ -331,11 +331,20 @@ class InlinePacingSleep(Rule):
             if not isinstance(node, cst.Call) or call_name(self.ctx, node) not in _SLEEPS:
                 continue
             loop = self._loop_of(node)
-            if loop is None or id(loop) in self._read_loops or not _positive_delay(node):
+            if loop is None or id(loop) in self._read_loops or not _positive_delay(node) or self._backoff(node, loop):
                 continue
             if isinstance(self.model.parent(node), cst.Await) and self._sends(loop, func):
                 out.append(node)
         return out
+
+    def _backoff(self, sleep: cst.Call, loop: cst.CSTNode) -> bool:
+        """A sleep in an ``except`` handler inside the loop: a retry back-off, not pacing."""
+        for anc in self.model.ancestors(sleep):
+            if anc is loop:
+                return False
+            if isinstance(anc, cst.ExceptHandler):
+                return True
+        return False
 
     def _loop_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.model.enclosing_loop(node)
@@ -357,8 +366,7 @@ class InlinePacingSleep(Rule):
             return
         self._reported.add(id(hit.sleep))
         code = self.ctx.module.code_for_node
-        names = [ep.handler.name.value if ep.handler is not None else (ep.cls.name.value if ep.cls else "?")]
-        names.extend(code(c.func) for c in hit.chain)
+        names = self._chain_names(ep, hit, region)
         func = self.model.function_of(hit.sleep)
         message = (
             f"`{' '.join(code(hit.sleep).split())}` paces a send loop awaited inline from the receive loop of "
@@ -371,6 +379,16 @@ class InlinePacingSleep(Rule):
         )
         stmt = region if fix is not None else None
         self.report(hit.sleep, message, fix=fix, stmt=stmt, scope=scope or (func.name.value if func else ""))
+
+    def _chain_names(self, ep: Endpoint, hit: _Hit, region: cst.CSTNode) -> list[str]:
+        """endpoint -> reading helper (if any) -> awaited calls."""
+        owner = ep.handler or ep.cls
+        names = [owner.name.value if owner is not None else "?"]
+        reader = region if isinstance(region, cst.FunctionDef) else self.model.function_of(region)
+        if reader is not None and ep.handler is not None and reader is not ep.handler:
+            names.append(reader.name.value)
+        names.extend(self.ctx.module.code_for_node(c.func) for c in hit.chain)
+        return names
 
     # -- fix ---------------------------------------------------------------------------------
 
