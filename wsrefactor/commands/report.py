@@ -231,29 +231,31 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _history_point(path: Path) -> HistoryPoint | None:
+    """One snapshot file as a point, or None (with a warning) when it is not a usable snapshot."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        _err(f"wsrefactor: {path}: skipped, not a readable snapshot ({type(exc).__name__})")
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+        _err(f"wsrefactor: {path}: skipped, not a {SNAPSHOT_SCHEMA} file")
+        return None
+    moment, total = _parse_time(data.get("timestamp")), data.get("total")
+    if moment is None or not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        _err(f"wsrefactor: {path}: skipped, bad timestamp or total")
+        return None
+    return HistoryPoint(moment, total)
+
+
 def load_history(directory: Path) -> list[HistoryPoint]:
     """Earlier snapshots in ``directory``, oldest first. A missing directory is an empty history."""
     if not directory.exists():
         return []
     if not directory.is_dir():
         raise Failure(f"{directory}: --history must be a directory")
-    points = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            _err(f"wsrefactor: {path}: skipped, not a readable snapshot ({type(exc).__name__})")
-            continue
-        if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
-            _err(f"wsrefactor: {path}: skipped, not a {SNAPSHOT_SCHEMA} file")
-            continue
-        moment, total = _parse_time(data.get("timestamp")), data.get("total")
-        if moment is None or not isinstance(total, int) or isinstance(total, bool) or total < 0:
-            _err(f"wsrefactor: {path}: skipped, bad timestamp or total")
-            continue
-        points.append(HistoryPoint(moment, total))
-    points.sort(key=lambda p: p.timestamp)
-    return points
+    points = [_history_point(path) for path in sorted(directory.glob("*.json"))]
+    return sorted((p for p in points if p is not None), key=lambda p: p.timestamp)
 
 
 def _nice_step(value: float) -> int:
@@ -357,30 +359,142 @@ def _read(path: str, cache: dict[str, _File]) -> _File:
     return cache[path]
 
 
-def _fix_diff(finding: Finding, cache: dict[str, _File], display: Any) -> tuple[list[dict[str, str]], str | None]:
-    """Diff rows for a finding's fix, or a note saying why there is none."""
+def _file_diff(path: str, edits: Sequence[Edit], cache: dict[str, _File], display: Any) -> str:
+    """Unified diff of one file's edits; ValueError (the reason) when it cannot be shown."""
     from wsrefactor.fixes import unified_diff
 
+    f = _read(path, cache) if os.path.exists(path) else _File("", [])  # a file the fix creates
+    if f.text is None:
+        raise ValueError(f"{display(path)}: {f.error}")
+    return unified_diff(f.text, apply_edits(f.text, edits), display(path))
+
+
+def _fix_diff(finding: Finding, cache: dict[str, _File], display: Any) -> tuple[list[dict[str, str]], str | None]:
+    """Diff rows for a finding's fix, or a note saying why there is none."""
     fix = finding.fix
     if fix is None or fix.safety is FixSafety.NONE:
         return [], None
     if not fix.edits and not fix.other_files:
         return [], "This fix spans several files; run `wsrefactor fix --diff` to see it."
-    parts = []
     try:
-        for path, edits in ((finding.path, fix.edits), *fix.other_files):
-            if not edits:
-                continue
-            f = _read(path, cache) if os.path.exists(path) else _File("", [])
-            if f.text is None:
-                return [], f"Cannot show the diff: {display(path)}: {f.error}"
-            parts.append(unified_diff(f.text, apply_edits(f.text, edits), display(path)))
+        parts = [
+            _file_diff(path, edits, cache, display)
+            for path, edits in ((finding.path, fix.edits), *fix.other_files)
+            if edits
+        ]
     except ValueError as exc:
         return [], f"Cannot show the diff: {exc}"
     diff = "".join(parts)
     if not diff:
         return [], "The fix leaves the text unchanged."
     return diff_rows(diff), None
+
+
+def _category_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Findings per category, most first, with each one's share of the total."""
+    total = len(findings)
+    by_category = Counter(f.category or "other" for f in findings)
+    return [
+        {"name": name, "count": n, "pct": 100.0 * n / total if total else 0.0}
+        for name, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _rule_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Findings per rule, most first, with how many of them a safe or an unsafe fix resolves."""
+    rule_rows: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        row = rule_rows.setdefault(
+            f.code, {"code": f.code, "name": f.name, "category": f.category or "other",
+                     "severity": f.severity.value, "count": 0, "safe": 0, "unsafe": 0}
+        )
+        row["count"] += 1
+        if f.fix is not None and f.fix.safety is FixSafety.SAFE:
+            row["safe"] += 1
+        elif f.fix is not None and f.fix.safety is FixSafety.UNSAFE:
+            row["unsafe"] += 1
+    return sorted(rule_rows.values(), key=lambda r: (-r["count"], r["code"]))
+
+
+def _max_cc_by_path(blocks: Sequence[Any]) -> dict[str, int]:
+    """The most complex function of each file (blocks carry shown paths)."""
+    max_cc: dict[str, int] = {}
+    for b in blocks:
+        max_cc[b.path] = max(max_cc.get(b.path, 0), b.complexity)
+    return max_cc
+
+
+def _complexity_context(blocks: Sequence[Any], complexity_errors: int) -> dict[str, Any]:
+    """The template's complexity section: hotspots, average, rank histogram."""
+    hotspots = sorted(blocks, key=lambda b: (-b.complexity, b.path, b.lineno, b.name))[:TOP_FUNCTIONS]
+    ranks = Counter(b.rank for b in blocks)
+    return {
+        "hotspots": [
+            {"path": b.path, "name": b.name, "kind": b.kind, "line": b.lineno,
+             "cc": b.complexity, "rank": b.rank, "length": b.length}
+            for b in hotspots
+        ],
+        "functions": len(blocks),
+        "average_cc": sum(b.complexity for b in blocks) / len(blocks) if blocks else 0.0,
+        "ranks": [{"rank": r, "count": ranks.get(r, 0)} for r in "ABCDEF"],
+        "complexity_errors": complexity_errors,
+    }
+
+
+def _top_files(
+    grouped: dict[str, list[Finding]], anchors: dict[str, str], max_cc: dict[str, int], display: Any
+) -> list[dict[str, Any]]:
+    """The files with the most findings; ``pct`` is relative to the worst file (the bar length)."""
+    from wsrefactor.runner import count_fixable
+
+    per_file = Counter({path: len(items) for path, items in grouped.items()})
+    top_count = max(per_file.values(), default=0)
+    rows = []
+    for path, n in sorted(per_file.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FILES]:
+        s, u = count_fixable(grouped[path])
+        shown = display(path)
+        rows.append({
+            "path": shown, "anchor": anchors[path], "count": n, "safe": s, "unsafe": u,
+            "max_cc": max_cc.get(shown), "pct": 100.0 * n / top_count if top_count else 0.0,
+        })
+    return rows
+
+
+def _finding_item(f: Finding, item_id: str, source: _File, cache: dict[str, _File], display: Any) -> dict[str, Any]:
+    """One finding as the template lists it: excerpt of its source and the diff of its fix."""
+    rows, note = _fix_diff(f, cache, display)
+    return {
+        "id": item_id, "code": f.code, "name": f.name, "message": f.message,
+        "severity": f.severity.value, "category": f.category or "other",
+        "line": f.line, "column": f.column,
+        "fix": f.fix.safety.value if f.fix else "none",
+        "fix_description": f.fix.description if f.fix else "",
+        "excerpt": excerpt(source.lines, f.line, f.end_line),
+        "source_error": source.error,
+        "diff": rows, "diff_note": note,
+    }
+
+
+def _file_sections(grouped: dict[str, list[Finding]], anchors: dict[str, str], display: Any) -> list[dict[str, Any]]:
+    """Every file with findings, in path order; finding ids are numbered across the whole page."""
+    cache: dict[str, _File] = {}
+    files = []
+    index = 0
+    for path in sorted(grouped):
+        source = _read(path, cache)
+        items = []
+        for f in grouped[path]:
+            index += 1
+            items.append(_finding_item(f, f"finding-{index}", source, cache, display))
+        files.append({"path": display(path), "anchor": anchors[path], "findings": items})
+    return files
+
+
+def _trend(history: Sequence[HistoryPoint], now: datetime, total: int) -> dict[str, Any] | None:
+    """The trend chart, with this run as its last point; None without earlier snapshots."""
+    if not history:
+        return None
+    return trend_chart([*history, HistoryPoint(now, total, current=True)])
 
 
 def build_context(
@@ -399,100 +513,28 @@ def build_context(
 
     safe, unsafe = count_fixable(findings)
     total = len(findings)
-
-    by_category = Counter(f.category or "other" for f in findings)
-    categories = [
-        {"name": name, "count": n, "pct": 100.0 * n / total if total else 0.0}
-        for name, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-
-    rule_rows: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        row = rule_rows.setdefault(
-            f.code, {"code": f.code, "name": f.name, "category": f.category or "other",
-                     "severity": f.severity.value, "count": 0, "safe": 0, "unsafe": 0}
-        )
-        row["count"] += 1
-        if f.fix is not None and f.fix.safety is FixSafety.SAFE:
-            row["safe"] += 1
-        elif f.fix is not None and f.fix.safety is FixSafety.UNSAFE:
-            row["unsafe"] += 1
-    rules = sorted(rule_rows.values(), key=lambda r: (-r["count"], r["code"]))
-
     blocks, complexity_errors = measure_all(raw_sources, jobs)
-    hotspots = sorted(blocks, key=lambda b: (-b.complexity, b.path, b.lineno, b.name))[:TOP_FUNCTIONS]
-    max_cc: dict[str, int] = {}
-    for b in blocks:
-        max_cc[b.path] = max(max_cc.get(b.path, 0), b.complexity)
-    average_cc = sum(b.complexity for b in blocks) / len(blocks) if blocks else 0.0
-    ranks = Counter(b.rank for b in blocks)
-
     grouped: dict[str, list[Finding]] = {}
     for f in findings:
         grouped.setdefault(f.path, []).append(f)
-    per_file = Counter({path: len(items) for path, items in grouped.items()})
-    top_count = max(per_file.values(), default=0)
-    anchors = {path: f"file-{i}" for i, path in enumerate(sorted(per_file), start=1)}
-    top_files = []
-    for path, n in sorted(per_file.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FILES]:
-        s, u = count_fixable(grouped[path])
-        shown = display_path(path)
-        top_files.append({
-            "path": shown, "anchor": anchors[path], "count": n, "safe": s, "unsafe": u,
-            "max_cc": max_cc.get(shown), "pct": 100.0 * n / top_count if top_count else 0.0,
-        })
-
-    cache: dict[str, _File] = {}
-    files = []
-    index = 0
-    for path in sorted(per_file):
-        items = []
-        source = _read(path, cache)
-        for f in grouped[path]:
-            index += 1
-            rows, note = _fix_diff(f, cache, display_path)
-            items.append({
-                "id": f"finding-{index}", "code": f.code, "name": f.name, "message": f.message,
-                "severity": f.severity.value, "category": f.category or "other",
-                "line": f.line, "column": f.column,
-                "fix": f.fix.safety.value if f.fix else "none",
-                "fix_description": f.fix.description if f.fix else "",
-                "excerpt": excerpt(source.lines, f.line, f.end_line),
-                "source_error": source.error,
-                "diff": rows, "diff_note": note,
-            })
-        files.append({"path": display_path(path), "anchor": anchors[path], "findings": items})
-
-    trend = None
-    if history:
-        points = [*history, HistoryPoint(now, total, current=True)]
-        trend = trend_chart(points)
-
+    anchors = {path: f"file-{i}" for i, path in enumerate(sorted(grouped), start=1)}
     return {
         "version": __version__,
         "generated": _iso(now),
         "targets": [display_path(t) for t in targets],
         "total": total,
         "checked": checked,
-        "files_with_findings": len(per_file),
+        "files_with_findings": len(grouped),
         "safe": safe,
         "unsafe": unsafe,
         "unfixable": total - safe - unsafe,
-        "categories": categories,
-        "rules": rules,
-        "top_files": top_files,
-        "hotspots": [
-            {"path": b.path, "name": b.name, "kind": b.kind, "line": b.lineno,
-             "cc": b.complexity, "rank": b.rank, "length": b.length}
-            for b in hotspots
-        ],
-        "functions": len(blocks),
-        "average_cc": average_cc,
-        "ranks": [{"rank": r, "count": ranks.get(r, 0)} for r in "ABCDEF"],
-        "complexity_errors": complexity_errors,
-        "files": files,
+        "categories": _category_rows(findings),
+        "rules": _rule_rows(findings),
+        "top_files": _top_files(grouped, anchors, _max_cc_by_path(blocks), display_path),
+        **_complexity_context(blocks, complexity_errors),
+        "files": _file_sections(grouped, anchors, display_path),
         "open_details": total <= OPEN_DETAILS_UP_TO,
-        "trend": trend,
+        "trend": _trend(history, now, total),
     }
 
 
@@ -515,6 +557,29 @@ def render_html(context: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the command
 
 
+def _check_outputs(html: Optional[Path], json_snapshot: Optional[Path]) -> None:
+    """Refuse before the (slow) run when there is nothing to write or --html names a directory."""
+    if html is None and json_snapshot is None:
+        raise Failure("report: give --html FILE and/or --json-snapshot DIR")
+    if html is not None and html.is_dir():
+        raise Failure(f"{html}: --html must name a file, not a directory")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _write_dashboard(
+    html: Path, run: Any, history: Sequence[HistoryPoint], now: datetime, targets: Sequence[str], jobs: int
+) -> None:
+    from wsrefactor.cli import _write_output
+
+    raw = {r.path: r.raw for r in run.files if r.raw is not None}
+    context = build_context(run.findings, run.checked, raw, history, now, targets, jobs)
+    _write_output(render_html(context), html)
+    _err(f"wsrefactor: wrote {html} ({_count(len(run.findings), 'finding')}, {_count(run.checked, 'file')})")
+
+
 @app.command()
 def report(
     paths: Optional[list[str]] = PathsArg,
@@ -532,13 +597,9 @@ def report(
 ) -> None:
     """Write an HTML debt dashboard (and optionally a JSON snapshot); exit 0 once written."""
     with _guard():
-        from wsrefactor.cli import _write_output
         from wsrefactor.runner import execute
 
-        if html is None and json_snapshot is None:
-            raise Failure("report: give --html FILE and/or --json-snapshot DIR")
-        if html is not None and html.is_dir():
-            raise Failure(f"{html}: --html must name a file, not a directory")
+        _check_outputs(html, json_snapshot)
         session = Session(paths, select, ignore, config)
         n_jobs = _jobs(jobs)
         earlier = load_history(history) if history is not None else []
@@ -547,10 +608,7 @@ def report(
         for message in run.messages:
             _err(message)
         if html is not None:
-            raw = {r.path: r.raw for r in run.files if r.raw is not None}
-            context = build_context(run.findings, run.checked, raw, earlier, now, session.paths, n_jobs)
-            _write_output(render_html(context), html)
-            _err(f"wsrefactor: wrote {html} ({len(run.findings)} finding{'s' if len(run.findings) != 1 else ''}, {run.checked} file{'s' if run.checked != 1 else ''})")
+            _write_dashboard(html, run, earlier, now, session.paths, n_jobs)
         if json_snapshot is not None:
             target = write_snapshot(build_snapshot(run.findings, run.checked, now), json_snapshot, now)
             _err(f"wsrefactor: wrote snapshot {target}")
