@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoints import Endpoint, EndpointModel, endpoints, walk
+from wsrefactor.rules._endpoints import (
+    CHANNELS_ORIGIN_VALIDATORS,
+    ChannelsRouter,
+    Endpoint,
+    EndpointModel,
+    ServeCall,
+    SocketIOServer,
+    endpoints,
+    walk,
+)
 from wsrefactor.rules._helpers import add_arg, call_name, keyword, positional
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
@@ -25,6 +35,11 @@ _BENIGN_METHODS = frozenset({
     "encode", "decode", "lower", "upper", "strip", "rstrip", "lstrip", "get",
 })
 _MATCH_METHODS = frozenset({"startswith", "endswith", "match", "fullmatch", "search"})
+_MIDDLEWARE_CLASSES = ("starlette.middleware.Middleware", "fastapi.middleware.Middleware")
+#: serve() arguments that can run an origin check of the application's own before the handshake.
+_SERVE_HOOKS = ("process_request", "create_protocol", "create_connection")
+
+Replacement = Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel]
 
 
 def _is_origin_key(node: cst.CSTNode | None) -> bool:
@@ -57,34 +72,165 @@ def _is_trivial_operand(node: cst.BaseExpression) -> bool:
     return False
 
 
+def _is_name(node: cst.CSTNode | None, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
+
+
+def _is_star(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.SimpleString) and node.evaluated_value == "*"
+
+
+def _names_in(node: cst.CSTNode) -> list[str]:
+    """Every Name in ``node`` (itself included)."""
+    return [n.value for n in [node, *walk(node)] if isinstance(n, cst.Name)]
+
+
+def _decisive_expr(node: cst.CSTNode) -> cst.CSTNode | None:
+    """The expression of ``node`` whose value decides control flow: an if/while/assert/ternary
+    test, or a returned value (the caller decides with it)."""
+    if isinstance(node, (cst.If, cst.While, cst.IfExp, cst.Assert)):
+        return node.test
+    if isinstance(node, cst.Return):
+        return node.value
+    return None
+
+
+def _assigns_any(node: cst.Assign, names: set[str]) -> bool:
+    """Whether ``node`` assigns one of ``names`` (as a plain-name target)."""
+    return any(isinstance(t.target, cst.Name) and t.target.value in names for t in node.targets)
+
+
+def _unique(nodes: Iterable[cst.CSTNode]) -> list[cst.CSTNode]:
+    """``nodes`` without repeats (by identity), in order."""
+    out: list[cst.CSTNode] = []
+    for node in nodes:
+        if not any(node is seen for seen in out):
+            out.append(node)
+    return out
+
+
+def _module_value(model: EndpointModel, expr: cst.BaseExpression) -> cst.BaseExpression:
+    """What a module-level name is assigned; any other expression as is."""
+    if isinstance(expr, cst.Name) and expr.value in model.module_assigns:
+        return model.module_assigns[expr.value]
+    return expr
+
+
+def _allows_any_origin(value: cst.BaseExpression) -> bool:
+    """socketio ``cors_allowed_origins``: ``"*"``, a list with ``"*"``, or ``[]`` (no check)."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return not value.elements or any(_is_star(e.value) for e in value.elements)
+    return _is_star(value)
+
+
+def _returns_true_always(func: cst.FunctionDef) -> bool:
+    """Every ``return`` of ``func`` (not counting nested defs) is ``return True``, and it never raises."""
+    nodes = list(walk(func.body, into_defs=False))
+    returns = [n for n in nodes if isinstance(n, cst.Return)]
+    if not returns or any(isinstance(n, cst.Raise) for n in nodes):
+        return False
+    return all(_is_name(r.value, "True") for r in returns)
+
+
+def _replace_origins(value: cst.BaseExpression) -> Replacement:
+    """serve(..., origins=None) -> serve(..., origins=<value>)."""
+
+    def apply(updated: cst.CSTNode) -> cst.CSTNode:
+        if not isinstance(updated, cst.Call):
+            return updated
+        return updated.with_changes(args=[
+            a.with_changes(value=value) if a.keyword is not None and a.keyword.value == "origins" else a
+            for a in updated.args
+        ])
+
+    return apply
+
+
+def _append_origins(value: cst.BaseExpression) -> Replacement:
+    """serve(...) -> serve(..., origins=<value>)."""
+    arg = cst.Arg(
+        value=value, keyword=cst.Name("origins"),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
+    return lambda updated: add_arg(updated, arg)
+
+
+def _only_pass(stmts: list[cst.BaseStatement]) -> bool:
+    """A class body of ``pass`` and bare expressions (docstrings, ``...``) only."""
+    return all(
+        isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Pass, cst.Expr)) for x in s.body)
+        for s in stmts
+    )
+
+
+def _is_pass_line(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Pass)
+
+
+def _insert_method(stmts: list[cst.BaseStatement], method: cst.BaseStatement) -> list[cst.BaseStatement]:
+    """A class body with ``method`` added: before the first method (one blank line around it), or
+    at the end of a body without methods, whose ``pass`` lines it replaces."""
+    if _only_pass(stmts):
+        kept = [s for s in stmts if not _is_pass_line(s)]
+        return [*kept, method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if kept else [])]
+    return _insert_before_first_method(stmts, method)
+
+
+def _insert_before_first_method(stmts: list[cst.BaseStatement], method: cst.BaseStatement) -> list[cst.BaseStatement]:
+    index = next((i for i, s in enumerate(stmts) if isinstance(s, cst.FunctionDef)), len(stmts))
+    out = list(stmts)
+    if index < len(out):
+        comments = [ln for ln in out[index].leading_lines if ln.comment is not None]
+        out[index] = out[index].with_changes(leading_lines=[cst.EmptyLine(indent=False), *comments])
+    out.insert(index, method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if index > 0 else []))
+    return out
+
+
+@dataclass
+class _Dependencies:
+    """What an endpoint runs before its body: same-module functions, and whether one of them is a
+    configured origin validator."""
+
+    funcs: list[cst.FunctionDef] = field(default_factory=list)
+    validated: bool = False
+
+
 class _OriginFacts:
     """Origin values and checks inside a set of functions (names flow within each function)."""
 
     def __init__(self, rule: OriginNotChecked) -> None:
         self.rule = rule
+        self._checks: dict[tuple[cst.CSTNode, frozenset[str]], bool] = {}
 
     def origin_names(self, func: cst.CSTNode) -> set[str]:
         names: set[str] = set()
         for _ in range(3):  # a few rounds of `a = <origin>; b = urlparse(a)` propagation
             before = len(names)
             for node in walk(func):
-                if isinstance(node, (cst.Assign, cst.AnnAssign, cst.NamedExpr)) and node.value is not None:
-                    if self.mentions_origin(node.value, names):
-                        targets = (
-                            [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-                        )
-                        for t in targets:
-                            names.update(n.value for n in [t, *walk(t)] if isinstance(n, cst.Name))
-                elif isinstance(node, cst.If) and self._key_test(node.test):
-                    # for name, value in scope["headers"]: if name == b"origin": origin = value
-                    for inner in walk(node.body):
-                        if isinstance(inner, cst.Assign):
-                            for t in inner.targets:
-                                if isinstance(t.target, cst.Name):
-                                    names.add(t.target.value)
+                names.update(self._bound_origin_names(node, names))
             if len(names) == before:
                 break
         return names
+
+    def _bound_origin_names(self, node: cst.CSTNode, names: set[str]) -> list[str]:
+        """Names ``node`` binds to an origin value (given the origin ``names`` known so far)."""
+        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.NamedExpr)) and node.value is not None:
+            return self._assigned_origin_names(node, names)
+        if isinstance(node, cst.If) and self._key_test(node.test):
+            # for name, value in scope["headers"]: if name == b"origin": origin = value
+            return [
+                t.target.value
+                for inner in walk(node.body) if isinstance(inner, cst.Assign)
+                for t in inner.targets if isinstance(t.target, cst.Name)
+            ]
+        return []
+
+    def _assigned_origin_names(self, node: cst.Assign | cst.AnnAssign | cst.NamedExpr, names: set[str]) -> list[str]:
+        """Every name in the targets of an assignment whose value mentions the origin."""
+        if node.value is None or not self.mentions_origin(node.value, names):
+            return []
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        return [name for t in targets for name in _names_in(t)]
 
     @staticmethod
     def _key_test(test: cst.BaseExpression) -> bool:
@@ -100,19 +246,23 @@ class _OriginFacts:
         return False
 
     def has_check(self, func: cst.CSTNode, validators: frozenset[str]) -> bool:
+        """Whether ``func`` checks the origin; memoized, as every endpoint reaching a shared
+        helper asks again."""
+        key = (func, validators)
+        if key not in self._checks:
+            self._checks[key] = self._find_check(func, validators)
+        return self._checks[key]
+
+    def _find_check(self, func: cst.CSTNode, validators: frozenset[str]) -> bool:
         ctx = self.rule.ctx
         names = self.origin_names(func)
         conditions = self._condition_nodes(func)
         for node in walk(func):
             if isinstance(node, cst.Call):
-                q = call_name(ctx, node)
-                if q is not None and q in validators:
+                if call_name(ctx, node) in validators or self._call_checks(node, names, conditions):
                     return True
-                if self._call_checks(node, names, conditions):
-                    return True
-            elif isinstance(node, cst.Comparison):
-                if self._comparison_checks(node, names):
-                    return True
+            elif isinstance(node, cst.Comparison) and self._comparison_checks(node, names):
+                return True
         return False
 
     def _comparison_checks(self, node: cst.Comparison, names: set[str]) -> bool:
@@ -129,36 +279,32 @@ class _OriginFacts:
         return False
 
     def _call_checks(self, node: cst.Call, names: set[str], conditions: set[int]) -> bool:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _MATCH_METHODS:
-            if self.mentions_origin(func.value, names) or any(self.mentions_origin(a.value, names) for a in node.args):
-                return True
-        if not any(self.mentions_origin(a.value, names) for a in node.args):
-            return False
-        if call_name(self.rule.ctx, node) in _BENIGN_CALLS:
-            return False
-        if isinstance(func, cst.Attribute) and func.attr.value in _BENIGN_METHODS:
+        if self._matches_origin(node, names):
+            return True
+        if not any(self.mentions_origin(a.value, names) for a in node.args) or self._benign(node):
             return False
         # passed to a function whose answer decides something: `if not allowed(origin): ...`
         return id(node) in conditions
 
+    def _matches_origin(self, node: cst.Call, names: set[str]) -> bool:
+        """``origin.startswith(...)``, ``re.match(pattern, origin)``..."""
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _MATCH_METHODS:
+            return False
+        return self.mentions_origin(func.value, names) or any(self.mentions_origin(a.value, names) for a in node.args)
+
+    def _benign(self, node: cst.Call) -> bool:
+        """A call that only looks at or passes along its arguments (logging, sending, str())."""
+        if call_name(self.rule.ctx, node) in _BENIGN_CALLS:
+            return True
+        return isinstance(node.func, cst.Attribute) and node.func.attr.value in _BENIGN_METHODS
+
     def _condition_nodes(self, func: cst.CSTNode) -> set[int]:
         """ids of nodes whose value decides control flow (if/while/assert/ternary tests, boolean
         operands, returned values, and values assigned to names later used in such tests)."""
-        tests: list[cst.CSTNode] = []
-        for node in walk(func):
-            if isinstance(node, (cst.If, cst.While, cst.IfExp)):
-                tests.append(node.test)
-            elif isinstance(node, cst.Assert):
-                tests.append(node.test)
-            elif isinstance(node, cst.Return) and node.value is not None:
-                tests.append(node.value)
-        used = {n.value for t in tests for n in [t, *walk(t)] if isinstance(n, cst.Name)}
-        for node in walk(func):
-            if isinstance(node, cst.Assign) and any(
-                isinstance(t.target, cst.Name) and t.target.value in used for t in node.targets
-            ):
-                tests.append(node.value)
+        tests = [t for node in walk(func) if (t := _decisive_expr(node)) is not None]
+        used = {name for t in tests for name in _names_in(t)}
+        tests += [node.value for node in walk(func) if isinstance(node, cst.Assign) and _assigns_any(node, used)]
         return {id(n) for t in tests for n in [t, *walk(t)]}
 
 
@@ -482,12 +628,7 @@ class OriginNotChecked(Rule):
     # -- what counts as checked ---------------------------------------------------------------
 
     def _checked_in(self, model: EndpointModel, funcs: Iterable[cst.FunctionDef]) -> bool:
-        todo = list(funcs)
-        every: list[cst.FunctionDef] = []
-        for f in todo:
-            for g in [f, *model.reachable(f)]:
-                if not any(g is e for e in every):
-                    every.append(g)
+        every = _unique(g for f in funcs for g in [f, *model.reachable(f)])
         return any(self.origin.has_check(f, self.validators) for f in every)
 
     def _validator_ref(self, expr: cst.BaseExpression | None) -> bool:
@@ -496,102 +637,114 @@ class OriginNotChecked(Rule):
     def _dependencies(self, model: EndpointModel, ep: Endpoint) -> tuple[list[cst.FunctionDef], bool]:
         """Same-module functions used as Depends()/decorators/route dependencies of ``ep``; and
         whether one of them is a configured origin validator."""
-        funcs: list[cst.FunctionDef] = []
-        validated = False
-        exprs: list[cst.CSTNode] = []
-        handler = ep.handler
-        if handler is not None:
-            exprs.extend(p.default for p in [*handler.params.params, *handler.params.kwonly_params] if p.default)
-            exprs.extend(p.annotation.annotation for p in [*handler.params.params, *handler.params.kwonly_params] if p.annotation)
-            for dec in handler.decorators:
-                d = dec.decorator
-                exprs.append(d)
-                target = d.func if isinstance(d, cst.Call) else d
-                validated |= self._validator_ref(target)
-                f = model._func_target(target)
-                if f is not None:
-                    funcs.append(f)
+        found = _Dependencies()
+        if ep.handler is not None:
+            self._handler_dependencies(model, ep.handler, found)
+        self._app_dependencies(model, found)
+        return found.funcs, found.validated
+
+    def _depend_on(self, model: EndpointModel, found: _Dependencies, expr: cst.BaseExpression) -> None:
+        found.validated |= self._validator_ref(expr)
+        func = model._func_target(expr)
+        if func is not None:
+            found.funcs.append(func)
+
+    def _depends_target(self, node: cst.CSTNode, *, by_keyword: bool) -> cst.Arg | None:
+        """The dependency of a ``Depends(f)`` / ``Security(f)`` call (``dependency=f`` too when
+        ``by_keyword``)."""
+        if not isinstance(node, cst.Call) or call_name(self.ctx, node) not in DEPENDS:
+            return None
+        return positional(node, 0) or (keyword(node, "dependency") if by_keyword else None)
+
+    def _handler_dependencies(self, model: EndpointModel, handler: cst.FunctionDef, found: _Dependencies) -> None:
+        """Decorators of the endpoint, and ``Depends(...)`` in its defaults, annotations
+        (``Annotated[..., Depends(f)]``) and decorator arguments."""
+        params = [*handler.params.params, *handler.params.kwonly_params]
+        exprs: list[cst.CSTNode] = [p.default for p in params if p.default]
+        exprs += [p.annotation.annotation for p in params if p.annotation]
+        for dec in handler.decorators:
+            d = dec.decorator
+            exprs.append(d)
+            self._depend_on(model, found, d.func if isinstance(d, cst.Call) else d)
         for expr in exprs:
             for node in [expr, *walk(expr)]:
-                if isinstance(node, cst.Call) and call_name(self.ctx, node) in DEPENDS:
-                    dep = positional(node, 0) or keyword(node, "dependency")
-                    if dep is None:
-                        continue
-                    validated |= self._validator_ref(dep.value)
-                    f = model._func_target(dep.value)
-                    if f is not None:
-                        funcs.append(f)
-        # app/router-level dependencies: FastAPI(dependencies=[Depends(f)]),
-        # app.include_router(router, dependencies=[Depends(f)])
+                dep = self._depends_target(node, by_keyword=True)
+                if dep is not None:
+                    self._depend_on(model, found, dep.value)
+
+    def _app_dependencies(self, model: EndpointModel, found: _Dependencies) -> None:
+        """App/router-level dependencies: ``FastAPI(dependencies=[Depends(f)])``,
+        ``app.include_router(router, dependencies=[Depends(f)])``."""
+        for call in self._app_level_calls(model):
+            deps = keyword(call, "dependencies")
+            if deps is None:
+                continue
+            for node in walk(deps.value):
+                dep = self._depends_target(node, by_keyword=False)
+                if dep is not None:
+                    self._depend_on(model, found, dep.value)
+
+    def _app_level_calls(self, model: EndpointModel) -> list[cst.Call]:
         level = [v for n, v in model.module_assigns.items() if n in model.app_names]
         level += [
             n for n in walk(self.ctx.module)
             if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "include_router"
         ]
-        for value in level:
-            if isinstance(value, cst.Call):
-                deps = keyword(value, "dependencies")
-                if deps is not None:
-                    for node in walk(deps.value):
-                        if isinstance(node, cst.Call) and call_name(self.ctx, node) in DEPENDS:
-                            dep = positional(node, 0)
-                            if dep is not None:
-                                validated |= self._validator_ref(dep.value)
-                                f = model._func_target(dep.value)
-                                if f is not None:
-                                    funcs.append(f)
-        return funcs, validated
+        return [v for v in level if isinstance(v, cst.Call)]
 
     def _middleware_checks(self, model: EndpointModel) -> bool:
         """A same-module ASGI middleware (class or function) that checks the Origin, installed
         with ``add_middleware(X)`` or ``Middleware(X)``; or a configured validator used so."""
+        return any(self._middleware_checks_origin(model, mw) for mw in self._installed_middleware())
+
+    def _installed_middleware(self) -> Iterator[cst.BaseExpression]:
         for node in walk(self.ctx.module):
             if not isinstance(node, cst.Call):
                 continue
             is_mw = (isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_middleware") or (
-                call_name(self.ctx, node) in ("starlette.middleware.Middleware", "fastapi.middleware.Middleware")
+                call_name(self.ctx, node) in _MIDDLEWARE_CLASSES
             )
             first = positional(node, 0) if is_mw else None
-            if first is None:
-                continue
-            if self._validator_ref(first.value):
-                return True
-            name = first.value.value if isinstance(first.value, cst.Name) else None
-            if name in model.classes:
-                if self._checked_in(model, model.methods_of(model.classes[name]).values()):
-                    return True
-            elif name in model.functions and self._checked_in(model, [model.functions[name]]):
-                return True
-        return False
+            if first is not None:
+                yield first.value
+
+    def _middleware_checks_origin(self, model: EndpointModel, middleware: cst.BaseExpression) -> bool:
+        if self._validator_ref(middleware):
+            return True
+        name = middleware.value if isinstance(middleware, cst.Name) else None
+        if name in model.classes:
+            return self._checked_in(model, model.methods_of(model.classes[name]).values())
+        return name in model.functions and self._checked_in(model, [model.functions[name]])
 
     # -- ASGI function endpoints ------------------------------------------------------------
 
     def _check_asgi(self, model: EndpointModel, ep: Endpoint) -> None:
-        if not ep.accepts or self.app_checked or ep.handler is None:
+        handler = ep.handler
+        if not ep.accepts or self.app_checked or handler is None:
             return
         deps, validated = self._dependencies(model, ep)
-        if validated or self._checked_in(model, [ep.handler, *deps]):
+        if validated or self._checked_in(model, [handler, *deps]):
             return
-        fix = None
-        anchors: list[cst.BaseStatement] = []
-        for site in ep.accepts:
-            if site.anchor is not None and not any(site.anchor is a for a in anchors):
-                anchors.append(site.anchor)
-        if anchors and ep.handler.asynchronous is not None and ep.ws_param:
-            allow, imports, stmts = self._allowlist(model)
-            guard = self._guard(ep.ws_param, allow)
-            fix = Fix(
-                FixSafety.UNSAFE,
-                "close with 1008 before accepting when the Origin is not allowed",
-                replacements={a: self._insert_before(guard) for a in anchors},
-                imports=imports,
-                module_statements=stmts,
-            )
         self.report(
-            ep.handler,
-            f"WebSocket endpoint `{ep.handler.name.value}` accepts the handshake without checking the "
+            handler,
+            f"WebSocket endpoint `{handler.name.value}` accepts the handshake without checking the "
             "Origin header (cross-site WebSocket hijacking)",
-            fix=fix,
+            fix=self._asgi_fix(model, ep, handler),
+        )
+
+    def _asgi_fix(self, model: EndpointModel, ep: Endpoint, handler: cst.FunctionDef) -> Fix | None:
+        """The guard before each statement of the handler that accepts (or calls the helper that does)."""
+        anchors = _unique(site.anchor for site in ep.accepts if site.anchor is not None)
+        if not anchors or handler.asynchronous is None or not ep.ws_param:
+            return None
+        allow, imports, stmts = self._allowlist(model)
+        guard = self._guard(ep.ws_param, allow)
+        return Fix(
+            FixSafety.UNSAFE,
+            "close with 1008 before accepting when the Origin is not allowed",
+            replacements={a: self._insert_before(guard) for a in anchors},
+            imports=imports,
+            module_statements=stmts,
         )
 
     def _guard(self, ws: str, allow: str) -> cst.BaseStatement:
@@ -603,8 +756,8 @@ class OriginNotChecked(Rule):
         )
 
     @staticmethod
-    def _insert_before(guard: cst.BaseStatement):
-        def apply(updated: cst.CSTNode) -> cst.CSTNode:
+    def _insert_before(guard: cst.BaseStatement) -> Replacement:
+        def apply(updated: cst.CSTNode) -> cst.FlattenSentinel:
             lead = getattr(updated, "leading_lines", [])
             return cst.FlattenSentinel([
                 guard.with_changes(leading_lines=lead),
@@ -628,31 +781,48 @@ class OriginNotChecked(Rule):
         return "WS_ALLOWED_ORIGINS", (("os", None),), (ENV_CONSTANT,)
 
     def _cors_allowlist(self, model: EndpointModel) -> str | None:
-        for stmt in self.ctx.module.body:
-            for node in walk(stmt) if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) else ():
-                if not isinstance(node, cst.Call):
-                    continue
-                first = positional(node, 0)
-                if first is None or self.ctx.qualname(first.value) not in CORS_MIDDLEWARE:
-                    continue
-                origins = keyword(node, "allow_origins")
-                if origins is None:
-                    continue
-                value = origins.value
-                if isinstance(value, cst.Name) and value.value in model.module_assigns:
-                    resolved = model.module_assigns[value.value]
-                    if self._has_star(resolved):
-                        continue
-                    return value.value
-                if isinstance(value, (cst.List, cst.Tuple, cst.Set)) and not self._has_star(value) and all(
-                    isinstance(e.value, cst.SimpleString) for e in value.elements
-                ) and value.elements:
-                    return self.ctx.module.code_for_node(value)
+        """The ``allow_origins=`` of a module-level ``CORSMiddleware`` setup, as source text,
+        when it is a name or a literal list of strings without ``"*"``."""
+        for call in self._cors_middleware_calls():
+            allow = self._cors_origins(model, call)
+            if allow is not None:
+                return allow
         return None
+
+    def _cors_middleware_calls(self) -> Iterator[cst.Call]:
+        """Calls given ``CORSMiddleware`` as first argument, outside functions and classes."""
+        for stmt in self.ctx.module.body:
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for node in walk(stmt):
+                first = positional(node, 0) if isinstance(node, cst.Call) else None
+                if first is not None and self.ctx.qualname(first.value) in CORS_MIDDLEWARE:
+                    yield node
+
+    def _cors_origins(self, model: EndpointModel, call: cst.Call) -> str | None:
+        origins = keyword(call, "allow_origins")
+        if origins is None:
+            return None
+        value = origins.value
+        if isinstance(value, cst.Name) and value.value in model.module_assigns:
+            return None if self._has_star(model.module_assigns[value.value]) else value.value
+        if self._literal_allowlist(value):
+            return self.ctx.module.code_for_node(value)
+        return None
+
+    @classmethod
+    def _literal_allowlist(cls, value: cst.BaseExpression) -> bool:
+        """A non-empty list/tuple/set display of plain strings, none of them ``"*"``."""
+        return (
+            isinstance(value, (cst.List, cst.Tuple, cst.Set))
+            and bool(value.elements)
+            and not cls._has_star(value)
+            and all(isinstance(e.value, cst.SimpleString) for e in value.elements)
+        )
 
     @staticmethod
     def _has_star(expr: cst.CSTNode) -> bool:
-        return any(isinstance(n, cst.SimpleString) and n.evaluated_value == "*" for n in [expr, *walk(expr)])
+        return any(_is_star(n) for n in [expr, *walk(expr)])
 
     # -- Starlette WebSocketEndpoint classes ----------------------------------------------------
 
@@ -660,39 +830,50 @@ class OriginNotChecked(Rule):
         cls = ep.cls
         if cls is None or self.app_checked:
             return
-        if ep.registration is None and any(
-            isinstance(b.value, cst.Name) and b.value.value == cls.name.value
-            for other in model.classes.values()
-            for b in other.bases
-        ):
+        if ep.registration is None and self._is_subclassed(model, cls):
             return  # an abstract base: its subclasses are the endpoints
         if self._checked_in(model, ep.handlers):
             return
-        own = model.methods_of(cls, inherited=False)
-        fix = None
         connect = ep.methods.get("on_connect")
-        if connect is None or own.get("on_connect") is connect:
-            allow, imports, stmts = self._allowlist(model)
-            if connect is None:
-                replacements = {cls: self._add_on_connect(allow)}
-            else:
-                anchors = [a.anchor for a in ep.accepts if a.anchor is not None and a.function is connect]
-                if not anchors or connect.asynchronous is None or not ep.ws_param:
-                    anchors = []
-                replacements = {a: self._insert_before(self._guard(ep.ws_param or "websocket", allow)) for a in anchors}
-            if replacements:
-                fix = Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
-                          replacements=replacements, imports=imports, module_statements=stmts)
-        elif not ep.accepts:
+        # a fix edits the class's own on_connect, or adds one; not an inherited one
+        fixable = connect is None or model.methods_of(cls, inherited=False).get("on_connect") is connect
+        if not fixable and not ep.accepts:
             return
         self.report(
             cls,
             f"WebSocketEndpoint `{cls.name.value}` accepts the handshake without checking the Origin header "
             "(cross-site WebSocket hijacking)",
-            fix=fix,
+            fix=self._asgi_class_fix(model, ep, cls, connect) if fixable else None,
         )
 
-    def _add_on_connect(self, allow: str):
+    @staticmethod
+    def _is_subclassed(model: EndpointModel, cls: cst.ClassDef) -> bool:
+        return any(_is_name(b.value, cls.name.value) for other in model.classes.values() for b in other.bases)
+
+    def _asgi_class_fix(
+        self, model: EndpointModel, ep: Endpoint, cls: cst.ClassDef, connect: cst.FunctionDef | None
+    ) -> Fix | None:
+        """Guard the accepts of the class's ``on_connect``, or add an ``on_connect`` that checks
+        and accepts."""
+        allow, imports, stmts = self._allowlist(model)
+        replacements: dict[cst.CSTNode, Replacement]
+        if connect is None:
+            replacements = {cls: self._add_on_connect(allow)}
+        else:
+            replacements = self._guard_accepts_in(ep, connect, allow)
+        if not replacements:
+            return None
+        return Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
+                   replacements=replacements, imports=imports, module_statements=stmts)
+
+    def _guard_accepts_in(self, ep: Endpoint, connect: cst.FunctionDef, allow: str) -> dict[cst.CSTNode, Replacement]:
+        anchors = [a.anchor for a in ep.accepts if a.anchor is not None and a.function is connect]
+        ws = ep.ws_param
+        if not anchors or connect.asynchronous is None or not ws:
+            return {}
+        return {a: self._insert_before(self._guard(ws, allow)) for a in anchors}
+
+    def _add_on_connect(self, allow: str) -> Replacement:
         method = cst.parse_statement(
             "async def on_connect(self, websocket):\n"
             f'    if websocket.headers.get("origin") not in {allow}:\n'
@@ -703,27 +884,11 @@ class OriginNotChecked(Rule):
         )
 
         def apply(updated: cst.CSTNode) -> cst.CSTNode:
-            assert isinstance(updated, cst.ClassDef)
-            body = updated.body
-            if not isinstance(body, cst.IndentedBlock):
+            # the replacement is keyed by the ClassDef; anything else is left alone
+            if not isinstance(updated, cst.ClassDef) or not isinstance(updated.body, cst.IndentedBlock):
                 return updated
-            stmts = list(body.body)
-            index = next((i for i, s in enumerate(stmts) if isinstance(s, cst.FunctionDef)), len(stmts))
-            only_pass = all(
-                isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, (cst.Pass, cst.Expr)) for x in s.body)
-                for s in stmts
-            )
-            new = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if index > 0 else [])
-            if index < len(stmts):
-                stmts[index] = stmts[index].with_changes(leading_lines=[cst.EmptyLine(indent=False), *[
-                    ln for ln in stmts[index].leading_lines if ln.comment is not None
-                ]])
-            if only_pass:
-                stmts = [s for s in stmts if not (isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Pass))]
-                index = len(stmts)
-                new = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if stmts else [])
-            stmts.insert(index, new)
-            return updated.with_changes(body=body.with_changes(body=stmts))
+            body = updated.body
+            return updated.with_changes(body=body.with_changes(body=_insert_method(list(body.body), method)))
 
         return apply
 
@@ -733,108 +898,94 @@ class OriginNotChecked(Rule):
         func = ep.methods.get("check_origin")
         if func is None or model_class_owner(func, ep) is False:
             return
-        returns = [n for n in walk(func.body, into_defs=False) if isinstance(n, cst.Return)]
-        raises = [n for n in walk(func.body, into_defs=False) if isinstance(n, cst.Raise)]
-        if returns and not raises and all(
-            isinstance(r.value, cst.Name) and r.value.value == "True" for r in returns
-        ):
+        if _returns_true_always(func):
             self.report(
                 func,
                 "tornado `check_origin` returns True for every origin: any web page can open this socket "
                 "(cross-site WebSocket hijacking)",
             )
 
-    def _check_serve(self, model: EndpointModel, serve) -> None:
-        call = serve.call
-        if any(a.star == "**" for a in call.args) or {"process_request", "create_protocol", "create_connection"} & set(serve.keywords):
-            if not self._serve_hook_unchecked(model, serve):
-                return
+    def _check_serve(self, model: EndpointModel, serve: ServeCall) -> None:
+        if self._has_hooks(serve) and not self._serve_hook_unchecked(model, serve):
+            return
         origins = serve.keywords.get("origins")
-        if origins is not None and not (isinstance(origins.value, cst.Name) and origins.value.value == "None"):
+        if origins is not None and not _is_name(origins.value, "None"):
             return
         if serve.handler is not None and self._checked_in(model, [serve.handler]):
             return
+        self.report(
+            serve.call,
+            "websockets `serve()` without `origins=` accepts handshakes from any web page "
+            "(cross-site WebSocket hijacking)",
+            fix=self._serve_fix(model, serve.call, origins),
+        )
+
+    @staticmethod
+    def _has_hooks(serve: ServeCall) -> bool:
+        return any(a.star == "**" for a in serve.call.args) or any(k in serve.keywords for k in _SERVE_HOOKS)
+
+    def _serve_fix(self, model: EndpointModel, call: cst.Call, origins: cst.Arg | None) -> Fix:
         allow, imports, stmts = self._allowlist(model)
         if allow == "WS_ALLOWED_ORIGINS":
             allow = "list(WS_ALLOWED_ORIGINS)"
         value = cst.parse_expression(allow)
-        if origins is not None:
-            replacement = lambda updated: updated.with_changes(args=[  # noqa: E731
-                a.with_changes(value=value) if a.keyword is not None and a.keyword.value == "origins" else a
-                for a in updated.args
-            ])
-        else:
-            arg = cst.Arg(
-                value=value, keyword=cst.Name("origins"),
-                equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
-            )
-            replacement = lambda updated: add_arg(updated, arg)  # noqa: E731
-        self.report(
-            call,
-            "websockets `serve()` without `origins=` accepts handshakes from any web page "
-            "(cross-site WebSocket hijacking)",
-            fix=Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={call: replacement},
-                    imports=imports, module_statements=stmts),
-        )
+        replacement = _replace_origins(value) if origins is not None else _append_origins(value)
+        return Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={call: replacement},
+                   imports=imports, module_statements=stmts)
 
-    def _serve_hook_unchecked(self, model: EndpointModel, serve) -> bool:
+    def _serve_hook_unchecked(self, model: EndpointModel, serve: ServeCall) -> bool:
         """With ``process_request=`` etc. or ``**kwargs``: unchecked only when every hook is a
         same-module function without an origin check (unknown hooks get the benefit of doubt)."""
         if any(a.star == "**" for a in serve.call.args):
             return False
-        for key in ("process_request", "create_protocol", "create_connection"):
-            arg = serve.keywords.get(key)
-            if arg is None:
-                continue
-            if self._validator_ref(arg.value):
-                return False
-            f = model._func_target(arg.value)
-            if f is None and isinstance(arg.value, cst.Name) and arg.value.value in model.classes:
-                if self._checked_in(model, model.methods_of(model.classes[arg.value.value]).values()):
-                    return False
-                continue
-            if f is None or self._checked_in(model, [f]):
-                return False
-        return True
+        hooks = [serve.keywords[key].value for key in _SERVE_HOOKS if key in serve.keywords]
+        return all(self._hook_unchecked(model, hook) for hook in hooks)
 
-    def _check_socketio(self, model: EndpointModel, srv) -> None:
+    def _hook_unchecked(self, model: EndpointModel, hook: cst.BaseExpression) -> bool:
+        if self._validator_ref(hook):
+            return False
+        func = model._func_target(hook)
+        if func is None and isinstance(hook, cst.Name) and hook.value in model.classes:
+            return not self._checked_in(model, model.methods_of(model.classes[hook.value]).values())
+        return func is not None and not self._checked_in(model, [func])
+
+    def _check_socketio(self, model: EndpointModel, srv: SocketIOServer) -> None:
         arg = srv.cors_allowed_origins
         if arg is None:
             return
-        value = arg.value
-        if isinstance(value, cst.Name) and value.value in model.module_assigns:
-            value = model.module_assigns[value.value]
-        star = isinstance(value, cst.SimpleString) and value.evaluated_value == "*"
-        if isinstance(value, (cst.List, cst.Tuple)):
-            elems = value.elements
-            star = not elems or any(isinstance(e.value, cst.SimpleString) and e.value.evaluated_value == "*" for e in elems)
-        if star:
-            self.report(
-                srv.call,
-                "socketio server with `cors_allowed_origins` "
-                + ("= [] (origin check disabled)" if isinstance(value, (cst.List, cst.Tuple)) and not value.elements else "allowing every origin")
-                + ": any web page can connect (cross-site WebSocket hijacking)",
-            )
+        value = _module_value(model, arg.value)
+        if not _allows_any_origin(value):
+            return
+        empty = isinstance(value, (cst.List, cst.Tuple)) and not value.elements
+        self.report(
+            srv.call,
+            "socketio server with `cors_allowed_origins` "
+            + ("= [] (origin check disabled)" if empty else "allowing every origin")
+            + ": any web page can connect (cross-site WebSocket hijacking)",
+        )
 
-    def _check_channels(self, model: EndpointModel, router) -> None:
+    def _check_channels(self, model: EndpointModel, router: ChannelsRouter) -> None:
         value = router.websocket
         if value is None or router.origin_validated:
             return
-        if isinstance(value, cst.Name) and value.value in model.module_assigns:
-            resolved = model.module_assigns[value.value]
-            if any(
-                isinstance(n, cst.Call) and call_name(self.ctx, n) in
-                {"channels.security.websocket.OriginValidator", "channels.security.websocket.AllowedHostsOriginValidator"}
-                for n in [resolved, *walk(resolved)]
-            ):
-                return
-        if any(isinstance(n, cst.Call) and self._validator_ref(n.func) for n in [value, *walk(value)]):
+        resolved = _module_value(model, value)  # application = ...; ProtocolTypeRouter({"websocket": application})
+        if resolved is not value and self._calls_in(resolved, self._is_channels_validator):
+            return
+        if self._calls_in(value, lambda call: self._validator_ref(call.func)):
             return
         self.report(
             router.call,
             "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
             "any web page can connect (cross-site WebSocket hijacking)",
         )
+
+    def _is_channels_validator(self, call: cst.Call) -> bool:
+        return call_name(self.ctx, call) in CHANNELS_ORIGIN_VALIDATORS
+
+    @staticmethod
+    def _calls_in(expr: cst.CSTNode, wanted: Callable[[cst.Call], bool]) -> bool:
+        """Whether ``expr`` is or contains a call for which ``wanted`` holds."""
+        return any(isinstance(n, cst.Call) and wanted(n) for n in [expr, *walk(expr)])
 
 
 def model_class_owner(func: cst.FunctionDef, ep: Endpoint) -> bool:
