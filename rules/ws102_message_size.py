@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoints import EndpointModel, ReceiveSite, endpoints, walk
+from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, ServeCall, endpoints, walk
 
 _CHECKED_MODES = {"text", "bytes", "json", "json-binary", "message"}
 _TRIVIAL_TESTS = (cst.Is, cst.IsNot)
+#: Nodes through which a message value flows on unchanged enough to be measured later.
+_ACCESSORS = (cst.Subscript, cst.Attribute, cst.SubscriptElement, cst.Index, cst.Arg)
+
+
+def _is_type_key(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.SimpleString) and node.evaluated_value == "type"
+
+
+def _is_accessor(node: cst.CSTNode | None) -> bool:
+    """``msg[...]``, ``msg.attr``, ``msg.get(...)``, ``msg or default``: the value passes on."""
+    if isinstance(node, _ACCESSORS):
+        return True
+    if isinstance(node, cst.Call):
+        return isinstance(node.func, cst.Attribute) and node.func.attr.value == "get"
+    return isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or)
+
+
+def _tests_presence(parent: cst.CSTNode | None, node: cst.Name) -> bool:
+    """``not data``, ``if data:``, ``while data:``, ``data is None``: no work done with it."""
+    if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not):
+        return True
+    if isinstance(parent, (cst.If, cst.While)) and parent.test is node:
+        return True
+    return isinstance(parent, cst.Comparison) and all(isinstance(c.operator, _TRIVIAL_TESTS) for c in parent.comparisons)
+
+
+def _reads_type(model: EndpointModel, parent: cst.CSTNode | None) -> bool:
+    """``msg["type"]`` / ``msg.get("type")`` (ASGI message dispatch)."""
+    if isinstance(parent, cst.Subscript):
+        index = parent.slice[0].slice if len(parent.slice) == 1 else None
+        return isinstance(index, cst.Index) and _is_type_key(index.value)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "get":
+        call = model.parent(parent)
+        return isinstance(call, cst.Call) and bool(call.args) and _is_type_key(call.args[0].value)
+    return False
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    """How the fix rewrites ``target = await ws.receive_*()``: the name the walrus binds, the
+    receive call to write, the statement after the check (``json.loads``) and its imports."""
+
+    bound: str
+    call_text: str
+    after: str = ""
+    imports: tuple[tuple[str, str | None], ...] = ()
 
 
 class MessageSizeUnbounded(Rule):
@@ -212,21 +261,27 @@ class MessageSizeUnbounded(Rule):
         model = endpoints(self.ctx)
         self.limit = int(self.opts["max-message-bytes"])
         for ep in model.endpoints:
-            if ep.kind not in ("asgi", "asgi-class"):
-                continue
-            for site in ep.receives:
-                if site.mode in _CHECKED_MODES and isinstance(site.node, cst.Call):
-                    self._check_receive(model, ep.handler if ep.kind == "asgi" else None, site)
+            if ep.kind in ("asgi", "asgi-class"):
+                self._check_endpoint(model, ep)
         for serve in model.serve_calls:
-            arg = serve.keywords.get("max_size")
-            if arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None":
-                value = cst.Integer(str(self.limit))
-                self.report(
-                    serve.call,
-                    "websockets `serve(max_size=None)` accepts messages of any size",
-                    fix=Fix(FixSafety.UNSAFE, f"bound messages to {self.limit} bytes",
-                            replacements={arg.value: value}),
-                )
+            self._check_serve(serve)
+
+    def _check_endpoint(self, model: EndpointModel, ep: Endpoint) -> None:
+        handler = ep.handler if ep.kind == "asgi" else None  # the fix only edits function endpoints
+        for site in ep.receives:
+            if site.mode in _CHECKED_MODES and isinstance(site.node, cst.Call):
+                self._check_receive(model, handler, site)
+
+    def _check_serve(self, serve: ServeCall) -> None:
+        arg = serve.keywords.get("max_size")
+        if arg is None or not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+            return
+        self.report(
+            serve.call,
+            "websockets `serve(max_size=None)` accepts messages of any size",
+            fix=Fix(FixSafety.UNSAFE, f"bound messages to {self.limit} bytes",
+                    replacements={arg.value: cst.Integer(str(self.limit))}),
+        )
 
     # -- receive sites ----------------------------------------------------------------------
 
@@ -273,17 +328,8 @@ class MessageSizeUnbounded(Rule):
         """Whether the first use of ``name`` (after the statement ``after``, in source order)
         is a length check. No use at all counts as checked (nothing is done with the message).
         ``body = message.get("text") or ""`` passes the question on to ``body``."""
-        started = after is None
-        inside: set[int] = {id(n) for n in walk(after)} | {id(after)} if after is not None else set()
-        for node in walk(scope):
-            if not started:
-                if node is after:
-                    started = True
-                continue
-            if id(node) in inside or not isinstance(node, cst.Name) or node.value != name:
-                continue
-            parent = model.parent(node)
-            if isinstance(parent, (cst.AssignTarget, cst.For)) and getattr(parent, "target", None) is node:
+        for node in self._uses_after(scope, name, after):
+            if self._rebinds(model, node):
                 return True  # rebound before any use
             if self._harmless_use(model, node):
                 continue
@@ -294,100 +340,114 @@ class MessageSizeUnbounded(Rule):
         return True
 
     @staticmethod
+    def _uses_after(scope: cst.CSTNode, name: str, after: cst.CSTNode | None) -> Iterator[cst.Name]:
+        """The Names ``name`` in ``scope`` past the statement ``after`` (all of them when None)."""
+        started = after is None
+        inside: set[int] = {id(n) for n in walk(after)} | {id(after)} if after is not None else set()
+        for node in walk(scope):
+            if not started:
+                started = node is after
+                continue
+            if id(node) not in inside and isinstance(node, cst.Name) and node.value == name:
+                yield node
+
+    @staticmethod
+    def _rebinds(model: EndpointModel, node: cst.Name) -> bool:
+        """``node`` is the target of an assignment or a for loop."""
+        parent = model.parent(node)
+        return isinstance(parent, (cst.AssignTarget, cst.For)) and getattr(parent, "target", None) is node
+
+    @staticmethod
     def _accessor_alias(model: EndpointModel, node: cst.Name) -> tuple[str, cst.CSTNode] | None:
         """``x = name["text"]`` / ``name.get("bytes") or b""`` / ``name.data``: (x, statement)."""
         cur: cst.CSTNode = node
-        while True:
+        parent = model.parent(cur)
+        while _is_accessor(parent):
+            cur = parent
             parent = model.parent(cur)
-            if isinstance(parent, (cst.Subscript, cst.Attribute, cst.SubscriptElement, cst.Index, cst.Arg)):
-                cur = parent
-            elif isinstance(parent, cst.Call) and isinstance(parent.func, cst.Attribute) and parent.func.attr.value == "get":
-                cur = parent
-            elif isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.Or):
-                cur = parent
-            elif isinstance(parent, cst.Assign) and parent.value is cur and len(parent.targets) == 1:
-                target = parent.targets[0].target
-                stmt = model.statement_of(parent)
-                return (target.value, stmt) if isinstance(target, cst.Name) and stmt is not None else None
-            else:
-                return None
+        if not (isinstance(parent, cst.Assign) and parent.value is cur and len(parent.targets) == 1):
+            return None
+        target = parent.targets[0].target
+        stmt = model.statement_of(parent)
+        return (target.value, stmt) if isinstance(target, cst.Name) and stmt is not None else None
 
     @staticmethod
     def _harmless_use(model: EndpointModel, node: cst.Name) -> bool:
         """``if not data``, ``data is None``, ``msg["type"]``/``msg.get("type")``: no work done."""
         parent = model.parent(node)
-        if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, cst.Not):
-            return True
-        if isinstance(parent, (cst.If, cst.While)) and parent.test is node:
-            return True
-        if isinstance(parent, cst.Comparison) and all(isinstance(c.operator, _TRIVIAL_TESTS) for c in parent.comparisons):
-            return True
-        if isinstance(parent, cst.Subscript) and len(parent.slice) == 1:
-            index = parent.slice[0].slice
-            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                return index.value.evaluated_value == "type"
-        if isinstance(parent, cst.Attribute) and parent.attr.value == "get":
-            call = model.parent(parent)
-            if isinstance(call, cst.Call) and call.args and isinstance(call.args[0].value, cst.SimpleString):
-                return call.args[0].value.evaluated_value == "type"
-        return False
+        return _tests_presence(parent, node) or _reads_type(model, parent)
 
     # -- fix ------------------------------------------------------------------------------
 
     def _fix(self, model: EndpointModel, handler: cst.FunctionDef | None, site: ReceiveSite) -> Fix | None:
-        if handler is None or site.function is not handler or self.ctx.target_version < (3, 8):
+        if handler is None:
+            return None
+        target = self._fixable_target(model, handler, site)
+        rewrite = self._rewrite(handler, site, target) if target is not None else None
+        if rewrite is None:
+            return None
+        statements = () if "MAX_MESSAGE_BYTES" in model.module_assigns else (f"MAX_MESSAGE_BYTES = {self.limit}",)
+        return Fix(
+            FixSafety.UNSAFE,
+            "close with 1009 when the message exceeds MAX_MESSAGE_BYTES",
+            replacements={site.statement: self._check_before_use(site.ws_name, rewrite)},
+            imports=rewrite.imports,
+            module_statements=statements,
+        )
+
+    def _fixable_target(self, model: EndpointModel, handler: cst.FunctionDef, site: ReceiveSite) -> str | None:
+        """The name in ``name = await ws.receive_text()/receive_bytes()/receive_json()`` when
+        that is a statement of the endpoint function itself (a ``return`` must end the handler)."""
+        if site.function is not handler or self.ctx.target_version < (3, 8):
             return None
         if site.method not in ("receive_text", "receive_bytes", "receive_json") or not site.awaited:
             return None
         stmt = site.statement
         if model.function_of(stmt) is not handler or not isinstance(stmt, cst.SimpleStatementLine):
             return None
-        if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+        return self._assigned_name(model, stmt, site.node)
+
+    @staticmethod
+    def _assigned_name(model: EndpointModel, stmt: cst.SimpleStatementLine, call: cst.CSTNode) -> str | None:
+        """``name = await <call>`` alone on its line: ``name``."""
+        assign = stmt.body[0] if len(stmt.body) == 1 else None
+        if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
             return None
-        assign = stmt.body[0]
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        target = assign.targets[0].target
+        if not isinstance(target, cst.Name) or assign.value is not model.parent(call):
             return None
-        if assign.value is not model.parent(site.node):
+        return target.value
+
+    def _rewrite(self, handler: cst.FunctionDef, site: ReceiveSite, target: str) -> _Rewrite | None:
+        """Text and bytes are measured as received; JSON is received as text (bytes for
+        ``mode="binary"``), measured, then parsed: what Starlette's ``receive_json`` does."""
+        if site.mode not in ("json", "json-binary"):
+            return _Rewrite(target, self.ctx.module.code_for_node(site.node))
+        raw = self._fresh_name(handler, ("raw", "raw_message", f"{target}_raw"))
+        if raw is None:
             return None
-        ws, target = site.ws_name, assign.targets[0].target.value
-        code = self.ctx.module.code_for_node
-        call_text = code(site.node)
-        imports: tuple[tuple[str, str | None], ...] = ()
-        after = ""
-        bound = target
-        if site.mode in ("json", "json-binary"):
-            raw = self._fresh_name(handler, ("raw", "raw_message", f"{target}_raw"))
-            if raw is None:
-                return None
-            bound = raw
-            method = "receive_bytes" if site.mode == "json-binary" else "receive_text"
-            call_text = f"{ws}.{method}()"
-            loads_arg = f'{raw}.decode("utf-8")' if site.mode == "json-binary" else raw
-            after = f"{target} = json.loads({loads_arg})\n"
-            imports = (("json", None),)
+        binary = site.mode == "json-binary"
+        method = "receive_bytes" if binary else "receive_text"
+        loads_arg = f'{raw}.decode("utf-8")' if binary else raw
+        return _Rewrite(raw, f"{site.ws_name}.{method}()", f"{target} = json.loads({loads_arg})\n", (("json", None),))
+
+    def _check_before_use(self, ws: str, rewrite: _Rewrite) -> Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel]:
         template = (
-            f"if len({bound} := await {call_text}) > MAX_MESSAGE_BYTES:\n"
+            f"if len({rewrite.bound} := await {rewrite.call_text}) > MAX_MESSAGE_BYTES:\n"
             f"    await {ws}.close(code=1009)\n"
             "    return\n"
         )
         config = self.ctx.module.config_for_parsing
         new_if = cst.parse_statement(template, config=config)
-        extra = cst.parse_statement(after, config=config) if after else None
-        statements = () if "MAX_MESSAGE_BYTES" in model.module_assigns else (f"MAX_MESSAGE_BYTES = {self.limit}",)
+        extra = cst.parse_statement(rewrite.after, config=config) if rewrite.after else None
 
-        def apply(updated: cst.CSTNode) -> cst.CSTNode:
+        def apply(updated: cst.CSTNode) -> cst.CSTNode | cst.FlattenSentinel:
             first = new_if.with_changes(leading_lines=getattr(updated, "leading_lines", []))
             if isinstance(updated, cst.SimpleStatementLine):  # keep an end-of-line comment
                 first = first.with_changes(body=first.body.with_changes(header=updated.trailing_whitespace))
             return first if extra is None else cst.FlattenSentinel([first, extra])
 
-        return Fix(
-            FixSafety.UNSAFE,
-            "close with 1009 when the message exceeds MAX_MESSAGE_BYTES",
-            replacements={stmt: apply},
-            imports=imports,
-            module_statements=statements,
-        )
+        return apply
 
     @staticmethod
     def _fresh_name(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
