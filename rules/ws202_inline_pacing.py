@@ -62,7 +62,8 @@ class InlinePacingSleep(Rule):
     count too, since the next message waits for them. Functions started as tasks
     (`create_task`, `ensure_future`, `TaskGroup`, `add_task`), startup hooks and lifespans are not
     awaited from a receive loop and are not reported; a sleeping loop that sends nothing, or that
-    is itself the receive loop (it reads on every turn), is not reported. Reported on the
+    is itself the receive loop (it reads on every turn), or a sleep in an `except` handler (a
+    retry back-off) is not reported. Reported on the
     `sleep` line, naming the endpoint and the call chain.
 
     ## Why is this bad?
@@ -114,7 +115,8 @@ class InlinePacingSleep(Rule):
     reference to the task until it is done, logs its exception with `logging`),
     `_log_task_failure` and `_cancel_tasks`, plus `import asyncio`/`import logging`.
     No fix is offered when the sleeping loop is written inside the receive loop itself (move it
-    into a function first), when the awaited call's result is used, for callback endpoints, or
+    into a function first), when the awaited call's result is used or it is an argument of
+    `gather`/`wait_for`, for callback endpoints, or
     when the module already defines one of the helper names differently.
 
     ## Options
