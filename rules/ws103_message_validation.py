@@ -979,15 +979,8 @@ class MessageNotValidated(Rule):
             import json
 
             from fastapi import FastAPI, WebSocket
-            from typing import Annotated
-            from typing import Any
-            from typing import Literal
-            from typing import Union
-            from pydantic import BaseModel
-            from pydantic import ConfigDict
-            from pydantic import Field
-            from pydantic import TypeAdapter
-            from pydantic import ValidationError
+            from typing import Annotated, Any, Literal, Union
+            from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 
             class ChatMessage(BaseModel):
@@ -1048,9 +1041,7 @@ class MessageNotValidated(Rule):
             """
             from starlette.routing import WebSocketRoute
             from typing import Any
-            from pydantic import BaseModel
-            from pydantic import ConfigDict
-            from pydantic import ValidationError
+            from pydantic import BaseModel, ConfigDict, ValidationError
 
 
             class EchoMessage(BaseModel):

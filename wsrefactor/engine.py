@@ -130,7 +130,7 @@ def analyze_module(
     want_edits: bool = False,
     tree: ast.Module | None = None,
 ) -> Analysis:
-    ctx = FileContext(path, module, config.rule_options, config.target_version, tree)
+    ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
     instances = [rule(ctx) for rule in rules]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     with contextlib.ExitStack() as stack:
@@ -175,7 +175,7 @@ def analyze_module(
                 )
             )
     findings.sort(key=lambda f: f.sort_key)
-    fixes.sort(key=lambda cf: (position(_anchor(cf[1])).start.line, position(_anchor(cf[1])).start.column))
+    fixes.sort(key=lambda cf: cf[1].at)
     return Analysis(findings, facts, fixes, module, position)
 
 
@@ -185,10 +185,6 @@ def materialize(fix: Fix) -> bool:
         build, fix.build = fix.build, None
         build(fix)
     return bool(fix.replacements or fix.module_statements or fix.imports or fix.new_files)
-
-
-def _anchor(fix: Fix) -> cst.CSTNode:
-    return (fix.anchors or tuple(fix.replacements))[0]
 
 
 def check_parses(text: str, path: str) -> str | None:

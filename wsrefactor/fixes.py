@@ -121,17 +121,23 @@ def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.
 
 
 def _missing_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> list[str]:
+    """Import statements still needed; names from one module share one ``from`` line."""
     from wsrefactor.names import ImportTable
 
     bound = set(ImportTable(module).aliases.items())
-    out = []
+    plain: list[str] = []
+    names: dict[str, list[str]] = {}
     for mod, name in dict.fromkeys(imports):
         head = mod.split(".")[0]
         key = (head, head) if name is None else (name, f"{mod}.{name}")
-        if key not in bound:
-            bound.add(key)
-            out.append(f"import {mod}" if name is None else f"from {mod} import {name}")
-    return out
+        if key in bound:
+            continue
+        bound.add(key)
+        if name is None:
+            plain.append(f"import {mod}")
+        else:
+            names.setdefault(mod, []).append(name)
+    return plain + [f"from {mod} import {', '.join(found)}" for mod, found in names.items()]
 
 
 def add_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> cst.Module:

@@ -112,8 +112,10 @@ class FileContext:
         options: Mapping[str, Mapping[str, Any]],
         target_version: tuple[int, int],
         tree: ast.Module | None = None,
+        root: str = ".",
     ) -> None:
         self.path = path
+        self.root = root  # the project root (the config file's directory): anchors options' paths
         self.tree = tree  # Python's ast of the same text, when the engine parsed it
         self.module = module
         self._options = options
