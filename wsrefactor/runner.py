@@ -35,7 +35,26 @@ from wsrefactor.suppressions import (
 ENGINE_CODES = ("WS000", "WS001")
 # libcst recurses per nesting level; long concatenations (pydoc_data/topics.py) need more than
 # the default 1000 frames. Python 3.11 frames are cheap, so this is safe for the C stack.
+_PYTHON_RECURSION_LIMIT = sys.getrecursionlimit()
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+
+def _python_ast(text: str, path: str) -> ast.Module:
+    """``ast.parse`` with Python's own recursion limit: the gate that keeps libcst safe.
+
+    ``ast`` scales its C recursion guard with the recursion limit, so under the raised limit it
+    accepts nesting (``1+1+...`` 10,000 terms) that Python itself refuses to compile and that
+    crashes libcst's native parser with a segfault. With the normal limit such a file is a
+    RecursionError here (WS000), and everything that passes is safe for libcst.
+    """
+    raised = sys.getrecursionlimit()
+    sys.setrecursionlimit(_PYTHON_RECURSION_LIMIT)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=path)
+    finally:
+        sys.setrecursionlimit(raised)
 
 
 @dataclass(frozen=True)
@@ -137,9 +156,7 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     text = source.text
     result.suppressions = parse_suppressions(text, job.selection.known)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=path)
+        tree = _python_ast(text, path)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         msg = getattr(exc, "msg", None) or str(exc)
