@@ -35,7 +35,7 @@ from wsrefactor.suppressions import (
 ENGINE_CODES = ("WS000", "WS001")
 # libcst recurses per nesting level; long concatenations (pydoc_data/topics.py) need more than
 # the default 1000 frames. Python 3.11 frames are cheap, so this is safe for the C stack.
-_PYTHON_RECURSION_LIMIT = sys.getrecursionlimit()
+_PYTHON_RECURSION_LIMIT = min(sys.getrecursionlimit(), 1000)  # CPython's default
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
 
