@@ -66,53 +66,86 @@ def _is_type_checking(test: cst.BaseExpression) -> bool:
     )
 
 
+def _prefixes(dotted: str) -> list[str]:
+    """``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``: importing a submodule runs its packages too."""
+    parts = dotted.split(".")
+    if not parts[0]:
+        return []
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _full_name(node: cst.CSTNode | None) -> str:
+    return (cst.helpers.get_full_name_for_node(node) or "") if node is not None else ""
+
+
+def _from_import_targets(small: cst.ImportFrom, name: str, path: str) -> list[str]:
+    """``from .a import b``: the package ``a`` (absolute) and ``a.b``, which may be a submodule."""
+    base = absolute("." * len(small.relative) + _full_name(small.module), name, path)
+    out = _prefixes(base) if base else []
+    if not isinstance(small.names, cst.ImportStar):
+        for alias in small.names:
+            sub = _full_name(alias.name)
+            out.extend(_prefixes(f"{base}.{sub}" if base else sub))
+    return out
+
+
+def _import_targets(small: cst.CSTNode, name: str, path: str) -> list[str]:
+    """The dotted names one ``import`` / ``from ... import`` statement may run (else none)."""
+    if isinstance(small, cst.Import):
+        return [d for alias in small.names for d in _prefixes(_full_name(alias.name))]
+    if isinstance(small, cst.ImportFrom):
+        return _from_import_targets(small, name, path)
+    return []
+
+
+def _if_blocks(stmt: cst.If) -> list[Sequence[cst.CSTNode]]:
+    """The bodies of an ``if`` and of its ``elif``/``else`` chain; none under ``if TYPE_CHECKING``."""
+    if _is_type_checking(stmt.test):
+        return []
+    blocks: list[Sequence[cst.CSTNode]] = [stmt.body.body]
+    orelse: cst.If | cst.Else | None = stmt.orelse
+    while orelse is not None:
+        blocks.append(orelse.body.body)
+        orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+    return blocks
+
+
+def _try_blocks(stmt: cst.Try) -> list[Sequence[cst.CSTNode]]:
+    """The bodies of a ``try``: the block, each handler, ``else`` and ``finally``."""
+    blocks: list[Sequence[cst.CSTNode]] = [stmt.body.body]
+    blocks.extend(handler.body.body for handler in stmt.handlers)
+    blocks.extend(extra.body.body for extra in (stmt.orelse, stmt.finalbody) if extra is not None)
+    return blocks
+
+
+def _nested_blocks(stmt: cst.CSTNode) -> list[Sequence[cst.CSTNode]]:
+    """Blocks that run when the module is imported: those of ``if`` and ``try`` (not of defs)."""
+    if isinstance(stmt, cst.If):
+        return _if_blocks(stmt)
+    if isinstance(stmt, cst.Try):
+        return _try_blocks(stmt)
+    return []
+
+
+def _block_imports(body: Sequence[cst.CSTNode], name: str, path: str) -> list[str]:
+    """Import targets of a block and of the blocks nested in it, in source order."""
+    out: list[str] = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                out.extend(_import_targets(small, name, path))
+        for block in _nested_blocks(stmt):
+            out.extend(_block_imports(block, name, path))
+    return out
+
+
 def module_imports(module: cst.Module, name: str, path: str) -> tuple[str, ...]:
     """Dotted names a module imports when it is itself imported (module level, not TYPE_CHECKING).
 
     Every prefix is listed (``import a.b`` runs ``a`` too); ``from a import b`` lists ``a`` and
     ``a.b`` (which may be a submodule). The project phase keeps those that are project modules.
     """
-    out: list[str] = []
-
-    def add(dotted: str) -> None:
-        parts = dotted.split(".")
-        out.extend(".".join(parts[: i + 1]) for i in range(len(parts)) if parts[0])
-
-    def walk(body: Iterable[cst.CSTNode]) -> None:
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Import):
-                        for alias in small.names:
-                            add(cst.helpers.get_full_name_for_node(alias.name) or "")
-                    elif isinstance(small, cst.ImportFrom):
-                        dotted = "." * len(small.relative) + (
-                            cst.helpers.get_full_name_for_node(small.module) or "" if small.module else ""
-                        )
-                        base = absolute(dotted, name, path)
-                        if base:
-                            add(base)
-                        if not isinstance(small.names, cst.ImportStar):
-                            for alias in small.names:
-                                sub = cst.helpers.get_full_name_for_node(alias.name) or ""
-                                add(f"{base}.{sub}" if base else sub)
-            elif isinstance(stmt, cst.If):
-                if not _is_type_checking(stmt.test):
-                    walk(stmt.body.body)
-                    orelse = stmt.orelse
-                    while orelse is not None:
-                        walk(orelse.body.body)
-                        orelse = getattr(orelse, "orelse", None)
-            elif isinstance(stmt, cst.Try):
-                walk(stmt.body.body)
-                for handler in stmt.handlers:
-                    walk(handler.body.body)
-                for extra in (stmt.orelse, stmt.finalbody):
-                    if extra is not None:
-                        walk(extra.body.body)
-
-    walk(module.body)
-    return tuple(dict.fromkeys(d for d in out if d))
+    return tuple(dict.fromkeys(d for d in _block_imports(module.body, name, path) if d))
 
 
 def top_level_names(module: cst.Module) -> tuple[str, ...]:
@@ -233,48 +266,84 @@ class DictShape:
 _EMPTY = cst.Module(body=[])
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One ``"key": value`` of a candidate dict, its value rewritten over ``obj``."""
+
+    var: str
+    key: str
+    key_code: str
+    dump: str  # ast dump of the value over ``obj``: equal dumps mean equal values
+    value_code: str
+
+
+def _allowed_names(table: ImportTable) -> set[str]:
+    """Names a value may use besides its variable: the builtins the module does not shadow."""
+    allowed = {n for n in _BUILTINS if n not in table.aliases and n not in table.module_bindings}
+    return allowed | {"None", "True", "False"}
+
+
+def _value_var(value: cst.BaseExpression, allowed: set[str]) -> str | None:
+    """The one variable a value reads, provided it only reads it as ``var.attr``."""
+    uses = _Uses()
+    value.visit(uses)
+    if uses.bad:
+        return None
+    free = {n for n in uses.names if n not in allowed}
+    if len(free) != 1:
+        return None
+    (name,) = free
+    return name if uses.names[name] == uses.attr_bases[name] else None
+
+
+def _over_placeholder(value: cst.BaseExpression, var: str) -> tuple[str, str] | None:
+    """``(ast dump, source)`` of the value with ``var`` renamed to ``obj``; None if it will not parse."""
+    renamed = value.visit(_Rename(var, PLACEHOLDER))
+    code = _EMPTY.code_for_node(renamed).strip()
+    try:
+        parsed = ast.parse(f"({code})", mode="eval")
+    except SyntaxError:
+        return None
+    # multi-line or commented values are normalised so the generated helper stays one clean line
+    source = ast.unparse(parsed.body) if "\n" in code or "#" in code else code
+    return ast.dump(parsed.body), source
+
+
+def _entry(element: cst.BaseDictElement, allowed: set[str]) -> _Entry | None:
+    """The element as an ``_Entry``, or None unless it is ``"str key": <attributes of one variable>``."""
+    if not isinstance(element, cst.DictElement) or not isinstance(element.key, cst.SimpleString):
+        return None
+    key = element.key.evaluated_value
+    if not isinstance(key, str):
+        return None
+    var = _value_var(element.value, allowed)
+    if var is None:
+        return None
+    normalised = _over_placeholder(element.value, var)
+    if normalised is None:
+        return None
+    return _Entry(var, key, _EMPTY.code_for_node(element.key), *normalised)
+
+
 def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
     """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
     if len(node.elements) < _MIN_KEYS:
         return None
-    allowed = {n for n in _BUILTINS if n not in table.aliases and n not in table.module_bindings}
-    allowed |= {"None", "True", "False"}
-    var: str | None = None
-    keys: list[str] = []
+    allowed = _allowed_names(table)
+    entries: list[_Entry] = []
     seen_keys: set[str] = set()
-    shape: list[tuple[str, str]] = []
-    values: list[str] = []
     for element in node.elements:
-        if not isinstance(element, cst.DictElement) or not isinstance(element.key, cst.SimpleString):
+        entry = _entry(element, allowed)
+        if entry is None or entry.key in seen_keys or entry.var != (entries[0].var if entries else entry.var):
             return None
-        key = element.key.evaluated_value
-        if not isinstance(key, str) or key in seen_keys:
-            return None
-        seen_keys.add(key)
-        uses = _Uses()
-        element.value.visit(uses)
-        if uses.bad:
-            return None
-        free = {n for n in uses.names if n not in allowed}
-        if len(free) != 1:
-            return None
-        (name,) = free
-        if var is None:
-            var = name
-        if name != var or uses.names[name] != uses.attr_bases[name]:
-            return None
-        keys.append(_EMPTY.code_for_node(element.key))
-        renamed = element.value.visit(_Rename(var, PLACEHOLDER))
-        code = _EMPTY.code_for_node(renamed).strip()
-        try:
-            parsed = ast.parse(f"({code})", mode="eval")
-        except SyntaxError:
-            return None
-        shape.append((key, ast.dump(parsed.body)))
-        values.append(ast.unparse(parsed.body) if "\n" in code or "#" in code else code)
-    if var is None:
-        return None
-    return DictShape(var, tuple(shape), tuple(keys), tuple(values))
+        seen_keys.add(entry.key)
+        entries.append(entry)
+    return DictShape(
+        entries[0].var,
+        tuple((e.key, e.dump) for e in entries),
+        tuple(e.key_code for e in entries),
+        tuple(e.value_code for e in entries),
+    )
 
 
 def _annotation_class(annotation: cst.BaseExpression, table: ImportTable, classes: set[str],
@@ -514,7 +583,10 @@ class DuplicatedEventSerialization(ProjectRule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        return True  # every file: the project phase needs each module's imports and bindings
+        """Every file, not only those with candidates: ``wants`` cannot record facts, and the project
+        phase needs every module's imports (a cycle may run through modules without a candidate)
+        and bindings (the helper's home may be any module)."""
+        return True
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
@@ -570,36 +642,12 @@ class DuplicatedEventSerialization(ProjectRule):
     def finalize(
         cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
     ) -> list[ProjectFinding]:
-        modules: dict[str, ModuleFact] = {}
-        groups: dict[tuple[tuple[str, str], ...], list[DictFact]] = {}
-        for path in sorted(facts):
-            for fact in facts[path]:
-                if isinstance(fact, ModuleFact):
-                    modules[fact.path] = fact
-                elif isinstance(fact, DictFact):
-                    groups.setdefault(fact.shape, []).append(fact)
+        modules, groups = _collect(facts)
         findings: list[ProjectFinding] = []
         for shape in sorted(groups, key=lambda s: (groups[s][0].path, groups[s][0].line)):
             copies = sorted(groups[shape], key=lambda f: (f.path, f.line, f.column))
-            if len(copies) < 2:
-                continue
-            edit = _plan(copies, modules, options)
-            for i, copy in enumerate(copies):
-                others = ", ".join(
-                    f"{display(o.path, copy.root)}:{o.line}" for o in copies if o is not copy
-                )
-                fix = edit
-                if edit is not None and i > 0:
-                    # the same payloads (idempotent); the new files are listed once
-                    fix = ProjectEdit(edit.safety, edit.description, edit.payloads, ())
-                findings.append(
-                    ProjectFinding(
-                        path=copy.path, line=copy.line, column=copy.column, end_line=copy.end_line,
-                        end_column=copy.end_column, stmt_line=copy.stmt_line,
-                        message=f"`{copy.var}` serialized by hand in {len(copies)} places; also at {others}",
-                        fix=fix, context=copy.context,
-                    )
-                )
+            if len(copies) >= 2:
+                findings.extend(_copy_findings(copies, _plan(copies, modules, options)))
         return findings
 
     @classmethod
@@ -622,6 +670,41 @@ class DuplicatedEventSerialization(ProjectRule):
 # --------------------------------------------------------------------------------------------
 # planning the fix
 # --------------------------------------------------------------------------------------------
+
+
+def _collect(
+    facts: Mapping[str, Sequence[Any]]
+) -> tuple[dict[str, ModuleFact], dict[tuple[tuple[str, str], ...], list[DictFact]]]:
+    """Every module's fact by path, and the dict facts grouped by shape (in path order)."""
+    modules: dict[str, ModuleFact] = {}
+    groups: dict[tuple[tuple[str, str], ...], list[DictFact]] = {}
+    for path in sorted(facts):
+        for fact in facts[path]:
+            if isinstance(fact, ModuleFact):
+                modules[fact.path] = fact
+            elif isinstance(fact, DictFact):
+                groups.setdefault(fact.shape, []).append(fact)
+    return modules, groups
+
+
+def _copy_findings(copies: Sequence[DictFact], edit: ProjectEdit | None) -> list[ProjectFinding]:
+    """One finding per copy, naming the others; every copy carries the fix, the new files only once."""
+    findings = []
+    for i, copy in enumerate(copies):
+        others = ", ".join(f"{display(o.path, copy.root)}:{o.line}" for o in copies if o is not copy)
+        fix = edit
+        if edit is not None and i > 0:
+            # the same payloads (idempotent); the new files are listed once
+            fix = ProjectEdit(edit.safety, edit.description, edit.payloads, ())
+        findings.append(
+            ProjectFinding(
+                path=copy.path, line=copy.line, column=copy.column, end_line=copy.end_line,
+                end_column=copy.end_column, stmt_line=copy.stmt_line,
+                message=f"`{copy.var}` serialized by hand in {len(copies)} places; also at {others}",
+                fix=fix, context=copy.context,
+            )
+        )
+    return findings
 
 
 def _graph(modules: Mapping[str, ModuleFact]) -> dict[str, set[str]]:
@@ -661,102 +744,149 @@ def _resolve_option_path(option: str, modules: Mapping[str, ModuleFact]) -> str:
     return os.path.abspath(Path.cwd() / option)
 
 
-def _plan(copies: Sequence[DictFact], modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> ProjectEdit | None:
-    from wsrefactor.rules.ws305_inline_lua import render
+@dataclass(frozen=True)
+class _Group:
+    """The copies of one shape, with what the plan needs to know about the project."""
 
-    by_module = Counter(c.path for c in copies)
-    if any(p not in modules for p in by_module):
-        return None
-    graph = _graph(modules)
-    by_name = {m.module: m for m in modules.values()}
-    hints = {c.class_hint for c in copies if c.class_hint}
-    class_qual = hints.pop() if len(hints) == 1 else None
-    class_name = class_qual.rpartition(".")[2] if class_qual else None
-    class_module = by_name.get(class_qual.rpartition(".")[0]) if class_qual else None
-    if class_module is not None and class_name not in {c for c, _ in class_module.classes}:
-        class_module = None
-    first = copies[0]
-    subject = _subject(copies, class_name)
-    items = list(zip(first.keys, first.values))
+    copies: Sequence[DictFact]
+    modules: Mapping[str, ModuleFact]
+    by_module: Counter[str]  # path -> copies in it
+    graph: Mapping[str, set[str]]
 
-    # the method style: no imports at all, so no cycle is possible
-    if options.get("prefer-method") and class_module is not None:
-        methods = dict(class_module.classes).get(class_name or "", ())
-        if "to_dict" not in methods:
-            method = _rebase(items, "self", "ws303_serializer_method.py.jinja2", class_name or "")
-            payloads: list[tuple[str, Any]] = [(class_module.path, MethodPayload(class_name or "", method))]
-            for path in sorted(by_module):
-                payloads.append((path, _replace_payload(copies, path, "", None)))
-            return ProjectEdit(FixSafety.UNSAFE, f"generate {class_name}.to_dict() and call it", tuple(payloads))
+    @property
+    def most(self) -> str:
+        """The path with the most copies (the first by name on a tie)."""
+        return sorted(self.by_module, key=lambda p: (-self.by_module[p], p))[0]
 
-    most = sorted(by_module, key=lambda p: (-by_module[p], p))[0]
-
-    def cycle_free(helper: str) -> bool:
+    def cycle_free(self, helper: str) -> bool:
         """No module that gains ``from helper import ...`` is (transitively) imported by helper."""
         return not any(
-            import_cycle(graph, helper, modules[p].module) for p in by_module if modules[p].module != helper
+            import_cycle(self.graph, helper, self.modules[p].module)
+            for p in self.by_module
+            if self.modules[p].module != helper
         )
 
-    candidates: list[str] = []  # paths
+
+@dataclass(frozen=True)
+class _Home:
+    """Where the helper goes: an existing module of the run, or a new file."""
+
+    path: str
+    new: bool
+
+
+def _class_target(copies: Sequence[DictFact], modules: Mapping[str, ModuleFact]) -> tuple[str | None, ModuleFact | None]:
+    """The class all annotated copies agree on, and the project module defining it (if known)."""
+    hints = {c.class_hint for c in copies if c.class_hint}
+    if len(hints) != 1:
+        return None, None
+    module, _, class_name = hints.pop().rpartition(".")
+    class_module = {m.module: m for m in modules.values()}.get(module)
+    if class_module is not None and class_name not in {c for c, _ in class_module.classes}:
+        class_module = None
+    return class_name, class_module
+
+
+def _method_edit(
+    group: _Group, class_name: str, class_module: ModuleFact, items: Sequence[tuple[str, str]]
+) -> ProjectEdit | None:
+    """``Class.to_dict()`` and calls of it: no imports at all, so no cycle is possible."""
+    if "to_dict" in dict(class_module.classes).get(class_name, ()):
+        return None
+    method = _rebase(items, "self", "ws303_serializer_method.py.jinja2", class_name)
+    payloads: list[tuple[str, Any]] = [(class_module.path, MethodPayload(class_name, method))]
+    payloads.extend((path, _replace_payload(group.copies, path, "", None)) for path in sorted(group.by_module))
+    return ProjectEdit(FixSafety.UNSAFE, f"generate {class_name}.to_dict() and call it", tuple(payloads))
+
+
+def _home_candidates(group: _Group, options: Mapping[str, Any], class_module: ModuleFact | None) -> list[str]:
+    """Preferred homes, best first: ``helper-module``, the class's module, the module with most copies."""
+    candidates = []
     option = str(options.get("helper-module") or "")
-    new_file: str | None = None
     if option:
-        candidates.append(_resolve_option_path(option, modules))
+        candidates.append(_resolve_option_path(option, group.modules))
     if class_module is not None:
         candidates.append(class_module.path)
-    candidates.append(most)
-    chosen: str | None = None
-    for path in candidates:
-        if path in modules:
-            if cycle_free(modules[path].module):
-                chosen = path
-                break
-        elif path.endswith(".py") and not os.path.exists(path):
-            chosen = new_file = path  # a new module nobody imports yet: no cycle possible
-            break
-    if chosen is None:
-        folder = os.path.dirname(most)
-        stem = "serializers"
-        n = 1
-        while True:
-            target = os.path.join(folder, f"{stem}.py" if n == 1 else f"{stem}_{n}.py")
-            if target in modules and cycle_free(modules[target].module):
-                chosen = target
-                break
-            if not os.path.exists(target):
-                chosen = new_file = target
-                break
-            n += 1
+    candidates.append(group.most)
+    return candidates
 
-    if new_file is not None:
-        helper_module = module_name(new_file)[0]
-        taken: set[str] = set()
-    else:
-        helper_module = modules[chosen].module
-        taken = set(modules[chosen].names)
-    for path in by_module:
-        if path != chosen:
-            taken |= set(modules[path].names)
-    base = _helper_name(copies, class_name)
+
+def _first_home(group: _Group, candidates: Sequence[str]) -> _Home | None:
+    """The first candidate that can take the helper without creating an import cycle."""
+    for path in candidates:
+        if path in group.modules:
+            if group.cycle_free(group.modules[path].module):
+                return _Home(path, new=False)
+        elif path.endswith(".py") and not os.path.exists(path):
+            return _Home(path, new=True)  # a new module nobody imports yet: no cycle possible
+    return None
+
+
+def _serializers_home(group: _Group) -> _Home:
+    """``serializers.py`` next to the module with most copies (``serializers_2.py``... when unusable)."""
+    folder = os.path.dirname(group.most)
+    n = 1
+    while True:
+        target = os.path.join(folder, "serializers.py" if n == 1 else f"serializers_{n}.py")
+        if target in group.modules and group.cycle_free(group.modules[target].module):
+            return _Home(target, new=False)
+        if not os.path.exists(target):
+            return _Home(target, new=True)
+        n += 1
+
+
+def _free_name(group: _Group, home: _Home, base: str) -> str:
+    """``base`` or ``base_2``...: no name bound in the home module or in a module that imports it."""
+    taken: set[str] = set() if home.new else set(group.modules[home.path].names)
+    for path in group.by_module:
+        if path != home.path:
+            taken |= set(group.modules[path].names)
     name = base
     n = 2
     while name in taken:
         name = f"{base}_{n}"
         n += 1
-    function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
-    payloads = []
+    return name
+
+
+def _function_edit(group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]]) -> ProjectEdit:
+    """The helper function (in a new module or an existing one) and a call of it for every copy."""
+    from wsrefactor.rules.ws305_inline_lua import render
+
+    payloads: list[tuple[str, Any]] = []
     new_files: tuple[tuple[str, str], ...] = ()
-    if new_file is not None:
+    if home.new:
+        helper_module = module_name(home.path)[0]
         text = render("ws303_serializers_module.py.jinja2", name=name, subject=subject, items=items)
-        new_files = ((new_file, text),)
+        new_files = ((home.path, text),)
     else:
-        payloads.append((chosen, DefinePayload(function.strip())))
-    for path in sorted(by_module):
-        payloads.append((path, _replace_payload(copies, path, name, None if path == chosen else helper_module)))
-    where = display(chosen, first.root)
+        helper_module = group.modules[home.path].module
+        function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
+        payloads.append((home.path, DefinePayload(function.strip())))
+    for path in sorted(group.by_module):
+        import_from = None if path == home.path else helper_module
+        payloads.append((path, _replace_payload(group.copies, path, name, import_from)))
+    where = display(home.path, group.copies[0].root)
     return ProjectEdit(
         FixSafety.UNSAFE, f"generate {name}() in {where} and call it for every copy", tuple(payloads), new_files
     )
+
+
+def _plan(copies: Sequence[DictFact], modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> ProjectEdit | None:
+    """The fix for one group of copies: a ``to_dict`` method when preferred, else a helper function."""
+    by_module = Counter(c.path for c in copies)
+    if any(p not in modules for p in by_module):
+        return None
+    group = _Group(copies, modules, by_module, _graph(modules))
+    class_name, class_module = _class_target(copies, modules)
+    items = list(zip(copies[0].keys, copies[0].values))
+    if options.get("prefer-method") and class_module is not None and class_name is not None:
+        edit = _method_edit(group, class_name, class_module, items)
+        if edit is not None:
+            return edit
+    home = _first_home(group, _home_candidates(group, options, class_module)) or _serializers_home(group)
+    name = _free_name(group, home, _helper_name(copies, class_name))
+    return _function_edit(group, home, name, _subject(copies, class_name), items)
 
 
 def _rebase(items: Sequence[tuple[str, str]], var: str, template: str, subject: str) -> str:

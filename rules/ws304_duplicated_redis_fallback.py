@@ -7,7 +7,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -17,6 +17,7 @@ from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
 from wsrefactor.rules.ws303_duplicated_serialization import (
     ModuleFact,
+    _graph,
     _resolve_option_path,
     absolute,
     display,
@@ -44,8 +45,20 @@ def _single_statement(block: cst.BaseSuite) -> cst.BaseSmallStatement | None:
     return None
 
 
-def _fallback_call(small: cst.CSTNode | None, self_name: str) -> tuple[cst.Call, bool] | None:
-    """``return self.<fallback>(...)`` (or ``return await ...``): the call and whether awaited."""
+@dataclass(frozen=True)
+class _Fallback:
+    """``return self.<name>(...)`` or ``return await self.<name>(...)``."""
+
+    call: cst.Call
+    name: str
+    awaited: bool
+
+    def same_as(self, other: _Fallback) -> bool:
+        return (_code(self.call), self.awaited) == (_code(other.call), other.awaited)
+
+
+def _fallback_call(small: cst.CSTNode | None, self_name: str) -> _Fallback | None:
+    """``return self.<fallback>(...)`` (or ``return await ...``), else None."""
     if not isinstance(small, cst.Return) or small.value is None:
         return None
     value, awaited = small.value, False
@@ -57,7 +70,7 @@ def _fallback_call(small: cst.CSTNode | None, self_name: str) -> tuple[cst.Call,
         and isinstance(value.func.value, cst.Name)
         and value.func.value.value == self_name
     ):
-        return value, awaited
+        return _Fallback(value, value.func.attr.value, awaited)
     return None
 
 
@@ -82,38 +95,42 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
     )
 
 
-def _params_match(call: cst.Call, params: cst.Parameters) -> bool:
-    """Whether the fallback is called with exactly the method's own arguments, in order."""
-    expected: list[tuple[str, str]] = []  # (kind, name)
-    for param in (*params.posonly_params, *params.params)[1:]:
-        expected.append(("pos", param.name.value))
+def _expected_args(params: cst.Parameters) -> list[tuple[str, str]]:
+    """The method's parameters after ``self`` as ``(kind, name)``: how a faithful call passes them."""
+    expected = [("pos", param.name.value) for param in (*params.posonly_params, *params.params)[1:]]
     if isinstance(params.star_arg, cst.Param):
         expected.append(("*", params.star_arg.name.value))
-    for param in params.kwonly_params:
-        expected.append(("kw", param.name.value))
+    expected.extend(("kw", param.name.value) for param in params.kwonly_params)
     if params.star_kwarg is not None:
         expected.append(("**", params.star_kwarg.name.value))
+    return expected
+
+
+def _passed_on(arg: cst.Arg) -> tuple[str, str] | None:
+    """``(kind, name)`` of an argument passing a name on unchanged (``x``, ``*x``, ``**x``, ``x=x``)."""
+    if not isinstance(arg.value, cst.Name):
+        return None
+    name = arg.value.value
+    if arg.star:
+        return arg.star, name
+    if arg.keyword is not None:
+        return ("kw", name) if arg.keyword.value == name else None
+    return "pos", name
+
+
+def _params_match(call: cst.Call, params: cst.Parameters) -> bool:
+    """Whether the fallback is called with exactly the method's own arguments, in order."""
+    expected = _expected_args(params)
     got: list[tuple[str, str]] = []
     for arg in call.args:
-        if not isinstance(arg.value, cst.Name):
+        passed = _passed_on(arg)
+        if passed is None:
             return False
-        name = arg.value.value
-        if arg.star == "*":
-            got.append(("*", name))
-        elif arg.star == "**":
-            got.append(("**", name))
-        elif arg.keyword is not None:
-            if arg.keyword.value != name:
-                return False
-            got.append(("kw", name))
-        else:
-            got.append(("pos", name))
+        got.append(passed)
     if len(got) != len(expected):
         return False
-    for (gk, gn), (ek, en) in zip(got, expected):
-        if gn != en or (gk != ek and not (gk == "kw" and ek == "pos")):
-            return False
-    return True
+    # a positional parameter may be passed by keyword
+    return all(gn == en and (gk == ek or (gk, ek) == ("kw", "pos")) for (gk, gn), (ek, en) in zip(got, expected))
 
 
 @dataclass(frozen=True)
@@ -129,70 +146,118 @@ class Shape:
     docstring: cst.BaseStatement | None
 
 
-def match(function: cst.FunctionDef) -> Shape | None:
-    """The Redis-with-fallback shape, or None when ``function`` is something else."""
+@dataclass(frozen=True)
+class _Guard:
+    """``if not self.<redis_attr>: return self.<fallback>(...)`` ahead of the ``try``."""
+
+    redis_attr: str
+    fallback: _Fallback
+
+
+def _method_body(function: cst.FunctionDef) -> tuple[str, list[cst.BaseStatement]] | None:
+    """The name of ``self`` and the statements of an undecorated method with an indented body."""
     params = function.params
     positional = (*params.posonly_params, *params.params)
     if not positional or function.decorators or not isinstance(function.body, cst.IndentedBlock):
         return None
-    self_name = positional[0].name.value
-    body = list(function.body.body)
-    docstring = body.pop(0) if body and _is_docstring(body[0]) else None
-    guard_call: tuple[cst.Call, bool] | None = None
-    redis_attr: str | None = None
-    if len(body) == 2 and isinstance(body[0], cst.If):
-        guard = body.pop(0)
-        assert isinstance(guard, cst.If)
-        test = guard.test
-        if guard.orelse is not None or not (
-            isinstance(test, cst.UnaryOperation)
-            and isinstance(test.operator, cst.Not)
-            and isinstance(test.expression, cst.Attribute)
-            and isinstance(test.expression.value, cst.Name)
-            and test.expression.value.value == self_name
-        ):
-            return None
-        redis_attr = test.expression.attr.value
-        guard_call = _fallback_call(_single_statement(guard.body), self_name)
-        if guard_call is None:
-            return None
+    return positional[0].name.value, list(function.body.body)
+
+
+def _guard_attr(guard: cst.If, self_name: str) -> str | None:
+    """``attr`` of a lone ``if not self.<attr>:`` (no ``elif``/``else``), else None."""
+    test = guard.test
+    if guard.orelse is not None or not isinstance(test, cst.UnaryOperation) or not isinstance(test.operator, cst.Not):
+        return None
+    checked = test.expression
+    if isinstance(checked, cst.Attribute) and isinstance(checked.value, cst.Name) and checked.value.value == self_name:
+        return checked.attr.value
+    return None
+
+
+def _split_guard(
+    body: list[cst.BaseStatement], self_name: str
+) -> tuple[_Guard | None, list[cst.BaseStatement]] | None:
+    """The optional guard and the statements after it; None when the first of two is another ``if``."""
+    if len(body) != 2 or not isinstance(body[0], cst.If):
+        return None, body
+    attr = _guard_attr(body[0], self_name)
+    fallback = _fallback_call(_single_statement(body[0].body), self_name) if attr is not None else None
+    if attr is None or fallback is None:
+        return None
+    return _Guard(attr, fallback), body[1:]
+
+
+def _lone_try(body: Sequence[cst.BaseStatement]) -> cst.Try | None:
+    """The body's only statement when it is a ``try`` with one typed ``except`` and no ``else``/``finally``."""
     if len(body) != 1 or not isinstance(body[0], cst.Try):
         return None
     attempt = body[0]
     if len(attempt.handlers) != 1 or attempt.orelse is not None or attempt.finalbody is not None:
         return None
-    handler = attempt.handlers[0]
-    if handler.type is None:
-        return None
+    return attempt if attempt.handlers[0].type is not None else None
+
+
+def _handler_fallback(handler: cst.ExceptHandler, self_name: str) -> _Fallback | None:
+    """The fallback of an ``except`` block that only logs, then returns ``self.<fallback>(...)``."""
     handler_body = list(handler.body.body) if isinstance(handler.body, cst.IndentedBlock) else []
     if not handler_body or not all(_is_log_call(s) for s in handler_body[:-1]):
         return None
     last = handler_body[-1]
     if not (isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1):
         return None
-    except_call = _fallback_call(last.body[0], self_name)
-    if except_call is None:
-        return None
-    if guard_call is not None and (_code(guard_call[0]), guard_call[1]) != (_code(except_call[0]), except_call[1]):
-        return None
-    if redis_attr is None:
-        # without a guard, only a method whose try block talks to a redis-like attribute
-        text = _code(attempt.body).lower()
-        if f"{self_name}.redis" not in text and "redis" not in _code(handler.type).lower():
-            return None
-    call = except_call[0]
-    assert isinstance(call.func, cst.Attribute)
-    fallback = call.func.attr.value
-    fixable, reason = True, ""
-    if not _params_match(call, params):
-        fixable, reason = False, "its fallback is not called with the method's own arguments"
-    elif fallback == function.name.value:
-        fixable, reason = False, "it falls back to itself"
-    elif handler.name is not None and isinstance(handler.name.name, cst.Name) and _uses_name(
+    return _fallback_call(last.body[0], self_name)
+
+
+def _talks_to_redis(attempt: cst.Try, exceptions: cst.BaseExpression, self_name: str) -> bool:
+    """Without a guard, only a ``try`` that uses ``self.redis...`` or catches a Redis error counts."""
+    return f"{self_name}.redis" in _code(attempt.body).lower() or "redis" in _code(exceptions).lower()
+
+
+def _unfixable_reason(function: cst.FunctionDef, attempt: cst.Try, fallback: _Fallback) -> str:
+    """Why the decorator could not reproduce the method ("" when it can)."""
+    if not _params_match(fallback.call, function.params):
+        return "its fallback is not called with the method's own arguments"
+    if fallback.name == function.name.value:
+        return "it falls back to itself"
+    handler = attempt.handlers[0]
+    if handler.name is not None and isinstance(handler.name.name, cst.Name) and _uses_name(
         attempt.body, handler.name.name.value
     ):
-        fixable, reason = False, "its Redis path uses the exception variable"
-    return Shape(fallback, redis_attr, handler.type, fixable, reason, list(attempt.body.body), docstring)
+        return "its Redis path uses the exception variable"
+    return ""
+
+
+def _try_shape(
+    function: cst.FunctionDef, self_name: str, guard: _Guard | None, attempt: cst.Try,
+    docstring: cst.BaseStatement | None,
+) -> Shape | None:
+    """The shape, once the lone ``try`` is found: its ``except`` must fall back as the guard does."""
+    handler = attempt.handlers[0]
+    fallback = _handler_fallback(handler, self_name)
+    if fallback is None or handler.type is None or (guard is not None and not guard.fallback.same_as(fallback)):
+        return None
+    if guard is None and not _talks_to_redis(attempt, handler.type, self_name):
+        return None
+    reason = _unfixable_reason(function, attempt, fallback)
+    redis_attr = guard.redis_attr if guard is not None else None
+    return Shape(fallback.name, redis_attr, handler.type, not reason, reason, list(attempt.body.body), docstring)
+
+
+def match(function: cst.FunctionDef) -> Shape | None:
+    """The Redis-with-fallback shape, or None when ``function`` is something else."""
+    method = _method_body(function)
+    if method is None:
+        return None
+    self_name, body = method
+    docstring = body.pop(0) if body and _is_docstring(body[0]) else None
+    split = _split_guard(body, self_name)
+    if split is None:
+        return None
+    guard, rest = split
+    attempt = _lone_try(rest)
+    if attempt is None:
+        return None
+    return _try_shape(function, self_name, guard, attempt, docstring)
 
 
 def _uses_name(node: cst.CSTNode, name: str) -> bool:
@@ -386,7 +451,10 @@ class DuplicatedRedisFallback(ProjectRule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        return True  # every file: the project phase needs each module's imports and bindings
+        """Every file, not only those with candidates: ``wants`` cannot record facts, and the project
+        phase needs every module's imports (a cycle may run through modules without a candidate)
+        and bindings (the decorator's module may be any module)."""
+        return True
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
@@ -442,39 +510,24 @@ class DuplicatedRedisFallback(ProjectRule):
     def finalize(
         cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
     ) -> list[ProjectFinding]:
-        modules: dict[str, ModuleFact] = {}
-        functions: list[FunctionFact] = []
-        decorated: list[DecoratedFact] = []
-        for path in sorted(facts):
-            for fact in facts[path]:
-                if isinstance(fact, ModuleFact):
-                    modules[fact.path] = fact
-                elif isinstance(fact, FunctionFact):
-                    functions.append(fact)
-                elif isinstance(fact, DecoratedFact):
-                    decorated.append(fact)
+        collected = _Collected.of(facts)
+        functions, decorated = collected.functions, collected.decorated
         if not functions or len(functions) + len(decorated) < 2:
             return []
         functions.sort(key=lambda f: (f.path, f.line))
-        edit = _plan([f for f in functions if f.fixable], modules, options)
+        edit = _plan([f for f in functions if f.fixable], collected.modules, options)
         findings = []
         first_fix = True
         for fn in functions:
-            others = ", ".join(
-                f"{display(o.path, fn.root)}:{o.line} ({o.name})" for o in functions if o is not fn
-            ) or ", ".join(f"{display(d.path, fn.root)} ({d.name}, decorated)" for d in decorated)
-            message = f"`{fn.name}` repeats the Redis-with-fallback shape (fallback `{fn.fallback}`); also at {others}"
             fix = None
-            if not fn.fixable:
-                message += f"; not fixed: {fn.reason}"
-            elif edit is not None:
+            if fn.fixable and edit is not None:
                 fix = edit if first_fix else ProjectEdit(edit.safety, edit.description, edit.payloads, ())
-                first_fix = False
+                first_fix = False  # the new files are listed once
             findings.append(
                 ProjectFinding(
                     path=fn.path, line=fn.line, column=fn.column, end_line=fn.end_line,
-                    end_column=fn.end_column, stmt_line=fn.line, message=message, fix=fix,
-                    context=f"{fn.scope}.{fn.name}:redis-fallback:{fn.fallback}",
+                    end_column=fn.end_column, stmt_line=fn.line, message=_message(fn, functions, decorated),
+                    fix=fix, context=f"{fn.scope}.{fn.name}:redis-fallback:{fn.fallback}",
                 )
             )
         return findings
@@ -497,94 +550,174 @@ class DuplicatedRedisFallback(ProjectRule):
         return module
 
 
-def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> ProjectEdit | None:
+@dataclass
+class _Collected:
+    """The facts of every file, sorted by kind."""
+
+    modules: dict[str, ModuleFact] = field(default_factory=dict)
+    functions: list[FunctionFact] = field(default_factory=list)
+    decorated: list[DecoratedFact] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, facts: Mapping[str, Sequence[Any]]) -> _Collected:
+        collected = cls()
+        for path in sorted(facts):
+            for fact in facts[path]:
+                if isinstance(fact, ModuleFact):
+                    collected.modules[fact.path] = fact
+                elif isinstance(fact, FunctionFact):
+                    collected.functions.append(fact)
+                elif isinstance(fact, DecoratedFact):
+                    collected.decorated.append(fact)
+        return collected
+
+
+def _message(fn: FunctionFact, functions: Sequence[FunctionFact], decorated: Sequence[DecoratedFact]) -> str:
+    """The finding's message: the other copies (or the methods already decorated), and why no fix."""
+    others = ", ".join(
+        f"{display(o.path, fn.root)}:{o.line} ({o.name})" for o in functions if o is not fn
+    ) or ", ".join(f"{display(d.path, fn.root)} ({d.name}, decorated)" for d in decorated)
+    message = f"`{fn.name}` repeats the Redis-with-fallback shape (fallback `{fn.fallback}`); also at {others}"
+    if not fn.fixable:
+        message += f"; not fixed: {fn.reason}"
+    return message
+
+
+@dataclass(frozen=True)
+class _Site:
+    """The file that gets (or has) the decorator."""
+
+    path: str
+    existing: ModuleFact | None  # its fact, when the run analysed it
+    module: str  # its dotted name, to import the decorator from
+    defined: bool  # the decorator is already there
+
+
+def _defines_decorator(path: str) -> bool:
+    """Whether a file the run did not analyse already defines the decorator (else it is not ours to edit)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f"def {DECORATOR}(" in text
+
+
+def _site(first: FunctionFact, modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> _Site | None:
+    """``helper-module``, else ``redis_fallback.py`` next to the first copy; None if it is someone else's file."""
+    option = str(options.get("helper-module") or "")
+    if option:
+        target = _resolve_option_path(option, modules)
+    else:
+        target = os.path.join(os.path.dirname(first.path), "redis_fallback.py")
+    existing = modules.get(target)
+    if existing is not None:
+        return _Site(target, existing, existing.module, DECORATOR in existing.names)
+    if os.path.exists(target) and not _defines_decorator(target):
+        return None
+    return _Site(target, None, module_name(target)[0], os.path.exists(target))
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    """The decorator's default arguments, chosen so most methods need none."""
+
+    redis_attr: str
+    exceptions: tuple[str, ...] | None  # qualified names; None: ``Exception``
+    code: str  # the default ``exceptions`` as written in the helper module
+    imports: tuple[tuple[str, str], ...]  # what the helper module imports for it
+
+
+def _importable(
+    candidate: tuple[str, ...], graph: Mapping[str, set[str]], decorated: set[str], helper: str
+) -> tuple[list[str], list[tuple[str, str]]] | None:
+    """The classes' names in the helper module and its imports; None if one cannot be imported there."""
+    names: list[str] = []
+    imports: list[tuple[str, str]] = []
+    for qual in candidate:
+        mod, _, name = qual.rpartition(".")
+        if mod == "builtins":
+            names.append(name)
+            continue
+        # importing from a decorated module (or one that imports it) would be a cycle
+        if not mod or mod in decorated or mod == helper or any(import_cycle(graph, mod, m) for m in decorated):
+            return None
+        names.append(name)
+        imports.append((mod, name))
+    return names, imports
+
+
+def _defaults(
+    functions: Sequence[FunctionFact], graph: Mapping[str, set[str]], decorated: set[str], helper: str
+) -> _Defaults:
+    """The most common ``redis_attr``, and the most common caught classes the helper can import."""
+    attrs = Counter(f.redis_attr for f in functions if f.redis_attr is not None)
+    redis_attr = attrs.most_common(1)[0][0] if attrs else "redis"
+    exception_sets = Counter(f.exceptions for f in functions if f.exceptions is not None)
+    for candidate, _ in exception_sets.most_common():
+        found = _importable(candidate, graph, decorated, helper)
+        if found is None or len(set(found[0])) != len(found[0]):
+            continue
+        names, imports = found
+        code = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        return _Defaults(redis_attr, candidate, code, tuple(imports))
+    return _Defaults(redis_attr, None, "Exception", ())
+
+
+def _definition(site: _Site, defaults: _Defaults) -> tuple[list[tuple[str, Any]], tuple[tuple[str, str], ...]]:
+    """Payloads and new files that define the decorator, unless it is already there."""
     from wsrefactor.rules.ws305_inline_lua import render
 
-    if not functions or any(f.path not in modules for f in functions):
-        return None
-    known = {m.module for m in modules.values()}
-    graph = {m.module: {i for i in m.imports if i in known and i != m.module} for m in modules.values()}
-    decorated = {modules[f.path].module for f in functions}
+    if site.defined:
+        return [], ()
+    if site.existing is None:
+        text = render(
+            "ws304_redis_fallback_module.py.jinja2", redis_attr=defaults.redis_attr, exceptions=defaults.code,
+            import_lines=[f"from {m} import {n}" for m, n in defaults.imports],
+        )
+        return [], ((site.path, text),)
+    source = render("ws304_redis_with_fallback.py.jinja2", redis_attr=defaults.redis_attr, exceptions=defaults.code)
+    imports = (("functools", None), ("inspect", None), ("logging", None), *defaults.imports)
+    return [(site.path, DefineDecoratorPayload(source.strip(), imports))], ()
 
-    # where the decorator lives
-    option = str(options.get("helper-module") or "")
-    first = functions[0]
-    target = _resolve_option_path(option, modules) if option else os.path.join(os.path.dirname(first.path), "redis_fallback.py")
-    existing: ModuleFact | None = modules.get(target)
-    if existing is None and os.path.exists(target):
-        try:
-            with open(target, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError):
-            return None
-        if f"def {DECORATOR}(" not in text:
-            return None  # somebody else's module that this run cannot edit
-    helper_module = existing.module if existing is not None else module_name(target)[0]
-    if existing is not None and any(
-        import_cycle(graph, helper_module, m) for m in decorated if m != helper_module
-    ):
-        return None
-    already_defined = (existing is not None and DECORATOR in existing.names) or (
-        existing is None and os.path.exists(target)
-    )
 
-    # the decorator's defaults: the most common exceptions (if the helper can import them) and attribute
-    exception_sets = Counter(f.exceptions for f in functions if f.exceptions is not None)
-    default_exceptions: tuple[str, ...] | None = None
-    import_lines: list[str] = []
-    imports: list[tuple[str, str | None]] = []
-    for candidate, _ in exception_sets.most_common():
-        names = []
-        ok = True
-        for qual in candidate:
-            mod, _, name = qual.rpartition(".")
-            if mod == "builtins":
-                names.append(name)
-                continue
-            if not mod or "." in name or mod in decorated or mod == helper_module or any(
-                import_cycle(graph, mod, m) for m in decorated
-            ):
-                ok = False
-                break
-            names.append(name)
-            imports.append((mod, name))
-        if ok and len(set(names)) == len(names):
-            default_exceptions = candidate
-            default_code = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
-            import_lines = [f"from {m} import {n}" for m, n in imports]
-            break
-        imports = []
-    if default_exceptions is None:
-        default_code = "Exception"
-    attrs = Counter(f.redis_attr for f in functions if f.redis_attr is not None)
-    default_attr = attrs.most_common(1)[0][0] if attrs else "redis"
+def _decorator_args(fn: FunctionFact, defaults: _Defaults) -> str:
+    """``"<fallback>"`` plus the arguments where the method differs from the defaults."""
+    args = [json.dumps(fn.fallback)]
+    if fn.redis_attr != defaults.redis_attr:
+        args.append(f"redis_attr={json.dumps(fn.redis_attr)}" if fn.redis_attr else "redis_attr=None")
+    if fn.exceptions is None or fn.exceptions != defaults.exceptions:
+        args.append(f"exceptions={fn.exceptions_code}")
+    return ", ".join(args)
 
-    source = render("ws304_redis_with_fallback.py.jinja2", redis_attr=default_attr, exceptions=default_code)
-    payloads: list[tuple[str, Any]] = []
-    new_files: tuple[tuple[str, str], ...] = ()
-    if not already_defined:
-        if existing is None:
-            text = render(
-                "ws304_redis_fallback_module.py.jinja2",
-                redis_attr=default_attr, exceptions=default_code, import_lines=import_lines,
-            )
-            new_files = ((target, text),)
-        else:
-            payloads.append(
-                (target, DefineDecoratorPayload(source.strip(), (("functools", None), ("inspect", None), ("logging", None), *imports)))
-            )
+
+def _decorate_payloads(functions: Sequence[FunctionFact], defaults: _Defaults, site: _Site) -> list[tuple[str, Any]]:
+    """Per file (in path order), the methods to reduce and the decorator's arguments for each."""
     by_path: dict[str, list[tuple[str, str, str]]] = {}
     for fn in functions:
-        args = [json.dumps(fn.fallback)]
-        if fn.redis_attr != default_attr:
-            args.append(f"redis_attr={json.dumps(fn.redis_attr)}" if fn.redis_attr else "redis_attr=None")
-        if fn.exceptions is None or fn.exceptions != default_exceptions:
-            args.append(f"exceptions={fn.exceptions_code}")
-        by_path.setdefault(fn.path, []).append((fn.scope, fn.name, ", ".join(args)))
-    for path in sorted(by_path):
-        same = path == target
-        payloads.append((path, DecoratePayload(tuple(by_path[path]), None if same else helper_module)))
-    where = display(target, first.root)
+        by_path.setdefault(fn.path, []).append((fn.scope, fn.name, _decorator_args(fn, defaults)))
+    return [
+        (path, DecoratePayload(tuple(by_path[path]), None if path == site.path else site.module))
+        for path in sorted(by_path)
+    ]
+
+
+def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> ProjectEdit | None:
+    """Define the decorator once and reduce every fixable method to its Redis path under it."""
+    if not functions or any(f.path not in modules for f in functions):
+        return None
+    graph = _graph(modules)
+    decorated = {modules[f.path].module for f in functions}
+    site = _site(functions[0], modules, options)
+    if site is None:
+        return None
+    # an existing helper module that (transitively) imports a decorated module would be a cycle
+    if site.existing is not None and any(import_cycle(graph, site.module, m) for m in decorated - {site.module}):
+        return None
+    defaults = _defaults(functions, graph, decorated, site.module)
+    payloads, new_files = _definition(site, defaults)
+    payloads.extend(_decorate_payloads(functions, defaults, site))
+    where = display(site.path, functions[0].root)
     return ProjectEdit(
         FixSafety.UNSAFE, f"reduce the methods to their Redis path under @{DECORATOR} ({where})",
         tuple(payloads), new_files,
@@ -614,7 +747,7 @@ class _Reduce(cst.CSTTransformer):
         if args is None:
             return updated_node
         shape = match(updated_node)
-        if shape is None or not shape.fixable:
+        if shape is None or not shape.fixable or not isinstance(updated_node.body, cst.IndentedBlock):
             return updated_node
         body = list(shape.try_body)
         if body:
@@ -624,7 +757,6 @@ class _Reduce(cst.CSTTransformer):
             body.insert(0, shape.docstring)
         decorator = cst.Decorator(cst.parse_expression(f"{DECORATOR}({args})"))
         self.done += 1
-        assert isinstance(updated_node.body, cst.IndentedBlock)
         return updated_node.with_changes(
             decorators=[decorator],
             body=updated_node.body.with_changes(body=body),
