@@ -289,61 +289,101 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
     index = _Indexer()
     func.visit(index)
     facts = _Facts(func, scope, index)
+    _collect_writes(facts)
+    _ReadCollector(facts, _own_names(scope, body_nodes)).collect(scopes)
+    _collect_statement_facts(facts, body_nodes)
+    facts.reads.sort(key=lambda e: e.index)
+    facts.writes.sort(key=lambda e: e.index)
+    if in_class:
+        _method_shape(facts)
+    return facts
 
-    for assignment in scope.assignments:
+
+def _collect_writes(facts: _Facts) -> None:
+    """Parameters, and every binding of the function's names (those in nested scopes flagged)."""
+    index = facts.index
+    for assignment in facts.scope.assignments:
         node = assignment.node
         if isinstance(node, cst.Param):
             facts.params.add(assignment.name)
-            continue
-        if node not in index.span:
-            continue
-        facts.writes.append(_Event(assignment.name, node, index.span[node][0], _in_nested(node, index, func)))
+        elif node in index.span:
+            nested = _in_nested(node, index, facts.func)
+            facts.writes.append(_Event(assignment.name, node, index.span[node][0], nested))
 
-    # Python makes a name local to the function if it is bound anywhere in it; libcst links an
-    # access only to bindings before it, so a read earlier in a loop has no referents.
-    own_names = {a.name for a in scope.assignments}
+
+def _own_names(scope: FunctionScope, body_nodes: Sequence[cst.CSTNode]) -> set[str]:
+    """Names local to the function: bound in it and not declared global/nonlocal."""
+    own = {a.name for a in scope.assignments}
     for node in _walk_own(body_nodes):
         if isinstance(node, (cst.Global, cst.Nonlocal)):
-            own_names -= {n.name.value for n in node.names}
-    scopes_in = {s for n, s in scopes.items() if n in index.span and s is not None and _is_within(s, scope)}
-    for sc in scopes_in:
-        nested = sc is not scope and not isinstance(sc, cst.metadata.ComprehensionScope)
-        for access in sc.accesses:
-            node = access.node
-            if not isinstance(node, cst.Name) or node not in index.span:
-                continue
-            referents = access.referents
-            unresolved_local = (
-                not referents
-                and node.value in own_names
-                and node.value not in {a.name for a in _scope_chain_assignments(sc, scope)}
-            )
-            if any(r.scope is scope for r in referents) or unresolved_local:
-                facts.reads.append(_Event(node.value, node, index.span[node][0], nested))
-            elif any(isinstance(r.scope, FunctionScope) and not _is_within(r.scope, scope) for r in referents):
-                facts.enclosing_reads.append(_Event(node.value, node, index.span[node][0], nested))
-    # ``x += 1`` reads x, but libcst records only the assignment.
+            own -= {n.name.value for n in node.names}
+    return own
+
+
+@dataclass
+class _ReadCollector:
+    """Sorts the name accesses in the function into its own reads and reads of enclosing functions.
+
+    Python makes a name local to the function if it is bound anywhere in it; libcst links an
+    access only to bindings before it, so a read earlier in a loop has no referents.
+    """
+
+    facts: _Facts
+    own_names: set[str]
+
+    def collect(self, scopes: Any) -> None:
+        span, scope = self.facts.index.span, self.facts.scope
+        inner = {s for n, s in scopes.items() if n in span and s is not None and _is_within(s, scope)}
+        for sc in inner:
+            nested = sc is not scope and not isinstance(sc, cst.metadata.ComprehensionScope)
+            for access in sc.accesses:
+                self._record(sc, access, nested)
+
+    def _record(self, sc: Scope, access: Any, nested: bool) -> None:
+        node = access.node
+        span = self.facts.index.span
+        if not isinstance(node, cst.Name) or node not in span:
+            return
+        event = _Event(node.value, node, span[node][0], nested)
+        referents = access.referents
+        scope = self.facts.scope
+        if any(r.scope is scope for r in referents) or self._unlinked_local(sc, node.value, referents):
+            self.facts.reads.append(event)
+        elif any(isinstance(r.scope, FunctionScope) and not _is_within(r.scope, scope) for r in referents):
+            self.facts.enclosing_reads.append(event)
+
+    def _unlinked_local(self, sc: Scope, name: str, referents: Any) -> bool:
+        """A read of a function local that libcst linked to nothing (bound only further on)."""
+        if referents or name not in self.own_names:
+            return False
+        return name not in {a.name for a in _scope_chain_assignments(sc, self.facts.scope)}
+
+
+def _collect_statement_facts(facts: _Facts, body_nodes: Sequence[cst.CSTNode]) -> None:
+    """What libcst's scopes do not say: ``x += 1`` reads x; global/nonlocal; generators."""
     for node in _walk_own(body_nodes):
         if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
-            facts.reads.append(_Event(node.target.value, node.target, index.span[node.target][0]))
+            facts.reads.append(_Event(node.target.value, node.target, facts.index.span[node.target][0]))
         elif isinstance(node, (cst.Global, cst.Nonlocal)):
             facts.declared_outer.update(n.name.value for n in node.names)
-        elif isinstance(node, (cst.Yield,)):
+        elif isinstance(node, cst.Yield):
             facts.is_generator = True
-    facts.reads.sort(key=lambda e: e.index)
-    facts.writes.sort(key=lambda e: e.index)
 
-    if in_class:
-        decorators = _decorator_names(func)
-        positional = [*func.params.posonly_params, *func.params.params]
-        if "staticmethod" in decorators:
-            facts.method_kind = "static"
-        elif positional and isinstance(positional[0], cst.Param):
-            facts.method_kind = "classmethod" if "classmethod" in decorators else "method"
-            facts.receiver = positional[0].name.value
-            if any(w.name == facts.receiver for w in facts.writes):
-                facts.receiver = None  # rebinding self: never call through it
-    return facts
+
+def _method_shape(facts: _Facts) -> None:
+    """Kind and receiver (first parameter) of a function defined in a class body."""
+    func = facts.func
+    decorators = _decorator_names(func)
+    if "staticmethod" in decorators:
+        facts.method_kind = "static"
+        return
+    positional = [*func.params.posonly_params, *func.params.params]
+    if not positional or not isinstance(positional[0], cst.Param):
+        return
+    facts.method_kind = "classmethod" if "classmethod" in decorators else "method"
+    receiver = positional[0].name.value
+    # a function that rebinds self is never called through it
+    facts.receiver = None if any(w.name == receiver for w in facts.writes) else receiver
 
 
 # --------------------------------------------------------------------------
@@ -351,84 +391,112 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
 # --------------------------------------------------------------------------
 
 
-def _containers(func: cst.FunctionDef) -> Iterator[tuple[cst.IndentedBlock, tuple[tuple[str, int], ...], bool, list[cst.CSTNode]]]:
+_Path = tuple[tuple[str, int], ...]
+_SubBlock = tuple[_Path, cst.BaseSuite, bool, tuple[cst.CSTNode, ...]]
+
+
+def _containers(func: cst.FunctionDef) -> Iterator[tuple[cst.IndentedBlock, _Path, bool, list[cst.CSTNode]]]:
     """(block, path, tail, ancestors) for every indented block of the function's own code.
 
     ``path`` locates the block from the function (attribute names and indexes) so a plan made
     on the original tree can be applied to the updated one. ``ancestors`` are the compound
     statements around the block, outermost first.
     """
-
-    def visit(block: cst.IndentedBlock, path: tuple[tuple[str, int], ...], tail: bool, ancestors: list[cst.CSTNode]):
-        yield block, path, tail, ancestors
-        for i, stmt in enumerate(block.body):
-            last = tail and i == len(block.body) - 1
-            here = (*path, ("body", i))
-            yield from children(stmt, here, last, [*ancestors, stmt])
-
-    def children(stmt: cst.CSTNode, path, tail: bool, ancestors):
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            return
-        if isinstance(stmt, cst.If):
-            if isinstance(stmt.body, cst.IndentedBlock):
-                yield from visit(stmt.body, (*path, ("if", 0)), tail, ancestors)
-            orelse = stmt.orelse
-            if isinstance(orelse, cst.Else) and isinstance(orelse.body, cst.IndentedBlock):
-                yield from visit(orelse.body, (*path, ("else", 0)), tail, ancestors)
-            elif isinstance(orelse, cst.If):
-                yield from children(orelse, (*path, ("elif", 0)), tail, ancestors)
-            return
-        if isinstance(stmt, (cst.For, cst.While)):
-            if isinstance(stmt.body, cst.IndentedBlock):
-                yield from visit(stmt.body, (*path, ("loop", 0)), False, ancestors)
-            if stmt.orelse is not None and isinstance(stmt.orelse.body, cst.IndentedBlock):
-                yield from visit(stmt.orelse.body, (*path, ("else", 0)), False, ancestors)
-            return
-        if isinstance(stmt, cst.With):
-            if isinstance(stmt.body, cst.IndentedBlock):
-                yield from visit(stmt.body, (*path, ("with", 0)), False, ancestors)
-            return
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
-            if isinstance(stmt.body, cst.IndentedBlock):
-                yield from visit(stmt.body, (*path, ("try", 0)), False, ancestors)
-            for k, handler in enumerate(stmt.handlers):
-                if isinstance(handler.body, cst.IndentedBlock):
-                    yield from visit(handler.body, (*path, ("handler", k)), False, [*ancestors, handler])
-            if stmt.orelse is not None and isinstance(stmt.orelse.body, cst.IndentedBlock):
-                yield from visit(stmt.orelse.body, (*path, ("else", 0)), False, ancestors)
-            if stmt.finalbody is not None and isinstance(stmt.finalbody.body, cst.IndentedBlock):
-                yield from visit(stmt.finalbody.body, (*path, ("finally", 0)), False, ancestors)
-            return
-        if isinstance(stmt, cst.Match):
-            for k, case in enumerate(stmt.cases):
-                if isinstance(case.body, cst.IndentedBlock):
-                    yield from visit(case.body, (*path, ("case", k)), False, ancestors)
-
     if isinstance(func.body, cst.IndentedBlock):
-        yield from visit(func.body, (), True, [])
+        yield from _visit_block(func.body, (), True, [])
+
+
+def _visit_block(
+    block: cst.IndentedBlock, path: _Path, tail: bool, ancestors: list[cst.CSTNode]
+) -> Iterator[tuple[cst.IndentedBlock, _Path, bool, list[cst.CSTNode]]]:
+    yield block, path, tail, ancestors
+    for i, stmt in enumerate(block.body):
+        last = tail and i == len(block.body) - 1
+        here = (*path, ("body", i))
+        for steps, body, inner_tail, extra in _sub_blocks(stmt, last):
+            if isinstance(body, cst.IndentedBlock):
+                yield from _visit_block(body, (*here, *steps), inner_tail, [*ancestors, stmt, *extra])
+
+
+def _sub_blocks(stmt: cst.CSTNode, tail: bool) -> Iterator[_SubBlock]:
+    """(steps from ``stmt``, block, tail, extra ancestors) of each block a compound statement owns.
+
+    Nested functions and classes own none: their code is not the function's.
+    """
+    for types, blocks in _SUB_BLOCKS:
+        if isinstance(stmt, types):
+            yield from blocks(stmt, tail)
+            return
+
+
+def _if_blocks(stmt: cst.If, tail: bool) -> Iterator[_SubBlock]:
+    # every branch of an ``if`` in tail position is in tail position
+    yield (("if", 0),), stmt.body, tail, ()
+    orelse = stmt.orelse
+    if isinstance(orelse, cst.Else):
+        yield (("else", 0),), orelse.body, tail, ()
+    elif isinstance(orelse, cst.If):
+        for steps, body, inner_tail, extra in _if_blocks(orelse, tail):
+            yield (("elif", 0), *steps), body, inner_tail, extra
+
+
+def _loop_blocks(stmt: cst.For | cst.While, tail: bool) -> Iterator[_SubBlock]:
+    yield (("loop", 0),), stmt.body, False, ()
+    if stmt.orelse is not None:
+        yield (("else", 0),), stmt.orelse.body, False, ()
+
+
+def _with_blocks(stmt: cst.With, tail: bool) -> Iterator[_SubBlock]:
+    yield (("with", 0),), stmt.body, False, ()
+
+
+def _try_blocks(stmt: cst.Try | cst.TryStar, tail: bool) -> Iterator[_SubBlock]:
+    yield (("try", 0),), stmt.body, False, ()
+    for k, handler in enumerate(stmt.handlers):
+        yield (("handler", k),), handler.body, False, (handler,)
+    if stmt.orelse is not None:
+        yield (("else", 0),), stmt.orelse.body, False, ()
+    if stmt.finalbody is not None:
+        yield (("finally", 0),), stmt.finalbody.body, False, ()
+
+
+def _match_blocks(stmt: cst.Match, tail: bool) -> Iterator[_SubBlock]:
+    for k, case in enumerate(stmt.cases):
+        yield (("case", k),), case.body, False, ()
+
+
+_SUB_BLOCKS: tuple[tuple[Any, Callable[[Any, bool], Iterator[_SubBlock]]], ...] = (
+    (cst.If, _if_blocks),
+    ((cst.For, cst.While), _loop_blocks),
+    (cst.With, _with_blocks),
+    ((cst.Try, cst.TryStar), _try_blocks),
+    (cst.Match, _match_blocks),
+)
+
+# how each step of a container path goes from a node to the next one (``i``: the index)
+_PATH_STEPS: dict[str, Callable[[Any, int], Any]] = {
+    "body": lambda node, i: node.body[i],
+    "if": lambda node, i: node.body,
+    "loop": lambda node, i: node.body,
+    "with": lambda node, i: node.body,
+    "try": lambda node, i: node.body,
+    "else": lambda node, i: node.orelse.body,
+    "elif": lambda node, i: node.orelse,
+    "handler": lambda node, i: node.handlers[i].body,
+    "finally": lambda node, i: node.finalbody.body,
+    "case": lambda node, i: node.cases[i].body,
+}
 
 
 def _resolve(func: cst.FunctionDef, path: Sequence[tuple[str, int]]) -> cst.IndentedBlock | None:
     """Follow a container path (see :func:`_containers`) in a possibly updated function."""
     node: Any = func.body
     for step, i in path:
+        follow = _PATH_STEPS.get(step)
+        if follow is None:
+            return None
         try:
-            if step == "body":
-                node = node.body[i]
-            elif step in ("if", "loop", "with", "try"):
-                node = node.body
-            elif step == "else":
-                node = node.orelse.body
-            elif step == "elif":
-                node = node.orelse
-            elif step == "handler":
-                node = node.handlers[i].body
-            elif step == "finally":
-                node = node.finalbody.body
-            elif step == "case":
-                node = node.cases[i].body
-            else:
-                return None
+            node = follow(node, i)
         except (AttributeError, IndexError):
             return None
     return node if isinstance(node, cst.IndentedBlock) else None
@@ -460,171 +528,187 @@ def _flow_problems(stmts: Sequence[cst.BaseStatement], tail: bool, generator: bo
     problem: str | None = None
     has_return = is_async = False
     for stmt in stmts:
-        cached = _FLOW_CACHE.get(id(stmt))
-        if cached is None or cached[0] is not stmt:
-            if len(_FLOW_CACHE) > 20000:
-                _FLOW_CACHE.clear()
-            cached = (stmt, _statement_flow(stmt))
-            _FLOW_CACHE[id(stmt)] = cached
-        p, r, a = cached[1]
+        p, r, a = _cached_statement_flow(stmt)
         problem = problem or p
         has_return = has_return or r
         is_async = is_async or a
     if problem is None and has_return:
-        if generator:
-            problem = "return in a generator"
-        elif not tail:
-            problem = "return in the middle of the function"
+        problem = _return_problem(tail, generator)
     return problem, has_return, is_async
+
+
+def _return_problem(tail: bool, generator: bool) -> str | None:
+    """Why a run containing ``return`` cannot be extracted (None: the call can return it)."""
+    if generator:
+        return "return in a generator"
+    if not tail:
+        return "return in the middle of the function"
+    return None
+
+
+def _cached_statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
+    # runs overlap: each statement is walked once (the node is kept so its id stays valid)
+    cached = _FLOW_CACHE.get(id(stmt))
+    if cached is not None and cached[0] is stmt:
+        return cached[1]
+    if len(_FLOW_CACHE) > 20000:
+        _FLOW_CACHE.clear()
+    flow = _statement_flow(stmt)
+    _FLOW_CACHE[id(stmt)] = (stmt, flow)
+    return flow
 
 
 def _statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
     """(refusal reason other than return, has return, is async) for one statement."""
-    stmts = [stmt]
-    has_return = False
-    is_async = False
-    problem: str | None = None
+    walker = _FlowWalker()
+    stmt.visit(walker)
+    return walker.problem, walker.has_return, walker.is_async
 
-    class Walk(cst.CSTVisitor):
-        def __init__(self) -> None:
-            super().__init__()
-            self.loops = 0
-            self.nested = 0
 
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            self.nested += 1
-            return True
+class _FlowWalker(cst.CSTVisitor):
+    """Control flow and frame access of a statement that would change meaning inside a helper.
 
-        def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-            self.nested -= 1
+    ``nested`` counts the functions, lambdas and classes around the current node (their
+    ``return``, ``await`` and so on are their own); ``loops`` the loops inside the statement
+    (a ``break`` there stays inside the run). The first problem found is kept.
+    """
 
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            self.nested += 1
-            return True
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops = 0
+        self.nested = 0
+        self.comprehensions = 0
+        self.problem: str | None = None
+        self.has_return = False
+        self.is_async = False
 
-        def leave_Lambda(self, node: cst.Lambda) -> None:
-            self.nested -= 1
+    def _flag(self, problem: str) -> None:
+        self.problem = self.problem or problem
 
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            self.nested += 1
-            return True
+    def _async_here(self, marker: object | None) -> None:
+        if marker is not None and not self.nested:
+            self.is_async = True
 
-        def leave_ClassDef(self, node: cst.ClassDef) -> None:
-            self.nested -= 1
+    # -- scopes of their own -------------------------------------------------
 
-        def visit_For(self, node: cst.For) -> bool:
-            nonlocal is_async
-            if node.asynchronous is not None and not self.nested:
-                is_async = True
-            # the loop's else clause belongs to the outer loop context
-            node.target.visit(self)
-            node.iter.visit(self)
-            self.loops += 1
-            node.body.visit(self)
-            self.loops -= 1
-            if node.orelse is not None:
-                node.orelse.visit(self)
-            return False
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.nested += 1
+        return True
 
-        def visit_While(self, node: cst.While) -> bool:
-            node.test.visit(self)
-            self.loops += 1
-            node.body.visit(self)
-            self.loops -= 1
-            if node.orelse is not None:
-                node.orelse.visit(self)
-            return False
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.nested -= 1
 
-        def visit_With(self, node: cst.With) -> None:
-            nonlocal is_async
-            if node.asynchronous is not None and not self.nested:
-                is_async = True
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.nested += 1
+        return True
 
-        def visit_CompFor(self, node: cst.CompFor) -> None:
-            nonlocal is_async
-            if node.asynchronous is not None and not self.nested:
-                is_async = True
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.nested -= 1
 
-        def visit_Await(self, node: cst.Await) -> None:
-            nonlocal is_async
-            if not self.nested:
-                is_async = True
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.nested += 1
+        return True
 
-        def visit_Return(self, node: cst.Return) -> None:
-            nonlocal has_return, problem
-            if self.nested:
-                return
-            has_return = True
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.nested -= 1
 
-        def visit_Yield(self, node: cst.Yield) -> None:
-            nonlocal problem
-            if not self.nested:
-                problem = problem or "yield"
+    # -- loops: only their body is inside them, not their else clause --------
 
-        def visit_Break(self, node: cst.Break) -> None:
-            nonlocal problem
-            if not self.nested and not self.loops:
-                problem = problem or "break out of an enclosing loop"
+    def visit_For(self, node: cst.For) -> bool:
+        self._async_here(node.asynchronous)
+        node.target.visit(self)
+        node.iter.visit(self)
+        self._visit_loop_parts(node)
+        return False
 
-        def visit_Continue(self, node: cst.Continue) -> None:
-            nonlocal problem
-            if not self.nested and not self.loops:
-                problem = problem or "continue of an enclosing loop"
+    def visit_While(self, node: cst.While) -> bool:
+        node.test.visit(self)
+        self._visit_loop_parts(node)
+        return False
 
-        def visit_Global(self, node: cst.Global) -> None:
-            nonlocal problem
-            problem = problem or "global statement"
+    def _visit_loop_parts(self, node: cst.For | cst.While) -> None:
+        self.loops += 1
+        node.body.visit(self)
+        self.loops -= 1
+        if node.orelse is not None:
+            node.orelse.visit(self)
 
-        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-            nonlocal problem
-            problem = problem or "nonlocal statement"
+    # -- async ---------------------------------------------------------------
 
-        def visit_Del(self, node: cst.Del) -> None:
-            nonlocal problem
-            if not self.nested and _has_name_target(node.target):
-                problem = problem or "del of a name"
+    def visit_With(self, node: cst.With) -> None:
+        self._async_here(node.asynchronous)
 
-        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-            nonlocal problem
-            if self.comprehensions:
-                problem = problem or "walrus in a comprehension"
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._async_here(node.asynchronous)
 
-        comprehensions = 0
+    def visit_Await(self, node: cst.Await) -> None:
+        if not self.nested:
+            self.is_async = True
 
-        def visit_ListComp(self, node: cst.ListComp) -> None:
-            self.comprehensions += 1
+    # -- control flow leaving the run ----------------------------------------
 
-        def leave_ListComp(self, node: cst.ListComp) -> None:
-            self.comprehensions -= 1
+    def visit_Return(self, node: cst.Return) -> None:
+        if not self.nested:
+            self.has_return = True
 
-        def visit_SetComp(self, node: cst.SetComp) -> None:
-            self.comprehensions += 1
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if not self.nested:
+            self._flag("yield")
 
-        def leave_SetComp(self, node: cst.SetComp) -> None:
-            self.comprehensions -= 1
+    def visit_Break(self, node: cst.Break) -> None:
+        if not self.nested and not self.loops:
+            self._flag("break out of an enclosing loop")
 
-        def visit_DictComp(self, node: cst.DictComp) -> None:
-            self.comprehensions += 1
+    def visit_Continue(self, node: cst.Continue) -> None:
+        if not self.nested and not self.loops:
+            self._flag("continue of an enclosing loop")
 
-        def leave_DictComp(self, node: cst.DictComp) -> None:
-            self.comprehensions -= 1
+    # -- names and the frame -------------------------------------------------
 
-        def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
-            self.comprehensions += 1
+    def visit_Global(self, node: cst.Global) -> None:
+        self._flag("global statement")
 
-        def leave_GeneratorExp(self, node: cst.GeneratorExp) -> None:
-            self.comprehensions -= 1
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self._flag("nonlocal statement")
 
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal problem
-            if isinstance(node.func, cst.Name) and node.func.value in FRAME_BUILTINS:
-                if node.func.value != "dir" or not node.args:
-                    problem = problem or f"{node.func.value}() sees the frame"
+    def visit_Del(self, node: cst.Del) -> None:
+        if not self.nested and _has_name_target(node.target):
+            self._flag("del of a name")
 
-    walker = Walk()
-    for stmt in stmts:
-        stmt.visit(walker)
-    return problem, has_return, is_async
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if self.comprehensions:
+            self._flag("walrus in a comprehension")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value in FRAME_BUILTINS:
+            if node.func.value != "dir" or not node.args:
+                self._flag(f"{node.func.value}() sees the frame")
+
+    # -- comprehensions (a walrus in one binds in the function) ---------------
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self.comprehensions += 1
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self.comprehensions -= 1
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self.comprehensions += 1
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self.comprehensions -= 1
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self.comprehensions += 1
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self.comprehensions -= 1
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self.comprehensions += 1
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self.comprehensions -= 1
 
 
 def _has_name_target(node: cst.CSTNode) -> bool:
@@ -641,27 +725,44 @@ def _stored_names(stmts: Sequence[cst.BaseStatement]) -> set[str]:
     """Every name the run binds in its own scope (any depth, nested scopes excluded)."""
     out: set[str] = set()
     for node in _walk_own(stmts):
-        if isinstance(node, cst.AssignTarget):
-            out |= _target_names(node.target)
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
-            out |= _target_names(node.target)
-        elif isinstance(node, (cst.For, cst.CompFor)):
-            out |= _target_names(node.target)
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            out |= _target_names(node.asname.name)
-        elif isinstance(node, cst.NamedExpr):
-            out |= _target_names(node.target)
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            out |= _target_names(node.name.name)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            out.add(node.name.value)
-        elif isinstance(node, cst.Del):
-            out |= _target_names(node.target)
-        elif isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)):
-                    out |= _small_defs(small)
+        out |= _names_bound_by(node)
     return out
+
+
+def _names_bound_by(node: cst.CSTNode) -> set[str]:
+    for types, names in _BINDERS:
+        if isinstance(node, types):
+            return names(node)
+    return set()
+
+
+def _with_item_names(item: cst.WithItem) -> set[str]:
+    return _target_names(item.asname.name) if item.asname is not None else set()
+
+
+def _handler_names(handler: cst.ExceptHandler) -> set[str]:
+    return _target_names(handler.name.name) if handler.name is not None else set()
+
+
+def _import_names(line: cst.SimpleStatementLine) -> set[str]:
+    out: set[str] = set()
+    for small in line.body:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            out |= _small_defs(small)
+    return out
+
+
+# node types that bind names, and the names each binds
+_BINDERS: tuple[tuple[Any, Callable[[Any], set[str]]], ...] = (
+    (
+        (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del),
+        lambda node: _target_names(node.target),
+    ),
+    (cst.WithItem, _with_item_names),
+    (cst.ExceptHandler, _handler_names),
+    ((cst.FunctionDef, cst.ClassDef), lambda node: {node.name.value}),
+    (cst.SimpleStatementLine, _import_names),
+)
 
 
 def _uses_super(stmts: Sequence[cst.BaseStatement]) -> bool:
@@ -695,25 +796,30 @@ def _target_names(node: cst.CSTNode) -> set[str]:
 
 def _small_defs(small: cst.BaseSmallStatement) -> set[str]:
     if isinstance(small, cst.Assign):
-        out: set[str] = set()
-        for target in small.targets:
-            out |= _target_names(target.target)
-        return out
+        return set().union(*(_target_names(target.target) for target in small.targets))
     if isinstance(small, cst.AnnAssign):
         return _target_names(small.target) if small.value is not None else set()
     if isinstance(small, cst.AugAssign):
         return _target_names(small.target)
-    if isinstance(small, cst.Import):
-        return {
-            (a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else cst.helpers.get_full_name_for_node(a.name).split(".")[0])
-            for a in small.names
-        }
-    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-        return {
-            (a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else cst.helpers.get_full_name_for_node(a.name))
-            for a in small.names
-        }
+    if isinstance(small, (cst.Import, cst.ImportFrom)):
+        return _import_defs(small)
     return set()
+
+
+def _import_defs(small: cst.Import | cst.ImportFrom) -> set[str]:
+    if isinstance(small, cst.Import):
+        return {_alias_binding(alias, top_package=True) for alias in small.names}
+    if isinstance(small.names, cst.ImportStar):
+        return set()
+    return {_alias_binding(alias, top_package=False) for alias in small.names}
+
+
+def _alias_binding(alias: cst.ImportAlias, top_package: bool) -> str:
+    """The name an import alias binds: its ``as`` name, else ``import a.b`` binds ``a``."""
+    if alias.asname and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    full = cst.helpers.get_full_name_for_node(alias.name)
+    return full.split(".")[0] if top_package else full  # type: ignore[union-attr,return-value]
 
 
 def _terminates(stmt: cst.BaseStatement) -> bool:
@@ -724,42 +830,58 @@ def _terminates(stmt: cst.BaseStatement) -> bool:
 
 def _defs(stmt: cst.BaseStatement) -> set[str] | None:
     """Names surely bound when control leaves ``stmt`` normally (None: it never does)."""
-    if isinstance(stmt, cst.SimpleStatementLine):
-        out: set[str] = set()
-        for small in stmt.body:
-            if isinstance(small, (cst.Return, cst.Raise, cst.Break, cst.Continue)):
-                return _TOP
-            out |= _small_defs(small)
-        return out
-    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-        return {stmt.name.value}
-    if isinstance(stmt, cst.If):
-        branches: list[set[str] | None] = [_seq_defs(_body(stmt.body))]
-        orelse = stmt.orelse
-        if orelse is None:
-            branches.append(set())
-        elif isinstance(orelse, cst.Else):
-            branches.append(_seq_defs(_body(orelse.body)))
-        else:
-            branches.append(_defs(orelse))
-        return _meet(branches)
-    if isinstance(stmt, cst.With):
-        out = set()
-        for item in stmt.items:
-            if item.asname is not None:
-                out |= _target_names(item.asname.name)
-        return out
-    if isinstance(stmt, (cst.Try, cst.TryStar)):
-        body = _seq_defs([*_body(stmt.body), *(_body(stmt.orelse.body) if stmt.orelse else [])])
-        paths = [body, *(_seq_defs(_body(h.body)) for h in stmt.handlers)]
-        result = _meet(paths)
-        if stmt.finalbody is not None:
-            final = _seq_defs(_body(stmt.finalbody.body))
-            if final is _TOP:
-                return _TOP
-            result = final if result is _TOP else result | final  # type: ignore[operator]
-        return result
+    for types, defs in _DEFS:
+        if isinstance(stmt, types):
+            return defs(stmt)
     return set()
+
+
+def _line_defs(stmt: cst.SimpleStatementLine) -> set[str] | None:
+    out: set[str] = set()
+    for small in stmt.body:
+        if isinstance(small, (cst.Return, cst.Raise, cst.Break, cst.Continue)):
+            return _TOP
+        out |= _small_defs(small)
+    return out
+
+
+def _if_defs(stmt: cst.If) -> set[str] | None:
+    branches: list[set[str] | None] = [_seq_defs(_body(stmt.body))]
+    orelse = stmt.orelse
+    if orelse is None:
+        branches.append(set())
+    elif isinstance(orelse, cst.Else):
+        branches.append(_seq_defs(_body(orelse.body)))
+    else:
+        branches.append(_defs(orelse))
+    return _meet(branches)
+
+
+def _with_defs(stmt: cst.With) -> set[str]:
+    out: set[str] = set()
+    for item in stmt.items:
+        out |= _with_item_names(item)
+    return out
+
+
+def _try_defs(stmt: cst.Try | cst.TryStar) -> set[str] | None:
+    body = _seq_defs([*_body(stmt.body), *(_body(stmt.orelse.body) if stmt.orelse else [])])
+    result = _meet([body, *(_seq_defs(_body(h.body)) for h in stmt.handlers)])
+    if stmt.finalbody is None:
+        return result
+    final = _seq_defs(_body(stmt.finalbody.body))
+    if final is _TOP:
+        return _TOP
+    return final if result is _TOP else result | final  # type: ignore[operator]
+
+
+_DEFS: tuple[tuple[Any, Callable[[Any], set[str] | None]], ...] = (
+    (cst.SimpleStatementLine, _line_defs),
+    ((cst.FunctionDef, cst.ClassDef), lambda stmt: {stmt.name.value}),
+    (cst.If, _if_defs),
+    (cst.With, _with_defs),
+    ((cst.Try, cst.TryStar), _try_defs),
+)
 
 
 def _meet(branches: Sequence[set[str] | None]) -> set[str] | None:
@@ -804,6 +926,66 @@ def _header_names(stmt: cst.CSTNode, inner: cst.CSTNode) -> set[str]:
             if handler.body is inner and handler.name is not None:
                 return _target_names(handler.name.name)
     return set()
+
+
+def _binds_at(name: str, container: cst.IndentedBlock, lo: int, pos: int, inner: cst.CSTNode | None) -> bool:
+    """Do statements ``lo:pos`` of ``container`` surely bind ``name``, or the header of
+    statement ``pos`` (``for`` target, ``as`` name) around its block ``inner``?
+    """
+    if _binds(name, container.body[lo:pos]):
+        return True
+    return inner is not None and name in _header_names(container.body[pos], inner)
+
+
+def _outputs(reads: list[_Event], run: _Run, written: set[str]) -> list[str]:
+    """Names the run assigns that code after it may read."""
+    outputs: list[str] = []
+    for r in reads:
+        if r.name in written and r.name not in outputs and run.read_later(r):
+            outputs.append(r.name)
+    return outputs
+
+
+def _rank(cand: _Candidate) -> tuple[Any, ...]:
+    """Best first: lowest score, then most complexity moved, fewest lines, first in the code."""
+    return (cand.score, -cand.cc, cand.lines, cand.path, cand.start)
+
+
+@dataclass
+class _Run:
+    """A candidate run as a range of preorder indexes, and the loops around it."""
+
+    stmts: list[cst.BaseStatement]
+    lo: int
+    hi: int
+    loop_ranges: list[tuple[int, int]]
+
+    def contains(self, event: _Event) -> bool:
+        return self.lo <= event.index <= self.hi
+
+    def in_loop(self, index: int) -> bool:
+        return any(a <= index <= b for a, b in self.loop_ranges)
+
+    def may_follow(self, index: int) -> bool:
+        """May code at ``index`` (outside the run) run after it: later, or in a loop around it?"""
+        return index > self.hi or self.in_loop(index)
+
+    def read_later(self, event: _Event) -> bool:
+        """May this read see what the run assigned (a closure may run at any time)?"""
+        if self.contains(event):
+            return False
+        return event.nested or self.may_follow(event.index)
+
+
+@dataclass
+class _Flow:
+    """What goes into and comes out of a run; the checks may still move the receiver out."""
+
+    inputs: list[str]
+    outputs: list[str]
+    written: set[str]
+    reads_in: list[_Event]
+    uses_receiver: bool = False
 
 
 class Extractor:
@@ -865,143 +1047,175 @@ class Extractor:
         start), only code from statement ``start`` of that container inwards counts: "bound by
         the run itself before this read".
         """
-        if stop is None and name in self.facts.params:
+        if stop is None and name in self._known_facts().params:
             return True
+        stop_block, stop_start = stop if stop is not None else (None, 0)
         for container, pos, inner in self._chain(node):
-            lo = stop[1] if stop is not None and container is stop[0] else 0
-            if _binds(name, container.body[lo:pos]):
+            at_stop = container is stop_block
+            if _binds_at(name, container, stop_start if at_stop else 0, pos, inner):
                 return True
-            stmt = container.body[pos]
-            if inner is not None and name in _header_names(stmt, inner):
-                return True
-            if stop is not None and container is stop[0]:
+            if at_stop:
                 return False
         return False
 
-    def _analyse(self, cand: _Candidate) -> str | None:
-        facts = self.facts
-        assert facts is not None
-        ix = facts.index
-        stmts = list(cand.container.body[cand.start:cand.stop])
-        lo = ix.span[stmts[0]][0]
-        hi = ix.span[stmts[-1]][1]
+    def _known_facts(self) -> _Facts:
+        """The facts, for code that only runs once :meth:`plan` has checked there are some."""
+        if self.facts is None:
+            raise RuntimeError(f"{self.func.name.value}: no function body to analyse")
+        return self.facts
 
+    def _ancestry(self, node: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, cst.CSTNode | None]]:
+        """(node, parent) from ``node`` up to the function's body."""
+        facts = self._known_facts()
+        current: cst.CSTNode | None = node
+        while current is not None and current is not facts.func:
+            parent = facts.index.parent.get(current)
+            yield current, parent
+            current = parent
+
+    def _analyse(self, cand: _Candidate) -> str | None:
+        """Why ``cand`` cannot be extracted, or None after filling in its inputs and outputs."""
+        facts = self._known_facts()
+        stmts = list(cand.container.body[cand.start:cand.stop])
         problem, has_return, is_async = _flow_problems(stmts, cand.tail, facts.is_generator)
         if problem:
             return problem
         cand.tail = cand.tail and has_return
         cand.is_async = is_async
-
-        in_block = lambda e: lo <= e.index <= hi  # noqa: E731
-        writes_in = [w for w in facts.writes if in_block(w)]
-        reads_in = [r for r in facts.reads if in_block(r)]
-
         if facts.declared_outer & _stored_names(stmts):
             return "write to a global/nonlocal name"
 
+        run = self._run(cand, stmts)
+        flow = self._data_flow(cand, run)
+        checks = (self._closure_problem, self._receiver_problem, self._unbound_problem, self._output_problem)
+        for check in checks:
+            problem = check(cand, run, flow)
+            if problem:
+                return problem
+        cand.inputs = tuple(flow.inputs)
+        cand.outputs = tuple(flow.outputs)
+        cand.uses_receiver = flow.uses_receiver
+        return None
+
+    def _run(self, cand: _Candidate, stmts: list[cst.BaseStatement]) -> _Run:
+        span = self._known_facts().index.span
         # loops around the run: a read anywhere in them may come after the run
-        loop_ranges = []
-        node: cst.CSTNode | None = cand.container
-        while node is not None and node is not facts.func:
-            if isinstance(node, (cst.For, cst.While)):
-                loop_ranges.append(ix.span[node])
-            node = ix.parent.get(node)
+        loops = [span[node] for node, _ in self._ancestry(cand.container) if isinstance(node, (cst.For, cst.While))]
+        return _Run(stmts, span[stmts[0]][0], span[stmts[-1]][1], loops)
 
-        def read_later(e: _Event) -> bool:
-            if in_block(e):
-                return False
-            return e.index > hi or e.nested or any(a <= e.index <= b for a, b in loop_ranges)
+    def _data_flow(self, cand: _Candidate, run: _Run) -> _Flow:
+        facts = self._known_facts()
+        reads_in = [r for r in facts.reads if run.contains(r)]
+        written = {w.name for w in facts.writes if run.contains(w)}
+        inputs = self._inputs(cand, run, reads_in)
+        # a tail call returns what the function returned: nothing flows out
+        outputs = [] if cand.tail else _outputs(facts.reads, run, written)
+        for name in outputs:
+            if not _binds(name, run.stmts) and name not in inputs:
+                inputs.append(name)  # assigned only on some paths: pass the old value in
+        return _Flow(inputs, outputs, written, reads_in)
 
+    def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
+        """Names read in the run before it binds them, and names of enclosing functions."""
+        stop = (cand.container, cand.start)
         inputs: list[str] = []
         for r in reads_in:
-            if r.name in inputs or self._bound_before(r.name, r.node, (cand.container, cand.start)):
-                continue
-            inputs.append(r.name)
-        for r in facts.enclosing_reads:
-            if in_block(r) and r.name not in inputs:
+            if r.name not in inputs and not self._bound_before(r.name, r.node, stop):
                 inputs.append(r.name)
+        for r in self._known_facts().enclosing_reads:
+            if run.contains(r) and r.name not in inputs:
+                inputs.append(r.name)
+        return inputs
 
-        written = {w.name for w in writes_in}
-        outputs: list[str] = []
-        if not cand.tail:
-            for r in facts.reads:
-                if r.name in written and read_later(r) and r.name not in outputs:
-                    outputs.append(r.name)
-        for name in outputs:
-            if not _binds(name, stmts) and name not in inputs:
-                inputs.append(name)  # assigned only on some paths: pass the old value in
-
-        # closures crossing the boundary
-        touched = written | {x.name for x in reads_in}
+    def _closure_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """Closures must see the function's variables, not the helper's copies."""
+        facts = self._known_facts()
+        touched = flow.written | {x.name for x in flow.reads_in}
         if any(w.nested and w.name in touched for w in facts.writes):
             return "name rebound by a nested function (nonlocal)"
         for r in facts.reads:
-            if r.nested and not in_block(r) and r.name in written:
-                return "name shared with a closure outside the block"
-            if r.nested and in_block(r):
-                later = [w for w in facts.writes if w.name == r.name and not in_block(w)
-                         and (w.index > hi or any(a <= w.index <= b for a, b in loop_ranges))]
-                if later:
-                    return "closure in the block sees a name changed later"
+            problem = self._closure_read_problem(r, run, flow) if r.nested else None
+            if problem:
+                return problem
+        return None
 
+    def _closure_read_problem(self, read: _Event, run: _Run, flow: _Flow) -> str | None:
+        """A read in a nested function: which copy of the variable would it see?"""
+        if not run.contains(read):
+            return "name shared with a closure outside the block" if read.name in flow.written else None
+        if self._rebound_after(read.name, run):
+            return "closure in the block sees a name changed later"
+        return None
+
+    def _rebound_after(self, name: str, run: _Run) -> bool:
+        writes = self._known_facts().writes
+        return any(w.name == name and not run.contains(w) and run.may_follow(w.index) for w in writes)
+
+    def _receiver_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """A run using ``self``/``cls`` or ``super()`` needs a method helper called through it."""
+        facts = self._known_facts()
         receiver = facts.receiver
-        uses_receiver = False
-        if receiver is not None and receiver in inputs:
-            inputs.remove(receiver)
-            uses_receiver = True
-        if _uses_super(stmts):
+        if receiver is not None and receiver in flow.inputs:
+            flow.inputs.remove(receiver)
+            flow.uses_receiver = True
+        if _uses_super(run.stmts):
             if facts.method_kind not in ("method", "classmethod") or receiver is None:
                 return "zero-argument super() outside a method"
-            uses_receiver = True
+            flow.uses_receiver = True
         if self.in_class and receiver is None:
             return "staticmethod, or a method that rebinds its first argument"
-        for name in inputs:
-            if name in {e.name for e in facts.enclosing_reads}:
-                continue
-            if not self._bound_before(name, cand.container.body[cand.start]):
+        return None
+
+    def _unbound_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """Each input is passed at the call, so it must surely be bound there."""
+        enclosing = {e.name for e in self._known_facts().enclosing_reads}
+        first = cand.container.body[cand.start]
+        for name in flow.inputs:
+            if name not in enclosing and not self._bound_before(name, first):
                 return f"input '{name}' may be unbound"
+        return None
 
-        if outputs:
-            node = cand.container
-            while node is not None and node is not facts.func:
-                parent = ix.parent.get(node)
-                if isinstance(parent, (cst.Try, cst.TryStar)) and node is parent.body:
-                    return "outputs assigned inside a try body"
-                if isinstance(parent, cst.With) and node is parent.body:
-                    return "outputs assigned inside a with body"
-                node = parent
-
-        cand.inputs = tuple(inputs)
-        cand.outputs = tuple(outputs)
-        cand.uses_receiver = uses_receiver
+    def _output_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """If the run raised halfway, a handler or a suppressing ``with`` would see old values."""
+        if not flow.outputs:
+            return None
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, (cst.Try, cst.TryStar)) and node is parent.body:
+                return "outputs assigned inside a try body"
+            if isinstance(parent, cst.With) and node is parent.body:
+                return "outputs assigned inside a with body"
         return None
 
     # -- search ------------------------------------------------------------
 
     def candidates(self, metric: str) -> list[_Candidate]:
-        facts = self.facts
-        if facts is None:
+        if self.facts is None:
             return []
-        out = []
-        for block, path, tail, _ancestors in _containers(self.func):
-            body = list(block.body)
-            ccs = [statement_cc(s) for s in body]
-            for i in range(len(body)):
-                for j in range(i + 1, len(body) + 1):
-                    if block is self.func.body and i == 0 and j == len(body):
-                        continue  # the whole body: nothing gained
-                    cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
-                    cand.cc = sum(ccs[i:j])
-                    first = self.position(body[i]).start.line
-                    last = self.position(body[j - 1]).end.line
-                    cand.lines = last - first + 1
-                    est = self._estimate(cand, metric)
-                    if est is None:
-                        continue
-                    cand.score = est
-                    out.append(cand)
-        out.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
+        out = [
+            cand
+            for block, path, tail, _ancestors in _containers(self.func)
+            for cand in self._block_candidates(block, path, tail, metric)
+        ]
+        out.sort(key=_rank)
         return out
+
+    def _block_candidates(
+        self, block: cst.IndentedBlock, path: _Path, tail: bool, metric: str
+    ) -> Iterator[_Candidate]:
+        """Every run of ``block`` worth extracting for ``metric``, with its estimated score."""
+        body = list(block.body)
+        ccs = [statement_cc(s) for s in body]
+        for i in range(len(body)):
+            for j in range(i + 1, len(body) + 1):
+                if block is self.func.body and i == 0 and j == len(body):
+                    continue  # the whole body: nothing gained
+                cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
+                cand.cc = sum(ccs[i:j])
+                cand.lines = self.position(body[j - 1]).end.line - self.position(body[i]).start.line + 1
+                est = self._estimate(cand, metric)
+                if est is not None:
+                    cand.score = est
+                    yield cand
 
     def _estimate(self, cand: _Candidate, metric: str) -> float | None:
         if metric == "cc":
@@ -1030,8 +1244,8 @@ class Extractor:
                 continue
             cand.score += PENALTY_PER_NAME * (len(cand.inputs) + len(cand.outputs))
             analysed.append(cand)
-            analysed.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
-        analysed.sort(key=lambda c: (c.score, -c.cc, c.lines, c.path, c.start))
+            analysed.sort(key=_rank)
+        analysed.sort(key=_rank)
         for cand in analysed[:VERIFY_LIMIT]:
             plan = self._verify(cand, metric)
             if plan is not None:
@@ -1054,18 +1268,11 @@ class Extractor:
         return name
 
     def _verify(self, cand: _Candidate, metric: str) -> Plan | None:
-        facts = self.facts
-        assert facts is not None
-        if self.in_class:
-            if cand.uses_receiver:
-                kind = "classmethod" if facts.method_kind == "classmethod" else "method"
-            else:
-                kind = "static"
-            receiver = facts.receiver if facts.method_kind != "static" else None
-            if receiver is None:
-                return None  # a staticmethod would need the class name: not worth the risk
-        else:
-            kind, receiver = "function", None
+        """The plan for ``cand`` if radon agrees that both functions come out better."""
+        shape = self._helper_shape(cand)
+        if shape is None:
+            return None
+        kind, receiver = shape
         plan = Plan(
             container_path=cand.path, start=cand.start, stop=cand.stop,
             inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand),
@@ -1075,6 +1282,28 @@ class Extractor:
             call_col=self.position(cand.container.body[cand.start]).start.column,
             before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
         )
+        measured = self._measure(plan)
+        if measured is None:
+            return None
+        f, h = measured
+        if not self._improves(f, h, metric):
+            return None
+        return replace(plan, after=(f.complexity, f.length), helper=(h.complexity, h.length))
+
+    def _helper_shape(self, cand: _Candidate) -> tuple[str, str | None] | None:
+        """(helper kind, receiver to call it through); None when there is no safe way."""
+        if not self.in_class:
+            return "function", None
+        facts = self._known_facts()
+        receiver = facts.receiver if facts.method_kind != "static" else None
+        if receiver is None:
+            return None  # a staticmethod would need the class name: not worth the risk
+        if not cand.uses_receiver:
+            return "static", receiver
+        return ("classmethod" if facts.method_kind == "classmethod" else "method"), receiver
+
+    def _measure(self, plan: Plan) -> tuple[Any, Any] | None:
+        """radon's blocks of the rewritten function and of the helper."""
         built = _build(self.func, plan)
         if built is None:
             return None
@@ -1087,13 +1316,13 @@ class Extractor:
         f, h = blocks.get(new_func.name.value), blocks.get(plan.helper_name)
         if f is None or h is None:
             return None
+        return f, h
+
+    def _improves(self, f: Any, h: Any, metric: str) -> bool:
+        """Both strictly below the original: repeated fixing always terminates."""
         if metric == "cc":
-            ok = f.complexity < self.cc and h.complexity < self.cc
-        else:
-            ok = f.length < self.length and h.length < self.length
-        if not ok:
-            return None
-        return Plan(**{**plan.__dict__, "after": (f.complexity, f.length), "helper": (h.complexity, h.length)})
+            return f.complexity < self.cc and h.complexity < self.cc
+        return f.length < self.length and h.length < self.length
 
 
 # --------------------------------------------------------------------------
@@ -1133,40 +1362,49 @@ def _wrapped_call(head: str, args: Sequence[str], col: int, tail: str = "") -> s
 
 
 def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.FunctionDef] | None:
+    """(rewritten function, helper) for ``plan``; None if its block is no longer there."""
     block = _resolve(func, plan.container_path)
     if block is None or plan.stop > len(block.body):
         return None
     stmts = list(block.body[plan.start:plan.stop])
     first = stmts[0]
-    lead = list(first.leading_lines)
-    comments = [ln for ln in lead if ln.comment is not None]
-    blanks = [ln for ln in lead if ln.comment is None]
     # comments above the run describe it: they stay above the call; blank lines too
     moved = [first.with_changes(leading_lines=[]), *stmts[1:]]
     if plan.outputs:
         moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
+    helper = _helper_def(plan, moved)
+    lead = list(first.leading_lines)
+    blanks = [ln for ln in lead if ln.comment is None]
+    comments = [ln for ln in lead if ln.comment is not None]
+    call_stmt = _call_statement(plan, [*blanks, *comments])
+    new_block = block.with_changes(body=[*block.body[:plan.start], call_stmt, *block.body[plan.stop:]])
+    new_func = cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
+    return new_func, helper
 
+
+_HELPER_DECORATOR = {"classmethod": "classmethod", "static": "staticmethod"}
+
+
+def _helper_def(plan: Plan, body: list[cst.BaseStatement]) -> cst.FunctionDef:
     params = list(plan.inputs)
-    decorators = []
     if plan.kind in ("method", "classmethod"):
-        assert plan.receiver is not None
+        if plan.receiver is None:
+            raise ValueError(f"{plan.kind} helper {plan.helper_name}() needs a receiver")
         params.insert(0, plan.receiver)
-        if plan.kind == "classmethod":
-            decorators.append(cst.Decorator(cst.Name("classmethod")))
-    elif plan.kind == "static":
-        decorators.append(cst.Decorator(cst.Name("staticmethod")))
-    in_class = plan.kind != "function"
+    decorator = _HELPER_DECORATOR.get(plan.kind)
     head = f"{'async ' if plan.is_async else ''}def {plan.helper_name}"
     template = cst.parse_statement(_wrapped_call(head, params, plan.def_col, ":") + "\n    pass\n")
-    assert isinstance(template, cst.FunctionDef)
-    helper = template.with_changes(
-        body=cst.IndentedBlock(body=moved),
-        decorators=decorators,
+    return cst.ensure_type(template, cst.FunctionDef).with_changes(
+        body=cst.IndentedBlock(body=body),
+        decorators=[cst.Decorator(cst.Name(decorator))] if decorator else [],
         leading_lines=[cst.EmptyLine(indent=False)] * (2 if plan.module_level else 1),
     )
 
+
+def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.SimpleStatementLine:
+    """``return helper(...)``, ``a, b = helper(...)`` or ``helper(...)``, awaited if async."""
     target = plan.helper_name
-    if plan.receiver is not None and in_class:
+    if plan.receiver is not None and plan.kind != "function":
         target = f"{plan.receiver}.{plan.helper_name}"
     prefix = ""
     if plan.tail:
@@ -1176,15 +1414,8 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     if plan.is_async:
         prefix += "await "
     text = _wrapped_call(prefix + target, list(plan.inputs), plan.call_col)
-    parsed = cst.parse_statement(text + "\n")
-    assert isinstance(parsed, cst.SimpleStatementLine)
-    small = parsed.body[0]
-    call_stmt = cst.SimpleStatementLine([small], leading_lines=[*blanks, *comments])
-    new_body = [*block.body[:plan.start], call_stmt, *block.body[plan.stop:]]
-    new_block = block.with_changes(body=new_body)
-    new_func = func.deep_replace(block, new_block)
-    assert isinstance(new_func, cst.FunctionDef)
-    return new_func, helper
+    parsed = cst.ensure_type(cst.parse_statement(text + "\n"), cst.SimpleStatementLine)
+    return cst.SimpleStatementLine([parsed.body[0]], leading_lines=leading_lines)
 
 
 def describe(plan: Plan) -> str:
