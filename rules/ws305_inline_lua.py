@@ -37,7 +37,9 @@ def render(template: str, /, **values: Any) -> str:
     def load(name: str) -> str:
         return (folder / name).read_text(encoding="utf-8")
 
-    env = jinja2.Environment(
+    # The templates generate Python source, not HTML: escaping would corrupt the code (a quote
+    # would come out as ``&#34;``), so autoescape must stay off.
+    env = jinja2.Environment(  # nosec B701 - renders Python code, never HTML
         loader=jinja2.FunctionLoader(load),
         keep_trailing_newline=True,
         autoescape=False,
@@ -47,6 +49,17 @@ def render(template: str, /, **values: Any) -> str:
     )
     env.filters["pystr"] = json.dumps  # a double-quoted literal Python reads back the same
     return env.get_template(template).render(**values)
+
+
+def _script_arg(call: cst.Call) -> cst.Arg | None:
+    """The script argument of ``<client>.eval(...)`` and friends: ``script=``, else the first positional."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value in _SCRIPT_METHODS):
+        return None
+    arg = next((a for a in call.args if a.keyword is not None and a.keyword.value == "script"), None)
+    if arg is not None:
+        return arg
+    return next((a for a in call.args if a.keyword is None and not a.star), None)
 
 
 def literal_value(module: cst.Module, node: cst.CSTNode) -> Any:
@@ -124,13 +137,7 @@ class _Scan(cst.CSTVisitor):
         self._bind(node.target, None)
 
     def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value in _SCRIPT_METHODS):
-            return
-        arg = next((a for a in node.args if a.keyword is not None and a.keyword.value == "script"), None)
-        if arg is None:
-            plain = [a for a in node.args if a.keyword is None and not a.star]
-            arg = plain[0] if plain else None
+        arg = _script_arg(node)
         if arg is None:
             return
         if isinstance(arg.value, _StringNode):
@@ -317,32 +324,11 @@ class InlineLuaScript(Rule):
 
     def _fix(self, node: cst.CSTNode, function: str, value: str) -> Fix | None:
         directory = str(self.opts["directory"]).strip("/") or "lua"
-        base = os.path.dirname(os.path.abspath(self.ctx.path))
         slug = re.sub(r"\W", "_", function).strip("_") or "module"
-        n = self._counters.get(slug, 0)
-        bound = self.ctx.imports.module_bindings | set(self.ctx.imports.aliases)
-        while True:
-            n += 1
-            filename = f"{slug}_{n}.lua"
-            constant = f"_{slug.upper()}_LUA" + (f"_{n}" if n > 1 else "")
-            target = os.path.join(base, directory, filename)
-            if constant in bound or constant in self._constants:
-                continue
-            if os.path.exists(target):
-                try:
-                    with open(target, encoding="utf-8", newline="") as fh:
-                        if fh.read() != value:
-                            continue
-                except (OSError, UnicodeDecodeError):
-                    continue
-            break
+        n, filename, constant = self._free_slot(slug, directory, value)
         self._counters[slug] = n
         self._constants.add(constant)
-        path_alias = self.ctx.imports.aliases.get("Path")
-        if path_alias in (None, "pathlib.Path") and "Path" not in self.ctx.imports.module_bindings:
-            path_expr, imports = "Path", (("pathlib", "Path"),)
-        else:
-            path_expr, imports = "pathlib.Path", (("pathlib", None),)
+        path_expr, imports = self._path_import()
         statement = render(
             "ws305_lua_constant.py.jinja2",
             constant=constant, path_expr=path_expr, parts=directory.split("/"), filename=filename,
@@ -356,3 +342,37 @@ class InlineLuaScript(Rule):
             module_statements=(statement.strip(),),
             new_files=((f"{directory}/{filename}", value),),
         )
+
+    def _free_slot(self, slug: str, directory: str, value: str) -> tuple[int, str, str]:
+        """``(n, <slug>_<n>.lua, _<SLUG>_LUA[_<n>])``: the first constant name not bound in the module
+        whose file does not exist yet or already holds this very script."""
+        base = os.path.dirname(os.path.abspath(self.ctx.path))
+        bound = self.ctx.imports.module_bindings | set(self.ctx.imports.aliases)
+        n = self._counters.get(slug, 0)
+        while True:
+            n += 1
+            filename = f"{slug}_{n}.lua"
+            constant = f"_{slug.upper()}_LUA" + (f"_{n}" if n > 1 else "")
+            if constant in bound or constant in self._constants:
+                continue
+            if _holds_other_text(os.path.join(base, directory, filename), value):
+                continue
+            return n, filename, constant
+
+    def _path_import(self) -> tuple[str, tuple[tuple[str, str | None], ...]]:
+        """How the constant spells ``Path``: ``Path`` when free (or already pathlib's), else ``pathlib.Path``."""
+        path_alias = self.ctx.imports.aliases.get("Path")
+        if path_alias in (None, "pathlib.Path") and "Path" not in self.ctx.imports.module_bindings:
+            return "Path", (("pathlib", "Path"),)
+        return "pathlib.Path", (("pathlib", None),)
+
+
+def _holds_other_text(path: str, value: str) -> bool:
+    """Whether ``path`` exists with other content than ``value`` (or cannot be read): not ours to reuse."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read() != value
+    except (OSError, UnicodeDecodeError):
+        return True
