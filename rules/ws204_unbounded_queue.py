@@ -27,6 +27,15 @@ _NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
 _SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
 
 
+def _deque_maxlen(call: cst.Call) -> tuple[bool, cst.Arg | None]:
+    """``(unbounded, maxlen argument)`` of a ``deque(...)`` call; a ``*args`` may hide the maxlen."""
+    maxlen = keyword(call, "maxlen")
+    if any(a.star for a in call.args) and maxlen is None:
+        return False, None
+    arg = maxlen or positional(call, 1)
+    return arg is None or (isinstance(arg.value, cst.Name) and arg.value.value == "None"), arg
+
+
 class UnboundedQueue(Rule):
     """
     ## What it does
@@ -355,10 +364,8 @@ class UnboundedQueue(Rule):
         self._report(call, "maxsize", arg, "asyncio queue without a positive maxsize")
 
     def _check_deque(self, call: cst.Call) -> None:
-        if any(a.star for a in call.args) and keyword(call, "maxlen") is None:
-            return
-        arg = keyword(call, "maxlen") or positional(call, 1)
-        if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+        unbounded, arg = _deque_maxlen(call)
+        if not unbounded:
             return
         target = self._buffer_target(call)
         if target is None or self._holds_waiters(target) or self._size_managed(target):
@@ -442,20 +449,25 @@ class UnboundedQueue(Rule):
 
     def _size_managed(self, target: cst.BaseExpression) -> bool:
         """Whether the same class (or module) keeps the deque's size in check by hand."""
-        if self._managed is None:
-            finder = _SizeChecks(self.ctx)
-            self.ctx.module.visit(finder)
-            self._managed = finder.managed
+        managed = self._size_checks()
         key = _key(target)
         cls = self._enclosing_class()
         if isinstance(target, cst.Name) and cls is not None:
             # A class attribute: managed as self.x / cls.x in the class, ClassName.x anywhere.
             keys = {key, f"self.{key}", f"cls.{key}"}
             qualified = f"{cls.name.value}.{key}"
-            return any((c is cls and k in keys) or k == qualified for c, k in self._managed)
+            return any((c is cls and k in keys) or k == qualified for c, k in managed)
         if key.startswith(("self.", "cls.")):
-            return any(c is cls and k == key for c, k in self._managed)
-        return any(k == key for _, k in self._managed)
+            return any(c is cls and k == key for c, k in managed)
+        return any(k == key for _, k in managed)
+
+    def _size_checks(self) -> list[tuple[cst.ClassDef | None, str]]:
+        """``(class, buffer)`` of every hand-written size check in the module, found once per file."""
+        if self._managed is None:
+            finder = _SizeChecks(self.ctx)
+            self.ctx.module.visit(finder)
+            self._managed = finder.managed
+        return self._managed
 
     def _enclosing_class(self) -> cst.ClassDef | None:
         for node in reversed(self.ctx.ancestors):
