@@ -609,73 +609,96 @@ class BlockingCallInAsync(Rule):
         return None
 
     def _is_path(self, expr: cst.BaseExpression, frame: _Frame) -> bool:
+        """Whether ``expr`` is surely a ``pathlib.Path``: built, derived, joined with ``/`` or bound."""
         if isinstance(expr, cst.Call):
-            if is_dotted(callee(expr)) and self._qualname(callee(expr)) in _PATH_CTORS:
-                return True
-            func = expr.func
-            return isinstance(func, cst.Attribute) and func.attr.value in _PATH_DERIVED and self._is_path(
-                func.value, frame
-            )
+            return self._is_path_call(expr, frame)
         if isinstance(expr, cst.Attribute):
             return expr.attr.value == "parent" and self._is_path(expr.value, frame)
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Divide):
             return self._is_path(expr.left, frame) or self._is_path(expr.right, frame)
         if isinstance(expr, cst.Name):
-            if expr.value in frame.paths:
-                return True
-            if expr.value in frame.locals:
-                return False
-            return expr.value in self.frames[self.ctx.ancestors[0]].paths
+            return self._is_path_name(expr.value, frame)
         return False
+
+    def _is_path_call(self, call: cst.Call, frame: _Frame) -> bool:
+        """``Path(...)`` and its kin, or a path method returning a path (``p.with_suffix(...)``)."""
+        if is_dotted(callee(call)) and self._qualname(callee(call)) in _PATH_CTORS:
+            return True
+        func = call.func
+        return isinstance(func, cst.Attribute) and func.attr.value in _PATH_DERIVED and self._is_path(
+            func.value, frame
+        )
+
+    def _is_path_name(self, name: str, frame: _Frame) -> bool:
+        """A name bound to a path in this function, or at module level unless a local shadows it."""
+        if name in frame.paths:
+            return True
+        if name in frame.locals:
+            return False
+        return name in self.frames[self.ctx.ancestors[0]].paths
 
     # ---- calls ----------------------------------------------------------------------------
 
     def _blocking_name(self, call: cst.Call, frame: _Frame) -> Optional[str]:
         """The qualified name of the blocking thing ``call`` calls, if it blocks."""
         func = callee(call)
-        head = func
-        while isinstance(head, cst.Attribute):
-            head = head.value
-        plain = isinstance(head, cst.Name)  # a dotted name, not ``make()()`` or ``x[0]()``
-        name = self._qualname(func) if plain and head.value not in frame.locals else None
+        name = self._dotted_qualname(func, frame)
         if name in self.blocking:
             return name
         if isinstance(func, cst.Attribute):
-            method, recv = func.attr.value, func.value
-            if method in _SESSION_METHODS:
-                session = self._session_type(recv)
-                if session is None and isinstance(recv, cst.Name):
-                    session = frame.sessions.get(recv.value)
-                if session is not None:
-                    return f"{session}.{method}"
-            if method in _PATH_IO and self._is_path(recv, frame):
-                return f"pathlib.Path.{method}"
+            return self._blocking_method(func, frame)
+        return None
+
+    def _dotted_qualname(self, func: cst.BaseExpression, frame: _Frame) -> Optional[str]:
+        """The qualified name of a dotted callee (not ``make()()`` or ``x[0]()``) not rooted in a local."""
+        head = func
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and head.value not in frame.locals:
+            return self._qualname(func)
+        return None
+
+    def _blocking_method(self, func: cst.Attribute, frame: _Frame) -> Optional[str]:
+        """A blocking method on a known receiver: a requests-like session, or a path doing I/O."""
+        method, recv = func.attr.value, func.value
+        if method in _SESSION_METHODS:
+            session = self._session_type(recv)
+            if session is None and isinstance(recv, cst.Name):
+                session = frame.sessions.get(recv.value)
+            if session is not None:
+                return f"{session}.{method}"
+        if method in _PATH_IO and self._is_path(recv, frame):
+            return f"pathlib.Path.{method}"
         return None
 
     def _candidates(self, call: cst.Call, frame: _Frame) -> tuple[tuple[tuple[str, ...], ...], str]:
         """Keys of same-module functions ``call`` may call (innermost first), and how it reads."""
         func = call.func
         if isinstance(func, cst.Name):
-            name = func.value
-            if name in self.imports.aliases:
-                return (), ""
-            if name in frame.locals and (*frame.key, name) not in self.defs:
-                return (), ""  # a parameter or local variable shadows any function of that name
-            keys = []
-            for i in range(len(frame.key), -1, -1):
-                if i and frame.kinds[i - 1] == "class":
-                    continue
-                keys.append((*frame.key[:i], name))
-            return tuple(keys), f"{name}()"
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value in ("self", "cls")
-            and len(frame.kinds) >= 2
-            and frame.kinds[-2] == "class"
-        ):
-            return ((*frame.key[:-1], func.attr.value),), f"{func.value.value}.{func.attr.value}()"
-        return (), ""
+            return self._function_candidates(func.value, frame)
+        return self._method_candidates(func, frame)
+
+    def _function_candidates(self, name: str, frame: _Frame) -> tuple[tuple[tuple[str, ...], ...], str]:
+        """``name()``: the functions of that name visible from here, innermost scope first."""
+        if name in self.imports.aliases:
+            return (), ""
+        if name in frame.locals and (*frame.key, name) not in self.defs:
+            return (), ""  # a parameter or local variable shadows any function of that name
+        # class bodies are not enclosing scopes for the functions defined in them
+        keys = [
+            (*frame.key[:i], name)
+            for i in range(len(frame.key), -1, -1)
+            if not (i and frame.kinds[i - 1] == "class")
+        ]
+        return tuple(keys), f"{name}()"
+
+    def _method_candidates(self, func: cst.BaseExpression, frame: _Frame) -> tuple[tuple[tuple[str, ...], ...], str]:
+        """``self.m()`` / ``cls.m()`` in a method: the class's own ``m``."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return (), ""
+        if func.value.value not in ("self", "cls") or len(frame.kinds) < 2 or frame.kinds[-2] != "class":
+            return (), ""
+        return ((*frame.key[:-1], func.attr.value),), f"{func.value.value}.{func.attr.value}()"
 
     def visit_Call(self, node: cst.Call) -> None:
         frame = self._frame()
@@ -707,33 +730,30 @@ class BlockingCallInAsync(Rule):
         if isinstance(parent, cst.WithItem):
             self.report(node, message + " (used as a context manager: no automatic fix)")
             return
+        self.report(node, message, fix=self._direct_fix(node, blocking, parent))
+
+    def _direct_fix(self, node: cst.Call, blocking: str, parent: Optional[cst.CSTNode]) -> Optional[Fix]:
+        """``await asyncio.sleep(...)`` for ``time.sleep``, else ``await asyncio.to_thread(...)`` (3.9+)."""
         if not self.can_fix or any(isinstance(a, cst.GeneratorExp) for a in self._inside_frame()):
-            self.report(node, message)
-            return
-        paren = (
-            isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node
-        ) or (isinstance(parent, cst.Call) and parent.func is node)
+            return None  # ``await`` is not allowed in a generator expression
+        paren = _needs_parens(node, parent)
         if blocking == "time.sleep":
             if any(arg.keyword is not None for arg in node.args):
-                self.report(node, message)
-                return
-            fix = Fix(
+                return None
+            return Fix(
                 FixSafety.SAFE,
                 "use await asyncio.sleep(...)",
                 replacements={node: lambda updated: _await(_sleep(updated), updated, paren)},
                 imports=(("asyncio", None),),
             )
-        elif self.ctx.target_version >= (3, 9):
-            fix = Fix(
+        if self.ctx.target_version >= (3, 9):
+            return Fix(
                 FixSafety.UNSAFE,
                 "run the blocking call in a worker thread with asyncio.to_thread",
                 replacements={node: lambda updated: _await(_to_thread(updated), updated, paren)},
                 imports=(("asyncio", None),),
             )
-        else:
-            self.report(node, message)
-            return
-        self.report(node, message, fix=fix)
+        return None
 
     def _inside_frame(self) -> list[cst.CSTNode]:
         """The ancestors between the innermost function body and the current node."""
@@ -807,6 +827,13 @@ def _to_thread(updated: cst.Call) -> cst.Call:
         args=[first, *updated.args],
         whitespace_after_func=updated.whitespace_after_func,
         whitespace_before_args=ws,
+    )
+
+
+def _needs_parens(node: cst.Call, parent: Optional[cst.CSTNode]) -> bool:
+    """Whether ``await <node>`` needs parentheses here: ``(await x).a``, ``(await x)[i]``, ``(await x)()``."""
+    return (isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node) or (
+        isinstance(parent, cst.Call) and parent.func is node
     )
 
 
