@@ -135,21 +135,20 @@ def _escapes(node: cst.CSTNode, in_loop: bool = False) -> bool:
     Nested functions and classes are skipped; ``break``/``continue`` in a nested loop's body
     belong to that loop (those in its ``else`` do not).
     """
-    for child in node.children:
-        if isinstance(child, (cst.Return, cst.Yield, cst.Nonlocal, cst.Global)):
-            return True
-        if isinstance(child, (cst.Break, cst.Continue)) and not in_loop:
-            return True
-        if isinstance(child, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(child, (cst.For, cst.While)):
-            for part in child.children:
-                if _escapes(part, in_loop=in_loop or part is child.body):
-                    return True
-            continue
-        if _escapes(child, in_loop):
-            return True
-    return False
+    return any(_child_escapes(child, in_loop) for child in node.children)
+
+
+def _child_escapes(child: cst.CSTNode, in_loop: bool) -> bool:
+    """``_escapes`` for one child: the statement itself, then what it contains."""
+    if isinstance(child, (cst.Return, cst.Yield, cst.Nonlocal, cst.Global)):
+        return True
+    if isinstance(child, (cst.Break, cst.Continue)):
+        return not in_loop
+    if isinstance(child, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        return False
+    if isinstance(child, (cst.For, cst.While)):
+        return any(_escapes(part, in_loop=in_loop or part is child.body) for part in child.children)
+    return _escapes(child, in_loop)
 
 
 class _Bindings(cst.CSTVisitor):
@@ -308,21 +307,34 @@ def _connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str 
     root = _root_name(receiver(call))
     if root in targets:
         return root  # ws.send_text(...), client.ws.send(...)
-    arg_names = [a.value.value for a in call.args if isinstance(a.value, cst.Name)]
+    return _passed_connection(call, targets, iter_conn)
+
+
+def _passed_connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
+    """A loop target passed to a send as an argument: ``send(ws, msg)``, ``manager.send_to(client)``."""
+    arg_names = _name_args(call)
     for var in targets:
         if var not in arg_names or _payload_like(var):
             continue
         if _conn_like(var):
             return var
-        recv = receiver(call)
-        recv_name = _last_name(recv)
-        if recv_name is not None and recv_name not in ("self", "cls") and _conn_like(recv_name):
-            return None  # ws.send_json(x): several things sent over one connection
-        if any(_conn_like(n) for n in arg_names if n not in targets):
-            return None  # send(x, websocket): likewise
+        if _has_own_connection(call, targets, arg_names):
+            return None
         if iter_conn or len(call.args) >= 2:
             return var
     return None
+
+
+def _name_args(call: cst.Call) -> list[str]:
+    return [a.value.value for a in call.args if isinstance(a.value, cst.Name)]
+
+
+def _has_own_connection(call: cst.Call, targets: Sequence[str], arg_names: Sequence[str]) -> bool:
+    """Whether the send already names a connection, so the loop target is only what is sent."""
+    recv_name = _last_name(receiver(call))
+    if recv_name is not None and recv_name not in ("self", "cls") and _conn_like(recv_name):
+        return True  # ws.send_json(x): several things sent over one connection
+    return any(_conn_like(n) for n in arg_names if n not in targets)  # send(x, websocket): likewise
 
 
 def _iter_words_conn(expr: cst.BaseExpression) -> bool:
@@ -778,38 +790,10 @@ class SequentialBroadcast(Rule):
             return None
         if self.opts["use-taskgroup"] and self.ctx.target_version >= (3, 11):
             tg = _fresh("tg", used)
-
-            def taskgroup(updated: cst.For) -> cst.CSTNode:
-                def swap(small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
-                    call = small.value.expression  # type: ignore[attr-defined]
-                    create = cst.Call(
-                        func=cst.Attribute(cst.Name(tg), cst.Name("create_task")), args=[cst.Arg(call)]
-                    )
-                    return small.with_changes(value=create)
-
-                body = updated.body
-                if isinstance(body, cst.SimpleStatementSuite):
-                    body = body.with_changes(body=[swap(body.body[0])])
-                else:
-                    line = body.body[0]
-                    body = body.with_changes(body=[line.with_changes(body=[swap(line.body[0])])])
-                inner = updated.with_changes(body=body, leading_lines=[])
-                return cst.With(
-                    items=[
-                        cst.WithItem(
-                            cst.Call(func=cst.Attribute(cst.Name("asyncio"), cst.Name("TaskGroup"))),
-                            asname=cst.AsName(cst.Name(tg)),
-                        )
-                    ],
-                    body=cst.IndentedBlock(body=[inner]),
-                    asynchronous=cst.Asynchronous(),
-                    leading_lines=updated.leading_lines,
-                )
-
             return Fix(
                 FixSafety.UNSAFE,
                 "start every send in an asyncio.TaskGroup",
-                replacements={node: taskgroup},
+                replacements={node: lambda updated: _in_taskgroup(updated, tg)},
                 imports=(("asyncio", None),),
             )
 
@@ -885,23 +869,7 @@ class SequentialBroadcast(Rule):
     @staticmethod
     def _counter(inc: cst.CSTNode | None) -> cst.BaseExpression | None:
         """The counter of ``count += 1`` / ``count = count + 1`` (a name or attribute)."""
-
-        def one(e: cst.BaseExpression) -> bool:
-            return isinstance(e, cst.Integer) and e.value == "1"
-
-        if isinstance(inc, cst.AugAssign) and isinstance(inc.operator, cst.AddAssign) and one(inc.value):
-            target = inc.target
-        elif (
-            isinstance(inc, cst.Assign)
-            and len(inc.targets) == 1
-            and isinstance(inc.value, cst.BinaryOperation)
-            and isinstance(inc.value.operator, cst.Add)
-            and one(inc.value.right)
-            and inc.value.left.deep_equals(inc.targets[0].target)
-        ):
-            target = inc.targets[0].target
-        else:
-            return None
+        target = _incremented(inc)
         if isinstance(target, cst.Name) or (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
             return target
         return None
@@ -915,24 +883,15 @@ class SequentialBroadcast(Rule):
         params = _flat_names(node.target)
         if params is None or _escapes(stmt):
             return None
-        # Names the try statement rebinds: local to the new function unless the enclosing
-        # function binds them too (then `nonlocal`), or reads them elsewhere (then no fix).
-        handler_names = {h.name.name.value for h in stmt.handlers if h.name is not None and isinstance(h.name.name, cst.Name)}
-        rebound = _bindings(stmt) - set(params) - handler_names
-        outside = _Names()
-        outer_bound = _bindings(func.params) | _bindings(func.body, skip=node)  # type: ignore[attr-defined]
-        func.visit(_SkipVisitor(outside, node))
-        nonlocals = []
-        for name in sorted(rebound):
-            if name in outer_bound:
-                nonlocals.append(name)
-            elif name in outside.names:
-                return None
+        nonlocals = _try_nonlocals(node, stmt, params, func)
+        if nonlocals is None:
+            return None
         helper = _fresh("_send_one", used)
 
         def carried(updated: cst.For) -> cst.CSTNode:
             body = updated.body
-            assert isinstance(body, cst.IndentedBlock)
+            if not isinstance(body, cst.IndentedBlock):
+                return updated  # not reached: a loop holding a try statement has an indented body
             inner: list[cst.BaseStatement] = []
             if nonlocals:
                 inner.append(_line(cst.Nonlocal([cst.NameItem(cst.Name(n)) for n in nonlocals])))
@@ -954,6 +913,70 @@ class SequentialBroadcast(Rule):
             replacements={node: carried},
             imports=(("asyncio", None),),
         )
+
+
+def _in_taskgroup(updated: cst.For, tg: str) -> cst.CSTNode:
+    """``async with asyncio.TaskGroup() as tg:`` around the loop, each send started as a task."""
+
+    def swap(small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
+        call = small.value.expression  # type: ignore[attr-defined]
+        create = cst.Call(func=cst.Attribute(cst.Name(tg), cst.Name("create_task")), args=[cst.Arg(call)])
+        return small.with_changes(value=create)
+
+    body = updated.body
+    if isinstance(body, cst.SimpleStatementSuite):
+        body = body.with_changes(body=[swap(body.body[0])])
+    else:
+        line = body.body[0]
+        body = body.with_changes(body=[line.with_changes(body=[swap(line.body[0])])])
+    inner = updated.with_changes(body=body, leading_lines=[])
+    return cst.With(
+        items=[
+            cst.WithItem(
+                cst.Call(func=cst.Attribute(cst.Name("asyncio"), cst.Name("TaskGroup"))),
+                asname=cst.AsName(cst.Name(tg)),
+            )
+        ],
+        body=cst.IndentedBlock(body=[inner]),
+        asynchronous=cst.Asynchronous(),
+        leading_lines=updated.leading_lines,
+    )
+
+
+def _is_one(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Integer) and expr.value == "1"
+
+
+def _incremented(inc: cst.CSTNode | None) -> cst.BaseExpression | None:
+    """What ``x += 1`` or ``x = x + 1`` increments, else None."""
+    if isinstance(inc, cst.AugAssign):
+        return inc.target if isinstance(inc.operator, cst.AddAssign) and _is_one(inc.value) else None
+    if not (isinstance(inc, cst.Assign) and len(inc.targets) == 1):
+        return None
+    value, target = inc.value, inc.targets[0].target
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add) and _is_one(value.right):
+        return target if value.left.deep_equals(target) else None
+    return None
+
+
+def _try_nonlocals(node: cst.For, stmt: cst.Try, params: Sequence[str], func: cst.CSTNode) -> list[str] | None:
+    """The names the try statement rebinds that the new function must declare ``nonlocal``.
+
+    A rebound name is local to the new function unless the enclosing function binds it too
+    (then ``nonlocal``) or reads it elsewhere (then None: no fix).
+    """
+    handler_names = {h.name.name.value for h in stmt.handlers if h.name is not None and isinstance(h.name.name, cst.Name)}
+    rebound = _bindings(stmt) - set(params) - handler_names
+    outside = _Names()
+    outer_bound = _bindings(func.params) | _bindings(func.body, skip=node)  # type: ignore[attr-defined]
+    func.visit(_SkipVisitor(outside, node))
+    nonlocals = []
+    for name in sorted(rebound):
+        if name in outer_bound:
+            nonlocals.append(name)
+        elif name in outside.names:
+            return None
+    return nonlocals
 
 
 class _SkipVisitor(cst.CSTVisitor):
