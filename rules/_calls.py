@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 
 
-
 def is_dotted(expr: cst.BaseExpression) -> bool:
     """Whether ``expr`` is a plain dotted name (``a.b.c``), not ``make()()`` or ``x[0].y``."""
     while isinstance(expr, cst.Attribute):
