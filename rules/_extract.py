@@ -1528,19 +1528,26 @@ class ExtractRule(Rule):
             module_level=len(anc) == 2 and isinstance(anc[0], cst.Module),
         )
         message = self.message(node.name.value, block, limit)
+        # Planning an extraction costs far more than detection: it is done only when the fix is
+        # applied or its edits are reported (``Fix.build``), never for a plain check.
+        fix = Fix(FixSafety.UNSAFE, "extract method", build=lambda f: self._plan_into(f, node, extractor))
+        self._report(node, message, fix)
+
+    def _plan_into(self, fix: Fix, node: cst.FunctionDef, extractor: Extractor) -> None:
         plan = extractor.plan(self.metric)
         if plan is None:
-            self._report(node, message + "; no safe extraction remains", None)
+            fix.description = "no safe extraction remains"
             return
         plan = replace(plan, placement=str(self.opts.get("helper-placement", "before")))
-        self._names.add(plan.helper_name)
+        if self._names is not None:
+            self._names.add(plan.helper_name)
         numbers = (
             f"CC {plan.before[0]} -> {plan.after[0]} + helper {plan.helper[0]}"
             if self.metric == "cc"
             else f"{plan.before[1]} lines -> {plan.after[1]} + helper {plan.helper[1]}"
         )
-        fix = Fix(FixSafety.UNSAFE, f"{describe(plan)} ({numbers})", replacements={node: plan.apply})
-        self._report(node, message, fix)
+        fix.description = f"{describe(plan)} ({numbers})"
+        fix.replacements = {node: plan.apply}
 
     def _report(self, node: cst.FunctionDef, message: str, fix: Fix | None) -> None:
         # Reported on the ``def`` line; the statement (suppression comments, the span a fix may

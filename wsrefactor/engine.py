@@ -6,7 +6,6 @@ Everything here runs inside a worker process and returns only picklable results.
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import os
 import warnings
@@ -129,14 +128,21 @@ def analyze_module(
     config: Config,
     want_edits: bool = False,
     tree: ast.Module | None = None,
+    build_fixes: bool = False,
 ) -> Analysis:
+    """Run every rule over one parsed module in a single traversal.
+
+    ``want_edits`` computes each fix's text edits (JSON, SARIF); ``build_fixes`` builds lazy fixes
+    without edits, so messages say when a fix turned out impossible (the final pass of ``fix``).
+    """
     ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
     instances = [rule(ctx) for rule in rules]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    with contextlib.ExitStack() as stack:
-        for rule in instances:
-            stack.enter_context(rule.resolve(wrapper))
-        module.visit(_Dispatch(ctx, instances))
+    for rule in instances:
+        # Kept after the visit (not libcst's scoped ``resolve``): lazy fixes built later still
+        # read positions and scopes of this tree. The wrapper caches, so each provider runs once.
+        rule.metadata = wrapper.resolve_many(rule.get_inherited_dependencies())
+    module.visit(_Dispatch(ctx, instances))
 
     positions: Mapping[cst.CSTNode, CodeRange] | None = None
 
@@ -157,16 +163,19 @@ def analyze_module(
             stmt_rng = position(report.stmt) if report.stmt is not None else rng
             stmt_line, stmt_end = stmt_rng.start.line, stmt_rng.end.line
             info = None
-            if report.fix is not None:
-                edits: tuple[Edit, ...] = ()
-                if want_edits and materialize(report.fix):
-                    edits = text_edits(module.code, apply_fixes(module, [report.fix]).code)
-                info = FixInfo(report.fix.safety, report.fix.description, edits)
-                report.fix.at = (rng.start.line, rng.start.column + 1)
-                fixes.append((rule.code, report.fix))
+            fix = report.fix
+            message = report.message
+            if fix is not None and (want_edits or build_fixes) and not materialize(fix):
+                # A lazy fix that found nothing to do: its description says why.
+                message, fix = f"{message}; {fix.description}", None
+            if fix is not None:
+                edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+                info = FixInfo(fix.safety, fix.description, edits)
+                fix.at = (rng.start.line, rng.start.column + 1)
+                fixes.append((rule.code, fix))
             findings.append(
                 Finding(
-                    code=rule.code, name=rule.name, message=report.message, path=path,
+                    code=rule.code, name=rule.name, message=message, path=path,
                     line=rng.start.line, column=rng.start.column + 1,
                     end_line=rng.end.line, end_column=rng.end.column + 1,
                     severity=rule.severity, category=rule.category, fix=info,
@@ -224,9 +233,12 @@ def fix_text(
             tree = _ast_or_none(outcome.text)
         analysis = analyze_module(path, module, rules, config, tree=tree)
         outcome.analysis = analysis
-        allowed = [(c, f) for c, f in analysis.fixes if policy.allows(c, f) and materialize(f)]
+        permitted = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
+        allowed = [(c, f) for c, f in permitted if materialize(f)]
         if not allowed:
-            return outcome
+            if len(permitted) == len(allowed):
+                return outcome
+            break  # some lazy fix found nothing to do: the final pass says so in its message
         chosen = choose_compatible([f for _, f in allowed], analysis.position)
         new_text = apply_fixes(module, chosen).code
         problem = check_parses(new_text, path)
@@ -245,7 +257,9 @@ def fix_text(
         if policy.only is not None:
             break
     final = outcome.text
-    outcome.analysis = analyze_module(path, parse(final, path), rules, config, tree=_ast_or_none(final))
+    outcome.analysis = analyze_module(
+        path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
+    )
     return outcome
 
 
