@@ -1454,18 +1454,28 @@ def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
     return False
 
 
-def radon_functions(tree: Any) -> dict[tuple[int, int], Any]:
-    """radon's function/method blocks of ``tree`` keyed by (def line, column)."""
+def radon_functions(tree: Any) -> dict[int, Any]:
+    """radon's function/method blocks of ``tree`` keyed by the function's ordinal in source order.
+
+    libcst visits ``def``s in source order too, so the n-th ``FunctionDef`` visited is the n-th
+    here: no position metadata is needed to pair them.
+    """
     from radon.complexity import add_inner_blocks, cc_visit_ast
     from radon.visitors import Function
 
-    out = {}
     if tree is None:
-        return out
-    for block in add_inner_blocks(cc_visit_ast(tree)):
-        if isinstance(block, Function):
-            out[(block.lineno, block.col_offset)] = block
-    return out
+        return {}
+    defs = sorted(
+        (n.lineno, n.col_offset)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    )
+    ordinal = {pos: i for i, pos in enumerate(defs)}
+    return {
+        ordinal[(b.lineno, b.col_offset)]: b
+        for b in add_inner_blocks(cc_visit_ast(tree))
+        if isinstance(b, Function) and (b.lineno, b.col_offset) in ordinal
+    }
 
 
 # --------------------------------------------------------------------------
@@ -1478,7 +1488,7 @@ class ExtractRule(Rule):
 
     metric: ClassVar[str] = "cc"
     option_name: ClassVar[str] = "max-cc"
-    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+    # Scopes and positions are resolved only when a fix is built (see ``_plan_into``).
 
     @classmethod
     def limit_from(cls, options: Mapping[str, Any]) -> int:
@@ -1496,10 +1506,11 @@ class ExtractRule(Rule):
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self._radon: dict[tuple[int, int], Any] | None = None
+        self._radon: dict[int, Any] | None = None
         self._names: set[str] | None = None
+        self._ordinal = -1
 
-    def _functions(self) -> dict[tuple[int, int], Any]:
+    def _functions(self) -> dict[int, Any]:
         if self._radon is None:
             tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
             self._radon = radon_functions(tree)
@@ -1512,29 +1523,37 @@ class ExtractRule(Rule):
         raise NotImplementedError
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        pos = self.get_metadata(PositionProvider, node)
-        block = self._functions().get((pos.start.line, pos.start.column))
+        self._ordinal += 1
+        block = self._functions().get(self._ordinal)
         limit = self.limit_from(self.opts)
         if block is None or self._value(block) <= limit:
             return
-        if self._names is None:
-            self._names = collect_names(self.ctx.module)
         anc = self.ctx.ancestors
         in_class = len(anc) >= 3 and isinstance(anc[-3], cst.ClassDef)
-        length = int(block.endline - block.lineno + 1)
-        extractor = Extractor(
-            node, self.metadata[ScopeProvider], lambda n: self.get_metadata(PositionProvider, n),
-            in_class, self._names, int(block.complexity), length,
-            module_level=len(anc) == 2 and isinstance(anc[0], cst.Module),
-        )
+        module_level = len(anc) == 2 and isinstance(anc[0], cst.Module)
         message = self.message(node.name.value, block, limit)
-        # Planning an extraction costs far more than detection: it is done only when the fix is
-        # applied or its edits are reported (``Fix.build``), never for a plain check.
-        fix = Fix(FixSafety.UNSAFE, "extract method", build=lambda f: self._plan_into(f, node, extractor))
+        # Planning an extraction costs far more than detection (scopes, a walk per candidate
+        # block): it is done only when the fix is applied or its edits are reported.
+        fix = Fix(
+            FixSafety.UNSAFE, "extract method",
+            build=lambda f: self._plan_into(f, node, block, in_class, module_level),
+        )
         self._report(node, message, fix)
 
-    def _plan_into(self, fix: Fix, node: cst.FunctionDef, extractor: Extractor) -> None:
-        plan = extractor.plan(self.metric)
+    def _extractor(self, node: cst.FunctionDef, block: Any, in_class: bool, module_level: bool) -> Extractor:
+        if self._names is None:
+            self._names = collect_names(self.ctx.module)
+        positions = self.ctx.metadata_for(PositionProvider)
+        return Extractor(
+            node, self.ctx.metadata_for(ScopeProvider), positions.__getitem__,
+            in_class, self._names, int(block.complexity), int(block.endline - block.lineno + 1),
+            module_level=module_level,
+        )
+
+    def _plan_into(
+        self, fix: Fix, node: cst.FunctionDef, block: Any, in_class: bool, module_level: bool
+    ) -> None:
+        plan = self._extractor(node, block, in_class, module_level).plan(self.metric)
         if plan is None:
             fix.description = "no safe extraction remains"
             return

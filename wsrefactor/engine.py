@@ -138,6 +138,7 @@ def analyze_module(
     ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
     instances = [rule(ctx) for rule in rules]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ctx.wrapper = wrapper
     for rule in instances:
         # Kept after the visit (not libcst's scoped ``resolve``): lazy fixes built later still
         # read positions and scopes of this tree. The wrapper caches, so each provider runs once.

@@ -121,6 +121,9 @@ class FileContext:
         self._options = options
         self.target_version = target_version
         self._imports: ImportTable | None = None
+        # Set by the engine: lets a rule resolve an expensive provider only when it needs it
+        # (e.g. scopes while building a lazy fix), instead of declaring it for every file.
+        self.wrapper: Any = None
         # Ancestors of the node being visited, outermost first (maintained by the engine).
         self.ancestors: list[cst.CSTNode] = []
 
@@ -129,6 +132,12 @@ class FileContext:
         if self._imports is None:
             self._imports = ImportTable(self.module)
         return self._imports
+
+    def metadata_for(self, provider: type) -> Mapping[cst.CSTNode, Any]:
+        """A metadata provider's results for this file, computed on first use, then cached."""
+        if self.wrapper is None:
+            raise RuntimeError("metadata is only available while the engine analyses a file")
+        return self.wrapper.resolve(provider)  # type: ignore[no-any-return]
 
     def qualname(self, node: cst.BaseExpression) -> str | None:
         return self.imports.resolve(node)
