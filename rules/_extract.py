@@ -70,7 +70,7 @@ from libcst.metadata import CodeRange, FunctionScope, PositionProvider, Scope, S
 
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
-from wsrefactor.rule import FileContext, Fix, Option, Report, Rule
+from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
@@ -1454,6 +1454,24 @@ def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
     return False
 
 
+def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
+    """Every ``def`` in source order with its dotted scope (enclosing classes/functions, itself)."""
+    out: list[tuple[Any, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                scope = f"{prefix}.{child.name}" if prefix else child.name
+                if not isinstance(child, ast.ClassDef):
+                    out.append((child, scope))
+                visit(child, scope)
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return sorted(out, key=lambda item: (item[0].lineno, item[0].col_offset))
+
+
 def radon_functions(tree: Any) -> dict[int, Any]:
     """radon's function/method blocks of ``tree`` keyed by the function's ordinal in source order.
 
@@ -1503,6 +1521,31 @@ class ExtractRule(Rule):
             except (SyntaxError, ValueError, RecursionError):
                 return False
         return offending_blocks(tree, cls.metric, cls.limit_from(options))
+
+    @classmethod
+    def ast_reports(
+        cls, tree: ast.Module, text: str, options: Mapping[str, Any]
+    ) -> list[AstReport] | None:
+        """A plain check needs only radon's numbers: no libcst parse, no scopes, no positions."""
+        limit = cls.limit_from(options)
+        defs = _defs_in_order(tree)
+        out = []
+        for index, block in radon_functions(tree).items():
+            value = int(block.complexity) if cls.metric == "cc" else int(block.endline - block.lineno + 1)
+            if value <= limit:
+                continue
+            node, scope = defs[index]
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            end = node.end_lineno or node.lineno
+            out.append(
+                AstReport(
+                    line=node.lineno, column=node.col_offset + 1, end_line=end,
+                    end_column=(node.end_col_offset or 0) + 1,
+                    message=cls.message(cls, node.name, block, limit),  # type: ignore[arg-type]
+                    fixable=True, stmt_line=first, stmt_end_line=end, context=f"{scope}:def {node.name}",
+                )
+            )
+        return out
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)

@@ -112,6 +112,9 @@ def parse(text: str, path: str) -> cst.Module:
 
 def _context_text(module: cst.Module, report: Report) -> str:
     node = report.node
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        # A definition is identified by its name, not its (changing) body.
+        return f"{report.scope}:{'class' if isinstance(node, cst.ClassDef) else 'def'} {node.name.value}"
     if isinstance(report.stmt, cst.SimpleStatementLine):
         node = report.stmt
     try:

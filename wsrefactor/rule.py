@@ -93,6 +93,25 @@ def Invalid(code: str, fixed: str | None = None, **kw: Any) -> Example:  # noqa:
 
 
 @dataclass(frozen=True)
+class AstReport:
+    """A finding decided from Python's ``ast`` alone (no libcst parse), for a plain check.
+
+    ``fixable`` says whether a fix would be offered; the fix itself is built through the libcst
+    path when the user fixes or asks for edits.
+    """
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    fixable: bool
+    stmt_line: int
+    stmt_end_line: int
+    context: str
+
+
+@dataclass(frozen=True)
 class Report:
     node: cst.CSTNode
     message: str
@@ -213,6 +232,16 @@ class Rule(cst.BatchableCSTVisitor):
         decide from it (complexity, say) override this so most files are never parsed by libcst.
         """
         return cls.matches_text(text)
+
+    @classmethod
+    def ast_reports(
+        cls, tree: ast.Module, text: str, options: Mapping[str, Any]
+    ) -> list[AstReport] | None:
+        """Findings from the ``ast`` alone when the rule can decide that way (None: it cannot).
+
+        Used only when no fix or edit is wanted, so such files skip libcst entirely.
+        """
+        return None
 
     @classmethod
     def docs(cls) -> str:

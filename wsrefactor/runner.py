@@ -168,6 +168,8 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         return result
     options = job.config.rule_options
     candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
+    if job.fix is None and not job.want_edits:
+        candidates = _ast_only(result, candidates, tree, text, options)
     if candidates:
         try:
             if job.fix is not None:
@@ -198,6 +200,29 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
 
         result.findings.extend(bandit_findings(path, text, job.selection))
     return result
+
+
+def _ast_only(
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+) -> list[type[Rule]]:
+    """Let rules that can decide from the ``ast`` do so; return those that still need libcst."""
+    left = []
+    for rule in rules:
+        reports = rule.ast_reports(tree, text, options.get(rule.code, {}))
+        if reports is None:
+            left.append(rule)
+            continue
+        for r in reports:
+            result.findings.append(
+                Finding(
+                    code=rule.code, name=rule.name, message=r.message, path=result.path,
+                    line=r.line, column=r.column, end_line=r.end_line, end_column=r.end_column,
+                    severity=rule.severity, category=rule.category,
+                    fix=FixInfo(rule.fix_safety, "fix available") if r.fixable else None,
+                    stmt_line=r.stmt_line, stmt_end_line=r.stmt_end_line, context=r.context,
+                )
+            )
+    return left
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
