@@ -290,6 +290,13 @@ class ProjectRule(Rule):
         self.facts.append(fact)
 
     @classmethod
+    def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
+        """Cheap facts recorded for EVERY file from Python's ``ast`` (imports, defined names...),
+        even when ``wants`` keeps the file away from libcst. ``finalize`` receives them first,
+        followed by the facts of the libcst visit (if the file had one)."""
+        return []
+
+    @classmethod
     def finalize(
         cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
     ) -> list[ProjectFinding]:

@@ -167,6 +167,7 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         result.findings.append(parse_error(path, SourceError("too deeply nested to parse")))
         return result
     options = job.config.rule_options
+    _record_ast_facts(result, rules, tree, text)
     candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     if job.fix is None and not job.want_edits:
         candidates = _ast_only(result, candidates, tree, text, options)
@@ -194,12 +195,21 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
             return result
         if analysis is not None:
             result.findings.extend(analysis.findings)
-            result.facts = analysis.facts
+            for code, facts in analysis.facts.items():
+                result.facts.setdefault(code, []).extend(facts)
     if job.selection.bandit:
         from wsrefactor.bandit_bridge import bandit_findings
 
         result.findings.extend(bandit_findings(path, text, job.selection))
     return result
+
+
+def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str) -> None:
+    for rule in rules:
+        if issubclass(rule, ProjectRule):
+            facts = rule.ast_facts(tree, text, result.path)
+            if facts:
+                result.facts.setdefault(rule.code, []).extend(facts)
 
 
 def _ast_only(

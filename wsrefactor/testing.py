@@ -53,9 +53,22 @@ def check_source(
         return []
     analysis = analyze_module(path, parse(text, path), rules, cfg, want_edits=True, tree=tree)
     findings = list(analysis.findings)
-    for finding, _ in _project_results(rules, analysis.facts, cfg, path):
+    for finding, _ in _project_results(rules, _facts(rules, tree, text, path, analysis.facts), cfg, path):
         findings.append(finding)
     return sorted(findings, key=lambda f: f.sort_key)
+
+
+def _facts(
+    rules: Sequence[type[Rule]], tree: ast.Module, text: str, path: str, visited: Mapping[str, list[Any]]
+) -> dict[str, list[Any]]:
+    """Project-rule facts as the runner gathers them: ``ast`` facts first, then the visit's."""
+    from wsrefactor.rule import ProjectRule
+
+    out: dict[str, list[Any]] = {}
+    for rule in rules:
+        if issubclass(rule, ProjectRule):
+            out[rule.code] = [*rule.ast_facts(tree, text, path), *visited.get(rule.code, [])]
+    return out
 
 
 def _project_results(
@@ -106,7 +119,10 @@ def fix_source(
         outcome = fix_text(path, result, rules, cfg, policy, ast.parse(result))
         if outcome.errors:
             raise AssertionError("; ".join(outcome.errors))
-        facts = outcome.analysis.facts if outcome.analysis is not None else {}
+        facts = _facts(
+            rules, ast.parse(outcome.text), outcome.text, path,
+            outcome.analysis.facts if outcome.analysis is not None else {},
+        )
         after = _apply_project_payloads(outcome.text, rules, facts, cfg, policy, path)
         if after == outcome.text:
             return after
