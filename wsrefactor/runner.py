@@ -151,20 +151,25 @@ def process_file(path: str, job: Job) -> FileResult:
     return result
 
 
-def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job) -> FileResult:
-    path = result.path
-    text = source.text
-    result.suppressions = parse_suppressions(text, job.selection.known)
+def _ast_or_error(result: FileResult, text: str) -> ast.Module | None:
+    """Python's ast of the file, or None with a WS000 finding recorded."""
     try:
-        tree = _python_ast(text, path)
+        return _python_ast(text, result.path)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         msg = getattr(exc, "msg", None) or str(exc)
-        col = (getattr(exc, "offset", None) or 1)
-        result.findings.append(parse_error(path, SourceError(f"syntax error: {msg}", line, col)))
-        return result
+        col = getattr(exc, "offset", None) or 1
+        result.findings.append(parse_error(result.path, SourceError(f"syntax error: {msg}", line, col)))
     except (RecursionError, MemoryError):
-        result.findings.append(parse_error(path, SourceError("too deeply nested to parse")))
+        result.findings.append(parse_error(result.path, SourceError("too deeply nested to parse")))
+    return None
+
+
+def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job) -> FileResult:
+    text = source.text
+    result.suppressions = parse_suppressions(text, job.selection.known)
+    tree = _ast_or_error(result, text)
+    if tree is None:
         return result
     options = job.config.rule_options
     _record_ast_facts(result, rules, tree, text)
@@ -173,35 +178,41 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         candidates = _ast_only(result, candidates, tree, text, options)
     if candidates:
         try:
-            if job.fix is not None:
-                outcome = fix_text(path, text, candidates, job.config, job.fix, tree)
-                analysis = outcome.analysis
-                result.applied = outcome.applied
-                result.new_files = outcome.new_files
-                result.messages.extend(f"{path}: {e}" for e in outcome.errors)
-                if outcome.text != text:
-                    result.new_text = outcome.text
-                    result.new_bytes = source.encode(outcome.text)
-                    result.source = source
-            else:
-                analysis = analyze_module(
-                    path, parse(text, path), candidates, job.config, job.want_edits, tree
-                )
+            _libcst_pass(result, source, candidates, job, tree)
         except SourceError as exc:
-            result.findings.append(parse_error(path, exc))
+            result.findings.append(parse_error(result.path, exc))
             return result
         except RecursionError:  # ast accepted it, but libcst's tree is too deep to walk
-            result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
+            result.findings.append(parse_error(result.path, SourceError("too deeply nested to analyse")))
             return result
-        if analysis is not None:
-            result.findings.extend(analysis.findings)
-            for code, facts in analysis.facts.items():
-                result.facts.setdefault(code, []).extend(facts)
     if job.selection.bandit:
         from wsrefactor.bandit_bridge import bandit_findings
 
-        result.findings.extend(bandit_findings(path, text, job.selection))
+        result.findings.extend(bandit_findings(result.path, text, job.selection))
     return result
+
+
+def _libcst_pass(
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, tree: ast.Module
+) -> None:
+    """Parse once with libcst; analyse, or fix until stable when the job fixes."""
+    path, text = result.path, source.text
+    if job.fix is None:
+        analysis = analyze_module(path, parse(text, path), rules, job.config, job.want_edits, tree)
+    else:
+        outcome = fix_text(path, text, rules, job.config, job.fix, tree)
+        analysis = outcome.analysis
+        result.applied = outcome.applied
+        result.new_files = outcome.new_files
+        result.messages.extend(f"{path}: {e}" for e in outcome.errors)
+        if outcome.text != text:
+            result.new_text = outcome.text
+            result.new_bytes = source.encode(outcome.text)
+            result.source = source
+    if analysis is not None:
+        result.findings.extend(analysis.findings)
+        for code, facts in analysis.facts.items():
+            result.facts.setdefault(code, []).extend(facts)
 
 
 def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str) -> None:
@@ -347,112 +358,123 @@ def project_phase(
     return out
 
 
-def _apply_project_edits(
-    results: Mapping[str, FileResult], edits: Sequence[tuple[str, ProjectEdit]], job: Job
-) -> tuple[dict[str, str], list[str]]:
-    """Apply cross-file payloads on top of each file's fixed text; returns new texts and errors."""
-    rules = load_rules(job.config.plugins)
+def _payloads_by_path(edits: Sequence[tuple[str, ProjectEdit]]) -> dict[str, list[tuple[str, Any]]]:
     by_path: dict[str, list[tuple[str, Any]]] = {}
     for code, edit in edits:
         for path, payload in edit.payloads:
             items = by_path.setdefault(path, [])
             if (code, payload) not in items:  # the same fix is carried by every copy it removes
                 items.append((code, payload))
+    return by_path
+
+
+def _apply_payloads(
+    path: str, result: FileResult, payloads: Sequence[tuple[str, Any]], rules: Mapping[str, type[Rule]]
+) -> str:
+    """The file's text (already fixed by file rules, if it was) with the payloads applied."""
+    source = result.source or read_source(path)
+    result.source = source
+    text = result.new_text if result.new_text is not None else source.text
+    module = parse(text, path)
+    for code, payload in payloads:
+        rule = rules[code]
+        if issubclass(rule, ProjectRule):
+            module = rule.apply_payload(module, payload, path)
+    problem = check_parses(module.code, path)
+    if problem:
+        raise SourceError(f"cross-file fix would not parse ({problem}); not applied")
+    return module.code
+
+
+def _apply_project_edits(
+    results: Mapping[str, FileResult], edits: Sequence[tuple[str, ProjectEdit]], job: Job
+) -> tuple[dict[str, str], list[str]]:
+    """Apply cross-file payloads on top of each file's fixed text; returns new texts and errors."""
+    rules = load_rules(job.config.plugins)
     texts: dict[str, str] = {}
     errors: list[str] = []
-    for path, payloads in sorted(by_path.items()):
+    for path, payloads in sorted(_payloads_by_path(edits).items()):
         result = results.get(path)
         if result is None:
             continue
         try:
-            source = result.source or read_source(path)
+            texts[path] = _apply_payloads(path, result, payloads, rules)
         except SourceError as exc:
             errors.append(f"{path}: {exc}")
-            continue
-        result.source = source
-        text = result.new_text if result.new_text is not None else source.text
-        try:
-            module = parse(text, path)
-            for code, payload in payloads:
-                rule = rules[code]
-                assert issubclass(rule, ProjectRule)
-                module = rule.apply_payload(module, payload, path)
-        except SourceError as exc:
-            errors.append(f"{path}: {exc}")
-            continue
-        problem = check_parses(module.code, path)
-        if problem:
-            errors.append(f"{path}: cross-file fix would not parse ({problem}); not applied")
-            continue
-        texts[path] = module.code
     return texts, errors
 
 
-def execute(
-    paths: Iterable[str],
-    job: Job,
-    jobs: int,
-    write: bool = False,
-    diff: bool = False,
-    display: Callable[[str], str] = lambda p: p,
-    progress: bool = False,
-) -> RunResult:
-    """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+class _Laps:
+    """Wall time per phase, for ``--verbose``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self._clock
+        self._clock = now
+
+
+def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool) -> list[FileResult]:
     from wsrefactor.progress import Bar
 
-    clock = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = timings.get(name, 0.0) + now - clock
-        clock = now
-
-    found = discover(paths, job.config)
-    files = list(found.files)
-    lap("discover")
     bar = Bar(len(files), progress)
     try:
-        results = run_files(files, job, jobs, bar.advance)
+        return run_files(files, job, jobs, bar.advance)
     finally:
         bar.close()
-    lap("analyse")
-    for missing in found.missing:
-        results.append(
-            FileResult(missing, findings=[parse_error(missing, SourceError("no such file or directory"))])
-        )
-    run = RunResult(findings=[], files=results, checked=len(files), timings=timings)
-    by_path = {r.path: r for r in results}
+
+
+def _project_results(
+    results: list[FileResult], files: list[str], by_path: Mapping[str, FileResult], job: Job, jobs: int
+) -> list[tuple[Finding, ProjectEdit | None]]:
+    """Cross-file findings for the files of this run (a fix only if it touches only them)."""
     context = _repository_facts(files, job, jobs)
-    project = [
+    return [
         (f, e if e is None or all(p in by_path for p, _ in e.payloads) else None)
         for f, e in project_phase([*results, *context], job)
         if f.path in by_path
     ]
-    if job.fix is not None:
-        allowed = [
-            (f.code, e) for f, e in project if e is not None and job.fix.allows_finding(f.code, f.line, f.column, e.safety)
-        ]
-        if allowed:
-            texts, errors = _apply_project_edits(by_path, allowed, job)
-            run.messages.extend(errors)
-            applied_ok = set(texts)
-            for path, text in texts.items():
-                result = by_path[path]
-                result.new_text = text
-                assert result.source is not None
-                result.new_bytes = result.source.encode(text)
-            done = [
-                (f, e)
-                for f, e in project
-                if e is not None and job.fix.allows_finding(f.code, f.line, f.column, e.safety)
-                and all(p in applied_ok for p, _ in e.payloads)
-            ]
-            for f, e in done:
-                run.fixed[f.code] = run.fixed.get(f.code, 0) + 1
-                run.project_edits.append((f.code, e))
-            project = [(f, e) for f, e in project if (f, e) not in done]
+
+
+ProjectItem = tuple[Finding, "ProjectEdit | None"]
+
+
+def _wanted_project_fixes(project: list[ProjectItem], policy: FixPolicy) -> list[tuple[Finding, ProjectEdit]]:
+    out = []
+    for finding, edit in project:
+        if edit is not None and policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
+            out.append((finding, edit))
+    return out
+
+
+def _set_new_text(result: FileResult, text: str) -> None:
+    result.new_text = text
+    result.new_bytes = result.source.encode(text) if result.source else text.encode("utf-8")
+
+
+def _fix_across_files(
+    run: RunResult, project: list[ProjectItem], by_path: Mapping[str, FileResult], job: Job
+) -> list[ProjectItem]:
+    """Apply the allowed cross-file fixes; returns the project findings that remain."""
+    wanted = _wanted_project_fixes(project, job.fix) if job.fix is not None else []
+    if not wanted:
+        return project
+    texts, errors = _apply_project_edits(by_path, [(f.code, e) for f, e in wanted], job)
+    run.messages.extend(errors)
+    for path, text in texts.items():
+        _set_new_text(by_path[path], text)
+    done = [(f, e) for f, e in wanted if set(dict(e.payloads)) <= set(texts)]
+    for finding, edit in done:
+        run.fixed[finding.code] = run.fixed.get(finding.code, 0) + 1
+        run.project_edits.append((finding.code, edit))
+    return [item for item in project if item not in done]
+
+
+def _collect(run: RunResult, results: list[FileResult], project: list[ProjectItem], job: Job) -> None:
+    """Merge file and project findings, apply suppressions, report unused ones (WS001)."""
     project_findings: dict[str, list[Finding]] = {}
     for finding, _ in project:
         project_findings.setdefault(finding.path, []).append(finding)
@@ -467,15 +489,44 @@ def execute(
         findings = result.findings + project_findings.pop(result.path, [])
         kept = apply_suppressions(findings, result.suppressions)
         if selection.enabled("WS001"):
-            evaluated = set(result.evaluated) | {"WS000"}
-            kept += unused_suppressions(
-                result.path, result.suppressions,
-                lambda c: any(e.startswith(c) for e in evaluated) or (c.startswith("B") and selection.bandit),
-            )
+            kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
         run.findings.extend(f for f in kept if selection.enabled(f.code))
     for leftover in project_findings.values():
         run.findings.extend(leftover)
     run.findings.sort(key=lambda f: f.sort_key)
+
+
+def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
+    """Whether a suppressed code ran on this file (only then can its suppression be unused)."""
+    evaluated = set(result.evaluated) | {"WS000"}
+    return lambda c: any(e.startswith(c) for e in evaluated) or (c.startswith("B") and selection.bandit)
+
+
+def execute(
+    paths: Iterable[str],
+    job: Job,
+    jobs: int,
+    write: bool = False,
+    diff: bool = False,
+    display: Callable[[str], str] = lambda p: p,
+    progress: bool = False,
+) -> RunResult:
+    """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+    lap = _Laps()
+    found = discover(paths, job.config)
+    files = list(found.files)
+    lap("discover")
+    results = _analyse_files(files, job, jobs, progress)
+    lap("analyse")
+    results += [
+        FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))])
+        for m in found.missing
+    ]
+    run = RunResult(findings=[], files=results, checked=len(files), timings=lap.timings)
+    by_path = {r.path: r for r in results}
+    project = _project_results(results, files, by_path, job, jobs)
+    project = _fix_across_files(run, project, by_path, job)
+    _collect(run, results, project, job)
     lap("project phase and suppressions")
     if job.fix is not None:
         _finish_fix(run, by_path, write, diff, display)
@@ -492,31 +543,44 @@ def _finish_fix(
 ) -> None:
     new_files = [nf for _, e in run.project_edits for nf in e.new_files]
     new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
-    new_files = list(dict.fromkeys(new_files))
     for path, result in sorted(by_path.items()):
-        if result.new_bytes is None or result.new_bytes == result.raw:
-            continue
-        assert result.source is not None and result.new_text is not None
-        if diff:
-            run.diffs.append(diff_for(result.source, result.new_text, display(path)))
-        if write:
-            try:
-                write_atomic(path, result.new_bytes, result.source.raw)
-                run.written.append(path)
-            except (ChangedOnDisk, SourceError) as exc:
-                run.messages.append(f"{display(path)}: {exc}")
-                _unfix(run, result)
-    for path, text in new_files:
-        if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
-            continue  # generated earlier with the same content
-        if diff:
-            run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
-        if write:
-            try:
-                write_new(path, text.encode("utf-8"))
-                run.written.append(path)
-            except (ChangedOnDisk, OSError) as exc:
-                run.messages.append(f"{display(path)}: {exc}")
+        _finish_file(run, path, result, write, diff, display)
+    for path, text in dict.fromkeys(new_files):
+        _finish_new_file(run, path, text, write, diff, display)
+
+
+def _finish_file(
+    run: RunResult, path: str, result: FileResult, write: bool, diff: bool, display: Callable[[str], str]
+) -> None:
+    source, text, data = result.source, result.new_text, result.new_bytes
+    if source is None or text is None or data is None or data == result.raw:
+        return
+    if diff:
+        run.diffs.append(diff_for(source, text, display(path)))
+    if not write:
+        return
+    try:
+        write_atomic(path, data, source.raw)
+        run.written.append(path)
+    except (ChangedOnDisk, SourceError) as exc:
+        run.messages.append(f"{display(path)}: {exc}")
+        _unfix(run, result)
+
+
+def _finish_new_file(
+    run: RunResult, path: str, text: str, write: bool, diff: bool, display: Callable[[str], str]
+) -> None:
+    if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
+        return  # generated earlier with the same content
+    if diff:
+        run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
+    if not write:
+        return
+    try:
+        write_new(path, text.encode("utf-8"))
+        run.written.append(path)
+    except (ChangedOnDisk, OSError) as exc:
+        run.messages.append(f"{display(path)}: {exc}")
 
 
 def _unfix(run: RunResult, result: FileResult) -> None:
