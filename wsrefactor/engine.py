@@ -148,14 +148,7 @@ def analyze_module(
         rule.metadata = wrapper.resolve_many(rule.get_inherited_dependencies())
     module.visit(_Dispatch(ctx, instances))
 
-    positions: Mapping[cst.CSTNode, CodeRange] | None = None
-
-    def position(node: cst.CSTNode) -> CodeRange:
-        nonlocal positions
-        if positions is None:
-            positions = wrapper.resolve(PositionProvider)
-        return positions[node]
-
+    position = _Positions(wrapper)
     findings: list[Finding] = []
     fixes: list[tuple[str, Fix]] = []
     facts: dict[str, list[Any]] = {}
@@ -163,33 +156,51 @@ def analyze_module(
         if isinstance(rule, ProjectRule) and rule.facts:
             facts[rule.code] = rule.facts
         for report in rule.reports:
-            rng = position(report.node)
-            stmt_rng = position(report.stmt) if report.stmt is not None else rng
-            stmt_line, stmt_end = stmt_rng.start.line, stmt_rng.end.line
-            info = None
-            fix = report.fix
-            message = report.message
-            if fix is not None and (want_edits or build_fixes) and not materialize(fix):
-                # A lazy fix that found nothing to do: its description says why.
-                message, fix = f"{message}; {fix.description}", None
+            finding, fix = _finding(rule, report, position, want_edits, build_fixes)
+            findings.append(finding)
             if fix is not None:
-                edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
-                info = FixInfo(fix.safety, fix.description, edits)
-                fix.at = (rng.start.line, rng.start.column + 1)
                 fixes.append((rule.code, fix))
-            findings.append(
-                Finding(
-                    code=rule.code, name=rule.name, message=message, path=path,
-                    line=rng.start.line, column=rng.start.column + 1,
-                    end_line=rng.end.line, end_column=rng.end.column + 1,
-                    severity=rule.severity, category=rule.category, fix=info,
-                    stmt_line=stmt_line, stmt_end_line=stmt_end, context=_context_text(module, report),
-                    extra=report.extra,
-                )
-            )
     findings.sort(key=lambda f: f.sort_key)
     fixes.sort(key=lambda cf: cf[1].at)
     return Analysis(findings, facts, fixes, module, position)
+
+
+class _Positions:
+    """Node -> CodeRange, resolving libcst's PositionProvider only if something was reported."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.wrapper = wrapper
+        self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def __call__(self, node: cst.CSTNode) -> CodeRange:
+        if self.positions is None:
+            self.positions = self.wrapper.resolve(PositionProvider)
+        return self.positions[node]
+
+
+def _finding(
+    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool
+) -> tuple[Finding, Fix | None]:
+    module = rule.ctx.module
+    rng = position(report.node)
+    stmt_rng = position(report.stmt) if report.stmt is not None else rng
+    fix, message, info = report.fix, report.message, None
+    if fix is not None and (want_edits or build_fixes) and not materialize(fix):
+        # A lazy fix that found nothing to do: its description says why.
+        message, fix = f"{message}; {fix.description}", None
+    if fix is not None:
+        edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+        info = FixInfo(fix.safety, fix.description, edits)
+        fix.at = (rng.start.line, rng.start.column + 1)
+    finding = Finding(
+        code=rule.code, name=rule.name, message=message, path=rule.ctx.path,
+        line=rng.start.line, column=rng.start.column + 1,
+        end_line=rng.end.line, end_column=rng.end.column + 1,
+        severity=rule.severity, category=rule.category, fix=info,
+        stmt_line=stmt_rng.start.line, stmt_end_line=stmt_rng.end.line,
+        context=_context_text(module, report), extra=report.extra,
+    )
+    return finding, fix
 
 
 def materialize(fix: Fix) -> bool:
@@ -232,39 +243,63 @@ def fix_text(
     """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
     outcome = FixOutcome(text)
     for _ in range(MAX_FIX_PASSES):
-        module = parse(outcome.text, path)
         if outcome.text is not text:
             tree = _ast_or_none(outcome.text)
-        analysis = analyze_module(path, module, rules, config, tree=tree)
-        outcome.analysis = analysis
-        permitted = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
-        allowed = [(c, f) for c, f in permitted if materialize(f)]
-        if not allowed:
-            if len(permitted) == len(allowed):
-                return outcome
-            break  # some lazy fix found nothing to do: the final pass says so in its message
-        chosen = choose_compatible([f for _, f in allowed], analysis.position)
-        new_text = apply_fixes(module, chosen).code
-        problem = check_parses(new_text, path)
-        if problem is not None:
-            codes = sorted({c for c, f in allowed if f in chosen})
-            outcome.errors.append(f"fix by {', '.join(codes)} would not parse ({problem}); not applied")
+        step = _fix_pass(outcome, path, rules, config, policy, tree)
+        if step == "done":
             return outcome
-        if new_text == outcome.text:
-            return outcome
-        for code, fix in allowed:
-            if fix in chosen:
-                outcome.applied[code] = outcome.applied.get(code, 0) + 1
-                base = os.path.dirname(os.path.abspath(path))
-                outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
-        outcome.text = new_text
-        if policy.only is not None:
+        if step == "final" or policy.only is not None:
             break
     final = outcome.text
     outcome.analysis = analyze_module(
         path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
     )
     return outcome
+
+
+def _fix_pass(
+    outcome: FixOutcome,
+    path: str,
+    rules: Sequence[type[Rule]],
+    config: Config,
+    policy: FixPolicy,
+    tree: ast.Module | None,
+) -> str:
+    """One pass: "changed" (go again), "done" (stable; the last analysis stands), or "final"
+    (a lazy fix found nothing to do: re-analyse once so the message says so)."""
+    module = parse(outcome.text, path)
+    analysis = analyze_module(path, module, rules, config, tree=tree)
+    outcome.analysis = analysis
+    allowed, all_built = _applicable(analysis, policy)
+    if not allowed:
+        return "done" if all_built else "final"
+    chosen = choose_compatible([f for _, f in allowed], analysis.position)
+    new_text = apply_fixes(module, chosen).code
+    applied = [(c, f) for c, f in allowed if f in chosen]
+    problem = check_parses(new_text, path)
+    if problem is not None:
+        codes = ", ".join(sorted({c for c, _ in applied}))
+        outcome.errors.append(f"fix by {codes} would not parse ({problem}); not applied")
+        return "done"
+    if new_text == outcome.text:
+        return "done"
+    _record_applied(outcome, applied, path)
+    outcome.text = new_text
+    return "changed"
+
+
+def _applicable(analysis: Analysis, policy: FixPolicy) -> tuple[list[tuple[str, Fix]], bool]:
+    """The fixes the policy allows that have something to apply; and whether every lazy one did."""
+    permitted = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
+    allowed = [(c, f) for c, f in permitted if materialize(f)]
+    return allowed, len(allowed) == len(permitted)
+
+
+def _record_applied(outcome: FixOutcome, applied: Sequence[tuple[str, Fix]], path: str) -> None:
+    base = os.path.dirname(os.path.abspath(path))
+    for code, fix in applied:
+        outcome.applied[code] = outcome.applied.get(code, 0) + 1
+        outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
 
 
 def _ast_or_none(text: str) -> ast.Module | None:
