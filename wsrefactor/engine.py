@@ -273,6 +273,12 @@ def _fix_pass(
     allowed, all_built = _applicable(analysis, policy)
     if not allowed:
         return "done" if all_built else "final"
+    if module.code != outcome.text:
+        # libcst 1.9 drops all but the last of several comment lines indented less than the
+        # block they follow at the end of a file; any fix would silently delete them.
+        line = _first_difference(outcome.text, module.code)
+        outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
+        return "done"
     chosen = choose_compatible([f for _, f in allowed], analysis.position)
     new_text = apply_fixes(module, chosen).code
     applied = [(c, f) for c, f in allowed if f in chosen]
@@ -286,6 +292,12 @@ def _fix_pass(
     _record_applied(outcome, applied, path)
     outcome.text = new_text
     return "changed"
+
+
+def _first_difference(a: str, b: str) -> int:
+    """1-based line of the first character where ``a`` and ``b`` differ."""
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a.count("\n", 0, n) + 1
 
 
 def _applicable(analysis: Analysis, policy: FixPolicy) -> tuple[list[tuple[str, Fix]], bool]:
