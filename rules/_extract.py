@@ -1600,7 +1600,7 @@ class ExtractRule(Rule):
         if plan is None:
             fix.description = "no safe extraction remains"
             return
-        plan = replace(plan, placement=str(self.opts.get("helper-placement", "before")))
+        plan = replace(plan, placement=str(self.opts.get("helper-placement", "after")))
         if self._names is not None:
             self._names.add(plan.helper_name)
         numbers = (
@@ -1619,5 +1619,5 @@ class ExtractRule(Rule):
 
 
 PLACEMENT_OPTION = Option(
-    "helper-placement", str, "before", 'Where the extracted helper goes: "before" or "after" the function.'
+    "helper-placement", str, "after", 'Where the extracted helper goes: "before" or "after" the function.'
 )

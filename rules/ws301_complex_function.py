@@ -85,7 +85,7 @@ class ComplexFunction(ExtractRule):
 
     ## Options
     - `max-cc` (int, default 10): highest complexity allowed.
-    - `helper-placement` (`"before"` or `"after"`, default `"before"`): where the helper goes
+    - `helper-placement` (`"before"` or `"after"`, default `"after"`, right after the function): where the helper goes
       relative to the function. Before keeps every changed line inside the flagged code's
       span, which the fix contracts of the test harness require.
     """
@@ -130,16 +130,16 @@ class ComplexFunction(ExtractRule):
                 return total
             """,
             """
-            def _tally_total(row, key, total):
-                if row.get(key) and row.get("ok"):
-                    total += 1
-                return total
-
-
             def tally(rows, key):
                 total = 0
                 for row in rows:
                     total = _tally_total(row, key, total)
+                return total
+
+
+            def _tally_total(row, key, total):
+                if row.get(key) and row.get("ok"):
+                    total += 1
                 return total
             """,
             lines=(1,),

@@ -57,7 +57,7 @@ class LongFunction(ExtractRule):
 
     ## Options
     - `max-lines` (int, default 50): longest function allowed, in lines.
-    - `helper-placement` (`"before"` or `"after"`, default `"before"`): where the helper goes.
+    - `helper-placement` (`"before"` or `"after"`, default `"after"`, right after the function): where the helper goes.
     """
 
     code = "WS302"
@@ -92,17 +92,17 @@ class LongFunction(ExtractRule):
                 return conf
             """,
             """
-            def _configure_conf(env):
-                conf = {}
-                conf["a"] = env.get("A")
-                conf["b"] = env.get("B")
-                return conf
-
-
             def configure(env):
                 conf = _configure_conf(env)
                 conf["c"] = env.get("C")
                 conf["d"] = env.get("D")
+                return conf
+
+
+            def _configure_conf(env):
+                conf = {}
+                conf["a"] = env.get("A")
+                conf["b"] = env.get("B")
                 return conf
             """,
             lines=(1,),

@@ -146,11 +146,15 @@ def expected_lines(text: str, code: str) -> list[int]:
 
 def _changed_ranges(before: str, after: str) -> list[tuple[int, int]]:
     """Old-text line ranges that differ; an insertion sits between two old lines."""
-    matcher = difflib.SequenceMatcher(a=split_lines(before), b=split_lines(after), autojunk=False)
+    old = split_lines(before)
+    matcher = difflib.SequenceMatcher(a=old, b=split_lines(after), autojunk=False)
     out = []
     for tag, i1, i2, _, _ in matcher.get_opcodes():
         if tag == "insert":  # new lines between old lines i1 and i1 + 1 (1-based)
-            out.append((i1, i1 + 1))
+            lo = i1
+            while lo > 1 and not old[lo - 1].strip():  # blank lines do not separate it
+                lo -= 1
+            out.append((lo, i1 + 1))
         elif tag != "equal":
             out.append((i1 + 1, max(i2, i1 + 1)))
     return out
