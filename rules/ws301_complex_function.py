@@ -85,9 +85,8 @@ class ComplexFunction(ExtractRule):
 
     ## Options
     - `max-cc` (int, default 10): highest complexity allowed.
-    - `helper-placement` (`"before"` or `"after"`, default `"after"`, right after the function): where the helper goes
-      relative to the function. Before keeps every changed line inside the flagged code's
-      span, which the fix contracts of the test harness require.
+    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helper goes
+      right after the function or right before it.
     """
 
     code = "WS301"

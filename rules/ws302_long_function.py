@@ -57,7 +57,8 @@ class LongFunction(ExtractRule):
 
     ## Options
     - `max-lines` (int, default 50): longest function allowed, in lines.
-    - `helper-placement` (`"before"` or `"after"`, default `"after"`, right after the function): where the helper goes.
+    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helper goes
+      right after the function or right before it.
     """
 
     code = "WS302"
