@@ -192,7 +192,8 @@ def test_report_html_totals_sections_and_self_contained(project: Path) -> None:
 
 def test_report_totals_match_the_engine_with_all_rules(project: Path) -> None:
     from wsrefactor.cli import Session
-    from wsrefactor.runner import count_fixable, execute
+    from wsrefactor.model import count_fixable
+    from wsrefactor.runner import execute
 
     session = Session(["srv"], None, None, None)
     run = execute(session.paths, session.job(want_edits=True), 1)

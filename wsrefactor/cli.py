@@ -335,12 +335,13 @@ def _emit_diff(run: Any, quiet: bool) -> None:
 
 
 def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
+    from wsrefactor.model import count_fixable
     from wsrefactor.reporters import text as text_reporter
 
     sys.stdout.write(text_reporter.render_lines(run.findings, color=color_enabled()))
     if quiet:
         return
-    _, unsafe = text_reporter._fixable(run.findings)
+    _, unsafe = count_fixable(run.findings)
     note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
     fixed = sum(run.fixed.values())
     sys.stdout.write(

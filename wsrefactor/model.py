@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -114,3 +115,10 @@ class Finding:
             "category": self.category,
             "fix": self.fix.to_json() if self.fix else None,
         }
+
+
+def count_fixable(findings: Iterable[Finding]) -> tuple[int, int]:
+    """(safe, unsafe) fixable findings: the summary line, the statistics and the dashboard."""
+    safe = sum(1 for f in findings if f.fix is not None and f.fix.safety is FixSafety.SAFE)
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.safety is FixSafety.UNSAFE)
+    return safe, unsafe

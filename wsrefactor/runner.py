@@ -20,7 +20,7 @@ from typing import Any
 from wsrefactor.config import Config
 from wsrefactor.discovery import discover, glob_matcher
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, parse
-from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
+from wsrefactor.model import Finding, FixInfo, Severity
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
 from wsrefactor.selection import Selection
@@ -587,14 +587,3 @@ def _unfix(run: RunResult, result: FileResult) -> None:
     for code, n in result.applied.items():
         run.fixed[code] -= n
     result.applied = {}
-
-
-def count_fixable(findings: Iterable[Finding]) -> tuple[int, int]:
-    safe = unsafe = 0
-    for f in findings:
-        if f.fix is not None:
-            if f.fix.safety is FixSafety.SAFE:
-                safe += 1
-            elif f.fix.safety is FixSafety.UNSAFE:
-                unsafe += 1
-    return safe, unsafe

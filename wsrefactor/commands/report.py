@@ -175,7 +175,7 @@ def diff_rows(diff: str) -> list[dict[str, str]]:
 
 def build_snapshot(findings: Sequence[Finding], checked: int, now: datetime) -> dict[str, Any]:
     from wsrefactor import __version__
-    from wsrefactor.runner import count_fixable
+    from wsrefactor.model import count_fixable
 
     safe, unsafe = count_fixable(findings)
     return {
@@ -445,7 +445,7 @@ def _top_files(
     grouped: dict[str, list[Finding]], anchors: dict[str, str], max_cc: dict[str, int], display: Any
 ) -> list[dict[str, Any]]:
     """The files with the most findings; ``pct`` is relative to the worst file (the bar length)."""
-    from wsrefactor.runner import count_fixable
+    from wsrefactor.model import count_fixable
 
     per_file = Counter({path: len(items) for path, items in grouped.items()})
     top_count = max(per_file.values(), default=0)
@@ -509,7 +509,7 @@ def build_context(
     """Everything the template shows, as plain values (strings and numbers)."""
     from wsrefactor import __version__
     from wsrefactor.reporters import display_path
-    from wsrefactor.runner import count_fixable
+    from wsrefactor.model import count_fixable
 
     safe, unsafe = count_fixable(findings)
     total = len(findings)

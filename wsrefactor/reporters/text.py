@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from wsrefactor.model import Finding, FixSafety
+from wsrefactor.model import Finding, count_fixable
 from wsrefactor.reporters import display_path
-
-
-def _fixable(findings: list[Finding]) -> tuple[int, int]:
-    safe = sum(1 for f in findings if f.fix and f.fix.safety is FixSafety.SAFE)
-    unsafe = sum(1 for f in findings if f.fix and f.fix.safety is FixSafety.UNSAFE)
-    return safe, unsafe
 
 
 def render_lines(findings: list[Finding], color: bool = False) -> str:
@@ -30,7 +24,7 @@ def render_lines(findings: list[Finding], color: bool = False) -> str:
 def summary(findings: list[Finding], files: int) -> str:
     if not findings:
         return f"All checks passed ({files} file{'s' if files != 1 else ''} checked).\n"
-    safe, unsafe = _fixable(findings)
+    safe, unsafe = count_fixable(findings)
     n = len(findings)
     parts = [f"Found {n} finding{'s' if n != 1 else ''} in {len({f.path for f in findings})} of {files} files"]
     fix_notes = []
