@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._prefilter import ast_facts
 from wsrefactor.rules._helpers import callee, receiver
 
 # A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
@@ -529,6 +532,13 @@ class SequentialBroadcast(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "broadcast awaits each connection in turn; one slow client delays all the others"
     tokens = ("send",)
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        facts = ast_facts(tree)
+        if facts is None:
+            return cls.matches_text(text)
+        return facts.has_async and facts.sends_in_async_loop
     options = (
         Option(
             "use-taskgroup",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
+
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._prefilter import ast_facts
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
 
@@ -118,6 +123,13 @@ class UnboundedQueue(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "unbounded queue or buffer; a slow consumer makes it grow until memory runs out"
     tokens = ("Queue", "deque")
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        facts = ast_facts(tree)
+        if facts is None:
+            return cls.matches_text(text)
+        return bool({"Queue", "LifoQueue", "PriorityQueue", "deque"} & facts.called)
     options = (
         Option("maxsize", int, 1000, "The bound the fix adds: maxsize= for queues, maxlen= for deques."),
     )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
+from typing import Any
+
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Rule, Valid
+from wsrefactor.rules._prefilter import ast_facts
 from wsrefactor.rules._helpers import call_name, method_name, receiver
 
 _SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
@@ -63,6 +68,13 @@ class DanglingTask(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "task result discarded; the task may be garbage-collected before it finishes"
     tokens = ("create_task", "ensure_future")
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        facts = ast_facts(tree)
+        if facts is None:
+            return cls.matches_text(text)
+        return bool({"create_task", "ensure_future"} & facts.called)
 
     VALID = [
         Valid("""
