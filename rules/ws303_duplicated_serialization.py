@@ -60,12 +60,6 @@ def absolute(name: str, module: str, path: str) -> str:
     return ".".join([*base, rest] if rest else base)
 
 
-def _is_type_checking(test: cst.BaseExpression) -> bool:
-    return (isinstance(test, cst.Name) and test.value == "TYPE_CHECKING") or (
-        isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"
-    )
-
-
 def _prefixes(dotted: str) -> list[str]:
     """``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``: importing a submodule runs its packages too."""
     parts = dotted.split(".")
@@ -74,83 +68,145 @@ def _prefixes(dotted: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _full_name(node: cst.CSTNode | None) -> str:
-    return (cst.helpers.get_full_name_for_node(node) or "") if node is not None else ""
+# Module facts come from Python's ``ast`` (``ast_facts``, recorded for every file): statements
+# only, never expressions, so they cost a fraction of the parse and no file needs libcst for them.
 
 
-def _from_import_targets(small: cst.ImportFrom, name: str, path: str) -> list[str]:
+class _Lines:
+    """The file's lines as ``ast`` numbers them (UTF-8 bytes), split only when first asked."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[bytes] | None = None
+
+    def _line(self, lineno: int) -> bytes:
+        if self._lines is None:
+            self._lines = [ln.encode("utf-8", "surrogatepass") for ln in re.split(r"\r\n|\r|\n", self.text)]
+        return self._lines[lineno - 1] if 1 <= lineno <= len(self._lines) else b""
+
+    def is_elif(self, node: ast.If) -> bool:
+        """An ``elif`` (not an ``if`` alone in an ``else:`` block): ``ast`` spells both alike."""
+        return self._line(node.lineno)[node.col_offset:].startswith(b"elif")
+
+    def is_suite(self, block: Sequence[ast.stmt]) -> bool:
+        """A block written on its header's line (``try: import a``), which libcst calls a
+        ``SimpleStatementSuite``. Module imports have never been read from such blocks (kept so)."""
+        return bool(block) and bool(self._line(block[0].lineno)[: block[0].col_offset].strip())
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _from_import_targets(stmt: ast.ImportFrom, name: str, path: str) -> list[str]:
     """``from .a import b``: the package ``a`` (absolute) and ``a.b``, which may be a submodule."""
-    base = absolute("." * len(small.relative) + _full_name(small.module), name, path)
+    base = absolute("." * (stmt.level or 0) + (stmt.module or ""), name, path)
     out = _prefixes(base) if base else []
-    if not isinstance(small.names, cst.ImportStar):
-        for alias in small.names:
-            sub = _full_name(alias.name)
-            out.extend(_prefixes(f"{base}.{sub}" if base else sub))
+    for alias in stmt.names:
+        if alias.name != "*":
+            out.extend(_prefixes(f"{base}.{alias.name}" if base else alias.name))
     return out
 
 
-def _import_targets(small: cst.CSTNode, name: str, path: str) -> list[str]:
+def _import_targets(stmt: ast.stmt, name: str, path: str) -> list[str]:
     """The dotted names one ``import`` / ``from ... import`` statement may run (else none)."""
-    if isinstance(small, cst.Import):
-        return [d for alias in small.names for d in _prefixes(_full_name(alias.name))]
-    if isinstance(small, cst.ImportFrom):
-        return _from_import_targets(small, name, path)
+    if isinstance(stmt, ast.Import):
+        return [d for alias in stmt.names for d in _prefixes(alias.name)]
+    if isinstance(stmt, ast.ImportFrom):
+        return _from_import_targets(stmt, name, path)
     return []
 
 
-def _if_blocks(stmt: cst.If) -> list[Sequence[cst.CSTNode]]:
+def _if_blocks(stmt: ast.If, lines: _Lines) -> list[Sequence[ast.stmt]]:
     """The bodies of an ``if`` and of its ``elif``/``else`` chain; none under ``if TYPE_CHECKING``."""
     if _is_type_checking(stmt.test):
         return []
-    blocks: list[Sequence[cst.CSTNode]] = [stmt.body.body]
-    orelse: cst.If | cst.Else | None = stmt.orelse
-    while orelse is not None:
-        blocks.append(orelse.body.body)
-        orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+    blocks: list[Sequence[ast.stmt]] = [stmt.body]
+    orelse = stmt.orelse
+    while orelse:
+        nested = orelse[0]
+        if len(orelse) == 1 and isinstance(nested, ast.If) and lines.is_elif(nested):
+            blocks.append(nested.body)
+            orelse = nested.orelse
+        else:
+            blocks.append(orelse)
+            break
     return blocks
 
 
-def _try_blocks(stmt: cst.Try) -> list[Sequence[cst.CSTNode]]:
-    """The bodies of a ``try``: the block, each handler, ``else`` and ``finally``."""
-    blocks: list[Sequence[cst.CSTNode]] = [stmt.body.body]
-    blocks.extend(handler.body.body for handler in stmt.handlers)
-    blocks.extend(extra.body.body for extra in (stmt.orelse, stmt.finalbody) if extra is not None)
-    return blocks
-
-
-def _nested_blocks(stmt: cst.CSTNode) -> list[Sequence[cst.CSTNode]]:
+def _nested_blocks(stmt: ast.stmt, lines: _Lines) -> list[Sequence[ast.stmt]]:
     """Blocks that run when the module is imported: those of ``if`` and ``try`` (not of defs)."""
-    if isinstance(stmt, cst.If):
-        return _if_blocks(stmt)
-    if isinstance(stmt, cst.Try):
-        return _try_blocks(stmt)
+    if isinstance(stmt, ast.If):
+        return _if_blocks(stmt, lines)
+    if isinstance(stmt, ast.Try):
+        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
     return []
 
 
-def _block_imports(body: Sequence[cst.CSTNode], name: str, path: str) -> list[str]:
+def _block_imports(body: Sequence[ast.stmt], name: str, path: str, lines: _Lines) -> list[str]:
     """Import targets of a block and of the blocks nested in it, in source order."""
     out: list[str] = []
     for stmt in body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                out.extend(_import_targets(small, name, path))
-        for block in _nested_blocks(stmt):
-            out.extend(_block_imports(block, name, path))
+        out.extend(_import_targets(stmt, name, path))
+        for block in _nested_blocks(stmt, lines):
+            if not lines.is_suite(block):
+                out.extend(_block_imports(block, name, path, lines))
     return out
 
 
-def module_imports(module: cst.Module, name: str, path: str) -> tuple[str, ...]:
+def module_imports(tree: ast.Module, text: str, name: str, path: str) -> tuple[str, ...]:
     """Dotted names a module imports when it is itself imported (module level, not TYPE_CHECKING).
 
     Every prefix is listed (``import a.b`` runs ``a`` too); ``from a import b`` lists ``a`` and
     ``a.b`` (which may be a submodule). The project phase keeps those that are project modules.
     """
-    return tuple(dict.fromkeys(d for d in _block_imports(module.body, name, path) if d))
+    return tuple(dict.fromkeys(d for d in _block_imports(tree.body, name, path, _Lines(text)) if d))
 
 
-def top_level_names(module: cst.Module) -> tuple[str, ...]:
-    table = ImportTable(module)
-    return tuple(sorted(table.module_bindings | set(table.aliases)))
+def _child_blocks(stmt: ast.stmt) -> list[Sequence[ast.stmt]]:
+    """Every statement block of a compound statement (bodies, ``else``, handlers, cases)."""
+    blocks: list[Sequence[ast.stmt]] = [getattr(stmt, "body", []), getattr(stmt, "orelse", []),
+                                        getattr(stmt, "finalbody", [])]
+    blocks.extend(h.body for h in getattr(stmt, "handlers", ()))
+    blocks.extend(c.body for c in getattr(stmt, "cases", ()))
+    return blocks
+
+
+def _imported_names(stmt: ast.Import | ast.ImportFrom) -> list[str]:
+    """The local names an import binds (as ``ImportTable`` keys them)."""
+    if isinstance(stmt, ast.Import):
+        return [alias.asname or alias.name.split(".")[0] for alias in stmt.names]
+    return [alias.asname or alias.name for alias in stmt.names if alias.name != "*"]
+
+
+def _assigned_names(stmt: ast.Assign | ast.AnnAssign) -> list[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def _collect_names(body: Sequence[ast.stmt], top: bool, names: set[str]) -> None:
+    """What ``ImportTable`` binds: imports anywhere; defs, classes and plain assignments at module level."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update(_imported_names(stmt))
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if top:
+                names.add(stmt.name)
+            _collect_names(stmt.body, False, names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            if top:
+                names.update(_assigned_names(stmt))
+        else:
+            for block in _child_blocks(stmt):
+                _collect_names(block, top, names)
+
+
+def top_level_names(tree: ast.Module) -> tuple[str, ...]:
+    names: set[str] = set()
+    _collect_names(tree.body, True, names)
+    return tuple(sorted(names))
 
 
 def import_cycle(graph: Mapping[str, Iterable[str]], start: str, target: str) -> bool:
@@ -180,21 +236,15 @@ class ModuleFact:
     classes: tuple[tuple[str, tuple[str, ...]], ...]  # top-level class -> its method names
 
 
-def module_fact(module: cst.Module, path: str) -> ModuleFact:
+def module_fact(tree: ast.Module, text: str, path: str) -> ModuleFact:
+    """The file's ``ModuleFact``, from Python's ``ast`` (every file gets one, via ``ast_facts``)."""
     name, root = module_name(path)
     classes = tuple(
-        (
-            stmt.name.value,
-            tuple(
-                s.name.value
-                for s in (stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ())
-                if isinstance(s, cst.FunctionDef)
-            ),
-        )
-        for stmt in module.body
-        if isinstance(stmt, cst.ClassDef)
+        (stmt.name, tuple(s.name for s in stmt.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))))
+        for stmt in tree.body
+        if isinstance(stmt, ast.ClassDef)
     )
-    return ModuleFact(path, name, root, module_imports(module, name, path), top_level_names(module), classes)
+    return ModuleFact(path, name, root, module_imports(tree, text, name, path), top_level_names(tree), classes)
 
 
 def display(path: str, root: str) -> str:
@@ -400,6 +450,56 @@ class DictFact:
 # --------------------------------------------------------------------------------------------
 
 
+# The values ``dict_shape`` rejects whatever they read (libcst's ``_Uses`` marks them bad).
+_AST_BAD = (
+    ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
+    ast.Await, ast.Yield, ast.YieldFrom, ast.JoinedStr,
+)
+
+
+def _ast_value_vars(value: ast.expr) -> set[str]:
+    """Names ``dict_shape`` could take as the value's variable: read as ``name.attr``, and the
+    value's only non-builtin name if it has one. Empty when libcst's test must fail."""
+    bases: set[str] = set()
+    free: set[str] = set()
+    for node in ast.walk(value):
+        if isinstance(node, _AST_BAD):
+            return set()
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            bases.add(node.value.id)
+        elif isinstance(node, ast.Name) and node.id not in _BUILTINS:
+            free.add(node.id)
+    if len(free) > 1:
+        return set()
+    return bases & free if free else bases
+
+
+def _ast_candidate(node: ast.Dict, min_keys: int) -> bool:
+    """A dict ``dict_shape`` may accept (a superset): enough distinct string keys, and one
+    variable every value reads attributes of."""
+    if len(node.keys) < min_keys:
+        return False
+    keys = [k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None for k in node.keys]
+    if None in keys or len(set(keys)) != len(keys):
+        return False
+    common: set[str] | None = None
+    for value in node.values:
+        found = _ast_value_vars(value)
+        common = found if common is None else common & found
+        if not common:
+            return False
+    return True
+
+
+def _min_keys(options: Mapping[str, Any]) -> int:
+    """The fewest elements a dict needs to be compared (``min-keys``, never below three)."""
+    try:
+        return max(_MIN_KEYS, int(options.get("min-keys", _MIN_KEYS)))
+    except (TypeError, ValueError):
+        return _MIN_KEYS
+
+
+
 class _AstDicts:
     """Source positions of the dict displays, in the order libcst visits them."""
 
@@ -582,11 +682,18 @@ class DuplicatedEventSerialization(ProjectRule):
     ]
 
     @classmethod
+    def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
+        """Every file's ``ModuleFact``: the project phase needs every module's imports (a cycle may
+        run through modules without a candidate) and bindings (the helper's home may be any module)."""
+        return [module_fact(tree, text, path)]
+
+    @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """Every file, not only those with candidates: ``wants`` cannot record facts, and the project
-        phase needs every module's imports (a cycle may run through modules without a candidate)
-        and bindings (the helper's home may be any module)."""
-        return True
+        """Only files with a dict ``dict_shape`` may accept reach libcst (judged from the ``ast``)."""
+        if tree is None:
+            return True
+        min_keys = _min_keys(options)
+        return any(isinstance(node, ast.Dict) and _ast_candidate(node, min_keys) for node in ast.walk(tree))
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
@@ -598,10 +705,9 @@ class DuplicatedEventSerialization(ProjectRule):
         self._occurrences: Counter[tuple[str, tuple[tuple[str, str], ...], str]] = Counter()
 
     def visit_Module(self, node: cst.Module) -> None:
-        fact = module_fact(node, self.ctx.path)
-        self._module, self._root = fact.module, fact.root
-        self._classes = {c for c, _ in fact.classes}
-        self.add_fact(fact)
+        # the ModuleFact comes from ``ast_facts``; the visit records the candidate dicts only
+        self._module, self._root = module_name(self.ctx.path)
+        self._classes = {s.name.value for s in node.body if isinstance(s, cst.ClassDef)}
 
     def visit_Dict(self, node: cst.Dict) -> None:
         self._dict_index += 1

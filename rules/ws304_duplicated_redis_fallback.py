@@ -6,7 +6,7 @@ import ast
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
 from wsrefactor.rules.ws303_duplicated_serialization import (
     ModuleFact,
+    _child_blocks,
     _graph,
     _resolve_option_path,
     absolute,
@@ -328,11 +329,70 @@ class DecoratedFact:
     name: str
 
 
-def _decorator_name(decorator: cst.Decorator) -> str:
-    expr = decorator.decorator
-    if isinstance(expr, cst.Call):
+# --------------------------------------------------------------------------------------------
+# from Python's ast: the methods, the decorated ones, and which may match (no libcst)
+# --------------------------------------------------------------------------------------------
+
+_AstFunction = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _ast_methods(body: Sequence[ast.stmt], in_class: bool) -> Iterator[_AstFunction]:
+    """Every function written directly in a class body (at any depth), in source order."""
+    for stmt in body:
+        if in_class and isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield stmt
+        for block in _child_blocks(stmt):
+            yield from _ast_methods(block, isinstance(stmt, ast.ClassDef))
+
+
+def _decorator_name(expr: ast.expr) -> str:
+    if isinstance(expr, ast.Call):
         expr = expr.func
-    return expr.attr.value if isinstance(expr, cst.Attribute) else getattr(expr, "value", "")
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else ""
+
+
+def _returns_self_call(stmt: ast.stmt, self_name: str) -> bool:
+    """``return self.<name>(...)`` or ``return await self.<name>(...)``."""
+    value = stmt.value if isinstance(stmt, ast.Return) else None
+    if isinstance(value, ast.Await):
+        value = value.value
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id == self_name
+    )
+
+
+def _may_fall_back(stmt: ast.stmt, self_name: str) -> bool:
+    """A ``try`` with one typed ``except`` (no ``else``/``finally``) ending ``return self.<x>(...)``."""
+    if not isinstance(stmt, ast.Try) or len(stmt.handlers) != 1 or stmt.orelse or stmt.finalbody:
+        return False
+    handler = stmt.handlers[0]
+    return handler.type is not None and _returns_self_call(handler.body[-1], self_name)
+
+
+def may_match(function: _AstFunction) -> bool:
+    """What ``match`` needs, in ``ast`` terms and loosely (never False when ``match`` may succeed):
+    undecorated, a ``self``, then ``[docstring] [if ...] try/except`` as ``_may_fall_back`` says."""
+    positional = [*function.args.posonlyargs, *function.args.args]
+    if not positional or function.decorator_list:
+        return False
+    body = function.body[1:] if isinstance(function.body[0], ast.Expr) else function.body
+    if len(body) == 2 and isinstance(body[0], ast.If):
+        body = body[1:]
+    return len(body) == 1 and _may_fall_back(body[0], positional[0].arg)
+
+
+def decorated_facts(tree: ast.Module, path: str) -> list[DecoratedFact]:
+    """The methods already under ``@redis_with_fallback`` (``match`` never accepts a decorated one)."""
+    return [
+        DecoratedFact(path, function.name)
+        for function in _ast_methods(tree.body, False)
+        if any(_decorator_name(d) == DECORATOR for d in function.decorator_list)
+    ]
 
 
 @dataclass(frozen=True)
@@ -450,11 +510,17 @@ class DuplicatedRedisFallback(ProjectRule):
     ]
 
     @classmethod
+    def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
+        """Every file's ``ModuleFact`` (the project phase needs every module's imports, for cycles,
+        and bindings: the decorator's module may be any module), and its decorated methods."""
+        return [module_fact(tree, text, path), *decorated_facts(tree, path)]
+
+    @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """Every file, not only those with candidates: ``wants`` cannot record facts, and the project
-        phase needs every module's imports (a cycle may run through modules without a candidate)
-        and bindings (the decorator's module may be any module)."""
-        return True
+        """Only files with a method ``match`` may accept reach libcst (judged from the ``ast``)."""
+        if tree is None:
+            return True
+        return any(may_match(function) for function in _ast_methods(tree.body, False))
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
@@ -464,9 +530,8 @@ class DuplicatedRedisFallback(ProjectRule):
         self._index = -1
 
     def visit_Module(self, node: cst.Module) -> None:
-        fact = module_fact(node, self.ctx.path)
-        self._module, self._root = fact.module, fact.root
-        self.add_fact(fact)
+        # the ModuleFact and DecoratedFacts come from ``ast_facts``; the visit records the matches
+        self._module, self._root = module_name(self.ctx.path)
 
     def _position(self) -> tuple[int, int, int, int] | None:
         if self._functions is None:
@@ -485,8 +550,6 @@ class DuplicatedRedisFallback(ProjectRule):
             return
         shape = match(node)
         if shape is None:
-            if any(_decorator_name(d) == DECORATOR for d in node.decorators):
-                self.add_fact(DecoratedFact(self.ctx.path, node.name.value))
             return
         position = self._position()
         if position is None:

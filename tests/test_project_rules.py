@@ -309,3 +309,48 @@ def test_ws304_refusal_is_reported_without_fix(tmp_path):
     assert len(refused) == 1
     assert "not fixed: its fallback is not called with the method's own arguments" in refused[0].message
     assert all(f.fix is not None for f in by_line.values() if f is not refused[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# facts from the ast: files without a candidate never reach libcst, yet still count
+# ------------------------------------------------------------------------------------------------
+
+
+def _wants(code: str, text: str) -> bool:
+    import ast
+
+    return RULES[code].wants(text, ast.parse(text), {})
+
+
+def test_ws303_cycle_runs_through_a_module_libcst_never_parses(tmp_path):
+    copy = 'def {name}(e):\n    return {{"id": e.id, "room": e.room, "at": e.at}}\n'
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "import pkg.mid\n\n" + copy.format(name="one") + "\n\n" + copy.format(name="two"),
+        "pkg/mid.py": "from pkg import b\n\nSETTINGS = {'id': 1, 'room': 2, 'at': 3}\n",
+        "pkg/b.py": copy.format(name="three"),
+    }
+    write_tree(tmp_path, files)
+    assert not _wants("WS303", files["pkg/mid.py"]) and _wants("WS303", files["pkg/b.py"])
+    run = run_project(tmp_path, ["WS303"], fix=True)
+    assert run.messages == []
+    # a.py has most copies, but b.py importing it would close the cycle a -> mid -> b
+    assert "def serialize_e(" in (tmp_path / "pkg" / "serializers.py").read_text(encoding="utf-8")
+    assert "from pkg.serializers import serialize_e" in (tmp_path / "pkg" / "a.py").read_text(encoding="utf-8")
+
+
+def test_ws304_decorated_method_counts_without_libcst(tmp_path):
+    decorated = (
+        "from pkg.redis_fallback import redis_with_fallback\n\n\nclass Rooms:\n"
+        "    @redis_with_fallback(\"_memory_get\")\n    def get(self, key):\n        return self.redis.get(key)\n"
+    )
+    remaining = (
+        "class Presence:\n    def members(self, key):\n        try:\n            return self.redis.smembers(key)\n"
+        "        except RedisError:\n            return self._memory_members(key)\n"
+    )
+    write_tree(tmp_path, {"pkg/__init__.py": "", "pkg/rooms.py": decorated, "pkg/presence.py": remaining})
+    assert not _wants("WS304", decorated) and _wants("WS304", remaining)
+    run = run_project(tmp_path, ["WS304"])
+    found = [f for f in run.findings if f.code == "WS304"]
+    assert [(Path(f.path).name, f.line) for f in found] == [("presence.py", 2)]
+    assert "rooms.py (get, decorated)" in found[0].message
