@@ -108,11 +108,19 @@ def _insert_after_imports(
 
 def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
     """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
+    # Compare statements as this module would print them (its newline and indentation), so a
+    # CRLF or tab-indented file recognises the statement a previous fix added.
     existing = {module.code_for_node(s).strip() for s in module.body}
-    fresh = [t for t in dict.fromkeys(statements) if t.strip() not in existing]
+    fresh: list[cst.BaseStatement] = []
+    for text in dict.fromkeys(statements):
+        stmt = cst.parse_statement(text, config=module.config_for_parsing)
+        key = module.code_for_node(stmt).strip()
+        if key not in existing:
+            existing.add(key)
+            fresh.append(stmt)
     if not fresh:
         return module
-    new = _spaced([cst.parse_statement(t, config=module.config_for_parsing) for t in fresh])
+    new = _spaced(fresh)
     index = _import_index(module.body)
     if index == 0:
         new[0] = new[0].with_changes(leading_lines=[])
