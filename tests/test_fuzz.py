@@ -11,11 +11,10 @@ output parses, a second fix is a no-op, and nothing outside the flagged code cha
 
 from __future__ import annotations
 
-from typing import Any
-
 import ast
 import textwrap
 import warnings
+from typing import Any
 
 import hypothesmith
 import libcst
