@@ -27,7 +27,7 @@ from wsrefactor.registry import load_rules
 from wsrefactor.testing import assert_fix_contracts, check_source, fix_source
 
 FUZZ = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     derandomize=True,  # reproducible in CI; run with --hypothesis-seed to explore
@@ -180,7 +180,7 @@ def spliced(draw):
 LIBCST_EOF_COMMENTS = "import os\n\n\nasync def deploy(ws):\n    os.system('make')\n\n\t \n #c1\n\n #x\n"
 
 
-@FUZZ
+@settings(FUZZ, max_examples=25)  # hypothesmith draws are costly here; the floor below covers every pair
 @given(spliced())
 @example(("WS201", LIBCST_EOF_COMMENTS))
 def test_fixes_keep_contracts_on_spliced_snippets(case):
