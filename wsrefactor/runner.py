@@ -12,7 +12,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,42 +253,10 @@ def run_files(
     paths: Sequence[str], job: Job, jobs: int, on_done: Callable[[int], None] | None = None
 ) -> list[FileResult]:
     """Process files, in parallel when it pays; results in path order."""
-    tick = on_done or (lambda n: None)
-    results: list[FileResult] = []
-    if jobs <= 1 or len(paths) < 4:
-        for path in paths:
-            results.append(process_file(path, job))
-            tick(1)
-    else:
-        # Largest files first, in small chunks, so both cores stay busy on skewed sizes.
-        def size(p: str) -> int:
-            try:
-                return os.path.getsize(p)
-            except OSError:
-                return 0
+    from wsrefactor.parallel import map_chunks
 
-        ordered = sorted(paths, key=size, reverse=True)
-        count = min(len(ordered), jobs * 16)
-        chunks = [ordered[i::count] for i in range(count)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            try:
-                futures = [pool.submit(_process_many, chunk, job) for chunk in chunks]
-                for future in as_completed(futures):
-                    part = future.result()
-                    results.extend(part)
-                    tick(len(part))
-            except BaseException:  # Ctrl-C/SIGTERM: stop now, not after every queued chunk
-                _abandon(pool)
-                raise
+    results = map_chunks(_process_many, paths, jobs, job, on_done=on_done)
     return sorted(results, key=lambda r: r.path)
-
-
-def _abandon(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued chunks and stop the workers (they only read files, so stopping is safe)."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in workers:
-        proc.kill()
 
 
 @dataclass

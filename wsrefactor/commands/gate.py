@@ -32,9 +32,7 @@ does not exist yet it is created with every current offender (adopting the gate)
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
@@ -175,21 +173,9 @@ def _measure_many(paths: Sequence[str]) -> list[tuple[str, Any]]:
 
 def measure_files(paths: Sequence[str], jobs: int) -> list[tuple[str, Any]]:
     """Measure every file; in worker processes (largest first, small chunks) when many."""
-    if jobs <= 1 or len(paths) < PARALLEL_MIN_FILES:
-        results = _measure_many(paths)
-    else:
+    from wsrefactor.parallel import map_chunks
 
-        def size(p: str) -> int:
-            try:
-                return os.path.getsize(p)
-            except OSError:
-                return 0
-
-        ordered = sorted(paths, key=size, reverse=True)
-        count = min(len(ordered), jobs * 4)
-        chunks = [ordered[i::count] for i in range(count)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = [r for part in pool.map(_measure_many, chunks) for r in part]
+    results = map_chunks(_measure_many, paths, jobs, min_items=PARALLEL_MIN_FILES)
     return sorted(results, key=lambda r: r[0])
 
 

@@ -314,28 +314,40 @@ def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int =
 # ---------------------------------------------------------------- the page
 
 
-def _measure_one(item: tuple[str, bytes]) -> list[Any] | None:
-    """Function and method blocks of one file (shown path), or None when it cannot be measured."""
+def _measure_chunk(items: list[tuple[str, bytes]]) -> list[list[Any] | None]:
+    """Function and method blocks of each file (shown path); None for a file that cannot be measured."""
     from wsrefactor.complexity import ComplexityError, measure
     from wsrefactor.reporters import display_path
 
-    path, raw = item
-    try:
-        return [b for b in measure(raw, display_path(path)) if b.is_function]
-    except ComplexityError:
-        return None
+    out: list[list[Any] | None] = []
+    for path, raw in items:
+        try:
+            out.append([b for b in measure(raw, display_path(path)) if b.is_function])
+        except ComplexityError:
+            out.append(None)
+    return out
+
+
+def _measure_paths(paths: list[str]) -> list[list[Any] | None]:
+    """Workers read the files themselves: only paths cross the process boundary."""
+    items = []
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                items.append((path, fh.read()))
+        except OSError:
+            items.append((path, b"\0"))  # unreadable now: counted as not measurable
+    return _measure_chunk(items)
 
 
 def measure_all(raw_sources: dict[str, bytes], jobs: int = 1) -> tuple[list[Any], int]:
     """Radon blocks of every function in the checked files, and how many files failed to parse."""
-    items = sorted(raw_sources.items())
-    if jobs > 1 and len(items) >= 32:
-        from concurrent.futures import ProcessPoolExecutor
+    from wsrefactor.parallel import map_chunks
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_measure_one, items, chunksize=16))
+    if jobs <= 1 or len(raw_sources) < 32:
+        results = _measure_chunk(sorted(raw_sources.items()))
     else:
-        results = [_measure_one(item) for item in items]
+        results = map_chunks(_measure_paths, sorted(raw_sources), jobs, min_items=32)
     blocks = [b for r in results if r is not None for b in r]
     return blocks, sum(1 for r in results if r is None)
 

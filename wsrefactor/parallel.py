@@ -1,0 +1,63 @@
+"""Fanning per-file work out to worker processes: one place for the chunking and the shutdown.
+
+Items are sent largest first in small chunks, so both cores stay busy when file sizes are
+skewed; results come back in completion order (callers sort them, which keeps the output
+identical for any number of jobs). On Ctrl-C or SIGTERM the queued chunks are cancelled and the
+workers stopped at once — they only read files, so stopping them is safe.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def map_chunks(
+    work: Callable[..., list[T]],
+    paths: Sequence[str],
+    jobs: int,
+    *args: Any,
+    min_items: int = 4,
+    on_done: Callable[[int], None] | None = None,
+) -> list[T]:
+    """``work(chunk, *args)`` over chunks of ``paths``, in ``jobs`` processes when it pays."""
+    tick = on_done or (lambda n: None)
+    if jobs <= 1 or len(paths) < min_items:
+        out: list[T] = []
+        for path in paths:
+            out.extend(work([path], *args))
+            tick(1)
+        return out
+    ordered = sorted(paths, key=_size, reverse=True)
+    count = min(len(ordered), jobs * 16)
+    chunks = [ordered[i::count] for i in range(count)]
+    results: list[T] = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        try:
+            futures = [pool.submit(work, chunk, *args) for chunk in chunks]
+            for future in as_completed(futures):
+                part = future.result()
+                results.extend(part)
+                tick(len(part))
+        except BaseException:  # Ctrl-C/SIGTERM: stop now, not after every queued chunk
+            _abandon(pool)
+            raise
+    return results
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        proc.kill()
