@@ -664,3 +664,21 @@ def ping_answered_before_stream_end(mod: Any) -> CheckResult:
         last = next(i for i, f in enumerate(frames) if (m := _UPDATE.fullmatch(f)) and m.group(1) == m.group(2))
         pong = frames.index("pong")
         return _result(pong < last, f"frame order {frames}")
+
+
+def fixed_copy(tmp_path: Path, name: str, code: str) -> Path:
+    """A copy of app ``name`` fixed by ``wsrefactor fix --unsafe-fixes --select CODE`` (run as a
+    user would, from the copy's directory so no repository configuration applies)."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / f"{name}.py"
+    shutil.copy(app_path(name), copy)
+    done = subprocess.run(
+        [sys.executable, "-m", "wsrefactor", "fix", "--unsafe-fixes", "--select", code, copy.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert copy.read_text() != app_path(name).read_text(), "the fix changed nothing"
+    return copy

@@ -3,27 +3,11 @@ error frame and keeps the connection, while valid messages work as before."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.apps import appcheck as ac
-
-
-def _fixed_copy(tmp_path: Path, name: str, code: str, *extra: str) -> Path:
-    copy = tmp_path / f"{name}.py"
-    shutil.copy(ac.app_path(name), copy)
-    # cwd=tmp_path: the repo's `exclude = ["fixtures/**"]` must not apply to the copy
-    done = subprocess.run(
-        [sys.executable, "-m", "wsrefactor", "fix", "--unsafe-fixes", "--select", code, *extra, copy.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert copy.read_text() != ac.app_path(name).read_text(), "the fix changed nothing"
-    return copy
 
 
 def test_validate_app_flaw_before_ws103():
@@ -34,7 +18,7 @@ def test_validate_app_flaw_before_ws103():
 
 
 def test_validate_app_fixed_by_ws103(tmp_path):
-    after = ac.load_app(_fixed_copy(tmp_path, "validate_app", "WS103"))
+    after = ac.load_app(ac.fixed_copy(tmp_path, "validate_app", "WS103"))
     assert ac.malformed_gets_error_frame_and_connection_kept(after)
     assert ac.valid_messages_work(after)
     assert not ac.malformed_kills_handler(after)
@@ -42,13 +26,13 @@ def test_validate_app_fixed_by_ws103(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(ac.MALFORMED_MESSAGES))
 def test_each_malformed_message_gets_an_error_frame(tmp_path, name):
-    after = ac.load_app(_fixed_copy(tmp_path, "validate_app", "WS103"))
+    after = ac.load_app(ac.fixed_copy(tmp_path, "validate_app", "WS103"))
     assert ac.malformed_gets_error_frame_and_connection_kept(after, ac.MALFORMED_MESSAGES[name])
 
 
 def test_models_in_a_separate_module(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text('[tool.wsrefactor.WS103]\nmodels-module = "ws_models.py"\n')
-    fixed = _fixed_copy(tmp_path, "validate_app", "WS103")
+    fixed = ac.fixed_copy(tmp_path, "validate_app", "WS103")
     assert (tmp_path / "ws_models.py").exists(), "the models module was not written"
     assert "from ws_models import " in fixed.read_text()
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.apps import appcheck as ac
-
-
-def _fixed_copy(tmp_path: Path, name: str, code: str) -> Path:
-    copy = tmp_path / f"{name}.py"
-    shutil.copy(ac.app_path(name), copy)
-    # cwd=tmp_path: the repo's `exclude = ["fixtures/**"]` must not apply to the copy
-    done = subprocess.run(
-        [sys.executable, "-m", "wsrefactor", "fix", "--unsafe-fixes", "--select", code, copy.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert copy.read_text() != ac.app_path(name).read_text(), "the fix changed nothing"
-    return copy
 
 
 def test_pacing_app_stalls_before_ws202():
@@ -31,7 +16,7 @@ def test_pacing_app_stalls_before_ws202():
 
 
 def test_pacing_app_fixed_by_ws202(tmp_path):
-    after = ac.load_app(_fixed_copy(tmp_path, "pacing_app", "WS202"))
+    after = ac.load_app(ac.fixed_copy(tmp_path, "pacing_app", "WS202"))
     assert ac.ping_answered_before_stream_end(after)
     assert ac.stream_frames_delivered(after)
     assert ac.ping_pong_works(after)
@@ -39,7 +24,7 @@ def test_pacing_app_fixed_by_ws202(tmp_path):
 
 def test_ws202_fix_is_stable(tmp_path):
     """A second run finds nothing left: the spawned stream is no longer awaited inline."""
-    copy = _fixed_copy(tmp_path, "pacing_app", "WS202")
+    copy = ac.fixed_copy(tmp_path, "pacing_app", "WS202")
     done = subprocess.run(
         [sys.executable, "-m", "wsrefactor", "check", "--select", "WS202,WS205", copy.name],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
