@@ -180,7 +180,7 @@ def spliced(draw):
 LIBCST_EOF_COMMENTS = "import os\n\n\nasync def deploy(ws):\n    os.system('make')\n\n\t \n #c1\n\n #x\n"
 
 
-@settings(FUZZ, max_examples=25)  # hypothesmith draws are costly here; the floor below covers every pair
+@settings(FUZZ, max_examples=15)  # hypothesmith draws are costly here; the floor below covers every pair
 @given(spliced())
 @example(("WS201", LIBCST_EOF_COMMENTS))
 def test_fixes_keep_contracts_on_spliced_snippets(case):
