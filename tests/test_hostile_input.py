@@ -455,3 +455,13 @@ def test_json_output_for_hostile_tree_is_valid(tmp_path):
     assert r.returncode == 1
     assert {d["filename"] for d in data if d["code"] == "WS000"} == {f"{n}.py" for n in HOSTILE}
     assert any(d["filename"] == "good.py" and d["code"] == "WS205" for d in data)
+
+
+def test_valid_python_libcst_cannot_parse_is_named_honestly(tmp_path):
+    """libcst 1.x rejects a parenthesized annotated target; that is not the file's fault."""
+    write(tmp_path, "odd.py", DANGLING + "\n\ndef f():\n    (x): int\n    return 1\n")  # a rule wants it
+    write(tmp_path, "good.py", DANGLING)
+    r = check(tmp_path)
+    line = ws000_line(r.stdout, "odd.py")
+    assert "libcst cannot parse this valid Python" in line and "syntax error" not in line
+    assert "good.py:5:5: WS205" in r.stdout and r.returncode == 1
