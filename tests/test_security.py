@@ -169,11 +169,6 @@ def test_console_script_does_not_import_modules_from_the_analysed_directory(tmp_
     assert list(markers.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="python -m puts the current directory first on sys.path, so a typer.py in the analysed "
-    "directory is imported; fix: drop sys.path[0] in wsrefactor/__main__.py (reported)",
-)
 def test_python_dash_m_does_not_import_modules_from_the_analysed_directory(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
