@@ -1,7 +1,7 @@
 """A reduced corpus run in the suite: ~150 stdlib files (asyncio, json, email, http, ...).
 
 The same functions as ``python tests/corpus_run.py`` (the full standard library, run by hand;
-figures in docs/readme/reliability.md): check exits 0/1, WS000 only on files that really do not
+figures in the README's reliability section): check exits 0/1, WS000 only on files that really do not
 parse, every fixed file compiles, and a second fix changes nothing.
 
 WS301/WS302 (extract-method fixes) are left out here: they dominate the runtime (minutes for

@@ -77,7 +77,7 @@ def _event(message: str) -> None:
 
 
 # Known contract violations in rules owned by others, reported to their authors; skipped here
-# (checked for crashes still) so the suite stays green, and listed in docs/readme/reliability.md.
+# (checked for crashes still) so the suite stays green, and listed in the README's reliability section.
 # Rules whose fix contracts are known not to hold on some input (none at present: WS303's
 # duplicate helper on CRLF/tab files was fixed in wsrefactor.fixes.add_module_statements).
 KNOWN_BROKEN: dict[str, Any] = {}

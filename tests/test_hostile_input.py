@@ -4,7 +4,7 @@ Each case puts the hostile file next to a good-but-flawed file (a WS205 dangling
 must still be reported (and fixed, for fix runs), the exit status must mean something (1 with
 findings, 2 for configuration errors), and stderr must never hold a traceback.
 
-"Read-only" (see docs/readme/reliability.md): a file nobody has a write bit on (``chmod a-w``),
+"Read-only" (see the README's reliability section): a file nobody has a write bit on (``chmod a-w``),
 or one the OS refuses to let us write. The mode counts even for root, whose ``os.access`` always
 says yes, so a fixer running as root in CI still leaves a ``chmod 444`` file alone.
 """

@@ -7,7 +7,7 @@
   imported;
 - ``bandit -r wsrefactor rules -ll`` (medium severity and above) is clean.
 
-Trust boundary (docs/readme/reliability.md): the config's ``plugins`` are imported by design,
+Trust boundary (the README's reliability section): the config's ``plugins`` are imported by design,
 so running wsrefactor on an untrusted repository's own ``pyproject.toml`` runs its plugins —
 pass ``--config`` with your own file for untrusted code.
 """
