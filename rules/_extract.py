@@ -71,6 +71,7 @@ from libcst.metadata import CodeRange, FunctionScope, PositionProvider, Scope, S
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
+from wsrefactor.rules._prefilter import index, per_tree
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
@@ -1434,20 +1435,22 @@ def collect_names(module: cst.Module) -> set[str]:
     return names
 
 
-def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
-    """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
+def radon_blocks(tree: ast.Module) -> list[Any]:
+    """radon's function/method blocks of ``tree`` (closures included), once per tree."""
     from radon.complexity import add_inner_blocks, cc_visit_ast
     from radon.visitors import Function
 
+    try:
+        return [b for b in add_inner_blocks(cc_visit_ast(tree)) if isinstance(b, Function)]
+    except RecursionError:
+        return []
+
+
+def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
+    """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
     if tree is None:
         return False
-    try:
-        raw = add_inner_blocks(cc_visit_ast(tree))
-    except RecursionError:
-        return False
-    for block in raw:
-        if not isinstance(block, Function):
-            continue
+    for block in per_tree(radon_blocks, tree):
         value = block.complexity if metric == "cc" else block.endline - block.lineno + 1
         if value > limit:
             return True
@@ -1478,21 +1481,14 @@ def radon_functions(tree: Any) -> dict[int, Any]:
     libcst visits ``def``s in source order too, so the n-th ``FunctionDef`` visited is the n-th
     here: no position metadata is needed to pair them.
     """
-    from radon.complexity import add_inner_blocks, cc_visit_ast
-    from radon.visitors import Function
-
     if tree is None:
         return {}
-    defs = sorted(
-        (n.lineno, n.col_offset)
-        for n in ast.walk(tree)
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    )
-    ordinal = {pos: i for i, pos in enumerate(defs)}
+    defs = index(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
+    ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
     return {
         ordinal[(b.lineno, b.col_offset)]: b
-        for b in add_inner_blocks(cc_visit_ast(tree))
-        if isinstance(b, Function) and (b.lineno, b.col_offset) in ordinal
+        for b in per_tree(radon_blocks, tree)
+        if (b.lineno, b.col_offset) in ordinal
     }
 
 
@@ -1528,7 +1524,7 @@ class ExtractRule(Rule):
     ) -> list[AstReport] | None:
         """A plain check needs only radon's numbers: no libcst parse, no scopes, no positions."""
         limit = cls.limit_from(options)
-        defs = _defs_in_order(tree)
+        defs = per_tree(_defs_in_order, tree)
         out = []
         for index, block in radon_functions(tree).items():
             value = int(block.complexity) if cls.metric == "cc" else int(block.endline - block.lineno + 1)

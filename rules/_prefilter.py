@@ -1,61 +1,196 @@
 """Cheap facts about a file from Python's ``ast``, computed once per file and shared by the rules'
-``wants()``: which names are called, which calls stand alone as statements, whether an
-``async def`` loops over something while awaiting a ``send*`` call. A rule whose shape cannot
-occur in the file keeps the file away from libcst."""
+``wants()``. A rule whose shape cannot occur in the file keeps the file away from libcst, which
+costs ten times the ``ast`` parse before any rule runs; so each ``wants`` is a *necessary*
+condition of a finding, judged from one walk of the tree (``tests/test_prefilter_soundness.py``
+checks that no finding of the full rule is ever lost by it).
+
+Everything here is memoised per tree (``per_tree``): several rules ask for the same facts, and
+WS301/WS302/the gate ask radon for the same numbers.
+"""
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import builtins
+from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_BUILTINS = frozenset(dir(builtins))
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+_memo_tree: ast.AST | None = None
+_memo: dict[tuple[Any, ...], Any] = {}
 
 
-@dataclass
-class AstFacts:
-    called: set[str] = field(default_factory=set)  # last name of every called expression
-    statement_calls: set[str] = field(default_factory=set)  # ... of calls used as statements
-    has_async: bool = False
-    sends_in_async_loop: bool = False
+def per_tree(compute: Callable[..., T], tree: ast.Module, *args: Any) -> T:
+    """``compute(tree, *args)``, computed once per tree (only the latest tree is remembered:
+    workers handle one file at a time, and every rule asks about a file before the next)."""
+    global _memo_tree
+    if tree is not _memo_tree:
+        _memo.clear()
+        _memo_tree = tree
+    key = (compute, *args)
+    if key not in _memo:
+        _memo[key] = compute(tree, *args)
+    return _memo[key]  # type: ignore[no-any-return]
 
 
-_last: tuple[int, ast.AST, AstFacts] | None = None
+def dotted(expr: ast.expr) -> str:
+    """``a.b.c`` for a Name/Attribute chain, else ``""``."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return ""
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
 
 
-def _name(func: ast.expr) -> str:
+def last_name(func: ast.expr) -> str:
+    """The last name of a called expression (``send`` for ``ws.send``, ``q[0].send`` too)."""
     if isinstance(func, ast.Attribute):
         return func.attr
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Subscript):
-        return _name(func.value)
+        return last_name(func.value)
     return ""
 
 
-def _loop_sends(loop: ast.AST) -> bool:
-    return any(
-        isinstance(n, ast.Await) and isinstance(n.value, ast.Call) and _name(n.value.func).startswith("send")
-        for n in ast.walk(loop)
-    )
+class AstImports:
+    """The ``ast`` twin of ``wsrefactor.names.ImportTable``: every import anywhere binds an alias;
+    module-level defs, classes and assignments shadow builtins. Local rebinding is ignored, which
+    only over-approximates (right for a prefilter)."""
 
+    def __init__(self, imports: Iterable[ast.Import | ast.ImportFrom], tree: ast.Module) -> None:
+        self.aliases: dict[str, str] = {}
+        for stmt in imports:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        self.aliases[alias.asname] = alias.name
+                    else:
+                        head = alias.name.split(".")[0]
+                        self.aliases.setdefault(head, head)
+                continue
+            base = "." * stmt.level + (stmt.module or "")
+            for alias in stmt.names:
+                if alias.name != "*":
+                    sep = "" if base.endswith(".") else "."
+                    self.aliases[alias.asname or alias.name] = f"{base}{sep}{alias.name}"
+        self.module_bindings: set[str] = set()
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.module_bindings.add(stmt.name)
+            elif isinstance(stmt, ast.Assign):
+                self.module_bindings.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                self.module_bindings.add(stmt.target.id)
 
-def _scan(tree: ast.AST) -> AstFacts:
-    facts = AstFacts()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            facts.called.add(_name(node.func))
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            facts.statement_calls.add(_name(node.value.func))
-        elif isinstance(node, ast.AsyncFunctionDef):
-            facts.has_async = True
-        elif isinstance(node, (ast.For, ast.AsyncFor)) and not facts.sends_in_async_loop:
-            facts.sends_in_async_loop = _loop_sends(node)
-    return facts
-
-
-def ast_facts(tree: ast.AST | None) -> AstFacts | None:
-    """The facts of ``tree`` (None when there is no tree: then rules fall back to their tokens)."""
-    global _last
-    if tree is None:
+    def resolve(self, expr: ast.expr) -> str | None:
+        name = dotted(expr)
+        if not name:
+            return None
+        head, _, rest = name.partition(".")
+        if head in self.aliases:
+            base = self.aliases[head]
+            return f"{base}.{rest}" if rest else base
+        if head in _BUILTINS and head not in self.module_bindings:
+            return f"builtins.{name}"
         return None
-    if _last is None or _last[0] != id(tree) or _last[1] is not tree:
-        _last = (id(tree), tree, _scan(tree))
-    return _last[2]
+
+    def imports_module(self, prefix: str) -> bool:
+        return any(q == prefix or q.startswith(prefix + ".") for q in self.aliases.values())
+
+
+class AstIndex:
+    """One ``ast.walk`` of the file, bucketed by node type; derived facts computed on first use."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        buckets: dict[type, list[ast.AST]] = {}
+        for node in ast.walk(tree):
+            kind = type(node)
+            if kind in buckets:
+                buckets[kind].append(node)
+            else:
+                buckets[kind] = [node]
+        self._buckets = buckets
+
+    def nodes(self, *kinds: type) -> list[Any]:
+        """Every node of these types (walk order: breadth first)."""
+        if len(kinds) == 1:
+            return self._buckets.get(kinds[0], [])
+        return [n for kind in kinds for n in self._buckets.get(kind, ())]
+
+    def has(self, *kinds: type) -> bool:
+        return any(kind in self._buckets for kind in kinds)
+
+    def in_source_order(self, *kinds: type) -> list[Any]:
+        return sorted(self.nodes(*kinds), key=lambda n: (n.lineno, n.col_offset))
+
+    @cached_property
+    def imports(self) -> AstImports:
+        return AstImports(self.nodes(ast.Import, ast.ImportFrom), self.tree)
+
+    @cached_property
+    def called(self) -> frozenset[str]:
+        """The last name of every called expression."""
+        return frozenset(last_name(c.func) for c in self.nodes(ast.Call))
+
+    @cached_property
+    def statement_calls(self) -> frozenset[str]:
+        """... of the calls used as statements."""
+        return frozenset(last_name(e.value.func) for e in self.nodes(ast.Expr) if isinstance(e.value, ast.Call))
+
+    @cached_property
+    def qualified_calls(self) -> frozenset[str]:
+        """The qualified name of every called imported or builtin name (``time.sleep``)."""
+        resolve = self.imports.resolve
+        return frozenset(q for q in (resolve(c.func) for c in self.nodes(ast.Call)) if q)
+
+    @property
+    def has_async(self) -> bool:
+        return self.has(ast.AsyncFunctionDef)
+
+    @cached_property
+    def sends_in_async_loop(self) -> bool:
+        """Some loop awaits a ``send*`` call (the shape of a sequential broadcast)."""
+        return self.has_async and any(
+            isinstance(n, ast.Await) and isinstance(n.value, ast.Call) and last_name(n.value.func).startswith("send")
+            for loop in self.nodes(ast.For, ast.AsyncFor)
+            for n in ast.walk(loop)
+        )
+
+
+def index(tree: ast.Module) -> AstIndex:
+    return per_tree(AstIndex, tree)
+
+
+def ast_facts(tree: ast.Module | None) -> AstIndex | None:
+    """The index of ``tree`` (None when there is no tree: then rules fall back to their tokens)."""
+    return None if tree is None else index(tree)
+
+
+def own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's body that run when it runs: nested defs, lambdas and classes
+    are not entered (their bodies run when *they* are called), their decorators and defaults are."""
+    stack: list[ast.AST] = list(getattr(function, "body", ()))
+    if isinstance(function, ast.Lambda):
+        stack = [function.body]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _FUNCTIONS):
+            args = node.args
+            stack.extend(d for d in (*args.defaults, *args.kw_defaults) if d is not None)
+            stack.extend(getattr(node, "decorator_list", ()))
+        elif isinstance(node, ast.ClassDef):
+            stack.extend(node.decorator_list)
+            stack.extend(node.bases)
+            stack.extend(k.value for k in node.keywords)
+        else:
+            stack.extend(ast.iter_child_nodes(node))

@@ -17,6 +17,7 @@ import libcst as cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
+from wsrefactor.rules._prefilter import index, per_tree
 
 _BUILTINS = frozenset(dir(builtins))
 _MIN_KEYS = 3
@@ -685,7 +686,7 @@ class DuplicatedEventSerialization(ProjectRule):
     def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
         """Every file's ``ModuleFact``: the project phase needs every module's imports (a cycle may
         run through modules without a candidate) and bindings (the helper's home may be any module)."""
-        return [module_fact(tree, text, path)]
+        return [per_tree(module_fact, tree, text, path)]
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
@@ -693,7 +694,7 @@ class DuplicatedEventSerialization(ProjectRule):
         if tree is None:
             return True
         min_keys = _min_keys(options)
-        return any(isinstance(node, ast.Dict) and _ast_candidate(node, min_keys) for node in ast.walk(tree))
+        return any(_ast_candidate(node, min_keys) for node in index(tree).nodes(ast.Dict))
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)

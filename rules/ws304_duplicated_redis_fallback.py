@@ -15,6 +15,7 @@ import libcst as cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
+from wsrefactor.rules._prefilter import per_tree
 from wsrefactor.rules.ws303_duplicated_serialization import (
     ModuleFact,
     _child_blocks,
@@ -513,7 +514,7 @@ class DuplicatedRedisFallback(ProjectRule):
     def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
         """Every file's ``ModuleFact`` (the project phase needs every module's imports, for cycles,
         and bindings: the decorator's module may be any module), and its decorated methods."""
-        return [module_fact(tree, text, path), *decorated_facts(tree, path)]
+        return [per_tree(module_fact, tree, text, path), *decorated_facts(tree, path)]
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
