@@ -1458,21 +1458,32 @@ def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
 
 
 def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
-    """Every ``def`` in source order with its dotted scope (enclosing classes/functions, itself)."""
+    """Every ``def`` in source order with its dotted scope (enclosing classes/functions, itself).
+
+    A ``def`` is a statement, so only statement blocks are walked (never expressions)."""
     out: list[tuple[Any, str]] = []
 
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                scope = f"{prefix}.{child.name}" if prefix else child.name
-                if not isinstance(child, ast.ClassDef):
-                    out.append((child, scope))
-                visit(child, scope)
-            else:
-                visit(child, prefix)
+    def visit(body: Sequence[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            scope = prefix
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                scope = f"{prefix}.{stmt.name}" if prefix else stmt.name
+                if not isinstance(stmt, ast.ClassDef):
+                    out.append((stmt, scope))
+            for block in _statement_blocks(stmt):
+                visit(block, scope)
 
-    visit(tree, "")
+    visit(tree.body, "")  # type: ignore[attr-defined]
     return sorted(out, key=lambda item: (item[0].lineno, item[0].col_offset))
+
+
+def _statement_blocks(stmt: ast.stmt) -> Iterator[Sequence[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, name, None)
+        if isinstance(block, list):
+            yield block
+    for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+        yield part.body
 
 
 def radon_functions(tree: Any) -> dict[int, Any]:

@@ -15,7 +15,7 @@ import libcst as cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
-from wsrefactor.rules._prefilter import per_tree
+from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.rules.ws303_duplicated_serialization import (
     ModuleFact,
     _child_blocks,
@@ -346,6 +346,11 @@ def _ast_methods(body: Sequence[ast.stmt], in_class: bool) -> Iterator[_AstFunct
             yield from _ast_methods(block, isinstance(stmt, ast.ClassDef))
 
 
+def module_methods(tree: ast.Module) -> list[_AstFunction]:
+    """``_ast_methods`` of the whole module, once per tree (``wants`` and the facts both ask)."""
+    return list(_ast_methods(tree.body, False)) if index(tree).has(ast.ClassDef) else []
+
+
 def _decorator_name(expr: ast.expr) -> str:
     if isinstance(expr, ast.Call):
         expr = expr.func
@@ -391,7 +396,7 @@ def decorated_facts(tree: ast.Module, path: str) -> list[DecoratedFact]:
     """The methods already under ``@redis_with_fallback`` (``match`` never accepts a decorated one)."""
     return [
         DecoratedFact(path, function.name)
-        for function in _ast_methods(tree.body, False)
+        for function in per_tree(module_methods, tree)
         if any(_decorator_name(d) == DECORATOR for d in function.decorator_list)
     ]
 
@@ -521,7 +526,7 @@ class DuplicatedRedisFallback(ProjectRule):
         """Only files with a method ``match`` may accept reach libcst (judged from the ``ast``)."""
         if tree is None:
             return True
-        return any(may_match(function) for function in _ast_methods(tree.body, False))
+        return any(may_match(function) for function in per_tree(module_methods, tree))
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
