@@ -22,6 +22,7 @@ from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified
 from wsrefactor.model import Edit, Finding, FixInfo, FixSafety
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
 from wsrefactor.source import SourceError, SourceFile
+from wsrefactor.walk import walk
 
 MAX_FIX_PASSES = 8
 
@@ -65,11 +66,10 @@ class Analysis:
     position: Callable[[cst.CSTNode], CodeRange]
 
 
-class _Dispatch(cst.CSTVisitor):
-    """One traversal for all rules; keeps ``ctx.ancestors`` for them."""
+class _Dispatch:
+    """One traversal for all rules (``wsrefactor.walk``); keeps ``ctx.ancestors`` for them."""
 
     def __init__(self, ctx: FileContext, rules: Sequence[Rule]) -> None:
-        super().__init__()
         self.ctx = ctx
         self.visits: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
         self.leaves: dict[str, list[Callable[[cst.CSTNode], Any]]] = defaultdict(list)
@@ -77,11 +77,10 @@ class _Dispatch(cst.CSTVisitor):
             for name, kind, node_type in _visitor_names(type(rule)):
                 (self.visits if kind == "visit" else self.leaves)[node_type].append(getattr(rule, name))
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def on_visit(self, node: cst.CSTNode) -> None:
         self.ctx.ancestors.append(node)
         for func in self.visits.get(type(node).__name__, ()):
             func(node)
-        return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         for func in self.leaves.get(type(original_node).__name__, ()):
@@ -149,7 +148,8 @@ def analyze_module(
         # Kept after the visit (not libcst's scoped ``resolve``): lazy fixes built later still
         # read positions and scopes of this tree. The wrapper caches, so each provider runs once.
         rule.metadata = wrapper.resolve_many(rule.get_inherited_dependencies())
-    module.visit(_Dispatch(ctx, instances))
+    dispatch = _Dispatch(ctx, instances)
+    walk(module, dispatch.on_visit, dispatch.on_leave)
 
     position = _Positions(wrapper)
     findings: list[Finding] = []

@@ -1,0 +1,91 @@
+"""The fast read-only walk visits exactly what libcst's ``visit`` visits, in the same order."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from wsrefactor.registry import load_rules
+from wsrefactor.walk import child_fields, walk
+
+REPO = Path(__file__).resolve().parent.parent
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+class _Recorder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.events.append(("enter", id(node)))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.events.append(("leave", id(original_node)))
+
+
+def _events_match(text: str) -> None:
+    module = cst.parse_module(text)
+    expected = _Recorder()
+    module.visit(expected)
+    got: list[tuple[str, int]] = []
+    walk(module, lambda n: got.append(("enter", id(n))), lambda n: got.append(("leave", id(n))))
+    assert got == expected.events
+
+
+def _sources() -> list[Path]:
+    files = sorted(REPO.joinpath("fixtures").rglob("*.py"))
+    files += sorted(STDLIB.joinpath("asyncio").glob("*.py"))
+    files += [STDLIB / n for n in ("ast.py", "typing.py", "dataclasses.py", "inspect.py", "string.py", "re/_parser.py")]
+    files += sorted(STDLIB.joinpath("test").glob("test_grammar.py")) + sorted(STDLIB.joinpath("test").glob("test_fstring.py"))
+    return [f for f in files if f.exists()]
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: p.name)
+def test_walk_order_equals_libcst_visit(path):
+    text = path.read_text(encoding="utf-8")
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        pytest.skip("libcst cannot parse this file")
+    _events_match(text)
+
+
+def test_walk_order_on_every_rule_example():
+    for rule in load_rules(()).values():
+        for example in [*rule.VALID, *rule.INVALID]:
+            _events_match(example.source)
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "@d1\n@d2(x)\nasync def f[T: int = str](a, /, b: int = 1, *c, d, **e) -> T:\n    return (yield)\n",
+        "from .a import (b as c, d,)\nfrom . import *\nimport a.b as c\n",
+        "x = f'{a!r:>{w}} {b=}' 'implicit' + rb'\\x00'\n",
+        "match p:\n    case [1, *rest] | {'k': v, **kw} if v: pass\n    case C(a=1) as c: pass\n    case _: pass\n",
+        "try:\n    pass\nexcept* E as e:\n    pass\nelse:\n    pass\nfinally:\n    pass\n",
+        "with (a as b, c):\n    lambda x=1, *y, **z: (x := y)\n",
+        "type Alias[K, *Ts, **P] = dict[K, tuple[*Ts]]\nglobal g; nonlocal_ = [i async for i in y if i]\n",
+        "class C(B, metaclass=M):\n    x: int = 1\n    del a[1:2, ::3], b.c\n",
+    ],
+)
+def test_walk_order_on_rare_syntax(snippet):
+    _events_match(snippet)
+
+
+def test_every_node_class_has_a_known_child_order():
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    missing = [
+        c.__name__ for c in subclasses(cst.CSTNode)
+        if "_visit_and_replace_children" in c.__dict__ and child_fields(c) is None
+    ]
+    assert missing == []

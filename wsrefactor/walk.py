@@ -1,0 +1,87 @@
+"""A read-only traversal of a libcst tree, in exactly the order of ``CSTNode.visit``.
+
+libcst's own ``visit`` rebuilds every node of the tree (``_visit_and_replace_children`` followed
+by the dataclass validation of the copy) even for a visitor that changes nothing: on a typical
+file that costs as much as the parse. Rules only read, so the dispatcher walks the children
+itself. The order of a node's children is read once per node class from libcst's own
+``_visit_and_replace_children`` (the order of its ``visit_*`` calls), so the two traversals
+cannot drift apart; ``tests/test_walk.py`` compares their event sequences on every fixture.
+If the source is not available (a stripped install), ``walk`` falls back to libcst's ``visit``.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+from collections.abc import Callable
+
+import libcst as cst
+
+Hook = Callable[[cst.CSTNode], object]
+
+
+class _Hooks(cst.CSTVisitor):
+    """The fallback: libcst's own traversal calling the same hooks."""
+
+    def __init__(self, enter: Hook, leave: Hook) -> None:
+        super().__init__()
+        self.enter, self.leave = enter, leave
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.enter(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.leave(original_node)
+
+
+@functools.lru_cache(maxsize=None)
+def child_fields(cls: type[cst.CSTNode]) -> tuple[str, ...] | None:
+    """Fields holding children, in the order libcst visits them (None: order unknown)."""
+    method = getattr(cls, "_visit_and_replace_children", None)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))  # type: ignore[arg-type]
+    except (OSError, TypeError, SyntaxError):
+        return None
+    calls = sorted(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith("visit_")
+            and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str)
+        ),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    return tuple(dict.fromkeys(str(n.args[1].value) for n in calls))  # type: ignore[attr-defined]
+
+
+def _order_known(root: cst.CSTNode) -> bool:
+    return child_fields(type(root)) is not None and child_fields(cst.Name) is not None
+
+
+def walk(root: cst.CSTNode, enter: Hook, leave: Hook) -> None:
+    """Call ``enter(node)`` before and ``leave(node)`` after the children of every node."""
+    if not _order_known(root):
+        root.visit(_Hooks(enter, leave))
+        return
+    _walk(root, enter, leave)
+
+
+def _walk(node: cst.CSTNode, enter: Hook, leave: Hook) -> None:
+    enter(node)
+    fields = child_fields(type(node))
+    if fields is None:  # a node class whose source is missing: libcst walks this subtree
+        for child in node.children:
+            _walk(child, enter, leave)
+    else:
+        for name in fields:
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                _walk(value, enter, leave)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        _walk(item, enter, leave)
+    leave(node)
