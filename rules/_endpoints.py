@@ -34,6 +34,7 @@ import libcst as cst
 
 from wsrefactor.rule import FileContext
 from wsrefactor.rules._helpers import call_name, keyword, positional
+from wsrefactor.walk import walk as walk_tree
 
 # --------------------------------------------------------------------------------------------
 # qualified names
@@ -306,7 +307,7 @@ class _TreeIndex(cst.CSTVisitor):
         self.children: dict[cst.CSTNode, list[cst.CSTNode]] = {}
         self.preorder: list[cst.CSTNode] = []
         self._stack: list[cst.CSTNode] = []
-        module.visit(self)
+        walk_tree(module, self.on_visit, self.on_leave)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self._stack:

@@ -72,6 +72,7 @@ from wsrefactor import complexity
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 from wsrefactor.rules._prefilter import index, per_tree
+from wsrefactor.walk import visit
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
@@ -254,7 +255,7 @@ def _walk_own(nodes: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     walker = _OwnScopeWalker(found.append)
     for node in nodes:
         walker.root = node
-        node.visit(walker)
+        visit(node, walker)
     return iter(found)
 
 
@@ -288,7 +289,7 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
     if not isinstance(scope, FunctionScope):
         return None
     index = _Indexer()
-    func.visit(index)
+    visit(func, index)
     facts = _Facts(func, scope, index)
     _collect_writes(facts)
     _ReadCollector(facts, _own_names(scope, body_nodes)).collect(scopes)
@@ -562,7 +563,7 @@ def _cached_statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, b
 def _statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
     """(refusal reason other than return, has return, is async) for one statement."""
     walker = _FlowWalker()
-    stmt.visit(walker)
+    visit(stmt, walker)
     return walker.problem, walker.has_return, walker.is_async
 
 
@@ -617,22 +618,22 @@ class _FlowWalker(cst.CSTVisitor):
 
     def visit_For(self, node: cst.For) -> bool:
         self._async_here(node.asynchronous)
-        node.target.visit(self)
-        node.iter.visit(self)
+        visit(node.target, self)
+        visit(node.iter, self)
         self._visit_loop_parts(node)
         return False
 
     def visit_While(self, node: cst.While) -> bool:
-        node.test.visit(self)
+        visit(node.test, self)
         self._visit_loop_parts(node)
         return False
 
     def _visit_loop_parts(self, node: cst.For | cst.While) -> None:
         self.loops += 1
-        node.body.visit(self)
+        visit(node.body, self)
         self.loops -= 1
         if node.orelse is not None:
-            node.orelse.visit(self)
+            visit(node.orelse, self)
 
     # -- async ---------------------------------------------------------------
 
@@ -1431,7 +1432,7 @@ def collect_names(module: cst.Module) -> set[str]:
         def visit_Name(self, node: cst.Name) -> None:
             names.add(node.value)
 
-    module.visit(Names())
+    visit(module, Names())
     return names
 
 
@@ -1463,7 +1464,7 @@ def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
     A ``def`` is a statement, so only statement blocks are walked (never expressions)."""
     out: list[tuple[Any, str]] = []
 
-    def visit(body: Sequence[ast.stmt], prefix: str) -> None:
+    def scan(body: Sequence[ast.stmt], prefix: str) -> None:
         for stmt in body:
             scope = prefix
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -1471,9 +1472,9 @@ def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
                 if not isinstance(stmt, ast.ClassDef):
                     out.append((stmt, scope))
             for block in _statement_blocks(stmt):
-                visit(block, scope)
+                scan(block, scope)
 
-    visit(tree.body, "")  # type: ignore[attr-defined]
+    scan(tree.body, "")  # type: ignore[attr-defined]
     return sorted(out, key=lambda item: (item[0].lineno, item[0].col_offset))
 
 

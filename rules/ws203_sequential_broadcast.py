@@ -14,6 +14,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
 from wsrefactor.rules._prefilter import ast_facts
 from wsrefactor.rules._helpers import callee, receiver
+from wsrefactor.walk import visit
 
 # A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
 # (and names holding the word: safe_send, try_send).
@@ -128,7 +129,7 @@ class _Contains(cst.CSTVisitor):
 
 def _contains(node: cst.CSTNode, types: tuple[type, ...], skip_scopes: bool = True) -> bool:
     finder = _Contains(types, skip_scopes)
-    node.visit(finder)
+    visit(node, finder)
     return finder.hit
 
 
@@ -196,7 +197,7 @@ class _Bindings(cst.CSTVisitor):
 
 def _bindings(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[str]:
     finder = _Bindings(skip)
-    node.visit(finder)
+    visit(node, finder)
     return finder.bound
 
 
@@ -226,7 +227,7 @@ class _ReadAfter(cst.CSTVisitor):
 
     def _reads(self, node: cst.CSTNode) -> None:
         finder = _Names()
-        node.visit(finder)
+        visit(node, finder)
         self.read |= finder.names & self.pending
         self.pending -= finder.names
 
@@ -347,7 +348,7 @@ def _iter_words_conn(expr: cst.BaseExpression) -> bool:
 
 def _all_identifiers(expr: cst.CSTNode) -> list[str]:
     finder = _Names()
-    expr.visit(finder)
+    visit(expr, finder)
     return sorted(finder.names)
 
 
@@ -387,7 +388,7 @@ def _comments(
     header = body.header if isinstance(body, cst.IndentedBlock) else body.trailing_whitespace
     trailing = header if header.comment is not None else None
     finder = _Comments(keep)
-    body.visit(finder)
+    visit(body, finder)
     lines = [cst.EmptyLine(comment=c) for c in finder.found if trailing is None or c is not trailing.comment]
     return lines, trailing
 
@@ -724,7 +725,7 @@ class SequentialBroadcast(Rule):
         if not targets:
             return
         finder = _SendFinder(self, targets, _iter_words_conn(node.iter))
-        node.body.visit(finder)
+        visit(node.body, finder)
         if not finder.found or finder.shared_reply:
             return
         conn = finder.found[0].conn
@@ -757,7 +758,7 @@ class SequentialBroadcast(Rule):
                 if id(call) in ids:
                     found.append(call)
 
-        node.visit(_Find())
+        visit(node, _Find())
         return bool(found)
 
     def _fix(self, node: cst.For, sends: Sequence[_Send]) -> Fix | None:
@@ -769,7 +770,7 @@ class SequentialBroadcast(Rule):
         used = self._function_names(func)
         # The loop variable stays bound after a loop; a gathered generator does not bind it.
         later = _ReadAfter(node, _target_names(node.target) or [])
-        func.visit(later)
+        visit(func, later)
         if later.read:
             return None
         stmt = _single(node.body)
@@ -979,7 +980,7 @@ def _try_nonlocals(node: cst.For, stmt: cst.Try, params: Sequence[str], func: cs
     rebound = _bindings(stmt) - set(params) - handler_names
     outside = _Names()
     outer_bound = _bindings(func.params) | _bindings(func.body, skip=node)  # type: ignore[attr-defined]
-    func.visit(_SkipVisitor(outside, node))
+    visit(func, _SkipVisitor(outside, node))
     nonlocals = []
     for name in sorted(rebound):
         if name in outer_bound:

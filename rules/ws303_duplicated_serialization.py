@@ -18,6 +18,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
 from wsrefactor.rules._prefilter import index, per_tree
+from wsrefactor.walk import visit
 
 _BUILTINS = frozenset(dir(builtins))
 _MIN_KEYS = 3
@@ -272,13 +273,13 @@ class _Uses(cst.CSTVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         if isinstance(node.value, cst.Name):
             self.attr_bases[node.value.value] += 1
-        node.value.visit(self)
+        visit(node.value, self)
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
         if node.star:
             self.bad = True
-        node.value.visit(self)
+        visit(node.value, self)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -337,7 +338,7 @@ def _allowed_names(table: ImportTable) -> set[str]:
 def _value_var(value: cst.BaseExpression, allowed: set[str]) -> str | None:
     """The one variable a value reads, provided it only reads it as ``var.attr``."""
     uses = _Uses()
-    value.visit(uses)
+    visit(value, uses)
     if uses.bad:
         return None
     free = {n for n in uses.names if n not in allowed}

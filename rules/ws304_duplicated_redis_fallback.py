@@ -27,6 +27,7 @@ from wsrefactor.rules.ws303_duplicated_serialization import (
     module_fact,
     module_name,
 )
+from wsrefactor.walk import visit
 
 DECORATOR = "redis_with_fallback"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
@@ -270,7 +271,7 @@ def _uses_name(node: cst.CSTNode, name: str) -> bool:
             nonlocal found
             found = found or n.value == name
 
-    node.visit(Finder())
+    visit(node, Finder())
     return found
 
 

@@ -13,6 +13,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.walk import visit
 
 _SCRIPT_METHODS = frozenset({"eval", "evalsha", "register_script", "script_load"})
 _StringNode = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
@@ -300,7 +301,7 @@ class InlineLuaScript(Rule):
 
     def visit_Module(self, node: cst.Module) -> None:
         scan = _Scan(node)
-        node.visit(scan)
+        visit(node, scan)
         self._flagged = {id(lit): fn for lit, fn in scan.flagged()}
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:

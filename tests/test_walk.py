@@ -89,3 +89,35 @@ def test_every_node_class_has_a_known_child_order():
         if "_visit_and_replace_children" in c.__dict__ and child_fields(c) is None
     ]
     assert missing == []
+
+
+class _Pruning(_Recorder):
+    """Skips the bodies of functions, as a rule's finder often does (through libcst's own
+    ``visit_X`` dispatch)."""
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        super().on_visit(node)
+        return cst.CSTVisitor.on_visit(self, node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("path", _sources()[:40], ids=lambda p: p.name)
+def test_visit_equals_libcst_visit_with_pruning(path):
+    from wsrefactor.walk import visit
+
+    text = path.read_text(encoding="utf-8")
+    module = cst.parse_module(text)
+    expected, got = _Pruning(), _Pruning()
+    module.visit(expected)
+    visit(module, got)
+    assert got.events == expected.events
+    if "def " in text:
+        assert len(got.events) < len(_all_events(module))
+
+
+def _all_events(module: cst.Module) -> list[tuple[str, int]]:
+    recorder = _Recorder()
+    module.visit(recorder)
+    return recorder.events

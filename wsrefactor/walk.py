@@ -15,7 +15,7 @@ import ast
 import functools
 import inspect
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import libcst as cst
 
@@ -72,16 +72,51 @@ def walk(root: cst.CSTNode, enter: Hook, leave: Hook) -> None:
 def _walk(node: cst.CSTNode, enter: Hook, leave: Hook) -> None:
     enter(node)
     fields = child_fields(type(node))
-    if fields is None:  # a node class whose source is missing: libcst walks this subtree
-        for child in node.children:
-            _walk(child, enter, leave)
-    else:
-        for name in fields:
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                _walk(value, enter, leave)
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    if isinstance(item, cst.CSTNode):
-                        _walk(item, enter, leave)
+    # a node class whose source is missing: libcst lists this node's children
+    for child in node.children if fields is None else _children(node, fields):
+        _walk(child, enter, leave)
     leave(node)
+
+
+def _children(node: cst.CSTNode, fields: tuple[str, ...]) -> Iterator[cst.CSTNode]:
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+@functools.lru_cache(maxsize=None)
+def _attribute_hooks(cls: type) -> bool:
+    """Whether a visitor class has ``visit_Node_attr``/``leave_Node_attr`` hooks (the walk does
+    not call those, so such visitors keep libcst's traversal)."""
+    return any(
+        name.count("_") >= 2 and name.partition("_")[0] in ("visit", "leave") and callable(getattr(cls, name))
+        for name in dir(cls)
+        if not name.startswith("_")
+    )
+
+
+def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """``node.visit(visitor)`` for a read-only ``CSTVisitor``, without rebuilding the tree.
+
+    ``visit_X`` returning False skips the children, as in libcst."""
+    if _attribute_hooks(type(visitor)) or not _order_known(node):
+        node.visit(visitor)
+        return
+    _visit(node, visitor)
+
+
+def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    if visitor.on_visit(node):
+        fields = child_fields(type(node))
+        if fields is None:
+            children: Iterable[cst.CSTNode] = node.children
+        else:
+            children = _children(node, fields)
+        for child in children:
+            _visit(child, visitor)
+    visitor.on_leave(node)
