@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Report, Rule, Valid
 from wsrefactor.rules._calls import is_dotted
 from wsrefactor.rules._helpers import callee
+from wsrefactor.rules._prefilter import dotted, index, per_tree
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -473,10 +476,14 @@ class BlockingCallInAsync(Rule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        if _ASYNC_DEF.search(text) is None:
+        """Some blocking-looking call sits where an ``async def`` runs it: in its own body, or in a
+        sync ``def`` its name calls (transitively). Most files have no ``async def`` and stop at once."""
+        extra = tuple(str(name) for name in options.get("extra-blocking-calls") or ())
+        if tree is None:
+            return _wants_text(text, extra)
+        if not index(tree).has_async:
             return False
-        extra = [str(name).rpartition(".")[2] for name in options.get("extra-blocking-calls", ())]
-        return any(token in text for token in (*_TOKENS, *extra) if token)
+        return per_tree(_reaches_blocking, tree, extra)
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -842,3 +849,251 @@ def _await(call: cst.Call, updated: cst.Call, paren: bool) -> cst.Await:
     if paren and not lpar:
         lpar, rpar = [cst.LeftParen()], [cst.RightParen()]
     return cst.Await(expression=call, lpar=lpar, rpar=rpar)
+
+
+# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
+# A necessary condition of a finding, judged from Python's ``ast``: it follows the visitor's
+# semantics but only ever over-approximates them (a function is matched by its name, not its scope
+# key; any local name may hold a path; every binding of an imported name counts, not the last one).
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_PATHLIB = frozenset({"pathlib", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_SESSION_TAILS = frozenset(name.rpartition(".")[2] for name in _SESSIONS)
+
+_Pos = tuple[int, int]
+
+
+def _wants_text(text: str, extra: tuple[str, ...]) -> bool:
+    """Without a tree: ``async def`` and some token of a blocking call in the text."""
+    if _ASYNC_DEF.search(text) is None:
+        return False
+    return any(token in text for token in (*_TOKENS, *(name.rpartition(".")[2] for name in extra)) if token)
+
+
+def _import_bindings(stmt: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
+    """(local name, qualified name) for each name an import binds, as ``AstImports`` reads them."""
+    if isinstance(stmt, ast.Import):
+        return [(a.asname, a.name) if a.asname else (a.name.split(".")[0],) * 2 for a in stmt.names]
+    base = "." * stmt.level + (stmt.module or "")
+    sep = "" if base.endswith(".") else "."
+    return [(a.asname or a.name, f"{base}{sep}{a.name}") for a in stmt.names if a.name != "*"]
+
+
+def _import_targets(tree: ast.Module) -> dict[str, frozenset[str]]:
+    """Local name -> every qualified name an import binds it to. The libcst table keeps the last
+    binding in source order; ``AstImports`` keeps the last in walk order (not source order: a
+    nested import comes after a later module-level one), so keep them all."""
+    targets: dict[str, set[str]] = {}
+    for stmt in index(tree).nodes(ast.Import, ast.ImportFrom):
+        for local, name in _import_bindings(stmt):
+            targets.setdefault(local, set()).add(name)
+    return {local: frozenset(names) for local, names in targets.items()}
+
+
+def _unsubscripted(func: ast.expr) -> ast.expr:
+    """The called expression looking through generics (``Queue[int]()``), as ``callee`` does."""
+    return func.value if isinstance(func, ast.Subscript) else func
+
+
+def _tail(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _body_span(scope: ast.AST) -> tuple[_Pos, _Pos]:
+    """Where the body of a def, lambda or class starts and ends."""
+    body = scope.body if isinstance(scope.body, list) else [scope.body]  # type: ignore[attr-defined]
+    first, last = body[0], body[-1]
+    return (first.lineno, first.col_offset), (last.end_lineno, last.end_col_offset)
+
+
+class _BodySpans:
+    """Which scope body a node sits in. Bodies of defs, lambdas and classes nest (decorators,
+    defaults and annotations lie before the body), so the innermost body span holding a node's
+    start is the scope the visitor's ``_frame()`` finds for it."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        spans = sorted(((*_body_span(n), n) for n in index(tree).nodes(*_SCOPES)), key=lambda s: s[0])
+        self.starts: list[_Pos] = [s[0] for s in spans]
+        self.ends: list[_Pos] = [s[1] for s in spans]
+        self.scopes: list[ast.AST] = [s[2] for s in spans]
+        self.parents: list[int] = []  # the innermost span holding each span (-1: the module)
+        stack: list[int] = []
+        for i, start in enumerate(self.starts):
+            while stack and self.ends[stack[-1]] <= start:
+                stack.pop()
+            self.parents.append(stack[-1] if stack else -1)
+            stack.append(i)
+
+    def owner(self, node: ast.expr) -> Optional[ast.AST]:
+        """The innermost def, lambda or class whose body holds ``node`` (None: module level)."""
+        pos = (node.lineno, node.col_offset)
+        i = bisect_right(self.starts, pos) - 1
+        while i >= 0 and not pos < self.ends[i]:
+            i = self.parents[i]
+        return self.scopes[i] if i >= 0 else None
+
+
+class _AstFacts:
+    """What the prefilter needs to know about one file, resolved through its imports."""
+
+    def __init__(self, tree: ast.Module, extra: tuple[str, ...]) -> None:
+        self.idx = index(tree)
+        self.blocking = BLOCKING | set(extra)
+        self.targets = _import_targets(tree)
+        self.bindings = self.idx.imports.module_bindings
+        self.pathlib = any(names & _PATHLIB for names in self.targets.values())
+        self.tails = {name.rpartition(".")[2] for name in self.blocking} | _SESSION_METHODS
+        if self.pathlib:
+            self.tails |= _PATH_IO
+        self.sessions: Optional[list[ast.Call]] = None
+
+    def qualnames(self, expr: ast.expr) -> frozenset[str]:
+        """Every qualified name ``expr`` may refer to (``AstImports.resolve`` with all bindings)."""
+        name = dotted(expr)
+        head, _, rest = name.partition(".")
+        if head in self.targets:
+            return frozenset(f"{base}.{rest}" if rest else base for base in self.targets[head])
+        if head in _BUILTIN_NAMES and head not in self.bindings:
+            return frozenset((f"builtins.{name}",))
+        return frozenset()
+
+    def blocking_calls(self) -> list[tuple[ast.Call, str]]:
+        """Calls that may block, with how (see ``_how``); a cheap look at the callee's last name
+        first, since most calls cannot be one."""
+        found = []
+        for call in self.idx.nodes(ast.Call):
+            tail = _tail(_unsubscripted(call.func))
+            if tail in self.tails or tail in self.targets:
+                how = self._how(call)
+                if how:
+                    found.append((call, how))
+        return found
+
+    def _how(self, call: ast.Call) -> str:
+        """``"name"`` (a blocking qualified name), ``"session"`` (an HTTP verb on some receiver, when
+        the file builds a sync session), ``"path"`` (path I/O on what may be a path) or ``""``."""
+        func = _unsubscripted(call.func)
+        if self.qualnames(func) & self.blocking:
+            return "name"
+        if not isinstance(func, ast.Attribute):
+            return ""
+        if func.attr in _SESSION_METHODS:
+            return "session" if self.session_calls() else ""
+        return "path" if func.attr in _PATH_IO and self.pathlib and self.maybe_path(func.value) else ""
+
+    def session_calls(self) -> list[ast.Call]:
+        """Calls of the sync HTTP session constructors."""
+        if self.sessions is None:
+            heads = _SESSION_TAILS | self.targets.keys()
+            self.sessions = [
+                c for c in self.idx.nodes(ast.Call)
+                if _tail(_unsubscripted(c.func)) in heads and self.qualnames(_unsubscripted(c.func)) & _SESSIONS.keys()
+            ]
+        return self.sessions
+
+    def maybe_path(self, expr: ast.expr) -> bool:
+        """Whether the visitor's ``_is_path`` could hold: any name may be bound to a path."""
+        if isinstance(expr, ast.Name):
+            return True
+        if isinstance(expr, ast.Call):
+            return self._maybe_path_call(_unsubscripted(expr.func))
+        if isinstance(expr, ast.Attribute):
+            return expr.attr == "parent" and self.maybe_path(expr.value)
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+            return self.maybe_path(expr.left) or self.maybe_path(expr.right)
+        return False
+
+    def _maybe_path_call(self, func: ast.expr) -> bool:
+        """``Path(...)`` and its kin, or a path method returning a path (``p.with_suffix(...)``)."""
+        if self.qualnames(func) & _PATH_CTORS:
+            return True
+        return isinstance(func, ast.Attribute) and func.attr in _PATH_DERIVED and self.maybe_path(func.value)
+
+    def kind(self, scope: Optional[ast.AST]) -> str:
+        """``"async"``, ``"sync"`` (a plain def not run in a thread) or ``""`` (calls ignored there)."""
+        if isinstance(scope, ast.AsyncFunctionDef):
+            return "async"
+        if isinstance(scope, ast.FunctionDef) and not any(self.threaded(d) for d in scope.decorator_list):
+            return "sync"
+        return ""
+
+    def threaded(self, decorator: ast.expr) -> bool:
+        """Surely a ``sync_to_async``-like decorator for the visitor too (never a guess)."""
+        if isinstance(decorator, ast.Call):
+            decorator = decorator.func
+        names = self.qualnames(decorator)
+        return _tail(decorator) in _THREADED_TAILS or bool(names) and names <= _THREADED
+
+    def calls_by_name(self, names: set[str]) -> dict[str, list[ast.Call]]:
+        """Calls that may reach a same-module function of these names: ``name()`` (not an import)
+        or ``self.name()`` / ``cls.name()``."""
+        out: dict[str, list[ast.Call]] = {}
+        for call in self.idx.nodes(ast.Call):
+            name = self._local_callee(call.func)
+            if name in names:
+                out.setdefault(name, []).append(call)
+        return out
+
+    def _local_callee(self, func: ast.expr) -> str:
+        if isinstance(func, ast.Name):
+            return "" if func.id in self.targets else func.id
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
+            return func.attr
+        return ""
+
+
+def _reaches_blocking(tree: ast.Module, extra: tuple[str, ...]) -> bool:
+    """Some blocking call runs on the loop: directly in an ``async def`` (not awaited), or in a sync
+    ``def`` whose name is called, through further sync defs, from an ``async def``."""
+    facts = _AstFacts(tree, extra)
+    calls = facts.blocking_calls()
+    if not calls:
+        return False
+    spans = _BodySpans(tree)
+    awaited = {id(node.value) for node in facts.idx.nodes(ast.Await)}
+    blocking_defs: list[str] = []
+    for scope in _blocking_scopes(facts, spans, calls, awaited):
+        kind = facts.kind(scope)
+        if kind == "async":
+            return True
+        if kind == "sync":
+            blocking_defs.append(scope.name)  # type: ignore[union-attr]
+    return _called_from_async(facts, spans, awaited, blocking_defs)
+
+
+def _blocking_scopes(
+    facts: _AstFacts, spans: _BodySpans, calls: list[tuple[ast.Call, str]], awaited: set[int]
+) -> list[Optional[ast.AST]]:
+    """The scope of each blocking call that is not awaited; a session method counts only where the
+    same scope builds a sync session (the visitor tracks sessions per function)."""
+    with_session = {id(spans.owner(c)) for c in facts.session_calls()} if any(h == "session" for _, h in calls) else set()
+    scopes = []
+    for call, how in calls:
+        scope = spans.owner(call)
+        if id(call) not in awaited and (how != "session" or id(scope) in with_session):
+            scopes.append(scope)
+    return scopes
+
+
+def _called_from_async(facts: _AstFacts, spans: _BodySpans, awaited: set[int], names: list[str]) -> bool:
+    """Whether a sync def of one of these names is called (not awaited) from async code, through
+    further sync defs."""
+    if not names:
+        return False
+    by_name = facts.calls_by_name({d.name for d in facts.idx.nodes(ast.FunctionDef)})
+    seen = set(names)
+    while names:
+        for call in by_name.get(names.pop(), ()):
+            if id(call) in awaited:
+                continue
+            scope = spans.owner(call)
+            kind = facts.kind(scope)
+            if kind == "async":
+                return True
+            if kind == "sync" and scope.name not in seen:  # type: ignore[union-attr]
+                seen.add(scope.name)  # type: ignore[union-attr]
+                names.append(scope.name)  # type: ignore[union-attr]
+    return False
