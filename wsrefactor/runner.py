@@ -127,11 +127,8 @@ def process_file(path: str, job: Job) -> FileResult:
         result.findings.append(parse_error(path, exc))
         return result
     result.raw = source.raw
-    cache = None
-    if job.cache_key and job.fix is None:
-        from wsrefactor.cache import Cache
-
-        cache = Cache(Path(job.config.root) / job.config.cache_dir, job.cache_key)
+    cache = _cache(job)
+    if cache is not None:
         hit = cache.get(path, source.raw)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
@@ -249,13 +246,45 @@ def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
 
 
+def _cache(job: Job) -> Any:
+    if not job.cache_key or job.fix is not None:
+        return None
+    from wsrefactor.cache import Cache
+
+    return Cache(Path(job.config.root) / job.config.cache_dir, job.cache_key)
+
+
+def _cached(paths: Sequence[str], job: Job) -> tuple[list[FileResult], list[str]]:
+    """Cache hits read here, before any worker starts: a warm run of an unchanged tree (or of
+    one changed file) then costs a read and a hash per file, with no process pool at all."""
+    cache = _cache(job)
+    if cache is None:
+        return [], list(paths)
+    hits: list[FileResult] = []
+    misses: list[str] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                hit = cache.get(path, fh.read())
+        except OSError:
+            hit = None
+        if hit is None:
+            misses.append(path)
+        else:
+            hits.append(hit)
+    return hits, misses
+
+
 def run_files(
     paths: Sequence[str], job: Job, jobs: int, on_done: Callable[[int], None] | None = None
 ) -> list[FileResult]:
     """Process files, in parallel when it pays; results in path order."""
     from wsrefactor.parallel import map_chunks
 
-    results = map_chunks(_process_many, paths, jobs, job, on_done=on_done)
+    results, misses = _cached(paths, job)
+    if results and on_done is not None:
+        on_done(len(results))
+    results.extend(map_chunks(_process_many, misses, jobs, job, on_done=on_done))
     return sorted(results, key=lambda r: r.path)
 
 
