@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Rule, Valid
-from wsrefactor.rules._endpoints import Endpoint, EndpointModel, endpoints, walk
+from wsrefactor.rules._endpoints import (
+    ASGI_APP_CTORS, CHANNELS_CONSUMERS, SOCKETIO_SERVERS, TORNADO_HANDLER, WEBSOCKET_ENDPOINT,
+    WEBSOCKET_ROUTE, WEBSOCKET_TYPES, WEBSOCKETS_SERVE, Endpoint, EndpointModel, endpoints, walk,
+)
 from wsrefactor.rules._helpers import call_name, keyword, number_value, positional
+from wsrefactor.rules._prefilter import index, last_name, per_tree
+from wsrefactor.rules._ast_twins import imports_from, may_call, number_literal, prefixes
 
 _SLEEPS = frozenset({"asyncio.sleep", "asyncio.tasks.sleep", "anyio.sleep", "trio.sleep"})
 _SENDS = frozenset({
@@ -24,6 +32,11 @@ _INLINE_WRAPPERS = frozenset({
 # Callback endpoints whose next message waits for the callback (socketio runs handlers as tasks).
 _CALLBACKS = frozenset({"on_receive", "on_message", "receive", "receive_json", "websocket_receive"})
 _MAX_DEPTH = 4
+# Every name the endpoint model finds an endpoint by (its app, route, base class, serve...).
+_ENDPOINT_IMPORTS = prefixes(
+    ASGI_APP_CTORS | WEBSOCKET_TYPES | WEBSOCKET_ROUTE | WEBSOCKET_ENDPOINT | WEBSOCKETS_SERVE
+    | TORNADO_HANDLER | CHANNELS_CONSUMERS | SOCKETIO_SERVERS
+)
 
 SPAWN_FUNC = '''def _spawn(coro, tasks):
     """Run ``coro`` as a task of one connection: kept in ``tasks`` until done, its failure logged."""
@@ -130,6 +143,15 @@ class InlinePacingSleep(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "paced send loop awaited inline from a receive loop: the connection reads nothing meanwhile"
     tokens = ("sleep",)
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """An awaited positive sleep (by qualified name) in a loop that may send, not in an
+        ``except`` handler of that loop, in a file importing something endpoints are found by:
+        what ``_paced_sleeps`` needs before the endpoint model is even asked."""
+        if not cls.matches_text(text):
+            return False
+        return tree is None or _may_pace(tree)
 
     VALID = [
         Valid("""
@@ -426,6 +448,83 @@ class InlinePacingSleep(Rule):
         if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
             return False
         return self.model.function_of(call) is self.model.function_of(region)
+
+
+# -- the prefilter: ``_paced_sleeps`` and ``_sends`` on Python's ast, erring towards a file ------
+
+
+def _ast_paced_sleep(tree: ast.Module, value: ast.expr) -> bool:
+    """An awaited ``asyncio``/``anyio``/``trio`` ``sleep`` with a delay ``_positive_delay`` takes."""
+    return isinstance(value, ast.Call) and _ast_positive_delay(value) and may_call(tree, value, _SLEEPS)
+
+
+def _ast_positive_delay(call: ast.Call) -> bool:
+    """``_positive_delay``: the first positional, ``delay=`` or ``seconds=``; a literal > 0 or any
+    expression."""
+    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
+    words = {k.arg: k.value for k in call.keywords if k.arg}
+    arg = plain[0] if plain else words.get("delay", words.get("seconds"))
+    if arg is None:
+        return False
+    value = number_literal(arg)
+    return value is None or value > 0
+
+
+def _may_pace(tree: ast.Module) -> bool:
+    """Cheapest first: the sleeps are few, sends and endpoint imports are sets to look up."""
+    facts = index(tree)
+    sleeps = [a for a in facts.nodes(ast.Await) if _ast_paced_sleep(tree, a.value)]
+    if not sleeps or facts.called.isdisjoint(_SENDS) or not imports_from(tree, _ENDPOINT_IMPORTS):
+        return False
+    return any(_loop_may_send(tree, loop) for loop in _sleeping_loops(tree, sleeps))
+
+
+def _loop_may_send(tree: ast.Module, loop: ast.AST) -> bool:
+    """``_sends``: a send in the loop, or a call of a function that may reach one."""
+    if _sends_itself(loop):
+        return True
+    senders = per_tree(_ast_senders, tree)
+    return any(isinstance(n, ast.Call) and last_name(n.func) in senders for n in ast.walk(loop))
+
+
+def _sleeping_loops(tree: ast.Module, sleeps: list[ast.Await]) -> Iterator[ast.AST]:
+    """The innermost ``for``/``while`` (within the same function) around each of ``sleeps``,
+    unless the sleep sits in an ``except`` handler inside that loop (a back-off)."""
+    wanted = {id(a) for a in sleeps}
+    stack: list[tuple[ast.AST, ast.AST | None, bool]] = [(tree, None, False)]
+    while stack:
+        node, loop, handler = stack.pop()
+        if id(node) in wanted and loop is not None and not handler:
+            yield loop
+        stack.extend(_within(node, child, loop, handler) for child in ast.iter_child_nodes(node))
+
+
+def _within(
+    node: ast.AST, child: ast.AST, loop: ast.AST | None, handler: bool
+) -> tuple[ast.AST, ast.AST | None, bool]:
+    """``child``'s innermost loop (a def starts afresh) and whether it is in a handler of it."""
+    if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return child, None, False
+    if isinstance(child, (ast.For, ast.AsyncFor, ast.While)):
+        return child, child, False
+    return child, loop, handler or (isinstance(node, ast.Try) and child in node.handlers)
+
+
+def _sends_itself(node: ast.AST) -> bool:
+    """A ``.send*(...)``-like call under ``node``."""
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _SENDS for n in ast.walk(node)
+    )
+
+
+def _ast_senders(tree: ast.Module) -> frozenset[str]:
+    """Names of the functions ``_sends`` may follow a call into (two calls deep) to a send."""
+    defs = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    direct = {d.name for d in defs if _sends_itself(d)}
+    calling = {
+        d.name for d in defs if any(isinstance(n, ast.Call) and last_name(n.func) in direct for n in ast.walk(d))
+    }
+    return frozenset(direct | calling)
 
 
 def _positive_delay(call: cst.Call) -> bool:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import ast
 import re
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._prefilter import ast_facts
+from wsrefactor.rules._prefilter import index
+from wsrefactor.rules._ast_twins import imports_from, int_literal, may_call, prefixes, source_text
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
 
@@ -22,6 +23,7 @@ _QUEUES = {
     for cls in ("Queue", "LifoQueue", "PriorityQueue")
 }
 _DEQUES = {"collections.deque"}
+_IMPORTS = prefixes(_QUEUES | _DEQUES)
 _TRIM_METHODS = {"popleft", "pop", "clear"}
 _SIZE_METHODS = {"__len__", "qsize", "_qsize"}
 # Parts of a name that say the deque holds waiters, callbacks or a stack: its length follows the
@@ -126,10 +128,19 @@ class UnboundedQueue(Rule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        facts = ast_facts(tree)
-        if facts is None:
-            return cls.matches_text(text)
-        return bool({"Queue", "LifoQueue", "PriorityQueue", "deque"} & facts.called)
+        """An asyncio queue without a positive bound, or an unbounded deque stored where it
+        outlives the call and not named or typed as a deque of waiters (the ``ast`` twin of the
+        visit; only the hand-written size checks are left to it)."""
+        if not cls.matches_text(text):
+            return False
+        if tree is None:
+            return True
+        if not imports_from(tree, _IMPORTS):
+            return False
+        return any(_unbounded_queue(tree, call) for call in index(tree).nodes(ast.Call)) or any(
+            _may_buffer(tree, text, stmt, scope) for stmt, scope in _unbounded_deques(tree)
+        )
+
     options = (
         Option("maxsize", int, 1000, "The bound the fix adds: maxsize= for queues, maxlen= for deques."),
     )
@@ -688,3 +699,148 @@ def _arg_index(call: cst.Call, kw: str, original: cst.Arg) -> int | None:
     return plain[position] if position < len(plain) else None
 
 
+# -- the prefilter: the visit's conditions on Python's ast, erring only towards a file ---------
+
+
+def _ast_star(call: ast.Call) -> bool:
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+
+
+def _ast_arg(call: ast.Call, name: str, position: int) -> ast.expr | None:
+    """``keyword(call, name) or positional(call, position)``."""
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
+    return plain[position] if position < len(plain) else None
+
+
+def _unbounded_queue(tree: ast.Module, call: ast.Call) -> bool:
+    """What ``_check_queue`` reports: no ``maxsize`` (nor ``*args`` that may carry it), or a
+    literal ``maxsize <= 0``."""
+    has_keyword = any(k.arg == "maxsize" for k in call.keywords)
+    if _ast_star(call) and not has_keyword:
+        return False
+    arg = _ast_arg(call, "maxsize", 0)
+    value = None if arg is None else int_literal(arg)
+    return (arg is None or (value is not None and value <= 0)) and may_call(tree, call, _QUEUES)
+
+
+def _unbounded_deque(call: ast.Call) -> bool:
+    """``_deque_maxlen``: no ``maxlen`` (nor ``*args`` that may carry it), or ``maxlen=None``."""
+    has_keyword = any(k.arg == "maxlen" for k in call.keywords)
+    if _ast_star(call) and not has_keyword:
+        return False
+    arg = _ast_arg(call, "maxlen", 1)
+    return arg is None or (isinstance(arg, ast.Constant) and arg.value is None)
+
+
+def _unbounded_deques(tree: ast.Module) -> Iterator[tuple[ast.Assign | ast.AnnAssign, ast.AST | None]]:
+    """Assignments of an unbounded deque, with their innermost def or class (None: module)."""
+    scopes = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    for stmt in index(tree).nodes(ast.Assign, ast.AnnAssign):
+        call = stmt.value
+        if isinstance(call, ast.Call) and _unbounded_deque(call) and may_call(tree, call, _DEQUES):
+            yield stmt, _innermost(stmt, scopes)
+
+
+def _innermost(stmt: ast.stmt, scopes: list[ast.AST]) -> ast.AST | None:
+    start = (stmt.lineno, stmt.col_offset)
+    end = (stmt.end_lineno, stmt.end_col_offset)
+    best: ast.AST | None = None
+    for scope in scopes:
+        if (scope.lineno, scope.col_offset) < start and end <= (scope.end_lineno, scope.end_col_offset):
+            if best is None or (scope.lineno, scope.col_offset) > (best.lineno, best.col_offset):
+                best = scope
+    return best
+
+
+def _may_buffer(tree: ast.Module, text: str, stmt: ast.Assign | ast.AnnAssign, scope: ast.AST | None) -> bool:
+    """``_buffer_target`` and ``_holds_waiters``: a target that outlives the call, unless its name
+    or annotation says it holds waiters (``_size_managed`` is left to the visit). Any such target
+    counts: where the visit takes the first, ``_ast_local`` may see fewer locals than it."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    if not any(_ast_outlives(t, scope) and not _waiters_name(t) for t in targets):
+        return False
+    if isinstance(stmt, ast.AnnAssign):
+        # The annotation's own text; libcst's also holds the parentheses around it, so a match
+        # here is a match there.
+        return _SYNC_TYPES.search(source_text(text, stmt.annotation)) is None
+    return True
+
+
+def _waiters_name(target: ast.expr) -> bool:
+    """The last name of the target (``x`` in ``self.x[k]``) says waiters, callbacks or a stack."""
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    last = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+    return any(word in last.lower() for word in _NOT_BUFFER_WORDS)
+
+
+def _ast_outlives(target: ast.expr, scope: ast.AST | None) -> bool:
+    if isinstance(target, ast.Attribute):
+        return True
+    if isinstance(target, ast.Subscript):
+        base = target.value
+        while isinstance(base, ast.Subscript):
+            base = base.value
+        if isinstance(base, ast.Attribute):
+            return True
+        return isinstance(base, ast.Name) and not _ast_local(base.id, scope)
+    if isinstance(target, ast.Name):
+        return not _ast_local(target.id, scope)
+    return False
+
+
+def _ast_local(name: str, scope: ast.AST | None) -> bool:
+    """``_is_local``: a name bound in the innermost function and not declared global/nonlocal
+    (a subset of what ``_LocalNames`` finds, so never local where the visit says it is not)."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    bound, declared = _ast_function_names(scope)
+    return name in bound and name not in declared
+
+
+def _ast_function_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[set[str], set[str]]:
+    args = func.args
+    params = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+    bound = {a.arg for a in params if a is not None}
+    declared: set[str] = set()
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        bound.update(_ast_binds(node))
+        stack.extend(ast.iter_child_nodes(node))
+    return bound, declared
+
+
+def _ast_binds(node: ast.AST) -> Iterator[str]:
+    """Names ``_LocalNames`` binds at this node."""
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            yield from _ast_target_names(target)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+        yield from _ast_target_names(node.target)
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        yield from _ast_target_names(node.optional_vars)
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name
+    elif isinstance(node, ast.alias) and node.asname:
+        yield node.asname
+
+
+def _ast_target_names(target: ast.expr) -> Iterator[str]:
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _ast_target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _ast_target_names(target.value)

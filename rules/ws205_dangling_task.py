@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Rule, Valid
-from wsrefactor.rules._prefilter import ast_facts
+from wsrefactor.rules._prefilter import index
+from wsrefactor.rules._ast_twins import may_call
 from wsrefactor.rules._helpers import call_name, method_name, receiver
 
 _SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
@@ -22,6 +23,33 @@ KEEP_FUNC = '''def _keep_task(task):
     _background_tasks.add(task)
     task.add_done_callback(_background_tasks.discard)
     return task'''
+
+
+def _discarded_calls(tree: ast.Module) -> Iterator[ast.Call]:
+    """Calls whose result is thrown away, as ``visit_Expr``/``visit_Assign`` see them."""
+    facts = index(tree)
+    for stmt in facts.nodes(ast.Expr):
+        if isinstance(stmt.value, ast.Call):
+            yield stmt.value
+    for assign in facts.nodes(ast.Assign):
+        target = assign.targets[0]
+        if len(assign.targets) == 1 and isinstance(target, ast.Name) and target.id == "_":
+            if isinstance(assign.value, ast.Call):
+                yield assign.value
+
+
+def _may_spawn(tree: ast.Module, call: ast.Call) -> bool:
+    """The ``ast`` twin of ``DanglingTask._spawns`` (qualified names may only over-match)."""
+    if may_call(tree, call, _SPAWNERS):
+        return True
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr != "create_task":
+        return False
+    recv = func.value
+    if isinstance(recv, ast.Call):
+        return may_call(tree, recv, _LOOP_GETTERS)
+    last = recv.attr if isinstance(recv, ast.Attribute) else recv.id if isinstance(recv, ast.Name) else ""
+    return last.lower().endswith("loop")
 
 
 class DanglingTask(Rule):
@@ -71,10 +99,11 @@ class DanglingTask(Rule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        facts = ast_facts(tree)
-        if facts is None:
-            return cls.matches_text(text)
-        return bool({"create_task", "ensure_future"} & facts.called)
+        """A discarded call (expression statement, ``_ = ...``) that may spawn: the only places
+        ``_check`` reports. The text check comes first: every spawner is named in the source."""
+        if not cls.matches_text(text):
+            return False
+        return tree is None or any(_may_spawn(tree, call) for call in _discarded_calls(tree))
 
     VALID = [
         Valid("""

@@ -1,0 +1,328 @@
+"""The ``wants`` prefilters of WS202, WS204 and WS205 on shapes the soundness corpus may not hold.
+
+Each positive case is checked twice: the full rule (prefilter bypassed) reports on it, and
+``wants`` says yes. Each negative case: the full rule finds nothing and ``wants`` says no (the file
+never reaches libcst).
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from wsrefactor.config import Config
+from wsrefactor.engine import analyze_module, parse
+from wsrefactor.registry import load_rules
+
+RULES = load_rules(())
+
+
+def _reports(code: str, text: str) -> bool:
+    analysis = analyze_module("case.py", parse(text, "case.py"), [RULES[code]], Config(), tree=ast.parse(text))
+    return any(f.code == code for f in analysis.findings)
+
+
+def _check(code: str, source: str, positive: bool) -> None:
+    text = textwrap.dedent(source).lstrip("\n")
+    assert _reports(code, text) is positive
+    assert RULES[code].wants(text, ast.parse(text), {}) is positive
+
+
+# -- WS205 ---------------------------------------------------------------------------------
+
+WS205_POSITIVE = {
+    "renamed spawner": """
+        from asyncio import ensure_future as spawn
+        async def start(coro):
+            spawn(coro)
+    """,
+    "module alias": """
+        import asyncio as aio
+        async def start(coro):
+            aio.create_task(coro)
+    """,
+    "assigned to _": """
+        async def start(self, coro):
+            _ = self._event_loop.create_task(coro)
+    """,
+    "running loop": """
+        from asyncio import get_running_loop as current
+        async def start(coro):
+            current().create_task(coro)
+    """,
+    "generic subscript": """
+        import asyncio
+        async def start(coro):
+            asyncio.tasks.create_task[None](coro)
+    """,
+}
+WS205_NEGATIVE = {
+    "kept": """
+        import asyncio
+        async def start(coro):
+            task = asyncio.create_task(coro)
+            await task
+    """,
+    "task group": """
+        import asyncio
+        async def start(coro):
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(coro)
+    """,
+    "own function": """
+        def create_task(x):
+            return x
+        create_task(1)
+    """,
+    "awaited and stored": """
+        import asyncio
+        async def start(coro, tasks):
+            await asyncio.ensure_future(coro)
+            tasks.append(asyncio.create_task(coro))
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(WS205_POSITIVE))
+def test_ws205_wants_discarded_spawns(case):
+    _check("WS205", WS205_POSITIVE[case], True)
+
+
+@pytest.mark.parametrize("case", sorted(WS205_NEGATIVE))
+def test_ws205_skips_kept_tasks(case):
+    _check("WS205", WS205_NEGATIVE[case], False)
+
+
+# -- WS204 ---------------------------------------------------------------------------------
+
+WS204_POSITIVE = {
+    "renamed queue": """
+        from asyncio import Queue as Mailbox
+        class Session:
+            def __init__(self):
+                self.outgoing = Mailbox()
+    """,
+    "generic queue, zero bound": """
+        import asyncio.queues
+        q = asyncio.queues.LifoQueue[int](0)
+    """,
+    "negative keyword bound": """
+        import asyncio
+        def make():
+            return asyncio.PriorityQueue(maxsize=-1)
+    """,
+    "queue imported twice": """
+        from queue import Queue
+        def thread_side():
+            return Queue()
+        def loop_side():
+            from asyncio import Queue
+            return Queue()
+    """,
+    "attribute deque": """
+        from collections import deque as ring
+        class Room:
+            def __init__(self):
+                self.history = ring()
+    """,
+    "module deque, maxlen None": """
+        import collections
+        history = collections.deque([], None)
+    """,
+    "global deque": """
+        from collections import deque
+        history = None
+        def reset():
+            global history
+            history = deque()
+    """,
+    "dict of deques": """
+        from collections import deque
+        buffers = {}
+        def open_buffer(key):
+            buffers[key] = deque()
+    """,
+    "class attribute": """
+        from collections import deque
+        class Log:
+            lines: deque[str] = deque()
+    """,
+}
+WS204_NEGATIVE = {
+    "bounded by position and keyword": """
+        import asyncio
+        from collections import deque
+        LIMIT = 10
+        q1 = asyncio.Queue(100)
+        q2 = asyncio.Queue(maxsize=LIMIT)
+        history = deque([], 50)
+        recent = deque(maxlen=LIMIT)
+    """,
+    "star arguments": """
+        import asyncio
+        from collections import deque
+        def make(*args, **kwargs):
+            return asyncio.Queue(*args), deque(**kwargs)
+        shared = deque(*make())
+    """,
+    "thread queue": """
+        import queue
+        jobs = queue.Queue()
+    """,
+    "own Queue class": """
+        class Queue:
+            pass
+        q = Queue()
+    """,
+    "local deques": """
+        from collections import deque
+        def walk(graph, start, frontier):
+            todo = deque([start])
+            frontier[start] = deque()
+            return todo
+    """,
+    "waiters": """
+        import asyncio
+        import collections
+        class Lock:
+            def __init__(self):
+                self._waiters = collections.deque()
+                self.exit_callbacks = collections.deque()
+                self.pending: collections.deque[asyncio.Future] = collections.deque()
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(WS204_POSITIVE))
+def test_ws204_wants_unbounded_queues(case):
+    _check("WS204", WS204_POSITIVE[case], True)
+
+
+@pytest.mark.parametrize("case", sorted(WS204_NEGATIVE))
+def test_ws204_skips_bounded_or_local(case):
+    _check("WS204", WS204_NEGATIVE[case], False)
+
+
+def test_ws204_leaves_size_checks_to_the_visit():
+    """A deque kept in check by hand is wanted (the visit decides), and not reported."""
+    text = textwrap.dedent("""
+        from collections import deque
+        class Buffer:
+            def __init__(self):
+                self.items = deque()
+            def __len__(self):
+                return len(self.items)
+    """)
+    assert not _reports("WS204", text)
+    assert RULES["WS204"].wants(text, ast.parse(text), {})
+
+
+# -- WS202 ---------------------------------------------------------------------------------
+
+_ENDPOINT = """
+    from fastapi import FastAPI, WebSocket
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            text = await websocket.receive_text()
+            if text == "stream":
+                await stream(websocket)
+"""
+
+
+
+def _with_endpoint(helpers: str) -> str:
+    return textwrap.dedent(_ENDPOINT) + textwrap.dedent(helpers)
+
+
+WS202_POSITIVE = {
+    "direct send": """
+        import asyncio
+        async def stream(ws):
+            for i in range(10):
+                await ws.send_text(str(i))
+                await asyncio.sleep(1)
+    """,
+    "renamed sleep, send through two helpers": """
+        from anyio import sleep as nap
+        async def push(ws, i):
+            await deliver(ws, i)
+        async def deliver(ws, i):
+            await ws.send_json({"i": i})
+        async def stream(ws):
+            while True:
+                await push(ws, 1)
+                await nap(0.5)
+    """,
+    "non-literal delay": """
+        import asyncio
+        async def stream(ws, period=1):
+            while True:
+                await ws.send_text("tick")
+                await asyncio.sleep(delay=period)
+    """,
+}
+WS202_NEGATIVE = {
+    "zero sleep": """
+        import asyncio
+        async def stream(ws):
+            for i in range(10):
+                await ws.send_text(str(i))
+                await asyncio.sleep(0)
+    """,
+    "back-off in a handler": """
+        import asyncio
+        async def stream(ws):
+            while True:
+                try:
+                    await ws.send_text("x")
+                    return
+                except OSError:
+                    await asyncio.sleep(1)
+    """,
+    "loop that sends nothing": """
+        import asyncio
+        async def stream(ws):
+            for i in range(10):
+                print(i)
+                await asyncio.sleep(1)
+            await ws.send_text("done")
+    """,
+    "sleep in a nested function": """
+        import asyncio
+        async def stream(ws):
+            for i in range(10):
+                await ws.send_text(str(i))
+                async def later():
+                    await asyncio.sleep(1)
+    """,
+    "time.sleep": """
+        import time
+        async def stream(ws):
+            for i in range(10):
+                await ws.send_text(str(i))
+                time.sleep(1)
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(WS202_POSITIVE))
+def test_ws202_wants_paced_streams(case):
+    _check("WS202", _with_endpoint(WS202_POSITIVE[case]), True)
+
+
+@pytest.mark.parametrize("case", sorted(WS202_NEGATIVE))
+def test_ws202_skips_unpaced_loops(case):
+    _check("WS202", _with_endpoint(WS202_NEGATIVE[case]), False)
+
+
+def test_ws202_needs_an_endpoint_import():
+    """The same paced stream with no framework import: there can be no endpoint to read from."""
+    text = textwrap.dedent(WS202_POSITIVE["direct send"])
+    assert not _reports("WS202", text)
+    assert not RULES["WS202"].wants(text, ast.parse(text), {})
