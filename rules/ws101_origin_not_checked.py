@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import ast
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._endpoint_prefilter import EndpointFacts, endpoint_facts, is_none, method_calls, str_value
+from wsrefactor.rules._endpoint_prefilter import keyword as ast_keyword
+from wsrefactor.rules._endpoint_prefilter import positional as ast_positional
 from wsrefactor.rules._endpoints import (
     CHANNELS_ORIGIN_VALIDATORS,
     ChannelsRouter,
@@ -20,6 +25,7 @@ from wsrefactor.rules._endpoints import (
     walk,
 )
 from wsrefactor.rules._helpers import add_arg, call_name, keyword, positional
+from wsrefactor.rules._prefilter import own_nodes, per_tree
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"})
@@ -401,6 +407,14 @@ class OriginNotChecked(Rule):
         Option("allowed-origins", str, "", "Python expression of the allowlist used by the fix"),
         Option("allowed-origins-import", str, "", "qualified name to import for `allowed-origins`"),
     )
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """Some endpoint, ``serve()``, socketio server or Channels router of the file can be
+        reported (see ``_may_report``); files without a framework import stop at once."""
+        if tree is None:
+            return cls.matches_text(text)
+        return per_tree(_may_report, tree)
 
     VALID = [
         Valid("""
@@ -992,3 +1006,99 @@ def model_class_owner(func: cst.FunctionDef, ep: Endpoint) -> bool:
     """Whether ``func`` is defined in ``ep``'s own class (inherited methods are reported there)."""
     cls = ep.cls
     return cls is not None and isinstance(cls.body, cst.IndentedBlock) and any(s is func for s in cls.body.body)
+
+
+# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
+# Each branch of ``leave_Module`` reports only on what the endpoint model found, and only in the
+# shape below; every test here is implied by the corresponding check of the visitor.
+
+
+def _may_report(tree: ast.Module) -> bool:
+    facts = endpoint_facts(tree)
+    if facts is None:
+        return False
+    return _endpoint_may_report(tree, facts) or _server_may_report(facts)
+
+
+def _endpoint_may_report(tree: ast.Module, facts: EndpointFacts) -> bool:
+    """A ``WebSocketEndpoint`` class (reported even without an accept: the fix adds
+    ``on_connect``), a function endpoint that accepts, a tornado class whose own
+    ``check_origin`` allows everything."""
+    kinds = facts.kinds()
+    if "asgi-class" in kinds:
+        return True
+    if "asgi" in kinds and method_calls(tree, frozenset({"accept"})):
+        return True
+    return any(_tornado_allows_all(ep.cls) for ep in facts.of_kind("tornado") if ep.cls is not None)
+
+
+def _server_may_report(facts: EndpointFacts) -> bool:
+    return (
+        any(_serve_without_origins(call) for call in facts.serve_calls)
+        or any(_socketio_any_origin(facts, call) for call in facts.socketio_servers)
+        or any(_channels_unvalidated(facts, call) for call in facts.channels_routers)
+    )
+
+
+def _tornado_allows_all(cls: ast.ClassDef) -> bool:
+    """The class's own ``check_origin`` returns True on every path (``_returns_true_always``);
+    an inherited one is reported on its own class."""
+    return any(
+        isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "check_origin"
+        and _ast_returns_true_always(stmt)
+        for stmt in cls.body
+    )
+
+
+def _ast_returns_true_always(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    nodes = list(own_nodes(func))
+    returns = [n for n in nodes if isinstance(n, ast.Return)]
+    if not returns or any(isinstance(n, ast.Raise) for n in nodes):
+        return False
+    return all(isinstance(r.value, ast.Constant) and r.value.value is True for r in returns)
+
+
+def _serve_without_origins(call: ast.Call) -> bool:
+    """No ``**kwargs`` (they may carry origins or a hook) and no ``origins=`` other than None."""
+    if any(k.arg is None for k in call.keywords):
+        return False
+    origins = ast_keyword(call, "origins")
+    return origins is None or is_none(origins)
+
+
+def _allows_any(value: ast.expr) -> bool:
+    if isinstance(value, (ast.List, ast.Tuple)):
+        return not value.elts or any(str_value(e) == "*" for e in value.elts)
+    return str_value(value) == "*"
+
+
+def _socketio_any_origin(facts: EndpointFacts, call: ast.Call) -> bool:
+    """``cors_allowed_origins`` is ``"*"``, holds ``"*"`` or is empty (also through a module-level
+    name, any of its assignments)."""
+    value = ast_keyword(call, "cors_allowed_origins")
+    if value is None:
+        return False
+    values = facts.module_assigns.get(value.id, [value]) if isinstance(value, ast.Name) else [value]
+    return any(_allows_any(v) for v in values)
+
+
+def _channels_unvalidated(facts: EndpointFacts, call: ast.Call) -> bool:
+    """``ProtocolTypeRouter`` with a ``"websocket"`` application holding no call of an origin
+    validator (the model's ``origin_validated``); every value of a repeated key is looked at."""
+    first = ast_positional(call, 0) or ast_keyword(call, "application_mapping")
+    return any(not _validated(facts, value) for value in _websocket_applications(first))
+
+
+def _websocket_applications(mapping: ast.expr | None) -> list[ast.expr]:
+    """The ``"websocket"`` values of ``{...}`` or ``dict(websocket=...)``."""
+    if isinstance(mapping, ast.Dict):
+        return [v for k, v in zip(mapping.keys, mapping.values) if str_value(k) == "websocket"]
+    if isinstance(mapping, ast.Call) and isinstance(mapping.func, ast.Name) and mapping.func.id == "dict":
+        return [k.value for k in mapping.keywords if k.arg == "websocket"]
+    return []
+
+
+def _validated(facts: EndpointFacts, value: ast.expr) -> bool:
+    return any(
+        isinstance(n, ast.Call) and facts.imports.surely_one_of(n.func, CHANNELS_ORIGIN_VALIDATORS) for n in ast.walk(value)
+    )

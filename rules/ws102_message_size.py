@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import ast
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, ServeCall, endpoints, walk
+from wsrefactor.rules._endpoint_prefilter import endpoint_facts, is_none, keyword, method_calls
+from wsrefactor.rules._endpoints import (
+    ASGI_ITER_MODES,
+    ASGI_RECEIVE_MODES,
+    Endpoint,
+    EndpointModel,
+    ReceiveSite,
+    ServeCall,
+    endpoints,
+    walk,
+)
+from wsrefactor.rules._prefilter import per_tree
 
 _CHECKED_MODES = {"text", "bytes", "json", "json-binary", "message"}
 _TRIVIAL_TESTS = (cst.Is, cst.IsNot)
@@ -132,6 +145,14 @@ class MessageSizeUnbounded(Rule):
     tokens = ("receive_text", "receive_bytes", "receive_json", "receive(", "iter_text", "iter_bytes",
               "iter_json", "max_size")
     options = (Option("max-message-bytes", int, 65536, "the bound written by the fix"),)
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """A Starlette/FastAPI endpoint and a receive call on a bare name, or ``serve(max_size=None)``
+        (see ``_may_report``); files without a framework import stop at once."""
+        if tree is None:
+            return cls.matches_text(text)
+        return per_tree(_may_report, tree)
 
     VALID = [
         Valid("""
@@ -453,3 +474,20 @@ class MessageSizeUnbounded(Rule):
     def _fresh_name(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
         used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
         return next((c for c in candidates if c not in used), None)
+
+
+# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
+
+#: What the model counts as a receive on an ASGI websocket: ``<ws name>.<method>(...)``.
+_RECEIVE_METHODS = frozenset(ASGI_RECEIVE_MODES) | frozenset(ASGI_ITER_MODES)
+
+
+def _may_report(tree: ast.Module) -> bool:
+    """Reports are receive sites of ``asgi``/``asgi-class`` endpoints that are calls (callbacks and
+    ``async for`` are not checked), and ``serve()`` calls whose ``max_size`` is None."""
+    facts = endpoint_facts(tree)
+    if facts is None:
+        return False
+    if facts.of_kind("asgi", "asgi-class") and method_calls(tree, _RECEIVE_METHODS):
+        return True
+    return any(is_none(keyword(call, "max_size")) for call in facts.serve_calls)

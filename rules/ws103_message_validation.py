@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import keyword
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rules._endpoint_prefilter import endpoint_facts, method_calls, reached_nodes
 from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, positional_params, walk
 from wsrefactor.rules._helpers import call_name
+from wsrefactor.rules._prefilter import per_tree
 from wsrefactor.rules.ws305_inline_lua import render
 
 LOADS = frozenset({"json.loads", "orjson.loads", "ujson.loads", "simplejson.loads", "rapidjson.loads"})
@@ -881,6 +885,14 @@ class MessageNotValidated(Rule):
                "(after its imports), else a path relative to the project root (`{module}`: the file's stem)"),
     )
 
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """An endpoint, and a ``json.loads``-like call or an ASGI ``receive_json``/``iter_json``
+        (see ``_may_report``); files without a framework import stop at once."""
+        if tree is None:
+            return cls.matches_text(text)
+        return per_tree(_may_report, tree)
+
     VALID = [
         Valid("""
             import json
@@ -1235,3 +1247,23 @@ class MessageNotValidated(Rule):
             return cst.FlattenSentinel([first.with_changes(leading_lines=lead), node])
 
         return apply
+
+
+# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
+
+_JSON_RECEIVES = frozenset({"receive_json", "iter_json"})
+
+
+def _may_report(tree: ast.Module) -> bool:
+    """A parsed message is a JSON receive call of an ``asgi``/``asgi-class`` endpoint (the only
+    kinds whose receives have a JSON mode), or a ``LOADS`` call with an argument in a function the
+    message reaches; either way an endpoint of the file."""
+    facts = endpoint_facts(tree)
+    if facts is None or not facts.endpoints:
+        return False
+    if facts.of_kind("asgi", "asgi-class") and method_calls(tree, _JSON_RECEIVES):
+        return True
+    return any(
+        (call.args or call.keywords) and facts.imports.is_one_of(call.func, LOADS)
+        for call in reached_nodes(tree, ast.Call)
+    )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import ast
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Rule, Valid
+from wsrefactor.rules._endpoint_prefilter import endpoint_facts, reached_nodes
 from wsrefactor.rules._endpoints import (
+    JOIN_METHODS,
+    REGISTER_METHODS,
+    STORE_METHODS,
     Endpoint,
     EndpointModel,
     RegistryWrite,
@@ -19,6 +25,7 @@ from wsrefactor.rules._endpoints import (
     walk,
 )
 from wsrefactor.rules._helpers import call_name, positional
+from wsrefactor.rules._prefilter import per_tree
 
 # Undo names by registration name (explicit pairs first: the fix uses the first existing one).
 _PAIRS: dict[str, tuple[str, ...]] = {
@@ -205,6 +212,14 @@ class SessionNotInvalidated(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "registered WebSocket connection is not removed on every exit path"
     tokens = ("websocket", "WebSocket", "websockets", "socketio", "channels", "tornado")
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """An endpoint, and some statement that can register a connection (see ``_may_report``);
+        files without a framework import stop at once."""
+        if tree is None:
+            return cls.matches_text(text)
+        return per_tree(_may_report, tree)
 
     VALID = [
         Valid("""
@@ -860,3 +875,51 @@ class _FixBuilder:
             leading_lines=first.leading_lines,
         )
         return updated.with_changes(body=[*head, new_try])
+
+
+# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
+
+#: Methods whose call with the connection is a registry write (``_scan_ws_argument``).
+_WRITE_METHODS = STORE_METHODS | JOIN_METHODS | REGISTER_METHODS
+
+
+def _may_report(tree: ast.Module) -> bool:
+    """Every report is on a registry write of an endpoint: ``reg[k] = ws`` (or, in a helper the
+    connection is passed to, ``obj.attr = ws``), ``x.add(ws)``/``x.join(ws)``..., or a Channels
+    ``group_add``; the connection is always a bare name there."""
+    facts = endpoint_facts(tree)
+    if facts is None or not facts.endpoints:
+        return False
+    if any(_stores_name(node) for node in reached_nodes(tree, ast.Assign)):
+        return True
+    if any(_writes_name(call) for call in reached_nodes(tree, ast.Call)):
+        return True
+    return bool(facts.of_kind("channels")) and _mentions_group_add(tree)
+
+
+def _mentions_name(value: ast.expr) -> bool:
+    """The model's ``_mentions_ws`` for some name: a bare name, or one in a tuple/list/dict display."""
+    if isinstance(value, ast.Name):
+        return True
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return any(isinstance(e, ast.Name) for e in value.elts)
+    return isinstance(value, ast.Dict) and any(isinstance(v, ast.Name) for v in value.values)
+
+
+def _stores_name(node: ast.Assign) -> bool:
+    return _mentions_name(node.value) and any(isinstance(t, (ast.Subscript, ast.Attribute)) for t in node.targets)
+
+
+def _writes_name(call: ast.Call) -> bool:
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in _WRITE_METHODS:
+        return False
+    values = [a.value if isinstance(a, ast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
+    return any(isinstance(v, ast.Name) for v in values)
+
+
+def _mentions_group_add(tree: ast.Module) -> bool:
+    """``self.channel_layer.group_add(...)``, also as ``async_to_sync(layer.group_add)(...)``."""
+    return any(a.attr == "group_add" for a in reached_nodes(tree, ast.Attribute)) or any(
+        n.id == "group_add" for n in reached_nodes(tree, ast.Name)
+    )

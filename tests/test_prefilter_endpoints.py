@@ -1,0 +1,281 @@
+"""The ``wants`` prefilters of the endpoint rules (WS101-WS104, ``rules/_endpoint_prefilter.py``):
+cases the soundness corpus does not cover. Each positive case is checked against the full rule
+(it really reports, and ``wants`` says yes); each negative one is a file the rule cannot report on
+that the old text tokens let through."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from wsrefactor.config import Config
+from wsrefactor.engine import analyze_module, parse
+from wsrefactor.registry import load_rules
+
+RULES = load_rules(())
+
+
+def _src(code: str) -> str:
+    return textwrap.dedent(code).lstrip("\n")
+
+
+def wants(code: str, src: str) -> bool:
+    src = _src(src)
+    return RULES[code].wants(src, ast.parse(src), {})
+
+
+def reports(code: str, src: str) -> bool:
+    src = _src(src)
+    analysis = analyze_module("example.py", parse(src, "example.py"), [RULES[code]], Config(), tree=ast.parse(src))
+    return any(f.code == code for f in analysis.findings)
+
+
+POSITIVE = {
+    "aliased-app-and-annotation": ("WS101", """
+        import fastapi as fa
+        from fastapi import WebSocket as Sock
+
+        app = fa.FastAPI()
+
+        @app.websocket("/ws")
+        async def chat(ws: Sock):
+            await ws.accept()
+    """),
+    "rebound-import-name": ("WS101", """
+        from fastapi import FastAPI
+        try:
+            import orjson
+        except ImportError:
+            from mylib import orjson
+
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def chat(ws):
+            await ws.accept()
+    """),
+    "router-from-elsewhere-by-annotation": ("WS101", """
+        from starlette.websockets import WebSocket
+        from .routes import router
+
+        def build():
+            @router.websocket("/ws")
+            async def chat(websocket: WebSocket):
+                await websocket.accept()
+            return chat
+    """),
+    "accept-in-a-manager-method": ("WS101", """
+        from fastapi import FastAPI, WebSocket
+
+        class Manager:
+            async def connect(self, websocket):
+                await websocket.accept()
+
+        manager = Manager()
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def chat(websocket: WebSocket):
+            await manager.connect(websocket)
+    """),
+    "endpoint-class-through-local-base": ("WS101", """
+        from starlette import endpoints
+
+        class Base(endpoints.WebSocketEndpoint):
+            encoding = "text"
+
+        class Chat(Base):
+            async def on_receive(self, websocket, data):
+                await websocket.send_text(data)
+
+        ROUTES = [("/ws", Chat)]
+    """),
+    "serve-partial-handler": ("WS101", """
+        import functools
+        from websockets.asyncio.server import serve as ws_serve
+
+        async def handler(ws, greeting):
+            await ws.send(greeting)
+
+        async def main():
+            async with ws_serve(functools.partial(handler, greeting="hi"), "", 8765):
+                pass
+    """),
+    "tornado-check-origin-true": ("WS101", """
+        from tornado import websocket
+
+        class Chat(websocket.WebSocketHandler):
+            def check_origin(self, origin):
+                if origin:
+                    return True
+                return True
+    """),
+    "socketio-origins-via-constant": ("WS101", """
+        import socketio
+
+        ORIGINS = "*"
+        sio = socketio.AsyncServer(cors_allowed_origins=ORIGINS)
+    """),
+    "channels-dict-call": ("WS101", """
+        from channels.routing import ProtocolTypeRouter, URLRouter
+
+        application = ProtocolTypeRouter(dict(websocket=URLRouter([])))
+    """),
+    "receive-in-a-helper": ("WS102", """
+        from starlette.routing import WebSocketRoute
+
+        async def read(sock):
+            data = await sock.receive_bytes()
+            return data.upper()
+
+        async def endpoint(ws):
+            await ws.accept()
+            await read(ws)
+
+        routes = [WebSocketRoute("/ws", endpoint)]
+    """),
+    "serve-max-size-none": ("WS102", """
+        import websockets.server
+
+        async def main(handler):
+            await websockets.server.serve(handler, "", 8765, max_size=None)
+    """),
+    "loads-aliased-in-websockets-handler": ("WS103", """
+        from json import loads as parse
+        import websockets
+
+        async def handler(ws):
+            async for raw in ws:
+                msg = parse(raw)
+                await ws.send(msg["text"])
+
+        start = websockets.serve(handler, "", 8765)
+    """),
+    "loads-in-tornado-callback": ("WS103", """
+        import json
+        import tornado.websocket
+
+        class Chat(tornado.websocket.WebSocketHandler):
+            def on_message(self, message):
+                data = json.loads(message)
+                self.write_message(data["text"])
+    """),
+    "register-in-a-helper": ("WS104", """
+        from fastapi import FastAPI, WebSocket
+
+        app = FastAPI()
+        clients = {}
+
+        def remember(key, sock):
+            clients[key] = sock
+
+        @app.websocket("/ws/{key}")
+        async def chat(websocket: WebSocket, key: str):
+            await websocket.accept()
+            remember(key, websocket)
+            while True:
+                await websocket.receive_text()
+    """),
+    "channels-async-to-sync-group-add": ("WS104", """
+        from asgiref.sync import async_to_sync
+        from channels.generic.websocket import WebsocketConsumer
+
+        class Chat(WebsocketConsumer):
+            def connect(self):
+                async_to_sync(self.channel_layer.group_add)("room", self.channel_name)
+                self.accept()
+    """),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POSITIVE))
+def test_wanted_where_the_rule_reports(case):
+    code, src = POSITIVE[case]
+    assert reports(code, src), "the case no longer makes the rule report: fix the case"
+    assert wants(code, src)
+
+
+NEGATIVE = {
+    "no-framework-import": ("WS101 WS102 WS103 WS104", """
+        import json
+
+        async def websocket_handler(websocket):
+            await websocket.accept()
+            data = json.loads(await websocket.receive_text())
+            clients[data["id"]] = websocket
+    """),
+    "relative-import-of-a-namesake": ("WS101 WS102 WS104", """
+        from .websockets import serve
+        from .fastapi import FastAPI
+
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def chat(ws):
+            await ws.accept()
+            clients.add(ws)
+
+        serve(chat, max_size=None)
+    """),
+    "framework-import-without-endpoint": ("WS101 WS102 WS103 WS104", """
+        import json
+        from fastapi import FastAPI, WebSocket
+
+        def make_app():
+            app = FastAPI()
+            return app
+
+        async def helper(websocket: WebSocket):
+            await websocket.accept()
+            msg = json.loads(await websocket.receive_text())
+            registry[msg["id"]] = websocket
+    """),
+    "endpoint-without-the-rule-shapes": ("WS102 WS103 WS104", """
+        from fastapi import FastAPI, WebSocket
+
+        app = FastAPI()
+
+        def unrelated(queue, data):
+            queue.append(data)
+            return queue.receive_text()
+
+        @app.websocket("/ws")
+        async def chat(websocket: WebSocket):
+            await websocket.accept()
+            await websocket.send_text("hello")
+    """),
+    "tornado-check-origin-that-checks": ("WS101", """
+        from urllib.parse import urlparse
+        import tornado.websocket
+
+        class Chat(tornado.websocket.WebSocketHandler):
+            def check_origin(self, origin):
+                return urlparse(origin).netloc == "good.example"
+    """),
+    "validated-channels-and-safe-servers": ("WS101 WS102", """
+        import socketio
+        import websockets
+        from channels.routing import ProtocolTypeRouter, URLRouter
+        from channels.security.websocket import AllowedHostsOriginValidator
+
+        sio = socketio.AsyncServer(cors_allowed_origins=["https://good.example"])
+        application = ProtocolTypeRouter({"websocket": AllowedHostsOriginValidator(URLRouter([]))})
+        server = websockets.serve(None, "", 8765, origins=["https://good.example"], max_size=2**20)
+    """),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEGATIVE))
+def test_not_wanted_where_the_rule_cannot_report(case):
+    codes, src = NEGATIVE[case]
+    for code in codes.split():
+        assert not reports(code, src)
+        assert not wants(code, src), code
+
+
+def test_without_a_tree_the_text_tokens_decide():
+    for code in ("WS101", "WS102", "WS103", "WS104"):
+        assert RULES[code].wants("import os\n", None, {}) is False
+    assert RULES["WS102"].wants("await ws.receive_text()\n", None, {})
