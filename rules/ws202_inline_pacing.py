@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import libcst as cst
 
@@ -470,44 +470,82 @@ def _ast_positive_delay(call: ast.Call) -> bool:
     return value is None or value > 0
 
 
+class _Place(NamedTuple):
+    """Where a node sits: its innermost def, innermost loop in that def (None: no loop), whether
+    that loop is inside another loop of the def, and whether the node is in one of its handlers."""
+
+    func: ast.AST | None
+    loop: ast.AST | None
+    nested: bool
+    handler: bool
+
+
 def _may_pace(tree: ast.Module) -> bool:
     """Cheapest first: the sleeps are few, sends and endpoint imports are sets to look up."""
     facts = index(tree)
     sleeps = [a for a in facts.nodes(ast.Await) if _ast_paced_sleep(tree, a.value)]
     if not sleeps or facts.called.isdisjoint(_SENDS) or not imports_from(tree, _ENDPOINT_IMPORTS):
         return False
-    return any(_loop_may_send(tree, loop) for loop in _sleeping_loops(tree, sleeps))
+    inline = per_tree(_inline_names, tree)
+    return any(
+        _may_read_around(place, inline) and _loop_may_send(tree, place.loop)
+        for place in _sleep_places(tree, sleeps)
+    )
 
 
-def _loop_may_send(tree: ast.Module, loop: ast.AST) -> bool:
+def _may_read_around(place: _Place, inline: frozenset[str]) -> bool:
+    """``_scan_region`` finds a sleep only in a loop nested in a receive loop, in a receive
+    callback, or in a function awaited inline (by the name it is called by)."""
+    name = getattr(place.func, "name", None)
+    return place.nested or name in _CALLBACKS or name in inline
+
+
+def _inline_names(tree: ast.Module) -> frozenset[str]:
+    """Names called where ``_awaited_inline`` looks: ``await f()``, ``await wrapper(f(), ...)``."""
+    names: set[str] = set()
+    for awaited in index(tree).nodes(ast.Await):
+        call = awaited.value
+        if not isinstance(call, ast.Call):
+            continue
+        names.add(last_name(call.func))
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            inner = arg.value if isinstance(arg, ast.Starred) else arg
+            if isinstance(inner, ast.Call):
+                names.add(last_name(inner.func))
+    return frozenset(names)
+
+
+def _loop_may_send(tree: ast.Module, loop: ast.AST | None) -> bool:
     """``_sends``: a send in the loop, or a call of a function that may reach one."""
+    if loop is None:
+        return False
     if _sends_itself(loop):
         return True
     senders = per_tree(_ast_senders, tree)
     return any(isinstance(n, ast.Call) and last_name(n.func) in senders for n in ast.walk(loop))
 
 
-def _sleeping_loops(tree: ast.Module, sleeps: list[ast.Await]) -> Iterator[ast.AST]:
-    """The innermost ``for``/``while`` (within the same function) around each of ``sleeps``,
-    unless the sleep sits in an ``except`` handler inside that loop (a back-off)."""
+def _sleep_places(tree: ast.Module, sleeps: list[ast.Await]) -> Iterator[_Place]:
+    """Where each of ``sleeps`` is, when it is in a loop of its function (``enclosing_loop``) and
+    not in an ``except`` handler inside that loop (``_backoff``)."""
     wanted = {id(a) for a in sleeps}
-    stack: list[tuple[ast.AST, ast.AST | None, bool]] = [(tree, None, False)]
+    stack: list[tuple[ast.AST, _Place]] = [(tree, _Place(None, None, False, False))]
     while stack:
-        node, loop, handler = stack.pop()
-        if id(node) in wanted and loop is not None and not handler:
-            yield loop
-        stack.extend(_within(node, child, loop, handler) for child in ast.iter_child_nodes(node))
+        node, place = stack.pop()
+        if id(node) in wanted and place.loop is not None and not place.handler:
+            yield place
+        stack.extend((child, _within(node, child, place)) for child in ast.iter_child_nodes(node))
 
 
-def _within(
-    node: ast.AST, child: ast.AST, loop: ast.AST | None, handler: bool
-) -> tuple[ast.AST, ast.AST | None, bool]:
-    """``child``'s innermost loop (a def starts afresh) and whether it is in a handler of it."""
+def _within(node: ast.AST, child: ast.AST, place: _Place) -> _Place:
+    """The place of ``child`` of ``node`` at ``place`` (a def or lambda starts afresh)."""
     if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        return child, None, False
+        return _Place(child, None, False, False)
     if isinstance(child, (ast.For, ast.AsyncFor, ast.While)):
-        return child, child, False
-    return child, loop, handler or (isinstance(node, ast.Try) and child in node.handlers)
+        return _Place(place.func, child, place.loop is not None, False)
+    if isinstance(node, ast.Try) and not place.handler and child in node.handlers:
+        return place._replace(handler=True)
+    return place
 
 
 def _sends_itself(node: ast.AST) -> bool:

@@ -259,6 +259,15 @@ WS202_POSITIVE = {
                 await push(ws, 1)
                 await nap(0.5)
     """,
+    "gathered": """
+        import asyncio
+        async def ticker(ws):
+            while True:
+                await ws.send_text("tick")
+                await asyncio.sleep(1)
+        async def stream(ws):
+            await asyncio.gather(ticker(ws), asyncio.sleep(0))
+    """,
     "non-literal delay": """
         import asyncio
         async def stream(ws, period=1):
@@ -301,6 +310,15 @@ WS202_NEGATIVE = {
                 async def later():
                     await asyncio.sleep(1)
     """,
+    "started as a task": """
+        import asyncio
+        async def ticker(ws):
+            while True:
+                await ws.send_text("tick")
+                await asyncio.sleep(1)
+        async def stream(ws):
+            asyncio.ensure_future(ticker(ws))
+    """,
     "time.sleep": """
         import time
         async def stream(ws):
@@ -319,6 +337,37 @@ def test_ws202_wants_paced_streams(case):
 @pytest.mark.parametrize("case", sorted(WS202_NEGATIVE))
 def test_ws202_skips_unpaced_loops(case):
     _check("WS202", _with_endpoint(WS202_NEGATIVE[case]), False)
+
+
+def test_ws202_wants_a_loop_nested_in_the_receive_loop():
+    text = textwrap.dedent("""
+        import asyncio
+        from websockets.asyncio.server import serve
+        async def handler(ws):
+            async for message in ws:
+                for part in message.split():
+                    await ws.send(part)
+                    await asyncio.sleep(0.1)
+        async def main():
+            async with serve(handler, "", 8000):
+                await asyncio.Future()
+    """)
+    assert _reports("WS202", text)
+    assert RULES["WS202"].wants(text, ast.parse(text), {})
+
+
+def test_ws202_wants_a_receive_callback():
+    text = textwrap.dedent("""
+        import trio
+        from tornado import websocket
+        class Ticker(websocket.WebSocketHandler):
+            async def on_message(self, message):
+                for i in range(3):
+                    self.write_message(str(i))
+                    await trio.sleep(1)
+    """)
+    assert _reports("WS202", text)
+    assert RULES["WS202"].wants(text, ast.parse(text), {})
 
 
 def test_ws202_needs_an_endpoint_import():
