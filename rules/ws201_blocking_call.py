@@ -945,10 +945,17 @@ class _AstFacts:
         self.targets = _import_targets(tree)
         self.bindings = self.idx.imports.module_bindings
         self.pathlib = any(names & _PATHLIB for names in self.targets.values())
-        self.tails = {name.rpartition(".")[2] for name in self.blocking} | _SESSION_METHODS
-        if self.pathlib:
-            self.tails |= _PATH_IO
+        self.tails = self._tails()
         self.sessions: Optional[list[ast.Call]] = None
+
+    def _tails(self) -> set[str]:
+        """Last names a blocking call can have here: a qualified name resolves only through an
+        import of its top package (or the builtins), a session only through requests or httpx."""
+        roots = {name.split(".")[0] for names in self.targets.values() for name in names} | {"builtins"}
+        tails = {name.rpartition(".")[2] for name in self.blocking if name.split(".")[0] in roots}
+        if roots & {"requests", "httpx"}:
+            tails |= _SESSION_METHODS
+        return tails | _PATH_IO if self.pathlib else tails
 
     def qualnames(self, expr: ast.expr) -> frozenset[str]:
         """Every qualified name ``expr`` may refer to (``AstImports.resolve`` with all bindings)."""
@@ -963,7 +970,9 @@ class _AstFacts:
     def blocking_calls(self) -> list[tuple[ast.Call, str]]:
         """Calls that may block, with how (see ``_how``); a cheap look at the callee's last name
         first, since most calls cannot be one."""
-        found = []
+        found: list[tuple[ast.Call, str]] = []
+        if self.tails.isdisjoint(self.idx.called) and self.targets.keys().isdisjoint(self.idx.called):
+            return found  # ``called`` holds every call's last name (shared with other rules)
         for call in self.idx.nodes(ast.Call):
             tail = _tail(_unsubscripted(call.func))
             if tail in self.tails or tail in self.targets:
