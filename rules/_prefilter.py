@@ -134,7 +134,8 @@ class AstIndex:
 
     @cached_property
     def imports(self) -> AstImports:
-        return AstImports(self.nodes(ast.Import, ast.ImportFrom), self.tree)
+        # in source order, as ``ImportTable`` reads them: the last binding of a name wins
+        return AstImports(self.in_source_order(ast.Import, ast.ImportFrom), self.tree)
 
     @cached_property
     def called(self) -> frozenset[str]:
