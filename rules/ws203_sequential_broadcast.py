@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._prefilter import ast_facts
+from wsrefactor.rules._prefilter import ast_facts, last_name
 from wsrefactor.rules._helpers import callee, receiver
 from wsrefactor.walk import visit
 
@@ -303,10 +303,14 @@ class _SendFinder(cst.CSTVisitor):
                 self.shared_reply = True
 
 
+def _send_name(name: str) -> bool:
+    return bool(_SEND.match(name.lstrip("_"))) or "send" in _words(name)
+
+
 def _connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
     """The loop-target name this call sends to, if it is a send to one."""
     name = _last_name(callee(call))
-    if name is None or not (_SEND.match(name.lstrip("_")) or "send" in _words(name)):
+    if name is None or not _send_name(name):
         return None
     root = _root_name(receiver(call))
     if root in targets:
@@ -457,6 +461,63 @@ def _fresh(base: str, used: set[str]) -> str:
     return f"{base}_{i}"
 
 
+def _ast_loops(function: ast.AsyncFunctionDef) -> Iterator[ast.For | ast.AsyncFor]:
+    """``for`` statements whose nearest enclosing function is ``function`` (class bodies entered)."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _ast_loop_sends(loop: ast.For | ast.AsyncFor) -> bool:
+    """Some awaited send in the body goes to a loop target: ``_connection`` on the ``ast``, with
+    ``_has_own_connection`` left out and nested scopes entered (both only widen it)."""
+    targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    if not targets:
+        return False
+    iter_conn = any(_conn_like(n) for n in _ast_identifiers(loop.iter) if n not in _ITER_NOISE)
+    awaited = (n for stmt in loop.body for n in ast.walk(stmt) if isinstance(n, ast.Await))
+    return any(
+        isinstance(call, ast.Call) and _ast_sends_to(call, targets, iter_conn)
+        for node in awaited
+        for call in ast.walk(node.value)
+    )
+
+
+def _ast_identifiers(expr: ast.AST) -> set[str]:
+    """What libcst's ``Name`` nodes of ``expr`` hold: names, attributes, keyword names."""
+    out: set[str] = set()
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.keyword) and node.arg:
+            out.add(node.arg)
+    return out
+
+
+def _ast_sends_to(call: ast.Call, targets: set[str], iter_conn: bool) -> bool:
+    if not _send_name(last_name(call.func)):
+        return False
+    receiver_root = call.func.value if isinstance(call.func, ast.Attribute) else None
+    while isinstance(receiver_root, (ast.Attribute, ast.Subscript)):
+        receiver_root = receiver_root.value
+    if isinstance(receiver_root, ast.Name) and receiver_root.id in targets:
+        return True
+    values = [*call.args, *(k.value for k in call.keywords)]
+    arg_names = {v.id for v in values if isinstance(v, ast.Name)}
+    return any(
+        _conn_like(var) or iter_conn or len(values) >= 2
+        for var in targets & arg_names
+        if not _payload_like(var)
+    )
+
+
 class SequentialBroadcast(Rule):
     """
     ## What it does
@@ -536,10 +597,14 @@ class SequentialBroadcast(Rule):
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        """A ``for`` whose nearest function is an ``async def`` and whose body calls a send-named
+        function mentioning a loop target (as receiver or argument): what ``_SendFinder`` needs."""
         facts = ast_facts(tree)
         if facts is None:
             return cls.matches_text(text)
-        return facts.has_async and facts.sends_in_async_loop
+        if not facts.has_async or not any(_send_name(n) for n in facts.called):
+            return False
+        return any(_ast_loop_sends(loop) for fn in facts.nodes(ast.AsyncFunctionDef) for loop in _ast_loops(fn))
     options = (
         Option(
             "use-taskgroup",
