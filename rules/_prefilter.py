@@ -60,6 +60,17 @@ def last_name(func: ast.expr) -> str:
     return ""
 
 
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    """Names a module-level statement binds that shadow builtins (as ``ImportTable`` sees them)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    if isinstance(stmt, ast.Assign):
+        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return [stmt.target.id]
+    return []
+
+
 class AstImports:
     """The ``ast`` twin of ``wsrefactor.names.ImportTable``: every import anywhere binds an alias;
     module-level defs, classes and assignments shadow builtins. Local rebinding is ignored, which
@@ -69,26 +80,27 @@ class AstImports:
         self.aliases: dict[str, str] = {}
         for stmt in imports:
             if isinstance(stmt, ast.Import):
-                for alias in stmt.names:
-                    if alias.asname:
-                        self.aliases[alias.asname] = alias.name
-                    else:
-                        head = alias.name.split(".")[0]
-                        self.aliases.setdefault(head, head)
-                continue
-            base = "." * stmt.level + (stmt.module or "")
-            for alias in stmt.names:
-                if alias.name != "*":
-                    sep = "" if base.endswith(".") else "."
-                    self.aliases[alias.asname or alias.name] = f"{base}{sep}{alias.name}"
+                self._import(stmt)
+            else:
+                self._import_from(stmt)
         self.module_bindings: set[str] = set()
         for stmt in tree.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                self.module_bindings.add(stmt.name)
-            elif isinstance(stmt, ast.Assign):
-                self.module_bindings.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                self.module_bindings.add(stmt.target.id)
+            self.module_bindings.update(_bound_names(stmt))
+
+    def _import(self, stmt: ast.Import) -> None:
+        for alias in stmt.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".")[0]
+                self.aliases.setdefault(head, head)
+
+    def _import_from(self, stmt: ast.ImportFrom) -> None:
+        base = "." * stmt.level + (stmt.module or "")
+        sep = "" if base.endswith(".") else "."
+        for alias in stmt.names:
+            if alias.name != "*":
+                self.aliases[alias.asname or alias.name] = f"{base}{sep}{alias.name}"
 
     def resolve(self, expr: ast.expr) -> str | None:
         name = dotted(expr)

@@ -480,12 +480,14 @@ def _ast_loop_sends(loop: ast.For | ast.AsyncFor) -> bool:
     if not targets:
         return False
     iter_conn = any(_conn_like(n) for n in _ast_identifiers(loop.iter) if n not in _ITER_NOISE)
-    awaited = (n for stmt in loop.body for n in ast.walk(stmt) if isinstance(n, ast.Await))
-    return any(
-        isinstance(call, ast.Call) and _ast_sends_to(call, targets, iter_conn)
-        for node in awaited
-        for call in ast.walk(node.value)
-    )
+    return any(_ast_sends_to(call, targets, iter_conn) for call in _awaited_calls(loop.body))
+
+
+def _awaited_calls(body: Sequence[ast.stmt]) -> Iterator[ast.Call]:
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Await):
+                yield from (c for c in ast.walk(node.value) if isinstance(c, ast.Call))
 
 
 def _ast_identifiers(expr: ast.AST) -> set[str]:
@@ -504,18 +506,19 @@ def _ast_identifiers(expr: ast.AST) -> set[str]:
 def _ast_sends_to(call: ast.Call, targets: set[str], iter_conn: bool) -> bool:
     if not _send_name(last_name(call.func)):
         return False
-    receiver_root = call.func.value if isinstance(call.func, ast.Attribute) else None
-    while isinstance(receiver_root, (ast.Attribute, ast.Subscript)):
-        receiver_root = receiver_root.value
-    if isinstance(receiver_root, ast.Name) and receiver_root.id in targets:
+    if _ast_receiver_root(call) in targets:
         return True
     values = [*call.args, *(k.value for k in call.keywords)]
     arg_names = {v.id for v in values if isinstance(v, ast.Name)}
-    return any(
-        _conn_like(var) or iter_conn or len(values) >= 2
-        for var in targets & arg_names
-        if not _payload_like(var)
-    )
+    widened = iter_conn or len(values) >= 2
+    return any(widened or _conn_like(var) for var in targets & arg_names if not _payload_like(var))
+
+
+def _ast_receiver_root(call: ast.Call) -> str | None:
+    expr = call.func.value if isinstance(call.func, ast.Attribute) else None
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
 
 
 class SequentialBroadcast(Rule):

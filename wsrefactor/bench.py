@@ -112,6 +112,37 @@ def _peak_rss_mb(args: Sequence[str], cwd: Path) -> float:
         return float("nan")
 
 
+SEMGREP_RULES = """\
+rules:
+  - id: blocking-sleep-in-async
+    languages: [python]
+    severity: WARNING
+    message: time.sleep in async def
+    pattern: |
+      async def $F(...):
+        ...
+        time.sleep(...)
+        ...
+  - id: dangling-task
+    languages: [python]
+    severity: WARNING
+    message: task result discarded
+    pattern: asyncio.create_task(...)
+  - id: unbounded-queue
+    languages: [python]
+    severity: WARNING
+    message: queue without maxsize
+    pattern: asyncio.Queue()
+"""
+
+
+def _semgrep_rules(dest: Path) -> Path:
+    """Three local semgrep rules (the registry's ``--config auto`` needs the network)."""
+    path = dest / "semgrep-rules.yml"
+    path.write_text(SEMGREP_RULES, encoding="utf-8")
+    return path
+
+
 def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> list[tuple[str, float]]:
     files = _files(root)
     ws = [sys.executable, "-m", "wsrefactor"]
@@ -138,16 +169,31 @@ def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> 
     rows.append(("gate", _median(_cmd([*ws, "gate", ".", "-q"], root), repeat)))
     rows.append(("peak memory MB (check, cold)", _peak_rss_mb([*ws, "check", ".", "--no-cache", "-q", f"-j{jobs}"], root)))
     if peers:
+        rules = _semgrep_rules(root.parent)
         for peer, args in (
             ("ruff", ["ruff", "check", "--no-cache", "--exit-zero", "-q", "."]),
-            ("fixit", ["fixit", "lint", "."]),
+            ("fixit (default rules)", ["fixit", "lint", "."]),
             ("bandit", ["bandit", "-r", ".", "-q"]),
             ("radon cc", ["radon", "cc", "-s", "."]),
-            ("semgrep", ["semgrep", "--config", "auto", "--metrics", "off", "-q", "."]),
+            ("semgrep (3 rules)", ["semgrep", "scan", "--config", str(rules), "--metrics", "off", "-q", "."]),
+            ("pylint (3 refactoring checks)", ["pylint", "--disable=all", "--exit-zero", "-sn",
+                                               "--enable=too-many-branches,too-many-statements,too-many-locals",
+                                               "."]),
         ):
             if shutil.which(args[0]):
                 rows.append((f"peer: {peer}", _median(_cmd(args, root), 1)))
     return rows
+
+
+def _print_table(rows: list[tuple[str, float]]) -> None:
+    floor = rows[0][1]
+    print(f"| {'measurement':<44} | {'seconds':>8} | {'x ast floor':>11} |")
+    print(f"| {'-' * 44} | {'-' * 8}: | {'-' * 11}: |")
+    for label, value in rows:
+        if label.startswith("peak memory"):
+            print(f"| {label:<44} | {value:>8.0f} | {'':>11} |")
+        else:
+            print(f"| {label:<44} | {value:>8.2f} | {value / floor:>11.1f} |")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -160,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
+    cold: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wsrefactor-bench-") as tmp:
         dest = Path(tmp)
         for name in chosen:
@@ -171,15 +218,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             lines = sum(p.read_bytes().count(b"\n") for p in files)
             print(f"\n## {name}: {len(files)} files, {lines} lines")
             rows = bench_corpus(name, root, args.repeat, args.jobs, not args.no_peers)
-            floor = rows[0][1]
-            print(f"| {'measurement':<44} | {'seconds':>8} | {'x ast floor':>11} |")
-            print(f"| {'-' * 44} | {'-' * 8}: | {'-' * 11}: |")
-            for label, value in rows:
-                if label.startswith("peak memory"):
-                    print(f"| {label:<44} | {value:>8.0f} | {'':>11} |")
-                else:
-                    print(f"| {label:<44} | {value:>8.2f} | {value / floor:>11.1f} |")
+            _print_table(rows)
             sys.stdout.flush()
+            cold[name] = rows[3][1]
+    if "synthetic1x" in cold and "synthetic10x" in cold:
+        print(f"\nscaling: 10x the files took {cold['synthetic10x'] / cold['synthetic1x']:.1f}x the time "
+              f"(check --select WS, cold, -j{args.jobs})")
 
 
 

@@ -184,7 +184,8 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     if job.selection.bandit:
         from wsrefactor.bandit_bridge import bandit_findings
 
-        result.findings.extend(bandit_findings(result.path, text, job.selection))
+        # bandit annotates the tree it walks: it goes last, when no rule reads the tree any more
+        result.findings.extend(bandit_findings(result.path, text, job.selection, tree))
     return result
 
 
