@@ -16,6 +16,7 @@ from wsrefactor.rules._prefilter import index
 from wsrefactor.rules._ast_twins import imports_from, int_literal, may_call, prefixes, source_text
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
+from wsrefactor.walk import visit
 
 _QUEUES = {
     f"asyncio{mod}.{cls}"
@@ -463,8 +464,8 @@ class UnboundedQueue(Rule):
         key = id(func)
         if key not in self._locals:
             collector = _LocalNames()
-            func.params.visit(collector)
-            func.body.visit(collector)
+            visit(func.params, collector)
+            visit(func.body, collector)
             self._locals[key] = (collector.bound, collector.declared)
         return self._locals[key]
 
@@ -488,7 +489,7 @@ class UnboundedQueue(Rule):
         """``(class, buffer)`` of every hand-written size check in the module, found once per file."""
         if self._managed is None:
             finder = _SizeChecks(self.ctx)
-            self.ctx.module.visit(finder)
+            visit(self.ctx.module, finder)
             self._managed = finder.managed
         return self._managed
 
@@ -631,7 +632,7 @@ class _SizeChecks(cst.CSTVisitor):
         if measured is None:
             return
         popped = _PopFinder()
-        body.visit(popped)
+        visit(body, popped)
         if _key(measured) in popped.receivers:
             self._add(measured)
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper
 
 from wsrefactor.config import Config
 from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified_diff
 from wsrefactor.model import Edit, Finding, FixInfo, FixSafety
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
 from wsrefactor.source import SourceError, SourceFile
+from wsrefactor.positions import Positions
 from wsrefactor.walk import walk
 
 MAX_FIX_PASSES = 8
@@ -151,7 +152,7 @@ def analyze_module(
     dispatch = _Dispatch(ctx, instances)
     walk(module, dispatch.on_visit, dispatch.on_leave)
 
-    position = _Positions(wrapper)
+    position = Positions(wrapper)
     findings: list[Finding] = []
     fixes: list[tuple[str, Fix]] = []
     facts: dict[str, list[Any]] = {}
@@ -166,19 +167,6 @@ def analyze_module(
     findings.sort(key=lambda f: f.sort_key)
     fixes.sort(key=lambda cf: cf[1].at)
     return Analysis(findings, facts, fixes, module, position)
-
-
-class _Positions:
-    """Node -> CodeRange, resolving libcst's PositionProvider only if something was reported."""
-
-    def __init__(self, wrapper: MetadataWrapper) -> None:
-        self.wrapper = wrapper
-        self.positions: Mapping[cst.CSTNode, CodeRange] | None = None
-
-    def __call__(self, node: cst.CSTNode) -> CodeRange:
-        if self.positions is None:
-            self.positions = self.wrapper.resolve(PositionProvider)
-        return self.positions[node]
 
 
 def _finding(

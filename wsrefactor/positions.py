@@ -1,0 +1,56 @@
+"""Positions of reported nodes, generating only as much code as they need.
+
+libcst computes positions by generating the code of the whole module while tracking lines and
+columns; on a file with a finding near the top that is mostly wasted. Here the same generation
+runs one top-level statement at a time, in order and on one state, and stops once every node
+asked for so far has its position; a later node resumes where it stopped. Because the code
+before a node is generated exactly as in the full pass, every position is identical
+(``tests/test_positions.py``). A node outside the statements (the module itself) falls back to
+libcst's full provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+
+class Positions:
+    """Node -> CodeRange, computed on first use and only up to the statement that holds it."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.wrapper = wrapper
+        self.module = wrapper.module
+        self._full: Mapping[cst.CSTNode, CodeRange] | None = None
+        self._provider: PositionProvider | None = None
+        self._state: PositionProvidingCodegenState | None = None
+        self._next = 0  # index of the next top-level statement to generate
+
+    def _start(self) -> PositionProvidingCodegenState:
+        self._provider = PositionProvider()
+        state = PositionProvidingCodegenState(
+            default_indent=self.module.default_indent,
+            default_newline=self.module.default_newline,
+            provider=self._provider,
+        )
+        for line in self.module.header:  # as Module._codegen_impl starts
+            line._codegen(state)
+        return state
+
+    def __call__(self, node: cst.CSTNode) -> CodeRange:
+        if self._full is not None:
+            return self._full[node]
+        if self._state is None:
+            self._state = self._start()
+        computed = self._provider._computed  # type: ignore[union-attr]
+        body = self.module.body
+        while node not in computed and self._next < len(body):
+            body[self._next]._codegen(self._state)
+            self._next += 1
+        if node in computed:
+            return computed[node]
+        self._full = self.wrapper.resolve(PositionProvider)
+        return self._full[node]
