@@ -60,6 +60,8 @@ repeated fixing always terminates.
 from __future__ import annotations
 
 import ast
+import bisect
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
@@ -1447,10 +1449,47 @@ def radon_blocks(tree: ast.Module) -> list[Any]:
         return []
 
 
+_DECISIONS = (
+    ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.BoolOp, ast.Match,
+    ast.comprehension, ast.Assert,
+)
+
+
+def _increment(node: ast.AST) -> tuple[int, int]:
+    """(line, at least what radon adds for ``node``) — radon's own increments, see its visitor."""
+    if isinstance(node, ast.comprehension):
+        return node.target.lineno, 1 + len(node.ifs)
+    if isinstance(node, ast.Try):
+        return node.lineno, len(node.handlers) + bool(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return node.lineno, len(node.values) - 1
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        return node.lineno, 1 + bool(node.orelse)
+    if isinstance(node, ast.Match):
+        return node.lineno, len(node.cases)
+    return node.lineno, 1  # type: ignore[attr-defined]
+
+
+def upper_bounds(tree: ast.Module, metric: str) -> list[int]:
+    """Per function, a number radon's cannot exceed, from the ``ast`` index alone: complexity is
+    1 + radon's increments of every decision on the function's lines (radon counts only those
+    of its body); length is its span (radon's end is the last line a body node starts on)."""
+    functions = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    if metric != "cc":
+        return [(f.end_lineno or f.lineno) - f.lineno + 1 for f in functions]
+    marks = sorted(_increment(n) for n in index(tree).nodes(*_DECISIONS))
+    lines = [line for line, _ in marks]
+    totals = [0, *itertools.accumulate(inc for _, inc in marks)]
+    return [
+        1 + totals[bisect.bisect_right(lines, f.end_lineno or f.lineno)] - totals[bisect.bisect_left(lines, f.lineno)]
+        for f in functions
+    ]
+
+
 def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
     """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
-    if tree is None:
-        return False
+    if tree is None or all(bound <= limit for bound in per_tree(upper_bounds, tree, metric)):
+        return False  # no function can be over the limit: radon need not run
     for block in per_tree(radon_blocks, tree):
         value = block.complexity if metric == "cc" else block.endline - block.lineno + 1
         if value > limit:
