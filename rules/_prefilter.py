@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
@@ -118,19 +119,41 @@ class AstImports:
         return any(q == prefix or q.startswith(prefix + ".") for q in self.aliases.values())
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _bucket(tree: ast.AST) -> dict[type, list[ast.AST]]:
+    """``ast.walk``'s nodes in ``ast.walk``'s order, bucketed by type — without the ``Load``/
+    ``Store`` context leaves and with the child fields read once per class (half the cost)."""
+    buckets: dict[type, list[ast.AST]] = {}
+    todo: deque[Any] = deque([tree])
+    while todo:
+        node = todo.popleft()
+        if not isinstance(node, ast.AST):
+            continue  # None keys of a dict, names of a global statement
+        kind = type(node)
+        if kind in buckets:
+            buckets[kind].append(node)
+        else:
+            buckets[kind] = [node]
+        fields = _CHILD_FIELDS.get(kind)
+        if fields is None:
+            fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                todo.extend(value)
+            elif isinstance(value, ast.AST):
+                todo.append(value)
+    return buckets
+
+
 class AstIndex:
     """One ``ast.walk`` of the file, bucketed by node type; derived facts computed on first use."""
 
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
-        buckets: dict[type, list[ast.AST]] = {}
-        for node in ast.walk(tree):
-            kind = type(node)
-            if kind in buckets:
-                buckets[kind].append(node)
-            else:
-                buckets[kind] = [node]
-        self._buckets = buckets
+        self._buckets = _bucket(tree)
 
     def nodes(self, *kinds: type) -> list[Any]:
         """Every node of these types (walk order: breadth first)."""

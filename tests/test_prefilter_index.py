@@ -36,3 +36,20 @@ def test_index_is_shared_per_tree_and_renewed_for_the_next():
     assert index(first) is index(first)
     assert index(second).imports.aliases == {"b": "b"}
     assert index(first).imports.aliases == {"a": "a"}
+
+
+def test_buckets_hold_what_ast_walk_yields_in_its_order():
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for name in ("ast.py", "asyncio/base_events.py", "typing.py", "_pydecimal.py"):
+        tree = ast.parse((stdlib / name).read_text(encoding="utf-8"))
+        expected: dict[type, list[ast.AST]] = {}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.expr_context):
+                expected.setdefault(type(node), []).append(node)
+        idx = index(tree)
+        assert set(idx._buckets) == set(expected)
+        for kind, nodes in expected.items():
+            assert idx.nodes(kind) == nodes, kind
