@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 
@@ -39,6 +41,10 @@ def map_chunks(
             out.extend(work([path], *args))
             tick(1)
         return out
+    # imported here: a warm run (every file cached) or a small one never starts a pool, and
+    # multiprocessing's import is a measurable part of such a run
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     ordered = sorted(paths, key=_size, reverse=True)
     count = min(len(ordered), jobs * 16)
     chunks = [ordered[i::count] for i in range(count)]
