@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
+import itertools
 import os
 import re
 from collections import Counter
@@ -249,7 +251,20 @@ def module_fact(tree: ast.Module, text: str, path: str) -> ModuleFact:
     return ModuleFact(path, name, root, module_imports(tree, text, name, path), top_level_names(tree), classes)
 
 
+SHOWN_PLACES = 5
+
+
+def places(items: Iterable[str], total: int) -> str:
+    """``a, b, c`` — the first ``SHOWN_PLACES`` of ``total``, then how many more (a message that
+    lists a hundred copies helps nobody, and costs a path computation per copy per copy)."""
+    shown = list(itertools.islice(items, SHOWN_PLACES))
+    rest = total - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest > 0 else "")
+
+
+@functools.lru_cache(maxsize=4096)
 def display(path: str, root: str) -> str:
+    """``path`` relative to ``root`` for messages (asked for every fact of every file)."""
     try:
         return Path(os.path.relpath(path, root)).as_posix()
     except ValueError:
@@ -799,7 +814,7 @@ def _copy_findings(copies: Sequence[DictFact], edit: ProjectEdit | None) -> list
     """One finding per copy, naming the others; every copy carries the fix, the new files only once."""
     findings = []
     for i, copy in enumerate(copies):
-        others = ", ".join(f"{display(o.path, copy.root)}:{o.line}" for o in copies if o is not copy)
+        others = places((f"{display(o.path, copy.root)}:{o.line}" for o in copies if o is not copy), len(copies) - 1)
         fix = edit
         if edit is not None and i > 0:
             # the same payloads (idempotent); the new files are listed once

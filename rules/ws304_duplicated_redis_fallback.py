@@ -26,6 +26,7 @@ from wsrefactor.rules.ws303_duplicated_serialization import (
     import_cycle,
     module_fact,
     module_name,
+    places,
 )
 from wsrefactor.walk import visit
 
@@ -644,9 +645,9 @@ class _Collected:
 
 def _message(fn: FunctionFact, functions: Sequence[FunctionFact], decorated: Sequence[DecoratedFact]) -> str:
     """The finding's message: the other copies (or the methods already decorated), and why no fix."""
-    others = ", ".join(
-        f"{display(o.path, fn.root)}:{o.line} ({o.name})" for o in functions if o is not fn
-    ) or ", ".join(f"{display(d.path, fn.root)} ({d.name}, decorated)" for d in decorated)
+    others = places(
+        (f"{display(o.path, fn.root)}:{o.line} ({o.name})" for o in functions if o is not fn), len(functions) - 1
+    ) or places((f"{display(d.path, fn.root)} ({d.name}, decorated)" for d in decorated), len(decorated))
     message = f"`{fn.name}` repeats the Redis-with-fallback shape (fallback `{fn.fallback}`); also at {others}"
     if not fn.fixable:
         message += f"; not fixed: {fn.reason}"

@@ -354,3 +354,11 @@ def test_ws304_decorated_method_counts_without_libcst(tmp_path):
     found = [f for f in run.findings if f.code == "WS304"]
     assert [(Path(f.path).name, f.line) for f in found] == [("presence.py", 2)]
     assert "rooms.py (get, decorated)" in found[0].message
+
+
+def test_copy_messages_name_five_places_then_count_the_rest():
+    from wsrefactor.rules.ws303_duplicated_serialization import places
+
+    assert places(iter(["a:1", "b:2"]), 2) == "a:1, b:2"
+    many = (f"m{i}.py:1" for i in range(130))
+    assert places(many, 130) == "m0.py:1, m1.py:1, m2.py:1, m3.py:1, m4.py:1 and 125 more"

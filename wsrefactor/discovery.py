@@ -40,6 +40,7 @@ class _GitIgnores:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._cache: dict[Path, pathspec.PathSpec | None] = {}
+        self._chains: dict[tuple[Path, Path], tuple[tuple[Path, pathspec.PathSpec], ...]] = {}
 
     def _spec(self, directory: Path) -> pathspec.PathSpec | None:
         if directory not in self._cache:
@@ -58,17 +59,25 @@ class _GitIgnores:
         line: what is above it does not hide what the user asked for)."""
         if not self.enabled:
             return False
-        for directory in path.parents:
-            if directory != top and top not in directory.parents:
-                break
-            spec = self._spec(directory)
-            if spec is not None:
-                rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(rel):
-                    return True
-            if (directory / ".git").exists():
-                break
-        return False
+        suffix = "/" if is_dir else ""
+        return any(
+            spec.match_file(path.relative_to(directory).as_posix() + suffix)
+            for directory, spec in self._chain(path.parent, top)
+        )
+
+    def _chain(self, directory: Path, top: Path) -> tuple[tuple[Path, pathspec.PathSpec], ...]:
+        """The ``.gitignore`` specs that apply in ``directory``: its own, then its parents' up to
+        ``top`` or the repository root (a ``.git``), computed once per directory."""
+        key = (directory, top)
+        if key not in self._chains:
+            chain: tuple[tuple[Path, pathspec.PathSpec], ...] = ()
+            if directory == top or top in directory.parents:
+                spec = self._spec(directory)
+                own = ((directory, spec),) if spec is not None else ()
+                stop = directory == top or (directory / ".git").exists()
+                chain = own if stop else own + self._chain(directory.parent, top)
+            self._chains[key] = chain
+        return self._chains[key]
 
 
 def discover(paths: Iterable[str], config: Config) -> Discovery:
