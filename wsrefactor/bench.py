@@ -92,9 +92,14 @@ def libcst_floor(files: Sequence[Path]) -> None:
             continue  # a floor measurement skips what does not parse
 
 
-def _cmd(args: Sequence[str], cwd: Path) -> Callable[[], object]:
+def _cmd(args: Sequence[str], cwd: Path, ours: bool = True) -> Callable[[], object]:
+    """A timed command; for wsrefactor's own, exit 0/1 only (a usage error is not a time)."""
+
     def run() -> object:
-        return subprocess.run(list(args), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # nosec B603
+        done = subprocess.run(list(args), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # nosec B603
+        if ours and done.returncode not in (0, 1):
+            raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(args)}\n{done.stderr.decode()}")
+        return done
 
     return run
 
@@ -166,7 +171,7 @@ def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> 
     target.write_bytes(original)
     five = [str(p.relative_to(root)) for p in files[:5]]
     rows.append(("pre-commit sized (5 files, no cache)", _median(_cmd([*ws, "check", *five, "--no-cache", "-q"], root), repeat)))
-    rows.append(("gate", _median(_cmd([*ws, "gate", ".", "-q"], root), repeat)))
+    rows.append(("gate", _median(_cmd([*ws, "gate", "."], root), repeat)))
     rows.append(("peak memory MB (check, cold)", _peak_rss_mb([*ws, "check", ".", "--no-cache", "-q", f"-j{jobs}"], root)))
     if peers:
         rules = _semgrep_rules(root.parent)
@@ -181,7 +186,7 @@ def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> 
                                                "."]),
         ):
             if shutil.which(args[0]):
-                rows.append((f"peer: {peer}", _median(_cmd(args, root), 1)))
+                rows.append((f"peer: {peer}", _median(_cmd(args, root, ours=False), 1)))
     return rows
 
 

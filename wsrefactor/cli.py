@@ -125,16 +125,23 @@ class Session:
         target_version: Optional[str] = None,
         no_cache: bool = False,
         extra: Optional[dict[str, Any]] = None,
+        with_rules: bool = True,
     ) -> None:
+        """``with_rules=False`` (the gate) leaves the rule pack unimported unless the config file
+        needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second."""
         from wsrefactor.config import ConfigError, _check_codes, load_config, parse_target_version
-        from wsrefactor.registry import load_rules
         from wsrefactor.selection import Selection
+
+        def load_rules(plugins: tuple[str, ...] = ()) -> Any:
+            from wsrefactor.registry import load_rules as load  # imports libcst: only when asked
+
+            return load(plugins)
 
         self.paths = list(paths) if paths else ["."]
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
         config = load_config(config_file, Path(self.paths[0]), load_rules)
-        self.rules = load_rules(config.plugins)
+        self.rules = load_rules(config.plugins) if with_rules else {}
         sel, ign = _codes(select), _codes(ignore)
         for codes, key in ((sel, "--select"), (ign, "--ignore")):
             if codes:

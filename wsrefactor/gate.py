@@ -197,6 +197,16 @@ def parse_max_average(value: float | int | str | None) -> float | None:
     return number
 
 
+@lru_cache(maxsize=8192)
+def _project_relpath(path: str, root: str | None) -> str:
+    """``Settings.relpath``, computed once per path (it is asked for every block of a file)."""
+    if root and os.path.isabs(path):
+        rel = os.path.relpath(path, root)
+        if rel != ".." and not rel.startswith(".." + os.sep):
+            path = rel
+    return _normalize_path(path)
+
+
 def _normalize_path(path: str) -> str:
     """``/``-separated, without a leading ``./``: the form globs and keys use."""
     path = path.replace("\\", "/")
@@ -307,11 +317,7 @@ class GateSettings:
 
     def relpath(self, path: str) -> str:
         """Project-relative ``/`` path used for globs, keys and display."""
-        if self.root and os.path.isabs(path):
-            rel = os.path.relpath(path, self.root)
-            if rel != ".." and not rel.startswith(".." + os.sep):
-                path = rel
-        return _normalize_path(path)
+        return _project_relpath(path, self.root)
 
     def thresholds_for(self, path: str) -> tuple[int | None, int | None]:
         """(max_cc, max_lines) for a file after applying matching overrides."""

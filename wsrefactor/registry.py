@@ -11,8 +11,10 @@ import pkgutil
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wsrefactor.rule import Rule
+if TYPE_CHECKING:  # importing rules imports libcst: only load_rules does (the gate never)
+    from wsrefactor.rule import Rule
 
 
 class RegistryError(Exception):
@@ -20,6 +22,8 @@ class RegistryError(Exception):
 
 
 def _rules_in(module: object) -> list[type[Rule]]:
+    from wsrefactor.rule import Rule
+
     found = []
     for value in vars(module).values():
         if (

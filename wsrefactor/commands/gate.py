@@ -331,7 +331,7 @@ def gate(
 
     code = 0
     with _guard():
-        session = Session(paths, None, None, config)
+        session = Session(paths, None, None, config, with_rules=False)
         table = gate_table(session.config.gate, session.config.source or "[tool.wsrefactor.gate]")
         flags = {"max_cc": max_cc, "max_lines": max_lines, "max_average": max_average}
         settings = _settings(session, table, flags)
