@@ -4,8 +4,9 @@ Builds corpora in a temporary directory — a copy of the running Python's stand
 synthetic WebSocket-heavy corpus made from ``fixtures/`` at 1x and 10x — and reports, as the
 median of several runs, the ``ast.parse`` floor, the ``libcst.parse_module`` floor, wsrefactor
 cold ``-j1``/``-jN``, warm, one file changed, a pre-commit-sized run, the gate, peak memory, and
-(when installed) ruff, fixit, bandit, radon and semgrep on the same files, each also as a ratio
-to the ``ast`` floor. A benchmark, not a test: nothing here asserts a time.
+(when installed) ruff, fixit, bandit, radon, semgrep (three local rules) and pylint (three
+refactoring checks) on the same files, each also as a ratio to the ``ast`` floor; with both
+synthetic corpora, the 1x -> 10x scaling. A benchmark, not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
