@@ -334,33 +334,31 @@ class _Discovery:
     def class_bases(self, cls: ast.ClassDef) -> set[str]:
         """Qualified names of the imported bases, through same-module classes (``class_bases``)."""
         out: set[str] = set()
+        for c in self._lineage(cls, through_imports=False):
+            for expr, local in self._base_classes(c, through_imports=False):
+                if not local:
+                    out |= self.imports.resolve(expr)
+        return out
+
+    def _lineage(self, cls: ast.ClassDef, through_imports: bool) -> Iterator[ast.ClassDef]:
+        """``cls`` and its same-module bases, each once (cycles of rebound names included)."""
         stack, seen = [cls], set()
         while stack:
             c = stack.pop()
             if id(c) in seen:
                 continue
             seen.add(id(c))
-            for expr, local in self._base_classes(c, through_imports=False):
-                if local:
-                    stack.extend(local)
-                else:
-                    out |= self.imports.resolve(expr)
-        return out
+            yield c
+            for _, local in self._base_classes(c, through_imports=through_imports):
+                stack.extend(local)
 
     def methods_of(self, cls: ast.ClassDef) -> dict[str, list[_Func]]:
         """Methods by name, own and of same-module bases (every definition of a name)."""
         out: dict[str, list[_Func]] = {}
-        stack, seen = [cls], set()
-        while stack:
-            c = stack.pop()
-            if id(c) in seen:
-                continue
-            seen.add(id(c))
+        for c in self._lineage(cls, through_imports=True):
             for stmt in c.body:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     out.setdefault(stmt.name, []).append(stmt)
-            for _, local in self._base_classes(c, through_imports=True):
-                stack.extend(local)
         return out
 
     # -- registration calls -----------------------------------------------------------------
