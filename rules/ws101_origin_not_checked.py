@@ -10,7 +10,7 @@ from typing import Any
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
+from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
 from wsrefactor.rules._endpoint_prefilter import EndpointFacts, endpoint_facts, is_none, method_calls, str_value
 from wsrefactor.rules._endpoint_prefilter import keyword as ast_keyword
 from wsrefactor.rules._endpoint_prefilter import positional as ast_positional
@@ -408,6 +408,10 @@ class OriginNotChecked(Rule):
         Option("allowed-origins-import", str, "", "qualified name to import for `allowed-origins`"),
     )
 
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self._app_calls: list[cst.Call] | None = None
+
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
         """Some endpoint, ``serve()``, socketio server or Channels router of the file can be
@@ -699,12 +703,17 @@ class OriginNotChecked(Rule):
                     self._depend_on(model, found, dep.value)
 
     def _app_level_calls(self, model: EndpointModel) -> list[cst.Call]:
-        level = [v for n, v in model.module_assigns.items() if n in model.app_names]
-        level += [
-            n for n in walk(self.ctx.module)
-            if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "include_router"
-        ]
-        return [v for v in level if isinstance(v, cst.Call)]
+        """The app constructors and ``include_router`` calls (the same for every endpoint of the
+        module: found with one walk per file, not one per endpoint)."""
+        if self._app_calls is None:
+            level = [v for n, v in model.module_assigns.items() if n in model.app_names]
+            level += [
+                n for n in walk(self.ctx.module)
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                and n.func.attr.value == "include_router"
+            ]
+            self._app_calls = [v for v in level if isinstance(v, cst.Call)]
+        return self._app_calls
 
     def _middleware_checks(self, model: EndpointModel) -> bool:
         """A same-module ASGI middleware (class or function) that checks the Origin, installed
