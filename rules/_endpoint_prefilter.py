@@ -13,7 +13,7 @@ so a file importing none of those names stops at the first check.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from wsrefactor.rules._endpoints import (
     WEBSOCKET_TYPES,
     WEBSOCKETS_SERVE,
 )
-from wsrefactor.rules._prefilter import index, per_tree
+from wsrefactor.rules._prefilter import AstImports, index, per_tree, prefixes
 
 _Func = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -47,9 +47,7 @@ _DISCOVERY = (
 )
 #: Every dotted prefix of a name the discovery resolves: an import binding none of these cannot
 #: take part in finding an endpoint.
-_PREFIXES = frozenset(
-    ".".join(parts[:i]) for name in _DISCOVERY for parts in [name.split(".")] for i in range(1, len(parts) + 1)
-)
+_PREFIXES = prefixes(_DISCOVERY)
 _ROUTE_METHODS = ("add_api_websocket_route", "add_websocket_route")
 
 
@@ -58,79 +56,8 @@ _ROUTE_METHODS = ("add_api_websocket_route", "add_websocket_route")
 # --------------------------------------------------------------------------------------------
 
 
-def full_name(expr: ast.AST | None) -> str | None:
-    """``libcst.helpers.get_full_name_for_node`` on ``ast``: a Name/Attribute chain, looking
-    through calls and subscripts (``a().b`` is ``a.b``, ``Q[int]`` is ``Q``), as the model's
-    ``ctx.qualname`` does."""
-    if isinstance(expr, ast.Name):
-        return expr.id
-    if isinstance(expr, ast.Attribute):
-        inner = full_name(expr.value)
-        return f"{inner}.{expr.attr}" if inner else None
-    if isinstance(expr, ast.Call):
-        return full_name(expr.func)
-    if isinstance(expr, ast.Subscript):
-        return full_name(expr.value)
-    return None
-
-
-class Imports:
-    """Local name -> every qualified name some import binds it to (the libcst table keeps the
-    last binding in source order; ``ast`` buckets are not in source order, so keep them all)."""
-
-    def __init__(self, stmts: Iterable[ast.Import | ast.ImportFrom]) -> None:
-        self.aliases: dict[str, set[str]] = {}
-        for stmt in stmts:
-            for local, qualified in _bindings(stmt):
-                self.aliases.setdefault(local, set()).add(qualified)
-
-    def framework(self) -> bool:
-        """Some import binds a name the endpoint discovery resolves (or a module above one)."""
-        return any(q in _PREFIXES for qs in self.aliases.values() for q in qs)
-
-    def resolve(self, expr: ast.AST | None) -> set[str]:
-        """Every qualified name ``expr`` may refer to through the imports (builtins are not
-        needed by the discovery and left out)."""
-        name = full_name(expr)
-        if not name:
-            return set()
-        head, _, rest = name.partition(".")
-        return {f"{q}.{rest}" if rest else q for q in self.aliases.get(head, ())}
-
-    def is_one_of(self, expr: ast.AST | None, names: frozenset[str]) -> bool:
-        """``expr`` may be one of ``names`` (to find something: a superset)."""
-        return not names.isdisjoint(self.resolve(expr))
-
-    def surely_one_of(self, expr: ast.AST | None, names: frozenset[str]) -> bool:
-        """Whatever binding libcst's table keeps, ``expr`` is one of ``names`` (to rule a
-        finding out: a subset)."""
-        qualified = self.resolve(expr)
-        return bool(qualified) and qualified <= names
-
-
-def _bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
-    """What one import statement binds, exactly as ``wsrefactor.names.ImportTable`` records it."""
-    if isinstance(stmt, ast.Import):
-        for alias in stmt.names:
-            if alias.asname:
-                yield alias.asname, alias.name
-            else:
-                head = alias.name.split(".")[0]
-                yield head, head
-        return
-    base = "." * stmt.level + (stmt.module or "")
-    for alias in stmt.names:
-        if alias.name != "*":
-            sep = "" if base.endswith(".") else "."
-            yield alias.asname or alias.name, f"{base}{sep}{alias.name}"
-
-
-def imports_of(tree: ast.Module) -> Imports:
-    return per_tree(_imports, tree)
-
-
-def _imports(tree: ast.Module) -> Imports:
-    return Imports(index(tree).nodes(ast.Import, ast.ImportFrom))
+def imports_of(tree: ast.Module) -> AstImports:
+    return index(tree).imports
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,7 +116,7 @@ class AstEndpoint:
 class EndpointFacts:
     """What the model may find in one file."""
 
-    imports: Imports
+    imports: AstImports
     functions: dict[str, list[_Func]]
     classes: dict[str, list[ast.ClassDef]]
     module_assigns: dict[str, list[ast.expr]]
@@ -213,7 +140,7 @@ def endpoint_facts(tree: ast.Module) -> EndpointFacts | None:
 
 def _facts(tree: ast.Module) -> EndpointFacts | None:
     imports = imports_of(tree)
-    if not imports.framework():
+    if not imports.binds_any(_PREFIXES):
         return None
     found = _Discovery(tree, imports)
     found.run()
@@ -223,7 +150,7 @@ def _facts(tree: ast.Module) -> EndpointFacts | None:
 class _Discovery:
     """``EndpointModel._index_module`` and ``_find_endpoints`` on ``ast``."""
 
-    def __init__(self, tree: ast.Module, imports: Imports) -> None:
+    def __init__(self, tree: ast.Module, imports: AstImports) -> None:
         self.tree = tree
         self.imports = imports
         self.facts = EndpointFacts(imports, {}, {}, {})
@@ -276,7 +203,7 @@ class _Discovery:
 
     def websocket_param(self, func: _Func) -> str | None:
         for p in params(func):
-            if p.annotation is not None and self.imports.is_one_of(p.annotation, WEBSOCKET_TYPES):
+            if p.annotation is not None and self.imports.may_be(p.annotation, WEBSOCKET_TYPES):
                 return p.arg
         return None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -38,16 +38,22 @@ def per_tree(compute: Callable[..., T], tree: ast.Module, *args: Any) -> T:
     return _memo[key]  # type: ignore[no-any-return]
 
 
-def dotted(expr: ast.expr) -> str:
-    """``a.b.c`` for a Name/Attribute chain, else ``""``."""
+def full_name(expr: ast.AST | None) -> str | None:
+    """``a.b.c`` for ``a.b.c``, ``a.b().c``, ``a[0].b.c``..., else None: libcst's
+    ``get_full_name_for_node`` (what ``ImportTable.resolve`` reads), looking through calls and
+    subscripts as it does."""
     parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return ""
-    parts.append(expr.id)
-    return ".".join(reversed(parts))
+    while True:
+        if isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        elif isinstance(expr, (ast.Call, ast.Subscript)):
+            expr = expr.func if isinstance(expr, ast.Call) else expr.value
+        elif isinstance(expr, ast.Name):
+            parts.append(expr.id)
+            return ".".join(reversed(parts))
+        else:
+            return None
 
 
 def last_name(func: ast.expr) -> str:
@@ -72,51 +78,68 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
     return []
 
 
+def import_bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
+    """(local name, qualified name) for each name one import binds, as ``ImportTable`` records it."""
+    if isinstance(stmt, ast.Import):
+        for alias in stmt.names:
+            head = alias.name.split(".")[0]
+            yield (alias.asname, alias.name) if alias.asname else (head, head)
+        return
+    base = "." * stmt.level + (stmt.module or "")
+    sep = "" if base.endswith(".") else "."
+    for alias in stmt.names:
+        if alias.name != "*":
+            yield alias.asname or alias.name, f"{base}{sep}{alias.name}"
+
+
 class AstImports:
-    """The ``ast`` twin of ``wsrefactor.names.ImportTable``: every import anywhere binds an alias;
-    module-level defs, classes and assignments shadow builtins. Local rebinding is ignored, which
-    only over-approximates (right for a prefilter)."""
+    """The ``ast`` twin of ``wsrefactor.names.ImportTable``, for prefilters that must never lose a
+    finding of the libcst visit. That table keeps the *last* binding of a name in source order,
+    for the whole file; here a name keeps *every* meaning any import gives it, so ``resolve`` is a
+    superset of what the table answers (``may_be``) and ``surely`` a subset. Imports shadow
+    builtins, and so do module-level defs, classes and assignments, as in the table."""
 
     def __init__(self, imports: Iterable[ast.Import | ast.ImportFrom], tree: ast.Module) -> None:
-        self.aliases: dict[str, str] = {}
+        aliases: dict[str, set[str]] = {}
         for stmt in imports:
-            if isinstance(stmt, ast.Import):
-                self._import(stmt)
-            else:
-                self._import_from(stmt)
+            for local, qualified in import_bindings(stmt):
+                aliases.setdefault(local, set()).add(qualified)
+        self.aliases: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in aliases.items()}
         self.module_bindings: set[str] = set()
         for stmt in tree.body:
             self.module_bindings.update(_bound_names(stmt))
 
-    def _import(self, stmt: ast.Import) -> None:
-        for alias in stmt.names:
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:
-                head = alias.name.split(".")[0]
-                self.aliases.setdefault(head, head)
-
-    def _import_from(self, stmt: ast.ImportFrom) -> None:
-        base = "." * stmt.level + (stmt.module or "")
-        sep = "" if base.endswith(".") else "."
-        for alias in stmt.names:
-            if alias.name != "*":
-                self.aliases[alias.asname or alias.name] = f"{base}{sep}{alias.name}"
-
-    def resolve(self, expr: ast.expr) -> str | None:
-        name = dotted(expr)
-        if not name:
-            return None
+    def resolve(self, expr: ast.AST | None) -> frozenset[str]:
+        """Every qualified name ``expr`` may refer to (empty: not an imported or builtin name)."""
+        name = full_name(expr)
+        if name is None:
+            return frozenset()
         head, _, rest = name.partition(".")
         if head in self.aliases:
-            base = self.aliases[head]
-            return f"{base}.{rest}" if rest else base
+            return frozenset(f"{base}.{rest}" if rest else base for base in self.aliases[head])
         if head in _BUILTINS and head not in self.module_bindings:
-            return f"builtins.{name}"
-        return None
+            return frozenset((f"builtins.{name}",))
+        return frozenset()
 
-    def imports_module(self, prefix: str) -> bool:
-        return any(q == prefix or q.startswith(prefix + ".") for q in self.aliases.values())
+    def may_be(self, expr: ast.AST | None, names: Collection[str]) -> bool:
+        """``expr`` may be one of ``names`` (to keep a file: a superset)."""
+        return not self.resolve(expr).isdisjoint(names)
+
+    def surely(self, expr: ast.AST | None, names: Collection[str]) -> bool:
+        """Whichever binding libcst's table keeps, ``expr`` is one of ``names`` (to rule a
+        finding out: a subset)."""
+        qualified = self.resolve(expr)
+        return bool(qualified) and all(q in names for q in qualified)
+
+    def binds_any(self, prefixes: Collection[str]) -> bool:
+        """Some import binds a name to one of ``prefixes`` (see :func:`prefixes`): without one, no
+        name the set was built from can be resolved in this file."""
+        return any(not qualified.isdisjoint(prefixes) for qualified in self.aliases.values())
+
+
+def prefixes(names: Iterable[str]) -> frozenset[str]:
+    """``names`` and every module or class they live in (``a.b.c`` gives ``a``, ``a.b``, ``a.b.c``)."""
+    return frozenset(n.rsplit(".", i)[0] for n in names for i in range(n.count(".") + 1))
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -169,37 +192,16 @@ class AstIndex:
 
     @cached_property
     def imports(self) -> AstImports:
-        # in source order, as ``ImportTable`` reads them: the last binding of a name wins
-        return AstImports(self.in_source_order(ast.Import, ast.ImportFrom), self.tree)
+        return AstImports(self.nodes(ast.Import, ast.ImportFrom), self.tree)
 
     @cached_property
     def called(self) -> frozenset[str]:
         """The last name of every called expression."""
         return frozenset(last_name(c.func) for c in self.nodes(ast.Call))
 
-    @cached_property
-    def statement_calls(self) -> frozenset[str]:
-        """... of the calls used as statements."""
-        return frozenset(last_name(e.value.func) for e in self.nodes(ast.Expr) if isinstance(e.value, ast.Call))
-
-    @cached_property
-    def qualified_calls(self) -> frozenset[str]:
-        """The qualified name of every called imported or builtin name (``time.sleep``)."""
-        resolve = self.imports.resolve
-        return frozenset(q for q in (resolve(c.func) for c in self.nodes(ast.Call)) if q)
-
     @property
     def has_async(self) -> bool:
         return self.has(ast.AsyncFunctionDef)
-
-    @cached_property
-    def sends_in_async_loop(self) -> bool:
-        """Some loop awaits a ``send*`` call (the shape of a sequential broadcast)."""
-        return self.has_async and any(
-            isinstance(n, ast.Await) and isinstance(n.value, ast.Call) and last_name(n.value.func).startswith("send")
-            for loop in self.nodes(ast.For, ast.AsyncFor)
-            for n in ast.walk(loop)
-        )
 
 
 def index(tree: ast.Module) -> AstIndex:

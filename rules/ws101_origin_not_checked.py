@@ -1109,5 +1109,5 @@ def _websocket_applications(mapping: ast.expr | None) -> list[ast.expr]:
 
 def _validated(facts: EndpointFacts, value: ast.expr) -> bool:
     return any(
-        isinstance(n, ast.Call) and facts.imports.surely_one_of(n.func, CHANNELS_ORIGIN_VALIDATORS) for n in ast.walk(value)
+        isinstance(n, ast.Call) and facts.imports.surely(n.func, CHANNELS_ORIGIN_VALIDATORS) for n in ast.walk(value)
     )

@@ -1264,6 +1264,6 @@ def _may_report(tree: ast.Module) -> bool:
     if facts.of_kind("asgi", "asgi-class") and method_calls(tree, _JSON_RECEIVES):
         return True
     return any(
-        (call.args or call.keywords) and facts.imports.is_one_of(call.func, LOADS)
+        (call.args or call.keywords) and facts.imports.may_be(call.func, LOADS)
         for call in reached_nodes(tree, ast.Call)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 from bisect import bisect_right
 from collections import deque
@@ -17,7 +16,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Report, Rule, Valid
 from wsrefactor.rules._calls import is_dotted
 from wsrefactor.rules._helpers import callee
-from wsrefactor.rules._prefilter import dotted, index, per_tree
+from wsrefactor.rules._prefilter import index, per_tree
 
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
@@ -856,7 +855,6 @@ def _await(call: cst.Call, updated: cst.Call, paren: bool) -> cst.Await:
 # semantics but only ever over-approximates them (a function is matched by its name, not its scope
 # key; any local name may hold a path; every binding of an imported name counts, not the last one).
 
-_BUILTIN_NAMES = frozenset(dir(builtins))
 _PATHLIB = frozenset({"pathlib", "pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _SESSION_TAILS = frozenset(name.rpartition(".")[2] for name in _SESSIONS)
@@ -869,26 +867,6 @@ def _wants_text(text: str, extra: tuple[str, ...]) -> bool:
     if _ASYNC_DEF.search(text) is None:
         return False
     return any(token in text for token in (*_TOKENS, *(name.rpartition(".")[2] for name in extra)) if token)
-
-
-def _import_bindings(stmt: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
-    """(local name, qualified name) for each name an import binds, as ``AstImports`` reads them."""
-    if isinstance(stmt, ast.Import):
-        return [(a.asname, a.name) if a.asname else (a.name.split(".")[0],) * 2 for a in stmt.names]
-    base = "." * stmt.level + (stmt.module or "")
-    sep = "" if base.endswith(".") else "."
-    return [(a.asname or a.name, f"{base}{sep}{a.name}") for a in stmt.names if a.name != "*"]
-
-
-def _import_targets(tree: ast.Module) -> dict[str, frozenset[str]]:
-    """Local name -> every qualified name an import binds it to. The libcst table keeps the last
-    binding in source order; ``AstImports`` keeps the last in walk order (not source order: a
-    nested import comes after a later module-level one), so keep them all."""
-    targets: dict[str, set[str]] = {}
-    for stmt in index(tree).nodes(ast.Import, ast.ImportFrom):
-        for local, name in _import_bindings(stmt):
-            targets.setdefault(local, set()).add(name)
-    return {local: frozenset(names) for local, names in targets.items()}
 
 
 def _unsubscripted(func: ast.expr) -> ast.expr:
@@ -942,8 +920,7 @@ class _AstFacts:
     def __init__(self, tree: ast.Module, extra: tuple[str, ...]) -> None:
         self.idx = index(tree)
         self.blocking = BLOCKING | set(extra)
-        self.targets = _import_targets(tree)
-        self.bindings = self.idx.imports.module_bindings
+        self.targets = self.idx.imports.aliases
         self.pathlib = any(names & _PATHLIB for names in self.targets.values())
         self.tails = self._tails()
         self.sessions: Optional[list[ast.Call]] = None
@@ -958,14 +935,8 @@ class _AstFacts:
         return tails | _PATH_IO if self.pathlib else tails
 
     def qualnames(self, expr: ast.expr) -> frozenset[str]:
-        """Every qualified name ``expr`` may refer to (``AstImports.resolve`` with all bindings)."""
-        name = dotted(expr)
-        head, _, rest = name.partition(".")
-        if head in self.targets:
-            return frozenset(f"{base}.{rest}" if rest else base for base in self.targets[head])
-        if head in _BUILTIN_NAMES and head not in self.bindings:
-            return frozenset((f"builtins.{name}",))
-        return frozenset()
+        """Every qualified name ``expr`` may refer to (the shared ``AstImports``)."""
+        return self.idx.imports.resolve(expr)
 
     def blocking_calls(self) -> list[tuple[ast.Call, str]]:
         """Calls that may block, with how (see ``_how``); a cheap look at the callee's last name
