@@ -152,8 +152,7 @@ class Session:
             return load(plugins)
 
         self.paths = list(paths) if paths else ["."]
-        if not stdin:
-            _require_paths(self.paths)
+        _require_paths(self.paths, stdin)
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
         config = load_config(config_file, Path(self.paths[0]), load_rules)
@@ -181,10 +180,10 @@ class Session:
         return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
 
 
-def _require_paths(paths: list[str]) -> None:
+def _require_paths(paths: list[str], stdin: bool = False) -> None:
     """A named path that does not exist is a usage error (exit 2), whatever the selection: a typo
-    must not pass as a clean run. One line per missing path."""
-    missing = [p for p in paths if not os.path.lexists(p)]
+    must not pass as a clean run. One line per missing path. (``--stdin-filename`` need not exist.)"""
+    missing = [p for p in paths if not (stdin or os.path.lexists(p))]
     if missing:
         raise Failure("\n".join(f"{p}: no such file or directory" for p in missing))
 
@@ -250,7 +249,9 @@ def check(
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not recorded in this baseline file."),
-    apply_fixes: bool = typer.Option(False, "--fix", help="Apply fixes (as `wsrefactor fix`), then report what remains."),
+    apply_fixes: bool = typer.Option(
+        False, "--fix", help="Apply fixes (as `wsrefactor fix`), then report what remains."
+    ),
     unsafe_fixes: bool = UnsafeFixesOpt,
     diff: bool = typer.Option(False, "--diff", help="Write nothing; print the diff --fix would apply; exit 1 if any."),
     show_fixes: bool = ShowFixesOpt,
@@ -388,7 +389,9 @@ def fix(
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
     fmt: Format = typer.Option(Format.text, *FORMAT_FLAGS, help="Report format; json: {fixed, remaining, written}."),
-    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings remain (the pre-commit hook)."),
+    exit_zero: bool = typer.Option(
+        False, "--exit-zero", help="Exit 0 even when findings remain (the pre-commit hook)."
+    ),
     show_fixes: bool = ShowFixesOpt,
     stdin_filename: Optional[str] = StdinFilenameOpt,
 ) -> None:
@@ -397,7 +400,9 @@ def fix(
     with _guard():
         request = _Request(fmt, None, False, exit_zero, quiet, verbose, show_fixes, None, jobs)
         session, data = _session(paths, stdin_filename, select, ignore, config, target_version, no_cache)
-        code = _fix_and_report(session, data, request, unsafe_fixes, diff, fix_json_object=True, interactive=interactive)
+        code = _fix_and_report(
+            session, data, request, unsafe_fixes, diff, fix_json_object=True, interactive=interactive
+        )
     raise typer.Exit(code)
 
 
@@ -431,7 +436,7 @@ def _fix_and_report(
             result = run.files[0]
             sys.stdout.buffer.write(result.new_bytes if result.new_bytes is not None else data)
             sys.stdout.flush()
-        _emit_fix_report(run, session, request, policy, fix_json_object, to_stderr=data is not None)
+        _emit_fix_report(run, session, request, policy, fix_json_object, stdin=data is not None)
     return _fix_exit_code(run, diff, request.exit_zero)
 
 
@@ -473,7 +478,7 @@ def _rule_names(session: Session) -> dict[str, str]:
 def _emit_diff(run: Any, session: Session, request: _Request) -> None:
     from wsrefactor.reporters import text as text_reporter
 
-    sys.stdout.write("".join(run.diffs))
+    _write_output("".join(run.diffs), request.output)
     if request.quiet:
         return
     if request.show_fixes:
@@ -483,37 +488,40 @@ def _emit_diff(run: Any, session: Session, request: _Request) -> None:
 
 
 def _emit_fix_report(
-    run: Any, session: Session, request: _Request, policy: Any, json_object: bool, to_stderr: bool
+    run: Any, session: Session, request: _Request, policy: Any, json_object: bool, stdin: bool
 ) -> None:
     """What remains (in the requested format), the fixes applied with ``--show-fixes``, and the
-    ``Fixed N findings ...`` summary (text only)."""
-    from wsrefactor.model import count_fixable
-    from wsrefactor.reporters import text as text_reporter
-
-    out = sys.stderr if to_stderr else sys.stdout
+    ``Fixed N findings ...`` summary (text only). With stdin it all goes to stderr."""
     if json_object and request.fmt is Format.json and not request.statistics:
         from wsrefactor.reporters import json as json_reporter
 
-        out.write(json_reporter.render_fix(run.findings, run.fixed_by_file(), _rule_names(session), run.written))
-        return
-    color = not to_stderr and request.output is None and color_enabled()
-    report = _findings_report(run.findings, session, request, policy.allows_project, color)
-    if request.fmt is Format.text:
-        if request.show_fixes:
-            report += text_reporter.fixes_applied(run.fixed_by_file(), _rule_names(session))
-        if not request.quiet:
-            _, unsafe = count_fixable(run.findings)
-            note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
-            fixed = sum(run.fixed.values())
-            changed = len(run.written) if not to_stderr else sum(r.new_bytes not in (None, r.raw) for r in run.files)
-            report += (
-                f"Fixed {_plural(fixed, 'finding')} in {changed} file(s); "
-                f"{len(run.findings)} remaining{note}.\n"
-            )
-    if to_stderr:
-        out.write(report)
+        report = json_reporter.render_fix(run.findings, run.fixed_by_file(), _rule_names(session), run.written)
+    else:
+        color = not stdin and request.output is None and color_enabled()
+        report = _findings_report(run.findings, session, request, policy.allows_project, color)
+        if request.fmt is Format.text:
+            report += _fix_text_tail(run, session, request, policy, stdin)
+    if stdin:
+        sys.stderr.write(report)
     else:
         _write_output(report, request.output)
+
+
+def _fix_text_tail(run: Any, session: Session, request: _Request, policy: Any, stdin: bool) -> str:
+    """After the remaining findings: the ``--show-fixes`` list, then the summary line."""
+    from wsrefactor.model import count_fixable
+    from wsrefactor.reporters import text as text_reporter
+
+    tail = text_reporter.fixes_applied(run.fixed_by_file(), _rule_names(session)) if request.show_fixes else ""
+    if request.quiet:
+        return tail
+    _, unsafe = count_fixable(run.findings)
+    note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
+    fixed = sum(run.fixed.values())
+    changed = sum(r.new_bytes not in (None, r.raw) for r in run.files) if stdin else len(run.written)
+    return tail + (
+        f"Fixed {_plural(fixed, 'finding')} in {changed} file(s); {len(run.findings)} remaining{note}.\n"
+    )
 
 
 @app.command("rules")

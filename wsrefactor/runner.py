@@ -136,8 +136,6 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
         result.findings.append(parse_error(path, exc))
         return result
     result.raw = source.raw
-    if raw is not None:
-        result.source = source  # a cross-file fix must apply to this text, not to the file on disk
     cache = _cache(job)
     if cache is not None:
         hit = cache.get(path, source.raw)
@@ -586,7 +584,10 @@ def execute_stdin(
     if job.fix is not None:
         fix = InMemoryFixPolicy(**{f.name: getattr(job.fix, f.name) for f in fields(job.fix)})
     job = Job(job.config, job.selection, fix=fix, want_edits=job.want_edits, root_display=job.root_display)
-    results = [process_file(path, job, raw)]
+    result = process_file(path, job, raw)
+    if result.source is None and result.raw is not None:
+        result.source = decode(path, raw)  # a cross-file fix must apply to this text, not to the file on disk
+    results = [result]
     lap("analyse")
     run = _conclude(results, [path], job, jobs, lap, write=False, diff=diff, display=display)
     if fix is not None and fix.refused:

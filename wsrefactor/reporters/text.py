@@ -35,7 +35,8 @@ def fix_line(finding: Finding, applicable: Applicable = _safe_only) -> str:
     """``    [*] safe fix: ...`` (``[*]``: ``wsrefactor fix`` with these flags applies it) or
     ``    [ ] unsafe fix (needs --unsafe-fixes): ...``."""
     fix = finding.fix
-    assert fix is not None
+    if fix is None:
+        return ""
     if applicable(finding.code, fix.safety):
         return f"    [*] {fix.safety.value} fix: {fix.description}\n"
     return f"    [ ] {fix.safety.value} fix (needs --unsafe-fixes): {fix.description}\n"
