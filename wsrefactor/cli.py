@@ -501,8 +501,8 @@ def _emit_fix_report(
         report = _findings_report(run.findings, session, request, policy.allows_project, color)
         if request.fmt is Format.text:
             report += _fix_text_tail(run, session, request, policy, stdin)
-    if stdin:
-        sys.stderr.write(report)
+    if stdin and request.output is None:
+        sys.stderr.write(report)  # stdout carries the code
     else:
         _write_output(report, request.output)
 
