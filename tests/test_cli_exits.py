@@ -175,6 +175,15 @@ def test_check_fix_json_is_the_remaining_findings(tmp_path: Path) -> None:
     assert [d["code"] for d in json.loads(r.stdout)] == ["WS205"]
 
 
+def test_check_fix_report_to_a_file_keeps_the_summary_on_stderr(tmp_path: Path) -> None:
+    _project(tmp_path)
+    r = run_cli("check", ".", "--select", "WS", "--fix", "--format", "sarif", "-o", "out.sarif", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == "Fixed 1 finding in 1 file(s); 1 remaining (1 fixable with --unsafe-fixes).\n"
+    results = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    assert [x["ruleId"] for x in results] == ["WS205"]
+
+
 def test_check_diff_writes_nothing_and_exits_1(tmp_path: Path) -> None:
     _project(tmp_path)
     r = run_cli("check", "app.py", "--select", "WS", "--diff", cwd=tmp_path)

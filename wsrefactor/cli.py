@@ -491,20 +491,26 @@ def _emit_fix_report(
     run: Any, session: Session, request: _Request, policy: Any, json_object: bool, stdin: bool
 ) -> None:
     """What remains (in the requested format), the fixes applied with ``--show-fixes``, and the
-    ``Fixed N findings ...`` summary (text only). With stdin it all goes to stderr."""
+    ``Fixed N findings ...`` summary. With stdin it goes to stderr (stdout carries the code)."""
+    report = _fix_report(run, session, request, policy, json_object, stdin)
+    if stdin and request.output is None:
+        sys.stderr.write(report)
+    else:
+        _write_output(report, request.output)
+
+
+def _fix_report(run: Any, session: Session, request: _Request, policy: Any, json_object: bool, stdin: bool) -> str:
     if json_object and request.fmt is Format.json and not request.statistics:
         from wsrefactor.reporters import json as json_reporter
 
-        report = json_reporter.render_fix(run.findings, run.fixed_by_file(), _rule_names(session), run.written)
-    else:
-        color = not stdin and request.output is None and color_enabled()
-        report = _findings_report(run.findings, session, request, policy.allows_project, color)
-        if request.fmt is Format.text:
-            report += _fix_text_tail(run, session, request, policy, stdin)
-    if stdin and request.output is None:
-        sys.stderr.write(report)  # stdout carries the code
-    else:
-        _write_output(report, request.output)
+        return json_reporter.render_fix(run.findings, run.fixed_by_file(), _rule_names(session), run.written)
+    color = not stdin and request.output is None and color_enabled()
+    report = _findings_report(run.findings, session, request, policy.allows_project, color)
+    if request.fmt is Format.text:
+        return report + _fix_text_tail(run, session, request, policy, stdin)
+    if request.output is not None and not request.quiet:  # as check: the summary on stderr
+        _err(_fix_text_tail(run, session, request, policy, stdin))
+    return report
 
 
 def _fix_text_tail(run: Any, session: Session, request: _Request, policy: Any, stdin: bool) -> str:
