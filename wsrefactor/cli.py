@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -61,7 +62,8 @@ def _guard() -> Iterator[None]:
     except (typer.Exit, typer.Abort):
         raise
     except (ConfigError, RegistryError, Failure) as exc:
-        _err(f"wsrefactor: {exc}")
+        for line in str(exc).splitlines():  # one line per problem (e.g. per missing path)
+            _err(f"wsrefactor: {line}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         _err("wsrefactor: interrupted; files written so far are complete, the rest untouched")
@@ -111,6 +113,16 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no su
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Print the time each phase took (stderr).")
 TargetOpt = typer.Option(None, "--target-version", help="Lowest Python the code runs on, e.g. py311.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
+# ``--output-format`` is ruff's name for it: every command that has ``--format`` takes both.
+FORMAT_FLAGS = ("--format", "--output-format")
+UnsafeFixesOpt = typer.Option(False, "--unsafe-fixes", help="Also apply fixes that change behaviour on purpose.")
+ShowFixesOpt = typer.Option(
+    False, "--show-fixes", help="List the fixes applied per file and rule; without a fix, each finding's available fix."
+)
+StdinFilenameOpt = typer.Option(
+    None, "--stdin-filename",
+    help="With `-`: the path the text read from stdin stands for (config, per-file-ignores and messages use it).",
+)
 
 
 class Session:
@@ -126,9 +138,11 @@ class Session:
         no_cache: bool = False,
         extra: Optional[dict[str, Any]] = None,
         with_rules: bool = True,
+        stdin: bool = False,
     ) -> None:
         """``with_rules=False`` (the gate) leaves the rule pack unimported unless the config file
-        needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second."""
+        needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second.
+        ``stdin``: ``paths`` is the one ``--stdin-filename``, which need not exist."""
         from wsrefactor.config import ConfigError, _check_codes, load_config, parse_target_version
         from wsrefactor.selection import Selection
 
@@ -138,6 +152,7 @@ class Session:
             return load(plugins)
 
         self.paths = list(paths) if paths else ["."]
+        _require_paths(self.paths, stdin)
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
         config = load_config(config_file, Path(self.paths[0]), load_rules)
@@ -163,6 +178,20 @@ class Session:
 
             key = run_key(self.config, self.selection, want_edits)
         return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
+
+
+def _require_paths(paths: list[str], stdin: bool = False) -> None:
+    """A named path that does not exist is a usage error (exit 2), whatever the selection: a typo
+    must not pass as a clean run. One line per missing path. (``--stdin-filename`` need not exist.)"""
+    missing = [p for p in paths if not (stdin or os.path.lexists(p))]
+    if missing:
+        raise Failure("\n".join(f"{p}: no such file or directory" for p in missing))
+
+
+def _warn_if_no_files(run: Any, session: Session, quiet: bool) -> None:
+    """Nothing to check (an empty directory, every file excluded) is said on stderr; exit 0 as ruff."""
+    if run.checked == 0 and not quiet:
+        _err(f"wsrefactor: warning: no Python files found in {', '.join(session.paths)} (nothing checked)")
 
 
 def _jobs(value: Optional[int]) -> int:
@@ -209,7 +238,7 @@ def check(
     paths: Optional[list[str]] = PathsArg,
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
-    fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+    fmt: Format = typer.Option(Format.text, *FORMAT_FLAGS, help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     statistics: bool = typer.Option(False, "--statistics", help="Counts per rule instead of findings."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are findings."),
@@ -220,23 +249,91 @@ def check(
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not recorded in this baseline file."),
+    apply_fixes: bool = typer.Option(
+        False, "--fix", help="Apply fixes (as `wsrefactor fix`), then report what remains."
+    ),
+    unsafe_fixes: bool = UnsafeFixesOpt,
+    diff: bool = typer.Option(False, "--diff", help="Write nothing; print the diff --fix would apply; exit 1 if any."),
+    show_fixes: bool = ShowFixesOpt,
+    stdin_filename: Optional[str] = StdinFilenameOpt,
 ) -> None:
-    """Report findings."""
+    """Report findings (`-` reads the code from stdin)."""
     with _guard():
-        from wsrefactor.runner import execute
+        request = _Request(fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs)
+        session, data = _session(paths, stdin_filename, select, ignore, config, target_version, no_cache)
+        if apply_fixes or diff:
+            code = _fix_and_report(session, data, request, unsafe_fixes, diff, fix_json_object=False)
+        else:
+            code = _check_and_report(session, data, request, unsafe_fixes)
+    raise typer.Exit(code)
 
-        session = Session(paths, select, ignore, config, target_version, no_cache)
+
+@dataclass(frozen=True)
+class _Request:
+    """The reporting flags shared by ``check`` and ``fix``."""
+
+    fmt: Format
+    output: Optional[Path]
+    statistics: bool
+    exit_zero: bool
+    quiet: bool
+    verbose: bool
+    show_fixes: bool
+    baseline: Optional[Path]
+    jobs: Optional[int]
+
+
+def _session(
+    paths: Optional[list[str]], stdin_filename: Optional[str], select: Optional[list[str]],
+    ignore: Optional[list[str]], config: Optional[Path], target_version: Optional[str], no_cache: bool,
+) -> tuple[Session, Optional[bytes]]:
+    """The session, and the bytes read from stdin when the path is ``-`` (or only
+    ``--stdin-filename`` is given, as editors call ruff)."""
+    given = list(paths or [])
+    if "-" in given and len(given) > 1:
+        raise Failure("`-` (read the code from stdin) cannot be combined with other paths")
+    if stdin_filename is not None and given not in ([], ["-"]):
+        raise Failure("--stdin-filename goes with `-` (read the code from stdin), not with paths")
+    if given != ["-"] and stdin_filename is None:
+        return Session(paths, select, ignore, config, target_version, no_cache), None
+    name = stdin_filename or "-"
+    session = Session([name], select, ignore, config, target_version, no_cache, stdin=True)
+    return session, sys.stdin.buffer.read()
+
+
+def _execute(
+    session: Session, data: Optional[bytes], request: _Request, policy: Any = None,
+    write: bool = False, diff: bool = False, want_edits: bool = False,
+) -> Any:
+    """One run over the named files, or over the text read from stdin; messages on stderr."""
+    from wsrefactor.reporters import display_path
+    from wsrefactor.runner import execute, execute_stdin
+
+    job = session.job(fix=policy, want_edits=want_edits)
+    if data is not None:
+        run = execute_stdin(session.paths[0], data, job, diff=diff, display=display_path)
+    else:
         run = execute(
-            session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs),
-            progress=wanted(quiet),
+            session.paths, job, _jobs(request.jobs), write=write, diff=diff, display=display_path,
+            progress=wanted(request.quiet),
         )
-        _timings(run, verbose)
-        if baseline is not None:
-            run.findings = _new_since(baseline, run.findings, session)
-        for message in run.messages:
-            _err(message)
-        _emit_check_report(run, session, fmt, output, statistics, quiet)
-    raise typer.Exit(2 if run.failed else 1 if run.findings and not exit_zero else 0)
+    _timings(run, request.verbose)
+    if request.baseline is not None:
+        run.findings = _new_since(request.baseline, run.findings, session)
+    for message in run.messages:
+        _err(message)
+    _warn_if_no_files(run, session, request.quiet)
+    return run
+
+
+def _check_and_report(session: Session, data: Optional[bytes], request: _Request, unsafe_fixes: bool) -> int:
+    if request.statistics and request.fmt not in (Format.text, Format.json):
+        raise Failure("--statistics needs --format text or json")
+    want_edits = request.fmt is not Format.text or request.show_fixes
+    run = _execute(session, data, request, want_edits=want_edits)
+    applicable = _fix_policy(session, unsafe_fixes).allows_project
+    _emit_check_report(run, session, request, applicable)
+    return 2 if run.failed else 1 if run.findings and not request.exit_zero else 0
 
 
 def _new_since(baseline: Path, findings: list[Any], session: Session) -> list[Any]:
@@ -248,28 +345,39 @@ def _new_since(baseline: Path, findings: list[Any], session: Session) -> list[An
         raise Failure(str(exc)) from None
 
 
-def _emit_check_report(
-    run: Any, session: Session, fmt: Format, output: Optional[Path], statistics: bool, quiet: bool
-) -> None:
+def _findings_report(findings: list[Any], session: Session, request: _Request, applicable: Any, color: bool) -> str:
+    """The findings in the requested format (or their statistics), without a summary."""
+    from wsrefactor.reporters import text as text_reporter
+
+    if request.statistics:
+        if request.fmt is Format.json:
+            from wsrefactor.reporters import json as json_reporter
+
+            return json_reporter.render_statistics(findings)
+        return text_reporter.statistics(findings)
+    if request.fmt is Format.text:
+        return text_reporter.render_lines(findings, color=color, show_fixes=request.show_fixes, applicable=applicable)
+    return _render(request.fmt, findings, session)
+
+
+def _emit_check_report(run: Any, session: Session, request: _Request, applicable: Any) -> None:
     from wsrefactor.reporters import text as text_reporter
 
     summary = text_reporter.summary(run.findings, run.checked)
-    if fmt is not Format.text:
-        _write_output(_render(fmt, run.findings, session), output)
-        if output is not None and not quiet:
+    color = request.output is None and color_enabled()
+    report = _findings_report(run.findings, session, request, applicable, color)
+    if request.fmt is not Format.text:
+        _write_output(report, request.output)
+        if request.output is not None and not request.quiet:
             _err(summary.rstrip())
         return
-    if statistics:
-        report = text_reporter.statistics(run.findings)
-    else:
-        report = text_reporter.render_lines(run.findings, color=output is None and color_enabled())
-    _write_output(report + ("" if quiet else summary), output)
+    _write_output(report + ("" if request.quiet else summary), request.output)
 
 
 @app.command()
 def fix(
     paths: Optional[list[str]] = PathsArg,
-    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes that change behaviour on purpose."),
+    unsafe_fixes: bool = UnsafeFixesOpt,
     diff: bool = typer.Option(False, "--diff", help="Write nothing; print a unified diff; exit 1 if anything would change."),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Show each fix and ask yes/no/all/quit (needs a terminal)."),
     select: Optional[list[str]] = SelectOpt,
@@ -280,39 +388,68 @@ def fix(
     config: Optional[Path] = ConfigOpt,
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
+    fmt: Format = typer.Option(Format.text, *FORMAT_FLAGS, help="Report format; json: {fixed, remaining, written}."),
+    exit_zero: bool = typer.Option(
+        False, "--exit-zero", help="Exit 0 even when findings remain (the pre-commit hook)."
+    ),
+    show_fixes: bool = ShowFixesOpt,
+    stdin_filename: Optional[str] = StdinFilenameOpt,
 ) -> None:
-    """Apply fixes (safe ones; unsafe ones with --unsafe-fixes or an explicit --select CODE)."""
+    """Apply fixes (safe ones; unsafe ones with --unsafe-fixes or an explicit --select CODE).
+    `-` reads the code from stdin and writes the fixed code to stdout."""
     with _guard():
-        from wsrefactor.engine import FixPolicy
-        from wsrefactor.reporters import display_path
-        from wsrefactor.runner import execute
-
-        session = Session(paths, select, ignore, config, target_version, no_cache)
-        explicit = frozenset(c for c in session.rules if session.selection.explicit(c))
-        policy = FixPolicy(unsafe=unsafe_fixes or session.config.unsafe_fixes, unsafe_codes=explicit)
-        if interactive:
-            policy = _interactive_policy(session, policy, diff, _jobs(jobs))
-        run = execute(
-            session.paths, session.job(fix=policy), _jobs(jobs), write=not diff, diff=diff,
-            display=display_path, progress=wanted(quiet),
+        request = _Request(fmt, None, False, exit_zero, quiet, verbose, show_fixes, None, jobs)
+        session, data = _session(paths, stdin_filename, select, ignore, config, target_version, no_cache)
+        code = _fix_and_report(
+            session, data, request, unsafe_fixes, diff, fix_json_object=True, interactive=interactive
         )
-        _timings(run, verbose)
-        for message in run.messages:
-            _err(message)
-        if diff:
-            _emit_diff(run, quiet)
-        else:
-            _emit_fix_summary(run, policy, quiet)
-    raise typer.Exit(_fix_exit_code(run, diff))
+    raise typer.Exit(code)
 
 
-def _fix_exit_code(run: Any, diff: bool) -> int:
+def _fix_policy(session: Session, unsafe_fixes: bool) -> Any:
+    from wsrefactor.engine import FixPolicy
+
+    explicit = frozenset(c for c in session.rules if session.selection.explicit(c))
+    return FixPolicy(unsafe=unsafe_fixes or session.config.unsafe_fixes, unsafe_codes=explicit)
+
+
+def _fix_and_report(
+    session: Session, data: Optional[bytes], request: _Request, unsafe_fixes: bool, diff: bool,
+    fix_json_object: bool, interactive: bool = False,
+) -> int:
+    """``fix`` and ``check --fix``/``--diff``: apply (or diff) the fixes, report what remains; the
+    exit code. With stdin, stdout carries the (fixed) code and the report goes to stderr."""
+    if diff and request.fmt is not Format.text:
+        raise Failure("--diff prints a unified diff; it does not go with --format")
+    if request.statistics and request.fmt not in (Format.text, Format.json):
+        raise Failure("--statistics needs --format text or json")
+    policy = _fix_policy(session, unsafe_fixes)
+    if interactive:
+        if data is not None:
+            raise Failure("--interactive cannot read the code from stdin")
+        policy = _interactive_policy(session, policy, diff, _jobs(request.jobs))
+    run = _execute(session, data, request, policy, write=not diff, diff=diff)
+    if diff:
+        _emit_diff(run, session, request)
+    else:
+        if data is not None:
+            result = run.files[0]
+            sys.stdout.buffer.write(result.new_bytes if result.new_bytes is not None else data)
+            sys.stdout.flush()
+        _emit_fix_report(run, session, request, policy, fix_json_object, stdin=data is not None)
+    return _fix_exit_code(run, diff, request.exit_zero)
+
+
+def _fix_exit_code(run: Any, diff: bool, exit_zero: bool = False) -> int:
     """2 on an internal error; with --diff, 1 when something would change; else 1 when
-    findings remain or a file could not be written."""
+    findings remain or a file could not be written, unless --exit-zero (the fix hook: a hook
+    that changed nothing passes, one that changed files is failed by pre-commit itself)."""
     if run.failed:
         return 2
     if diff:
         return 1 if run.diffs else 0
+    if exit_zero:
+        return 0
     return 1 if run.findings or run.messages else 0
 
 
@@ -334,31 +471,68 @@ def _interactive_policy(session: Session, policy: Any, diff: bool, jobs: int) ->
     return chosen
 
 
-def _emit_diff(run: Any, quiet: bool) -> None:
-    sys.stdout.write("".join(run.diffs))
-    if not quiet:
-        fixed = sum(run.fixed.values())
-        _err(f"Would fix {_plural(fixed, 'finding')} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
+def _rule_names(session: Session) -> dict[str, str]:
+    return {code: cls.name for code, cls in session.rules.items()}
 
 
-def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
+def _emit_diff(run: Any, session: Session, request: _Request) -> None:
+    from wsrefactor.reporters import text as text_reporter
+
+    _write_output("".join(run.diffs), request.output)
+    if request.quiet:
+        return
+    if request.show_fixes:
+        sys.stderr.write(text_reporter.fixes_applied(run.fixed_by_file(), _rule_names(session), would=True))
+    fixed = sum(run.fixed.values())
+    _err(f"Would fix {_plural(fixed, 'finding')} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
+
+
+def _emit_fix_report(
+    run: Any, session: Session, request: _Request, policy: Any, json_object: bool, stdin: bool
+) -> None:
+    """What remains (in the requested format), the fixes applied with ``--show-fixes``, and the
+    ``Fixed N findings ...`` summary. With stdin it goes to stderr (stdout carries the code)."""
+    report = _fix_report(run, session, request, policy, json_object, stdin)
+    if stdin and request.output is None:
+        sys.stderr.write(report)
+    else:
+        _write_output(report, request.output)
+
+
+def _fix_report(run: Any, session: Session, request: _Request, policy: Any, json_object: bool, stdin: bool) -> str:
+    if json_object and request.fmt is Format.json and not request.statistics:
+        from wsrefactor.reporters import json as json_reporter
+
+        return json_reporter.render_fix(run.findings, run.fixed_by_file(), _rule_names(session), run.written)
+    color = not stdin and request.output is None and color_enabled()
+    report = _findings_report(run.findings, session, request, policy.allows_project, color)
+    if request.fmt is Format.text:
+        return report + _fix_text_tail(run, session, request, policy, stdin)
+    if request.output is not None and not request.quiet:  # as check: the summary on stderr
+        _err(_fix_text_tail(run, session, request, policy, stdin))
+    return report
+
+
+def _fix_text_tail(run: Any, session: Session, request: _Request, policy: Any, stdin: bool) -> str:
+    """After the remaining findings: the ``--show-fixes`` list, then the summary line."""
     from wsrefactor.model import count_fixable
     from wsrefactor.reporters import text as text_reporter
 
-    sys.stdout.write(text_reporter.render_lines(run.findings, color=color_enabled()))
-    if quiet:
-        return
+    tail = text_reporter.fixes_applied(run.fixed_by_file(), _rule_names(session)) if request.show_fixes else ""
+    if request.quiet:
+        return tail
     _, unsafe = count_fixable(run.findings)
     note = f" ({unsafe} fixable with --unsafe-fixes)" if unsafe and not policy.unsafe else ""
     fixed = sum(run.fixed.values())
-    sys.stdout.write(
-        f"Fixed {_plural(fixed, 'finding')} in {len(run.written)} file(s); {len(run.findings)} remaining{note}.\n"
+    changed = sum(r.new_bytes not in (None, r.raw) for r in run.files) if stdin else len(run.written)
+    return tail + (
+        f"Fixed {_plural(fixed, 'finding')} in {changed} file(s); {len(run.findings)} remaining{note}.\n"
     )
 
 
 @app.command("rules")
 def rules_cmd(
-    fmt: ListFormat = typer.Option(ListFormat.text, "--format", help="text or json."),
+    fmt: ListFormat = typer.Option(ListFormat.text, *FORMAT_FLAGS, help="text or json."),
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
     config: Optional[Path] = ConfigOpt,
@@ -406,13 +580,14 @@ def _table(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
 
 
 @app.command()
-def explain(code: str = typer.Argument(..., help="A rule code, e.g. WS201 (or a bandit code, B602).")) -> None:
-    """Print a rule's documentation."""
+def explain(
+    code: str = typer.Argument(..., help="A rule code, e.g. WS201 (or a bandit code, B602)."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Print a rule's documentation (rules from the config's `plugins` included)."""
     with _guard():
-        from wsrefactor.registry import load_rules
-
         code = code.strip().upper()
-        rules = load_rules(())
+        rules = Session(None, None, None, config).rules
         if code in rules:
             cls = rules[code]
             head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"

@@ -12,18 +12,26 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from wsrefactor.config import Config
 from wsrefactor.discovery import discover, glob_matcher
-from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, parse
+from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, materialize, parse
 from wsrefactor.model import Finding, FixInfo, Severity
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
 from wsrefactor.selection import Selection
-from wsrefactor.source import ChangedOnDisk, SourceError, SourceFile, read_source, write_atomic, write_new
+from wsrefactor.source import (
+    ChangedOnDisk,
+    SourceError,
+    SourceFile,
+    decode,
+    read_source,
+    write_atomic,
+    write_new,
+)
 from wsrefactor.suppressions import (
     Suppression,
     apply_suppressions,
@@ -117,12 +125,13 @@ def _relative(path: str, root: str) -> str:
         return Path(path).as_posix()
 
 
-def process_file(path: str, job: Job) -> FileResult:
+def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
+    """Analyse (or fix) one file; ``raw`` given (stdin) stands for its content, nothing is read."""
     result = FileResult(path)
     rules = _rules_for(path, job)
     result.evaluated = tuple(r.code for r in rules)
     try:
-        source = read_source(path)
+        source = read_source(path) if raw is None else decode(path, raw)
     except SourceError as exc:
         result.findings.append(parse_error(path, exc))
         return result
@@ -298,9 +307,23 @@ class RunResult:
     messages: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     diffs: list[str] = field(default_factory=list)
-    checked: int = 0
+    checked: int = 0  # files reported on (a named path that does not exist included)
     failed: bool = False  # an internal error on some file: the run still finished, exit 2
     timings: dict[str, float] = field(default_factory=dict)
+    project_fixed: list[tuple[str, str]] = field(default_factory=list)  # (path, code) per cross-file fix
+
+    def fixed_by_file(self) -> dict[str, dict[str, int]]:
+        """Fixes applied (or, with ``--diff``, that would be) per file and code: ``--show-fixes``
+        and ``fix --format json``. A file that could not be written counts none."""
+        out: dict[str, dict[str, int]] = {}
+        for result in self.files:
+            for code, n in result.applied.items():
+                if n:
+                    out.setdefault(result.path, {})[code] = out.get(result.path, {}).get(code, 0) + n
+        for path, code in self.project_fixed:
+            counts = out.setdefault(path, {})
+            counts[code] = counts.get(code, 0) + 1
+        return dict(sorted(out.items()))
 
 
 def _project_rule_codes(job: Job) -> tuple[str, ...]:
@@ -442,8 +465,12 @@ ProjectItem = tuple[Finding, "ProjectEdit | None"]
 def _wanted_project_fixes(project: list[ProjectItem], policy: FixPolicy) -> list[tuple[Finding, ProjectEdit]]:
     out = []
     for finding, edit in project:
-        if edit is not None and policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
-            out.append((finding, edit))
+        if edit is None or not policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
+            continue
+        if edit.new_files and isinstance(policy, InMemoryFixPolicy):
+            policy.refused.add(finding.code)
+            continue
+        out.append((finding, edit))
     return out
 
 
@@ -467,6 +494,7 @@ def _fix_across_files(
     for finding, edit in done:
         run.fixed[finding.code] = run.fixed.get(finding.code, 0) + 1
         run.project_edits.append((finding.code, edit))
+        run.project_fixed.append((finding.path, finding.code))
     return [item for item in project if item not in done]
 
 
@@ -519,7 +547,61 @@ def execute(
         FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))])
         for m in found.missing
     ]
-    run = RunResult(findings=[], files=results, checked=len(files), timings=lap.timings)
+    return _conclude(results, files, job, jobs, lap, write, diff, display)
+
+
+@dataclass(frozen=True)
+class InMemoryFixPolicy(FixPolicy):
+    """The policy of a fix whose text goes back to the caller (``fix -``): nothing may be written
+    to disk, so a fix that would create another file (a generated module, a ``.lua`` script) is
+    not applied; it stays a finding, and ``refused`` names its rule."""
+
+    refused: set[str] = field(default_factory=set, compare=False)
+
+    def allows(self, code: str, fix: Any) -> bool:
+        if not super().allows(code, fix):
+            return False
+        if materialize(fix) and fix.new_files:
+            self.refused.add(code)
+            return False
+        return True
+
+
+def execute_stdin(
+    path: str, raw: bytes, job: Job, jobs: int = 1, diff: bool = False,
+    display: Callable[[str], str] = lambda p: p,
+) -> RunResult:
+    """``check -`` / ``fix -``: ``raw`` (read from stdin) analysed as if it were the file ``path``.
+
+    ``path`` (``--stdin-filename``) chooses the per-file ignores and names the findings; it need
+    not exist, and it is neither read nor written (nor is the cache). The fixed text, if any, is
+    ``run.files[0].new_bytes``. Cross-file rules compare it with the project's other files when the
+    config's ``cross-file-scope`` says so.
+    """
+    lap = _Laps()
+    path = os.path.abspath(path)
+    fix = None
+    if job.fix is not None:
+        fix = InMemoryFixPolicy(**{f.name: getattr(job.fix, f.name) for f in fields(job.fix)})
+    job = Job(job.config, job.selection, fix=fix, want_edits=job.want_edits, root_display=job.root_display)
+    result = process_file(path, job, raw)
+    if result.source is None and result.raw is not None:
+        result.source = decode(path, raw)  # a cross-file fix must apply to this text, not to the file on disk
+    results = [result]
+    lap("analyse")
+    run = _conclude(results, [path], job, jobs, lap, write=False, diff=diff, display=display)
+    if fix is not None and fix.refused:
+        codes = ", ".join(sorted(fix.refused))
+        run.messages.append(f"{display(path)}: {codes}: a fix that creates another file is not applied to stdin")
+    return run
+
+
+def _conclude(
+    results: list[FileResult], files: list[str], job: Job, jobs: int, lap: _Laps,
+    write: bool, diff: bool, display: Callable[[str], str],
+) -> RunResult:
+    """Project phase, suppressions and (when fixing) diffs or writes, for the analysed files."""
+    run = RunResult(findings=[], files=results, checked=len(results), timings=lap.timings)
     by_path = {r.path: r for r in results}
     project = _project_results(results, files, by_path, job, jobs)
     project = _fix_across_files(run, project, by_path, job)

@@ -7,7 +7,18 @@ from typing import Optional
 
 import typer
 
-from wsrefactor.cli import ConfigOpt, IgnoreOpt, JobsOpt, PathsArg, SelectOpt, Session, _guard, _jobs, app
+from wsrefactor.cli import (
+    ConfigOpt,
+    IgnoreOpt,
+    JobsOpt,
+    PathsArg,
+    SelectOpt,
+    Session,
+    _guard,
+    _jobs,
+    _warn_if_no_files,
+    app,
+)
 
 
 @app.command()
@@ -26,6 +37,7 @@ def baseline(
 
         session = Session(paths, select, ignore, config)
         run = execute(session.paths, session.job(), _jobs(jobs))
+        _warn_if_no_files(run, session, quiet=False)
         data = bl.build(run.findings, session.config.root)
         bl.save(output, data)
         typer.echo(f"Recorded {len(run.findings)} finding(s) ({len(data['entries'])} fingerprints) in {output}.", err=True)

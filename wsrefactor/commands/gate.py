@@ -39,6 +39,7 @@ from typing import Any, Optional
 import typer
 
 from wsrefactor.cli import (
+    FORMAT_FLAGS,
     ConfigOpt,
     Failure,
     Format,
@@ -321,7 +322,7 @@ def gate(
     max_average: Optional[str] = typer.Option(None, "--max-average", help="Highest average CC: a number or a rank letter A-F."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline JSON of tolerated offenders (ratchet)."),
     update: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with the current, lower numbers."),
-    fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+    fmt: Format = typer.Option(Format.text, *FORMAT_FLAGS, help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     config: Optional[Path] = ConfigOpt,
     jobs: Optional[int] = JobsOpt,

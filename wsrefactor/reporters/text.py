@@ -2,23 +2,59 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable, Mapping
 
-from wsrefactor.model import Finding, count_fixable
-from wsrefactor.reporters import display_path
+from wsrefactor.model import Finding, FixSafety, count_fixable
+from wsrefactor.reporters import display_path, statistics_rows
+
+# Whether ``wsrefactor fix`` with the run's flags would apply a fix of this code and safety.
+Applicable = Callable[[str, FixSafety], bool]
 
 
-def render_lines(findings: list[Finding], color: bool = False) -> str:
-    if not color:
-        return "".join(
-            f"{display_path(f.path)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
+def _safe_only(code: str, safety: FixSafety) -> bool:
+    return safety is FixSafety.SAFE
+
+
+def render_lines(
+    findings: list[Finding], color: bool = False, show_fixes: bool = False, applicable: Applicable = _safe_only
+) -> str:
+    """One line per finding; with ``show_fixes``, a fixable finding is followed by its fix."""
+    bold, red, cyan, reset = ("\x1b[1m", "\x1b[31m", "\x1b[36m", "\x1b[0m") if color else ("",) * 4
+    out = []
+    for f in findings:
+        out.append(
+            f"{bold}{display_path(f.path)}{reset}{cyan}:{f.line}:{f.column}:{reset} "
+            f"{bold}{red}{f.code}{reset} {f.message}\n"
         )
-    bold, red, cyan, reset = "\x1b[1m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
-    return "".join(
-        f"{bold}{display_path(f.path)}{reset}{cyan}:{f.line}:{f.column}:{reset} "
-        f"{bold}{red}{f.code}{reset} {f.message}\n"
-        for f in findings
-    )
+        if show_fixes and f.fix is not None:
+            out.append(fix_line(f, applicable))
+    return "".join(out)
+
+
+def fix_line(finding: Finding, applicable: Applicable = _safe_only) -> str:
+    """``    [*] safe fix: ...`` (``[*]``: ``wsrefactor fix`` with these flags applies it) or
+    ``    [ ] unsafe fix (needs --unsafe-fixes): ...``."""
+    fix = finding.fix
+    if fix is None:
+        return ""
+    if applicable(finding.code, fix.safety):
+        return f"    [*] {fix.safety.value} fix: {fix.description}\n"
+    return f"    [ ] {fix.safety.value} fix (needs --unsafe-fixes): {fix.description}\n"
+
+
+def fixes_applied(by_file: Mapping[str, Mapping[str, int]], names: Mapping[str, str], would: bool = False) -> str:
+    """ruff's ``--show-fixes`` block: the fixes applied, per file and rule."""
+    total = sum(n for counts in by_file.values() for n in counts.values())
+    if not total:
+        return ""
+    head = "Would fix" if would else "Fixed"
+    lines = [f"{head} {total} finding{'s' if total != 1 else ''}:\n"]
+    for path, counts in by_file.items():
+        lines.append(f"- {display_path(path)}:\n")
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            name = names.get(code, "")
+            lines.append(f"    {n} \u00d7 {code}{f' ({name})' if name else ''}\n")
+    return "".join(lines)
 
 
 def summary(findings: list[Finding], files: int) -> str:
@@ -37,13 +73,9 @@ def summary(findings: list[Finding], files: int) -> str:
 
 
 def statistics(findings: list[Finding]) -> str:
-    counts = Counter((f.code, f.name) for f in findings)
-    fixes: Counter[tuple[str, str]] = Counter()
-    for f in findings:
-        if f.fix:
-            fixes[(f.code, f.fix.safety.value)] += 1
     out = []
-    for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        notes = [f"{fixes[(code, s)]} {s}-fixable" for s in ("safe", "unsafe") if fixes[(code, s)]]
-        out.append(f"{n:6d}  {code:<6} {name}{'  [' + ', '.join(notes) + ']' if notes else ''}\n")
+    for row in statistics_rows(findings):
+        notes = [f"{row[s + '_fixable']} {s}-fixable" for s in ("safe", "unsafe") if row[s + "_fixable"]]
+        note = "  [" + ", ".join(notes) + "]" if notes else ""
+        out.append(f"{row['count']:6d}  {row['code']:<6} {row['name']}{note}\n")
     return "".join(out)
