@@ -105,6 +105,8 @@ def _codes(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
 PathsArg = typer.Argument(None, help="Files or directories (default: current directory).")
 SelectOpt = typer.Option(None, "--select", help="Rule codes or prefixes to enable (comma-separated), e.g. WS2,B.")
 IgnoreOpt = typer.Option(None, "--ignore", help="Rule codes or prefixes to disable (comma-separated).")
+ExtendSelectOpt = typer.Option(None, "--extend-select", help="Rule codes or prefixes to enable on top of the selection.")
+ExtendIgnoreOpt = typer.Option(None, "--extend-ignore", help="Rule codes or prefixes to disable on top of the ignores.")
 ConfigOpt = typer.Option(None, "--config", help="Config file (pyproject.toml or a TOML with the table at top level).")
 JobsOpt = typer.Option(None, "--jobs", "-j", help="Worker processes (default: CPU count).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no summary.")
@@ -126,10 +128,12 @@ class Session:
         no_cache: bool = False,
         extra: Optional[dict[str, Any]] = None,
         with_rules: bool = True,
+        extend_select: Optional[list[str]] = None,
+        extend_ignore: Optional[list[str]] = None,
     ) -> None:
         """``with_rules=False`` (the gate) leaves the rule pack unimported unless the config file
         needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second."""
-        from wsrefactor.config import ConfigError, _check_codes, load_config, parse_target_version
+        from wsrefactor.config import ConfigError, Overrides, _check_codes, parse_target_version, resolve
         from wsrefactor.selection import Selection
 
         def load_rules(plugins: tuple[str, ...] = ()) -> Any:
@@ -140,19 +144,25 @@ class Session:
         self.paths = list(paths) if paths else ["."]
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
-        config = load_config(config_file, Path(self.paths[0]), load_rules)
-        self.rules = load_rules(config.plugins) if with_rules else {}
-        sel, ign = _codes(select), _codes(ignore)
-        for codes, key in ((sel, "--select"), (ign, "--ignore")):
+        flags = {
+            "--select": _codes(select), "--ignore": _codes(ignore),
+            "--extend-select": _codes(extend_select), "--extend-ignore": _codes(extend_ignore),
+        }
+        other: dict[str, Any] = dict(extra or {})
+        if target_version:
+            other["target_version"] = parse_target_version(target_version)
+        if no_cache:
+            other["cache"] = False
+        overrides = Overrides(
+            flags["--select"], flags["--ignore"], flags["--extend-select"] or (),
+            flags["--extend-ignore"] or (), tuple(other.items()),
+        )
+        self.config, self.lookup = resolve(self.paths, config_file, overrides, load_rules)
+        self.rules = load_rules(self.config.plugins) if with_rules else {}
+        for key, codes in flags.items():
             if codes:
                 _check_codes(codes, key, "command line", list(self.rules))
-        overrides: dict[str, Any] = {"select": sel, "ignore": ign}
-        if target_version:
-            overrides["target_version"] = parse_target_version(target_version)
-        if no_cache:
-            overrides["cache"] = False
-        self.config = config.with_overrides(**overrides, **(extra or {}))
-        self.selection = Selection.build(self.config.select, self.config.ignore, self.rules)
+        self.selection = Selection.of(self.config, self.rules)
 
     def job(self, fix: Any = None, want_edits: bool = False) -> Any:
         from wsrefactor.runner import Job
@@ -162,7 +172,7 @@ class Session:
             from wsrefactor.cache import run_key
 
             key = run_key(self.config, self.selection, want_edits)
-        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
+        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key, lookup=self.lookup)
 
 
 def _jobs(value: Optional[int]) -> int:
@@ -209,6 +219,8 @@ def check(
     paths: Optional[list[str]] = PathsArg,
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
+    extend_select: Optional[list[str]] = ExtendSelectOpt,
+    extend_ignore: Optional[list[str]] = ExtendIgnoreOpt,
     fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     statistics: bool = typer.Option(False, "--statistics", help="Counts per rule instead of findings."),
@@ -225,7 +237,10 @@ def check(
     with _guard():
         from wsrefactor.runner import execute
 
-        session = Session(paths, select, ignore, config, target_version, no_cache)
+        session = Session(
+            paths, select, ignore, config, target_version, no_cache,
+            extend_select=extend_select, extend_ignore=extend_ignore,
+        )
         run = execute(
             session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs),
             progress=wanted(quiet),
@@ -274,6 +289,8 @@ def fix(
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Show each fix and ask yes/no/all/quit (needs a terminal)."),
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
+    extend_select: Optional[list[str]] = ExtendSelectOpt,
+    extend_ignore: Optional[list[str]] = ExtendIgnoreOpt,
     jobs: Optional[int] = JobsOpt,
     quiet: bool = QuietOpt,
     verbose: bool = VerboseOpt,
@@ -287,7 +304,10 @@ def fix(
         from wsrefactor.reporters import display_path
         from wsrefactor.runner import execute
 
-        session = Session(paths, select, ignore, config, target_version, no_cache)
+        session = Session(
+            paths, select, ignore, config, target_version, no_cache,
+            extend_select=extend_select, extend_ignore=extend_ignore,
+        )
         explicit = frozenset(c for c in session.rules if session.selection.explicit(c))
         policy = FixPolicy(unsafe=unsafe_fixes or session.config.unsafe_fixes, unsafe_codes=explicit)
         if interactive:
@@ -354,6 +374,11 @@ def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
     sys.stdout.write(
         f"Fixed {_plural(fixed, 'finding')} in {len(run.written)} file(s); {len(run.findings)} remaining{note}.\n"
     )
+    if run.held_in_tests:
+        sys.stdout.write(
+            f"{_plural(run.held_in_tests, 'unsafe fix')} not applied in test files "
+            "(set `unsafe-fixes-in-tests = true` to apply them there).\n"
+        )
 
 
 @app.command("rules")
