@@ -148,20 +148,13 @@ class Session:
             "--select": _codes(select), "--ignore": _codes(ignore),
             "--extend-select": _codes(extend_select), "--extend-ignore": _codes(extend_ignore),
         }
-        other: dict[str, Any] = dict(extra or {})
-        if target_version:
-            other["target_version"] = parse_target_version(target_version)
-        if no_cache:
-            other["cache"] = False
-        overrides = Overrides(
-            flags["--select"], flags["--ignore"], flags["--extend-select"] or (),
-            flags["--extend-ignore"] or (), tuple(other.items()),
-        )
+        other: dict[str, Any] = dict(extra or {}, cache=False if no_cache else None)
+        other["target_version"] = parse_target_version(target_version) if target_version else None
+        overrides = Overrides.of_flags(flags, other)
         self.config, self.lookup = resolve(self.paths, config_file, overrides, load_rules)
         self.rules = load_rules(self.config.plugins) if with_rules else {}
         for key, codes in flags.items():
-            if codes:
-                _check_codes(codes, key, "command line", list(self.rules))
+            _check_codes(codes or (), key, "command line", list(self.rules))
         self.selection = Selection.of(self.config, self.rules)
 
     def job(self, fix: Any = None, want_edits: bool = False) -> Any:

@@ -101,6 +101,14 @@ class Overrides:
     extend_ignore: tuple[str, ...] = ()
     other: tuple[tuple[str, Any], ...] = ()  # plain field replacements (target_version, cache, ...)
 
+    @classmethod
+    def of_flags(cls, flags: Mapping[str, tuple[str, ...] | None], other: Mapping[str, Any]) -> Overrides:
+        """From the command line's code lists (keyed by flag) and its plain settings."""
+        return cls(
+            flags.get("--select"), flags.get("--ignore"), tuple(flags.get("--extend-select") or ()),
+            tuple(flags.get("--extend-ignore") or ()), tuple(other.items()),
+        )
+
     def apply(self, config: Config) -> Config:
         kw: dict[str, Any] = {k: v for k, v in self.other if v is not None}
         select, extend_select = config.select, config.extend_select

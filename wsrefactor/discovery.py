@@ -46,30 +46,27 @@ def generated_header(text: str) -> bool:
     """The file says it is generated: ``@generated`` or "DO NOT EDIT" in its header (the leading
     comments and the module docstring, within the first lines), as protoc, grpc, Thrift and most
     code generators write it. Text further down (a string that mentions it) does not count."""
-    lines = text.splitlines()[:_HEADER_LINES]
-    quote: str | None = None
-    for line in lines:
+    quote: str | None = None  # set while inside the module docstring
+    for line in text.splitlines()[:_HEADER_LINES]:
         stripped = line.strip()
-        if quote is not None:  # inside the module docstring
-            if _GENERATED.search(stripped):
-                return True
-            if quote in stripped:
-                quote = None
-            continue
-        if not stripped or stripped.startswith("#"):
-            if _GENERATED.search(stripped):
-                return True
-            continue
-        m = _DOCSTRING_START.match(stripped)
-        if m is None:
+        in_header, quote = _header_line(stripped, quote)
+        if not in_header:
             return False  # the first statement: the header is over
         if _GENERATED.search(stripped):
             return True
-        rest = stripped[m.end():]
-        if m.group(1) in rest:
-            continue  # a one-line docstring
-        quote = m.group(1)
     return False
+
+
+def _header_line(stripped: str, quote: str | None) -> tuple[bool, str | None]:
+    """Whether a line still belongs to the header, and the docstring quote open after it."""
+    if quote is not None:
+        return True, None if quote in stripped else quote
+    if not stripped or stripped.startswith("#"):
+        return True, None
+    m = _DOCSTRING_START.match(stripped)
+    if m is None:
+        return False, None
+    return True, None if m.group(1) in stripped[m.end():] else m.group(1)
 
 
 @dataclass

@@ -150,14 +150,12 @@ def process_file(path: str, job: Job) -> FileResult:
         result.findings.append(parse_error(path, exc))
         return result
     result.raw = source.raw
-    if not here.config.include_generated and generated_header(source.text):
-        result.evaluated, result.generated = (), True
+    if _generated(result, source.text, here.config):
         return result
     cache = _cache(job, here.config)
-    if cache is not None:
-        hit = cache.get(path, source.raw)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
+    hit = cache.get(path, source.raw) if cache is not None else None
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
     try:
         result = _analyze(result, source, rules, job, here)
     except RecursionError:
@@ -171,6 +169,14 @@ def process_file(path: str, job: Job) -> FileResult:
     if cache is not None:
         cache.put(path, source.raw, result)
     return result
+
+
+def _generated(result: FileResult, text: str, config: Config) -> bool:
+    """A file whose header says it is generated is neither reported nor fixed."""
+    if config.include_generated or not generated_header(text):
+        return False
+    result.evaluated, result.generated = (), True
+    return True
 
 
 def _ast_or_error(result: FileResult, text: str) -> ast.Module | None:
@@ -226,11 +232,7 @@ def _libcst_pass(
         outcome = fix_text(path, text, rules, here.config, here.fix, tree)
         analysis = outcome.analysis
         if here.holds_unsafe and analysis is not None:
-            result.held_unsafe = sum(
-                1 for f in analysis.findings
-                if f.fix is not None and f.fix.safety is FixSafety.UNSAFE
-                and job.fix.allows_finding(f.code, f.line, f.column, f.fix.safety)
-            )
+            result.held_unsafe = _held_back(analysis.findings, job.fix)
         result.applied = outcome.applied
         result.new_files = outcome.new_files
         result.messages.extend(f"{path}: {e}" for e in outcome.errors)
@@ -242,6 +244,15 @@ def _libcst_pass(
         result.findings.extend(analysis.findings)
         for code, facts in analysis.facts.items():
             result.facts.setdefault(code, []).extend(facts)
+
+
+def _held_back(findings: Iterable[Finding], policy: FixPolicy) -> int:
+    """Findings left with an unsafe fix that the run's policy would have applied."""
+    return sum(
+        1 for f in findings
+        if f.fix is not None and f.fix.safety is FixSafety.UNSAFE
+        and policy.allows_finding(f.code, f.line, f.column, f.fix.safety)
+    )
 
 
 def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str) -> None:
@@ -485,8 +496,9 @@ def _wanted_project_fixes(
     """The cross-file fixes the policy allows; an unsafe one that would touch a test file where
     unsafe fixes are held is counted, not applied."""
     policy = job.fix
-    assert policy is not None
-    out = []
+    out: list[tuple[Finding, ProjectEdit]] = []
+    if policy is None:
+        return out
     for finding, edit in project:
         if edit is None or not policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
             continue
@@ -526,7 +538,6 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
     for finding, _ in project:
         project_findings.setdefault(finding.path, []).append(finding)
     for result in results:
-        selection = job.here(result.path).selection
         run.messages.extend(result.messages)
         if result.internal_error:
             run.messages.append(result.internal_error)
@@ -535,18 +546,22 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
             run.fixed[code] = run.fixed.get(code, 0) + n
         run.held_in_tests += result.held_unsafe
         run.generated += result.generated
-        if result.generated:
-            project_findings.pop(result.path, None)
-            continue
-        findings = result.findings + project_findings.pop(result.path, [])
-        kept = apply_suppressions(findings, result.suppressions)
-        if selection.enabled("WS001"):
-            kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
-        run.findings.extend(f for f in kept if selection.enabled(f.code))
+        findings = project_findings.pop(result.path, [])
+        if not result.generated:
+            run.findings.extend(_file_findings(result, findings, job.here(result.path).selection))
     for path, leftover in project_findings.items():
         selection = job.here(path).selection
         run.findings.extend(f for f in leftover if selection.enabled(f.code))
     run.findings.sort(key=lambda f: f.sort_key)
+
+
+def _file_findings(result: FileResult, project: list[Finding], selection: Selection) -> list[Finding]:
+    """A file's findings after its suppressions and its own selection, with WS001 for the
+    suppressions that suppressed nothing."""
+    kept = apply_suppressions(result.findings + project, result.suppressions)
+    if selection.enabled("WS001"):
+        kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
+    return [f for f in kept if selection.enabled(f.code)]
 
 
 def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
