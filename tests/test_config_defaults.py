@@ -294,6 +294,14 @@ def test_unsafe_fixes_skip_test_files_and_the_summary_says_why(tmp_path, monkeyp
     assert result.exit_code == 0 and "not applied in test files" not in result.stdout
 
 
+def test_diff_says_how_many_unsafe_fixes_it_held_in_test_files(tmp_path, monkeypatch):
+    write(tmp_path, {"tests/test_a.py": DANGLING, "tests/test_b.py": DANGLING})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["fix", ".", "--unsafe-fixes", "--diff", "--no-cache", "-j", "1"])
+    assert result.exit_code == 0 and "+++" not in result.output
+    assert "2 unsafe fixes not applied in test files" in result.output
+
+
 def test_safe_fixes_still_apply_in_test_files(tmp_path, monkeypatch):
     write(tmp_path, {"tests/test_x.py": SLEEPY})
     monkeypatch.chdir(tmp_path)

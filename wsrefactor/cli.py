@@ -352,6 +352,8 @@ def _emit_diff(run: Any, quiet: bool) -> None:
     if not quiet:
         fixed = sum(run.fixed.values())
         _err(f"Would fix {_plural(fixed, 'finding')} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
+        if run.held_in_tests:
+            _err(_held_note(run))
 
 
 def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
@@ -367,11 +369,18 @@ def _emit_fix_summary(run: Any, policy: Any, quiet: bool) -> None:
     sys.stdout.write(
         f"Fixed {_plural(fixed, 'finding')} in {len(run.written)} file(s); {len(run.findings)} remaining{note}.\n"
     )
-    if run.held_in_tests:
-        sys.stdout.write(
-            f"{_plural(run.held_in_tests, 'unsafe fix')} not applied in test files "
-            "(set `unsafe-fixes-in-tests = true` to apply them there).\n"
-        )
+    sys.stdout.write(_held_note(run))
+
+
+def _held_note(run: Any) -> str:
+    """Why some unsafe fixes were not applied: they are in test files."""
+    n = run.held_in_tests
+    if not n:
+        return ""
+    return (
+        f"{n} unsafe fix{'es' if n != 1 else ''} not applied in test files "
+        "(set `unsafe-fixes-in-tests = true` to apply them there).\n"
+    )
 
 
 @app.command("rules")
