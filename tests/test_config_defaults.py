@@ -122,6 +122,7 @@ def test_noqa_for_bugbear_is_not_ours_but_an_unused_bandit_noqa_is(tmp_path, mon
         "    h.current_user  # noqa: B018\n"
         "    h.strip(' or ')  # noqa: B005, B950\n"
         "    x = 1  # noqa: B101\n"
+        "    y = 2  # wsrefactor: ignore[B017]\n"
         "    assert x  # noqa: B101\n"
         "    return x\n"
     )})

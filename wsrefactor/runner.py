@@ -572,7 +572,10 @@ def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
     def judged(code: str) -> bool:
         if any(e.startswith(code) for e in evaluated):
             return True
-        return code.startswith("B") and selection.bandit and (not code[1:].isdigit() or selection.enabled(code))
+        if not (code.startswith("B") and selection.bandit):
+            return False
+        # a full code must be one of bandit's (B017 is flake8-bugbear's) and enabled here
+        return not code[1:].isdigit() or (selection.known(code) and selection.enabled(code))
 
     return judged
 
