@@ -139,11 +139,16 @@ def discover(paths: Iterable[str], config: Config, lookup: ConfigLookup | None =
     def governing(directory: Path) -> Config:
         return lookup.for_directory(directory) if lookup is not None else config
 
+    roots: dict[str, Path] = {}
+
     def excluded(path: Path, is_dir: bool) -> bool:
         """Excluded by the config governing the directory that holds ``path``."""
         cfg = governing(path.parent)
         excludes = _exclude_matcher(exclude_patterns(cfg))
-        rel = _rel(path, Path(cfg.root).resolve()) or _rel(path, Path(cfg.root))
+        root = roots.get(cfg.root)
+        if root is None:
+            root = roots[cfg.root] = Path(cfg.root).resolve()
+        rel = _rel(path, root) or _rel(path, Path(cfg.root))
         suffix = "/" if is_dir else ""
         if rel is not None and rel != "." and excludes.match_file(rel + suffix):
             return True
