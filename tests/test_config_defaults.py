@@ -166,6 +166,31 @@ def test_results_never_depend_on_the_order_of_the_paths(tmp_path, monkeypatch):
     assert codes(run(tmp_path, monkeypatch, "pkg_a/skip/x.py")[1]) == []
 
 
+def test_worker_processes_see_each_files_config(tmp_path, monkeypatch):
+    write(tmp_path, MONOREPO)
+    write(tmp_path, {f"pkg_a/more{i}.py": DANGLING for i in range(4)})
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(app, ["check", ".", "--format", "json", "--no-cache", "-j", jobs])
+        outputs.append(json.loads(result.stdout))
+    assert outputs[0] == outputs[1] and len(outputs[1]) == 8
+
+
+def test_editing_a_nested_config_invalidates_the_cache_of_its_files(tmp_path, monkeypatch):
+    write(tmp_path, MONOREPO)
+    monkeypatch.chdir(tmp_path)
+
+    def cached() -> list[tuple[str, str]]:
+        result = CliRunner().invoke(app, ["check", ".", "--format", "json", "-j", "1"])
+        return codes(json.loads(result.stdout))
+
+    assert ("pkg_a/mod.py", "WS205") in cached() and ("pkg_a/mod.py", "WS205") in cached()
+    write(tmp_path, {"pkg_a/pyproject.toml": '[tool.wsrefactor]\nselect = ["WS201"]\n'})
+    after = cached()
+    assert ("pkg_a/mod.py", "WS201") in after and ("pkg_a/mod.py", "WS205") not in after
+
+
 def test_config_flag_forces_one_config_for_all(tmp_path, monkeypatch):
     write(tmp_path, MONOREPO)
     write(tmp_path, {"only.toml": 'select = ["WS205"]\n'})
