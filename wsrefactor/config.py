@@ -393,14 +393,6 @@ def load_file(file: Path, rules: RulesLoader) -> Config:
     return parse_table(table, where, Path(file).resolve().parent, rules, bandit)
 
 
-def load_config(path: Path | None, start: Path, rules: RulesLoader) -> Config:
-    """Load ``path`` (``--config``) or the nearest config; defaults when there is none."""
-    file = path if path is not None else find_config(start)
-    if file is None:
-        return Config(root=str(Path.cwd()))
-    return load_file(Path(file), rules)
-
-
 def common_start(paths: Sequence[str]) -> Path:
     """The deepest directory holding every path: where the run's own config is looked up, so
     that it never depends on the order of the paths."""
