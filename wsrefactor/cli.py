@@ -107,6 +107,8 @@ def _codes(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
 PathsArg = typer.Argument(None, help="Files or directories (default: current directory).")
 SelectOpt = typer.Option(None, "--select", help="Rule codes or prefixes to enable (comma-separated), e.g. WS2,B.")
 IgnoreOpt = typer.Option(None, "--ignore", help="Rule codes or prefixes to disable (comma-separated).")
+ExtendSelectOpt = typer.Option(None, "--extend-select", help="Rule codes or prefixes to enable on top of the selection.")
+ExtendIgnoreOpt = typer.Option(None, "--extend-ignore", help="Rule codes or prefixes to disable on top of the ignores.")
 ConfigOpt = typer.Option(None, "--config", help="Config file (pyproject.toml or a TOML with the table at top level).")
 JobsOpt = typer.Option(None, "--jobs", "-j", help="Worker processes (default: CPU count).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no summary.")
@@ -139,11 +141,13 @@ class Session:
         extra: Optional[dict[str, Any]] = None,
         with_rules: bool = True,
         stdin: bool = False,
+        extend_select: Optional[list[str]] = None,
+        extend_ignore: Optional[list[str]] = None,
     ) -> None:
         """``with_rules=False`` (the gate) leaves the rule pack unimported unless the config file
         needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second.
         ``stdin``: ``paths`` is the one ``--stdin-filename``, which need not exist."""
-        from wsrefactor.config import ConfigError, _check_codes, load_config, parse_target_version
+        from wsrefactor.config import ConfigError, Overrides, _check_codes, parse_target_version, resolve
         from wsrefactor.selection import Selection
 
         def load_rules(plugins: tuple[str, ...] = ()) -> Any:
@@ -155,19 +159,18 @@ class Session:
         _require_paths(self.paths, stdin)
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: config file not found")
-        config = load_config(config_file, Path(self.paths[0]), load_rules)
-        self.rules = load_rules(config.plugins) if with_rules else {}
-        sel, ign = _codes(select), _codes(ignore)
-        for codes, key in ((sel, "--select"), (ign, "--ignore")):
-            if codes:
-                _check_codes(codes, key, "command line", list(self.rules))
-        overrides: dict[str, Any] = {"select": sel, "ignore": ign}
-        if target_version:
-            overrides["target_version"] = parse_target_version(target_version)
-        if no_cache:
-            overrides["cache"] = False
-        self.config = config.with_overrides(**overrides, **(extra or {}))
-        self.selection = Selection.build(self.config.select, self.config.ignore, self.rules)
+        flags = {
+            "--select": _codes(select), "--ignore": _codes(ignore),
+            "--extend-select": _codes(extend_select), "--extend-ignore": _codes(extend_ignore),
+        }
+        other: dict[str, Any] = dict(extra or {}, cache=False if no_cache else None)
+        other["target_version"] = parse_target_version(target_version) if target_version else None
+        overrides = Overrides.of_flags(flags, other)
+        self.config, self.lookup = resolve(self.paths, config_file, overrides, load_rules)
+        self.rules = load_rules(self.config.plugins) if with_rules else {}
+        for key, codes in flags.items():
+            _check_codes(codes or (), key, "command line", list(self.rules))
+        self.selection = Selection.of(self.config, self.rules)
 
     def job(self, fix: Any = None, want_edits: bool = False) -> Any:
         from wsrefactor.runner import Job
@@ -177,7 +180,7 @@ class Session:
             from wsrefactor.cache import run_key
 
             key = run_key(self.config, self.selection, want_edits)
-        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
+        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key, lookup=self.lookup)
 
 
 def _require_paths(paths: list[str], stdin: bool = False) -> None:
@@ -238,6 +241,8 @@ def check(
     paths: Optional[list[str]] = PathsArg,
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
+    extend_select: Optional[list[str]] = ExtendSelectOpt,
+    extend_ignore: Optional[list[str]] = ExtendIgnoreOpt,
     fmt: Format = typer.Option(Format.text, *FORMAT_FLAGS, help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     statistics: bool = typer.Option(False, "--statistics", help="Counts per rule instead of findings."),
@@ -260,7 +265,9 @@ def check(
     """Report findings (`-` reads the code from stdin)."""
     with _guard():
         request = _Request(fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs)
-        session, data = _session(paths, stdin_filename, select, ignore, config, target_version, no_cache)
+        session, data = _session(
+            paths, stdin_filename, select, ignore, config, target_version, no_cache, extend_select, extend_ignore
+        )
         if apply_fixes or diff:
             code = _fix_and_report(session, data, request, unsafe_fixes, diff, fix_json_object=False)
         else:
@@ -286,6 +293,7 @@ class _Request:
 def _session(
     paths: Optional[list[str]], stdin_filename: Optional[str], select: Optional[list[str]],
     ignore: Optional[list[str]], config: Optional[Path], target_version: Optional[str], no_cache: bool,
+    extend_select: Optional[list[str]] = None, extend_ignore: Optional[list[str]] = None,
 ) -> tuple[Session, Optional[bytes]]:
     """The session, and the bytes read from stdin when the path is ``-`` (or only
     ``--stdin-filename`` is given, as editors call ruff)."""
@@ -295,9 +303,16 @@ def _session(
     if stdin_filename is not None and given not in ([], ["-"]):
         raise Failure("--stdin-filename goes with `-` (read the code from stdin), not with paths")
     if given != ["-"] and stdin_filename is None:
-        return Session(paths, select, ignore, config, target_version, no_cache), None
+        session = Session(
+            paths, select, ignore, config, target_version, no_cache,
+            extend_select=extend_select, extend_ignore=extend_ignore,
+        )
+        return session, None
     name = stdin_filename or "-"
-    session = Session([name], select, ignore, config, target_version, no_cache, stdin=True)
+    session = Session(
+        [name], select, ignore, config, target_version, no_cache, stdin=True,
+        extend_select=extend_select, extend_ignore=extend_ignore,
+    )
     return session, sys.stdin.buffer.read()
 
 
@@ -382,6 +397,8 @@ def fix(
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Show each fix and ask yes/no/all/quit (needs a terminal)."),
     select: Optional[list[str]] = SelectOpt,
     ignore: Optional[list[str]] = IgnoreOpt,
+    extend_select: Optional[list[str]] = ExtendSelectOpt,
+    extend_ignore: Optional[list[str]] = ExtendIgnoreOpt,
     jobs: Optional[int] = JobsOpt,
     quiet: bool = QuietOpt,
     verbose: bool = VerboseOpt,
@@ -399,7 +416,9 @@ def fix(
     `-` reads the code from stdin and writes the fixed code to stdout."""
     with _guard():
         request = _Request(fmt, None, False, exit_zero, quiet, verbose, show_fixes, None, jobs)
-        session, data = _session(paths, stdin_filename, select, ignore, config, target_version, no_cache)
+        session, data = _session(
+            paths, stdin_filename, select, ignore, config, target_version, no_cache, extend_select, extend_ignore
+        )
         code = _fix_and_report(
             session, data, request, unsafe_fixes, diff, fix_json_object=True, interactive=interactive
         )
@@ -485,6 +504,8 @@ def _emit_diff(run: Any, session: Session, request: _Request) -> None:
         sys.stderr.write(text_reporter.fixes_applied(run.fixed_by_file(), _rule_names(session), would=True))
     fixed = sum(run.fixed.values())
     _err(f"Would fix {_plural(fixed, 'finding')} in {len(run.diffs)} file(s); {len(run.findings)} would remain.")
+    if run.held_in_tests:
+        _err(_held_note(run).rstrip("\n"))
 
 
 def _emit_fix_report(
@@ -527,6 +548,17 @@ def _fix_text_tail(run: Any, session: Session, request: _Request, policy: Any, s
     changed = sum(r.new_bytes not in (None, r.raw) for r in run.files) if stdin else len(run.written)
     return tail + (
         f"Fixed {_plural(fixed, 'finding')} in {changed} file(s); {len(run.findings)} remaining{note}.\n"
+    ) + _held_note(run)
+
+
+def _held_note(run: Any) -> str:
+    """Why some unsafe fixes were not applied: they are in test files."""
+    n = run.held_in_tests
+    if not n:
+        return ""
+    return (
+        f"{n} unsafe fix{'es' if n != 1 else ''} not applied in test files "
+        "(set `unsafe-fixes-in-tests = true` to apply them there).\n"
     )
 
 

@@ -1,24 +1,72 @@
 """Which files a run looks at: walk the given paths, honour excludes and ``.gitignore``.
 
-Globs use gitignore semantics (``build/``, ``fixtures/**``, ``*_pb2.py``) relative to the project
-root. A path named explicitly is analysed even if git ignores it, but the config's ``exclude``
-still applies (pre-commit passes staged files one by one and expects the config to hold).
+Globs use gitignore semantics (``build/``, ``fixtures/**``, ``*_pb2.py``) relative to the
+directory of the config that governs the file (the nearest one above it, see
+``wsrefactor.config.ConfigLookup``). A path named explicitly is analysed even if git ignores it,
+but the config's ``exclude`` and generated-file globs still apply (pre-commit passes staged files
+one by one and expects the config to hold).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pathspec
 
-from wsrefactor.config import DEFAULT_EXCLUDE, Config
+from wsrefactor.config import DEFAULT_EXCLUDE, Config, ConfigLookup
 
 
 def glob_matcher(patterns: Iterable[str]) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(list(patterns))
+
+
+@lru_cache(maxsize=64)
+def _exclude_matcher(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+    return glob_matcher([*DEFAULT_EXCLUDE, *patterns])
+
+
+def exclude_patterns(config: Config) -> tuple[str, ...]:
+    """What a config keeps out of every run: ``exclude``, ``extend-exclude`` and, unless
+    ``include-generated``, the ``generated-files`` globs."""
+    generated = () if config.include_generated else config.generated_files
+    return (*config.exclude, *config.extend_exclude, *generated)
+
+
+_GENERATED = re.compile(r"@generated|do not edit", re.IGNORECASE)
+_HEADER_LINES = 40
+_DOCSTRING_START = re.compile(r"""^[rRuUbB]{0,2}(\"\"\"|'''|"|')""")
+
+
+def generated_header(text: str) -> bool:
+    """The file says it is generated: ``@generated`` or "DO NOT EDIT" in its header (the leading
+    comments and the module docstring, within the first lines), as protoc, grpc, Thrift and most
+    code generators write it. Text further down (a string that mentions it) does not count."""
+    quote: str | None = None  # set while inside the module docstring
+    for line in text.splitlines()[:_HEADER_LINES]:
+        stripped = line.strip()
+        in_header, quote = _header_line(stripped, quote)
+        if not in_header:
+            return False  # the first statement: the header is over
+        if _GENERATED.search(stripped):
+            return True
+    return False
+
+
+def _header_line(stripped: str, quote: str | None) -> tuple[bool, str | None]:
+    """Whether a line still belongs to the header, and the docstring quote open after it."""
+    if quote is not None:
+        return True, None if quote in stripped else quote
+    if not stripped or stripped.startswith("#"):
+        return True, None
+    m = _DOCSTRING_START.match(stripped)
+    if m is None:
+        return False, None
+    return True, None if m.group(1) in stripped[m.end():] else m.group(1)
 
 
 @dataclass
@@ -80,15 +128,27 @@ class _GitIgnores:
         return self._chains[key]
 
 
-def discover(paths: Iterable[str], config: Config) -> Discovery:
-    root = Path(config.root).resolve()
-    excludes = glob_matcher([*DEFAULT_EXCLUDE, *config.exclude, *config.extend_exclude])
+def discover(paths: Iterable[str], config: Config, lookup: ConfigLookup | None = None) -> Discovery:
+    """The Python files under ``paths``. With ``lookup``, each directory's nearest config decides
+    what is excluded there (globs relative to that config's directory); without, ``config``
+    governs every file."""
     gitignores = _GitIgnores(config.respect_gitignore)
     found: set[str] = set()
     missing: list[str] = []
 
+    def governing(directory: Path) -> Config:
+        return lookup.for_directory(directory) if lookup is not None else config
+
+    roots: dict[str, Path] = {}
+
     def excluded(path: Path, is_dir: bool) -> bool:
-        rel = _rel(path, root)
+        """Excluded by the config governing the directory that holds ``path``."""
+        cfg = governing(path.parent)
+        excludes = _exclude_matcher(exclude_patterns(cfg))
+        root = roots.get(cfg.root)
+        if root is None:
+            root = roots[cfg.root] = Path(cfg.root).resolve()
+        rel = _rel(path, root) or _rel(path, Path(cfg.root))
         suffix = "/" if is_dir else ""
         if rel is not None and rel != "." and excludes.match_file(rel + suffix):
             return True
@@ -107,13 +167,13 @@ def discover(paths: Iterable[str], config: Config) -> Discovery:
     return Discovery(sorted(found), missing)
 
 
-def _walk(top: Path, excluded: object, gitignores: _GitIgnores) -> Iterator[str]:
+def _walk(top: Path, excluded: Callable[[Path, bool], bool], gitignores: _GitIgnores) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(top):
         here = Path(dirpath)
         keep = []
         for d in sorted(dirnames):
             sub = here / d
-            if sub.is_symlink() or excluded(sub, True) or gitignores.ignored(sub, True, top):  # type: ignore[operator]
+            if sub.is_symlink() or excluded(sub, True) or gitignores.ignored(sub, True, top):
                 # A directory that merely *ends* in .py is still just a directory to walk.
                 continue
             keep.append(d)
@@ -122,6 +182,6 @@ def _walk(top: Path, excluded: object, gitignores: _GitIgnores) -> Iterator[str]
             if not name.endswith(".py"):
                 continue
             file = here / name
-            if excluded(file, False) or gitignores.ignored(file, False, top):  # type: ignore[operator]
+            if excluded(file, False) or gitignores.ignored(file, False, top):
                 continue
             yield str(file)

@@ -7,22 +7,23 @@ Results are sorted by path, so the output is identical for any number of jobs.
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from wsrefactor.config import Config
-from wsrefactor.discovery import discover, glob_matcher
+from wsrefactor.config import Config, ConfigLookup, ConfigMap
+from wsrefactor.discovery import discover, generated_header
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, materialize, parse
-from wsrefactor.model import Finding, FixInfo, Severity
+from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
-from wsrefactor.selection import Selection
+from wsrefactor.selection import Selection, file_settings
 from wsrefactor.source import (
     ChangedOnDisk,
     SourceError,
@@ -65,8 +66,20 @@ def _python_ast(text: str, path: str) -> ast.Module:
 
 
 @dataclass(frozen=True)
+class Here:
+    """What governs one file: its config, its selection (per-file and test-file ignores
+    applied), whether it is a test file, and the fix policy that holds there."""
+
+    config: Config
+    selection: Selection
+    test: bool
+    fix: FixPolicy | None
+    holds_unsafe: bool  # unsafe fixes the run allows are not applied here (a test file)
+
+
+@dataclass(frozen=True)
 class Job:
-    """Everything a worker needs, picklable."""
+    """Everything a worker needs, picklable (``lookup`` stays in the main process)."""
 
     config: Config
     selection: Selection
@@ -74,6 +87,30 @@ class Job:
     want_edits: bool = False
     root_display: str = "."
     cache_key: str | None = None  # set when results may be cached (check runs only)
+    # Per-file configs (the nearest config file above each file); None: ``config`` governs all.
+    configs: ConfigMap | None = None
+    lookup: ConfigLookup | None = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "lookup": None}  # its loader is a closure; workers use ``configs``
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def config_for(self, path: str) -> Config:
+        if self.lookup is not None:
+            return self.lookup.for_path(path)
+        return self.configs.for_path(path) if self.configs is not None else self.config
+
+    def here(self, path: str) -> Here:
+        config = self.config_for(path)
+        base = self.selection if config == self.config else Selection.of(config, self.selection.known_codes)
+        settings = file_settings(config, path)
+        policy, holds = self.fix, False
+        if settings.test and not config.unsafe_fixes_in_tests and policy is not None and policy.only is None:
+            holds = policy.unsafe or bool(policy.unsafe_codes)
+            policy = replace(policy, unsafe=False, unsafe_codes=frozenset())
+        return Here(config, base.switched_off(settings.off), settings.test, policy, holds)
 
 
 @dataclass
@@ -91,6 +128,8 @@ class FileResult:
     source: SourceFile | None = None
     new_files: list[tuple[str, str]] = field(default_factory=list)
     internal_error: str | None = None
+    held_unsafe: int = 0  # unsafe fixes not applied because this is a test file
+    generated: bool = False  # skipped: its header says it is generated
 
 
 def parse_error(path: str, exc: SourceError) -> Finding:
@@ -101,34 +140,18 @@ def parse_error(path: str, exc: SourceError) -> Finding:
     )
 
 
-def _rules_for(path: str, job: Job) -> list[type[Rule]]:
-    rules = load_rules(job.config.plugins)
-    ignored: set[str] = set()
-    if job.config.per_file_ignores:
-        rel = _relative(path, job.config.root)
-        for glob, codes in job.config.per_file_ignores:
-            if glob_matcher([glob]).match_file(rel):
-                ignored.update(codes)
-    return [
-        cls
-        for code, cls in rules.items()
-        if code not in ENGINE_CODES
-        and job.selection.enabled(code)
-        and not any(code.startswith(i) for i in ignored)
-    ]
-
-
-def _relative(path: str, root: str) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
+def _rules_for(path: str, job: Job, here: Here | None = None) -> list[type[Rule]]:
+    """The rules that run on ``path``: its config's selection with its per-file ignores."""
+    here = here or job.here(path)
+    rules = load_rules(here.config.plugins)
+    return [cls for code, cls in rules.items() if code not in ENGINE_CODES and here.selection.enabled(code)]
 
 
 def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
     """Analyse (or fix) one file; ``raw`` given (stdin) stands for its content, nothing is read."""
     result = FileResult(path)
-    rules = _rules_for(path, job)
+    here = job.here(path)
+    rules = _rules_for(path, job, here)
     result.evaluated = tuple(r.code for r in rules)
     try:
         source = read_source(path) if raw is None else decode(path, raw)
@@ -136,13 +159,14 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
         result.findings.append(parse_error(path, exc))
         return result
     result.raw = source.raw
-    cache = _cache(job)
-    if cache is not None:
-        hit = cache.get(path, source.raw)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
+    if _generated(result, source.text, here.config):
+        return result
+    cache = _cache(job, here.config)
+    hit = cache.get(path, source.raw) if cache is not None else None
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
     try:
-        result = _analyze(result, source, rules, job)
+        result = _analyze(result, source, rules, job, here)
     except RecursionError:
         result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
         return result
@@ -154,6 +178,14 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
     if cache is not None:
         cache.put(path, source.raw, result)
     return result
+
+
+def _generated(result: FileResult, text: str, config: Config) -> bool:
+    """A file whose header says it is generated is neither reported nor fixed."""
+    if config.include_generated or not generated_header(text):
+        return False
+    result.evaluated, result.generated = (), True
+    return True
 
 
 def _ast_or_error(result: FileResult, text: str) -> ast.Module | None:
@@ -170,44 +202,46 @@ def _ast_or_error(result: FileResult, text: str) -> ast.Module | None:
     return None
 
 
-def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job) -> FileResult:
+def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here) -> FileResult:
     text = source.text
-    result.suppressions = parse_suppressions(text, job.selection.known)
+    result.suppressions = parse_suppressions(text, here.selection.known)
     tree = _ast_or_error(result, text)
     if tree is None:
         return result
-    options = job.config.rule_options
+    options = here.config.rule_options
     _record_ast_facts(result, rules, tree, text)
     candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     if job.fix is None and not job.want_edits:
         candidates = _ast_only(result, candidates, tree, text, options)
     if candidates:
         try:
-            _libcst_pass(result, source, candidates, job, tree)
+            _libcst_pass(result, source, candidates, job, here, tree)
         except SourceError as exc:
             result.findings.append(parse_error(result.path, exc))
             return result
         except RecursionError:  # ast accepted it, but libcst's tree is too deep to walk
             result.findings.append(parse_error(result.path, SourceError("too deeply nested to analyse")))
             return result
-    if job.selection.bandit:
+    if here.selection.bandit:
         from wsrefactor.bandit_bridge import bandit_findings
 
         # bandit annotates the tree it walks: it goes last, when no rule reads the tree any more
-        result.findings.extend(bandit_findings(result.path, text, job.selection, tree))
+        result.findings.extend(bandit_findings(result.path, text, here.selection, tree))
     return result
 
 
 def _libcst_pass(
-    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, tree: ast.Module
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module
 ) -> None:
     """Parse once with libcst; analyse, or fix until stable when the job fixes."""
     path, text = result.path, source.text
-    if job.fix is None:
-        analysis = analyze_module(path, parse(text, path), rules, job.config, job.want_edits, tree)
+    if job.fix is None or here.fix is None:
+        analysis = analyze_module(path, parse(text, path), rules, here.config, job.want_edits, tree)
     else:
-        outcome = fix_text(path, text, rules, job.config, job.fix, tree)
+        outcome = fix_text(path, text, rules, here.config, here.fix, tree)
         analysis = outcome.analysis
+        if here.holds_unsafe and analysis is not None:
+            result.held_unsafe = _held_back(analysis.findings, job.fix)
         result.applied = outcome.applied
         result.new_files = outcome.new_files
         result.messages.extend(f"{path}: {e}" for e in outcome.errors)
@@ -219,6 +253,15 @@ def _libcst_pass(
         result.findings.extend(analysis.findings)
         for code, facts in analysis.facts.items():
             result.facts.setdefault(code, []).extend(facts)
+
+
+def _held_back(findings: Iterable[Finding], policy: FixPolicy) -> int:
+    """Findings left with an unsafe fix that the run's policy would have applied."""
+    return sum(
+        1 for f in findings
+        if f.fix is not None and f.fix.safety is FixSafety.UNSAFE
+        and policy.allows_finding(f.code, f.line, f.column, f.fix.safety)
+    )
 
 
 def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str) -> None:
@@ -256,23 +299,28 @@ def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
 
 
-def _cache(job: Job) -> Any:
+def _cache(job: Job, config: Config | None = None) -> Any:
+    """The cache for files governed by ``config``: the run's key plus that config's settings, so
+    editing a nested config file invalidates only what it governs."""
     if not job.cache_key or job.fix is not None:
         return None
     from wsrefactor.cache import Cache
 
-    return Cache(Path(job.config.root) / job.config.cache_dir, job.cache_key)
+    key = job.cache_key
+    if config is not None and config != job.config:
+        key = hashlib.sha256(f"{key}\0{config!r}".encode()).hexdigest()[:20]
+    return Cache(Path(job.config.root) / job.config.cache_dir, key)
 
 
 def _cached(paths: Sequence[str], job: Job) -> tuple[list[FileResult], list[str]]:
     """Cache hits read here, before any worker starts: a warm run of an unchanged tree (or of
     one changed file) then costs a read and a hash per file, with no process pool at all."""
-    cache = _cache(job)
-    if cache is None:
+    if _cache(job) is None:
         return [], list(paths)
     hits: list[FileResult] = []
     misses: list[str] = []
     for path in paths:
+        cache = _cache(job, job.config_for(path))
         try:
             with open(path, "rb") as fh:
                 hit = cache.get(path, fh.read())
@@ -309,6 +357,8 @@ class RunResult:
     diffs: list[str] = field(default_factory=list)
     checked: int = 0  # files reported on (a named path that does not exist included)
     failed: bool = False  # an internal error on some file: the run still finished, exit 2
+    held_in_tests: int = 0  # unsafe fixes not applied because they are in test files
+    generated: int = 0  # files skipped because their header says they are generated
     timings: dict[str, float] = field(default_factory=dict)
     project_fixed: list[tuple[str, str]] = field(default_factory=list)  # (path, code) per cross-file fix
 
@@ -336,8 +386,9 @@ def _repository_facts(given: Sequence[str], job: Job, jobs: int) -> list[FileRes
     codes = _project_rule_codes(job)
     if job.config.cross_file_scope != "project" or not codes:
         return []
-    others = sorted(set(discover([job.config.root], job.config).files) - set(given))
-    facts_only = Job(job.config, Selection(codes, (), job.selection.known_codes))
+    others = sorted(set(discover([job.config.root], job.config, job.lookup).files) - set(given))
+    configs = job.lookup.snapshot() if job.lookup is not None else job.configs
+    facts_only = Job(job.config, Selection(codes, (), job.selection.known_codes), configs=configs)
     return run_files(others, facts_only, jobs)
 
 
@@ -462,13 +513,23 @@ def _project_results(
 ProjectItem = tuple[Finding, "ProjectEdit | None"]
 
 
-def _wanted_project_fixes(project: list[ProjectItem], policy: FixPolicy) -> list[tuple[Finding, ProjectEdit]]:
-    out = []
+def _wanted_project_fixes(
+    project: list[ProjectItem], job: Job, run: RunResult
+) -> list[tuple[Finding, ProjectEdit]]:
+    """The cross-file fixes the policy allows; an unsafe one that would touch a test file where
+    unsafe fixes are held is counted, not applied."""
+    policy = job.fix
+    out: list[tuple[Finding, ProjectEdit]] = []
+    if policy is None:
+        return out
     for finding, edit in project:
         if edit is None or not policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
             continue
         if edit.new_files and isinstance(policy, InMemoryFixPolicy):
             policy.refused.add(finding.code)
+            continue
+        if edit.safety is FixSafety.UNSAFE and any(job.here(path).holds_unsafe for path, _ in edit.payloads):
+            run.held_in_tests += 1
             continue
         out.append((finding, edit))
     return out
@@ -483,7 +544,7 @@ def _fix_across_files(
     run: RunResult, project: list[ProjectItem], by_path: Mapping[str, FileResult], job: Job
 ) -> list[ProjectItem]:
     """Apply the allowed cross-file fixes; returns the project findings that remain."""
-    wanted = _wanted_project_fixes(project, job.fix) if job.fix is not None else []
+    wanted = _wanted_project_fixes(project, job, run) if job.fix is not None else []
     if not wanted:
         return project
     texts, errors = _apply_project_edits(by_path, [(f.code, e) for f, e in wanted], job)
@@ -503,7 +564,6 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
     project_findings: dict[str, list[Finding]] = {}
     for finding, _ in project:
         project_findings.setdefault(finding.path, []).append(finding)
-    selection = job.selection
     for result in results:
         run.messages.extend(result.messages)
         if result.internal_error:
@@ -511,20 +571,40 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
             run.failed = True
         for code, n in result.applied.items():
             run.fixed[code] = run.fixed.get(code, 0) + n
-        findings = result.findings + project_findings.pop(result.path, [])
-        kept = apply_suppressions(findings, result.suppressions)
-        if selection.enabled("WS001"):
-            kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
-        run.findings.extend(f for f in kept if selection.enabled(f.code))
-    for leftover in project_findings.values():
-        run.findings.extend(leftover)
+        run.held_in_tests += result.held_unsafe
+        run.generated += result.generated
+        findings = project_findings.pop(result.path, [])
+        if not result.generated:
+            run.findings.extend(_file_findings(result, findings, job.here(result.path).selection))
+    for path, leftover in project_findings.items():
+        selection = job.here(path).selection
+        run.findings.extend(f for f in leftover if selection.enabled(f.code))
     run.findings.sort(key=lambda f: f.sort_key)
 
 
+def _file_findings(result: FileResult, project: list[Finding], selection: Selection) -> list[Finding]:
+    """A file's findings after its suppressions and its own selection, with WS001 for the
+    suppressions that suppressed nothing."""
+    kept = apply_suppressions(result.findings + project, result.suppressions)
+    if selection.enabled("WS001"):
+        kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
+    return [f for f in kept if selection.enabled(f.code)]
+
+
 def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
-    """Whether a suppressed code ran on this file (only then can its suppression be unused)."""
+    """Whether a suppressed code ran on this file (only then can its suppression be unused): a
+    rule that ran, or a bandit check enabled here."""
     evaluated = set(result.evaluated) | {"WS000"}
-    return lambda c: any(e.startswith(c) for e in evaluated) or (c.startswith("B") and selection.bandit)
+
+    def judged(code: str) -> bool:
+        if any(e.startswith(code) for e in evaluated):
+            return True
+        if not (code.startswith("B") and selection.bandit):
+            return False
+        # a full code must be one of bandit's (B017 is flake8-bugbear's) and enabled here
+        return not code[1:].isdigit() or (selection.known(code) and selection.enabled(code))
+
+    return judged
 
 
 def execute(
@@ -538,8 +618,10 @@ def execute(
 ) -> RunResult:
     """The run behind check and fix; ``job.fix`` set means fixes are computed."""
     lap = _Laps()
-    found = discover(paths, job.config)
+    found = discover(paths, job.config, job.lookup)
     files = list(found.files)
+    if job.lookup is not None:
+        job = replace(job, configs=job.lookup.snapshot())
     lap("discover")
     results = _analyse_files(files, job, jobs, progress)
     lap("analyse")
@@ -583,7 +665,11 @@ def execute_stdin(
     fix = None
     if job.fix is not None:
         fix = InMemoryFixPolicy(**{f.name: getattr(job.fix, f.name) for f in fields(job.fix)})
-    job = Job(job.config, job.selection, fix=fix, want_edits=job.want_edits, root_display=job.root_display)
+    if job.lookup is not None:
+        job.lookup.for_path(path)  # the nearest config of the named path governs the text
+    job = replace(job, fix=fix, cache_key=None)
+    if job.lookup is not None:
+        job = replace(job, configs=job.lookup.snapshot())
     result = process_file(path, job, raw)
     if result.source is None and result.raw is not None:
         result.source = decode(path, raw)  # a cross-file fix must apply to this text, not to the file on disk
