@@ -23,16 +23,20 @@ import re
 import shutil
 import subprocess  # nosec B404 - the proof runs git, pip, wsrefactor, mypy, ruff and pytest as commands
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from wsrefactor.config import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = Path(__file__).resolve().parent / "proof_projects.toml"
-DEFAULT_WORK = Path("/tmp/wsrefactor-proof")
+DEFAULT_WORK = Path(tempfile.gettempdir()) / "wsrefactor-proof"
 
 # step name -> arguments of ``wsrefactor fix`` (None: the untouched baseline)
 STEPS: dict[str, list[str] | None] = {
@@ -51,6 +55,8 @@ POSITIONAL_HELPER = re.compile(r"_part\d*$")
 REST_HELPER = re.compile(r"_rest\d*$")
 MANY_PARAMETERS = 8
 RUFF_CODES = "F401,F811,I001"
+# bump when what a step measures changes: stored results of an older measurement are recomputed
+MEASUREMENT = "1"
 
 
 @dataclass
@@ -354,7 +360,7 @@ def mypy_errors(project: Project, tree: Path, python: Path, timeout: float) -> i
     got = run([str(python), "-m", "mypy", *project.mypy, "--no-error-summary", project.package], tree, timeout,
               {**os.environ, "MYPY_FORCE_COLOR": "0"})
     (tree.parent / "mypy.log").write_text(got.stdout + got.stderr, encoding="utf-8")
-    return None if got.code is None else parse_mypy(got.stdout)
+    return parse_mypy(got.stdout) if got.code in (0, 1) else None  # None: timeout or mypy crashed
 
 
 def ruff_findings(tree: Path, package: str, timeout: float) -> list[str] | None:
@@ -380,19 +386,21 @@ class Context:
 
 
 def code_hash(roots: Iterable[Path]) -> str:
-    """Hash of the code that decides a step's result, so results of older code are not reused."""
+    """Hash of the code that decides a step's result, so results of older code are not reused.
+
+    The proof's own files are left out: its measurements are versioned by ``MEASUREMENT``.
+    """
     digest = hashlib.sha256()
     for root in roots:
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(path.relative_to(root.parent).as_posix().encode())
-            digest.update(path.read_bytes())
+            if not path.name.startswith("proof"):
+                digest.update(path.relative_to(root.parent).as_posix().encode())
+                digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def step_key(project: Project, commit: str, step: str, ctx: Context) -> str:
-    measured_by = [Path(__file__), Path(__file__).with_name("proof_pytest.py")]
-    parts = [json.dumps(asdict(project), sort_keys=True), commit, step, json.dumps(STEPS[step])]
-    parts += [hashlib.sha256(p.read_bytes()).hexdigest() for p in measured_by]
+    parts = [json.dumps(asdict(project), sort_keys=True), commit, step, json.dumps(STEPS[step]), MEASUREMENT]
     if STEPS[step] is not None:
         parts.append(ctx.code_hash)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
@@ -440,6 +448,15 @@ def measure_tests(project: Project, tree: Path, python: Path, ctx: Context,
     return result
 
 
+def measure(project: Project, tree: Path, python: Path, ctx: Context,
+            baseline: Mapping[str, object] | None) -> dict[str, object]:
+    result: dict[str, object] = {"mypy": mypy_errors(project, tree, python, ctx.step_timeout),
+                                 "ruff": ruff_findings(tree, project.package, ctx.step_timeout)}
+    before = baseline.get("outcomes") if baseline is not None else None
+    result.update(measure_tests(project, tree, python, ctx, before if isinstance(before, dict) else None))
+    return result
+
+
 def run_step(project: Project, step: str, ctx: Context, commit: str, python: Path,
              baseline: Mapping[str, object] | None) -> dict[str, object]:
     home = ctx.work / project.label
@@ -456,10 +473,13 @@ def run_step(project: Project, step: str, ctx: Context, commit: str, python: Pat
     args = STEPS[step]
     if args is not None:
         result.update(apply_fixes(project, tree, pristine, args, ctx))
-    result["mypy"] = mypy_errors(project, tree, python, ctx.step_timeout)
-    result["ruff"] = ruff_findings(tree, project.package, ctx.step_timeout)
-    before = baseline.get("outcomes") if baseline is not None else None
-    result.update(measure_tests(project, tree, python, ctx, before if isinstance(before, dict) else None))
+    files = result.get("files")
+    if baseline is not None and isinstance(files, dict) and not any(files.values()):
+        # nothing changed: the tree is the baseline's, byte for byte, and so are its measurements
+        result.update({k: baseline.get(k) for k in ("mypy", "ruff", "outcomes")})
+        result.update({"new_failures": [], "flaky": [], "tests_gone": 0, "unchanged": True})
+    else:
+        result.update(measure(project, tree, python, ctx, baseline))
     result["seconds"] = round(time.perf_counter() - started, 1)
     saved.write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
     return result
@@ -522,23 +542,32 @@ def _test_cell(result: Mapping[str, object]) -> str:
     return f"{text} (timeout)" if result.get("tests_timed_out") else text
 
 
+def _table(result: Mapping[str, object], key: str) -> dict[str, list[str]]:
+    value = result.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(result: Mapping[str, object], key: str) -> list[str]:
+    value = result.get(key)
+    return value if isinstance(value, list) else []
+
+
+def baseline_row(result: Mapping[str, object]) -> list[str]:
+    commit = str(result.get("commit", ""))[:7]
+    return [f"{result.get('project')} @ {commit}", "baseline", "", "", "", _test_cell(result), "", "", "",
+            str(result.get("mypy", "n/a")), str(_count(result.get("ruff"))), "", "", "", str(result.get("seconds", ""))]
+
+
 def table_row(result: Mapping[str, object], baseline: Mapping[str, object]) -> list[str]:
     """One markdown row; a fix step shows its figures next to the baseline's (before → after)."""
-    commit = str(result.get("commit", ""))[:7]
     if result.get("step") == "baseline":
-        return [f"{result['project']} @ {commit}", "baseline", "", "", "", _test_cell(result), "", "", "",
-                str(result.get("mypy", "n/a")), str(_count(result.get("ruff"))), "", "", "", str(result.get("seconds", ""))]
-    files = result.get("files") if isinstance(result.get("files"), dict) else {}
-    assert isinstance(files, dict)  # nosec B101 - narrowing for the type checker
-    delta = result.get("delta") if isinstance(result.get("delta"), dict) else {}
-    assert isinstance(delta, dict)  # nosec B101 - narrowing for the type checker
+        return baseline_row(result)
+    files, delta = _table(result, "files"), _table(result, "delta")
+    errors, flaky, second = _list(result, "compile_errors"), _list(result, "flaky"), _list(result, "second_files")
     touched = len(files.get("changed", [])) + len(files.get("added", []))
-    errors = result.get("compile_errors") or []
-    flaky = result.get("flaky") or []
     failures = f"{_count(result.get('new_failures'))}" + (f" (+{len(flaky)} flaky)" if flaky else "")
-    second = result.get("second_files") or []
     return [
-        result["project"] if isinstance(result["project"], str) else "", STEP_TITLES.get(str(result["step"]), str(result["step"])),
+        str(result.get("project")), STEP_TITLES.get(str(result.get("step")), str(result.get("step"))),
         _fixed(result.get("fix_summary")) if result.get("fix_exit") is not None else "timeout",
         str(touched), "yes" if not errors else f"no ({len(errors)})",
         _arrow(_test_cell(baseline), _test_cell(result)), failures, str(_count(delta.get("docstrings_lost"))),
@@ -561,8 +590,21 @@ def markdown_table(results: Sequence[Mapping[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def detail_items(result: Mapping[str, object], baseline: Mapping[str, object]) -> dict[str, list[str]]:
+    """What a reader needs to chase each problem of a step, by kind."""
+    delta = _table(result, "delta")
+    return {
+        "new test failures": _list(result, "new_failures"),
+        "flaky (passed on re-run)": _list(result, "flaky"),
+        "files that do not compile": _list(result, "compile_errors"),
+        "docstrings lost": delta.get("docstrings_lost", []),
+        "second fix would change": _list(result, "second_files"),
+        "new ruff findings": _new_items(baseline.get("ruff"), result.get("ruff")),
+    }
+
+
 def details(results: Sequence[Mapping[str, object]]) -> str:
-    """What a reader needs to chase each problem: failing tests, lost docstrings, new ruff findings."""
+    """One line per kind of problem and step: failing tests, lost docstrings, new ruff findings."""
     out: list[str] = []
     baseline: Mapping[str, object] = {}
     for result in results:
@@ -570,19 +612,9 @@ def details(results: Sequence[Mapping[str, object]]) -> str:
             baseline = result
             continue
         where = f"{result.get('project')} / {result.get('step')}"
-        delta = result.get("delta") if isinstance(result.get("delta"), dict) else {}
-        assert isinstance(delta, dict)  # nosec B101 - narrowing for the type checker
-        items = {
-            "new test failures": result.get("new_failures") or [],
-            "flaky (passed on re-run)": result.get("flaky") or [],
-            "files that do not compile": result.get("compile_errors") or [],
-            "docstrings lost": delta.get("docstrings_lost") or [],
-            "second fix would change": result.get("second_files") or [],
-            "new ruff findings": _new_items(baseline.get("ruff"), result.get("ruff")),
-        }
-        for title, values in items.items():
+        for title, values in detail_items(result, baseline).items():
             if values:
-                out.append(f"- {where}: {title} ({len(values)}): " + ", ".join(f"`{v}`" for v in list(values)[:20]))
+                out.append(f"- {where}: {title} ({len(values)}): " + ", ".join(f"`{v}`" for v in values[:20]))
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -616,9 +648,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     projects = select_projects(load_manifest(opts.manifest), opts.only, opts.snapshot)
     steps = [s for s in opts.steps.split(",") if s]
-    unknown = [s for s in steps if s not in STEPS]
-    if unknown:
-        parser.error(f"unknown step(s) {unknown}; choose from {sorted(STEPS)}")
+    if set(steps) - set(STEPS):
+        parser.error(f"unknown step(s) {sorted(set(steps) - set(STEPS))}; choose from {sorted(STEPS)}")
     ctx = Context(opts.work.resolve(), opts.jobs, opts.step_timeout, opts.fresh,
                   code_hash([REPO / "wsrefactor", REPO / "rules"]))
     results: list[dict[str, object]] = []
