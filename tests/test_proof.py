@@ -158,3 +158,24 @@ def test_manifest_lists_three_projects_with_locations_and_commands_only():
         assert project.package and project.test and project.module and project.snapshot
     chosen = proof.select_projects(projects, ["channels"], ["channels=/elsewhere"])
     assert [(p.label, p.snapshot) for p in chosen] == [("channels", "/elsewhere")]
+
+
+def test_a_new_failure_is_real_only_if_it_fails_again_and_passes_on_the_untouched_copy(tmp_path, monkeypatch):
+    """Timing-sensitive tests that also fail on the untouched code are reported as flaky."""
+    runs = {"extract": {"t::real": "failed", "t::flaky": "failed", "t::lucky": "passed"},
+            "baseline": {"t::real": "passed", "t::flaky": "failed", "t::lucky": "passed"}}
+    calls = []
+
+    def fake_run_tests(project, tree, python, log, timeout, node_ids=()):
+        calls.append((tree.parent.name, tuple(node_ids)))
+        return runs[tree.parent.name], proof.Ran(1, "", "", 0.1)
+
+    monkeypatch.setattr(proof, "run_tests", fake_run_tests)
+    for step in ("extract", "baseline"):
+        (tmp_path / step / "tree").mkdir(parents=True)
+    result: dict[str, object] = {"step": "extract", "failed_after_fix": ["t::flaky", "t::lucky", "t::real"]}
+    ctx = proof.Context(tmp_path, 1, 10, False, "")
+    proof.check_failures(proof.load_manifest(proof.MANIFEST)[0], result, tmp_path, tmp_path / "python", ctx)
+    assert result["new_failures"] == ["t::real"] and result["flaky"] == ["t::flaky", "t::lucky"]
+    ids = ("t::flaky", "t::lucky", "t::real")
+    assert calls[:2] == [("extract", ids), ("baseline", ids)] and len(calls) == 2 * proof.RERUNS

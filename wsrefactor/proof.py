@@ -57,6 +57,7 @@ MANY_PARAMETERS = 8
 RUFF_CODES = "F401,F811,I001"
 # bump when what a step measures changes: stored results of an older measurement are recomputed
 MEASUREMENT = "1"
+RERUNS = 2  # re-runs of each new failure, on the fixed copy and on the untouched one
 
 
 @dataclass
@@ -412,7 +413,9 @@ def apply_fixes(project: Project, tree: Path, pristine: Path, args: Sequence[str
     summary = [line for line in (fix.stdout + fix.stderr).splitlines() if line.startswith("Fixed ")]
     files = changed_files(pristine, tree)
     touched = files["changed"] + files["added"]
-    second = wsrefactor_fix(tree, project.package, args, ctx.jobs, ctx.step_timeout, diff=True)
+    # a fix cut short by the timeout has no second run to compare (and would only time out again)
+    second = wsrefactor_fix(tree, project.package, args, ctx.jobs, ctx.step_timeout, diff=True) \
+        if fix.code is not None else Ran(None, "", "", 0.0)
     (tree.parent / "second-fix.diff").write_text(second.stdout + second.stderr, encoding="utf-8")
     return {
         "fix_exit": fix.code,
@@ -436,16 +439,32 @@ def measure_tests(project: Project, tree: Path, python: Path, ctx: Context,
     result: dict[str, object] = {"outcomes": outcomes, "tests_timed_out": ran.code is None,
                                  "tests_seconds": ran.seconds}
     if before is not None:
-        new = new_failures(before, outcomes)
-        confirmed = new
-        if new and ran.code is not None:  # one re-run separates flaky tests from real breakage
-            ids = sorted({t.split("::<collection>")[0] for t in new})[:100]
-            again, _ = run_tests(project, tree, python, tree.parent / "rerun.log", ctx.step_timeout, ids)
-            confirmed = [t for t in new if again.get(t, "error") in ("failed", "error")]
-        result["new_failures"] = confirmed
-        result["flaky"] = sorted(set(new) - set(confirmed))
+        result["failed_after_fix"] = new_failures(before, outcomes)
         result["tests_gone"] = len(set(before) - set(outcomes))
     return result
+
+
+def check_failures(project: Project, result: dict[str, object], home: Path, python: Path, ctx: Context) -> None:
+    """Split a step's new failures into real ones and flaky ones, in place.
+
+    A real failure fails on each of ``RERUNS`` re-runs of the fixed copy and passes on each of
+    ``RERUNS`` runs of the untouched baseline copy; a timing-sensitive test that also fails on the
+    untouched code is flaky, not a bug of the fix. Separate from the test run so that stored
+    results of an older proof are checked without running the whole step again.
+    """
+    new = _list(result, "failed_after_fix")
+    suspects = set(new)
+    tree, control = home / str(result["step"]) / "tree", home / "baseline" / "tree"
+    ids = sorted({t.split("::<collection>")[0] for t in suspects})[:100]
+    for run_no in range(RERUNS if ids and not result.get("tests_timed_out") else 0):
+        again, _ = run_tests(project, tree, python, tree.parent / f"rerun{run_no}.log", ctx.step_timeout, ids)
+        suspects = {t for t in suspects if again.get(t, "error") in ("failed", "error")}
+        if "<collection>" not in " ".join(ids):  # a module that does not import is never a timing flake
+            before, _ = run_tests(project, control, python, tree.parent / f"control{run_no}.log", ctx.step_timeout, ids)
+            suspects = {t for t in suspects if before.get(t) == "passed"}
+    result["new_failures"] = sorted(suspects)
+    result["flaky"] = sorted(set(new) - suspects)
+    result["failures_checked"] = True
 
 
 def measure(project: Project, tree: Path, python: Path, ctx: Context,
@@ -462,10 +481,9 @@ def run_step(project: Project, step: str, ctx: Context, commit: str, python: Pat
     home = ctx.work / project.label
     saved = home / f"{step}.json"
     key = step_key(project, commit, step, ctx)
-    if not ctx.fresh and saved.is_file():
-        old: dict[str, object] = json.loads(saved.read_text(encoding="utf-8"))
-        if old.get("key") == key:
-            return old
+    old = None if ctx.fresh else _stored(saved, key)
+    if old is not None:
+        return _checked(project, old, saved, python, ctx)
     pristine = home / "pristine"
     tree = copy_tree(pristine, home / step / "tree")
     result: dict[str, object] = {"key": key, "project": project.label, "step": step, "commit": commit}
@@ -477,10 +495,27 @@ def run_step(project: Project, step: str, ctx: Context, commit: str, python: Pat
     if baseline is not None and isinstance(files, dict) and not any(files.values()):
         # nothing changed: the tree is the baseline's, byte for byte, and so are its measurements
         result.update({k: baseline.get(k) for k in ("mypy", "ruff", "outcomes")})
-        result.update({"new_failures": [], "flaky": [], "tests_gone": 0, "unchanged": True})
+        result.update({"failed_after_fix": [], "tests_gone": 0, "unchanged": True})
     else:
         result.update(measure(project, tree, python, ctx, baseline))
     result["seconds"] = round(time.perf_counter() - started, 1)
+    return _checked(project, result, saved, python, ctx)
+
+
+def _stored(saved: Path, key: str) -> dict[str, object] | None:
+    """The stored result of this very step, if its failures are checked or can still be."""
+    if not saved.is_file():
+        return None
+    old: dict[str, object] = json.loads(saved.read_text(encoding="utf-8"))
+    tree = saved.parent / str(old.get("step")) / "tree"
+    return old if old.get("key") == key and (old.get("failures_checked") or tree.is_dir()) else None
+
+
+def _checked(project: Project, result: dict[str, object], saved: Path, python: Path, ctx: Context) -> dict[str, object]:
+    if result.get("step") != "baseline" and not result.get("failures_checked"):
+        if "failed_after_fix" not in result:  # stored by the first version: every failure is a suspect
+            result["failed_after_fix"] = sorted({*_list(result, "new_failures"), *_list(result, "flaky")})
+        check_failures(project, result, saved.parent, python, ctx)
     saved.write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
     return result
 
@@ -552,6 +587,12 @@ def _list(result: Mapping[str, object], key: str) -> list[str]:
     return value if isinstance(value, list) else []
 
 
+def _second_cell(code: object, files: list[str]) -> str:
+    if code is None:
+        return "n/a"
+    return "yes" if code == 0 else f"no ({len(files)} files)"
+
+
 def baseline_row(result: Mapping[str, object]) -> list[str]:
     commit = str(result.get("commit", ""))[:7]
     return [f"{result.get('project')} @ {commit}", "baseline", "", "", "", _test_cell(result), "", "", "",
@@ -571,7 +612,7 @@ def table_row(result: Mapping[str, object], baseline: Mapping[str, object]) -> l
         _fixed(result.get("fix_summary")) if result.get("fix_exit") is not None else "timeout",
         str(touched), "yes" if not errors else f"no ({len(errors)})",
         _arrow(_test_cell(baseline), _test_cell(result)), failures, str(_count(delta.get("docstrings_lost"))),
-        "yes" if result.get("second_exit") == 0 else f"no ({len(second)} files)",
+        _second_cell(result.get("second_exit"), second),
         _arrow(baseline.get("mypy", "n/a"), result.get("mypy", "n/a")),
         _arrow(_count(baseline.get("ruff")), _count(result.get("ruff"))),
         str(_count(delta.get("helpers"))),
