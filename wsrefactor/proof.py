@@ -57,7 +57,7 @@ MANY_PARAMETERS = 8
 RUFF_CODES = "F401,F811,I001"
 # bump when what a step measures changes: stored results of an older measurement are recomputed
 MEASUREMENT = "1"
-RERUNS = 2  # re-runs of each new failure, on the fixed copy and on the untouched one
+RERUNS = 3  # re-runs of each new failure, on the fixed copy and on the untouched one
 
 
 @dataclass
@@ -384,6 +384,7 @@ class Context:
     step_timeout: float
     fresh: bool
     code_hash: str
+    recheck: bool = False
 
 
 def code_hash(roots: Iterable[Path]) -> str:
@@ -512,7 +513,7 @@ def _stored(saved: Path, key: str) -> dict[str, object] | None:
 
 
 def _checked(project: Project, result: dict[str, object], saved: Path, python: Path, ctx: Context) -> dict[str, object]:
-    if result.get("step") != "baseline" and not result.get("failures_checked"):
+    if result.get("step") != "baseline" and (ctx.recheck or not result.get("failures_checked")):
         if "failed_after_fix" not in result:  # stored by the first version: every failure is a suspect
             result["failed_after_fix"] = sorted({*_list(result, "new_failures"), *_list(result, "flaky")})
         check_failures(project, result, saved.parent, python, ctx)
@@ -636,7 +637,7 @@ def detail_items(result: Mapping[str, object], baseline: Mapping[str, object]) -
     delta = _table(result, "delta")
     return {
         "new test failures": _list(result, "new_failures"),
-        "flaky (passed on re-run)": _list(result, "flaky"),
+        "flaky (passed on a re-run, or failed on the untouched copy too)": _list(result, "flaky"),
         "files that do not compile": _list(result, "compile_errors"),
         "docstrings lost": delta.get("docstrings_lost", []),
         "second fix would change": _list(result, "second_files"),
@@ -685,6 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="wsrefactor worker processes")
     parser.add_argument("--step-timeout", type=float, default=900, help="seconds for each command of a step")
     parser.add_argument("--fresh", action="store_true", help="recompute every step, ignoring stored results")
+    parser.add_argument("--recheck", action="store_true", help="re-run the new failures of stored results")
     parser.add_argument("--markdown", type=Path, help="also write the table and the details to this file")
     opts = parser.parse_args(argv)
     projects = select_projects(load_manifest(opts.manifest), opts.only, opts.snapshot)
@@ -692,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(steps) - set(STEPS):
         parser.error(f"unknown step(s) {sorted(set(steps) - set(STEPS))}; choose from {sorted(STEPS)}")
     ctx = Context(opts.work.resolve(), opts.jobs, opts.step_timeout, opts.fresh,
-                  code_hash([REPO / "wsrefactor", REPO / "rules"]))
+                  code_hash([REPO / "wsrefactor", REPO / "rules"]), opts.recheck)
     results: list[dict[str, object]] = []
     failed = False
     for project in projects:
