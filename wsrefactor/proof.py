@@ -524,7 +524,7 @@ def _checked(project: Project, result: dict[str, object], saved: Path, python: P
 def run_project(project: Project, steps: Sequence[str], ctx: Context) -> list[dict[str, object]]:
     snapshot = Path(project.snapshot)
     if not snapshot.exists():
-        raise RuntimeError(f"{project.label}: snapshot {snapshot} does not exist (fetch {project.source})")
+        raise RuntimeError(f"snapshot {snapshot} does not exist (fetch {project.source})")
     commit = snapshot_commit(snapshot)
     home = ctx.work / project.label
     home.mkdir(parents=True, exist_ok=True)
