@@ -289,9 +289,8 @@ class BlockingCallInAsync(Rule):
                     time.sleep(1)
             """,
             """
-            import time
-            from fastapi import FastAPI, WebSocket
             import asyncio
+            from fastapi import FastAPI, WebSocket
 
             app = FastAPI()
 
@@ -318,7 +317,6 @@ class BlockingCallInAsync(Rule):
             """
             import asyncio
             import requests as rq
-            from time import sleep as nap
 
             async def poll(ws, url):
                 data = (await asyncio.to_thread(rq.get, url, timeout=5)).json()
@@ -415,8 +413,8 @@ class BlockingCallInAsync(Rule):
                     name = input("name? ")
             """,
             """
-            import urllib.request
             import asyncio
+            import urllib.request
 
             class Consumer:
                 def fetch(self, url):

@@ -785,7 +785,7 @@ class DuplicatedEventSerialization(ProjectRule):
             replacer = _Replace(payload, ImportTable(module))
             new = module.visit(replacer)
             if replacer.done and payload.import_from:
-                new = add_imports(new, [(payload.import_from, payload.call)])
+                new = add_imports(new, [(payload.import_from, payload.call)], path)
             return new
         return module
 

@@ -180,7 +180,7 @@ def _finding(
         # A lazy fix that found nothing to do: its description says why.
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
-        edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+        edits = text_edits(module.code, apply_fixes(module, [fix], rule.ctx.path).code) if want_edits else ()
         info = FixInfo(fix.safety, fix.description, edits)
         fix.at = (rng.start.line, rng.start.column + 1)
     finding = Finding(
@@ -271,7 +271,7 @@ def _fix_pass(
         outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
         return "done"
     chosen = choose_compatible([f for _, f in allowed], analysis.position)
-    new_text = apply_fixes(module, chosen).code
+    new_text = apply_fixes(module, chosen, path).code
     applied = [(c, f) for c, f in allowed if f in chosen]
     problem = check_parses(new_text, path)
     if problem is not None:

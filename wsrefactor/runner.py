@@ -20,6 +20,7 @@ from wsrefactor.config import Config
 from wsrefactor.discovery import discover, glob_matcher
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, parse
 from wsrefactor.model import Finding, FixInfo, Severity
+from wsrefactor.imports import drop_imports_left_unused, organize_new_module
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
 from wsrefactor.selection import Selection
@@ -372,11 +373,12 @@ def _apply_payloads(
     source = result.source or read_source(path)
     result.source = source
     text = result.new_text if result.new_text is not None else source.text
-    module = parse(text, path)
+    module = before = parse(text, path)
     for code, payload in payloads:
         rule = rules[code]
         if issubclass(rule, ProjectRule):
             module = rule.apply_payload(module, payload, path)
+    module = drop_imports_left_unused(before, module)
     problem = check_parses(module.code, path)
     if problem:
         raise SourceError(f"cross-file fix would not parse ({problem}); not applied")
@@ -567,6 +569,8 @@ def _finish_file(
 def _finish_new_file(
     run: RunResult, path: str, text: str, write: bool, diff: bool, display: Callable[[str], str]
 ) -> None:
+    if path.endswith(".py"):
+        text = organize_new_module(text, path)
     if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
         return  # generated earlier with the same content
     if diff:
