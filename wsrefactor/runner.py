@@ -444,7 +444,7 @@ ProjectItem = tuple[Finding, "ProjectEdit | None"]
 def _wanted_project_fixes(project: list[ProjectItem], policy: FixPolicy) -> list[tuple[Finding, ProjectEdit]]:
     out = []
     for finding, edit in project:
-        if edit is not None and policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
+        if edit is not None and policy.allows_finding(finding.path, finding.code, finding.line, finding.column, edit.safety):
             out.append((finding, edit))
     return out
 
