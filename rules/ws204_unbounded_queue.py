@@ -33,6 +33,8 @@ _SIZE_METHODS = {"__len__", "qsize", "_qsize"}
 _NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
 # A deque annotated as holding these is a queue of waiters, not a buffer of data.
 _SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
+_BYTES_TYPES = re.compile(r"\b(bytes|bytearray|memoryview)\b")
+_STREAM_WORDS = ("chunk", "bytes", "stream", "frame_buf", "read_buf", "recv_buf", "rbuf", "wbuf")
 
 
 def _deque_maxlen(call: cst.Call) -> tuple[bool, cst.Arg | None]:
@@ -110,6 +112,13 @@ class UnboundedQueue(Rule):
             except asyncio.QueueFull:
                 await self.disconnect(client_id, code=1013)
     ```
+    No automatic bound (the finding says why) where a bound would break the program: a queue
+    that receives a close marker (`put(None)`, an ALL_CAPS or `*sentinel*` name, any put in a
+    `finally`/`except`) — when full, the marker would block the closing producer and stall every
+    listener; a queue whose `put_nowait` producers (also `loop.call_soon_threadsafe(q.put_nowait,
+    x)`) do not catch `QueueFull`; and a byte/stream buffer (a deque annotated with `bytes`, named
+    like `*chunks`/`*stream*`, or fed `b"..."`/`.encode()`), where `maxlen` would drop bytes silently.
+
     The fix is *unsafe*: it adds the bound (`maxsize=1000`, `maxlen=1000`, or replaces a
     `0`/negative/`None` bound), which changes what `put`, `put_nowait` and `append` do when the
     container is full, as described above. Review every producer after applying it.
@@ -240,6 +249,32 @@ class UnboundedQueue(Rule):
         """),
     ]
     INVALID = [
+        # Closed by a sentinel in ``finally``: reported, never bounded (the marker must not block).
+        Invalid(
+            """
+            import asyncio
+
+            async def subscribe(source):
+                queue = asyncio.Queue()
+                try:
+                    async for event in source:
+                        await queue.put(event)
+                finally:
+                    await queue.put(None)
+            """,
+            """
+            import asyncio
+
+            async def subscribe(source):
+                queue = asyncio.Queue()
+                try:
+                    async for event in source:
+                        await queue.put(event)
+                finally:
+                    await queue.put(None)
+            """,
+            lines=(4,),
+        ),
         Invalid(
             """
             import asyncio
@@ -367,6 +402,7 @@ class UnboundedQueue(Rule):
         self._managed: list[tuple[cst.ClassDef | None, str]] | None = None
         self._annotation: cst.BaseExpression | None = None
         self._locals: dict[int, tuple[set[str], set[str]]] = {}
+        self._puts: dict[str, _Producers] | None = None
 
     # -- visiting -------------------------------------------------------------------------
 
@@ -396,11 +432,56 @@ class UnboundedQueue(Rule):
             return
         self._report(call, "maxlen", arg, "deque buffer without maxlen")
 
+    def _why_not_bounded(self, call: cst.Call, kw: str) -> str | None:
+        """Why a bound would break this container (then it is reported without a fix)."""
+        target = self._assigned_target(call)
+        if target is None:
+            return None
+        producers = self._producers().get(_key(target))
+        if kw == "maxlen":
+            annotated = self._annotation is not None and _BYTES_TYPES.search(
+                cst.Module([]).code_for_node(self._annotation)
+            )
+            name = _key(target).rsplit(".", 1)[-1].lower()
+            if annotated or any(w in name for w in _STREAM_WORDS) or (producers and producers.bytes_in):
+                return "a byte/stream buffer: a maxlen would drop bytes silently, bound its producer instead"
+            return None
+        if producers is None:
+            return None
+        if producers.sentinel:
+            return (
+                "it receives a close marker (a put of None/a sentinel, or a put in finally/except) that"
+                " must not block or be dropped when full; bound it by hand with room for the marker"
+            )
+        if producers.nowait:
+            return "its put_nowait producers would raise QueueFull once bounded; add that handling, then the bound"
+        return None
+
+    def _assigned_target(self, call: cst.Call) -> cst.BaseExpression | None:
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Assign) and parent.value is call and len(parent.targets) == 1:
+            return parent.targets[0].target
+        if isinstance(parent, cst.AnnAssign) and parent.value is call:
+            self._annotation = parent.annotation.annotation
+            return parent.target
+        return None
+
+    def _producers(self) -> dict[str, _Producers]:
+        if self._puts is None:
+            finder = _ProducerScan()
+            visit(self.ctx.module, finder)
+            self._puts = finder.by_key
+        return self._puts
+
     def _report(self, call: cst.Call, kw: str, arg: cst.Arg | None, what: str) -> None:
         bound = self.opts["maxsize"]
         message = f"{what}: it grows without limit when the consumer is slower than the producer"
         fix = None
-        if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
+        self._annotation = None
+        why = self._why_not_bounded(call, kw)
+        if why is not None:
+            message = f"{message} (no automatic bound: {why})"
+        elif isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
             fix = Fix(
                 FixSafety.UNSAFE,
                 f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
@@ -509,6 +590,78 @@ def _key(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Subscript):
         return f"{_key(node.value)}[]"
     return cst.Module([]).code_for_node(node)
+
+
+class _Producers:
+    """How a container (by storage key) is fed, in this module."""
+
+    def __init__(self) -> None:
+        self.sentinel = False  # a put of None / an ALL_CAPS or ``_sentinel`` name / in finally or except
+        self.nowait = False  # put_nowait called, or passed as a callback (call_soon_threadsafe)
+        self.bytes_in = False  # a bytes literal or ``.encode()`` appended
+
+
+def _is_marker(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.Name):
+        name = value.value
+        return name == "None" or (name.isupper() and len(name) > 1) or "sentinel" in name.lower()
+    if isinstance(value, cst.Attribute):
+        return _is_marker(value.attr)
+    return False
+
+
+class _ProducerScan(cst.CSTVisitor):
+    """Every ``put``/``put_nowait``/``append`` on a receiver, and ``x.put_nowait`` passed as a callable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_key: dict[str, _Producers] = {}
+        self.cleanup = 0  # depth of finally/except blocks
+        self.guarded: list[bool] = []  # per enclosing try: does it catch QueueFull?
+
+    def _of(self, receiver: cst.BaseExpression) -> _Producers:
+        return self.by_key.setdefault(_key(receiver), _Producers())
+
+    def visit_Finally(self, node: cst.Finally) -> None:
+        self.cleanup += 1
+
+    def leave_Finally(self, original_node: cst.Finally) -> None:
+        self.cleanup -= 1
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.cleanup += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.cleanup -= 1
+
+    def visit_Try(self, node: cst.Try) -> None:
+        types = [cst.Module([]).code_for_node(h.type) for h in node.handlers if h.type is not None]
+        self.guarded.append(any("QueueFull" in t or t.strip() in ("Exception", "BaseException") for t in types))
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self.guarded.pop()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "put_nowait" and not any(self.guarded):
+            self._of(node.value).nowait = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        method = func.attr.value
+        value = node.args[0].value if node.args and not node.args[0].star else None
+        if method in ("put", "put_nowait"):
+            producers = self._of(func.value)
+            if self.cleanup or (value is not None and _is_marker(value)):
+                producers.sentinel = True
+        elif method in ("append", "appendleft", "extend") and value is not None:
+            if (isinstance(value, cst.SimpleString) and value.prefix.lower().startswith("b")) or (
+                isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Attribute)
+                and value.func.attr.value == "encode"
+            ):
+                self._of(func.value).bytes_in = True
 
 
 class _LocalNames(cst.CSTVisitor):
