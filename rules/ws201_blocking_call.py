@@ -154,7 +154,10 @@ class BlockingCallInAsync(Rule):
             await ws.send_json(data)
             await asyncio.sleep(1)
     ```
-    Fixes: `time.sleep(x)` becomes `await asyncio.sleep(x)` (safe). Any other direct blocking
+    Fixes: `time.sleep(x)` becomes `await asyncio.sleep(x)` (safe: only inside `async def`,
+    positional argument evaluated as before, the coroutine waits as long; other tasks now run
+    meanwhile, which is the point; `import time` is dropped when nothing else uses it, so
+    a plain `wsrefactor fix` applies it). Any other direct blocking
     call becomes `await asyncio.to_thread(fn, *args, **kwargs)`, keeping the callee as written
     (unsafe: the call now runs in a worker thread, concurrently with the loop; better still is an
     async library such as `httpx.AsyncClient` or `asyncio.create_subprocess_exec`). There is no
@@ -175,6 +178,7 @@ class BlockingCallInAsync(Rule):
     category = "asyncio"
     severity = Severity.WARNING
     fix_safety = FixSafety.UNSAFE
+    safe_fixes = ("time.sleep(x) -> await asyncio.sleep(x) inside async def",)
     summary = "blocking call in async function stalls the event loop"
     options = (
         Option("extra-blocking-calls", list, [], "more qualified names to treat as blocking calls"),
