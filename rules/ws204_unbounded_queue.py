@@ -34,6 +34,7 @@ _NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
 # A deque annotated as holding these is a queue of waiters, not a buffer of data.
 _SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
 _BYTES_TYPES = re.compile(r"\b(bytes|bytearray|memoryview)\b")
+_STREAM_WHY = "a byte/stream buffer: a maxlen would drop bytes silently, bound its producer instead"
 _STREAM_WORDS = ("chunk", "bytes", "stream", "frame_buf", "read_buf", "recv_buf", "rbuf", "wbuf")
 
 
@@ -437,17 +438,9 @@ class UnboundedQueue(Rule):
         target = self._assigned_target(call)
         if target is None:
             return None
-        producers = self._producers().get(_key(target))
+        producers = self._producers().get(_key(target), _Producers())
         if kw == "maxlen":
-            annotated = self._annotation is not None and _BYTES_TYPES.search(
-                cst.Module([]).code_for_node(self._annotation)
-            )
-            name = _key(target).rsplit(".", 1)[-1].lower()
-            if annotated or any(w in name for w in _STREAM_WORDS) or (producers and producers.bytes_in):
-                return "a byte/stream buffer: a maxlen would drop bytes silently, bound its producer instead"
-            return None
-        if producers is None:
-            return None
+            return _STREAM_WHY if self._holds_bytes(target, producers) else None
         if producers.sentinel:
             return (
                 "it receives a close marker (a put of None/a sentinel, or a put in finally/except) that"
@@ -456,6 +449,13 @@ class UnboundedQueue(Rule):
         if producers.nowait:
             return "its put_nowait producers would raise QueueFull once bounded; add that handling, then the bound"
         return None
+
+    def _holds_bytes(self, target: cst.BaseExpression, producers: _Producers) -> bool:
+        """A byte/stream buffer: annotated with bytes, named like one, or fed bytes."""
+        if self._annotation is not None and _BYTES_TYPES.search(cst.Module([]).code_for_node(self._annotation)):
+            return True
+        name = _key(target).rsplit(".", 1)[-1].lower()
+        return any(w in name for w in _STREAM_WORDS) or producers.bytes_in
 
     def _assigned_target(self, call: cst.Call) -> cst.BaseExpression | None:
         parent = self.ctx.parent()
@@ -652,16 +652,24 @@ class _ProducerScan(cst.CSTVisitor):
         method = func.attr.value
         value = node.args[0].value if node.args and not node.args[0].star else None
         if method in ("put", "put_nowait"):
-            producers = self._of(func.value)
-            if self.cleanup or (value is not None and _is_marker(value)):
-                producers.sentinel = True
-        elif method in ("append", "appendleft", "extend") and value is not None:
-            if (isinstance(value, cst.SimpleString) and value.prefix.lower().startswith("b")) or (
-                isinstance(value, cst.Call)
-                and isinstance(value.func, cst.Attribute)
-                and value.func.attr.value == "encode"
-            ):
-                self._of(func.value).bytes_in = True
+            self._on_put(func.value, value)
+        elif method in ("append", "appendleft", "extend") and value is not None and _is_bytes(value):
+            self._of(func.value).bytes_in = True
+
+
+    def _on_put(self, receiver: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        """A put in cleanup code, or of a marker, must be delivered: the queue takes a sentinel."""
+        if self.cleanup or (value is not None and _is_marker(value)):
+            self._of(receiver).sentinel = True
+        else:
+            self._of(receiver)
+
+
+def _is_bytes(value: cst.BaseExpression) -> bool:
+    """A bytes literal or an ``.encode()`` result."""
+    if isinstance(value, cst.SimpleString):
+        return value.prefix.lower().startswith("b")
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "encode"
 
 
 class _LocalNames(cst.CSTVisitor):

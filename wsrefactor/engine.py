@@ -271,25 +271,24 @@ def fix_text(
     """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
     outcome = FixOutcome(text)
     accepted = _Accepted(policy, path) if policy.only is not None else None
+    step = "final"
     for _ in range(MAX_FIX_PASSES):
-        if outcome.text is not text:
-            tree = _ast_or_none(outcome.text)
+        tree = tree if outcome.text is text else _ast_or_none(outcome.text)
         step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
-        if step == "done":
+        if step != "changed" or (accepted is not None and accepted.done):
             break
-        if step == "final" or (accepted is not None and accepted.done):
-            step = "final"
-            break
-    else:
-        step = "final"
-    if step == "final":
+    if step != "done":
         final = outcome.text
         outcome.analysis = analyze_module(
             path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
         )
+    _count_resolved(outcome, text)
+    return outcome
+
+
+def _count_resolved(outcome: FixOutcome, text: str) -> None:
     if outcome.text != text and outcome.before is not None and outcome.analysis is not None:
         outcome.applied = resolved(outcome.before, outcome.analysis.findings)
-    return outcome
 
 
 def resolved(before: Sequence[Finding], after: Sequence[Finding]) -> dict[str, int]:
@@ -319,37 +318,62 @@ def _fix_pass(
     module = parse(outcome.text, path)
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
-    if outcome.before is None:
-        outcome.before = analysis.findings
-    contexts = {(f.code, f.line, f.column): f.context for f in analysis.findings}
-    if accepted is None:
-        permitted = [(c, f) for c, f in analysis.fixes if policy.allows_project(c, f.safety)]
-    else:
-        permitted = [(c, f) for c, f in analysis.fixes if accepted.permits(c, f, contexts)]
-    allowed = [(c, f) for c, f in permitted if materialize(f)]
+    outcome.before = analysis.findings if outcome.before is None else outcome.before
+    contexts = _contexts(analysis.findings)
+    allowed, all_built = _applicable(_permitted(analysis, policy, accepted, contexts))
     if not allowed:
-        return "done" if len(allowed) == len(permitted) else "final"
-    if module.code != outcome.text:
-        # libcst 1.9 drops all but the last of several comment lines indented less than the
-        # block they follow at the end of a file; any fix would silently delete them.
-        line = _first_difference(outcome.text, module.code)
-        outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
+        return "done" if all_built else "final"
+    if not _reproduces(outcome, module):
         return "done"
     chosen = choose_compatible([f for _, f in allowed], analysis.position)
     new_text = apply_fixes(module, chosen, path).code
     applied = [(c, f) for c, f in allowed if f in chosen]
+    if not _acceptable(outcome, new_text, applied, path):
+        return "done"
+    if accepted:
+        accepted.record(allowed, chosen, contexts)
+    outcome.new_files.extend(_new_files(applied, path))
+    outcome.text = new_text
+    return "changed"
+
+
+def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
+    """Each finding's fingerprint text by (code, line, column), to recognise it in a later pass."""
+    return {(f.code, f.line, f.column): f.context for f in findings}
+
+
+def _applicable(permitted: Sequence[tuple[str, Fix]]) -> tuple[list[tuple[str, Fix]], bool]:
+    """The permitted fixes that have something to apply; and whether every lazy one did."""
+    allowed = [(c, f) for c, f in permitted if materialize(f)]
+    return allowed, len(allowed) == len(permitted)
+
+
+def _reproduces(outcome: FixOutcome, module: cst.Module) -> bool:
+    """libcst 1.9 drops all but the last of several comment lines indented less than the block
+    they follow at the end of a file; any fix would silently delete them: such files are not fixed."""
+    if module.code == outcome.text:
+        return True
+    line = _first_difference(outcome.text, module.code)
+    outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
+    return False
+
+
+def _permitted(
+    analysis: Analysis, policy: FixPolicy, accepted: _Accepted | None, contexts: Mapping[tuple[str, int, int], str]
+) -> list[tuple[str, Fix]]:
+    if accepted is None:
+        return [(c, f) for c, f in analysis.fixes if policy.allows_project(c, f.safety)]
+    return [(c, f) for c, f in analysis.fixes if accepted.permits(c, f, contexts)]
+
+
+def _acceptable(outcome: FixOutcome, new_text: str, applied: Sequence[tuple[str, Fix]], path: str) -> bool:
+    """Whether the pass's output parses and changed something (a parse failure is reported)."""
     problem = check_parses(new_text, path)
     if problem is not None:
         codes = ", ".join(sorted({c for c, _ in applied}))
         outcome.errors.append(f"fix by {codes} would not parse ({problem}); not applied")
-        return "done"
-    if new_text == outcome.text:
-        return "done"
-    if accepted is not None:
-        accepted.record(allowed, chosen, contexts)
-    _record_applied(outcome, applied, path)
-    outcome.text = new_text
-    return "changed"
+        return False
+    return new_text != outcome.text
 
 
 def _first_difference(a: str, b: str) -> int:
@@ -358,10 +382,9 @@ def _first_difference(a: str, b: str) -> int:
     return a.count("\n", 0, n) + 1
 
 
-def _record_applied(outcome: FixOutcome, applied: Sequence[tuple[str, Fix]], path: str) -> None:
+def _new_files(applied: Sequence[tuple[str, Fix]], path: str) -> list[tuple[str, str]]:
     base = os.path.dirname(os.path.abspath(path))
-    for _, fix in applied:
-        outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
+    return [(os.path.join(base, p), t) for _, fix in applied for p, t in fix.new_files]
 
 
 def _ast_or_none(text: str) -> ast.Module | None:

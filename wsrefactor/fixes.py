@@ -167,16 +167,13 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix], path: str | None = Non
     """Apply the fixes' replacements, module statements and imports; then drop the module-level
     imports the replaced code used and nothing uses any more (``import time`` after the
     ``time.sleep`` swap)."""
-    from wsrefactor.imports import module_import_names, names_in, remove_unused
+    from wsrefactor.imports import remove_unused
 
     replacements: dict[cst.CSTNode, Replacement] = {}
     for fix in fixes:
         replacements.update(fix.replacements)
-    candidates: set[str] = set()
+    candidates = _names_replaced(module, replacements)
     if replacements:
-        bound = module_import_names(module)
-        if bound:
-            candidates = bound & names_in(replacements)
         module = module.visit(_Apply(replacements))
     statements = [s for fix in fixes for s in fix.module_statements]
     if statements:
@@ -187,6 +184,14 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix], path: str | None = Non
     if candidates:
         module = remove_unused(module, candidates)
     return module
+
+
+def _names_replaced(module: cst.Module, replacements: Mapping[cst.CSTNode, Replacement]) -> set[str]:
+    """Module-level import names the replaced code reads: the ones a fix may leave unused."""
+    from wsrefactor.imports import module_import_names, names_in
+
+    bound = module_import_names(module) if replacements else set()
+    return bound & names_in(replacements) if bound else set()
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")

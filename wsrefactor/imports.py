@@ -111,39 +111,51 @@ def _dig(data: Mapping[str, Any], *keys: str) -> Any:
     return data
 
 
+def _ruff_style(ruff: Mapping[str, Any], directory: str) -> ImportStyle:
+    """From a ruff configuration table (``ruff.toml`` or ``[tool.ruff]``)."""
+    isort = _dig(ruff, "lint", "isort") or _dig(ruff, "isort") or {}
+    return _style_from(isort, directory, ruff.get("src") or (".", "src"), ruff.get("line-length"))
+
+
+def _pyproject_style(data: Mapping[str, Any], directory: str) -> ImportStyle | None:
+    ruff = _dig(data, "tool", "ruff")
+    if isinstance(ruff, Mapping):
+        return _ruff_style(ruff, directory)
+    isort = _dig(data, "tool", "isort")
+    if isinstance(isort, Mapping):
+        return _style_from(isort, directory, line_length=_isort_length(isort))
+    return None
+
+
+def _cfg_style(cfg_path: str, directory: str) -> ImportStyle | None:
+    """From an ini-style file's ``[isort]`` (or ``[tool:isort]``, ``[settings]``) section."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(cfg_path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    for section in ("isort", "tool:isort", "settings"):
+        if parser.has_section(section):
+            settings = dict(parser.items(section))
+            return _style_from(settings, directory, line_length=_isort_length(settings))
+    return None
+
+
 def _style_in(directory: str) -> ImportStyle | None:
     """The style configured in ``directory``, or None when no configuration file is there."""
     for name in (".ruff.toml", "ruff.toml"):
         data = _read_toml(os.path.join(directory, name))
         if data is not None:
-            isort = _dig(data, "lint", "isort") or _dig(data, "isort") or {}
-            return _style_from(isort, directory, data.get("src") or (".", "src"), data.get("line-length"))
-    pyproject = os.path.join(directory, "pyproject.toml")
-    data = _read_toml(pyproject) if os.path.isfile(pyproject) else None
-    if data is not None:
-        ruff = _dig(data, "tool", "ruff")
-        if isinstance(ruff, Mapping):
-            isort = _dig(ruff, "lint", "isort") or _dig(ruff, "isort") or {}
-            return _style_from(isort, directory, ruff.get("src") or (".", "src"), ruff.get("line-length"))
-        isort = _dig(data, "tool", "isort")
-        if isinstance(isort, Mapping):
-            return _style_from(isort, directory, line_length=_isort_length(isort))
+            return _ruff_style(data, directory)
+    pyproject = _read_toml(os.path.join(directory, "pyproject.toml"))
+    style = _pyproject_style(pyproject, directory) if pyproject is not None else None
     for name in (".isort.cfg", "setup.cfg", "tox.ini"):
         cfg_path = os.path.join(directory, name)
-        if not os.path.isfile(cfg_path):
-            continue
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(cfg_path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError):
-            continue
-        for section in ("isort", "tool:isort", "settings"):
-            if parser.has_section(section):
-                settings = dict(parser.items(section))
-                return _style_from(settings, directory, line_length=_isort_length(settings))
-    if data is not None:  # a pyproject without isort settings still marks the project root
-        return _style_from({}, directory)
-    return None
+        if style is None and os.path.isfile(cfg_path):
+            style = _cfg_style(cfg_path, directory)
+    if style is None and pyproject is not None:  # a pyproject without isort settings marks the root
+        style = _style_from({}, directory)
+    return style
 
 
 @functools.lru_cache(maxsize=256)
@@ -185,6 +197,27 @@ def _matches(module: str, known: frozenset[str]) -> bool:
     return any(module == k or module.startswith(k + ".") for k in known)
 
 
+def _known_section(module: str, style: ImportStyle) -> int | None:
+    """The section the project's ``known-*`` settings give ``module``, if any."""
+    for known, section in (
+        (style.known_local_folder, LOCAL),
+        (style.known_first_party, FIRST_PARTY),
+        (style.known_third_party, THIRD_PARTY),
+    ):
+        if _matches(module, known):
+            return section
+    return None
+
+
+def _is_first_party(top: str, style: ImportStyle, path: str | None) -> bool:
+    """The file's own package, or a module or package in one of the source roots."""
+    if top and top == _own_package(path):
+        return True
+    return any(
+        os.path.isdir(os.path.join(src, top)) or os.path.isfile(os.path.join(src, top + ".py")) for src in style.src
+    )
+
+
 def section_of(module: str, level: int, style: ImportStyle, path: str | None = None) -> int:
     """isort's section of an import: future, stdlib, third party, first party or local."""
     if level:
@@ -192,20 +225,12 @@ def section_of(module: str, level: int, style: ImportStyle, path: str | None = N
     top = module.split(".")[0]
     if top == "__future__":
         return FUTURE
-    if _matches(module, style.known_local_folder):
-        return LOCAL
-    if _matches(module, style.known_first_party):
-        return FIRST_PARTY
-    if _matches(module, style.known_third_party):
-        return THIRD_PARTY
+    known = _known_section(module, style)
+    if known is not None:
+        return known
     if top in _STDLIB:
         return STDLIB
-    if top and top == _own_package(path):
-        return FIRST_PARTY
-    for src in style.src:
-        if os.path.isdir(os.path.join(src, top)) or os.path.isfile(os.path.join(src, top + ".py")):
-            return FIRST_PARTY
-    return THIRD_PARTY
+    return FIRST_PARTY if _is_first_party(top, style, path) else THIRD_PARTY
 
 
 # --- reading import statements ---------------------------------------------------------------
@@ -234,8 +259,7 @@ def _statement_key(stmt: cst.SimpleStatementLine) -> tuple[str, int, bool]:
     small = stmt.body[0]
     if isinstance(small, cst.ImportFrom):
         return _dotted(small.module), len(small.relative), True
-    assert isinstance(small, cst.Import)
-    return _dotted(small.names[0].name), 0, False
+    return _dotted(small.names[0].name), 0, False  # type: ignore[union-attr]
 
 
 def _module_key(module: str, level: int, style: ImportStyle) -> tuple[Any, ...]:
@@ -289,6 +313,27 @@ def _blank(n: int) -> list[cst.EmptyLine]:
     return [cst.EmptyLine() for _ in range(n)]
 
 
+def _merged_aliases(
+    aliases: Sequence[cst.ImportAlias], name: str, style: ImportStyle
+) -> list[cst.ImportAlias]:
+    """``aliases`` with ``name`` in sorted position, commas as the line had them."""
+    keys = [_member_key(_dotted(a.name), style) for a in aliases]
+    index = next((i for i, k in enumerate(keys) if k > _member_key(name, style)), len(aliases))
+    inner = [a.comma for a in aliases[:-1] if isinstance(a.comma, cst.Comma)]
+    comma = inner[0] if inner else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    merged = [*aliases[:index], cst.ImportAlias(name=cst.Name(name)), *aliases[index:]]
+    out = [a.with_changes(comma=comma) for a in merged[:-1]]
+    return [*out, merged[-1].with_changes(comma=aliases[-1].comma)]
+
+
+def _wrapped(module: cst.Module, small: cst.ImportFrom, aliases: Sequence[cst.ImportAlias]) -> cst.BaseStatement:
+    """One name per line with a trailing comma, as isort and ruff wrap a line that is too long."""
+    nl = module.default_newline
+    names = "".join(f"    {module.code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))},{nl}" for a in aliases)
+    text = f"from {'.' * len(small.relative)}{_dotted(small.module)} import ({nl}{names}){nl}"
+    return cst.parse_statement(text, config=module.config_for_parsing)
+
+
 def _join_from(
     module: cst.Module, stmt: cst.SimpleStatementLine, name: str, style: ImportStyle
 ) -> cst.SimpleStatementLine | None:
@@ -296,28 +341,67 @@ def _join_from(
     small = stmt.body[0]
     if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
         return None
-    aliases = list(small.names)
-    if any(a.asname is not None and _dotted(a.name) == name for a in aliases):
+    if any(a.asname is not None and _dotted(a.name) == name for a in small.names):
         return None
-    new = cst.ImportAlias(name=cst.Name(name))
-    keys = [_member_key(_dotted(a.name), style) for a in aliases]
-    index = next((i for i, k in enumerate(keys) if k > _member_key(name, style)), len(aliases))
-    inner = [a.comma for a in aliases[:-1] if isinstance(a.comma, cst.Comma)]
-    comma = inner[0] if inner else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    last_comma = aliases[-1].comma
-    merged = [*aliases[:index], new, *aliases[index:]]
-    out = [a.with_changes(comma=comma) for a in merged[:-1]]
-    out.append(merged[-1].with_changes(comma=last_comma))
-    joined = stmt.with_changes(body=[small.with_changes(names=out)])
+    merged = _merged_aliases(list(small.names), name, style)
+    joined = stmt.with_changes(body=[small.with_changes(names=merged)])
     one_line = module.code_for_node(joined.with_changes(leading_lines=[])).rstrip("\r\n")
     if "\n" in one_line or "\r" in one_line or len(one_line) <= style.line_length or _has_comment(stmt):
         return joined
-    # Too long for one line: wrapped one name per line with a trailing comma, as isort and ruff do.
-    nl = module.default_newline
-    names = "".join(f"    {module.code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))},{nl}" for a in merged)
-    text = f"from {'.' * len(small.relative)}{_dotted(small.module)} import ({nl}{names}){nl}"
-    wrapped = cst.parse_statement(text, config=module.config_for_parsing)
-    return wrapped.with_changes(leading_lines=stmt.leading_lines)  # type: ignore[return-value]
+    return _wrapped(module, small, merged).with_changes(leading_lines=stmt.leading_lines)  # type: ignore[return-value]
+
+
+def _into_empty_block(
+    body: list[cst.BaseStatement], start: int, stmt: cst.SimpleStatementLine
+) -> list[cst.BaseStatement]:
+    """The first import of a module (after its docstring): spaced from the code after it."""
+    if start == len(body):
+        return [*body, stmt.with_changes(leading_lines=[] if start == 0 else _blank(1))]
+    nxt = body[start]
+    want = 2 if isinstance(nxt, cst.BaseCompoundStatement) else 1
+    if start == 0:  # the import takes over the file's header comments
+        new_stmt = stmt.with_changes(leading_lines=list(nxt.leading_lines))
+        nxt = nxt.with_changes(leading_lines=_blank(want))
+    else:
+        new_stmt = stmt.with_changes(leading_lines=_blank(1))
+        have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
+        nxt = nxt.with_changes(leading_lines=_blank(max(0, want - have)) + list(nxt.leading_lines))
+    return [*body[:start], new_stmt, nxt, *body[start + 1:]]
+
+
+def _sections(block: Sequence[cst.BaseStatement], style: ImportStyle, path: str | None) -> list[int]:
+    sections: list[int] = []
+    for existing in block:
+        if is_import_line(existing):
+            m, lv, _ = _statement_key(existing)  # type: ignore[arg-type]
+            sections.append(section_of(m, lv, style, path))
+        else:
+            sections.append(sections[-1] if sections else STDLIB)
+    return sections
+
+
+def _before(block: list[cst.BaseStatement], at: int, stmt: cst.SimpleStatementLine, first: bool, gap: int) -> None:
+    """Insert ``stmt`` before ``block[at]``; as the first line of its group it takes over that
+    line's separator and comments, and that line keeps ``gap`` blank lines."""
+    if first:
+        block[at:at + 1] = [
+            stmt.with_changes(leading_lines=list(block[at].leading_lines)),
+            block[at].with_changes(leading_lines=_blank(gap)),
+        ]
+    else:
+        block.insert(at, stmt.with_changes(leading_lines=_blank(gap)))
+
+
+def _into_section(
+    block: list[cst.BaseStatement], same: list[int], stmt: cst.SimpleStatementLine, style: ImportStyle
+) -> None:
+    """Into its existing section, before the first line that sorts after it."""
+    key = _sort_key(*_statement_key(stmt), style)
+    later = [i for i in same if is_import_line(block[i]) and _sort_key(*_statement_key(block[i]), style) > key]  # type: ignore[arg-type]
+    if later:
+        _before(block, later[0], stmt, later[0] == same[0], 0)
+    else:
+        block.insert(same[-1] + 1, stmt.with_changes(leading_lines=[]))
 
 
 def _place(
@@ -325,64 +409,31 @@ def _place(
 ) -> list[cst.BaseStatement]:
     """``body`` with ``stmt`` inserted into its isort section of the leading import block."""
     start, end = leading_block(body)
-    module, level, is_from = _statement_key(stmt)
-    section = section_of(module, level, style, path)
-    key = _sort_key(module, level, is_from, style)
     if start == end:
-        lead = [] if start == 0 else _blank(1)
-        new_stmt = stmt.with_changes(leading_lines=lead)
-        rest = body[end:]
-        if rest:
-            nxt = rest[0]
-            want = 2 if isinstance(nxt, cst.BaseCompoundStatement) else 1
-            if start == 0:
-                new_stmt = stmt.with_changes(leading_lines=list(nxt.leading_lines))
-                nxt = nxt.with_changes(leading_lines=_blank(want))
-            else:
-                have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
-                if have < want:
-                    nxt = nxt.with_changes(leading_lines=_blank(want - have) + list(nxt.leading_lines))
-            rest = [nxt, *rest[1:]]
-        return [*body[:start], new_stmt, *rest]
+        return _into_empty_block(body, start, stmt)
+    module, level, _ = _statement_key(stmt)
+    section = section_of(module, level, style, path)
     block = list(body[start:end])
-    sections = []
-    for existing in block:
-        if is_import_line(existing):
-            m, lv, _ = _statement_key(existing)  # type: ignore[arg-type]
-            sections.append(section_of(m, lv, style, path))
-        else:
-            sections.append(sections[-1] if sections else STDLIB)
+    sections = _sections(block, style, path)
     same = [i for i, s in enumerate(sections) if s == section]
+    after = [i for i, s in enumerate(sections) if s > section]
     if same:
-        later = [
-            i for i in same
-            if is_import_line(block[i]) and _sort_key(*_statement_key(block[i]), style) > key  # type: ignore[arg-type]
-        ]
-        if later:
-            at = later[0]
-            if at == same[0]:  # new first line of its section: it takes over the separator/comments
-                block[at:at + 1] = [
-                    stmt.with_changes(leading_lines=list(block[at].leading_lines)),
-                    block[at].with_changes(leading_lines=[]),
-                ]
-            else:
-                block.insert(at, stmt.with_changes(leading_lines=[]))
-        else:
-            block.insert(same[-1] + 1, stmt.with_changes(leading_lines=[]))
+        _into_section(block, same, stmt, style)
+    elif after:  # a new section, before the first one that follows it in isort's order
+        _before(block, after[0], stmt, after[0] == 0, 1)
     else:
-        after = [i for i, s in enumerate(sections) if s > section]
-        if after:
-            at = after[0]
-            if at == 0:
-                block[0:1] = [
-                    stmt.with_changes(leading_lines=list(block[0].leading_lines)),
-                    block[0].with_changes(leading_lines=_blank(1)),
-                ]
-            else:
-                block.insert(at, stmt.with_changes(leading_lines=_blank(1)))
-        else:
-            block.append(stmt.with_changes(leading_lines=_blank(1)))
+        block.append(stmt.with_changes(leading_lines=_blank(1)))
     return [*body[:start], *block, *body[end:]]
+
+
+def _from_line(body: Sequence[cst.BaseStatement], mod: str) -> int | None:
+    """Index of the leading block's ``from mod import ...`` line (absolute import), if any."""
+    start, end = leading_block(body)
+    for i in range(start, end):
+        small = body[i].body[0] if is_import_line(body[i]) else None  # type: ignore[attr-defined]
+        if isinstance(small, cst.ImportFrom) and not small.relative and _dotted(small.module) == mod:
+            return i
+    return None
 
 
 def add_import_statements(
@@ -393,32 +444,18 @@ def add_import_statements(
     style = style or style_for(path)
     body = list(module.body)
     for mod, name in wanted:
-        if name is not None and not style.force_single_line:
-            start, end = leading_block(body)
-            for i in range(start, end):
-                stmt = body[i]
-                if (
-                    is_import_line(stmt)
-                    and isinstance(stmt.body[0], cst.ImportFrom)  # type: ignore[attr-defined]
-                    and not stmt.body[0].relative  # type: ignore[attr-defined]
-                    and _dotted(stmt.body[0].module) == mod  # type: ignore[attr-defined]
-                ):
-                    joined = _join_from(module, stmt, name, style)  # type: ignore[arg-type]
-                    if joined is not None:
-                        body[i] = joined
-                        break
-            else:
-                body = _place(body, _new_import(module, mod, name), style, path)
-            continue
-        body = _place(body, _new_import(module, mod, name), style, path)
+        at = _from_line(body, mod) if name is not None and not style.force_single_line else None
+        joined = _join_from(module, body[at], name, style) if at is not None else None  # type: ignore[arg-type]
+        if joined is not None:
+            body[at] = joined  # type: ignore[index]
+        else:
+            body = _place(body, _new_import(module, mod, name), style, path)
     return module.with_changes(body=body, has_trailing_newline=True)
 
 
 def _new_import(module: cst.Module, mod: str, name: str | None) -> cst.SimpleStatementLine:
     text = f"import {mod}" if name is None else f"from {mod} import {name}"
-    stmt = cst.parse_statement(text, config=module.config_for_parsing)
-    assert isinstance(stmt, cst.SimpleStatementLine)
-    return stmt
+    return cst.parse_statement(text, config=module.config_for_parsing)  # type: ignore[return-value]
 
 
 # --- removing ---------------------------------------------------------------------------------
@@ -504,65 +541,59 @@ def remove_unused(module: cst.Module, candidates: set[str]) -> cst.Module:
     Only names a fix stopped using are candidates, so imports the project already left unused stay.
     An import line with a comment (``# noqa``, ``# type: ignore``) is left for its author.
     """
-    if not candidates:
-        return module
-    used = _used_names(module.code)
-    if used is None:
-        return module
-    dead = candidates - used
+    used = _used_names(module.code) if candidates else None
+    dead = candidates - used if used is not None else set()
     if not dead:
         return module
     body: list[cst.BaseStatement] = []
-    carry: list[cst.EmptyLine] | None = None
+    carry: list[cst.EmptyLine] | None = None  # leading lines of the statements just removed
     for stmt in module.body:
         new = _without(stmt, dead)
         if new is None:
-            carry = list(stmt.leading_lines) if carry is None else carry + list(stmt.leading_lines)
+            carry = [*(carry or []), *stmt.leading_lines]
             continue
         if carry is not None:
-            lines = carry if not body and not any(ln.comment for ln in new.leading_lines) else (
-                _merge_leading(carry, list(new.leading_lines))
-            )
-            new = new.with_changes(leading_lines=lines)
+            new = new.with_changes(leading_lines=_merge_leading(carry, list(new.leading_lines), not body))
             carry = None
         body.append(new)
     return module.with_changes(body=body)
 
 
-def _merge_leading(removed: list[cst.EmptyLine], own: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
+def _merge_leading(removed: list[cst.EmptyLine], own: list[cst.EmptyLine], first: bool) -> list[cst.EmptyLine]:
+    """The leading lines of the statement after removed ones: their comments stay; the file's
+    first statement does not start with a blank line."""
     if any(ln.comment is not None for ln in removed):
         return removed + own
+    if first and not any(ln.comment for ln in own):
+        return removed
     return own if own else removed
+
+
+def _trimmed(small: cst.BaseSmallStatement, dead: set[str]) -> cst.BaseSmallStatement | None:
+    """An import without its dead bindings (None: nothing left); anything else unchanged."""
+    if not isinstance(small, (cst.Import, cst.ImportFrom)) or _is_future(small) or _has_comment(small):
+        return small
+    bindings = _bindings(small)
+    keep = [a for a, n in bindings if n not in dead]
+    if len(keep) == len(bindings):
+        return small
+    if not keep:
+        return None
+    last_comma = small.names[-1].comma  # type: ignore[union-attr]
+    return small.with_changes(names=[*keep[:-1], keep[-1].with_changes(comma=last_comma)])
 
 
 def _without(stmt: cst.BaseStatement, dead: set[str]) -> cst.BaseStatement | None:
     """``stmt`` without the dead import bindings; None when nothing of it is left."""
     if not isinstance(stmt, cst.SimpleStatementLine) or stmt.trailing_whitespace.comment is not None:
         return stmt
-    if not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
-        return stmt
-    kept_smalls = []
-    for small in stmt.body:
-        if not isinstance(small, (cst.Import, cst.ImportFrom)) or _is_future(small):
-            kept_smalls.append(small)
-            continue
-        bindings = _bindings(small)
-        if not bindings or _has_comment(small):
-            kept_smalls.append(small)
-            continue
-        keep = [a for a, n in bindings if n not in dead]
-        if len(keep) == len(bindings):
-            kept_smalls.append(small)
-        elif keep:
-            last_comma = small.names[-1].comma  # type: ignore[union-attr]
-            names = [*keep[:-1], keep[-1].with_changes(comma=last_comma)]
-            kept_smalls.append(small.with_changes(names=names))
-    if not kept_smalls:
+    kept = [t for t in (_trimmed(small, dead) for small in stmt.body) if t is not None]
+    if not kept:
         return None
-    if len(kept_smalls) == len(stmt.body) and all(a is b for a, b in zip(kept_smalls, stmt.body)):
+    if len(kept) == len(stmt.body) and all(a is b for a, b in zip(kept, stmt.body)):
         return stmt
-    last = kept_smalls[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-    return stmt.with_changes(body=[*kept_smalls[:-1], last])
+    last = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+    return stmt.with_changes(body=[*kept[:-1], last])
 
 
 def _has_comment(small: cst.CSTNode) -> bool:
@@ -587,6 +618,23 @@ def drop_imports_left_unused(before: cst.Module, after: cst.Module) -> cst.Modul
     return remove_unused(after, bound & used) if used else after
 
 
+def _plain_imports(lines: Sequence[cst.BaseStatement]) -> list[tuple[str, str | None]] | None:
+    """The ``(module, name)`` pairs of plain absolute imports; None if any is aliased, relative
+    or a star (those are left as written)."""
+    wanted: list[tuple[str, str | None]] = []
+    for stmt in lines:
+        small = stmt.body[0]  # type: ignore[attr-defined]
+        if isinstance(small, cst.ImportFrom) and (small.relative or isinstance(small.names, cst.ImportStar)):
+            return None
+        if any(a.asname for a in small.names):
+            return None
+        if isinstance(small, cst.ImportFrom):
+            wanted.extend((_dotted(small.module), _dotted(a.name)) for a in small.names)
+        else:
+            wanted.extend((_dotted(a.name), None) for a in small.names)
+    return wanted
+
+
 def organize_new_module(text: str, path: str | None = None) -> str:
     """A generated module's leading imports re-placed section by section (sorted, as isort would).
 
@@ -597,20 +645,11 @@ def organize_new_module(text: str, path: str | None = None) -> str:
     except cst.ParserSyntaxError:
         return text
     start, end = leading_block(module.body)
-    lines = [s for s in module.body[start:end] if is_import_line(s)]
-    if len(lines) != end - start or not lines or any(_has_comment(s) for s in lines):
+    lines = module.body[start:end]
+    plain = all(is_import_line(s) and not _has_comment(s) for s in lines)
+    wanted = _plain_imports(lines) if plain else None
+    if not wanted:
         return text
-    wanted: list[tuple[str, str | None]] = []
-    for stmt in lines:
-        small = stmt.body[0]  # type: ignore[attr-defined]
-        if isinstance(small, cst.ImportFrom):
-            if small.relative or isinstance(small.names, cst.ImportStar) or any(a.asname for a in small.names):
-                return text
-            wanted.extend((_dotted(small.module), _dotted(a.name)) for a in small.names)
-        else:
-            if any(a.asname for a in small.names):
-                return text
-            wanted.extend((_dotted(a.name), None) for a in small.names)
     rest = list(module.body[end:])
     if rest:
         rest[0] = rest[0].with_changes(leading_lines=list(module.body[start].leading_lines))
