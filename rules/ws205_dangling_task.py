@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Rule, Valid
+from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
 from wsrefactor.rules._prefilter import index
 from wsrefactor.rules._ast_twins import may_call
 from wsrefactor.rules._helpers import call_name, method_name, receiver
@@ -85,8 +85,16 @@ class DanglingTask(Rule):
     The fix is *unsafe*: tasks that used to vanish now run to completion, and the module gains
     a `_background_tasks` set and a `_keep_task` helper after its imports.
 
+    A project that has its own task helper names it with `task-helper`: every
+    `asyncio.create_task(coro)` / `asyncio.ensure_future(coro)` becomes a call of that helper
+    (imported where it is used), and no module gets a copy of `_keep_task`. The helper must take
+    the coroutine and keep a reference to the task it starts. Calls with more than the coroutine
+    (`name=`, `context=`) and `loop.create_task(...)` (the loop may not be the running one) keep the
+    `_keep_task` wrapper.
+
     ## Options
-    None.
+    - `task-helper` (str, default `""`): the dotted name of the project's task helper, e.g.
+      `"chat.tasks.spawn"` (`[tool.wsrefactor.WS205] task-helper = "chat.tasks.spawn"`).
     """
 
     code = "WS205"
@@ -96,6 +104,9 @@ class DanglingTask(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "task result discarded; the task may be garbage-collected before it finishes"
     tokens = ("create_task", "ensure_future")
+    options = (
+        Option("task-helper", str, "", "Dotted name of the project's own task helper used by the fix."),
+    )
 
     @classmethod
     def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
@@ -156,6 +167,49 @@ class DanglingTask(Rule):
             """,
             lines=(4,),
         ),
+        # The project's own helper, configured: no copy of _keep_task.
+        Invalid(
+            """
+            import asyncio
+
+            from chat.models import Room
+
+            async def on_message(ws, msg):
+                asyncio.create_task(Room.broadcast(msg))
+            """,
+            """
+            from chat.models import Room
+            from chat.tasks import spawn
+
+            async def on_message(ws, msg):
+                spawn(Room.broadcast(msg))
+            """,
+            lines=(6,),
+            options={"task-helper": "chat.tasks.spawn"},
+        ),
+        # The helper's short name already means something else here: called through its module.
+        Invalid(
+            """
+            import asyncio
+
+            def spawn(cmd):
+                return cmd
+
+            async def on_message(ws, msg):
+                asyncio.create_task(ws.send_text(msg))
+            """,
+            """
+            import chat.tasks
+
+            def spawn(cmd):
+                return cmd
+
+            async def on_message(ws, msg):
+                chat.tasks.spawn(ws.send_text(msg))
+            """,
+            lines=(7,),
+            options={"task-helper": "chat.tasks.spawn"},
+        ),
         Invalid(
             """
             from asyncio import ensure_future as spawn, get_running_loop
@@ -192,13 +246,35 @@ class DanglingTask(Rule):
     def _check(self, value: cst.BaseExpression) -> None:
         if not isinstance(value, cst.Call) or not self._spawns(value):
             return
-        self.report(
-            value,
-            fix=Fix(
-                FixSafety.UNSAFE,
-                "keep a reference to the task until it is done",
-                replacements={value: lambda updated: cst.Call(func=cst.Name("_keep_task"), args=[cst.Arg(updated)])},
-                imports=(("asyncio", None),),
-                module_statements=(KEEP_SET, KEEP_FUNC),
-            ),
+        self.report(value, fix=self._helper_fix(value) or self._keep_fix(value))
+
+    def _keep_fix(self, value: cst.Call) -> Fix:
+        return Fix(
+            FixSafety.UNSAFE,
+            "keep a reference to the task until it is done",
+            replacements={value: lambda updated: cst.Call(func=cst.Name("_keep_task"), args=[cst.Arg(updated)])},
+            imports=(("asyncio", None),),
+            module_statements=(KEEP_SET, KEEP_FUNC),
+        )
+
+    def _helper_fix(self, value: cst.Call) -> Fix | None:
+        """``helper(coro)`` with the configured project helper, when the call is just the coroutine."""
+        helper = str(self.opts.get("task-helper") or "").strip()
+        module, _, name = helper.rpartition(".")
+        if not (module and name.isidentifier()) or call_name(self.ctx, value) not in _SPAWNERS:
+            return None
+        if len(value.args) != 1 or value.args[0].keyword is not None or value.args[0].star:
+            return None
+        bound = self.ctx.imports.aliases.get(name)
+        if bound == helper or (bound is None and name not in self.ctx.imports.module_bindings):
+            func: cst.BaseExpression = cst.Name(name)
+            imports: tuple[tuple[str, str | None], ...] = ((module, name),)
+        else:  # the short name means something else here: call it through its module
+            func = cst.parse_expression(helper)
+            imports = ((module, None),)
+        return Fix(
+            FixSafety.UNSAFE,
+            f"start it with the project's task helper {helper}()",
+            replacements={value: lambda updated: cst.Call(func=func, args=[updated.args[0]])},
+            imports=imports,
         )
