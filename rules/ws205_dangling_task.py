@@ -257,13 +257,17 @@ class DanglingTask(Rule):
             module_statements=(KEEP_SET, KEEP_FUNC),
         )
 
+    def _just_a_coroutine(self, value: cst.Call) -> bool:
+        """``asyncio.create_task(coro)`` / ``ensure_future(coro)``: nothing a helper could lose."""
+        if call_name(self.ctx, value) not in _SPAWNERS or len(value.args) != 1:
+            return False
+        return value.args[0].keyword is None and not value.args[0].star
+
     def _helper_fix(self, value: cst.Call) -> Fix | None:
         """``helper(coro)`` with the configured project helper, when the call is just the coroutine."""
         helper = str(self.opts.get("task-helper") or "").strip()
         module, _, name = helper.rpartition(".")
-        if not (module and name.isidentifier()) or call_name(self.ctx, value) not in _SPAWNERS:
-            return None
-        if len(value.args) != 1 or value.args[0].keyword is not None or value.args[0].star:
+        if not (module and name.isidentifier()) or not self._just_a_coroutine(value):
             return None
         bound = self.ctx.imports.aliases.get(name)
         if bound == helper or (bound is None and name not in self.ctx.imports.module_bindings):

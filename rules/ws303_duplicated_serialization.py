@@ -404,10 +404,8 @@ def _lookup_table(entries: Sequence[_Entry], table: ImportTable) -> bool:
     return all(_CONSTANT_VALUE.fullmatch(e.value_code) for e in entries)
 
 
-def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
-    """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
-    if len(node.elements) < _MIN_KEYS:
-        return None
+def _entries(node: cst.Dict, table: ImportTable) -> list[_Entry] | None:
+    """Every element as an ``_Entry`` over one and the same variable, keys distinct; else None."""
     allowed = _allowed_names(table)
     entries: list[_Entry] = []
     seen_keys: set[str] = set()
@@ -417,7 +415,15 @@ def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
             return None
         seen_keys.add(entry.key)
         entries.append(entry)
-    if _lookup_table(entries, table):
+    return entries
+
+
+def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
+    """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
+    if len(node.elements) < _MIN_KEYS:
+        return None
+    entries = _entries(node, table)
+    if entries is None or _lookup_table(entries, table):
         return None
     return DictShape(
         entries[0].var,
