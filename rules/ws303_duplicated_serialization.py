@@ -821,7 +821,7 @@ class DuplicatedEventSerialization(ProjectRule):
         from wsrefactor.fixes import add_imports, add_module_statements
 
         if isinstance(payload, DefinePayload):
-            return add_module_statements(module, [payload.source])
+            return add_module_statements(module, [payload.source], path)
         if isinstance(payload, MethodPayload):
             return module.visit(_AddMethod(payload.cls, payload.source))
         if isinstance(payload, ReplacePayload):

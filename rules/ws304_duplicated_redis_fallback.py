@@ -610,7 +610,7 @@ class DuplicatedRedisFallback(ProjectRule):
         if isinstance(payload, DefineDecoratorPayload):
             if any(isinstance(s, cst.FunctionDef) and s.name.value == DECORATOR for s in module.body):
                 return module
-            module = add_module_statements(module, [payload.source])
+            module = add_module_statements(module, [payload.source], path)
             return add_imports(module, payload.imports, path)
         if isinstance(payload, DecoratePayload):
             reducer = _Reduce(payload.targets)

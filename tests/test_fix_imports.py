@@ -148,3 +148,18 @@ def test_a_joined_line_too_long_is_wrapped_as_ruff_wraps_it() -> None:
         "from pydantic import (\n    BaseModel,\n    ConfigDict,\n    Discriminator,\n    Tag,\n"
         "    TypeAdapter,\n    ValidationError,\n)\n"
     )
+
+
+def test_no_sections_keeps_one_block() -> None:
+    src = "import httpx\nimport os\nfrom websockets.sync.server import serve\n"
+    out = _add(src, [("asyncio", None)], ImportStyle(no_sections=True))
+    assert out == "import asyncio\nimport httpx\nimport os\nfrom websockets.sync.server import serve\n"
+
+
+def test_lines_after_imports_is_honoured_for_added_statements(tmp_path: Path) -> None:
+    from wsrefactor.fixes import add_module_statements
+
+    (tmp_path / "ruff.toml").write_text("[lint.isort]\nlines-after-imports = 2\n")
+    module = cst.parse_module("import os\n\n\ndef f():\n    pass\n")
+    out = add_module_statements(module, ["LIMIT = 1"], str(tmp_path / "m.py")).code
+    assert out == "import os\n\n\nLIMIT = 1\n\n\ndef f():\n    pass\n"

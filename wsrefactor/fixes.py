@@ -106,8 +106,9 @@ def _insert_after_imports(
     return module.with_changes(body=[*body[:index], *new, *body[index:]], has_trailing_newline=True)
 
 
-def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
-    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
+def add_module_statements(module: cst.Module, statements: Iterable[str], path: str | None = None) -> cst.Module:
+    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks (or
+    as the project's isort ``lines-after-imports`` says, found from ``path``)."""
     # Compare statements as this module would print them (its newline and indentation), so a
     # CRLF or tab-indented file recognises the statement a previous fix added.
     existing = {module.code_for_node(s).strip() for s in module.body}
@@ -124,8 +125,19 @@ def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.
     index = _import_index(module.body)
     if index == 0:
         new[0] = new[0].with_changes(leading_lines=[])
+    elif _is_import_line(module.body[index - 1]):
+        new[0] = new[0].with_changes(leading_lines=_blank(_lines_after_imports(path, new[0])))
     nxt_compound = index < len(module.body) and _compound(module.body[index])
     return _insert_after_imports(module, new, index, 2 if nxt_compound or _compound(new[-1]) else 1)
+
+
+def _lines_after_imports(path: str | None, first: cst.BaseStatement) -> int:
+    """Blank lines between the imports and what follows: the project's ``lines-after-imports``,
+    else ruff's automatic choice (two before a definition, one otherwise)."""
+    from wsrefactor.imports import style_for
+
+    configured = style_for(path).lines_after_imports
+    return configured if configured >= 0 else (2 if _compound(first) else 1)
 
 
 def _missing_imports(
@@ -177,7 +189,7 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix], path: str | None = Non
         module = module.visit(_Apply(replacements))
     statements = [s for fix in fixes for s in fix.module_statements]
     if statements:
-        module = add_module_statements(module, statements)
+        module = add_module_statements(module, statements, path)
     imports = [i for fix in fixes for i in fix.imports]
     if imports:
         module = add_imports(module, imports, path)

@@ -45,6 +45,8 @@ class ImportStyle:
     order_by_type: bool = True
     case_sensitive: bool = False
     line_length: int = 88
+    no_sections: bool = False  # every import in one section (``__future__`` still first)
+    lines_after_imports: int = -1  # -1: automatic (ruff: 2 before a definition, else 1)
     # Directories whose top-level modules and packages are first party (ruff's ``src``).
     src: tuple[str, ...] = field(default_factory=tuple)
 
@@ -78,6 +80,8 @@ def _style_from(
         order_by_type=_truthy(get("order-by-type", True)),
         case_sensitive=_truthy(get("case-sensitive", False)),
         line_length=_int(line_length if line_length is not None else get("line-length"), 88),
+        no_sections=_truthy(get("no-sections", False)),
+        lines_after_imports=_int(get("lines-after-imports"), -1),
         src=tuple(os.path.normpath(os.path.join(root, s)) for s in src),
     )
 
@@ -221,10 +225,12 @@ def _is_first_party(top: str, style: ImportStyle, path: str | None) -> bool:
 def section_of(module: str, level: int, style: ImportStyle, path: str | None = None) -> int:
     """isort's section of an import: future, stdlib, third party, first party or local."""
     if level:
-        return LOCAL
+        return THIRD_PARTY if style.no_sections else LOCAL
     top = module.split(".")[0]
     if top == "__future__":
         return FUTURE
+    if style.no_sections:
+        return THIRD_PARTY
     known = _known_section(module, style)
     if known is not None:
         return known
