@@ -116,9 +116,15 @@ class UnboundedQueue(Rule):
     No automatic bound (the finding says why) where a bound would break the program: a queue
     that receives a close marker (`put(None)`, an ALL_CAPS or `*sentinel*` name, any put in a
     `finally`/`except`) — when full, the marker would block the closing producer and stall every
-    listener; a queue whose `put_nowait` producers (also `loop.call_soon_threadsafe(q.put_nowait,
-    x)`) do not catch `QueueFull`; and a byte/stream buffer (a deque annotated with `bytes`, named
+    listener; a queue whose `put_nowait` is passed as a callable
+    (`loop.call_soon_threadsafe(q.put_nowait, x)`: a `QueueFull` there is lost in the loop's
+    callback); and a byte/stream buffer (a deque annotated with `bytes`, named
     like `*chunks`/`*stream*`, or fed `b"..."`/`.encode()`), where `maxlen` would drop bytes silently.
+
+    Each `q.put_nowait(m)` statement (not already inside a `try` catching `QueueFull`) feeding a
+    queue that gets a bound is reported too; its fix wraps it in `try: ... except
+    asyncio.QueueFull: pass`, the documented overflow policy (the newest message is dropped for
+    that consumer; change it to disconnect a consumer that cannot keep up).
 
     The fix is *unsafe*: it adds the bound (`maxsize=1000`, `maxlen=1000`, or replaces a
     `0`/negative/`None` bound), which changes what `put`, `put_nowait` and `append` do when the
@@ -404,6 +410,7 @@ class UnboundedQueue(Rule):
         self._annotation: cst.BaseExpression | None = None
         self._locals: dict[int, tuple[set[str], set[str]]] = {}
         self._puts: dict[str, _Producers] | None = None
+        self._reported_puts: set[int] = set()
 
     # -- visiting -------------------------------------------------------------------------
 
@@ -482,12 +489,40 @@ class UnboundedQueue(Rule):
         if why is not None:
             message = f"{message} (no automatic bound: {why})"
         elif isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
-            fix = Fix(
-                FixSafety.UNSAFE,
-                f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
-                replacements={call: lambda updated: _bounded(updated, kw, arg, bound)},
-            )
+            fix = self._bound_fix(call, kw, arg, bound)
         self.report(call, message, fix=fix)
+
+    def _bound_fix(self, call: cst.Call, kw: str, arg: cst.Arg | None, bound: int) -> Fix:
+        """The bound; each ``put_nowait`` statement feeding the queue is reported on its own, with
+        ``QueueFull`` handling as its fix (``_report_producers``)."""
+        if kw == "maxsize":
+            self._report_producers(call)
+        return Fix(
+            FixSafety.UNSAFE,
+            f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
+            replacements={call: lambda updated: _bounded(updated, kw, arg, bound)},
+        )
+
+    def _report_producers(self, call: cst.Call) -> None:
+        target = self._assigned_target(call)
+        producers = self._producers().get(_key(target)) if target is not None else None
+        for stmt in producers.nowait_statements if producers is not None else ():
+            if id(stmt) in self._reported_puts:
+                continue
+            self._reported_puts.add(id(stmt))
+            put = stmt.body[0].value  # type: ignore[attr-defined]
+            self.report(
+                put,
+                "put_nowait() into a queue that gets a bound, without QueueFull handling: it would raise when full",
+                fix=Fix(
+                    FixSafety.UNSAFE,
+                    "drop the message when the queue is full (except asyncio.QueueFull)",
+                    replacements={stmt: _guarded},
+                    imports=(("asyncio", None),),
+                ),
+                stmt=stmt,
+                scope="",
+            )
 
     # -- is this deque a buffer? ----------------------------------------------------------
 
@@ -597,8 +632,10 @@ class _Producers:
 
     def __init__(self) -> None:
         self.sentinel = False  # a put of None / an ALL_CAPS or ``_sentinel`` name / in finally or except
-        self.nowait = False  # put_nowait called, or passed as a callback (call_soon_threadsafe)
+        self.nowait = False  # put_nowait used other than as a plain statement (a callback: call_soon_threadsafe)
         self.bytes_in = False  # a bytes literal or ``.encode()`` appended
+        # ``q.put_nowait(x)`` statements of their own, not guarded: the fix guards them
+        self.nowait_statements: list[cst.SimpleStatementLine] = []
 
 
 def _is_marker(value: cst.BaseExpression) -> bool:
@@ -618,6 +655,7 @@ class _ProducerScan(cst.CSTVisitor):
         self.by_key: dict[str, _Producers] = {}
         self.cleanup = 0  # depth of finally/except blocks
         self.guarded: list[bool] = []  # per enclosing try: does it catch QueueFull?
+        self.statement: cst.SimpleStatementLine | None = None
 
     def _of(self, receiver: cst.BaseExpression) -> _Producers:
         return self.by_key.setdefault(_key(receiver), _Producers())
@@ -641,8 +679,19 @@ class _ProducerScan(cst.CSTVisitor):
     def leave_Try(self, original_node: cst.Try) -> None:
         self.guarded.pop()
 
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statement = node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statement = None
+
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == "put_nowait" and not any(self.guarded):
+        if node.attr.value != "put_nowait" or any(self.guarded):
+            return
+        stmt = self.statement
+        if stmt is not None and _puts_nowait_alone(stmt, node):
+            self._of(node.value).nowait_statements.append(stmt)
+        else:
             self._of(node.value).nowait = True
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -663,6 +712,33 @@ class _ProducerScan(cst.CSTVisitor):
             self._of(receiver).sentinel = True
         else:
             self._of(receiver)
+
+
+def _puts_nowait_alone(stmt: cst.SimpleStatementLine, attr: cst.Attribute) -> bool:
+    """``stmt`` is just ``<attr>(...)`` (``q.put_nowait(x)``), so it can be wrapped in a ``try``."""
+    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return False
+    call = stmt.body[0].value
+    return isinstance(call, cst.Call) and call.func is attr
+
+
+_OVERFLOW = "# full: this message is dropped (WS204 overflow policy)"
+
+
+def _guarded(stmt: cst.SimpleStatementLine) -> cst.Try:
+    """``try: stmt / except asyncio.QueueFull: pass`` (the documented overflow policy)."""
+    handler = cst.ExceptHandler(
+        type=cst.parse_expression("asyncio.QueueFull"),
+        body=cst.IndentedBlock(
+            [cst.SimpleStatementLine([cst.Pass()], trailing_whitespace=cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(_OVERFLOW)))]
+        ),
+    )
+    return cst.Try(
+        body=cst.IndentedBlock([stmt.with_changes(leading_lines=[])]),
+        handlers=[handler],
+        leading_lines=stmt.leading_lines,
+    )
 
 
 def _is_bytes(value: cst.BaseExpression) -> bool:
