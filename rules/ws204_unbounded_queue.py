@@ -256,6 +256,33 @@ class UnboundedQueue(Rule):
         """),
     ]
     INVALID = [
+        # A put_nowait producer of a queue that gets a bound gets QueueFull handling.
+        Invalid(
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self):
+                    self.outbox = asyncio.Queue()
+
+                def offer(self, message):
+                    self.outbox.put_nowait(message)
+            """,
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self):
+                    self.outbox = asyncio.Queue(maxsize=1000)
+
+                def offer(self, message):
+                    try:
+                        self.outbox.put_nowait(message)
+                    except asyncio.QueueFull:
+                        pass  # full: this message is dropped (WS204 overflow policy)
+            """,
+            lines=(5, 8),
+        ),
         # Closed by a sentinel in ``finally``: reported, never bounded (the marker must not block).
         Invalid(
             """
