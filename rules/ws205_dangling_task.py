@@ -46,15 +46,19 @@ def keep_task(task):
 '''
 
 
-def shared_helper(path: str) -> tuple[str, str] | None:
+def shared_helper(path: str, project_root: str = ".") -> tuple[str, str] | None:
     """``(module, file)`` of the package's shared ``keep_task`` module, for a file inside a
-    package; None for a top-level script, or when a different file of that name is there."""
+    package imported from within the project; None for a top-level script, a package whose
+    import root lies outside the project (the project folder itself has an ``__init__.py``), or
+    when a different file of that name is there."""
     import os
 
     from wsrefactor.rules.ws303_duplicated_serialization import module_name
 
     dotted, root = module_name(path)
-    if "." not in dotted:
+    project = os.path.abspath(project_root)
+    inside = os.path.commonpath([project, os.path.abspath(root)]) == project
+    if "." not in dotted or not inside:
         return None
     top = dotted.split(".")[0]
     file = os.path.join(root, top, f"{SHARED_MODULE}.py")
@@ -295,7 +299,7 @@ class DanglingTask(Rule):
         self.report(value, fix=self._helper_fix(value) or self._keep_fix(value))
 
     def _keep_fix(self, value: cst.Call) -> Fix:
-        shared = shared_helper(self.ctx.path)
+        shared = shared_helper(self.ctx.path, self.ctx.root)
         if shared is not None and "keep_task" not in self.ctx.imports.module_bindings:
             module, file = shared
             return Fix(
