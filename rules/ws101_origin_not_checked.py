@@ -552,8 +552,9 @@ class OriginNotChecked(Rule):
                     pass
             """,
             """
-            import websockets
             import os
+
+            import websockets
 
             WS_ALLOWED_ORIGINS = frozenset(o for o in os.environ.get("WS_ALLOWED_ORIGINS", "").split(",") if o)
 
@@ -602,8 +603,8 @@ class OriginNotChecked(Rule):
                     await websocket.send_text(data)
             """,
             """
-            from starlette.endpoints import WebSocketEndpoint
             from myapp.settings import ALLOWED_ORIGINS
+            from starlette.endpoints import WebSocketEndpoint
 
             class Echo(WebSocketEndpoint):
                 encoding = "text"

@@ -242,8 +242,9 @@ class MessageSizeUnbounded(Rule):
             routes = [WebSocketRoute("/ws", endpoint)]
             """,
             """
-            from starlette.routing import WebSocketRoute
             import json
+
+            from starlette.routing import WebSocketRoute
 
             MAX_MESSAGE_BYTES = 1024
 

@@ -988,10 +988,9 @@ class MessageNotValidated(Rule):
                         await websocket.send_text(msg["room"] + msg.get("nick", ""))
             """,
             """
-            import json
+            from typing import Annotated, Any, Literal, Union
 
             from fastapi import FastAPI, WebSocket
-            from typing import Annotated, Any, Literal, Union
             from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 
@@ -1051,9 +1050,10 @@ class MessageNotValidated(Rule):
             routes = [WebSocketRoute("/ws", echo)]
             """,
             """
-            from starlette.routing import WebSocketRoute
             from typing import Any
+
             from pydantic import BaseModel, ConfigDict, ValidationError
+            from starlette.routing import WebSocketRoute
 
 
             class EchoMessage(BaseModel):

@@ -44,8 +44,14 @@ _SESSIONS = {
     "requests.sessions.Session": "requests.Session",
     "requests.sessions.session": "requests.Session",
     "httpx.Client": "httpx.Client",
+    # ``Popen`` returns at once; what blocks is waiting for the process.
+    "subprocess.Popen": "subprocess.Popen",
 }
-_SESSION_METHODS = frozenset({*_HTTP_VERBS, "send", "stream"})
+_HTTP_SESSION_METHODS = frozenset({*_HTTP_VERBS, "send", "stream"})
+_POPEN_METHODS = frozenset({"wait", "communicate"})
+_METHODS_OF = {"requests.Session": _HTTP_SESSION_METHODS, "httpx.Client": _HTTP_SESSION_METHODS,
+               "subprocess.Popen": _POPEN_METHODS}
+_SESSION_METHODS = _HTTP_SESSION_METHODS | _POPEN_METHODS
 _PATH_CTORS = frozenset(
     {"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath", "pathlib.Path.cwd", "pathlib.Path.home"}
 )
@@ -98,7 +104,9 @@ class BlockingCallInAsync(Rule):
     HTTP clients (`requests.get/post/...`, `httpx.get/post/...`, and the methods of a
     `requests.Session()` or `httpx.Client()` created in the function, also through
     `with ... as s`), `urllib.request.urlopen`, `subprocess.run/call/check_call/check_output/
-    getoutput/getstatusoutput/Popen`, `os.system/popen/wait/waitpid/wait3/wait4/waitid`, the builtin
+    getoutput/getstatusoutput`, `wait()`/`communicate()` on a `subprocess.Popen` made in the
+    function (`Popen(...)` itself returns at once and is not reported, except as a `with` item,
+    whose exit waits), `os.system/popen/wait/waitpid/wait3/wait4/waitid`, the builtin
     `open` and `io.open`, `input`, and `read_text/read_bytes/write_text/write_bytes/open` on
     `pathlib.Path` objects (`Path(p).read_text()`, or a local name bound to `Path(...)` or to a
     `/` expression on one). Names are resolved through the imports, so `from time import sleep as
@@ -146,7 +154,10 @@ class BlockingCallInAsync(Rule):
             await ws.send_json(data)
             await asyncio.sleep(1)
     ```
-    Fixes: `time.sleep(x)` becomes `await asyncio.sleep(x)` (safe). Any other direct blocking
+    Fixes: `time.sleep(x)` becomes `await asyncio.sleep(x)` (safe: only inside `async def`,
+    positional argument evaluated as before, the coroutine waits as long; other tasks now run
+    meanwhile, which is the point; `import time` is dropped when nothing else uses it, so
+    a plain `wsrefactor fix` applies it). Any other direct blocking
     call becomes `await asyncio.to_thread(fn, *args, **kwargs)`, keeping the callee as written
     (unsafe: the call now runs in a worker thread, concurrently with the loop; better still is an
     async library such as `httpx.AsyncClient` or `asyncio.create_subprocess_exec`). There is no
@@ -167,12 +178,22 @@ class BlockingCallInAsync(Rule):
     category = "asyncio"
     severity = Severity.WARNING
     fix_safety = FixSafety.UNSAFE
+    safe_fixes = ("time.sleep(x) -> await asyncio.sleep(x) inside async def",)
     summary = "blocking call in async function stalls the event loop"
     options = (
         Option("extra-blocking-calls", list, [], "more qualified names to treat as blocking calls"),
     )
 
     VALID = [
+        Valid(
+            """
+            import subprocess
+
+            async def start(cmd):
+                proc = subprocess.Popen(cmd)
+                return proc.pid
+            """
+        ),
         Valid("""
             import asyncio, time, requests
             async def handler(url):
@@ -276,6 +297,26 @@ class BlockingCallInAsync(Rule):
     INVALID = [
         Invalid(
             """
+            import subprocess
+
+            async def deploy(ws, cmd):
+                proc = subprocess.Popen(cmd, shell=True)
+                proc.wait()
+                await ws.send_text(str(proc.returncode))
+            """,
+            """
+            import asyncio
+            import subprocess
+
+            async def deploy(ws, cmd):
+                proc = subprocess.Popen(cmd, shell=True)
+                await asyncio.to_thread(proc.wait)
+                await ws.send_text(str(proc.returncode))
+            """,
+            lines=(5,),
+        ),
+        Invalid(
+            """
             import time
             from fastapi import FastAPI, WebSocket
 
@@ -289,9 +330,8 @@ class BlockingCallInAsync(Rule):
                     time.sleep(1)
             """,
             """
-            import time
-            from fastapi import FastAPI, WebSocket
             import asyncio
+            from fastapi import FastAPI, WebSocket
 
             app = FastAPI()
 
@@ -318,7 +358,6 @@ class BlockingCallInAsync(Rule):
             """
             import asyncio
             import requests as rq
-            from time import sleep as nap
 
             async def poll(ws, url):
                 data = (await asyncio.to_thread(rq.get, url, timeout=5)).json()
@@ -415,8 +454,8 @@ class BlockingCallInAsync(Rule):
                     name = input("name? ")
             """,
             """
-            import urllib.request
             import asyncio
+            import urllib.request
 
             class Consumer:
                 def fetch(self, url):
@@ -649,6 +688,8 @@ class BlockingCallInAsync(Rule):
         """The qualified name of the blocking thing ``call`` calls, if it blocks."""
         func = callee(call)
         name = self._dotted_qualname(func, frame)
+        if name == "subprocess.Popen" and not isinstance(self.ctx.parent(), cst.WithItem):
+            return None  # starting a process does not block; ``wait``/``communicate`` (and ``with``'s exit) do
         if name in self.blocking:
             return name
         if isinstance(func, cst.Attribute):
@@ -671,7 +712,7 @@ class BlockingCallInAsync(Rule):
             session = self._session_type(recv)
             if session is None and isinstance(recv, cst.Name):
                 session = frame.sessions.get(recv.value)
-            if session is not None:
+            if session is not None and method in _METHODS_OF[session]:
                 return f"{session}.{method}"
         if method in _PATH_IO and self._is_path(recv, frame):
             return f"pathlib.Path.{method}"
@@ -930,7 +971,7 @@ class _AstFacts:
         import of its top package (or the builtins), a session only through requests or httpx."""
         roots = {name.split(".")[0] for names in self.targets.values() for name in names} | {"builtins"}
         tails = {name.rpartition(".")[2] for name in self.blocking if name.split(".")[0] in roots}
-        if roots & {"requests", "httpx"}:
+        if roots & {"requests", "httpx", "subprocess"}:
             tails |= _SESSION_METHODS
         return tails | _PATH_IO if self.pathlib else tails
 

@@ -223,8 +223,8 @@ class InlinePacingSleep(Rule):
             """,
             """
             import asyncio
-            from fastapi import FastAPI, WebSocket
             import logging
+            from fastapi import FastAPI, WebSocket
 
 
             def _spawn(coro, tasks):

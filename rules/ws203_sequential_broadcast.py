@@ -666,6 +666,7 @@ class SequentialBroadcast(Rule):
             """
             import asyncio
 
+
             class ConnectionManager:
                 async def broadcast(self, message: str):
                     await asyncio.gather(

@@ -33,6 +33,9 @@ _SIZE_METHODS = {"__len__", "qsize", "_qsize"}
 _NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
 # A deque annotated as holding these is a queue of waiters, not a buffer of data.
 _SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
+_BYTES_TYPES = re.compile(r"\b(bytes|bytearray|memoryview)\b")
+_STREAM_WHY = "a byte/stream buffer: a maxlen would drop bytes silently, bound its producer instead"
+_STREAM_WORDS = ("chunk", "bytes", "stream", "frame_buf", "read_buf", "recv_buf", "rbuf", "wbuf")
 
 
 def _deque_maxlen(call: cst.Call) -> tuple[bool, cst.Arg | None]:
@@ -110,6 +113,19 @@ class UnboundedQueue(Rule):
             except asyncio.QueueFull:
                 await self.disconnect(client_id, code=1013)
     ```
+    No automatic bound (the finding says why) where a bound would break the program: a queue
+    that receives a close marker (`put(None)`, an ALL_CAPS or `*sentinel*` name, any put in a
+    `finally`/`except`) — when full, the marker would block the closing producer and stall every
+    listener; a queue whose `put_nowait` is passed as a callable
+    (`loop.call_soon_threadsafe(q.put_nowait, x)`: a `QueueFull` there is lost in the loop's
+    callback); and a byte/stream buffer (a deque annotated with `bytes`, named
+    like `*chunks`/`*stream*`, or fed `b"..."`/`.encode()`), where `maxlen` would drop bytes silently.
+
+    Each `q.put_nowait(m)` statement (not already inside a `try` catching `QueueFull`) feeding a
+    queue that gets a bound is reported too; its fix wraps it in `try: ... except
+    asyncio.QueueFull: pass`, the documented overflow policy (the newest message is dropped for
+    that consumer; change it to disconnect a consumer that cannot keep up).
+
     The fix is *unsafe*: it adds the bound (`maxsize=1000`, `maxlen=1000`, or replaces a
     `0`/negative/`None` bound), which changes what `put`, `put_nowait` and `append` do when the
     container is full, as described above. Review every producer after applying it.
@@ -240,6 +256,59 @@ class UnboundedQueue(Rule):
         """),
     ]
     INVALID = [
+        # A put_nowait producer of a queue that gets a bound gets QueueFull handling.
+        Invalid(
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self):
+                    self.outbox = asyncio.Queue()
+
+                def offer(self, message):
+                    self.outbox.put_nowait(message)
+            """,
+            """
+            import asyncio
+
+            class Client:
+                def __init__(self):
+                    self.outbox = asyncio.Queue(maxsize=1000)
+
+                def offer(self, message):
+                    try:
+                        self.outbox.put_nowait(message)
+                    except asyncio.QueueFull:
+                        pass  # full: this message is dropped (WS204 overflow policy)
+            """,
+            lines=(5, 8),
+        ),
+        # Closed by a sentinel in ``finally``: reported, never bounded (the marker must not block).
+        Invalid(
+            """
+            import asyncio
+
+            async def subscribe(source):
+                queue = asyncio.Queue()
+                try:
+                    async for event in source:
+                        await queue.put(event)
+                finally:
+                    await queue.put(None)
+            """,
+            """
+            import asyncio
+
+            async def subscribe(source):
+                queue = asyncio.Queue()
+                try:
+                    async for event in source:
+                        await queue.put(event)
+                finally:
+                    await queue.put(None)
+            """,
+            lines=(4,),
+        ),
         Invalid(
             """
             import asyncio
@@ -367,6 +436,8 @@ class UnboundedQueue(Rule):
         self._managed: list[tuple[cst.ClassDef | None, str]] | None = None
         self._annotation: cst.BaseExpression | None = None
         self._locals: dict[int, tuple[set[str], set[str]]] = {}
+        self._puts: dict[str, _Producers] | None = None
+        self._reported_puts: set[int] = set()
 
     # -- visiting -------------------------------------------------------------------------
 
@@ -396,17 +467,89 @@ class UnboundedQueue(Rule):
             return
         self._report(call, "maxlen", arg, "deque buffer without maxlen")
 
+    def _why_not_bounded(self, call: cst.Call, kw: str) -> str | None:
+        """Why a bound would break this container (then it is reported without a fix)."""
+        target = self._assigned_target(call)
+        if target is None:
+            return None
+        producers = self._producers().get(_key(target), _Producers())
+        if kw == "maxlen":
+            return _STREAM_WHY if self._holds_bytes(target, producers) else None
+        if producers.sentinel:
+            return (
+                "it receives a close marker (a put of None/a sentinel, or a put in finally/except) that"
+                " must not block or be dropped when full; bound it by hand with room for the marker"
+            )
+        if producers.nowait:
+            return "its put_nowait producers would raise QueueFull once bounded; add that handling, then the bound"
+        return None
+
+    def _holds_bytes(self, target: cst.BaseExpression, producers: _Producers) -> bool:
+        """A byte/stream buffer: annotated with bytes, named like one, or fed bytes."""
+        if self._annotation is not None and _BYTES_TYPES.search(cst.Module([]).code_for_node(self._annotation)):
+            return True
+        name = _key(target).rsplit(".", 1)[-1].lower()
+        return any(w in name for w in _STREAM_WORDS) or producers.bytes_in
+
+    def _assigned_target(self, call: cst.Call) -> cst.BaseExpression | None:
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Assign) and parent.value is call and len(parent.targets) == 1:
+            return parent.targets[0].target
+        if isinstance(parent, cst.AnnAssign) and parent.value is call:
+            self._annotation = parent.annotation.annotation
+            return parent.target
+        return None
+
+    def _producers(self) -> dict[str, _Producers]:
+        if self._puts is None:
+            finder = _ProducerScan()
+            visit(self.ctx.module, finder)
+            self._puts = finder.by_key
+        return self._puts
+
     def _report(self, call: cst.Call, kw: str, arg: cst.Arg | None, what: str) -> None:
         bound = self.opts["maxsize"]
         message = f"{what}: it grows without limit when the consumer is slower than the producer"
         fix = None
-        if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
-            fix = Fix(
-                FixSafety.UNSAFE,
-                f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
-                replacements={call: lambda updated: _bounded(updated, kw, arg, bound)},
-            )
+        self._annotation = None
+        why = self._why_not_bounded(call, kw)
+        if why is not None:
+            message = f"{message} (no automatic bound: {why})"
+        elif isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
+            fix = self._bound_fix(call, kw, arg, bound)
         self.report(call, message, fix=fix)
+
+    def _bound_fix(self, call: cst.Call, kw: str, arg: cst.Arg | None, bound: int) -> Fix:
+        """The bound; each ``put_nowait`` statement feeding the queue is reported on its own, with
+        ``QueueFull`` handling as its fix (``_report_producers``)."""
+        if kw == "maxsize":
+            self._report_producers(call)
+        return Fix(
+            FixSafety.UNSAFE,
+            f"bound it with {kw}={bound} (full: put() waits, put_nowait() raises, deque drops oldest)",
+            replacements={call: lambda updated: _bounded(updated, kw, arg, bound)},
+        )
+
+    def _report_producers(self, call: cst.Call) -> None:
+        target = self._assigned_target(call)
+        producers = self._producers().get(_key(target)) if target is not None else None
+        for stmt in producers.nowait_statements if producers is not None else ():
+            if id(stmt) in self._reported_puts:
+                continue
+            self._reported_puts.add(id(stmt))
+            put = stmt.body[0].value  # type: ignore[attr-defined]
+            self.report(
+                put,
+                "put_nowait() into a queue that gets a bound, without QueueFull handling: it would raise when full",
+                fix=Fix(
+                    FixSafety.UNSAFE,
+                    "drop the message when the queue is full (except asyncio.QueueFull)",
+                    replacements={stmt: _guarded},
+                    imports=(("asyncio", None),),
+                ),
+                stmt=stmt,
+                scope="",
+            )
 
     # -- is this deque a buffer? ----------------------------------------------------------
 
@@ -509,6 +652,127 @@ def _key(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Subscript):
         return f"{_key(node.value)}[]"
     return cst.Module([]).code_for_node(node)
+
+
+class _Producers:
+    """How a container (by storage key) is fed, in this module."""
+
+    def __init__(self) -> None:
+        self.sentinel = False  # a put of None / an ALL_CAPS or ``_sentinel`` name / in finally or except
+        self.nowait = False  # put_nowait used other than as a plain statement (a callback: call_soon_threadsafe)
+        self.bytes_in = False  # a bytes literal or ``.encode()`` appended
+        # ``q.put_nowait(x)`` statements of their own, not guarded: the fix guards them
+        self.nowait_statements: list[cst.SimpleStatementLine] = []
+
+
+def _is_marker(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.Name):
+        name = value.value
+        return name == "None" or (name.isupper() and len(name) > 1) or "sentinel" in name.lower()
+    if isinstance(value, cst.Attribute):
+        return _is_marker(value.attr)
+    return False
+
+
+class _ProducerScan(cst.CSTVisitor):
+    """Every ``put``/``put_nowait``/``append`` on a receiver, and ``x.put_nowait`` passed as a callable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_key: dict[str, _Producers] = {}
+        self.cleanup = 0  # depth of finally/except blocks
+        self.guarded: list[bool] = []  # per enclosing try: does it catch QueueFull?
+        self.statement: cst.SimpleStatementLine | None = None
+
+    def _of(self, receiver: cst.BaseExpression) -> _Producers:
+        return self.by_key.setdefault(_key(receiver), _Producers())
+
+    def visit_Finally(self, node: cst.Finally) -> None:
+        self.cleanup += 1
+
+    def leave_Finally(self, original_node: cst.Finally) -> None:
+        self.cleanup -= 1
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.cleanup += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.cleanup -= 1
+
+    def visit_Try(self, node: cst.Try) -> None:
+        types = [cst.Module([]).code_for_node(h.type) for h in node.handlers if h.type is not None]
+        self.guarded.append(any("QueueFull" in t or t.strip() in ("Exception", "BaseException") for t in types))
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self.guarded.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statement = node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statement = None
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != "put_nowait" or any(self.guarded):
+            return
+        stmt = self.statement
+        if stmt is not None and _puts_nowait_alone(stmt, node):
+            self._of(node.value).nowait_statements.append(stmt)
+        else:
+            self._of(node.value).nowait = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        method = func.attr.value
+        value = node.args[0].value if node.args and not node.args[0].star else None
+        if method in ("put", "put_nowait"):
+            self._on_put(func.value, value)
+        elif method in ("append", "appendleft", "extend") and value is not None and _is_bytes(value):
+            self._of(func.value).bytes_in = True
+
+
+    def _on_put(self, receiver: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        """A put in cleanup code, or of a marker, must be delivered: the queue takes a sentinel."""
+        if self.cleanup or (value is not None and _is_marker(value)):
+            self._of(receiver).sentinel = True
+        else:
+            self._of(receiver)
+
+
+def _puts_nowait_alone(stmt: cst.SimpleStatementLine, attr: cst.Attribute) -> bool:
+    """``stmt`` is just ``<attr>(...)`` (``q.put_nowait(x)``), so it can be wrapped in a ``try``."""
+    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return False
+    call = stmt.body[0].value
+    return isinstance(call, cst.Call) and call.func is attr
+
+
+_OVERFLOW = "# full: this message is dropped (WS204 overflow policy)"
+
+
+def _guarded(stmt: cst.SimpleStatementLine) -> cst.Try:
+    """``try: stmt / except asyncio.QueueFull: pass`` (the documented overflow policy)."""
+    handler = cst.ExceptHandler(
+        type=cst.parse_expression("asyncio.QueueFull"),
+        body=cst.IndentedBlock(
+            [cst.SimpleStatementLine([cst.Pass()], trailing_whitespace=cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(_OVERFLOW)))]
+        ),
+    )
+    return cst.Try(
+        body=cst.IndentedBlock([stmt.with_changes(leading_lines=[])]),
+        handlers=[handler],
+        leading_lines=stmt.leading_lines,
+    )
+
+
+def _is_bytes(value: cst.BaseExpression) -> bool:
+    """A bytes literal or an ``.encode()`` result."""
+    if isinstance(value, cst.SimpleString):
+        return value.prefix.lower().startswith("b")
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "encode"
 
 
 class _LocalNames(cst.CSTVisitor):

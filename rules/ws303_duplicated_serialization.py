@@ -392,10 +392,20 @@ def _entry(element: cst.BaseDictElement, allowed: set[str]) -> _Entry | None:
     return _Entry(var, key, _EMPTY.code_for_node(element.key), *normalised)
 
 
-def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
-    """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
-    if len(node.elements) < _MIN_KEYS:
-        return None
+_CONSTANT_VALUE = re.compile(rf"{PLACEHOLDER}\.[A-Z][A-Z0-9_]*")
+
+
+def _lookup_table(entries: Sequence[_Entry], table: ImportTable) -> bool:
+    """A constant lookup table, not the serialization of an object: the values are members of an
+    imported name or a module-level class (``{"socks5": ProxyType.SOCKS5}``), or all constants."""
+    var = entries[0].var
+    if var in table.aliases or (var in table.module_bindings and var[:1].isupper()):
+        return True
+    return all(_CONSTANT_VALUE.fullmatch(e.value_code) for e in entries)
+
+
+def _entries(node: cst.Dict, table: ImportTable) -> list[_Entry] | None:
+    """Every element as an ``_Entry`` over one and the same variable, keys distinct; else None."""
     allowed = _allowed_names(table)
     entries: list[_Entry] = []
     seen_keys: set[str] = set()
@@ -405,6 +415,16 @@ def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
             return None
         seen_keys.add(entry.key)
         entries.append(entry)
+    return entries
+
+
+def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
+    """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
+    if len(node.elements) < _MIN_KEYS:
+        return None
+    entries = _entries(node, table)
+    if entries is None or _lookup_table(entries, table):
+        return None
     return DictShape(
         entries[0].var,
         tuple((e.key, e.dump) for e in entries),
@@ -620,13 +640,20 @@ class DuplicatedEventSerialization(ProjectRule):
     def append(msg):
         record = serialize_event(msg)
     ```
-    The fix is *unsafe*: it generates one helper (`serialize_<class>` when the variable is
+    The fix is *unsafe* (the copies are judged equal by their shape, and from then on they change
+    together: an endpoint that needed its own field now shares the others' helper): it generates one helper (`serialize_<class>` when the variable is
     annotated with a class, else `serialize_<most common variable name>`), or a `to_dict`
     method on the class when it is defined in the project and `prefer-method` is set; replaces
     every copy with a call; and adds absolute imports derived from the package layout. The helper
-    goes in `helper-module`, else next to the class, else in the module with the most copies;
-    if that would create an import cycle it goes in the module with the most copies or a new
-    `<package>/serializers.py`.
+    goes in `helper-module`, else next to the class, else in the module with the most copies —
+    but the last two only when every other module with a copy already imports that module: the fix
+    never makes two modules that did not import each other depend on one another (a sync client
+    importing an asyncio client); then, and when a home would create an import cycle, it goes in a
+    new neutral `<package>/serializers.py`.
+
+    Constant lookup tables are not serializations and are not reported: dicts whose values are
+    members of an imported name or of a module-level class (`{"socks5": ProxyType.SOCKS5, ...}`),
+    or all `UPPER_CASE` attributes.
 
     ## Options
     - `helper-module` (str, default `""`): file, relative to the project root, that receives the helper.
@@ -647,6 +674,23 @@ class DuplicatedEventSerialization(ProjectRule):
     )
 
     VALID = [
+        # Constant lookup tables (enum members), not serializations of an object.
+        Valid(
+            """
+            import enum
+
+            class ProxyType(enum.Enum):
+                SOCKS5 = 1
+                SOCKS4 = 2
+                HTTP = 3
+
+            def parse(scheme):
+                return {"socks5": ProxyType.SOCKS5, "socks4": ProxyType.SOCKS4, "http": ProxyType.HTTP}[scheme]
+
+            def choices():
+                return {"socks5": ProxyType.SOCKS5, "socks4": ProxyType.SOCKS4, "http": ProxyType.HTTP}
+            """
+        ),
         Valid("""
             def a(event):
                 return {"id": event.id, "type": event.type, "room": event.room}
@@ -778,14 +822,14 @@ class DuplicatedEventSerialization(ProjectRule):
         from wsrefactor.fixes import add_imports, add_module_statements
 
         if isinstance(payload, DefinePayload):
-            return add_module_statements(module, [payload.source])
+            return add_module_statements(module, [payload.source], path)
         if isinstance(payload, MethodPayload):
             return module.visit(_AddMethod(payload.cls, payload.source))
         if isinstance(payload, ReplacePayload):
             replacer = _Replace(payload, ImportTable(module))
             new = module.visit(replacer)
             if replacer.done and payload.import_from:
-                new = add_imports(new, [(payload.import_from, payload.call)])
+                new = add_imports(new, [(payload.import_from, payload.call)], path)
             return new
         return module
 
@@ -881,6 +925,12 @@ class _Group:
         """The path with the most copies (the first by name on a tie)."""
         return sorted(self.by_module, key=lambda p: (-self.by_module[p], p))[0]
 
+    def imported_by_all(self, path: str) -> bool:
+        """Every other module with a copy already imports ``path``'s module: calling a helper
+        there adds no new dependency between modules."""
+        home = self.modules[path].module
+        return all(home in self.graph.get(self.modules[p].module, ()) for p in self.by_module if p != path)
+
     def cycle_free(self, helper: str) -> bool:
         """No module that gains ``from helper import ...`` is (transitively) imported by helper."""
         return not any(
@@ -923,14 +973,16 @@ def _method_edit(
 
 
 def _home_candidates(group: _Group, options: Mapping[str, Any], class_module: ModuleFact | None) -> list[str]:
-    """Preferred homes, best first: ``helper-module``, the class's module, the module with most copies."""
+    """Preferred homes, best first: ``helper-module`` (the user's choice), then the class's module
+    and the module with most copies — those only when every other copy's module already imports
+    them (no import between modules that did not import each other; else a new module is made)."""
     candidates = []
     option = str(options.get("helper-module") or "")
     if option:
         candidates.append(_resolve_option_path(option, group.modules))
-    if class_module is not None:
-        candidates.append(class_module.path)
-    candidates.append(group.most)
+    implicit = [class_module.path] if class_module is not None else []
+    implicit.append(group.most)
+    candidates.extend(p for p in implicit if p in group.modules and group.imported_by_all(p))
     return candidates
 
 

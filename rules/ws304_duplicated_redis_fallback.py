@@ -610,13 +610,13 @@ class DuplicatedRedisFallback(ProjectRule):
         if isinstance(payload, DefineDecoratorPayload):
             if any(isinstance(s, cst.FunctionDef) and s.name.value == DECORATOR for s in module.body):
                 return module
-            module = add_module_statements(module, [payload.source])
-            return add_imports(module, payload.imports)
+            module = add_module_statements(module, [payload.source], path)
+            return add_imports(module, payload.imports, path)
         if isinstance(payload, DecoratePayload):
             reducer = _Reduce(payload.targets)
             new = module.visit(reducer)
             if reducer.done and payload.import_from:
-                new = add_imports(new, [(payload.import_from, DECORATOR)])
+                new = add_imports(new, [(payload.import_from, DECORATOR)], path)
             return new
         return module
 

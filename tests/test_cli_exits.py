@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import REPO, run_cli
 
 FLAWED = "import asyncio\nimport time\n\n\nasync def handler(ws):\n    time.sleep(1)\n    asyncio.create_task(ws.ping())\n"
-SAFE_FIXED = FLAWED.replace("    time.sleep(1)", "    await asyncio.sleep(1)")
+# The safe fix swaps the sleep and drops `import time`, which nothing else uses (issue 14 item 1).
+SAFE_FIXED = FLAWED.replace("    time.sleep(1)", "    await asyncio.sleep(1)").replace("import time\n", "")
 
 
 def _project(tmp_path: Path) -> Path:
@@ -159,7 +160,7 @@ def test_check_fix_applies_then_reports_what_remains(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     assert (tmp_path / "app.py").read_text() == SAFE_FIXED
     assert r.stdout.splitlines() == [
-        "app.py:7:5: WS205 task result discarded; the task may be garbage-collected before it finishes",
+        "app.py:6:5: WS205 task result discarded; the task may be garbage-collected before it finishes",
         "Fixed 1 finding in 1 file(s); 1 remaining (1 fixable with --unsafe-fixes).",
     ]
     r = run_cli("check", ".", "--select", "WS", "--fix", "--unsafe-fixes", cwd=tmp_path)
@@ -212,7 +213,8 @@ def test_fix_json_reports_fixed_and_remaining(tmp_path: Path) -> None:
     assert r.returncode == 1
     data = json.loads(r.stdout)
     assert data["fixed"] == [{"filename": "app.py", "code": "WS201", "name": "blocking-call-in-async", "count": 1}]
-    assert [(d["filename"], d["code"], d["line"]) for d in data["remaining"]] == [("app.py", "WS205", 7)]
+    # line 6: the fix dropped `import time`, which it left unused
+    assert [(d["filename"], d["code"], d["line"]) for d in data["remaining"]] == [("app.py", "WS205", 6)]
     assert data["remaining"][0]["fix"]["safety"] == "unsafe"
     assert data["written"] == ["app.py"]
 

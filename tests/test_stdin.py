@@ -16,7 +16,8 @@ from pathlib import Path
 from tests.conftest import REPO, run_cli
 
 FLAWED = "import asyncio\nimport time\n\n\nasync def handler(ws):\n    time.sleep(1)\n    asyncio.create_task(ws.ping())\n"
-SAFE_FIXED = FLAWED.replace("    time.sleep(1)", "    await asyncio.sleep(1)")
+# The safe fix swaps the sleep and drops `import time`, which nothing else uses (issue 14 item 1).
+SAFE_FIXED = FLAWED.replace("    time.sleep(1)", "    await asyncio.sleep(1)").replace("import time\n", "")
 
 
 def run_bytes(*args: str, data: bytes, cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -77,7 +78,7 @@ def test_fix_stdin_writes_the_fixed_text_to_stdout_and_nothing_to_disk(tmp_path:
     r = run_cli("fix", "-", "--stdin-filename", "svc/app.py", cwd=tmp_path, input=FLAWED)
     assert r.stdout == SAFE_FIXED
     assert r.returncode == 1  # WS205's unsafe fix remains
-    assert "svc/app.py:7:5: WS205" in r.stderr and "Fixed 1 finding in 1 file(s); 1 remaining" in r.stderr
+    assert "svc/app.py:6:5: WS205" in r.stderr and "Fixed 1 finding in 1 file(s); 1 remaining" in r.stderr
     assert on_disk.read_text() == "# the saved version\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     r = run_cli("fix", "-", "--stdin-filename", "svc/app.py", "--unsafe-fixes", "--exit-zero", cwd=tmp_path, input=FLAWED)
@@ -94,7 +95,7 @@ def test_fix_stdin_keeps_bytes_encoding_and_line_endings(tmp_path: Path) -> None
     raw = b"# -*- coding: latin-1 -*-\r\n" + data.encode("latin-1")
     r = run_bytes("fix", "-", "--stdin-filename", "m.py", "--select", "WS201", data=raw, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == raw.replace(b"    time.sleep(1)", b"    await asyncio.sleep(1)")
+    assert r.stdout == raw.replace(b"    time.sleep(1)", b"    await asyncio.sleep(1)").replace(b"import time\r\n", b"")
 
 
 def test_fix_stdin_diff(tmp_path: Path) -> None:

@@ -583,10 +583,12 @@ def rules_cmd(
 
 
 def _rule_rows(session: Session, bandit: bool) -> list[dict[str, Any]]:
+    from wsrefactor.rule import fix_label
+
     rows = [
         {
             "code": code, "name": cls.name, "category": cls.category,
-            "fix": cls.fix_safety.value, "enabled": session.selection.enabled(code),
+            "fix": fix_label(cls), "enabled": session.selection.enabled(code),
             "summary": cls.summary,
         }
         for code, cls in session.rules.items()

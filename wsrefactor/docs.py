@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from wsrefactor.registry import load_rules
+from wsrefactor.rule import fix_label
 
 TABLE = ("<!-- rules-table:start -->", "<!-- rules-table:end -->")
 REFERENCE = ("<!-- rules-reference:start -->", "<!-- rules-reference:end -->")
@@ -20,7 +21,7 @@ def rules_table() -> str:
     rows = ["| code | name | category | fix | summary |", "| --- | --- | --- | --- | --- |"]
     for code, rule in load_rules(()).items():
         rows.append(
-            f"| [{code}](#{code.lower()}) | {rule.name} | {rule.category} | {rule.fix_safety.value} | {rule.summary} |"
+            f"| [{code}](#{code.lower()}) | {rule.name} | {rule.category} | {fix_label(rule)} | {rule.summary} |"
         )
     return "\n".join(rows)
 
@@ -31,7 +32,7 @@ def rules_reference() -> str:
         body = re.sub(r"^## ", "#### ", rule.docs(), flags=re.MULTILINE)
         parts.append(
             f'<a id="{code.lower()}"></a>\n### {code} {rule.name}\n\n'
-            f"category: {rule.category} · fix: {rule.fix_safety.value} · severity: {rule.severity.value}\n\n{body}\n"
+            f"category: {rule.category} · fix: {fix_label(rule)} · severity: {rule.severity.value}\n\n{body}\n"
         )
     return "\n".join(parts).rstrip("\n")
 

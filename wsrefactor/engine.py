@@ -9,7 +9,7 @@ import ast
 import functools
 import os
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,22 +33,23 @@ class FixPolicy:
     """Which fixes may be applied: safe always, unsafe with ``--unsafe-fixes`` or explicit select.
 
     ``only`` (interactive fixing) restricts to the findings accepted one by one, identified by
-    ``(code, line, column)`` in the text as it was read; it implies a single pass.
+    ``(path, code, line, column)`` in the text as it was read (two identical files get their own
+    decisions). Accepted fixes that overlap one another are applied in later passes, found again
+    by their finding's fingerprint (``_Accepted``).
     """
 
     unsafe: bool = False
     unsafe_codes: frozenset[str] = frozenset()
-    only: frozenset[tuple[str, int, int]] | None = None
+    only: frozenset[tuple[str, str, int, int]] | None = None
 
-    def allows(self, code: str, fix: Fix) -> bool:
-        if self.only is not None and (code, *fix.at) not in self.only:
-            return False
-        return self.allows_project(code, fix.safety)
-
-    def allows_finding(self, code: str, line: int, column: int, safety: FixSafety) -> bool:
-        if self.only is not None and (code, line, column) not in self.only:
+    def allows_finding(self, path: str, code: str, line: int, column: int, safety: FixSafety) -> bool:
+        if self.only is not None and (path, code, line, column) not in self.only:
             return False
         return self.allows_project(code, safety)
+
+    def allows_fix(self, code: str, fix: Fix) -> bool:
+        """Whether a file's own fix may be applied (policies that must see the fix override this)."""
+        return self.allows_project(code, fix.safety)
 
     def allows_project(self, code: str, safety: FixSafety) -> bool:
         if safety is FixSafety.SAFE:
@@ -56,6 +57,44 @@ class FixPolicy:
         if safety is FixSafety.UNSAFE:
             return self.unsafe or code in self.unsafe_codes
         return False
+
+
+class _Accepted:
+    """The interactive decisions for one file, across fix passes.
+
+    Pass one knows the accepted findings by position. A fix not applied then (it overlapped
+    another accepted fix) is remembered by its finding's fingerprint (code + scope + statement
+    text, whitespace-insensitive) and applied in a later pass, where positions have moved.
+    """
+
+    def __init__(self, policy: FixPolicy, path: str) -> None:
+        self.policy = policy
+        self.positions = {(c, ln, col) for p, c, ln, col in policy.only or () if p == path}
+        self.pending: Counter[tuple[str, str]] | None = None
+
+    def permits(self, code: str, fix: Fix, contexts: Mapping[tuple[str, int, int], str]) -> bool:
+        if not self.policy.allows_fix(code, fix):
+            return False
+        if self.pending is None:
+            return (code, *fix.at) in self.positions
+        return self.pending[(code, contexts.get((code, *fix.at), ""))] > 0
+
+    def record(
+        self,
+        permitted: Sequence[tuple[str, Fix]],
+        chosen: Sequence[Fix],
+        contexts: Mapping[tuple[str, int, int], str],
+    ) -> None:
+        keys = {id(f): (c, contexts.get((c, *f.at), "")) for c, f in permitted}
+        if self.pending is None:
+            self.pending = Counter(keys[id(f)] for _, f in permitted if f not in chosen)
+        else:
+            self.pending.subtract(keys[id(f)] for f in chosen if id(f) in keys)
+            self.pending = +self.pending
+
+    @property
+    def done(self) -> bool:
+        return self.pending is not None and not self.pending
 
 
 @dataclass
@@ -180,7 +219,7 @@ def _finding(
         # A lazy fix that found nothing to do: its description says why.
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
-        edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+        edits = text_edits(module.code, apply_fixes(module, [fix], rule.ctx.path).code) if want_edits else ()
         info = FixInfo(fix.safety, fix.description, edits)
         fix.at = (rng.start.line, rng.start.column + 1)
     finding = Finding(
@@ -217,10 +256,12 @@ def check_parses(text: str, path: str) -> str | None:
 @dataclass
 class FixOutcome:
     text: str
+    # Findings resolved per code: present before the fixes and gone after (not passes applied).
     applied: dict[str, int] = field(default_factory=dict)
     new_files: list[tuple[str, str]] = field(default_factory=list)
     analysis: Analysis | None = None
     errors: list[str] = field(default_factory=list)
+    before: list[Finding] | None = None  # the findings of the text as it was read
 
 
 def fix_text(
@@ -233,19 +274,38 @@ def fix_text(
 ) -> FixOutcome:
     """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
     outcome = FixOutcome(text)
+    accepted = _Accepted(policy, path) if policy.only is not None else None
+    step = "final"
     for _ in range(MAX_FIX_PASSES):
-        if outcome.text is not text:
-            tree = _ast_or_none(outcome.text)
-        step = _fix_pass(outcome, path, rules, config, policy, tree)
-        if step == "done":
-            return outcome
-        if step == "final" or policy.only is not None:
+        tree = tree if outcome.text is text else _ast_or_none(outcome.text)
+        step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
+        if step != "changed" or (accepted is not None and accepted.done):
             break
-    final = outcome.text
-    outcome.analysis = analyze_module(
-        path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
-    )
+    if step != "done":
+        final = outcome.text
+        outcome.analysis = analyze_module(
+            path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
+        )
+    _count_resolved(outcome, text)
     return outcome
+
+
+def _count_resolved(outcome: FixOutcome, text: str) -> None:
+    if outcome.text != text and outcome.before is not None and outcome.analysis is not None:
+        outcome.applied = resolved(outcome.before, outcome.analysis.findings)
+
+
+def resolved(before: Sequence[Finding], after: Sequence[Finding]) -> dict[str, int]:
+    """Per code, the findings present before and absent after, by fingerprint (code, scope,
+    statement text) — never more than the code's net decrease, so a finding whose statement
+    another fix merely reworded is not counted."""
+    gone = Counter((f.code, f.context) for f in before) - Counter((f.code, f.context) for f in after)
+    by_code: Counter[str] = Counter()
+    for (code, _), n in gone.items():
+        by_code[code] += n
+    net = Counter(f.code for f in before)
+    net.subtract(f.code for f in after)
+    return {c: min(n, net[c]) for c, n in sorted(by_code.items()) if min(n, net[c]) > 0}
 
 
 def _fix_pass(
@@ -255,34 +315,69 @@ def _fix_pass(
     config: Config,
     policy: FixPolicy,
     tree: ast.Module | None,
+    accepted: _Accepted | None = None,
 ) -> str:
     """One pass: "changed" (go again), "done" (stable; the last analysis stands), or "final"
     (a lazy fix found nothing to do: re-analyse once so the message says so)."""
     module = parse(outcome.text, path)
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
-    allowed, all_built = _applicable(analysis, policy)
+    outcome.before = analysis.findings if outcome.before is None else outcome.before
+    contexts = _contexts(analysis.findings)
+    allowed, all_built = _applicable(_permitted(analysis, policy, accepted, contexts))
     if not allowed:
         return "done" if all_built else "final"
-    if module.code != outcome.text:
-        # libcst 1.9 drops all but the last of several comment lines indented less than the
-        # block they follow at the end of a file; any fix would silently delete them.
-        line = _first_difference(outcome.text, module.code)
-        outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
+    if not _reproduces(outcome, module):
         return "done"
     chosen = choose_compatible([f for _, f in allowed], analysis.position)
-    new_text = apply_fixes(module, chosen).code
+    new_text = apply_fixes(module, chosen, path).code
     applied = [(c, f) for c, f in allowed if f in chosen]
+    if not _acceptable(outcome, new_text, applied, path):
+        return "done"
+    if accepted:
+        accepted.record(allowed, chosen, contexts)
+    outcome.new_files.extend(_new_files(applied, path))
+    outcome.text = new_text
+    return "changed"
+
+
+def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
+    """Each finding's fingerprint text by (code, line, column), to recognise it in a later pass."""
+    return {(f.code, f.line, f.column): f.context for f in findings}
+
+
+def _applicable(permitted: Sequence[tuple[str, Fix]]) -> tuple[list[tuple[str, Fix]], bool]:
+    """The permitted fixes that have something to apply; and whether every lazy one did."""
+    allowed = [(c, f) for c, f in permitted if materialize(f)]
+    return allowed, len(allowed) == len(permitted)
+
+
+def _reproduces(outcome: FixOutcome, module: cst.Module) -> bool:
+    """libcst 1.9 drops all but the last of several comment lines indented less than the block
+    they follow at the end of a file; any fix would silently delete them: such files are not fixed."""
+    if module.code == outcome.text:
+        return True
+    line = _first_difference(outcome.text, module.code)
+    outcome.errors.append(f"libcst cannot reproduce this file byte for byte (line {line}); not fixed")
+    return False
+
+
+def _permitted(
+    analysis: Analysis, policy: FixPolicy, accepted: _Accepted | None, contexts: Mapping[tuple[str, int, int], str]
+) -> list[tuple[str, Fix]]:
+    if accepted is None:
+        return [(c, f) for c, f in analysis.fixes if policy.allows_fix(c, f)]
+    return [(c, f) for c, f in analysis.fixes if accepted.permits(c, f, contexts)]
+
+
+def _acceptable(outcome: FixOutcome, new_text: str, applied: Sequence[tuple[str, Fix]], path: str) -> bool:
+    """Whether the pass's output parses and changed something (a parse failure is reported)."""
     problem = check_parses(new_text, path)
     if problem is not None:
         codes = ", ".join(sorted({c for c, _ in applied}))
         outcome.errors.append(f"fix by {codes} would not parse ({problem}); not applied")
-        return "done"
-    if new_text == outcome.text:
-        return "done"
-    _record_applied(outcome, applied, path)
-    outcome.text = new_text
-    return "changed"
+        return False
+    return new_text != outcome.text
 
 
 def _first_difference(a: str, b: str) -> int:
@@ -291,18 +386,9 @@ def _first_difference(a: str, b: str) -> int:
     return a.count("\n", 0, n) + 1
 
 
-def _applicable(analysis: Analysis, policy: FixPolicy) -> tuple[list[tuple[str, Fix]], bool]:
-    """The fixes the policy allows that have something to apply; and whether every lazy one did."""
-    permitted = [(c, f) for c, f in analysis.fixes if policy.allows(c, f)]
-    allowed = [(c, f) for c, f in permitted if materialize(f)]
-    return allowed, len(allowed) == len(permitted)
-
-
-def _record_applied(outcome: FixOutcome, applied: Sequence[tuple[str, Fix]], path: str) -> None:
+def _new_files(applied: Sequence[tuple[str, Fix]], path: str) -> list[tuple[str, str]]:
     base = os.path.dirname(os.path.abspath(path))
-    for code, fix in applied:
-        outcome.applied[code] = outcome.applied.get(code, 0) + 1
-        outcome.new_files.extend((os.path.join(base, p), t) for p, t in fix.new_files)
+    return [(os.path.join(base, p), t) for _, fix in applied for p, t in fix.new_files]
 
 
 def _ast_or_none(text: str) -> ast.Module | None:

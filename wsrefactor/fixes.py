@@ -106,8 +106,9 @@ def _insert_after_imports(
     return module.with_changes(body=[*body[:index], *new, *body[index:]], has_trailing_newline=True)
 
 
-def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.Module:
-    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks."""
+def add_module_statements(module: cst.Module, statements: Iterable[str], path: str | None = None) -> cst.Module:
+    """Insert statements once each, right after the leading imports, spaced as PEP 8 asks (or
+    as the project's isort ``lines-after-imports`` says, found from ``path``)."""
     # Compare statements as this module would print them (its newline and indentation), so a
     # CRLF or tab-indented file recognises the statement a previous fix added.
     existing = {module.code_for_node(s).strip() for s in module.body}
@@ -124,57 +125,85 @@ def add_module_statements(module: cst.Module, statements: Iterable[str]) -> cst.
     index = _import_index(module.body)
     if index == 0:
         new[0] = new[0].with_changes(leading_lines=[])
+    elif _is_import_line(module.body[index - 1]):
+        new[0] = new[0].with_changes(leading_lines=_blank(_lines_after_imports(path, new[0])))
     nxt_compound = index < len(module.body) and _compound(module.body[index])
     return _insert_after_imports(module, new, index, 2 if nxt_compound or _compound(new[-1]) else 1)
 
 
-def _missing_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> list[str]:
-    """Import statements still needed; names from one module share one ``from`` line."""
+def _lines_after_imports(path: str | None, first: cst.BaseStatement) -> int:
+    """Blank lines between the imports and what follows: the project's ``lines-after-imports``,
+    else ruff's automatic choice (two before a definition, one otherwise)."""
+    from wsrefactor.imports import style_for
+
+    configured = style_for(path).lines_after_imports
+    return configured if configured >= 0 else (2 if _compound(first) else 1)
+
+
+def _missing_imports(
+    module: cst.Module, imports: Iterable[tuple[str, str | None]]
+) -> list[tuple[str, str | None]]:
+    """The ``(module, name)`` imports not bound yet, each once."""
     from wsrefactor.names import ImportTable
 
     bound = set(ImportTable(module).aliases.items())
-    plain: list[str] = []
-    names: dict[str, list[str]] = {}
+    out: list[tuple[str, str | None]] = []
     for mod, name in dict.fromkeys(imports):
         head = mod.split(".")[0]
         key = (head, head) if name is None else (name, f"{mod}.{name}")
         if key in bound:
             continue
         bound.add(key)
-        if name is None:
-            plain.append(f"import {mod}")
-        else:
-            names.setdefault(mod, []).append(name)
-    return plain + [f"from {mod} import {', '.join(found)}" for mod, found in names.items()]
+        out.append((mod, name))
+    return out
 
 
-def add_imports(module: cst.Module, imports: Iterable[tuple[str, str | None]]) -> cst.Module:
-    """Add ``import mod`` / ``from mod import name`` unless already bound, after the leading imports.
+def add_imports(
+    module: cst.Module, imports: Iterable[tuple[str, str | None]], path: str | None = None
+) -> cst.Module:
+    """Add ``import mod`` / ``from mod import name`` unless already bound, each into its isort
+    section of the leading import block (``wsrefactor.imports``; the project's isort/ruff settings
+    found from ``path``).
 
     A statement-level check (no metadata, no copy of the module): cheap enough to run per finding.
     """
-    texts = _missing_imports(module, imports)
-    if not texts:
+    from wsrefactor.imports import add_import_statements
+
+    wanted = _missing_imports(module, imports)
+    if not wanted:
         return module
-    new = [cst.parse_statement(t, config=module.config_for_parsing) for t in texts]
-    index = _import_index(module.body)
-    ends_imports = index > 0 and _is_import_line(module.body[index - 1])
-    return _insert_after_imports(module, new, index, 0 if ends_imports else 1)
+    return add_import_statements(module, wanted, path)
 
 
-def apply_fixes(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
+def apply_fixes(module: cst.Module, fixes: Sequence[Fix], path: str | None = None) -> cst.Module:
+    """Apply the fixes' replacements, module statements and imports; then drop the module-level
+    imports the replaced code used and nothing uses any more (``import time`` after the
+    ``time.sleep`` swap)."""
+    from wsrefactor.imports import remove_unused
+
     replacements: dict[cst.CSTNode, Replacement] = {}
     for fix in fixes:
         replacements.update(fix.replacements)
+    candidates = _names_replaced(module, replacements)
     if replacements:
         module = module.visit(_Apply(replacements))
     statements = [s for fix in fixes for s in fix.module_statements]
     if statements:
-        module = add_module_statements(module, statements)
+        module = add_module_statements(module, statements, path)
     imports = [i for fix in fixes for i in fix.imports]
     if imports:
-        module = add_imports(module, imports)
+        module = add_imports(module, imports, path)
+    if candidates:
+        module = remove_unused(module, candidates)
     return module
+
+
+def _names_replaced(module: cst.Module, replacements: Mapping[cst.CSTNode, Replacement]) -> set[str]:
+    """Module-level import names the replaced code reads: the ones a fix may leave unused."""
+    from wsrefactor.imports import module_import_names, names_in
+
+    bound = module_import_names(module) if replacements else set()
+    return bound & names_in(replacements) if bound else set()
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")

@@ -1,6 +1,6 @@
 """``fix --interactive``: each applicable fix shown as a diff hunk with its rule and reason, then
-yes / no / all / quit. The accepted fixes are identified by (code, line, column) and applied by the
-normal fix run in a single pass."""
+yes / no / all / quit. The accepted fixes are identified by (path, code, line, column) and applied by
+the normal fix run; accepted fixes that overlap are applied in later passes (``engine._Accepted``)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def ask_each_fix(
         f for f in preview.findings if f.fix is not None and policy.allows_project(f.code, f.fix.safety)
     ]
     texts: dict[str, str] = {}
-    accepted: set[tuple[str, int, int]] = set()
+    accepted: set[tuple[str, str, int, int]] = set()
     answer = "y"
     for n, finding in enumerate(candidates, start=1):
         if answer != "a":
@@ -66,7 +66,7 @@ def ask_each_fix(
         if answer == "q":
             break
         if answer in ("y", "a"):
-            accepted.add((finding.code, finding.line, finding.column))
+            accepted.add((finding.path, finding.code, finding.line, finding.column))
     return replace(policy, only=frozenset(accepted))
 
 

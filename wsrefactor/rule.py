@@ -204,6 +204,9 @@ class Rule(cst.BatchableCSTVisitor):
     category: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
     fix_safety: ClassVar[FixSafety] = FixSafety.NONE
+    # Fixes of an otherwise unsafe rule that keep behaviour (applied by a plain ``fix``): the
+    # rule is listed as ``mixed``.
+    safe_fixes: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     # A file is analysed by this rule only if its text contains one of these (empty: always).
     tokens: ClassVar[tuple[str, ...]] = ()
@@ -328,3 +331,11 @@ class ProjectFinding:
     fix: ProjectEdit | None = None
     stmt_line: int = 0
     context: str = ""
+
+
+def fix_label(rule: type[Rule]) -> str:
+    """How ``wsrefactor rules`` and the README show a rule's fix: safe, unsafe, none or mixed
+    (an unsafe rule some of whose fixes are safe, e.g. WS201's ``asyncio.sleep`` swap)."""
+    if rule.fix_safety is FixSafety.UNSAFE and rule.safe_fixes:
+        return "mixed"
+    return rule.fix_safety.value

@@ -20,6 +20,7 @@ from typing import Any
 from wsrefactor.config import Config, ConfigLookup, ConfigMap
 from wsrefactor.discovery import discover, generated_header
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, materialize, parse
+from wsrefactor.imports import drop_imports_left_unused, organize_new_module
 from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
@@ -260,7 +261,7 @@ def _held_back(findings: Iterable[Finding], policy: FixPolicy) -> int:
     return sum(
         1 for f in findings
         if f.fix is not None and f.fix.safety is FixSafety.UNSAFE
-        and policy.allows_finding(f.code, f.line, f.column, f.fix.safety)
+        and policy.allows_finding(f.path, f.code, f.line, f.column, f.fix.safety)
     )
 
 
@@ -446,11 +447,12 @@ def _apply_payloads(
     source = result.source or read_source(path)
     result.source = source
     text = result.new_text if result.new_text is not None else source.text
-    module = parse(text, path)
+    module = before = parse(text, path)
     for code, payload in payloads:
         rule = rules[code]
         if issubclass(rule, ProjectRule):
             module = rule.apply_payload(module, payload, path)
+    module = drop_imports_left_unused(before, module)
     problem = check_parses(module.code, path)
     if problem:
         raise SourceError(f"cross-file fix would not parse ({problem}); not applied")
@@ -523,7 +525,9 @@ def _wanted_project_fixes(
     if policy is None:
         return out
     for finding, edit in project:
-        if edit is None or not policy.allows_finding(finding.code, finding.line, finding.column, edit.safety):
+        if edit is None or not policy.allows_finding(
+            finding.path, finding.code, finding.line, finding.column, edit.safety
+        ):
             continue
         if edit.new_files and isinstance(policy, InMemoryFixPolicy):
             policy.refused.add(finding.code)
@@ -640,8 +644,8 @@ class InMemoryFixPolicy(FixPolicy):
 
     refused: set[str] = field(default_factory=set, compare=False)
 
-    def allows(self, code: str, fix: Any) -> bool:
-        if not super().allows(code, fix):
+    def allows_fix(self, code: str, fix: Any) -> bool:
+        if not super().allows_fix(code, fix):
             return False
         if materialize(fix) and fix.new_files:
             self.refused.add(code)
@@ -735,6 +739,8 @@ def _finish_file(
 def _finish_new_file(
     run: RunResult, path: str, text: str, write: bool, diff: bool, display: Callable[[str], str]
 ) -> None:
+    if path.endswith(".py"):
+        text = organize_new_module(text, path)
     if os.path.exists(path) and Path(path).read_text(encoding="utf-8", errors="replace") == text:
         return  # generated earlier with the same content
     if diff:

@@ -89,7 +89,7 @@ def _apply_project_payloads(
     text: str, rules: Sequence[type[Rule]], facts: Mapping[str, Any], cfg: Config, policy: FixPolicy, path: str
 ) -> str:
     """One round of project-rule payloads for this single file."""
-    module = parse(text, path)
+    module = before = parse(text, path)
     by_code = {r.code: r for r in rules}
     for finding, edit in _project_results(rules, facts, cfg, path):
         if edit is None or not policy.allows_project(finding.code, edit.safety):
@@ -97,7 +97,9 @@ def _apply_project_payloads(
         for target, payload in edit.payloads:
             if target == path:
                 module = by_code[finding.code].apply_payload(module, payload, path)  # type: ignore[attr-defined]
-    return module.code
+    from wsrefactor.imports import drop_imports_left_unused
+
+    return drop_imports_left_unused(before, module).code
 
 
 def fix_source(
