@@ -130,14 +130,29 @@ def assert_self_contained(page: str) -> None:
 
 
 def test_apply_edits_insert_replace_and_end_of_file() -> None:
+    from wsrefactor.fixes import apply_edits
+
+    assert not hasattr(report_mod, "apply_edits")  # one implementation: wsrefactor.fixes
     text = "a\nbb\nccc\n"
-    assert report_mod.apply_edits(text, [Edit(2, 1, 2, 1, "X\n")]) == "a\nX\nbb\nccc\n"
-    assert report_mod.apply_edits(text, [Edit(2, 2, 3, 2, "-")]) == "a\nb-cc\n"
-    assert report_mod.apply_edits(text, [Edit(4, 1, 4, 1, "d\n"), Edit(1, 1, 2, 1, "")]) == "bb\nccc\nd\n"
+    assert apply_edits(text, [Edit(2, 1, 2, 1, "X\n")]) == "a\nX\nbb\nccc\n"
+    assert apply_edits(text, [Edit(2, 2, 3, 2, "-")]) == "a\nb-cc\n"
+    assert apply_edits(text, [Edit(4, 1, 4, 1, "d\n"), Edit(1, 1, 2, 1, "")]) == "bb\nccc\nd\n"
     with pytest.raises(ValueError):
-        report_mod.apply_edits(text, [Edit(9, 1, 9, 1, "x")])
+        apply_edits(text, [Edit(9, 1, 9, 1, "x")])
     with pytest.raises(ValueError):
-        report_mod.apply_edits(text, [Edit(1, 1, 2, 2, "x"), Edit(2, 1, 2, 1, "y")])
+        apply_edits(text, [Edit(1, 1, 2, 2, "x"), Edit(2, 1, 2, 1, "y")])
+
+
+def test_apply_edits_round_trips_text_edits_on_a_line_holding_a_form_feed() -> None:
+    """``str.splitlines`` breaks at a form feed, libcst and text_edits do not: the edit must land
+    on the line text_edits meant (the old report copy put it one line too early)."""
+    from wsrefactor.fixes import apply_edits, text_edits
+
+    old = "import os\n\x0c\ndef f():\n    x = 1\x0c  # feed\n    return x\n"
+    new = old.replace("    return x\n", "    return x + 1\n")
+    edits = text_edits(old, new)
+    assert [(e.start_line, e.end_line) for e in edits] == [(5, 6)]
+    assert apply_edits(old, edits) == new
 
 
 def test_excerpt_marks_the_flagged_lines_and_cuts_long_spans() -> None:

@@ -85,45 +85,6 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # ---------------------------------------------------------------- edits, excerpts, diffs
 
 
-def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    """Apply 1-based (line, column) edits, each replacing ``[start, end)``, to ``text``.
-
-    Lines are numbered as :func:`wsrefactor.fixes.text_edits` numbers them (``str.splitlines``);
-    a position one line past the end addresses the end of the text. Overlapping edits or
-    positions outside the text raise ``ValueError``.
-    """
-    lines = text.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-
-    def offset(line: int, column: int) -> int:
-        if line < 1 or column < 1 or line > len(lines) + 1:
-            raise ValueError(f"edit position {line}:{column} is outside the file")
-        if line == len(lines) + 1:
-            if column != 1:
-                raise ValueError(f"edit position {line}:{column} is outside the file")
-            return starts[-1]
-        if column - 1 > len(lines[line - 1]):
-            raise ValueError(f"edit position {line}:{column} is outside its line")
-        return starts[line - 1] + column - 1
-
-    spans = sorted(
-        (offset(e.start_line, e.start_column), offset(e.end_line, e.end_column), e.content)
-        for e in edits
-    )
-    out: list[str] = []
-    pos = 0
-    for start, end, content in spans:
-        if start < pos or end < start:
-            raise ValueError("overlapping or reversed edits")
-        out.append(text[pos:start])
-        out.append(content)
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
-
-
 def source_lines(text: str) -> list[str]:
     lines = _LINE_BREAK.split(text)
     if lines and lines[-1] == "":
@@ -373,7 +334,7 @@ def _read(path: str, cache: dict[str, _File]) -> _File:
 
 def _file_diff(path: str, edits: Sequence[Edit], cache: dict[str, _File], display: Any) -> str:
     """Unified diff of one file's edits; ValueError (the reason) when it cannot be shown."""
-    from wsrefactor.fixes import unified_diff
+    from wsrefactor.fixes import apply_edits, unified_diff
 
     f = _read(path, cache) if os.path.exists(path) else _File("", [])  # a file the fix creates
     if f.text is None:
