@@ -111,6 +111,10 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no su
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Print the time each phase took (stderr).")
 TargetOpt = typer.Option(None, "--target-version", help="Lowest Python the code runs on, e.g. py311.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
+FixEditsOpt = typer.Option(
+    False, "--fix-edits",
+    help="Plan every fix, extract-method included, and report its edits (JSON, SARIF, dashboard); slower.",
+)
 
 
 class Session:
@@ -154,15 +158,15 @@ class Session:
         self.config = config.with_overrides(**overrides, **(extra or {}))
         self.selection = Selection.build(self.config.select, self.config.ignore, self.rules)
 
-    def job(self, fix: Any = None, want_edits: bool = False) -> Any:
+    def job(self, fix: Any = None, want_edits: bool = False, plan_fixes: bool = True) -> Any:
         from wsrefactor.runner import Job
 
         key = None
         if self.config.cache and fix is None:
             from wsrefactor.cache import run_key
 
-            key = run_key(self.config, self.selection, want_edits)
-        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key)
+            key = run_key(self.config, self.selection, want_edits, plan_fixes)
+        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, plan_fixes=plan_fixes, cache_key=key)
 
 
 def _jobs(value: Optional[int]) -> int:
@@ -220,6 +224,7 @@ def check(
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not recorded in this baseline file."),
+    fix_edits: bool = FixEditsOpt,
 ) -> None:
     """Report findings."""
     with _guard():
@@ -227,7 +232,8 @@ def check(
 
         session = Session(paths, select, ignore, config, target_version, no_cache)
         run = execute(
-            session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs),
+            session.paths,
+            session.job(want_edits=fmt is not Format.text or fix_edits, plan_fixes=fix_edits), _jobs(jobs),
             progress=wanted(quiet),
         )
         _timings(run, verbose)

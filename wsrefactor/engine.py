@@ -135,11 +135,15 @@ def analyze_module(
     want_edits: bool = False,
     tree: ast.Module | None = None,
     build_fixes: bool = False,
+    plan_lazy: bool = True,
 ) -> Analysis:
     """Run every rule over one parsed module in a single traversal.
 
     ``want_edits`` computes each fix's text edits (JSON, SARIF); ``build_fixes`` builds lazy fixes
     without edits, so messages say when a fix turned out impossible (the final pass of ``fix``).
+    ``plan_lazy=False`` leaves lazy fixes (``Fix.build``: extract method, generated code) unbuilt
+    even when edits are wanted: the finding says *that* a fix is offered, as a plain check does,
+    and its edits are planned on demand (``--fix-edits``, ``fix``, ``--diff``).
     """
     ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
     instances = [rule(ctx) for rule in rules]
@@ -160,7 +164,7 @@ def analyze_module(
         if isinstance(rule, ProjectRule) and rule.facts:
             facts[rule.code] = rule.facts
         for report in rule.reports:
-            finding, fix = _finding(rule, report, position, want_edits, build_fixes)
+            finding, fix = _finding(rule, report, position, want_edits, build_fixes, plan_lazy)
             findings.append(finding)
             if fix is not None:
                 fixes.append((rule.code, fix))
@@ -170,18 +174,22 @@ def analyze_module(
 
 
 def _finding(
-    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool
+    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool, plan_lazy: bool = True
 ) -> tuple[Finding, Fix | None]:
     module = rule.ctx.module
     rng = position(report.node)
     stmt_rng = position(report.stmt) if report.stmt is not None else rng
     fix, message, info = report.fix, report.message, None
-    if fix is not None and (want_edits or build_fixes) and not materialize(fix):
+    on_demand = fix is not None and fix.build is not None and not (build_fixes or plan_lazy)
+    if fix is not None and (want_edits or build_fixes) and not on_demand and not materialize(fix):
         # A lazy fix that found nothing to do: its description says why.
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
-        edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
-        info = FixInfo(fix.safety, fix.description, edits)
+        if on_demand:  # offered, not planned: no edits (a plain check says the same)
+            info = FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
+        else:
+            edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+            info = FixInfo(fix.safety, fix.description, edits)
         fix.at = (rng.start.line, rng.start.column + 1)
     finding = Finding(
         code=rule.code, name=rule.name, message=message, path=rule.ctx.path,

@@ -64,6 +64,8 @@ class Job:
     selection: Selection
     fix: FixPolicy | None = None
     want_edits: bool = False
+    # With ``want_edits``: also build lazy fixes (extract method...) to report their edits.
+    plan_fixes: bool = True
     root_display: str = "."
     cache_key: str | None = None  # set when results may be cached (check runs only)
 
@@ -195,7 +197,9 @@ def _libcst_pass(
     """Parse once with libcst; analyse, or fix until stable when the job fixes."""
     path, text = result.path, source.text
     if job.fix is None:
-        analysis = analyze_module(path, parse(text, path), rules, job.config, job.want_edits, tree)
+        analysis = analyze_module(
+            path, parse(text, path), rules, job.config, job.want_edits, tree, plan_lazy=job.plan_fixes
+        )
     else:
         outcome = fix_text(path, text, rules, job.config, job.fix, tree)
         analysis = outcome.analysis
