@@ -94,6 +94,9 @@ class LongFunction(ExtractRule):
         PLACEMENT_OPTION,
     )
     metric = "lines"
+    # Its only fix is planned lazily (extract method): when edits are not planned (JSON, SARIF,
+    # the dashboard without --fix-edits) the runner decides it from the ast, as a plain check does.
+    lazy_fix = True
     option_name = "max-lines"
 
     VALID = [

@@ -174,6 +174,12 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     if job.fix is None and not job.want_edits:
         candidates = _ast_only(result, candidates, tree, text, options)
+    elif job.fix is None and not job.plan_fixes:
+        # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
+        # edits to give, so it decides from the ast exactly as a plain check does.
+        lazy = [r for r in candidates if getattr(r, "lazy_fix", False)]
+        candidates = [r for r in candidates if r not in lazy]
+        candidates += _ast_only(result, lazy, tree, text, options, planned=False)
     if candidates:
         try:
             _libcst_pass(result, source, candidates, job, tree)
@@ -225,7 +231,8 @@ def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Mod
 
 
 def _ast_only(
-    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any],
+    planned: bool = True,
 ) -> list[type[Rule]]:
     """Let rules that can decide from the ``ast`` do so; return those that still need libcst."""
     left = []
@@ -240,11 +247,18 @@ def _ast_only(
                     code=rule.code, name=rule.name, message=r.message, path=result.path,
                     line=r.line, column=r.column, end_line=r.end_line, end_column=r.end_column,
                     severity=rule.severity, category=rule.category,
-                    fix=FixInfo(rule.fix_safety, "fix available") if r.fixable else None,
+                    fix=_offered(rule, planned) if r.fixable else None,
                     stmt_line=r.stmt_line, stmt_end_line=r.stmt_end_line, context=r.context,
                 )
             )
     return left
+
+
+def _offered(rule: type[Rule], planned: bool) -> FixInfo:
+    """The fix a finding decided from the ast offers (built only when applied or asked for)."""
+    if planned:
+        return FixInfo(rule.fix_safety, "fix available")
+    return FixInfo(rule.fix_safety, "fix available (edits planned on demand: --fix-edits)", planned=False)
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
