@@ -180,16 +180,12 @@ def _finding(
     rng = position(report.node)
     stmt_rng = position(report.stmt) if report.stmt is not None else rng
     fix, message, info = report.fix, report.message, None
-    on_demand = fix is not None and fix.build is not None and not (build_fixes or plan_lazy)
+    on_demand = _on_demand(fix, build_fixes, plan_lazy)
     if fix is not None and (want_edits or build_fixes) and not on_demand and not materialize(fix):
         # A lazy fix that found nothing to do: its description says why.
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
-        if on_demand:  # offered, not planned: no edits (a plain check says the same)
-            info = FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
-        else:
-            edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
-            info = FixInfo(fix.safety, fix.description, edits)
+        info = _fix_info(module, fix, want_edits, on_demand)
         fix.at = (rng.start.line, rng.start.column + 1)
     finding = Finding(
         code=rule.code, name=rule.name, message=message, path=rule.ctx.path,
@@ -200,6 +196,19 @@ def _finding(
         context=_context_text(module, report), extra=report.extra,
     )
     return finding, fix
+
+
+def _on_demand(fix: Fix | None, build_fixes: bool, plan_lazy: bool) -> bool:
+    """A lazy fix left unbuilt: offered, its edits planned only when asked for."""
+    return fix is not None and fix.build is not None and not (build_fixes or plan_lazy)
+
+
+def _fix_info(module: cst.Module, fix: Fix, want_edits: bool, on_demand: bool) -> FixInfo:
+    """What the finding says about its fix; edits only when wanted and the fix was built."""
+    if on_demand:  # offered, not planned: no edits (a plain check says the same)
+        return FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
+    edits = text_edits(module.code, apply_fixes(module, [fix]).code) if want_edits else ()
+    return FixInfo(fix.safety, fix.description, edits)
 
 
 def materialize(fix: Fix) -> bool:

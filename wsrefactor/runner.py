@@ -171,15 +171,8 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         return result
     options = job.config.rule_options
     _record_ast_facts(result, rules, tree, text)
-    candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
-    if job.fix is None and not job.want_edits:
-        candidates = _ast_only(result, candidates, tree, text, options)
-    elif job.fix is None and not job.plan_fixes:
-        # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
-        # edits to give, so it decides from the ast exactly as a plain check does.
-        lazy = [r for r in candidates if getattr(r, "lazy_fix", False)]
-        candidates = [r for r in candidates if r not in lazy]
-        candidates += _ast_only(result, lazy, tree, text, options, planned=False)
+    wanted = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
+    candidates = _decide_from_ast(result, job, tree, text, wanted)
     if candidates:
         try:
             _libcst_pass(result, source, candidates, job, tree)
@@ -195,6 +188,22 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         # bandit annotates the tree it walks: it goes last, when no rule reads the tree any more
         result.findings.extend(bandit_findings(result.path, text, job.selection, tree))
     return result
+
+
+def _decide_from_ast(
+    result: FileResult, job: Job, tree: ast.Module, text: str, candidates: list[type[Rule]]
+) -> list[type[Rule]]:
+    """Let rules decide from the ``ast`` when nothing needs libcst; return those that still do."""
+    options = job.config.rule_options
+    if job.fix is None and not job.want_edits:
+        return _ast_only(result, candidates, tree, text, options)
+    if job.fix is None and not job.plan_fixes:
+        # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
+        # edits to give, so it decides from the ast exactly as a plain check does.
+        lazy = [r for r in candidates if getattr(r, "lazy_fix", False)]
+        rest = [r for r in candidates if r not in lazy]
+        return rest + _ast_only(result, lazy, tree, text, options, planned=False)
+    return candidates
 
 
 def _libcst_pass(

@@ -145,10 +145,10 @@ def diff_rows(diff: str) -> list[dict[str, str]]:
 def git_head(directory: str | os.PathLike[str]) -> str | None:
     """The commit id checked out in ``directory`` (``git rev-parse HEAD``), or None (no git, no
     repository, no commit yet)."""
-    import subprocess
+    import subprocess  # nosec B404 - runs git only, with a fixed argument list
 
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # nosec B603 B607 - fixed argv, no shell; git from PATH like any git tool
             ["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=directory,
             capture_output=True, text=True, timeout=10, check=False,
         )
@@ -252,11 +252,20 @@ def _history_point(path: Path) -> HistoryPoint | None:
     if moment is None or not isinstance(total, int) or isinstance(total, bool) or total < 0:
         _err(f"wsrefactor: {path}: skipped, bad timestamp or total")
         return None
-    commit = data.get("commit") if isinstance(data.get("commit"), str) else None
+    return HistoryPoint(moment, total, commit=_snapshot_commit(data), by_file=_snapshot_by_file(data))
+
+
+def _snapshot_commit(data: Mapping[str, Any]) -> str | None:
+    commit = data.get("commit")
+    return commit if isinstance(commit, str) else None
+
+
+def _snapshot_by_file(data: Mapping[str, Any]) -> Mapping[str, int] | None:
+    """``by_file`` when well formed (snapshots of older versions have none)."""
     by_file = data.get("by_file")
-    if not (isinstance(by_file, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in by_file.items())):
-        by_file = None
-    return HistoryPoint(moment, total, commit=commit, by_file=by_file)
+    if isinstance(by_file, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in by_file.items()):
+        return by_file
+    return None
 
 
 def load_history(directory: Path) -> list[HistoryPoint]:
@@ -278,6 +287,11 @@ def _nice_step(value: float) -> int:
         if value <= step * magnitude:
             return int(step * magnitude)
     return int(10 * magnitude)
+
+
+def _bar_title(p: HistoryPoint) -> str:
+    at = f" at {p.commit[:12]}" if p.commit else ""
+    return f"{_iso(p.timestamp)}: {p.total} finding{'s' if p.total != 1 else ''}{at}" + (" (this run)" if p.current else "")
 
 
 def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int = 240) -> dict[str, Any]:
@@ -303,8 +317,7 @@ def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int =
             "label": "now" if p.current else p.timestamp.strftime(
                 "%b %d %H:%M" if days[p.timestamp.date()] > 1 else "%b %d"
             ),
-            "title": f"{_iso(p.timestamp)}: {p.total} finding{'s' if p.total != 1 else ''}"
-            + (f" at {p.commit[:12]}" if p.commit else "") + (" (this run)" if p.current else ""),
+            "title": _bar_title(p),
             "show_label": show_label, "show_value": len(points) <= 24,
         })
         coords.append(f"{cx:.1f},{y:.1f}")

@@ -196,31 +196,13 @@ def _rule_help_uri(code: str, name: str) -> str | None:
 
 def section(docs: str, heading: str = "What it does") -> str:
     """The whole ``## <heading>`` section of a rule's docs as plain paragraphs (code blocks dropped)."""
-    lines = docs.splitlines()
-    start = next(
-        (i for i, line in enumerate(lines) if re.match(rf"#+\s*{re.escape(heading)}\s*$", line.strip(), re.I)),
-        None,
-    )
-    if start is None:
+    match = re.search(rf"^[ \t]*#+[ \t]*{re.escape(heading)}[ \t]*$", docs, re.M | re.I)
+    if match is None:
         return ""
-    paragraphs: list[list[str]] = [[]]
-    fenced = False
-    for text in lines[start + 1 :]:
-        text = text.strip()
-        if text.startswith("```"):
-            fenced = not fenced
-            if paragraphs[-1]:
-                paragraphs.append([])
-            continue
-        if fenced:
-            continue
-        if text.startswith("#"):
-            break
-        if text:
-            paragraphs[-1].append(text)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return "\n\n".join(" ".join(p) for p in paragraphs if p)
+    body = re.split(r"^[ \t]*#", docs[match.end():], maxsplit=1, flags=re.M)[0]
+    body = re.sub(r"^[ \t]*```.*?^[ \t]*```[^\n]*$", "\n", body, flags=re.M | re.S)  # code blocks
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", body))
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 # --------------------------------------------------------------------------
@@ -258,27 +240,32 @@ def bandit_rule(code: str) -> dict[str, Any] | None:
     manager = extension_loader.MANAGER
     plugin = manager.plugins_by_id.get(code)
     if plugin is not None:
-        func = plugin.plugin
-        doc = inspect.getdoc(func) or inspect.getdoc(inspect.getmodule(func)) or ""
-        text = _rst_text(doc)
-        title = re.search(rf"{re.escape(code)}:\s*(.+)", text)
-        short = title.group(1).strip() if title else plugin.name.replace("_", " ")
-        body = text[title.end():] if title else text
-        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip()]
-        full = next((p for p in paragraphs if not p.startswith((":", ">>", "|"))), short)
-        name, cwe = plugin.name, 0
+        info = _plugin_docs(code, plugin)
+    elif code in manager.blacklist_by_id:
+        info = _blacklist_docs(manager.blacklist_by_id[code])
     else:
-        info = manager.blacklist_by_id.get(code)
-        if info is None:
-            return None
-        name, short = str(info["name"]), str(info["message"])
-        qualnames = ", ".join(info.get("qualnames") or ())
-        full = f"{short} Flagged: {qualnames}." if qualnames else short
-        text, cwe = full, int(info.get("cwe") or 0)
-    return {
-        "name": name, "short": short, "full": full, "help": text or full,
-        "help_uri": docs_utils.get_url(code), "cwe": cwe,
-    }
+        return None
+    return {**info, "help_uri": docs_utils.get_url(code)}
+
+
+def _plugin_docs(code: str, plugin: Any) -> dict[str, Any]:
+    """A plugin's title (``B608: Test for SQL injection``), first paragraph and whole docstring."""
+    func = plugin.plugin
+    text = _rst_text(inspect.getdoc(func) or inspect.getdoc(inspect.getmodule(func)) or "")
+    title = re.search(rf"{re.escape(code)}:\s*(.+)", text)
+    short = title.group(1).strip() if title else plugin.name.replace("_", " ")
+    body = text[title.end():] if title else text
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip()]
+    full = next((p for p in paragraphs if not p.startswith((":", ">>", "|"))), short)
+    return {"name": plugin.name, "short": short, "full": full, "help": text or full, "cwe": 0}
+
+
+def _blacklist_docs(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A blacklist check (B3xx calls, B4xx imports): its message and the names it flags."""
+    short = str(info["message"])
+    qualnames = ", ".join(info.get("qualnames") or ())
+    full = f"{short} Flagged: {qualnames}." if qualnames else short
+    return {"name": str(info["name"]), "short": short, "full": full, "help": full, "cwe": int(info.get("cwe") or 0)}
 
 
 def _security_properties(tags: list[str], severity: float, cwe: int) -> dict[str, Any]:
@@ -298,23 +285,29 @@ def _bandit_descriptor(code: str, samples: Sequence[Finding]) -> dict[str, Any]:
     sample = samples[0] if samples else None
     info = bandit_rule(code)
     name = info["name"] if info else (sample.name if sample else code)
+    fallback = f"bandit check {name}"
     descriptor: dict[str, Any] = {
         "id": code,
         "name": name,
-        "shortDescription": {"text": info["short"] if info else f"bandit check {name}"},
-        "fullDescription": {"text": info["full"] if info else f"bandit check {name}"},
-        "defaultConfiguration": {"level": level(sample.severity) if sample else "warning"},
+        "shortDescription": {"text": info["short"] if info else fallback},
+        "fullDescription": {"text": info["full"] if info else fallback},
+        "defaultConfiguration": {"level": level(sample.severity if sample else Severity.WARNING)},
     }
     if info:
         descriptor["helpUri"] = info["help_uri"]
         descriptor["help"] = {"text": info["help"]}
+    descriptor["properties"] = _bandit_properties(samples, info["cwe"] if info else 0)
+    return descriptor
+
+
+def _bandit_properties(samples: Sequence[Finding], default_cwe: int) -> dict[str, Any]:
+    """Security tags and the worst ``security-severity`` of a bandit check's findings in the run."""
     severity = max(
         (bandit_security_severity(_extra(f, "bandit_severity"), _extra(f, "bandit_confidence")) for f in samples),
         default=5.0,
     )
-    cwe = next((int(_extra(f, "cwe") or 0) for f in samples if _extra(f, "cwe")), info["cwe"] if info else 0)
-    descriptor["properties"] = _security_properties(["bandit"], severity, cwe)
-    return descriptor
+    cwe = next((int(_extra(f, "cwe") or 0) for f in samples if _extra(f, "cwe")), default_cwe)
+    return _security_properties(["bandit"], severity, cwe)
 
 
 def _sampled_descriptor(code: str, sample: Finding | None) -> dict[str, Any]:
@@ -349,10 +342,15 @@ def _rule_properties(code: str, rule: Any) -> dict[str, Any]:
 
 
 def _rule_descriptor(code: str, rule: Any | None, samples: Sequence[Finding]) -> dict[str, Any]:
-    if rule is None:
-        if (samples and samples[0].category == "bandit") or bandit_rule(code) is not None:
-            return _bandit_descriptor(code, samples)
-        return _sampled_descriptor(code, samples[0] if samples else None)
+    if rule is not None:
+        return _registry_descriptor(code, rule)
+    if (samples and samples[0].category == "bandit") or bandit_rule(code) is not None:
+        return _bandit_descriptor(code, samples)
+    return _sampled_descriptor(code, samples[0] if samples else None)
+
+
+def _registry_descriptor(code: str, rule: Any) -> dict[str, Any]:
+    """A wsrefactor rule: its summary, whole "What it does", docs and metadata."""
     docs = rule.docs() if hasattr(rule, "docs") else ""
     name = getattr(rule, "name", "") or code
     summary = getattr(rule, "summary", "") or name
@@ -441,6 +439,15 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str
     }
 
 
+def _result_properties(f: Finding) -> dict[str, Any]:
+    """The finding's category, and bandit's severity and confidence for a bandit finding."""
+    props: dict[str, Any] = {"category": f.category} if f.category else {}
+    if _extra(f, "bandit_severity"):
+        props["severity"] = str(_extra(f, "bandit_severity")).lower()
+        props["confidence"] = str(_extra(f, "bandit_confidence")).lower()
+    return props
+
+
 def to_sarif(findings: list[Finding], rules: Mapping[str, Any]) -> dict[str, Any]:
     """The SARIF log as a dict (``render`` serialises it)."""
     samples: dict[str, list[Finding]] = {}
@@ -470,10 +477,7 @@ def to_sarif(findings: list[Finding], rules: Mapping[str, Any]) -> dict[str, Any
         fixes = _fixes(f)
         if fixes:
             result["fixes"] = fixes
-        props: dict[str, Any] = {"category": f.category} if f.category else {}
-        if _extra(f, "bandit_severity"):
-            props["severity"] = str(_extra(f, "bandit_severity")).lower()
-            props["confidence"] = str(_extra(f, "bandit_confidence")).lower()
+        props = _result_properties(f)
         if props:
             result["properties"] = props
         results.append(result)
