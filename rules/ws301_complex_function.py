@@ -97,6 +97,9 @@ class ComplexFunction(ExtractRule):
     summary = "function is too complex (radon cyclomatic complexity over the limit)"
     options = (Option("max-cc", int, 10, "Highest radon cyclomatic complexity allowed."), PLACEMENT_OPTION)
     metric = "cc"
+    # Its only fix is planned lazily (extract method): when edits are not planned (JSON, SARIF,
+    # the dashboard without --fix-edits) the runner decides it from the ast, as a plain check does.
+    lazy_fix = True
     option_name = "max-cc"
 
     VALID = [

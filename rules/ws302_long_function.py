@@ -1,22 +1,44 @@
-"""WS302 long-function: a function longer than the limit, in lines (radon's span)."""
+"""WS302 long-function: a function longer than the limit, in lines (its real span)."""
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from typing import Any
 
+from wsrefactor import complexity
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import PLACEMENT_OPTION, ExtractRule
+from wsrefactor.rule import AstReport, Invalid, Option, Valid
+from wsrefactor.rules._extract import (
+    PLACEMENT_OPTION,
+    ExtractRule,
+    _defs_in_order,
+    radon_functions,
+)
+from wsrefactor.rules._prefilter import index, per_tree
+
+
+def _length(block: Any) -> int:
+    return int(block.endline - block.lineno + 1)
+
+
+def _real_functions(tree: ast.Module) -> dict[int, Any]:
+    """radon's function blocks by source ordinal, their ``endline`` the real last line
+    (:func:`wsrefactor.complexity.with_real_spans`, the gate's and the dashboard's measure)."""
+    functions = radon_functions(tree)
+    fixed = complexity.with_real_spans(list(functions.values()), tree)
+    return dict(zip(functions, fixed))
 
 
 class LongFunction(ExtractRule):
     """
     ## What it does
     Reports functions and methods (closures included) longer than `max-lines`, counted like
-    `wsrefactor gate` counts them: from the `def` line to the function's last line (radon's
-    span; decorators excluded). The finding sits on the `def` line: `function 'authenticate'
-    is 97 lines long > 50`. Files without such a function are never parsed by libcst for this
-    rule: the prefilter runs radon on Python's `ast`.
+    `wsrefactor gate` and the dashboard count them: from the `def` line to the function's real
+    last line (Python's `ast` span; decorators excluded; radon's own end line stops at the line
+    the last statement starts on, or at the `def` when the body ends with an `assert`). The
+    finding sits on the `def` line: `function 'authenticate' is 97 lines long > 50`. Files
+    without such a function are never parsed by libcst for this rule.
 
     ## Why is this bad?
     A handler that does not fit on a screen mixes several jobs (parsing, authentication,
@@ -72,6 +94,9 @@ class LongFunction(ExtractRule):
         PLACEMENT_OPTION,
     )
     metric = "lines"
+    # Its only fix is planned lazily (extract method): when edits are not planned (JSON, SARIF,
+    # the dashboard without --fix-edits) the runner decides it from the ast, as a plain check does.
+    lazy_fix = True
     option_name = "max-lines"
 
     VALID = [
@@ -111,6 +136,50 @@ class LongFunction(ExtractRule):
         ),
     ]
 
+    # The shared base reads radon's ``endline``; WS302 hands it blocks whose ``endline`` is the
+    # real one (``_real_functions``), in the prefilter, the ast path and the libcst path alike.
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        if tree is None:
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError):
+                return False
+        limit = cls.limit_from(options)
+        defs = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+        if all(last - first + 1 <= limit for first, last in map(complexity.span, defs)):
+            return False  # no def is that long: radon need not run
+        return any(_length(b) > limit for b in per_tree(_real_functions, tree).values())
+
+    @classmethod
+    def ast_reports(
+        cls, tree: ast.Module, text: str, options: Mapping[str, Any]
+    ) -> list[AstReport] | None:
+        limit = cls.limit_from(options)
+        defs = per_tree(_defs_in_order, tree)
+        out = []
+        for ordinal, block in per_tree(_real_functions, tree).items():
+            if _length(block) <= limit:
+                continue
+            node, scope = defs[ordinal]
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            end = node.end_lineno or node.lineno
+            out.append(
+                AstReport(
+                    line=node.lineno, column=node.col_offset + 1, end_line=end,
+                    end_column=(node.end_col_offset or 0) + 1,
+                    message=cls.message(cls, node.name, block, limit),  # type: ignore[arg-type]
+                    fixable=True, stmt_line=first, stmt_end_line=end, context=f"{scope}:def {node.name}",
+                )
+            )
+        return out
+
+    def _functions(self) -> dict[int, Any]:
+        if self._radon is None:
+            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+            self._radon = per_tree(_real_functions, tree)
+        return self._radon
+
     def message(self, name: str, block: Any, limit: int) -> str:
-        length = int(block.endline - block.lineno + 1)
-        return f"function '{name}' is {length} lines long > {limit}"
+        return f"function '{name}' is {_length(block)} lines long > {limit}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import json
 import os
 import pickle
@@ -132,14 +134,22 @@ def _radon_rows(entries: list[dict]) -> Counter:
         name = e["name"]
         if e["type"] == "method":
             name = f"{e['classname']}.{name}"
-        rows[(e["type"], name, e["lineno"], e["endline"], e["col_offset"], e["complexity"], e["rank"])] += 1
+        rows[(e["type"], name, e["lineno"], e["col_offset"], e["complexity"], e["rank"])] += 1
     return rows
 
 
 def _our_rows(blocks: list[Block]) -> Counter:
-    return Counter(
-        (b.kind, b.name, b.lineno, b.endline, b.col, b.complexity, b.rank) for b in blocks
-    )
+    """Everything radon reports but the end line: ours is the real one (checked against ast)."""
+    return Counter((b.kind, b.name, b.lineno, b.col, b.complexity, b.rank) for b in blocks)
+
+
+def _ast_ends(path: Path) -> dict[tuple[int, int], int]:
+    tree = ast.parse(path.read_bytes())
+    return {
+        (n.lineno, n.col_offset): n.end_lineno
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
 
 
 def _site_files(package) -> list[Path]:
@@ -168,6 +178,9 @@ def test_measure_matches_radon_cli(corpus: list[Path], closures: bool) -> None:
             continue
         blocks = measure_file(str(path), closures=closures)
         assert _our_rows(blocks) == _radon_rows(entries), path
+        ends = _ast_ends(path)
+        assert all(b.endline == ends[(b.lineno, b.col)] for b in blocks), path
+        assert all(b.length == b.endline - b.lineno + 1 for b in blocks)
         compared += len(blocks)
     assert compared > 3000  # radon + libcst really were compared
     assert len(expected) > 250
@@ -324,7 +337,11 @@ def test_override_mapping_and_validation() -> None:
     "path,pattern,expected",
     [
         ("src/a.py", "src/*.py", True),
-        ("src/sub/a.py", "src/*.py", True),  # fnmatch: * crosses /
+        ("src/sub/a.py", "src/*.py", False),  # gitignore, like exclude: * stays in its directory
+        ("src/sub/a.py", "src/**/*.py", True),
+        ("pkg/generated_x.py", "generated_*.py", True),  # no slash: any depth
+        ("pkg/tests/a.py", "/tests/", False),  # leading slash: anchored at the root
+        ("tests/a.py", "/tests/", True),
         ("src/a.py", "src/**/a.py", True),  # ** matches zero dirs
         ("src/x/y/a.py", "src/**/a.py", True),
         ("a.py", "**/a.py", True),
@@ -598,12 +615,26 @@ def test_load_baseline_missing_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------
 
 
+def test_function_over_both_limits_is_one_offender_with_both_reasons() -> None:
+    blocks = [blk("both", 14, 73, lineno=12), blk("cc_only", 20, 3, lineno=90), blk("ok", 2, 3, lineno=99)]
+    result = evaluate(blocks, GateSettings())
+    assert [v.metric for v in result.violations] == ["length", "cc", "cc"]  # one per broken limit
+    offenders = result.offenders
+    assert [(o.block.name, o.metrics, o.message) for o in offenders] == [
+        ("both", ("cc", "length"), "cc 14 > 10; length 73 > 50"),  # worst violation first
+        ("cc_only", ("cc",), "cc 20 > 10"),
+    ]
+    doc = to_json(result)
+    assert [(f["name"], [r["metric"] for r in f["reasons"]]) for f in doc["functions"]] == [
+        ("both", ["cc", "length"]), ("cc_only", ["cc"]),
+    ]
+
+
 def test_render_text() -> None:
     blocks = [blk("Server.handle", 14, 73, lineno=12, kind="method"), blk("ok", 2, 3, lineno=90)]
     text = render_text(evaluate(blocks, GateSettings(max_average=3)))
     assert text.splitlines() == [
-        "pkg/app.py:12: Server.handle CC 14 (C) length 73 — length 73 > 50",
-        "pkg/app.py:12: Server.handle CC 14 (C) length 73 — cc 14 > 10",
+        "pkg/app.py:12: Server.handle CC 14 (C) length 73 — cc 14 > 10; length 73 > 50",
         "average CC 8.00 (B) — average cc 8.00 > 3",
         "2 functions checked, 3 violations, average CC 8.00 (B)",
     ]
@@ -630,7 +661,7 @@ def test_to_json_schema_and_stability() -> None:
     doc = json.loads(first)
     assert set(doc) == {
         "version", "passed", "checked", "violation_count", "average",
-        "average_rank", "thresholds", "baseline", "violations",
+        "average_rank", "thresholds", "baseline", "functions", "violations",
     }
     assert doc["version"] == 1 and doc["passed"] is False and doc["checked"] == 3
     assert doc["thresholds"] == {"max_cc": 10, "max_lines": 50, "max_average": 5.0}
@@ -644,6 +675,9 @@ def test_to_json_schema_and_stability() -> None:
         "complexity": 12, "rank": "C", "length": 1,
     }
     assert avg_v["metric"] == "average" and avg_v["path"] is None and avg_v["name"] is None
+    (func,) = doc["functions"]
+    assert func["name"] == "c" and func["message"] == "cc 12 > 10"
+    assert func["reasons"] == [{"metric": "cc", "value": 12, "limit": 10, "excess": 2, "source": "threshold", "message": "cc 12 > 10"}]
     assert avg_v["message"] == "average cc 9.67 > 5"
     # rank F means "no limit": must stay valid strict JSON (no Infinity)
     doc_f = to_json(evaluate(blocks, GateSettings(max_average="F")))

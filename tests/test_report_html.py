@@ -10,6 +10,7 @@ import html as html_lib
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import textwrap
@@ -130,14 +131,29 @@ def assert_self_contained(page: str) -> None:
 
 
 def test_apply_edits_insert_replace_and_end_of_file() -> None:
+    from wsrefactor.fixes import apply_edits
+
+    assert not hasattr(report_mod, "apply_edits")  # one implementation: wsrefactor.fixes
     text = "a\nbb\nccc\n"
-    assert report_mod.apply_edits(text, [Edit(2, 1, 2, 1, "X\n")]) == "a\nX\nbb\nccc\n"
-    assert report_mod.apply_edits(text, [Edit(2, 2, 3, 2, "-")]) == "a\nb-cc\n"
-    assert report_mod.apply_edits(text, [Edit(4, 1, 4, 1, "d\n"), Edit(1, 1, 2, 1, "")]) == "bb\nccc\nd\n"
+    assert apply_edits(text, [Edit(2, 1, 2, 1, "X\n")]) == "a\nX\nbb\nccc\n"
+    assert apply_edits(text, [Edit(2, 2, 3, 2, "-")]) == "a\nb-cc\n"
+    assert apply_edits(text, [Edit(4, 1, 4, 1, "d\n"), Edit(1, 1, 2, 1, "")]) == "bb\nccc\nd\n"
     with pytest.raises(ValueError):
-        report_mod.apply_edits(text, [Edit(9, 1, 9, 1, "x")])
+        apply_edits(text, [Edit(9, 1, 9, 1, "x")])
     with pytest.raises(ValueError):
-        report_mod.apply_edits(text, [Edit(1, 1, 2, 2, "x"), Edit(2, 1, 2, 1, "y")])
+        apply_edits(text, [Edit(1, 1, 2, 2, "x"), Edit(2, 1, 2, 1, "y")])
+
+
+def test_apply_edits_round_trips_text_edits_on_a_line_holding_a_form_feed() -> None:
+    """``str.splitlines`` breaks at a form feed, libcst and text_edits do not: the edit must land
+    on the line text_edits meant (the old report copy put it one line too early)."""
+    from wsrefactor.fixes import apply_edits, text_edits
+
+    old = "import os\n\x0c\ndef f():\n    x = 1\x0c  # feed\n    return x\n"
+    new = old.replace("    return x\n", "    return x + 1\n")
+    edits = text_edits(old, new)
+    assert [(e.start_line, e.end_line) for e in edits] == [(5, 6)]
+    assert apply_edits(old, edits) == new
 
 
 def test_excerpt_marks_the_flagged_lines_and_cuts_long_spans() -> None:
@@ -463,3 +479,58 @@ def test_dashboard_in_headless_chromium(project: Path, tmp_path: Path) -> None:
     assert all(abs(a - b) <= 4 for a, b in zip(header, (0x1D, 0x23, 0x30))), header  # the CSS applied
     assert pixel(rows, channels, 640, 1990) != header
     assert any(min(pixel(rows, channels, x, 150)) >= 250 for x in range(60, 1220, 10))  # KPI cards
+
+
+# ---------------------------------------------------------------- bandit, noise settings, commit, per-file trend
+
+
+def test_bandit_findings_count_as_security_with_bandits_severity(project: Path) -> None:
+    (project / "srv" / "shell.py").write_text("import subprocess\n\n\ndef run(cmd):\n    subprocess.call(cmd, shell=True)\n")
+    page = make_report("--select", "B602")
+    cats = page[page.index('id="by-category"'):page.index('id="by-rule"')]
+    assert "security" in cats and "bandit" not in cats
+    assert "high severity, high confidence" in page
+    code, _ = run_cli("report", "srv", "--select", "B602", "--json-snapshot", "snaps")
+    data = json.loads(next(Path("snaps").glob("*.json")).read_text())
+    assert data["by_category"] == {"security": 1}
+
+
+def test_dashboard_respects_the_configuration_like_check(project: Path) -> None:
+    """Same runner and selection as ``check``: per-file-ignores and select from the config apply."""
+    (project / "pyproject.toml").write_text(
+        '[tool.wsrefactor]\nselect = ["WS205"]\n[tool.wsrefactor.per-file-ignores]\n"srv/worker.py" = ["WS205"]\n'
+    )
+    result = CliRunner().invoke(app, ["check", "srv", "--format", "json", "--no-cache"])
+    expected = sorted((f["filename"], f["line"], f["code"]) for f in json.loads(result.stdout))
+    assert expected and all(f == "srv/app.py" for f, _, _ in expected)
+    run_cli("report", "srv", "--json-snapshot", "snaps", "--jobs", "1")
+    data = json.loads(next(Path("snaps").glob("*.json")).read_text())
+    assert data["by_file"] == {"srv/app.py": len(expected)}
+    assert data["by_rule"] == {"WS205": len(expected)}
+
+
+def test_snapshot_records_commit_and_per_file_counts_and_the_page_shows_the_change(project: Path) -> None:
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q"], check=True, env=env)
+    subprocess.run(["git", "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "x"], check=True, env=env)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    run_cli("report", "srv", *SELECT, "--json-snapshot", "hist", "--jobs", "1")
+    first = json.loads(next(Path("hist").glob("*.json")).read_text())
+    assert first["commit"] == head
+    assert first["by_file"] == {"srv/app.py": 2, "srv/worker.py": 2}
+    # one finding fewer in worker.py: the top-files table shows the change per file
+    Path("srv/worker.py").write_text(WORKER.replace("asyncio.create_task(job())", "return job()"))
+    page = make_report(*SELECT, "--history", "hist")
+    top = page[page.index('id="top-files"'):page.index('id="hotspots"')]
+    assert "Δ" in top and "▼ 1" in top
+    assert f"commit <code>{head[:12]}</code>" in page
+
+
+def test_git_head_without_a_repository(tmp_path: Path) -> None:
+    assert report_mod.git_head(tmp_path) is None

@@ -21,7 +21,9 @@ from wsrefactor.reporters import github, junit, sarif
 from wsrefactor.testing import check_source, fix_source
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+SCHEMA_PATH = Path(
+    os.environ.get("WSREFACTOR_SARIF_SCHEMA", REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json")
+)
 
 ONE_TASK = """\
 import asyncio
@@ -89,14 +91,18 @@ def test_sarif_valid_and_complete(in_tmp: Path, schema: dict[str, Any]) -> None:
     from wsrefactor import __version__
 
     assert driver["version"] == __version__
-    assert driver["informationUri"].startswith("https://")
+    # wsrefactor's pyproject sets no [project.urls]: no link that points nowhere
+    assert "informationUri" not in driver and "wsrefactor/wsrefactor" not in json.dumps(log)
     (rule,) = driver["rules"]
     assert rule["id"] == "WS205" and rule["name"] == "dangling-task"
     rules = load_rules(())
     assert rule["shortDescription"]["text"] == rules["WS205"].summary
-    assert rule["fullDescription"]["text"].startswith("Finds `asyncio.create_task(...)`")
-    assert "\n" not in rule["fullDescription"]["text"] and "Why is this bad" not in rule["fullDescription"]["text"]
-    assert rule["helpUri"].endswith("README.md#ws205")
+    assert rule["fullDescription"]["text"] == (
+        "Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)` "
+        "calls whose result is thrown away (an expression statement, or assigned to `_`)."
+    )
+    assert "helpUri" not in rule and rule["help"]["markdown"] == rules["WS205"].docs()
+    assert "security-severity" not in rule.get("properties", {})
     assert rule["defaultConfiguration"]["level"] == "warning"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == Path(os.getcwd()).as_uri() + "/"
     assert len(run["results"]) == 2
@@ -135,6 +141,68 @@ def test_sarif_levels_and_generated_bandit_rule(in_tmp: Path, schema: dict[str, 
     assert [r["level"] for r in run["results"]] == ["note", "error", "warning"]
     for r in run["results"]:
         assert ids[r["ruleIndex"]] == r["ruleId"]
+
+
+def test_sarif_full_description_is_the_whole_section() -> None:
+    docs = "## What it does\nFirst line\ncontinued.\n\nSecond paragraph.\n```python\ncode()\n```\nThird.\n\n## Why is this bad?\nNo."
+    assert sarif.section(docs) == "First line continued.\n\nSecond paragraph.\n\nThird."
+
+
+def test_sarif_project_urls_used_only_when_set(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, schema: dict[str, Any]) -> None:
+    monkeypatch.setattr(sarif, "project_urls", lambda: {
+        "repository": "https://example.org/ws", "documentation": "https://example.org/ws/README.md",
+    })
+    log = sarif_log(findings_for(ONE_TASK))
+    validate(log, schema)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == "https://example.org/ws"
+    assert driver["rules"][0]["helpUri"] == "https://example.org/ws/README.md#ws205-dangling-task"
+
+
+def test_sarif_security_rules_carry_security_severity_tags_and_cwe(in_tmp: Path, schema: dict[str, Any]) -> None:
+    rules = load_rules(())
+    base = dict(path="a.py", line=1, column=1, end_line=1, end_column=2, context="ctx")
+    findings = [Finding(code=c, name=rules[c].name, message="m", category=rules[c].category, **base)
+                for c in ("WS101", "WS102", "WS103", "WS104", "WS205")]
+    log = sarif_log(findings)
+    validate(log, schema)
+    by_id = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert by_id["WS101"]["properties"]["security-severity"] == "8.1"
+    assert "external/cwe/cwe-1385" in by_id["WS101"]["properties"]["tags"]
+    for code in ("WS101", "WS102", "WS103", "WS104"):
+        props = by_id[code]["properties"]
+        assert "security" in props["tags"] and 0 < float(props["security-severity"]) <= 10
+        assert by_id[code]["fullDescription"]["text"] and "\n\n" in by_id[code]["fullDescription"]["text"] or len(by_id[code]["fullDescription"]["text"]) > 80
+    assert "security-severity" not in by_id["WS205"]["properties"]
+
+
+def test_sarif_bandit_rules_from_bandit_metadata(in_tmp: Path, schema: dict[str, Any]) -> None:
+    """Real bandit findings: helpUri is bandit's page for the plugin, help is its docs, the
+    security-severity follows bandit's severity and confidence."""
+    from typer.testing import CliRunner
+
+    from wsrefactor.cli import app
+
+    (in_tmp / "a.py").write_text("import hashlib, subprocess\nassert x\nhashlib.md5(b'')\nsubprocess.call(cmd, shell=True)\n")
+    proc = CliRunner().invoke(app, ["check", "a.py", "--select", "B", "--no-cache", "--format", "sarif"])
+    log = json.loads(proc.stdout)
+    assert {"B101", "B324", "B404", "B602"} <= {r["ruleId"] for r in log["runs"][0]["results"]}
+    validate(log, schema)
+    by_id = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    b101 = by_id["B101"]
+    assert re.fullmatch(r"https://bandit\.readthedocs\.io/en/[^/]+/plugins/b101_assert_used\.html", b101["helpUri"])
+    assert b101["shortDescription"]["text"] == "Test for use of assert"
+    assert "optimised byte code" in b101["fullDescription"]["text"] and "assert" in b101["help"]["text"]
+    assert "security" in b101["properties"]["tags"]
+    assert b101["properties"]["security-severity"] == "3.0"  # severity low, confidence high
+    b602 = by_id["B602"]
+    assert float(b602["properties"]["security-severity"]) >= 7.0  # high severity
+    assert "external/cwe/cwe-78" in b602["properties"]["tags"]
+    b404 = by_id["B404"]  # a blacklist check: bandit's blacklist page and message
+    assert "blacklist_imports.html#b404-import-subprocess" in b404["helpUri"]
+    assert "subprocess" in b404["fullDescription"]["text"]
+    results = [r for r in log["runs"][0]["results"] if r["ruleId"] == "B602"]
+    assert results[0]["properties"]["severity"] == "high"
 
 
 def test_sarif_empty_run_is_valid(in_tmp: Path, schema: dict[str, Any]) -> None:
@@ -336,20 +404,52 @@ def test_gate_sarif(in_tmp: Path, schema: dict[str, Any]) -> None:
     validate(log, schema)
     run = log["runs"][0]
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
-    assert sorted(ids) == ["GATE-AVG", "WS301", "WS302"]
+    assert sorted(ids) == ["GATE-AVG", "WS301"]  # handle() is over both limits: one result
     by_rule = {r["ruleId"]: r for r in run["results"]}
-    assert set(by_rule) == {"GATE-AVG", "WS301", "WS302"}
+    assert set(by_rule) == {"GATE-AVG", "WS301"} and len(run["results"]) == 2
     for r in run["results"]:
         assert ids[r["ruleIndex"]] == r["ruleId"] and r["level"] == "error"
     loc = by_rule["WS301"]["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"] == {"uri": "pkg/m.py", "uriBaseId": "%SRCROOT%"}
     assert loc["region"]["startLine"] == 1 and loc["region"]["startColumn"] == 1
-    assert "cc 13 > 5" in by_rule["WS301"]["message"]["text"]
-    assert "locations" not in by_rule["GATE-AVG"]
+    assert "cc 13 > 5; length 26 > 10" in by_rule["WS301"]["message"]["text"]
+    assert [r["metric"] for r in by_rule["WS301"]["properties"]["reasons"]] == ["cc", "length"]
+    assert "locations" not in by_rule["GATE-AVG"]  # no location given by the caller
     # Fingerprints use the baseline key, not the line: shifting the file keeps them.
     shifted = gate.to_json(gate.evaluate(measure("\n\n\n" + COMPLEX, "pkg/m.py"), gate.GateSettings(max_cc=5)))
     fp = {r["ruleId"]: r["partialFingerprints"] for r in json.loads(sarif.render_gate(shifted))["runs"][0]["results"]}
     assert fp["WS301"] == by_rule["WS301"]["partialFingerprints"]
+    # only long: WS302
+    only_long = json.loads(sarif.render_gate(gate_json(max_cc=50, max_lines=10)))["runs"][0]
+    assert [r["ruleId"] for r in only_long["results"]] == ["WS302"]
+
+
+def test_gate_rule_names_are_the_rules_names(in_tmp: Path) -> None:
+    rules = load_rules(())
+    for code in ("WS301", "WS302"):
+        assert sarif.gate_rule_descriptor(code)["name"] == rules[code].name
+    assert {sarif.gate_rule_descriptor(c)["name"] for c in ("WS301", "WS302")} == {"complex-function", "long-function"}
+
+
+def test_gate_average_result_carries_a_location(in_tmp: Path, schema: dict[str, Any]) -> None:
+    from wsrefactor.commands.gate import average_location
+
+    result = gate.evaluate(measure(COMPLEX, "pkg/m.py"), gate.GateSettings(max_cc=50, max_lines=500, max_average="A"))
+    # a command-line limit: the most complex function, the first place to lower the mean
+    data = {**gate.to_json(result), "average_location": average_location(result, None, from_config=False)}
+    log = json.loads(sarif.render_gate(data))
+    validate(log, schema)
+    (avg,) = log["runs"][0]["results"]
+    assert avg["ruleId"] == "GATE-AVG"
+    loc = avg["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "pkg/m.py" and loc["region"]["startLine"] == 1
+    # a limit from the config: the setting's line
+    (in_tmp / "pyproject.toml").write_text("[tool.wsrefactor.gate]\nmax-cc = 50\nmax-average = 'A'\n")
+    data["average_location"] = average_location(result, str(in_tmp / "pyproject.toml"), from_config=True)
+    (avg,) = json.loads(sarif.render_gate(data))["runs"][0]["results"]
+    loc = avg["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "pyproject.toml" and loc["region"]["startLine"] == 3
+    assert github.render_gate(data).startswith("::error file=pyproject.toml,line=3,col=1,title=GATE-AVG::")
 
 
 def test_gate_passing_sarif(in_tmp: Path, schema: dict[str, Any]) -> None:
@@ -360,9 +460,8 @@ def test_gate_passing_sarif(in_tmp: Path, schema: dict[str, Any]) -> None:
 
 def test_gate_github(in_tmp: Path) -> None:
     lines = github.render_gate(gate_json(max_cc=5, max_lines=10, max_average="A")).splitlines()
-    assert len(lines) == 3
-    assert any(l.startswith("::error file=pkg/m.py,line=1,col=1,endLine=26,title=WS301::") for l in lines)
-    assert any(l.startswith("::error file=pkg/m.py,line=1,col=1,endLine=26,title=WS302::") for l in lines)
+    assert len(lines) == 2  # handle() is over both limits: one annotation, both reasons
+    assert lines[0].startswith("::error file=pkg/m.py,line=1,col=1,endLine=26,title=WS301::handle: cc 13 > 5; length 26 > 10")
     assert lines[-1].startswith("::error title=GATE-AVG::average cc 7.00 > 5")
 
 
@@ -371,7 +470,8 @@ def test_gate_junit(in_tmp: Path) -> None:
     cases = root.findall("testcase")
     assert root.get("tests") == "2" and root.get("failures") == "2" and root.get("errors") == "0"
     file_case = next(c for c in cases if c.get("name") == "pkg/m.py")
-    assert sorted(f.get("type") for f in file_case.findall("failure")) == ["WS301", "WS302"]
+    (failure,) = file_case.findall("failure")  # one function, both reasons
+    assert failure.get("type") == "WS301" and "cc 13 > 5; length 26 > 10" in failure.get("message")
     avg = next(c for c in cases if c.get("name") == "average")
     assert avg.find("failure").get("type") == "GATE-AVG"
     passing = ET.fromstring(junit.render_gate(gate_json(max_cc=50, max_lines=500)))

@@ -265,6 +265,9 @@ def _finding(path: str, issue: Any, lines: list[str]) -> Finding:
         severity=_SEVERITY.get(issue.severity, Severity.WARNING),
         category="bandit",
         stmt_line=line,
+        # bandit's own ratings, for SARIF's security-severity and the dashboard
+        extra=(("bandit_severity", issue.severity), ("bandit_confidence", issue.confidence),
+               ("cwe", getattr(getattr(issue, "cwe", None), "id", 0) or 0)),
         context=f"bandit:{code}:{' '.join(lines[line - 1].split()) if 0 < line <= len(lines) else ''}",
     )
 

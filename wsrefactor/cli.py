@@ -125,6 +125,10 @@ StdinFilenameOpt = typer.Option(
     None, "--stdin-filename",
     help="With `-`: the path the text read from stdin stands for (config, per-file-ignores and messages use it).",
 )
+FixEditsOpt = typer.Option(
+    False, "--fix-edits",
+    help="Plan every fix, extract-method included, and report its edits (JSON, SARIF, dashboard); slower.",
+)
 
 
 class Session:
@@ -172,15 +176,18 @@ class Session:
             _check_codes(codes or (), key, "command line", list(self.rules))
         self.selection = Selection.of(self.config, self.rules)
 
-    def job(self, fix: Any = None, want_edits: bool = False) -> Any:
+    def job(self, fix: Any = None, want_edits: bool = False, plan_fixes: bool = True) -> Any:
         from wsrefactor.runner import Job
 
         key = None
         if self.config.cache and fix is None:
             from wsrefactor.cache import run_key
 
-            key = run_key(self.config, self.selection, want_edits)
-        return Job(self.config, self.selection, fix=fix, want_edits=want_edits, cache_key=key, lookup=self.lookup)
+            key = run_key(self.config, self.selection, want_edits, plan_fixes)
+        return Job(
+            self.config, self.selection, fix=fix, want_edits=want_edits, plan_fixes=plan_fixes, cache_key=key,
+            lookup=self.lookup,
+        )
 
 
 def _require_paths(paths: list[str], stdin: bool = False) -> None:
@@ -261,10 +268,11 @@ def check(
     diff: bool = typer.Option(False, "--diff", help="Write nothing; print the diff --fix would apply; exit 1 if any."),
     show_fixes: bool = ShowFixesOpt,
     stdin_filename: Optional[str] = StdinFilenameOpt,
+    fix_edits: bool = FixEditsOpt,
 ) -> None:
     """Report findings (`-` reads the code from stdin)."""
     with _guard():
-        request = _Request(fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs)
+        request = _Request(fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs, fix_edits)
         session, data = _session(
             paths, stdin_filename, select, ignore, config, target_version, no_cache, extend_select, extend_ignore
         )
@@ -288,6 +296,7 @@ class _Request:
     show_fixes: bool
     baseline: Optional[Path]
     jobs: Optional[int]
+    fix_edits: bool = False  # plan every fix (extract-method too) and report its edits
 
 
 def _session(
@@ -318,13 +327,13 @@ def _session(
 
 def _execute(
     session: Session, data: Optional[bytes], request: _Request, policy: Any = None,
-    write: bool = False, diff: bool = False, want_edits: bool = False,
+    write: bool = False, diff: bool = False, want_edits: bool = False, plan_fixes: bool = True,
 ) -> Any:
     """One run over the named files, or over the text read from stdin; messages on stderr."""
     from wsrefactor.reporters import display_path
     from wsrefactor.runner import execute, execute_stdin
 
-    job = session.job(fix=policy, want_edits=want_edits)
+    job = session.job(fix=policy, want_edits=want_edits, plan_fixes=plan_fixes)
     if data is not None:
         run = execute_stdin(session.paths[0], data, job, diff=diff, display=display_path)
     else:
@@ -344,8 +353,8 @@ def _execute(
 def _check_and_report(session: Session, data: Optional[bytes], request: _Request, unsafe_fixes: bool) -> int:
     if request.statistics and request.fmt not in (Format.text, Format.json):
         raise Failure("--statistics needs --format text or json")
-    want_edits = request.fmt is not Format.text or request.show_fixes
-    run = _execute(session, data, request, want_edits=want_edits)
+    want_edits = request.fmt is not Format.text or request.show_fixes or request.fix_edits
+    run = _execute(session, data, request, want_edits=want_edits, plan_fixes=request.fix_edits)
     applicable = _fix_policy(session, unsafe_fixes).allows_project
     _emit_check_report(run, session, request, applicable)
     return 2 if run.failed else 1 if run.findings and not request.exit_zero else 0

@@ -30,6 +30,17 @@ Class blocks are kept so callers can display them, but the gate
 (:mod:`wsrefactor.gate`) only checks ``function`` and ``method`` blocks:
 a class complexity is an average, not a path count, and the methods are
 already checked individually.
+
+Length: the real span, not radon's
+----------------------------------
+Complexity is radon's, but a block's ``endline`` (and so its ``length``) is
+the definition's real last line from Python's ``ast`` (``end_lineno``), from
+the ``def``/``class`` line, decorators excluded: :func:`span`.  radon's own
+``endline`` is the line the *last statement of the body* starts on, and only
+when radon's visitor records a line for it: a body ending in ``assert`` (or
+a nested ``def``) leaves it at the ``def`` line, so a 142-line decorated
+async test measured 1 line.  :func:`with_real_spans` is the one place that
+corrects radon's blocks; the gate, WS302 and the dashboard all go through it.
 """
 
 from __future__ import annotations
@@ -37,7 +48,8 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar, Union
 
 from radon.complexity import add_inner_blocks, cc_rank, cc_visit_ast
 from radon.visitors import Class, Function
@@ -46,8 +58,11 @@ __all__ = [
     "Block",
     "BlockKind",
     "ComplexityError",
+    "definition_ends",
     "measure",
     "measure_file",
+    "span",
+    "with_real_spans",
 ]
 
 BlockKind = Literal["function", "method", "class"]
@@ -95,8 +110,8 @@ class Block:
     col: int
     complexity: int
     rank: str
-    #: Lines spanned, ``endline - lineno + 1`` with radon's endline (derived,
-    #: stored so ``dataclasses.asdict`` and JSON output include it).
+    #: Lines spanned, ``endline - lineno + 1`` with the real endline (see
+    #: :func:`span`; derived, stored so ``dataclasses.asdict`` and JSON output include it).
     length: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +121,41 @@ class Block:
     def is_function(self) -> bool:
         """True for blocks the gate checks (functions and methods)."""
         return self.kind != "class"
+
+
+_Definition = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_Radon = TypeVar("_Radon", Function, Class)
+
+
+def span(node: _Definition) -> tuple[int, int]:
+    """``(first, last)`` line of a definition: its ``def``/``class`` line (decorators excluded,
+    as in radon) to its real last line. The length of a function is ``last - first + 1``."""
+    return node.lineno, node.end_lineno or node.lineno
+
+
+def definition_ends(tree: ast.AST) -> dict[tuple[int, int], int]:
+    """Real last line of every ``def``/``class`` of ``tree``, keyed by ``(lineno, col_offset)``
+    (the position radon records for the block, which is unique per definition)."""
+    return {(n.lineno, n.col_offset): span(n)[1] for n in ast.walk(tree) if isinstance(n, _DEFINITIONS)}
+
+
+def with_real_spans(blocks: Sequence[_Radon], tree: ast.AST) -> list[_Radon]:
+    """radon's blocks with ``endline`` set to the definition's real last line (see the module
+    docstring); closures and methods inside are corrected too. Complexity is untouched."""
+    ends = definition_ends(tree)
+
+    def fix(block: Any) -> Any:
+        end = ends.get((block.lineno, block.col_offset), block.endline)
+        changes: dict[str, Any] = {"endline": max(end, block.lineno)}
+        if isinstance(block, Function) and block.closures:
+            changes["closures"] = [fix(c) for c in block.closures]
+        if isinstance(block, Class):
+            changes["methods"] = [fix(m) for m in block.methods]
+            changes["inner_classes"] = [fix(c) for c in block.inner_classes]
+        return block._replace(**changes)
+
+    return [fix(b) for b in blocks]
 
 
 def _to_block(obj: Function | Class, path: str) -> Block:
@@ -169,6 +219,7 @@ def measure(
         raw = cc_visit_ast(tree, no_assert=no_assert)
     except RecursionError as exc:
         raise ComplexityError(path, "code too deeply nested to analyse") from exc
+    raw = with_real_spans(raw, tree)
     if closures:
         raw = add_inner_blocks(raw)
     blocks = [_to_block(obj, path) for obj in raw]

@@ -174,11 +174,15 @@ def analyze_module(
     want_edits: bool = False,
     tree: ast.Module | None = None,
     build_fixes: bool = False,
+    plan_lazy: bool = True,
 ) -> Analysis:
     """Run every rule over one parsed module in a single traversal.
 
     ``want_edits`` computes each fix's text edits (JSON, SARIF); ``build_fixes`` builds lazy fixes
     without edits, so messages say when a fix turned out impossible (the final pass of ``fix``).
+    ``plan_lazy=False`` leaves lazy fixes (``Fix.build``: extract method, generated code) unbuilt
+    even when edits are wanted: the finding says *that* a fix is offered, as a plain check does,
+    and its edits are planned on demand (``--fix-edits``, ``fix``, ``--diff``).
     """
     ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
     instances = [rule(ctx) for rule in rules]
@@ -199,7 +203,7 @@ def analyze_module(
         if isinstance(rule, ProjectRule) and rule.facts:
             facts[rule.code] = rule.facts
         for report in rule.reports:
-            finding, fix = _finding(rule, report, position, want_edits, build_fixes)
+            finding, fix = _finding(rule, report, position, want_edits, build_fixes, plan_lazy)
             findings.append(finding)
             if fix is not None:
                 fixes.append((rule.code, fix))
@@ -209,18 +213,18 @@ def analyze_module(
 
 
 def _finding(
-    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool
+    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool, plan_lazy: bool = True
 ) -> tuple[Finding, Fix | None]:
     module = rule.ctx.module
     rng = position(report.node)
     stmt_rng = position(report.stmt) if report.stmt is not None else rng
     fix, message, info = report.fix, report.message, None
-    if fix is not None and (want_edits or build_fixes) and not materialize(fix):
+    on_demand = _on_demand(fix, build_fixes, plan_lazy)
+    if fix is not None and (want_edits or build_fixes) and not on_demand and not materialize(fix):
         # A lazy fix that found nothing to do: its description says why.
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
-        edits = text_edits(module.code, apply_fixes(module, [fix], rule.ctx.path).code) if want_edits else ()
-        info = FixInfo(fix.safety, fix.description, edits)
+        info = _fix_info(module, fix, want_edits, on_demand, rule.ctx.path)
         fix.at = (rng.start.line, rng.start.column + 1)
     finding = Finding(
         code=rule.code, name=rule.name, message=message, path=rule.ctx.path,
@@ -231,6 +235,19 @@ def _finding(
         context=_context_text(module, report), extra=report.extra,
     )
     return finding, fix
+
+
+def _on_demand(fix: Fix | None, build_fixes: bool, plan_lazy: bool) -> bool:
+    """A lazy fix left unbuilt: offered, its edits planned only when asked for."""
+    return fix is not None and fix.build is not None and not (build_fixes or plan_lazy)
+
+
+def _fix_info(module: cst.Module, fix: Fix, want_edits: bool, on_demand: bool, path: str) -> FixInfo:
+    """What the finding says about its fix; edits only when wanted and the fix was built."""
+    if on_demand:  # offered, not planned: no edits (a plain check says the same)
+        return FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
+    edits = text_edits(module.code, apply_fixes(module, [fix], path).code) if want_edits else ()
+    return FixInfo(fix.safety, fix.description, edits)
 
 
 def materialize(fix: Fix) -> bool:

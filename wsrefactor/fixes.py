@@ -229,21 +229,35 @@ def text_edits(old: str, new: str) -> tuple[Edit, ...]:
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    """Apply edits computed against ``text`` (non-overlapping), last first."""
+    """Apply edits computed against ``text`` (1-based line/column, each replacing ``[start, end)``).
+
+    Lines are numbered as :func:`text_edits` numbers them (:func:`split_lines`: only CR, LF and
+    CRLF end a line, so a form feed stays inside its line); a position one line past the end is
+    the end of the text. Overlapping edits or positions outside the text raise ``ValueError``.
+    """
     lines = split_lines(text)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
 
     def offset(line: int, column: int) -> int:
-        return offsets[min(line - 1, len(lines))] + column - 1
+        if line < 1 or column < 1 or line > len(lines) + 1 or (line == len(lines) + 1 and column != 1):
+            raise ValueError(f"edit position {line}:{column} is outside the text")
+        if line <= len(lines) and column - 1 > len(lines[line - 1]):
+            raise ValueError(f"edit position {line}:{column} is outside its line")
+        return offsets[line - 1] + column - 1
 
-    out = text
-    for edit in sorted(edits, key=lambda e: (e.start_line, e.start_column), reverse=True):
-        start = offset(edit.start_line, edit.start_column)
-        end = offset(edit.end_line, edit.end_column)
-        out = out[:start] + edit.content + out[end:]
-    return out
+    spans = sorted((offset(e.start_line, e.start_column), offset(e.end_line, e.end_column), e.content) for e in edits)
+    out: list[str] = []
+    pos = 0
+    for start, end, content in spans:
+        if start < pos or end < start:
+            raise ValueError("overlapping or reversed edits")
+        out.append(text[pos:start])
+        out.append(content)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def unified_diff(old: str, new: str, path: str) -> str:

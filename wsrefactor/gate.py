@@ -13,7 +13,8 @@ radon's class complexity is an average of its methods, which are checked one
 by one anyway.
 
 * ``cc``: radon's cyclomatic complexity must be ``<= max_cc``.
-* ``length``: ``endline - lineno + 1`` (radon's endline) must be ``<= max_lines``.
+* ``length``: the real span, ``def`` line to last line (``endline - lineno + 1``, see
+  :func:`wsrefactor.complexity.span`), must be ``<= max_lines``.
 * ``average``: the mean CC of all checked blocks must be ``<= max_average``.
   ``max_average`` is a number or a rank letter, converted like xenon's ``-a``
   to the upper bound of that radon rank: A=5, B=10, C=20, D=30, E=40, F=no limit.
@@ -23,13 +24,17 @@ A threshold of ``None`` disables that check.
 Per-path overrides
 ------------------
 ``(glob, max_cc, max_lines)`` triples matched against the project-relative,
-``/``-separated path with :func:`fnmatch.fnmatchcase` semantics (so ``*``
-also crosses ``/``, as in radon's ``--exclude``), plus ``**/`` which may also
-match *zero* directories (``src/**/x.py`` matches ``src/x.py``; ``**/x.py``
-matches ``x.py``).  A trailing ``/`` means "everything below".  Overrides
-cascade per field: for each of ``max_cc``/``max_lines`` the *last* matching
-override that sets it (not ``None``) wins; ``None`` inherits from earlier
-matches or the global value.
+``/``-separated path with the gitignore-style globs every other setting uses
+(``exclude``, ``per-file-ignores``; :func:`wsrefactor.discovery.glob_matcher`):
+``*`` stays inside one directory, ``**`` crosses any number (zero included),
+a pattern without a ``/`` (``generated_*.py``) matches at any depth, a
+trailing ``/`` (``tests/``) means the directory and everything below, and
+``!pattern`` re-includes.  Overrides cascade per field: for each of
+``max_cc``/``max_lines`` the *last* matching override that sets it (not
+``None``) wins; ``None`` inherits from earlier matches or the global value.
+
+A function over both limits is one offender with two reasons: text, SARIF,
+GitHub and JUnit output list it once (:attr:`GateResult.offenders`).
 
 Baseline and ratchet
 --------------------
@@ -76,7 +81,11 @@ Top level:
   threshold but tolerated by the baseline), ``outdated`` (list of
   ``"path::key"`` strings whose entry :func:`update_baseline` would change or
   drop, sorted).
-* ``violations`` (list, worst first) of objects with:
+* ``functions`` (list, worst first): each offending function once, with the
+  block fields below, ``message`` (its reasons joined by ``"; "``) and
+  ``reasons`` (its violations: ``metric``, ``value``, ``limit``, ``excess``,
+  ``source``, ``message``; ``cc`` before ``length``).
+* ``violations`` (list, worst first), one per broken limit, of objects with:
   ``metric`` ("cc"|"length"|"average"), ``value`` (int; float for average),
   ``limit`` (int; float for average), ``excess`` (value - limit),
   ``source`` ("threshold"|"baseline"), ``message`` (e.g. "cc 14 > 10",
@@ -94,9 +103,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from functools import lru_cache
-from itertools import product
 from typing import Any, Literal, Union
 
 from radon.complexity import cc_rank
@@ -112,12 +119,14 @@ __all__ = [
     "GateError",
     "GateResult",
     "GateSettings",
+    "Offender",
     "PathOverride",
     "Violation",
     "baseline_keys",
     "dump_baseline",
     "evaluate",
     "glob_match",
+    "group_offenders",
     "load_baseline",
     "make_baseline",
     "parse_max_average",
@@ -215,35 +224,16 @@ def _normalize_path(path: str) -> str:
     return path
 
 
-def _normalize_pattern(pattern: str) -> str:
-    pattern = _normalize_path(pattern.strip())
-    pattern = pattern.lstrip("/")  # "/src/x.py" means root-anchored anyway
-    if pattern.endswith("/"):
-        pattern += "**"
-    return pattern
-
-
 @lru_cache(maxsize=512)
-def _pattern_variants(pattern: str) -> tuple[str, ...]:
-    """Expand each ``**/`` into "kept" and "dropped" so it can match zero dirs."""
-    parts = pattern.split("**/")
-    if len(parts) == 1:
-        return (pattern,)
-    if len(parts) > 9:  # pathological; fnmatch's '*' already crosses '/'
-        return (pattern,)
-    variants = []
-    for choice in product(("**/", ""), repeat=len(parts) - 1):
-        text = parts[0]
-        for sep, part in zip(choice, parts[1:]):
-            text += sep + part
-        variants.append(text)
-    return tuple(dict.fromkeys(variants))
+def _glob_spec(pattern: str) -> Any:
+    from wsrefactor.discovery import glob_matcher
+
+    return glob_matcher([pattern.replace("\\", "/").strip()])
 
 
 def glob_match(path: str, pattern: str) -> bool:
-    """fnmatch-style (case-sensitive) match of a project-relative path, with ``**``."""
-    path = _normalize_path(path)
-    return any(fnmatchcase(path, v) for v in _pattern_variants(_normalize_pattern(pattern)))
+    """Gitignore-style (case-sensitive) match of a project-relative path, like ``exclude``."""
+    return bool(_glob_spec(pattern).match_file(_normalize_path(path)))
 
 
 @dataclass(frozen=True)
@@ -537,6 +527,42 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Offender:
+    """One function over one or more limits: listed once, with every reason (``cc`` first)."""
+
+    block: Block
+    path: str
+    key: str
+    reasons: tuple[Violation, ...]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(v.metric for v in self.reasons)
+
+    @property
+    def message(self) -> str:
+        """E.g. ``cc 14 > 10; length 73 > 50``."""
+        return "; ".join(v.message for v in self.reasons)
+
+
+def group_offenders(violations: Iterable[Violation]) -> tuple[Offender, ...]:
+    """Block violations grouped per function, in the order of each function's worst violation."""
+    grouped: dict[tuple[str | None, str | None, int], list[Violation]] = {}
+    for v in violations:
+        if v.block is not None:
+            grouped.setdefault((v.path, v.key, id(v.block)), []).append(v)
+    return tuple(
+        Offender(
+            found[0].block,  # type: ignore[arg-type]
+            found[0].path or found[0].block.path,  # type: ignore[union-attr]
+            found[0].key or found[0].block.name,  # type: ignore[union-attr]
+            tuple(sorted(found, key=lambda v: _METRIC_ORDER[v.metric])),
+        )
+        for found in grouped.values()
+    )
+
+
+@dataclass(frozen=True)
 class GateResult:
     """Outcome of :func:`evaluate`; ``passed`` is what CI cares about."""
 
@@ -561,6 +587,15 @@ class GateResult:
     @property
     def block_violations(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.block is not None)
+
+    @property
+    def offenders(self) -> tuple[Offender, ...]:
+        """Each function over a limit once, worst first, with all its reasons."""
+        return group_offenders(self.violations)
+
+    @property
+    def average_violation(self) -> Violation | None:
+        return next((v for v in self.violations if v.block is None), None)
 
 
 def _check(
@@ -797,23 +832,22 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 
 def render_text(result: GateResult) -> str:
-    """Human report: one line per violation (worst first), then a summary.
+    """Human report: one line per offending function (worst first, all its reasons), the
+    average if over its limit, then a summary.
 
-    ``path:line: name CC 14 (C) length 73 — cc 14 > 10``; the last line is
+    ``path:line: name CC 14 (C) length 73 — cc 14 > 10; length 73 > 50``; the last line is
     ``N functions checked, M violations, average CC x.xx (A)``.
     """
     lines = []
-    for v in result.violations:
-        b = v.block
-        if b is None:
-            lines.append(
-                f"average CC {result.average:.2f} ({result.average_rank}) — {v.message}"
-            )
-        else:
-            lines.append(
-                f"{v.path}:{b.lineno}: {b.name} CC {b.complexity} ({b.rank}) "
-                f"length {b.length} — {v.message}"
-            )
+    for o in result.offenders:
+        b = o.block
+        lines.append(
+            f"{o.path}:{b.lineno}: {b.name} CC {b.complexity} ({b.rank}) "
+            f"length {b.length} — {o.message}"
+        )
+    average = result.average_violation
+    if average is not None:
+        lines.append(f"average CC {result.average:.2f} ({result.average_rank}) — {average.message}")
     if result.baseline_used and (result.allowed_by_baseline or result.baseline_outdated):
         note = f"{_plural(result.allowed_by_baseline, 'function')} over a threshold allowed by the baseline"
         if result.baseline_outdated:
@@ -826,6 +860,22 @@ def render_text(result: GateResult) -> str:
         f"average CC {result.average:.2f} ({result.average_rank})"
     )
     return "\n".join(lines)
+
+
+def _reason_json(v: Violation) -> dict[str, Any]:
+    return {
+        "metric": v.metric, "value": v.value, "limit": v.limit, "excess": v.excess,
+        "source": v.source, "message": v.message,
+    }
+
+
+def _offender_json(o: Offender) -> dict[str, Any]:
+    b = o.block
+    return {
+        "path": o.path, "name": b.name, "key": o.key, "kind": b.kind, "lineno": b.lineno,
+        "endline": b.endline, "col": b.col, "complexity": b.complexity, "rank": b.rank,
+        "length": b.length, "message": o.message, "reasons": [_reason_json(v) for v in o.reasons],
+    }
 
 
 def _violation_json(v: Violation) -> dict[str, Any]:
@@ -872,5 +922,6 @@ def to_json(result: GateResult) -> dict[str, Any]:
             "allowed": result.allowed_by_baseline,
             "outdated": list(result.baseline_outdated),
         },
+        "functions": [_offender_json(o) for o in result.offenders],
         "violations": [_violation_json(v) for v in result.violations],
     }

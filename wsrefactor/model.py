@@ -59,6 +59,9 @@ class FixInfo:
     description: str
     edits: tuple[Edit, ...] = ()
     other_files: tuple[tuple[str, tuple[Edit, ...]], ...] = ()
+    # False when the fix is offered but its edits were not planned (extract method and other lazy
+    # fixes in JSON/SARIF/the dashboard without ``--fix-edits``): ``edits`` is empty for that reason.
+    planned: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class FixInfo:
             "description": self.description,
             "edits": [e.to_json() for e in self.edits],
             "other_files": {p: [e.to_json() for e in es] for p, es in self.other_files},
+            "planned": self.planned,
         }
 
 

@@ -86,6 +86,8 @@ class Job:
     selection: Selection
     fix: FixPolicy | None = None
     want_edits: bool = False
+    # With ``want_edits``: also build lazy fixes (extract method...) to report their edits.
+    plan_fixes: bool = True
     root_display: str = "."
     cache_key: str | None = None  # set when results may be cached (check runs only)
     # Per-file configs (the nearest config file above each file); None: ``config`` governs all.
@@ -211,9 +213,8 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         return result
     options = here.config.rule_options
     _record_ast_facts(result, rules, tree, text)
-    candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
-    if job.fix is None and not job.want_edits:
-        candidates = _ast_only(result, candidates, tree, text, options)
+    wanted = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
+    candidates = _decide_from_ast(result, job, tree, text, wanted)
     if candidates:
         try:
             _libcst_pass(result, source, candidates, job, here, tree)
@@ -231,13 +232,31 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     return result
 
 
+def _decide_from_ast(
+    result: FileResult, job: Job, tree: ast.Module, text: str, candidates: list[type[Rule]]
+) -> list[type[Rule]]:
+    """Let rules decide from the ``ast`` when nothing needs libcst; return those that still do."""
+    options = job.config.rule_options
+    if job.fix is None and not job.want_edits:
+        return _ast_only(result, candidates, tree, text, options)
+    if job.fix is None and not job.plan_fixes:
+        # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
+        # edits to give, so it decides from the ast exactly as a plain check does.
+        lazy = [r for r in candidates if getattr(r, "lazy_fix", False)]
+        rest = [r for r in candidates if r not in lazy]
+        return rest + _ast_only(result, lazy, tree, text, options, planned=False)
+    return candidates
+
+
 def _libcst_pass(
     result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module
 ) -> None:
     """Parse once with libcst; analyse, or fix until stable when the job fixes."""
     path, text = result.path, source.text
     if job.fix is None or here.fix is None:
-        analysis = analyze_module(path, parse(text, path), rules, here.config, job.want_edits, tree)
+        analysis = analyze_module(
+            path, parse(text, path), rules, here.config, job.want_edits, tree, plan_lazy=job.plan_fixes
+        )
     else:
         outcome = fix_text(path, text, rules, here.config, here.fix, tree)
         analysis = outcome.analysis
@@ -274,7 +293,8 @@ def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Mod
 
 
 def _ast_only(
-    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any],
+    planned: bool = True,
 ) -> list[type[Rule]]:
     """Let rules that can decide from the ``ast`` do so; return those that still need libcst."""
     left = []
@@ -289,11 +309,18 @@ def _ast_only(
                     code=rule.code, name=rule.name, message=r.message, path=result.path,
                     line=r.line, column=r.column, end_line=r.end_line, end_column=r.end_column,
                     severity=rule.severity, category=rule.category,
-                    fix=FixInfo(rule.fix_safety, "fix available") if r.fixable else None,
+                    fix=_offered(rule, planned) if r.fixable else None,
                     stmt_line=r.stmt_line, stmt_end_line=r.stmt_end_line, context=r.context,
                 )
             )
     return left
+
+
+def _offered(rule: type[Rule], planned: bool) -> FixInfo:
+    """The fix a finding decided from the ast offers (built only when applied or asked for)."""
+    if planned:
+        return FixInfo(rule.fix_safety, "fix available")
+    return FixInfo(rule.fix_safety, "fix available (edits planned on demand: --fix-edits)", planned=False)
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:

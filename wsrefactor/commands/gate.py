@@ -32,6 +32,7 @@ does not exist yet it is created with every current offender (adopting the gate)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -201,13 +202,37 @@ def _render_external(fmt: Format, data: dict[str, Any]) -> str:
     return str(render(data))
 
 
-def _render(fmt: Format, result: Any, errors: list[dict[str, Any]]) -> str:
+def _setting_line(config_file: str, key: str) -> int | None:
+    """Line of ``key = ...`` in the config file (the gate table's setting), if found."""
+    try:
+        lines = Path(config_file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
+
+
+def average_location(result: Any, config_file: str | None, from_config: bool) -> dict[str, Any] | None:
+    """Where the average-CC violation points: the ``max-average`` setting when the config set
+    the limit, else the most complex checked function (the first place to lower the mean)."""
+    if from_config and config_file:
+        return {"path": config_file, "line": _setting_line(config_file, "max-average"), "col": None}
+    functions = [b for b in result.blocks if b.is_function]
+    if not functions:
+        return {"path": config_file, "line": None, "col": None} if config_file else None
+    worst = min(functions, key=lambda b: (-b.complexity, b.path, b.lineno))
+    return {"path": worst.path, "line": worst.lineno, "col": worst.col}
+
+
+def _render(fmt: Format, result: Any, errors: list[dict[str, Any]], where: Any = None) -> str:
     from wsrefactor.gate import render_text, to_json
 
     if fmt is Format.text:
         return render_text(result) + "\n"
     data = to_json(result)
     data["errors"] = errors
+    if where is not None and any(v["metric"] == "average" for v in data["violations"]):
+        data["average_location"] = where
     if fmt is Format.json:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
     text = _render_external(fmt, data)
@@ -348,9 +373,10 @@ def gate(
                 _ratchet_baseline(baseline_path, blocks, settings, data, files)
             data = load_baseline(baseline_path)
         result = evaluate(blocks, settings, data, paths=files)
-        _write_output(_render(fmt, result, errors), output)
+        where = average_location(result, session.config.source, max_average is None and "max_average" in table)
+        _write_output(_render(fmt, result, errors, where), output)
         code = _exit_code(result.passed, errors)
     raise typer.Exit(code)
 
 
-__all__ = ["gate", "gate_table", "measure_files"]
+__all__ = ["average_location", "gate", "gate_table", "measure_files"]

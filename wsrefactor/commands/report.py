@@ -2,17 +2,21 @@
 
 ::
 
-    wsrefactor report [PATHS...] --html FILE [--history DIR] [--json-snapshot DIR]
+    wsrefactor report [PATHS...] --html FILE [--history DIR] [--json-snapshot DIR] [--fix-edits]
                       [--select CODES] [--ignore CODES] [--config FILE] [--jobs N]
 
-The command runs the check (asking every fix for its text edits), measures radon's cyclomatic
-complexity of every checked file, and renders ``wsrefactor/templates/report.html.jinja2`` with
+The command runs the check through the same runner, selection and configuration as ``wsrefactor
+check`` (``select``/``ignore``, ``per-file-ignores``, excludes, bandit settings: the same
+findings), asks every cheap fix for its text edits, measures radon's cyclomatic complexity of every
+checked file (lengths are real spans, see :func:`wsrefactor.complexity.span`), and renders ``wsrefactor/templates/report.html.jinja2`` with
 jinja2 (autoescaping on). The page has inline CSS and inline SVG only: no scripts, no fonts, no
 network; a Content-Security-Policy meta tag forbids anything else. It shows totals by category and
 by rule, fixable counts, the ten files with the most findings, the fifteen most complex functions,
 every finding with a source excerpt and the diff its fix would make, and, when ``--history DIR``
 holds earlier snapshots, a chart of the total findings over time (the current run is the last
-point). Paths are shown relative to the current directory. The exit status is 0 once the outputs
+point) and each top file's change since the latest snapshot. bandit's findings are counted under
+``security`` and show bandit's severity and confidence. Extract-method fixes (WS301/WS302) are
+offered but planned only with ``--fix-edits`` (planning them is most of a run's cost). Paths are shown relative to the current directory. The exit status is 0 once the outputs
 are written (the report is informational, findings do not fail it) and 2 on any error.
 
 Snapshot files
@@ -30,11 +34,14 @@ that name is taken)::
       "by_category": {"asyncio": 7, "meta": 5},
       "fixable": {"safe": 5, "unsafe": 7},    // findings whose fix is safe / unsafe
       "files": 40,                            // files checked
-      "files_with_findings": 6
+      "files_with_findings": 6,
+      "by_file": {"app/ws.py": 3, ...},       // path (as shown) -> count, files with findings
+      "commit": "3f9c2e1...",                 // git HEAD of the project root, or null
     }
 
 ``--history DIR`` reads every ``*.json`` file of ``DIR`` with ``"schema":
-"wsrefactor-snapshot/1"`` and uses ``timestamp`` and ``total``; unreadable or foreign files are
+"wsrefactor-snapshot/1"`` and uses ``timestamp``, ``total``, ``commit`` and ``by_file`` (the last two may be missing in
+snapshots written by older versions); unreadable or foreign files are
 skipped with a warning. Pointing ``--history`` and ``--json-snapshot`` at the same directory keeps
 a running history: the history is read before the new snapshot is written.
 """
@@ -46,7 +53,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +64,7 @@ import typer
 from wsrefactor.cli import (
     ConfigOpt,
     Failure,
+    FixEditsOpt,
     IgnoreOpt,
     JobsOpt,
     PathsArg,
@@ -83,45 +91,6 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 # ---------------------------------------------------------------- edits, excerpts, diffs
-
-
-def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    """Apply 1-based (line, column) edits, each replacing ``[start, end)``, to ``text``.
-
-    Lines are numbered as :func:`wsrefactor.fixes.text_edits` numbers them (``str.splitlines``);
-    a position one line past the end addresses the end of the text. Overlapping edits or
-    positions outside the text raise ``ValueError``.
-    """
-    lines = text.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-
-    def offset(line: int, column: int) -> int:
-        if line < 1 or column < 1 or line > len(lines) + 1:
-            raise ValueError(f"edit position {line}:{column} is outside the file")
-        if line == len(lines) + 1:
-            if column != 1:
-                raise ValueError(f"edit position {line}:{column} is outside the file")
-            return starts[-1]
-        if column - 1 > len(lines[line - 1]):
-            raise ValueError(f"edit position {line}:{column} is outside its line")
-        return starts[line - 1] + column - 1
-
-    spans = sorted(
-        (offset(e.start_line, e.start_column), offset(e.end_line, e.end_column), e.content)
-        for e in edits
-    )
-    out: list[str] = []
-    pos = 0
-    for start, end, content in spans:
-        if start < pos or end < start:
-            raise ValueError("overlapping or reversed edits")
-        out.append(text[pos:start])
-        out.append(content)
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
 
 
 def source_lines(text: str) -> list[str]:
@@ -173,9 +142,42 @@ def diff_rows(diff: str) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- snapshots and history
 
 
-def build_snapshot(findings: Sequence[Finding], checked: int, now: datetime) -> dict[str, Any]:
+def git_head(directory: str | os.PathLike[str]) -> str | None:
+    """The commit id checked out in ``directory`` (``git rev-parse HEAD``), or None (no git, no
+    repository, no commit yet)."""
+    import subprocess  # nosec B404 - runs git only, with a fixed argument list
+
+    try:
+        proc = subprocess.run(  # nosec B603 B607 - fixed argv, no shell; git from PATH like any git tool
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=directory,
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = proc.stdout.strip()
+    return sha if proc.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
+
+
+def category(f: Finding) -> str:
+    """The dashboard's category: bandit's checks count as ``security``."""
+    return "security" if f.category == "bandit" else (f.category or "other")
+
+
+def severity_label(f: Finding) -> str:
+    """bandit's own rating (``high severity, medium confidence``) for its findings, else ours."""
+    extra = dict(f.extra)
+    if extra.get("bandit_severity"):
+        return (f"{str(extra['bandit_severity']).lower()} severity, "
+                f"{str(extra.get('bandit_confidence', '')).lower()} confidence")
+    return f.severity.value
+
+
+def build_snapshot(
+    findings: Sequence[Finding], checked: int, now: datetime, commit: str | None = None
+) -> dict[str, Any]:
     from wsrefactor import __version__
     from wsrefactor.model import count_fixable
+    from wsrefactor.reporters import display_path
 
     safe, unsafe = count_fixable(findings)
     return {
@@ -184,10 +186,12 @@ def build_snapshot(findings: Sequence[Finding], checked: int, now: datetime) -> 
         "tool_version": __version__,
         "total": len(findings),
         "by_rule": dict(sorted(Counter(f.code for f in findings).items())),
-        "by_category": dict(sorted(Counter(f.category or "other" for f in findings).items())),
+        "by_category": dict(sorted(Counter(category(f) for f in findings).items())),
         "fixable": {"safe": safe, "unsafe": unsafe},
         "files": checked,
         "files_with_findings": len({f.path for f in findings}),
+        "by_file": dict(sorted(Counter(display_path(f.path) for f in findings).items())),
+        "commit": commit,
     }
 
 
@@ -219,6 +223,9 @@ class HistoryPoint:
     timestamp: datetime
     total: int
     current: bool = False
+    commit: str | None = None
+    #: findings per file (shown path) when the snapshot recorded them
+    by_file: Mapping[str, int] | None = None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -245,7 +252,20 @@ def _history_point(path: Path) -> HistoryPoint | None:
     if moment is None or not isinstance(total, int) or isinstance(total, bool) or total < 0:
         _err(f"wsrefactor: {path}: skipped, bad timestamp or total")
         return None
-    return HistoryPoint(moment, total)
+    return HistoryPoint(moment, total, commit=_snapshot_commit(data), by_file=_snapshot_by_file(data))
+
+
+def _snapshot_commit(data: Mapping[str, Any]) -> str | None:
+    commit = data.get("commit")
+    return commit if isinstance(commit, str) else None
+
+
+def _snapshot_by_file(data: Mapping[str, Any]) -> Mapping[str, int] | None:
+    """``by_file`` when well formed (snapshots of older versions have none)."""
+    by_file = data.get("by_file")
+    if isinstance(by_file, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in by_file.items()):
+        return by_file
+    return None
 
 
 def load_history(directory: Path) -> list[HistoryPoint]:
@@ -267,6 +287,11 @@ def _nice_step(value: float) -> int:
         if value <= step * magnitude:
             return int(step * magnitude)
     return int(10 * magnitude)
+
+
+def _bar_title(p: HistoryPoint) -> str:
+    at = f" at {p.commit[:12]}" if p.commit else ""
+    return f"{_iso(p.timestamp)}: {p.total} finding{'s' if p.total != 1 else ''}{at}" + (" (this run)" if p.current else "")
 
 
 def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int = 240) -> dict[str, Any]:
@@ -292,8 +317,7 @@ def trend_chart(points: Sequence[HistoryPoint], width: int = 1000, height: int =
             "label": "now" if p.current else p.timestamp.strftime(
                 "%b %d %H:%M" if days[p.timestamp.date()] > 1 else "%b %d"
             ),
-            "title": f"{_iso(p.timestamp)}: {p.total} finding{'s' if p.total != 1 else ''}"
-            + (" (this run)" if p.current else ""),
+            "title": _bar_title(p),
             "show_label": show_label, "show_value": len(points) <= 24,
         })
         coords.append(f"{cx:.1f},{y:.1f}")
@@ -373,7 +397,7 @@ def _read(path: str, cache: dict[str, _File]) -> _File:
 
 def _file_diff(path: str, edits: Sequence[Edit], cache: dict[str, _File], display: Any) -> str:
     """Unified diff of one file's edits; ValueError (the reason) when it cannot be shown."""
-    from wsrefactor.fixes import unified_diff
+    from wsrefactor.fixes import apply_edits, unified_diff
 
     f = _read(path, cache) if os.path.exists(path) else _File("", [])  # a file the fix creates
     if f.text is None:
@@ -386,6 +410,8 @@ def _fix_diff(finding: Finding, cache: dict[str, _File], display: Any) -> tuple[
     fix = finding.fix
     if fix is None or fix.safety is FixSafety.NONE:
         return [], None
+    if not fix.planned:
+        return [], "Planned on demand: run `wsrefactor report --fix-edits` or `wsrefactor fix --diff` to see it."
     if not fix.edits and not fix.other_files:
         return [], "This fix spans several files; run `wsrefactor fix --diff` to see it."
     try:
@@ -405,7 +431,7 @@ def _fix_diff(finding: Finding, cache: dict[str, _File], display: Any) -> tuple[
 def _category_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     """Findings per category, most first, with each one's share of the total."""
     total = len(findings)
-    by_category = Counter(f.category or "other" for f in findings)
+    by_category = Counter(category(f) for f in findings)
     return [
         {"name": name, "count": n, "pct": 100.0 * n / total if total else 0.0}
         for name, n in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -417,7 +443,7 @@ def _rule_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     rule_rows: dict[str, dict[str, Any]] = {}
     for f in findings:
         row = rule_rows.setdefault(
-            f.code, {"code": f.code, "name": f.name, "category": f.category or "other",
+            f.code, {"code": f.code, "name": f.name, "category": category(f),
                      "severity": f.severity.value, "count": 0, "safe": 0, "unsafe": 0}
         )
         row["count"] += 1
@@ -453,8 +479,14 @@ def _complexity_context(blocks: Sequence[Any], complexity_errors: int) -> dict[s
     }
 
 
+def _previous_by_file(history: Sequence[HistoryPoint]) -> Mapping[str, int] | None:
+    """Per-file counts of the latest earlier snapshot that recorded them."""
+    return next((p.by_file for p in reversed(history) if p.by_file is not None), None)
+
+
 def _top_files(
-    grouped: dict[str, list[Finding]], anchors: dict[str, str], max_cc: dict[str, int], display: Any
+    grouped: dict[str, list[Finding]], anchors: dict[str, str], max_cc: dict[str, int], display: Any,
+    previous: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The files with the most findings; ``pct`` is relative to the worst file (the bar length)."""
     from wsrefactor.model import count_fixable
@@ -468,6 +500,7 @@ def _top_files(
         rows.append({
             "path": shown, "anchor": anchors[path], "count": n, "safe": s, "unsafe": u,
             "max_cc": max_cc.get(shown), "pct": 100.0 * n / top_count if top_count else 0.0,
+            "delta": None if previous is None else n - previous.get(shown, 0),
         })
     return rows
 
@@ -477,7 +510,8 @@ def _finding_item(f: Finding, item_id: str, source: _File, cache: dict[str, _Fil
     rows, note = _fix_diff(f, cache, display)
     return {
         "id": item_id, "code": f.code, "name": f.name, "message": f.message,
-        "severity": f.severity.value, "category": f.category or "other",
+        "severity": f.severity.value, "severity_label": severity_label(f), "category": category(f),
+        "tool": "bandit" if f.category == "bandit" else "",
         "line": f.line, "column": f.column,
         "fix": f.fix.safety.value if f.fix else "none",
         "fix_description": f.fix.description if f.fix else "",
@@ -502,11 +536,11 @@ def _file_sections(grouped: dict[str, list[Finding]], anchors: dict[str, str], d
     return files
 
 
-def _trend(history: Sequence[HistoryPoint], now: datetime, total: int) -> dict[str, Any] | None:
+def _trend(history: Sequence[HistoryPoint], now: datetime, total: int, commit: str | None) -> dict[str, Any] | None:
     """The trend chart, with this run as its last point; None without earlier snapshots."""
     if not history:
         return None
-    return trend_chart([*history, HistoryPoint(now, total, current=True)])
+    return trend_chart([*history, HistoryPoint(now, total, current=True, commit=commit)])
 
 
 def build_context(
@@ -517,6 +551,7 @@ def build_context(
     now: datetime,
     targets: Sequence[str],
     jobs: int = 1,
+    commit: str | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain values (strings and numbers)."""
     from wsrefactor import __version__
@@ -542,11 +577,13 @@ def build_context(
         "unfixable": total - safe - unsafe,
         "categories": _category_rows(findings),
         "rules": _rule_rows(findings),
-        "top_files": _top_files(grouped, anchors, _max_cc_by_path(blocks), display_path),
+        "top_files": _top_files(grouped, anchors, _max_cc_by_path(blocks), display_path, _previous_by_file(history)),
+        "per_file_trend": _previous_by_file(history) is not None,
         **_complexity_context(blocks, complexity_errors),
         "files": _file_sections(grouped, anchors, display_path),
         "open_details": total <= OPEN_DETAILS_UP_TO,
-        "trend": _trend(history, now, total),
+        "trend": _trend(history, now, total, commit),
+        "commit": commit,
     }
 
 
@@ -582,12 +619,13 @@ def _count(n: int, word: str) -> str:
 
 
 def _write_dashboard(
-    html: Path, run: Any, history: Sequence[HistoryPoint], now: datetime, targets: Sequence[str], jobs: int
+    html: Path, run: Any, history: Sequence[HistoryPoint], now: datetime, targets: Sequence[str], jobs: int,
+    commit: str | None = None,
 ) -> None:
     from wsrefactor.cli import _write_output
 
     raw = {r.path: r.raw for r in run.files if r.raw is not None}
-    context = build_context(run.findings, run.checked, raw, history, now, targets, jobs)
+    context = build_context(run.findings, run.checked, raw, history, now, targets, jobs, commit)
     _write_output(render_html(context), html)
     _err(f"wsrefactor: wrote {html} ({_count(len(run.findings), 'finding')}, {_count(run.checked, 'file')})")
 
@@ -606,6 +644,7 @@ def report(
     ignore: Optional[list[str]] = IgnoreOpt,
     jobs: Optional[int] = JobsOpt,
     config: Optional[Path] = ConfigOpt,
+    fix_edits: bool = FixEditsOpt,
 ) -> None:
     """Write an HTML debt dashboard (and optionally a JSON snapshot); exit 0 once written."""
     with _guard():
@@ -616,11 +655,12 @@ def report(
         n_jobs = _jobs(jobs)
         earlier = load_history(history) if history is not None else []
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        run = execute(session.paths, session.job(want_edits=True), n_jobs)
+        run = execute(session.paths, session.job(want_edits=True, plan_fixes=fix_edits), n_jobs)
         for message in run.messages:
             _err(message)
+        commit = git_head(session.config.root)
         if html is not None:
-            _write_dashboard(html, run, earlier, now, session.paths, n_jobs)
+            _write_dashboard(html, run, earlier, now, session.paths, n_jobs, commit)
         if json_snapshot is not None:
-            target = write_snapshot(build_snapshot(run.findings, run.checked, now), json_snapshot, now)
+            target = write_snapshot(build_snapshot(run.findings, run.checked, now, commit), json_snapshot, now)
             _err(f"wsrefactor: wrote snapshot {target}")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsrefactor.model import Finding, Severity
-from wsrefactor.reporters.sarif import GATE_RULE_BY_METRIC, gate_message, shown_path
+from wsrefactor.reporters.sarif import gate_items, gate_message, shown_path
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -59,21 +59,21 @@ def render(findings: list[Finding], rules: Mapping[str, Any]) -> str:
 
 
 def render_gate(result_json: dict[str, Any]) -> str:
-    """One ``::error`` per gate violation (WS301 cc, WS302 length, GATE-AVG without a file)."""
+    """One ``::error`` per offending function (WS301 when its CC is over, else WS302; every reason
+    in the message) and one for GATE-AVG, at the setting or the most complex function."""
     out = []
-    for v in result_json.get("violations") or []:
-        rule_id = GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301")
-        path = v.get("path")
-        lineno = v.get("lineno")
+    for item in gate_items(result_json):
+        path = item.get("path")
+        lineno = item.get("lineno")
         props: dict[str, Any] = {}
         if path:
             props["file"] = shown_path(path)
             if isinstance(lineno, int):
                 props["line"] = max(lineno, 1)
-                props["col"] = max(int(v.get("col") or 0), 0) + 1
-                endline = v.get("endline")
+                props["col"] = max(int(item.get("col") or 0), 0) + 1
+                endline = item.get("endline")
                 if isinstance(endline, int) and endline >= lineno:
                     props["endLine"] = endline
-        props["title"] = rule_id
-        out.append(command("error", gate_message(v), **props))
+        props["title"] = item["rule"]
+        out.append(command("error", gate_message(item), **props))
     return "".join(out)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsrefactor.model import Finding
-from wsrefactor.reporters.sarif import GATE_RULE_BY_METRIC, gate_message, shown_path
+from wsrefactor.reporters.sarif import gate_items, gate_message, shown_path
 
 SUITE = "wsrefactor"
 
@@ -68,15 +68,15 @@ def render(findings: list[Finding], rules: Mapping[str, Any]) -> str:
 
 
 def render_gate(result_json: dict[str, Any]) -> str:
-    """Gate violations as failures: per file (WS301/WS302), and ``average`` for GATE-AVG."""
+    """Gate offenders as failures: per file (one per function, WS301/WS302), and ``average`` for
+    GATE-AVG."""
     by_case: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for v in result_json.get("violations") or []:
-        rule_id = GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301")
-        message = gate_message(v)
-        path = v.get("path")
-        if path:
-            shown = shown_path(path)
-            where = f"{shown}:{v.get('lineno')}:{int(v.get('col') or 0) + 1}"
+    for item in gate_items(result_json):
+        rule_id = item["rule"]
+        message = gate_message(item)
+        if rule_id != "GATE-AVG":
+            shown = shown_path(item["path"])
+            where = f"{shown}:{item.get('lineno')}:{int(item.get('col') or 0) + 1}"
             key = (shown, shown)
         else:
             where = SUITE

@@ -21,6 +21,19 @@ Paths are relative to the current directory (posix, percent-encoded) with ``uriB
 ``%SRCROOT%``, whose ``originalUriBaseIds`` entry is the cwd's ``file:`` URI; a path outside the
 cwd becomes an absolute ``file:`` URI.
 
+Rule descriptors
+----------------
+``fullDescription`` is the rule's whole "What it does" section; ``help`` its full docs.
+Security rules (WS101-WS104 and every bandit check) carry the ``security`` tag, their CWE as
+``external/cwe/cwe-N`` and ``properties["security-severity"]`` (GitHub code scanning's 0-10
+scale): fixed per WebSocket rule (:data:`SECURITY_SEVERITY`), and for a bandit check the worst of
+its findings in the run, from bandit's own severity and confidence (:func:`bandit_security_severity`).
+A bandit rule's ``helpUri`` is bandit's documentation page of that plugin (bandit's own
+``docs_utils.get_url``, the link bandit's SARIF output uses) and its ``help`` the plugin's docs.
+``informationUri`` and our rules' ``helpUri`` come from wsrefactor's ``[project.urls]``
+(``Homepage``/``Repository``/``Source``; ``Documentation`` for rule anchors) and are omitted when
+none is set: no link points nowhere.
+
 ``partialFingerprints["wsrefactor/v1"]`` hashes rule id, relative path and ``Finding.context``
 (the flagged source and its enclosing function, no line number), plus an occurrence number when
 the same triple occurs more than once in a file, so it survives lines inserted above.
@@ -29,10 +42,12 @@ the same triple occurs more than once in a file, so it survives lines inserted a
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,35 +58,48 @@ from wsrefactor.model import Edit, Finding, Severity
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 TOOL_NAME = "wsrefactor"
-INFORMATION_URI = "https://github.com/wsrefactor/wsrefactor"
-README_URI = "https://github.com/wsrefactor/wsrefactor/blob/main/README.md"
 SRCROOT = "%SRCROOT%"
 FINGERPRINT_KEY = "wsrefactor/v1"
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
-# Descriptors of the gate's checks (``wsrefactor gate``), which are not libcst rules.
+#: GitHub ``security-severity`` (CVSS-like 0-10) and CWE of the WebSocket security rules: WS101
+#: cross-site WebSocket hijacking (CWE-1385, high), WS102 unbounded message size (memory
+#: exhaustion, CWE-770), WS103 unvalidated message (CWE-20), WS104 a connection left registered
+#: after it closed (leak, sends to dead sockets; CWE-404).
+SECURITY_SEVERITY: dict[str, tuple[float, int]] = {
+    "WS101": (8.1, 1385),
+    "WS102": (7.5, 770),
+    "WS103": (6.5, 20),
+    "WS104": (4.3, 404),
+}
+_BANDIT_SEVERITY = {"HIGH": 8.0, "MEDIUM": 5.5, "LOW": 3.0}
+_BANDIT_CONFIDENCE_PENALTY = {"HIGH": 0.0, "MEDIUM": 0.5, "LOW": 1.0}
+
+# Descriptors of the gate's checks (``wsrefactor gate``), which are not libcst rules; the names
+# are the WS301/WS302 rules' names (a test keeps them equal without the gate importing libcst).
 GATE_RULES: dict[str, dict[str, str]] = {
     "WS301": {
-        "name": "too-complex",
+        "name": "complex-function",
         "short": "function exceeds the cyclomatic complexity limit",
-        "full": "A function or method whose radon cyclomatic complexity is over the configured "
-        "max_cc (or over its recorded baseline value).",
+        "full": "A function or method (closures included) whose radon cyclomatic complexity is over "
+        "the gate's max-cc (or over the number its baseline entry records). When the same function "
+        "is also too long it is reported once, under this rule, with both reasons.",
     },
     "WS302": {
-        "name": "too-long",
+        "name": "long-function",
         "short": "function exceeds the length limit",
-        "full": "A function or method longer (in lines, def to last line) than the configured "
-        "max_lines (or than its recorded baseline value).",
+        "full": "A function or method (closures included) longer than the gate's max-lines (or than "
+        "its baseline entry), counted from the def line (decorators excluded) to its real last line.",
     },
     "GATE-AVG": {
         "name": "average-complexity",
         "short": "average cyclomatic complexity exceeds the limit",
-        "full": "The mean cyclomatic complexity of all checked functions and methods is over the "
-        "configured max_average.",
+        "full": "The mean radon cyclomatic complexity of all checked functions and methods is over the "
+        "gate's max-average. The result points at the setting (config file) or, for a command-line "
+        "limit, at the most complex function, the first place to lower the mean.",
     },
 }
-GATE_RULE_BY_METRIC = {"cc": "WS301", "length": "WS302", "average": "GATE-AVG"}
 
 
 # --------------------------------------------------------------------------
@@ -132,28 +160,119 @@ def edit_region(edit: Edit) -> dict[str, int]:
     return _region(edit.start_line, edit.start_column, edit.end_line, edit.end_column)
 
 
-def first_paragraph(docs: str, heading: str = "What it does") -> str:
-    """First paragraph under ``## <heading>`` of a rule's docs, lines joined by spaces."""
-    lines = docs.splitlines()
-    for i, line in enumerate(lines):
-        if re.match(rf"#+\s*{re.escape(heading)}\s*$", line.strip(), re.IGNORECASE):
-            para: list[str] = []
-            for text in lines[i + 1 :]:
-                text = text.strip()
-                if text.startswith("#") or (not text and para):
-                    break
-                if text:
-                    para.append(text)
-            return " ".join(para)
-    return ""
-
-
 def fingerprint(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
 
-def _rule_help_uri(code: str) -> str:
-    return f"{README_URI}#{code.lower()}"
+@lru_cache(maxsize=1)
+def project_urls() -> dict[str, str]:
+    """wsrefactor's own ``[project.urls]`` (installed metadata), labels lower-cased; empty if unset."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("wsrefactor").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return {}
+    urls = {}
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if url.strip().startswith(("https://", "http://")):
+            urls[label.strip().lower()] = url.strip()
+    return urls
+
+
+def information_uri() -> str | None:
+    urls = project_urls()
+    return next((urls[k] for k in ("homepage", "repository", "source", "documentation") if k in urls), None)
+
+
+def _rule_help_uri(code: str, name: str) -> str | None:
+    """The rule's section of the documentation (README heading ``### WS205 dangling-task``)."""
+    docs = project_urls().get("documentation")
+    if not docs:
+        return None
+    return f"{docs.split('#')[0]}#{code.lower()}-{name.lower()}"
+
+
+def section(docs: str, heading: str = "What it does") -> str:
+    """The whole ``## <heading>`` section of a rule's docs as plain paragraphs (code blocks dropped)."""
+    match = re.search(rf"^[ \t]*#+[ \t]*{re.escape(heading)}[ \t]*$", docs, re.M | re.I)
+    if match is None:
+        return ""
+    body = re.split(r"^[ \t]*#", docs[match.end():], maxsplit=1, flags=re.M)[0]
+    body = re.sub(r"^[ \t]*```.*?^[ \t]*```[^\n]*$", "\n", body, flags=re.M | re.S)  # code blocks
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", body))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+# --------------------------------------------------------------------------
+# bandit's own metadata
+# --------------------------------------------------------------------------
+
+
+def _extra(finding: Finding, key: str) -> Any:
+    return dict(finding.extra).get(key)
+
+
+def bandit_security_severity(severity: str | None, confidence: str | None) -> float:
+    """bandit's severity on GitHub's 0-10 scale, lowered by up to one point for low confidence."""
+    base = _BANDIT_SEVERITY.get(str(severity).upper(), 5.5)
+    return round(base - _BANDIT_CONFIDENCE_PENALTY.get(str(confidence).upper(), 0.5), 1)
+
+
+def _rst_text(doc: str) -> str:
+    """A plugin docstring without RST heading underlines and directives."""
+    kept = [
+        line for line in inspect.cleandoc(doc).splitlines()
+        if not re.fullmatch(r"\s*[=\-~^]{3,}\s*", line) and not line.strip().startswith(".. ")
+    ]
+    return "\n".join(kept).replace("**", "").replace("``", "`").strip()
+
+
+@lru_cache(maxsize=256)
+def bandit_rule(code: str) -> dict[str, Any] | None:
+    """``{name, short, full, help, help_uri, cwe}`` of a bandit check from bandit's own plugin
+    metadata; None when bandit does not know the code."""
+    try:
+        from bandit.core import docs_utils, extension_loader
+    except ImportError:  # pragma: no cover - bandit is a dependency
+        return None
+    manager = extension_loader.MANAGER
+    plugin = manager.plugins_by_id.get(code)
+    if plugin is not None:
+        info = _plugin_docs(code, plugin)
+    elif code in manager.blacklist_by_id:
+        info = _blacklist_docs(manager.blacklist_by_id[code])
+    else:
+        return None
+    return {**info, "help_uri": docs_utils.get_url(code)}
+
+
+def _plugin_docs(code: str, plugin: Any) -> dict[str, Any]:
+    """A plugin's title (``B608: Test for SQL injection``), first paragraph and whole docstring."""
+    func = plugin.plugin
+    text = _rst_text(inspect.getdoc(func) or inspect.getdoc(inspect.getmodule(func)) or "")
+    title = re.search(rf"{re.escape(code)}:\s*(.+)", text)
+    short = title.group(1).strip() if title else plugin.name.replace("_", " ")
+    body = text[title.end():] if title else text
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip()]
+    full = next((p for p in paragraphs if not p.startswith((":", ">>", "|"))), short)
+    return {"name": plugin.name, "short": short, "full": full, "help": text or full, "cwe": 0}
+
+
+def _blacklist_docs(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A blacklist check (B3xx calls, B4xx imports): its message and the names it flags."""
+    short = str(info["message"])
+    qualnames = ", ".join(info.get("qualnames") or ())
+    full = f"{short} Flagged: {qualnames}." if qualnames else short
+    return {"name": str(info["name"]), "short": short, "full": full, "help": full, "cwe": int(info.get("cwe") or 0)}
+
+
+def _security_properties(tags: list[str], severity: float, cwe: int) -> dict[str, Any]:
+    tags = list(tags) if "security" in tags else [*tags, "security"]
+    if cwe:
+        tags.append(f"external/cwe/cwe-{cwe}")
+    return {"tags": tags, "security-severity": f"{severity:.1f}"}
 
 
 # --------------------------------------------------------------------------
@@ -161,50 +280,93 @@ def _rule_help_uri(code: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def _sampled_descriptor(code: str, sample: Finding | None) -> dict[str, Any]:
-    """Descriptor of a code the registry does not know (bandit's B###), built from one of its findings."""
-    name = sample.name if sample is not None else code
-    category = sample.category if sample is not None else ""
-    text = f"bandit check {name}" if category == "bandit" else name
+def _bandit_descriptor(code: str, samples: Sequence[Finding]) -> dict[str, Any]:
+    """A bandit check (``B###``) from bandit's plugin metadata, rated by its worst finding here."""
+    sample = samples[0] if samples else None
+    info = bandit_rule(code)
+    name = info["name"] if info else (sample.name if sample else code)
+    fallback = f"bandit check {name}"
     descriptor: dict[str, Any] = {
         "id": code,
         "name": name,
-        "shortDescription": {"text": text},
-        "fullDescription": {"text": text},
-        "defaultConfiguration": {"level": level(sample.severity) if sample else "warning"},
+        "shortDescription": {"text": info["short"] if info else fallback},
+        "fullDescription": {"text": info["full"] if info else fallback},
+        "defaultConfiguration": {"level": level(sample.severity if sample else Severity.WARNING)},
     }
-    if category:
-        descriptor["properties"] = {"tags": [category]}
+    if info:
+        descriptor["helpUri"] = info["help_uri"]
+        descriptor["help"] = {"text": info["help"]}
+    descriptor["properties"] = _bandit_properties(samples, info["cwe"] if info else 0)
     return descriptor
 
 
-def _rule_properties(rule: Any) -> dict[str, Any]:
-    """``tags`` and ``fixSafety`` of a registry rule, each only when the rule has it."""
+def _bandit_properties(samples: Sequence[Finding], default_cwe: int) -> dict[str, Any]:
+    """Security tags and the worst ``security-severity`` of a bandit check's findings in the run."""
+    severity = max(
+        (bandit_security_severity(_extra(f, "bandit_severity"), _extra(f, "bandit_confidence")) for f in samples),
+        default=5.0,
+    )
+    cwe = next((int(_extra(f, "cwe") or 0) for f in samples if _extra(f, "cwe")), default_cwe)
+    return _security_properties(["bandit"], severity, cwe)
+
+
+def _sampled_descriptor(code: str, sample: Finding | None) -> dict[str, Any]:
+    """Descriptor of a code neither the registry nor bandit knows, built from one of its findings."""
+    name = sample.name if sample is not None else code
+    descriptor: dict[str, Any] = {
+        "id": code,
+        "name": name,
+        "shortDescription": {"text": name},
+        "fullDescription": {"text": name},
+        "defaultConfiguration": {"level": level(sample.severity) if sample else "warning"},
+    }
+    if sample is not None and sample.category:
+        descriptor["properties"] = {"tags": [sample.category]}
+    return descriptor
+
+
+def _rule_properties(code: str, rule: Any) -> dict[str, Any]:
+    """``tags`` (with ``security`` and the CWE for security rules), ``security-severity`` and
+    ``fixSafety`` of a registry rule, each only when the rule has it."""
     props: dict[str, Any] = {}
-    if getattr(rule, "category", ""):
-        props["tags"] = [rule.category]
+    tags = [rule.category] if getattr(rule, "category", "") else []
+    if code in SECURITY_SEVERITY:
+        severity, cwe = SECURITY_SEVERITY[code]
+        props.update(_security_properties(tags, severity, cwe))
+    elif tags:
+        props["tags"] = tags
     fix_safety = getattr(rule, "fix_safety", None)
     if fix_safety is not None:
         props["fixSafety"] = getattr(fix_safety, "value", str(fix_safety))
     return props
 
 
-def _rule_descriptor(code: str, rule: Any | None, sample: Finding | None) -> dict[str, Any]:
-    if rule is None:
-        return _sampled_descriptor(code, sample)
+def _rule_descriptor(code: str, rule: Any | None, samples: Sequence[Finding]) -> dict[str, Any]:
+    if rule is not None:
+        return _registry_descriptor(code, rule)
+    if (samples and samples[0].category == "bandit") or bandit_rule(code) is not None:
+        return _bandit_descriptor(code, samples)
+    return _sampled_descriptor(code, samples[0] if samples else None)
+
+
+def _registry_descriptor(code: str, rule: Any) -> dict[str, Any]:
+    """A wsrefactor rule: its summary, whole "What it does", docs and metadata."""
     docs = rule.docs() if hasattr(rule, "docs") else ""
-    summary = getattr(rule, "summary", "") or getattr(rule, "name", "") or code
+    name = getattr(rule, "name", "") or code
+    summary = getattr(rule, "summary", "") or name
     descriptor: dict[str, Any] = {
         "id": code,
-        "name": getattr(rule, "name", "") or code,
+        "name": name,
         "shortDescription": {"text": summary},
-        "fullDescription": {"text": first_paragraph(docs) or summary},
+        "fullDescription": {"text": section(docs) or summary},
         "defaultConfiguration": {"level": level(getattr(rule, "severity", Severity.WARNING))},
-        "helpUri": _rule_help_uri(code),
     }
+    help_uri = _rule_help_uri(code, name)
+    if help_uri:
+        descriptor["helpUri"] = help_uri
     if docs:
         descriptor["help"] = {"text": docs, "markdown": docs}
-    props = _rule_properties(rule)
+    props = _rule_properties(code, rule)
     if props:
         descriptor["properties"] = props
     return descriptor
@@ -265,7 +427,7 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str
                         "name": TOOL_NAME,
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": INFORMATION_URI,
+                        **({"informationUri": uri} if (uri := information_uri()) else {}),
                         "rules": rules,
                     }
                 },
@@ -277,13 +439,22 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str
     }
 
 
+def _result_properties(f: Finding) -> dict[str, Any]:
+    """The finding's category, and bandit's severity and confidence for a bandit finding."""
+    props: dict[str, Any] = {"category": f.category} if f.category else {}
+    if _extra(f, "bandit_severity"):
+        props["severity"] = str(_extra(f, "bandit_severity")).lower()
+        props["confidence"] = str(_extra(f, "bandit_confidence")).lower()
+    return props
+
+
 def to_sarif(findings: list[Finding], rules: Mapping[str, Any]) -> dict[str, Any]:
     """The SARIF log as a dict (``render`` serialises it)."""
-    samples: dict[str, Finding] = {}
+    samples: dict[str, list[Finding]] = {}
     for f in findings:
-        samples.setdefault(f.code, f)
+        samples.setdefault(f.code, []).append(f)
     codes = sorted(samples)
-    descriptors = [_rule_descriptor(c, rules.get(c), samples.get(c)) for c in codes]
+    descriptors = [_rule_descriptor(c, rules.get(c), samples[c]) for c in codes]
     index = {c: i for i, c in enumerate(codes)}
     fingerprints = _finding_fingerprints(findings)
     results = []
@@ -306,8 +477,9 @@ def to_sarif(findings: list[Finding], rules: Mapping[str, Any]) -> dict[str, Any
         fixes = _fixes(f)
         if fixes:
             result["fixes"] = fixes
-        if f.category:
-            result["properties"] = {"category": f.category}
+        props = _result_properties(f)
+        if props:
+            result["properties"] = props
         results.append(result)
     return _log(descriptors, results)
 
@@ -321,8 +493,40 @@ def render(findings: list[Finding], rules: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------
 
 
+def _gate_functions(result_json: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each offending function once with its ``reasons`` (``functions`` of ``gate.to_json``;
+    grouped from ``violations`` for a document written before that key existed)."""
+    if "functions" in result_json:
+        return list(result_json.get("functions") or [])
+    grouped: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for v in result_json.get("violations") or []:
+        if v.get("metric") == "average":
+            continue
+        item = grouped.setdefault((v.get("path"), v.get("key") or v.get("name")), {**v, "reasons": []})
+        item["reasons"].append(v)
+    for item in grouped.values():
+        item["message"] = "; ".join(str(r.get("message")) for r in item["reasons"])
+    return list(grouped.values())
+
+
+def gate_items(result_json: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the gate reports, one item per offending function (``rule``: WS301 when its CC is
+    over, else WS302) and one for the average (``rule`` GATE-AVG, located at ``average_location``
+    when the command gave one): the shared input of the SARIF, GitHub and JUnit renderers."""
+    items = []
+    for f in _gate_functions(result_json):
+        metrics = [r.get("metric") for r in f.get("reasons") or [f]]
+        items.append({**f, "rule": "WS301" if "cc" in metrics else "WS302", "metrics": metrics})
+    for v in result_json.get("violations") or []:
+        if v.get("metric") == "average":
+            where = result_json.get("average_location") or {}
+            items.append({**v, "rule": "GATE-AVG", "metrics": ["average"], "path": where.get("path"),
+                          "lineno": where.get("line"), "col": where.get("col"), "endline": None})
+    return items
+
+
 def gate_message(v: Mapping[str, Any]) -> str:
-    """One line describing a gate violation from ``wsrefactor.gate.to_json``."""
+    """One line describing a gate item (see :func:`gate_items`), every reason included."""
     if v.get("metric") == "average":
         return f"{v.get('message')}"
     name = v.get("name") or "?"
@@ -331,7 +535,7 @@ def gate_message(v: Mapping[str, Any]) -> str:
 
 
 def gate_region(v: Mapping[str, Any]) -> dict[str, int] | None:
-    """Region of a block violation: from the ``def`` (radon's 0-based col) to the block's last line."""
+    """Region of a gate item: from the ``def`` (radon's 0-based col) to the block's last line."""
     lineno = v.get("lineno")
     if not isinstance(lineno, int):
         return None
@@ -344,57 +548,56 @@ def gate_region(v: Mapping[str, Any]) -> dict[str, int] | None:
 
 def gate_rule_descriptor(rule_id: str) -> dict[str, Any]:
     spec = GATE_RULES[rule_id]
-    return {
+    descriptor: dict[str, Any] = {
         "id": rule_id,
         "name": spec["name"],
         "shortDescription": {"text": spec["short"]},
         "fullDescription": {"text": spec["full"]},
         "defaultConfiguration": {"level": "error"},
-        "helpUri": _rule_help_uri(rule_id),
+        "help": {"text": spec["full"]},
         "properties": {"tags": ["complexity"]},
     }
+    help_uri = _rule_help_uri(rule_id, spec["name"]) if rule_id != "GATE-AVG" else None
+    if help_uri:
+        descriptor["helpUri"] = help_uri
+    return descriptor
 
 
-def _gate_rule_id(v: Mapping[str, Any]) -> str:
-    return GATE_RULE_BY_METRIC.get(v.get("metric"), "WS301")
-
-
-def _gate_result(v: Mapping[str, Any], rule_index: Mapping[str, int]) -> dict[str, Any]:
-    """One SARIF result; the project-wide average violation has no location."""
-    rule_id = _gate_rule_id(v)
+def _gate_result(item: Mapping[str, Any], rule_index: Mapping[str, int]) -> dict[str, Any]:
+    """One SARIF result: a function with all its reasons, or the average at its location."""
+    rule_id = item["rule"]
     result: dict[str, Any] = {
         "ruleId": rule_id,
         "ruleIndex": rule_index[rule_id],
         "level": "error",
-        "message": {"text": gate_message(v)},
+        "message": {"text": gate_message(item)},
     }
-    path = v.get("path")
+    path = item.get("path")
     if path:
         location: dict[str, Any] = {"artifactLocation": artifact_location(path)}
-        region = gate_region(v)
+        region = gate_region(item)
         if region:
             location["region"] = region
         result["locations"] = [{"physicalLocation": location}]
-        # The baseline key (qualified name, #N for repeats) carries no line number.
-        result["partialFingerprints"] = {
-            FINGERPRINT_KEY: fingerprint(rule_id, shown_path(path), str(v.get("key") or v.get("name")))
-        }
-    else:
-        result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(rule_id)}
-    result["properties"] = {
-        k: v.get(k) for k in ("metric", "value", "limit", "excess", "source") if v.get(k) is not None
-    }
+    # The baseline key (qualified name, #N for repeats) carries no line number.
+    key = (shown_path(path), str(item.get("key") or item.get("name"))) if rule_id != "GATE-AVG" else ()
+    result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(rule_id, *key)}
+    reasons = [
+        {k: r.get(k) for k in ("metric", "value", "limit", "excess", "source") if r.get(k) is not None}
+        for r in item.get("reasons") or [item]
+    ]
+    result["properties"] = {**reasons[0], "reasons": reasons}
     return result
 
 
 def to_sarif_gate(result_json: Mapping[str, Any]) -> dict[str, Any]:
-    violations = list(result_json.get("violations") or [])
-    rule_ids = sorted({_gate_rule_id(v) for v in violations})
+    items = gate_items(result_json)
+    rule_ids = sorted({item["rule"] for item in items})
     index = {r: i for i, r in enumerate(rule_ids)}
-    results = [_gate_result(v, index) for v in violations]
+    results = [_gate_result(item, index) for item in items]
     log = _log([gate_rule_descriptor(r) for r in rule_ids], results)
     log["runs"][0]["properties"] = {
-        "passed": bool(result_json.get("passed", not violations)),
+        "passed": bool(result_json.get("passed", not items)),
         "checked": result_json.get("checked", 0),
         "average": result_json.get("average", 0.0),
         "averageRank": result_json.get("average_rank", ""),
