@@ -409,23 +409,27 @@ def _table(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
 def explain(code: str = typer.Argument(..., help="A rule code, e.g. WS201 (or a bandit code, B602).")) -> None:
     """Print a rule's documentation."""
     with _guard():
-        from wsrefactor.registry import load_rules
+        sys.stdout.write(explain_text(code))
 
-        code = code.strip().upper()
-        rules = load_rules(())
-        if code in rules:
-            cls = rules[code]
-            head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"
-            sys.stdout.write(head + cls.docs() + "\n")
-            return
-        if code.startswith("B"):
-            from wsrefactor.bandit_bridge import bandit_tests
 
-            names = dict(bandit_tests())
-            if code in names:
-                sys.stdout.write(f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. See bandit's documentation for {names[code]}.\n")
-                return
-        raise Failure(f"unknown rule code {code!r}; `wsrefactor rules` lists them")
+def explain_text(code: str) -> str:
+    """A rule's documentation as ``explain`` prints it (also the language server's hover);
+    Failure for an unknown code."""
+    from wsrefactor.registry import load_rules
+
+    code = code.strip().upper()
+    rules = load_rules(())
+    if code in rules:
+        cls = rules[code]
+        head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"
+        return head + cls.docs() + "\n"
+    if code.startswith("B"):
+        from wsrefactor.bandit_bridge import bandit_tests
+
+        names = dict(bandit_tests())
+        if code in names:
+            return f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. See bandit's documentation for {names[code]}.\n"
+    raise Failure(f"unknown rule code {code!r}; `wsrefactor rules` lists them")
 
 
 def _register_optional_commands() -> None:
