@@ -23,6 +23,7 @@ from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
 from tests.conftest import REPO, run_cli  # noqa: E402
+from wsrefactor.server.bench import blocking_call_line, thousand_lines  # noqa: E402
 from wsrefactor.server.convert import apply_lsp_edits  # noqa: E402
 
 FIXTURES = REPO / "fixtures"
@@ -228,26 +229,15 @@ async def test_diagnostics_after_open_are_the_cli_findings(client: LanguageClien
 
 @pytest.mark.asyncio
 async def test_change_on_a_1000_line_file_analyses_the_unsaved_buffer(client: LanguageClient, tmp_path: Path):
-    block = textwrap.dedent(
-        """\
-        async def handler_{n}(ws):
-            data = await ws.receive_text()
-            total = 0
-            for i in range(10):
-                total += i
-            await ws.send_text(data + str(total))
-
-        """
-    )
-    text = "import asyncio\nimport time\n\n\n" + "".join(block.format(n=n) for n in range(143))
+    text = thousand_lines()
     assert text.count("\n") >= 1000
     root = project(tmp_path, {"big.py": text}, 'select = ["WS2"]\n')
     await start(client, root)
     uri = open_doc(client, root / "big.py")
     before = await diagnostics(client, uri)
     assert as_findings(before) == []
-    # insert a blocking call into handler_70 (line 3 of its block), without saving
-    line = 4 + 70 * 7 + 2
+    # insert a blocking call into handler_70, without saving
+    line = blocking_call_line(70)
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
@@ -267,6 +257,23 @@ async def test_change_on_a_1000_line_file_analyses_the_unsaved_buffer(client: La
     (root / "copy.py").write_text("".join(lines), encoding="utf-8")
     assert [f[:3] for f in cli_findings(root / "copy.py", root)] == as_findings(after)
     assert (root / "big.py").read_text(encoding="utf-8") == text
+    # a burst of edits (typing): the diagnostics that end up published are those of the last text
+    burst = [(line, line + 1, ""), (blocking_call_line(10), blocking_call_line(10), "    time.sleep(2)\n"),
+             (blocking_call_line(100), blocking_call_line(100), "    time.sleep(3)\n")]
+    for version, (start, end, new) in enumerate(burst, start=3):
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=end, character=0)),
+                        text=new,
+                    )
+                ],
+            )
+        )
+    final = [("WS201", blocking_call_line(10) + 1, 5), ("WS201", blocking_call_line(100) + 1, 5)]
+    assert as_findings(await diagnostics(client, uri, lambda d: as_findings(d) == final)) == final
 
 
 @pytest.mark.asyncio
@@ -468,3 +475,33 @@ async def test_clean_shutdown():
         assert await asyncio.wait_for(client._server.wait(), WAIT) == 0
     finally:
         await client.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# positions (no server): wsrefactor's 1-based character columns, bandit's byte columns, LSP units
+# ------------------------------------------------------------------------------------------------
+
+
+def test_positions_count_utf16_units_and_bandit_bytes():
+    from wsrefactor.model import Finding
+    from wsrefactor.server.convert import Lines, finding_range
+
+    text = 'x = "\U0001F600é"; y = 1\r\nz = 2'
+    lines = Lines(text)
+    # column 11 (characters) is `y`: before it, the emoji is 2 UTF-16 units (4 bytes), é 1 (2 bytes)
+    assert lines.position(1, 11) == types.Position(line=0, character=11)
+    assert Lines(text, types.PositionEncodingKind.Utf8).position(1, 11) == types.Position(line=0, character=14)
+    assert Lines(text, types.PositionEncodingKind.Utf32).position(1, 11) == types.Position(line=0, character=10)
+    # past the end of a text without a final newline: clamped to its last character
+    assert lines.position(3, 1) == types.Position(line=1, character=5)
+    # bandit counts bytes: `y` is at byte 15 (1-based), character 11
+    bandit = Finding("B101", "b", "m", "a.py", 1, 15, 1, 16, category="bandit")
+    assert finding_range(bandit, lines) == types.Range(start=types.Position(line=0, character=11), end=types.Position(line=0, character=12))
+
+
+def test_lsp_edits_reproduce_the_new_text():
+    from wsrefactor.server.convert import Lines, lsp_edits
+
+    old = "a = '\U0001F600'\r\nb = 2\r\nc = 3"
+    new = "a = '\U0001F600'\r\nb = 20\r\nc = 3\r\nd = 4\r\n"
+    assert apply_lsp_edits(old, lsp_edits(old, new, Lines(old))) == new

@@ -110,11 +110,18 @@ class Workers:
             proc.kill()
 
 
-def warm(plugins: tuple[str, ...]) -> int:
-    """Import the rule pack in a worker before the first document arrives."""
+_WARM_UP = "import time\n\n\nasync def handler(ws):\n    time.sleep(1)\n"
+
+
+def warm() -> int:
+    """Import the rule pack, libcst's parser and bandit in a worker before the first document
+    arrives, by analysing a small snippet (the first analysis of a process pays for them)."""
+    from wsrefactor.config import Config
     from wsrefactor.registry import load_rules
 
-    return len(load_rules(plugins))
+    rules = load_rules(())
+    job = Job(Config(cache=False), Selection.build(("WS", "B"), (), rules))
+    return len(inmemory.analyse_text("warm_up.py", _WARM_UP, job).findings)
 
 
 def load_settings(path: str) -> Settings | str:
@@ -370,7 +377,8 @@ def initialize(ls: WsRefactorServer, params: types.InitializeParams) -> None:
 
 
 async def initialized(ls: WsRefactorServer, params: types.InitializedParams) -> None:
-    ls.workers.pool().submit(warm, ())
+    for _ in range(ls.workers.jobs):
+        ls.workers.pool().submit(warm)
     ls.start_scan()
     caps = ls.client_capabilities.workspace
     watched = caps.did_change_watched_files if caps is not None else None
