@@ -91,20 +91,24 @@ def _caps(create: bool = True, resolve: bool = False) -> types.ClientCapabilitie
 SERVER = [sys.executable, "-m", "wsrefactor", "server", "--jobs", "2"]
 
 
+async def bounded(awaitable: Any) -> Any:
+    """Every wait in these tests is bounded: a hang fails with a traceback instead."""
+    return await asyncio.wait_for(awaitable, WAIT)
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def client(lsp_client: LanguageClient):
     yield
-    await lsp_client.shutdown_session()
+    await bounded(lsp_client.shutdown_session())
 
 
 async def start(client: LanguageClient, root: Path, **caps: bool) -> None:
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=_caps(**caps),
-            root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
-        )
+    params = types.InitializeParams(
+        capabilities=_caps(**caps),
+        root_uri=root.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
     )
+    await bounded(client.initialize_session(params))
 
 
 def open_doc(client: LanguageClient, path: Path, text: str | None = None, version: int = 1) -> str:
@@ -188,13 +192,12 @@ def apply_workspace_edit(edit: types.WorkspaceEdit) -> dict[str, str]:
 
 
 async def actions_at(client: LanguageClient, uri: str, diag: types.Diagnostic, only: list[str] | None = None) -> list[types.CodeAction]:
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diag.range,
-            context=types.CodeActionContext(diagnostics=[diag], only=only),
-        )
+    params = types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=diag.range,
+        context=types.CodeActionContext(diagnostics=[diag], only=only),
     )
+    result = await bounded(client.text_document_code_action_async(params))
     return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
 
@@ -260,13 +263,13 @@ async def test_change_on_a_1000_line_file_analyses_the_unsaved_buffer(client: La
     # a burst of edits (typing): the diagnostics that end up published are those of the last text
     burst = [(line, line + 1, ""), (blocking_call_line(10), blocking_call_line(10), "    time.sleep(2)\n"),
              (blocking_call_line(100), blocking_call_line(100), "    time.sleep(3)\n")]
-    for version, (start, end, new) in enumerate(burst, start=3):
+    for version, (first, last, new) in enumerate(burst, start=3):
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
                 content_changes=[
                     types.TextDocumentContentChangePartial(
-                        range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=end, character=0)),
+                        range=types.Range(start=types.Position(line=first, character=0), end=types.Position(line=last, character=0)),
                         text=new,
                     )
                 ],
@@ -322,16 +325,15 @@ async def test_fix_all_is_the_cli_fix_of_the_buffer(client: LanguageClient, tmp_
     await start(client, root, resolve=True)
     uri = open_doc(client, root / "app.py")
     diags = await diagnostics(client, uri, lambda d: len(d) > 0)
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
-            context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.Source]),
-        )
+    params = types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+        context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.Source]),
     )
+    result = await bounded(client.text_document_code_action_async(params))
     assert [a.kind for a in result] == ["source.fixAll.wsrefactor"]
     assert result[0].edit is None  # computed on resolve, as the client said it can do
-    resolved = await client.code_action_resolve_async(result[0])
+    resolved = await bounded(client.code_action_resolve_async(result[0]))
     new = apply_workspace_edit(resolved.edit)[str(root / "app.py")]
     (root / "cli.py").write_text(text, encoding="utf-8")
     assert new == cli_fixed(root / "cli.py", root)
@@ -378,8 +380,8 @@ async def test_syntax_error_is_a_ws000_diagnostic_and_the_server_carries_on(clie
     uri = open_doc(client, root / "app.py")
     ws = await diagnostics(client, uri, lambda d: any(x.code == "WS201" for x in d))
     ws201 = next(d for d in ws if d.code == "WS201")
-    hover = await client.text_document_hover_async(
-        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=ws201.range.start)
+    hover = await bounded(
+        client.text_document_hover_async(types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=ws201.range.start))
     )
     assert hover is not None and hover.contents.value.startswith("# WS201 blocking-call-in-async")
     assert run_cli("explain", "WS201").stdout.strip() == hover.contents.value
@@ -469,10 +471,10 @@ async def test_clean_shutdown():
     """shutdown then exit: the server process ends with status 0."""
     client = await ClientServerConfig(server_command=SERVER).start()
     try:
-        await client.initialize_session(types.InitializeParams(capabilities=_caps()))
-        await client.shutdown_session()
+        await bounded(client.initialize_session(types.InitializeParams(capabilities=_caps())))
+        await bounded(client.shutdown_session())  # shutdown, exit, and the process ends
         assert client._server is not None
-        assert await asyncio.wait_for(client._server.wait(), WAIT) == 0
+        assert client._server.returncode == 0
     finally:
         await client.stop()
 

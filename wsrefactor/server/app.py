@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -452,6 +453,27 @@ def shutdown(ls: WsRefactorServer, params: Any) -> None:
     ls.workers.close()
 
 
+def end_process(ls: WsRefactorServer, code: int) -> None:
+    """Stop the workers and end the process now.
+
+    pygls, on its way out, joins its thread pool, where one thread is blocked reading stdin until
+    the client closes it; a client that waits for the server to end first (pytest-lsp does, on
+    ``exit`` and on SIGTERM) would wait forever. Nothing is left to flush but stdout.
+    """
+    ls.workers.close()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def exit_(ls: WsRefactorServer, params: Any) -> None:
+    """``exit``: status 0 after ``shutdown``, 1 without (the protocol's rule)."""
+    end_process(ls, 0 if getattr(ls.protocol, "_shutdown", False) else 1)
+
+
 def build(jobs: int = 2) -> WsRefactorServer:
     from wsrefactor.server import actions
 
@@ -465,6 +487,7 @@ def build(jobs: int = 2) -> WsRefactorServer:
         (types.TEXT_DOCUMENT_DID_CLOSE, None, did_close),
         (types.WORKSPACE_DID_CHANGE_WATCHED_FILES, None, did_change_watched_files),
         (types.SHUTDOWN, None, shutdown),
+        (types.EXIT, None, exit_),
         *actions.FEATURES,
     ]
     for method, options, handler in features:
@@ -473,9 +496,14 @@ def build(jobs: int = 2) -> WsRefactorServer:
 
 
 def serve(jobs: int = 2) -> None:
-    """Run the server on stdin/stdout until the client says ``exit``."""
+    """Run the server on stdin/stdout until the client says ``exit``, closes stdin, or the
+    process gets SIGTERM/SIGINT."""
+    import signal
+
     server = build(jobs)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: end_process(server, 1))
     try:
         server.start_io()
     finally:
-        server.workers.close()
+        end_process(server, 0 if getattr(server.protocol, "_shutdown", False) else 1)

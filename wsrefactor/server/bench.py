@@ -56,12 +56,24 @@ def _change(uri: str, version: int, line: int, insert: bool) -> types.DidChangeT
     )
 
 
-async def _measure(root: Path, changes: int, jobs: int) -> list[float]:
+class _Latest:
+    """The newest diagnostics published per document, and a wake-up on each publication."""
+
+    def __init__(self) -> None:
+        self.by_uri: dict[str, list[types.Diagnostic]] = {}
+        self.event = asyncio.Event()
+
+    def publish(self, params: types.PublishDiagnosticsParams) -> None:
+        self.by_uri[params.uri] = list(params.diagnostics)
+        self.event.set()
+
+
+async def _measure(root: Path, text: str, changes: int, jobs: int) -> list[float]:
     from pygls.lsp.client import LanguageClient
 
     client = LanguageClient("wsrefactor-bench", "1")
-    published: asyncio.Queue[types.PublishDiagnosticsParams] = asyncio.Queue()
-    client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(lambda ls, params: published.put_nowait(params))
+    published = _Latest()
+    client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(lambda ls, params: published.publish(params))
     client.feature(types.WINDOW_SHOW_MESSAGE)(lambda ls, params: print(params.message, file=sys.stderr))
     await client.start_io(sys.executable, "-m", "wsrefactor", "server", "--jobs", str(jobs))
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=root.as_uri()))
@@ -69,7 +81,7 @@ async def _measure(root: Path, changes: int, jobs: int) -> list[float]:
     path = root / "big.py"
     uri = path.as_uri()
     client.text_document_did_open(
-        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=path.read_text()))
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text))
     )
     await _until(published, uri, lambda d: True)
     timings = []
@@ -86,11 +98,12 @@ async def _measure(root: Path, changes: int, jobs: int) -> list[float]:
     return timings
 
 
-async def _until(queue: asyncio.Queue[types.PublishDiagnosticsParams], uri: str, ok: object) -> None:
+async def _until(published: _Latest, uri: str, ok: object) -> None:
     while True:
-        params = await asyncio.wait_for(queue.get(), 300)
-        if params.uri == uri and ok(params.diagnostics):  # type: ignore[operator]
+        published.event.clear()
+        if uri in published.by_uri and ok(published.by_uri[uri]):  # type: ignore[operator]
             return
+        await asyncio.wait_for(published.event.wait(), 300)
 
 
 def _analysis_times(root: Path) -> tuple[float, float]:
@@ -124,7 +137,7 @@ def main() -> None:
         root = Path(tmp)
         (root / "pyproject.toml").write_text('[tool.wsrefactor]\nselect = ["WS2"]\ncache = false\n')
         (root / "big.py").write_text(thousand_lines())
-        timings = asyncio.run(_measure(root, args.changes, args.jobs))
+        timings = asyncio.run(_measure(root, thousand_lines(), args.changes, args.jobs))
         clean, blocking = _analysis_times(root)
     lines = thousand_lines().count("\n")
     print(f"file: {lines} lines; changes: {len(timings)}")
