@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -629,21 +629,28 @@ def explain(
 ) -> None:
     """Print a rule's documentation (rules from the config's `plugins` included)."""
     with _guard():
-        code = code.strip().upper()
-        rules = Session(None, None, None, config).rules
-        if code in rules:
-            cls = rules[code]
-            head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"
-            sys.stdout.write(head + cls.docs() + "\n")
-            return
-        if code.startswith("B"):
-            from wsrefactor.bandit_bridge import bandit_tests
+        sys.stdout.write(explain_text(code, Session(None, None, None, config).rules))
 
-            names = dict(bandit_tests())
-            if code in names:
-                sys.stdout.write(f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. See bandit's documentation for {names[code]}.\n")
-                return
-        raise Failure(f"unknown rule code {code!r}; `wsrefactor rules` lists them")
+
+def explain_text(code: str, rules: Optional[Mapping[str, Any]] = None) -> str:
+    """A rule's documentation as ``explain`` prints it (also the language server's hover);
+    ``rules``: the pack plus the config's plugins (default: the pack). Failure for an unknown code."""
+    code = code.strip().upper()
+    if rules is None:
+        from wsrefactor.registry import load_rules
+
+        rules = load_rules(())
+    if code in rules:
+        cls = rules[code]
+        head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"
+        return head + cls.docs() + "\n"
+    if code.startswith("B"):
+        from wsrefactor.bandit_bridge import bandit_tests
+
+        names = dict(bandit_tests())
+        if code in names:
+            return f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. See bandit's documentation for {names[code]}.\n"
+    raise Failure(f"unknown rule code {code!r}; `wsrefactor rules` lists them")
 
 
 def _register_optional_commands() -> None:

@@ -1,0 +1,1 @@
+"""The language server (``wsrefactor server``); needs the ``server`` extra (pygls, lsprotocol)."""
