@@ -63,8 +63,9 @@ def _guard() -> Iterator[None]:
     except (ConfigError, RegistryError, Failure) as exc:
         _err(f"wsrefactor: {exc}")
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        _err("wsrefactor: interrupted; files written so far are complete, the rest untouched")
+    except KeyboardInterrupt as exc:  # runner.Interrupted says how far the run got
+        summary = getattr(exc, "summary", "interrupted; files written so far are complete, the rest untouched")
+        _err(f"wsrefactor: {summary}")
         raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001 - every crash becomes one line and exit 2
         if _DEBUG:

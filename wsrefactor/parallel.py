@@ -32,13 +32,21 @@ def map_chunks(
     *args: Any,
     min_items: int = 4,
     on_done: Callable[[int], None] | None = None,
+    on_part: Callable[[list[T]], None] | None = None,
 ) -> list[T]:
-    """``work(chunk, *args)`` over chunks of ``paths``, in ``jobs`` processes when it pays."""
+    """``work(chunk, *args)`` over chunks of ``paths``, in ``jobs`` processes when it pays.
+
+    ``on_part`` sees each chunk's results as soon as they arrive (in the parent process), before
+    ``on_done`` counts them: a fix run writes finished files there instead of at the very end.
+    """
     tick = on_done or (lambda n: None)
+    take = on_part or (lambda part: None)
     if jobs <= 1 or len(paths) < min_items:
         out: list[T] = []
         for path in paths:
-            out.extend(work([path], *args))
+            part = work([path], *args)
+            out.extend(part)
+            take(part)
             tick(1)
         return out
     # imported here: a warm run (every file cached) or a small one never starts a pool, and
@@ -55,6 +63,7 @@ def map_chunks(
             for future in as_completed(futures):
                 part = future.result()
                 results.extend(part)
+                take(part)
                 tick(len(part))
         except BaseException:  # Ctrl-C/SIGTERM: stop now, not after every queued chunk
             _abandon(pool)

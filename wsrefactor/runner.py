@@ -83,6 +83,10 @@ class FileResult:
     source: SourceFile | None = None
     new_files: list[tuple[str, str]] = field(default_factory=list)
     internal_error: str | None = None
+    # set by a streaming fix run: the bytes written for the per-file fixes (what the file now
+    # holds), or that the write failed (the cross-file phase then leaves the file alone)
+    on_disk: bytes | None = None
+    write_failed: bool = False
 
 
 def parse_error(path: str, exc: SourceError) -> Finding:
@@ -277,15 +281,23 @@ def _cached(paths: Sequence[str], job: Job) -> tuple[list[FileResult], list[str]
 
 
 def run_files(
-    paths: Sequence[str], job: Job, jobs: int, on_done: Callable[[int], None] | None = None
+    paths: Sequence[str],
+    job: Job,
+    jobs: int,
+    on_done: Callable[[int], None] | None = None,
+    on_part: Callable[[list[FileResult]], None] | None = None,
 ) -> list[FileResult]:
-    """Process files, in parallel when it pays; results in path order."""
+    """Process files, in parallel when it pays; results in path order.
+
+    ``on_part`` sees the results as they arrive (cache hits first), ``on_done`` counts them."""
     from wsrefactor.parallel import map_chunks
 
     results, misses = _cached(paths, job)
+    if results and on_part is not None:
+        on_part(list(results))
     if results and on_done is not None:
         on_done(len(results))
-    results.extend(map_chunks(_process_many, misses, jobs, job, on_done=on_done))
+    results.extend(map_chunks(_process_many, misses, jobs, job, on_done=on_done, on_part=on_part))
     return sorted(results, key=lambda r: r.path)
 
 
@@ -392,7 +404,7 @@ def _apply_project_edits(
     errors: list[str] = []
     for path, payloads in sorted(_payloads_by_path(edits).items()):
         result = results.get(path)
-        if result is None:
+        if result is None or result.write_failed:
             continue
         try:
             texts[path] = _apply_payloads(path, result, payloads, rules)
@@ -414,12 +426,51 @@ class _Laps:
         self._clock = now
 
 
-def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool) -> list[FileResult]:
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C/SIGTERM during a run, with what was finished: the one line the CLI prints."""
+
+    def __init__(self, written: int, done: int, total: int, fixing: bool) -> None:
+        super().__init__()
+        self.written, self.done, self.total, self.fixing = written, done, total, fixing
+
+    @property
+    def summary(self) -> str:
+        if not self.fixing:
+            return f"interrupted after {self.done} of {self.total} files; nothing written"
+        return (
+            f"interrupted: {self.written} of {self.total} files written "
+            f"({self.done} analysed); each written file is complete, the rest untouched"
+        )
+
+
+class _Streamer:
+    """Writes each file as soon as its per-file fixes are stable (in the parent, as results
+    arrive), and keeps the progress bar's counts: files done, findings fixed, files written."""
+
+    def __init__(self, run: RunResult, write: bool, display: Callable[[str], str], fixing: bool) -> None:
+        self.run, self.write, self.display, self.fixing = run, write, display, fixing
+        self.done = 0
+        self.fixed = 0
+        self.bar: Any = None
+
+    def part(self, results: list[FileResult]) -> None:
+        for result in results:
+            self.done += 1
+            if self.write:
+                _stream_file(self.run, result, self.display)
+            if not result.write_failed:
+                self.fixed += sum(result.applied.values())
+        if self.bar is not None and self.fixing:
+            self.bar.describe(f"fixing · {self.fixed} fixed · {len(self.run.written)} files written")
+
+
+def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool, streamer: _Streamer) -> list[FileResult]:
     from wsrefactor.progress import Bar
 
-    bar = Bar(len(files), progress)
+    bar = Bar(len(files), progress, label="fixing" if streamer.fixing else "checking")
+    streamer.bar = bar
     try:
-        return run_files(files, job, jobs, bar.advance)
+        return run_files(files, job, jobs, bar.advance, streamer.part)
     finally:
         bar.close()
 
@@ -508,18 +559,45 @@ def execute(
     display: Callable[[str], str] = lambda p: p,
     progress: bool = False,
 ) -> RunResult:
-    """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+    """The run behind check and fix; ``job.fix`` set means fixes are computed.
+
+    A writing fix run goes in this order: (1) each file's own fixes are written as soon as its
+    worker returns them (atomically, only if the file is unchanged on disk, new files it
+    generates just before it); (2) once every file's facts are in, the project phase (WS303,
+    WS304) plans its cross-file fixes and applies them on top of what step 1 wrote, each file
+    written once more, again only if it still holds what step 1 left there. Ctrl-C or SIGTERM
+    raises :class:`Interrupted` saying how many files were written; all of them are complete.
+    """
     lap = _Laps()
     found = discover(paths, job.config)
     files = list(found.files)
     lap("discover")
-    results = _analyse_files(files, job, jobs, progress)
-    lap("analyse")
-    results += [
-        FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))])
-        for m in found.missing
-    ]
-    run = RunResult(findings=[], files=results, checked=len(files), timings=lap.timings)
+    run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
+    streamer = _Streamer(run, write and job.fix is not None, display, job.fix is not None)
+    try:
+        _execute(run, found.missing, files, job, jobs, streamer, lap, progress, write, diff, display)
+    except KeyboardInterrupt:
+        raise Interrupted(len(run.written), streamer.done, len(files), job.fix is not None and write) from None
+    return run
+
+
+def _execute(
+    run: RunResult,
+    missing: Sequence[str],
+    files: list[str],
+    job: Job,
+    jobs: int,
+    streamer: _Streamer,
+    lap: _Laps,
+    progress: bool,
+    write: bool,
+    diff: bool,
+    display: Callable[[str], str],
+) -> None:
+    results = _analyse_files(files, job, jobs, progress, streamer)
+    lap("analyse" if not streamer.write else "analyse and write")
+    results += [FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))]) for m in missing]
+    run.files = results
     by_path = {r.path: r for r in results}
     project = _project_results(results, files, by_path, job, jobs)
     project = _fix_across_files(run, project, by_path, job)
@@ -528,7 +606,34 @@ def execute(
     if job.fix is not None:
         _finish_fix(run, by_path, write, diff, display)
         lap("write" if write else "diff")
-    return run
+
+
+def _stream_file(run: RunResult, result: FileResult, display: Callable[[str], str]) -> None:
+    """Write one file's own fixes now (its generated new files first: the code may load them)."""
+    if result.new_bytes is None or result.source is None or result.new_bytes == result.raw:
+        return
+    for path, text in result.new_files:
+        _finish_new_file(run, path, text, True, False, display)
+    if _write_file(run, result.path, result.new_bytes, result.source.raw, display):
+        result.on_disk = result.new_bytes
+    else:
+        result.write_failed = True
+        result.applied = {}
+
+
+def _write_file(run: RunResult, path: str, data: bytes, expected: bytes, display: Callable[[str], str]) -> bool:
+    """Atomically replace ``path`` if it still holds ``expected``; a failure is a message."""
+    from wsrefactor.source import _signals_deferred
+
+    with _signals_deferred():  # an interrupt lands after the count, so "N files written" is exact
+        try:
+            write_atomic(path, data, expected)
+        except (ChangedOnDisk, SourceError) as exc:
+            run.messages.append(f"{display(path)}: {exc}")
+            return False
+        if path not in run.written:
+            run.written.append(path)
+    return True
 
 
 def _finish_fix(
@@ -538,29 +643,29 @@ def _finish_fix(
     diff: bool,
     display: Callable[[str], str],
 ) -> None:
+    """Diffs, or the writes left after streaming: cross-file fixes and the new files they make."""
     new_files = [nf for _, e in run.project_edits for nf in e.new_files]
-    new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
+    if not write:
+        new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
     for path, result in sorted(by_path.items()):
         _finish_file(run, path, result, write, diff, display)
     for path, text in dict.fromkeys(new_files):
         _finish_new_file(run, path, text, write, diff, display)
+    run.written.sort()
 
 
 def _finish_file(
     run: RunResult, path: str, result: FileResult, write: bool, diff: bool, display: Callable[[str], str]
 ) -> None:
     source, text, data = result.source, result.new_text, result.new_bytes
-    if source is None or text is None or data is None or data == result.raw:
+    if source is None or text is None or data is None or data == result.raw or result.write_failed:
         return
     if diff:
         run.diffs.append(diff_for(source, text, display(path)))
-    if not write:
-        return
-    try:
-        write_atomic(path, data, source.raw)
-        run.written.append(path)
-    except (ChangedOnDisk, SourceError) as exc:
-        run.messages.append(f"{display(path)}: {exc}")
+    if not write or data == result.on_disk:
+        return  # nothing beyond what streaming wrote
+    expected = result.on_disk if result.on_disk is not None else source.raw
+    if not _write_file(run, path, data, expected, display) and result.on_disk is None:
         _unfix(run, result)
 
 
@@ -573,11 +678,14 @@ def _finish_new_file(
         run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
     if not write:
         return
-    try:
-        write_new(path, text.encode("utf-8"))
-        run.written.append(path)
-    except (ChangedOnDisk, OSError) as exc:
-        run.messages.append(f"{display(path)}: {exc}")
+    from wsrefactor.source import _signals_deferred
+
+    with _signals_deferred():
+        try:
+            write_new(path, text.encode("utf-8"))
+            run.written.append(path)
+        except (ChangedOnDisk, OSError) as exc:
+            run.messages.append(f"{display(path)}: {exc}")
 
 
 def _unfix(run: RunResult, result: FileResult) -> None:
