@@ -112,6 +112,20 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="Print findings only, no su
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Print the time each phase took (stderr).")
 TargetOpt = typer.Option(None, "--target-version", help="Lowest Python the code runs on, e.g. py311.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
+ShardOpt = typer.Option(
+    None, "--shard", help="Check only part K of N (e.g. 2/4; stable by path); combine the N outputs with `wsrefactor merge`."
+)
+
+
+def _shard(value: Optional[str]) -> Optional[tuple[int, int]]:
+    if value is None:
+        return None
+    from wsrefactor.shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(value)
+    except ShardError as exc:
+        raise Failure(str(exc)) from None
 
 
 class Session:
@@ -221,6 +235,7 @@ def check(
     target_version: Optional[str] = TargetOpt,
     no_cache: bool = NoCacheOpt,
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Report only findings not recorded in this baseline file."),
+    shard: Optional[str] = ShardOpt,
 ) -> None:
     """Report findings."""
     with _guard():
@@ -229,7 +244,7 @@ def check(
         session = Session(paths, select, ignore, config, target_version, no_cache)
         run = execute(
             session.paths, session.job(want_edits=fmt is not Format.text), _jobs(jobs),
-            progress=wanted(quiet),
+            progress=wanted(quiet), shard=_shard(shard),
         )
         _timings(run, verbose)
         if baseline is not None:
@@ -255,6 +270,13 @@ def _emit_check_report(
     from wsrefactor.reporters import text as text_reporter
 
     summary = text_reporter.summary(run.findings, run.checked)
+    if run.shard is not None:
+        _emit_shard_note(run, quiet)
+        if fmt in (Format.json, Format.sarif):
+            from wsrefactor import shard
+
+            _write_output(shard.render(fmt.value, run.findings, run.shard, session.rules), output)
+            return
     if fmt is not Format.text:
         _write_output(_render(fmt, run.findings, session), output)
         if output is not None and not quiet:
@@ -265,6 +287,14 @@ def _emit_check_report(
     else:
         report = text_reporter.render_lines(run.findings, color=output is None and color_enabled())
     _write_output(report + ("" if quiet else summary), output)
+
+
+def _emit_shard_note(run: Any, quiet: bool) -> None:
+    if not quiet and run.shard.rules:
+        _err(
+            f"wsrefactor: shard {run.shard.index}/{run.shard.count}: {run.checked} files; "
+            f"{', '.join(run.shard.rules)} are decided by `wsrefactor merge` over every shard's JSON or SARIF"
+        )
 
 
 @app.command()

@@ -313,6 +313,7 @@ class RunResult:
     checked: int = 0
     failed: bool = False  # an internal error on some file: the run still finished, exit 2
     timings: dict[str, float] = field(default_factory=dict)
+    shard: Any = None  # wsrefactor.shard.ShardState of a ``--shard K/N`` run
 
 
 def _project_rule_codes(job: Job) -> tuple[str, ...]:
@@ -522,7 +523,10 @@ def _fix_across_files(
 
 
 def _collect(run: RunResult, results: list[FileResult], project: list[ProjectItem], job: Job) -> None:
-    """Merge file and project findings, apply suppressions, report unused ones (WS001)."""
+    """Merge file and project findings, apply suppressions, report unused ones (WS001).
+
+    In a shard, the suppressions that could cover a cross-file finding are recorded for
+    ``merge`` instead of being judged here (their WS001 depends on findings not decided yet)."""
     project_findings: dict[str, list[Finding]] = {}
     for finding, _ in project:
         project_findings.setdefault(finding.path, []).append(finding)
@@ -536,12 +540,29 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
             run.fixed[code] = run.fixed.get(code, 0) + n
         findings = result.findings + project_findings.pop(result.path, [])
         kept = apply_suppressions(findings, result.suppressions)
+        judged = _judged(result, selection)
+        own = result.suppressions
+        if run.shard is not None:
+            own = _defer_to_merge(run.shard, result, judged)
         if selection.enabled("WS001"):
-            kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
+            kept += unused_suppressions(result.path, own, judged)
         run.findings.extend(f for f in kept if selection.enabled(f.code))
     for leftover in project_findings.values():
         run.findings.extend(leftover)
     run.findings.sort(key=lambda f: f.sort_key)
+
+
+def _defer_to_merge(state: Any, result: FileResult, judged: Callable[[str], bool]) -> list[Suppression]:
+    """Record the file's project facts and the suppressions ``merge`` must judge; return the rest."""
+    from wsrefactor.shard import could_cover, suppression_record
+
+    for code in state.rules:
+        if code in result.facts:
+            state.facts.setdefault(code, {})[result.path] = result.facts[code]
+    deferred = [s for s in result.suppressions if any(could_cover(c, state.rules) for c in s.codes)]
+    if deferred:
+        state.suppressions[result.path] = [suppression_record(s, judged) for s in deferred]
+    return [s for s in result.suppressions if not any(s is d for d in deferred)]
 
 
 def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
@@ -558,8 +579,12 @@ def execute(
     diff: bool = False,
     display: Callable[[str], str] = lambda p: p,
     progress: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> RunResult:
     """The run behind check and fix; ``job.fix`` set means fixes are computed.
+
+    ``shard=(K, N)`` checks only the K-th of N stable parts of the files and leaves the
+    cross-file rules to ``wsrefactor merge`` (see :mod:`wsrefactor.shard`).
 
     A writing fix run goes in this order: (1) each file's own fixes are written as soon as its
     worker returns them (atomically, only if the file is unchanged on disk, new files it
@@ -571,8 +596,12 @@ def execute(
     lap = _Laps()
     found = discover(paths, job.config)
     files = list(found.files)
-    lap("discover")
     run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
+    if shard is not None:
+        run.shard = _shard_state(files, shard, job, jobs)
+        files = _shard_files(files, shard, job)
+        run.checked = run.shard.files = len(files)
+    lap("discover")
     streamer = _Streamer(run, write and job.fix is not None, display, job.fix is not None)
     try:
         _execute(run, found.missing, files, job, jobs, streamer, lap, progress, write, diff, display)
@@ -599,13 +628,38 @@ def _execute(
     results += [FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))]) for m in missing]
     run.files = results
     by_path = {r.path: r for r in results}
-    project = _project_results(results, files, by_path, job, jobs)
+    project = [] if run.shard is not None else _project_results(results, files, by_path, job, jobs)
     project = _fix_across_files(run, project, by_path, job)
     _collect(run, results, project, job)
     lap("project phase and suppressions")
     if job.fix is not None:
         _finish_fix(run, by_path, write, diff, display)
         lap("write" if write else "diff")
+
+
+def _shard_files(files: list[str], shard: tuple[int, int], job: Job) -> list[str]:
+    from wsrefactor.shard import select
+
+    return select(files, job.config.root, shard)
+
+
+def _shard_state(files: list[str], shard: tuple[int, int], job: Job, jobs: int) -> Any:
+    """The shard's record; shard 1 also reads the project's other files as context when the
+    cross-file scope is the whole project (as an unsharded run does)."""
+    from wsrefactor.shard import ShardState
+
+    codes = _project_rule_codes(job)
+    state = ShardState(
+        shard[0], shard[1], 0, rules={c: dict(job.config.rule_options.get(c, {})) for c in codes},
+        ws001=job.selection.enabled("WS001"), root=job.config.root,
+    )
+    if shard[0] == 1:
+        for result in _repository_facts(files, job, jobs):
+            state.context.append(result.path)
+            for code in codes:
+                if code in result.facts:
+                    state.facts.setdefault(code, {})[result.path] = result.facts[code]
+    return state
 
 
 def _stream_file(run: RunResult, result: FileResult, display: Callable[[str], str]) -> None:
