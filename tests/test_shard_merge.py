@@ -186,3 +186,19 @@ def test_gate_shards_together_report_every_violation(tmp_path):
         violations += json.loads(out)["violations"]
     key = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731
     assert sorted(map(key, violations)) == sorted(map(key, json.loads(full)["violations"]))
+
+
+def test_project_scope_context_facts_come_from_shard_one(tmp_path):
+    """``cross-file-scope = "project"``: copies outside the checked paths still count (as in an
+    unsharded run); their own findings are not reported."""
+    root = tmp_path / "proj"
+    _project(root / "src", files=8, groups=2)
+    _project(root / "other", files=6, groups=2)
+    (root / "pyproject.toml").write_text('[tool.wsrefactor]\ncross-file-scope = "project"\n')
+    _, full = _invoke(root, "check", "src", "--format", "json", "--no-cache", "-j", "1")
+    outputs = _sharded(root, "src", "json", 3, tmp_path)
+    _, merged = _merged(root, outputs, "json")
+    assert json.loads(merged) == json.loads(full)
+    messages = [f["message"] for f in json.loads(full) if f["code"] == "WS304"]
+    assert messages and all(f["filename"].startswith("src") for f in json.loads(full))
+    assert any("other/" in m for m in messages)  # the context files' copies were counted
