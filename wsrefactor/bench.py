@@ -375,7 +375,8 @@ def pathological_function(dest: Path, params: int = 233) -> Path:
 
 def _fix_round(root: Path, jobs: int, timeout: float | None) -> tuple[float, str, bool]:
     """``fix --unsafe-fixes`` over ``root``: seconds, its last stderr/stdout line, finished?
-    On timeout the run gets SIGINT, and (streaming) keeps every file it finished."""
+    On timeout the run gets SIGTERM (which wsrefactor treats as Ctrl-C; SIGINT is ignored by
+    processes started in the background by a shell) and keeps every file it finished."""
     import signal
 
     args = [sys.executable, "-m", "wsrefactor", "fix", ".", "--unsafe-fixes", "--no-cache", f"-j{jobs}"]
@@ -385,7 +386,7 @@ def _fix_round(root: Path, jobs: int, timeout: float | None) -> tuple[float, str
         out, err = proc.communicate(timeout=timeout)
         finished = True
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate()
         finished = False
     seconds = time.perf_counter() - start
@@ -576,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stdlib-limit", type=int, default=None, help="copy only N stdlib files")
     parser.add_argument("--corpus", action="append", choices=CORPORA, help="default: the check corpora (stdlib, synthetic1x, synthetic10x)")
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--fix-timeout", type=float, default=900.0, help="stop a fix run after this many seconds (SIGINT)")
+    parser.add_argument("--fix-timeout", type=float, default=900.0, help="stop a fix run after this many seconds (SIGTERM)")
     parser.add_argument("--websocket-files", type=int, default=400, help="size of the WebSocket-heavy corpus")
     args = parser.parse_args(argv)
     chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]

@@ -297,7 +297,9 @@ def run_files(
         on_part(list(results))
     if results and on_done is not None:
         on_done(len(results))
-    results.extend(map_chunks(_process_many, misses, jobs, job, on_done=on_done, on_part=on_part))
+    results.extend(
+        map_chunks(_process_many, misses, jobs, job, on_done=on_done, on_part=on_part, one_per_chunk=job.fix is not None)
+    )
     return sorted(results, key=lambda r: r.path)
 
 
