@@ -7,6 +7,13 @@ cold ``-j1``/``-jN``, warm, one file changed, a pre-commit-sized run, the gate, 
 (when installed) ruff, fixit, bandit, radon, semgrep (three local rules) and pylint (three
 refactoring checks) on the same files, each also as a ratio to the ``ast`` floor; with both
 synthetic corpora, the 1x -> 10x scaling. A benchmark, not a test: nothing here asserts a time.
+
+Asked for by name (``--corpus``): ``websocket`` (the check table on a generated 400-file FastAPI
+application: routers, services, tests), ``fix-websocket`` and ``fix-stdlib`` (``fix
+--unsafe-fixes`` against ``check --select WS``, wall and CPU, stopped at ``--fix-timeout``; every
+changed file must compile and a second run must change nothing), ``pathological`` (``check
+--format json`` vs text on one CC-235 generated setter) and ``project-phase`` (WS303/WS304
+``finalize`` alone at N and 10N files).
 """
 
 from __future__ import annotations
