@@ -202,3 +202,12 @@ def test_project_scope_context_facts_come_from_shard_one(tmp_path):
     messages = [f["message"] for f in json.loads(full) if f["code"] == "WS304"]
     assert messages and all(f["filename"].startswith("src") for f in json.loads(full))
     assert any("other/" in m for m in messages)  # the context files' copies were counted
+
+
+def test_one_cross_file_rule_selected(tmp_path):
+    """WS304 alone records WS303's module facts too: merge accepts them."""
+    root = _project(tmp_path / "proj", files=9)
+    _, full = _invoke(root, "check", ".", "--select", "WS304", "--format", "json", "--no-cache", "-j", "1")
+    outputs = _sharded(root, ".", "json", 2, tmp_path, "--select", "WS304")
+    code, merged = _merged(root, outputs, "json")
+    assert json.loads(merged) == json.loads(full) and code == 1

@@ -272,7 +272,11 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
     context: set[str] = set()
     project = shards[0].project
     codes = dict(project.get("rules", {}))
-    allowed = frozenset(rules[c].__module__ for c in codes if c in rules)
+    # fact classes may live beside any project rule (WS304 records WS303's ModuleFact) or in
+    # wsrefactor itself; nothing else is ever imported from a shard's output
+    allowed = frozenset(
+        r.__module__ for r in rules.values() if getattr(r, "is_project_rule", False)
+    ) | frozenset(m for m in _fact_modules(shards) if m == "wsrefactor" or m.startswith("wsrefactor."))
     for shard in shards:
         move = _relocator(shard.project.get("cwd", ""))
         for code, by_path in shard.project.get("facts", {}).items():
@@ -301,6 +305,24 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
                 findings.extend(f.with_path(display_path(f.path)) for f in unused_suppressions(path, [sup], checked.__contains__))
     findings.sort(key=lambda f: f.sort_key)
     return Merged(findings, sum(s.files for s in shards), len(shards))
+
+
+def _fact_modules(shards: Sequence[Shard]) -> set[str]:
+    """Every module a shard's facts name (checked against what may be imported)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            found.add(str(value.get("__fact__", "")).partition(":")[0])
+            for v in value.values():
+                walk(v)
+
+    for shard in shards:
+        walk(list(shard.project.get("facts", {}).values()))
+    return found
 
 
 def _suppressed(finding: Finding, sups: Iterable[Suppression]) -> bool:
