@@ -213,19 +213,33 @@ def top_level_names(tree: ast.Module) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def import_cycle(graph: Mapping[str, Iterable[str]], start: str, target: str) -> bool:
-    """Whether ``start`` (transitively) imports ``target``."""
-    seen = {start}
-    stack = [start]
-    while stack:
-        current = stack.pop()
-        if current == target:
-            return True
-        for nxt in graph.get(current, ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return False
+class ImportGraph:
+    """The project's import graph, built once per ``finalize``; each module's transitive imports
+    are computed once and reused by every group (a DFS per copy per group made the project phase
+    quadratic in files and in copies)."""
+
+    def __init__(self, modules: Mapping[str, ModuleFact]) -> None:
+        self.edges = _graph(modules)
+        self._closures: dict[str, frozenset[str]] = {}
+
+    def closure(self, start: str) -> frozenset[str]:
+        """``start`` and every module it imports, transitively."""
+        found = self._closures.get(start)
+        if found is None:
+            seen = {start}
+            stack = [start]
+            while stack:
+                for nxt in self.edges.get(stack.pop(), ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            found = self._closures[start] = frozenset(seen)
+        return found
+
+    def imports_any(self, start: str, targets: Iterable[str]) -> bool:
+        """Whether ``start`` (transitively) imports one of ``targets`` (itself included)."""
+        reach = self.closure(start)
+        return any(t in reach for t in targets)
 
 
 @dataclass(frozen=True)
@@ -810,11 +824,12 @@ class DuplicatedEventSerialization(ProjectRule):
         cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
     ) -> list[ProjectFinding]:
         modules, groups = _collect(facts)
+        project = _Project(modules, options)
         findings: list[ProjectFinding] = []
         for shape in sorted(groups, key=lambda s: (groups[s][0].path, groups[s][0].line)):
             copies = sorted(groups[shape], key=lambda f: (f.path, f.line, f.column))
             if len(copies) >= 2:
-                findings.extend(_copy_findings(copies, _plan(copies, modules, options)))
+                findings.extend(_copy_findings(copies, _plan(copies, project)))
         return findings
 
     @classmethod
@@ -911,6 +926,19 @@ def _resolve_option_path(option: str, modules: Mapping[str, ModuleFact]) -> str:
     return os.path.abspath(Path.cwd() / option)
 
 
+class _Project:
+    """What every group's plan reads about the project, computed once per ``finalize``: the
+    modules by path and by dotted name, the import graph, ``helper-module`` resolved."""
+
+    def __init__(self, modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> None:
+        self.modules = modules
+        self.options = options
+        self.graph = ImportGraph(modules)
+        self.by_name = {m.module: m for m in modules.values()}
+        option = str(options.get("helper-module") or "")
+        self.helper_path = _resolve_option_path(option, modules) if option else ""
+
+
 @dataclass(frozen=True)
 class _Group:
     """The copies of one shape, with what the plan needs to know about the project."""
@@ -918,7 +946,7 @@ class _Group:
     copies: Sequence[DictFact]
     modules: Mapping[str, ModuleFact]
     by_module: Counter[str]  # path -> copies in it
-    graph: Mapping[str, set[str]]
+    graph: ImportGraph
 
     @property
     def most(self) -> str:
@@ -929,14 +957,12 @@ class _Group:
         """Every other module with a copy already imports ``path``'s module: calling a helper
         there adds no new dependency between modules."""
         home = self.modules[path].module
-        return all(home in self.graph.get(self.modules[p].module, ()) for p in self.by_module if p != path)
+        return all(home in self.graph.edges.get(self.modules[p].module, ()) for p in self.by_module if p != path)
 
     def cycle_free(self, helper: str) -> bool:
         """No module that gains ``from helper import ...`` is (transitively) imported by helper."""
-        return not any(
-            import_cycle(self.graph, helper, self.modules[p].module)
-            for p in self.by_module
-            if self.modules[p].module != helper
+        return not self.graph.imports_any(
+            helper, (self.modules[p].module for p in self.by_module if self.modules[p].module != helper)
         )
 
 
@@ -948,13 +974,13 @@ class _Home:
     new: bool
 
 
-def _class_target(copies: Sequence[DictFact], modules: Mapping[str, ModuleFact]) -> tuple[str | None, ModuleFact | None]:
+def _class_target(copies: Sequence[DictFact], by_name: Mapping[str, ModuleFact]) -> tuple[str | None, ModuleFact | None]:
     """The class all annotated copies agree on, and the project module defining it (if known)."""
     hints = {c.class_hint for c in copies if c.class_hint}
     if len(hints) != 1:
         return None, None
     module, _, class_name = hints.pop().rpartition(".")
-    class_module = {m.module: m for m in modules.values()}.get(module)
+    class_module = by_name.get(module)
     if class_module is not None and class_name not in {c for c, _ in class_module.classes}:
         class_module = None
     return class_name, class_module
@@ -968,18 +994,19 @@ def _method_edit(
         return None
     method = _rebase(items, "self", "ws303_serializer_method.py.jinja2", class_name)
     payloads: list[tuple[str, Any]] = [(class_module.path, MethodPayload(class_name, method))]
-    payloads.extend((path, _replace_payload(group.copies, path, "", None)) for path in sorted(group.by_module))
+    mine = _copies_by_path(group.copies)
+    payloads.extend((path, _replace_payload(mine[path], path, "", None)) for path in sorted(group.by_module))
     return ProjectEdit(FixSafety.UNSAFE, f"generate {class_name}.to_dict() and call it", tuple(payloads))
 
 
-def _home_candidates(group: _Group, options: Mapping[str, Any], class_module: ModuleFact | None) -> list[str]:
-    """Preferred homes, best first: ``helper-module`` (the user's choice), then the class's module
-    and the module with most copies — those only when every other copy's module already imports
-    them (no import between modules that did not import each other; else a new module is made)."""
+def _home_candidates(group: _Group, helper_path: str, class_module: ModuleFact | None) -> list[str]:
+    """Preferred homes, best first: ``helper-module`` (the user's choice, resolved once per run),
+    then the class's module and the module with most copies — those only when every other copy's
+    module already imports them (no import between modules that did not import each other; else
+    a new module is made)."""
     candidates = []
-    option = str(options.get("helper-module") or "")
-    if option:
-        candidates.append(_resolve_option_path(option, group.modules))
+    if helper_path:
+        candidates.append(helper_path)
     implicit = [class_module.path] if class_module is not None else []
     implicit.append(group.most)
     candidates.extend(p for p in implicit if p in group.modules and group.imported_by_all(p))
@@ -1038,28 +1065,30 @@ def _function_edit(group: _Group, home: _Home, name: str, subject: str, items: S
         helper_module = group.modules[home.path].module
         function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
         payloads.append((home.path, DefinePayload(function.strip())))
+    mine = _copies_by_path(group.copies)
     for path in sorted(group.by_module):
         import_from = None if path == home.path else helper_module
-        payloads.append((path, _replace_payload(group.copies, path, name, import_from)))
+        payloads.append((path, _replace_payload(mine[path], path, name, import_from)))
     where = display(home.path, group.copies[0].root)
     return ProjectEdit(
         FixSafety.UNSAFE, f"generate {name}() in {where} and call it for every copy", tuple(payloads), new_files
     )
 
 
-def _plan(copies: Sequence[DictFact], modules: Mapping[str, ModuleFact], options: Mapping[str, Any]) -> ProjectEdit | None:
+def _plan(copies: Sequence[DictFact], project: _Project) -> ProjectEdit | None:
     """The fix for one group of copies: a ``to_dict`` method when preferred, else a helper function."""
+    modules = project.modules
     by_module = Counter(c.path for c in copies)
     if any(p not in modules for p in by_module):
         return None
-    group = _Group(copies, modules, by_module, _graph(modules))
-    class_name, class_module = _class_target(copies, modules)
+    group = _Group(copies, modules, by_module, project.graph)
+    class_name, class_module = _class_target(copies, project.by_name)
     items = list(zip(copies[0].keys, copies[0].values))
-    if options.get("prefer-method") and class_module is not None and class_name is not None:
+    if project.options.get("prefer-method") and class_module is not None and class_name is not None:
         edit = _method_edit(group, class_name, class_module, items)
         if edit is not None:
             return edit
-    home = _first_home(group, _home_candidates(group, options, class_module)) or _serializers_home(group)
+    home = _first_home(group, _home_candidates(group, project.helper_path, class_module)) or _serializers_home(group)
     name = _free_name(group, home, _helper_name(copies, class_name))
     return _function_edit(group, home, name, _subject(copies, class_name), items)
 
@@ -1075,8 +1104,17 @@ def _rebase(items: Sequence[tuple[str, str]], var: str, template: str, subject: 
 
 
 def _replace_payload(copies: Sequence[DictFact], path: str, call: str, import_from: str | None) -> ReplacePayload:
+    """``copies`` are those of ``path`` (callers group them with :func:`_copies_by_path`)."""
     mine = [c for c in copies if c.path == path]
     return ReplacePayload(mine[0].shape, tuple((c.scope, c.occurrence, c.var) for c in mine), call, import_from)
+
+
+def _copies_by_path(copies: Sequence[DictFact]) -> dict[str, list[DictFact]]:
+    """The copies per file, in order: one pass, not one scan of every copy per file."""
+    out: dict[str, list[DictFact]] = {}
+    for copy in copies:
+        out.setdefault(copy.path, []).append(copy)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,13 +17,12 @@ from wsrefactor.names import ImportTable
 from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
 from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.rules.ws303_duplicated_serialization import (
+    ImportGraph,
     ModuleFact,
     _child_blocks,
-    _graph,
     _resolve_option_path,
     absolute,
     display,
-    import_cycle,
     module_fact,
     module_name,
     places,
@@ -700,7 +699,7 @@ class _Defaults:
 
 
 def _importable(
-    candidate: tuple[str, ...], graph: Mapping[str, set[str]], decorated: set[str], helper: str
+    candidate: tuple[str, ...], graph: ImportGraph, decorated: set[str], helper: str
 ) -> tuple[list[str], list[tuple[str, str]]] | None:
     """The classes' names in the helper module and its imports; None if one cannot be imported there."""
     names: list[str] = []
@@ -711,7 +710,7 @@ def _importable(
             names.append(name)
             continue
         # importing from a decorated module (or one that imports it) would be a cycle
-        if not mod or mod in decorated or mod == helper or any(import_cycle(graph, mod, m) for m in decorated):
+        if not mod or mod in decorated or mod == helper or graph.imports_any(mod, decorated):
             return None
         names.append(name)
         imports.append((mod, name))
@@ -719,7 +718,7 @@ def _importable(
 
 
 def _defaults(
-    functions: Sequence[FunctionFact], graph: Mapping[str, set[str]], decorated: set[str], helper: str
+    functions: Sequence[FunctionFact], graph: ImportGraph, decorated: set[str], helper: str
 ) -> _Defaults:
     """The most common ``redis_attr``, and the most common caught classes the helper can import."""
     attrs = Counter(f.redis_attr for f in functions if f.redis_attr is not None)
@@ -777,13 +776,13 @@ def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], 
     """Define the decorator once and reduce every fixable method to its Redis path under it."""
     if not functions or any(f.path not in modules for f in functions):
         return None
-    graph = _graph(modules)
+    graph = ImportGraph(modules)  # transitive imports computed once per module, not once per copy
     decorated = {modules[f.path].module for f in functions}
     site = _site(functions[0], modules, options)
     if site is None:
         return None
     # an existing helper module that (transitively) imports a decorated module would be a cycle
-    if site.existing is not None and any(import_cycle(graph, site.module, m) for m in decorated - {site.module}):
+    if site.existing is not None and graph.imports_any(site.module, decorated - {site.module}):
         return None
     defaults = _defaults(functions, graph, decorated, site.module)
     payloads, new_files = _definition(site, defaults)

@@ -37,3 +37,22 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path):
             entry.write_bytes(b"garbage")
     r = run_cli("check", ".", "--select", "WS", cwd=tmp_path)
     assert r.returncode == 1 and "WS205" in r.stdout
+
+
+def test_key_covers_rule_templates(tmp_path, monkeypatch):
+    """Editing a fix template (``templates/*.jinja2``) must invalidate cached results: the cached
+    edits were rendered from the old template."""
+    import shutil
+
+    import wsrefactor.rules
+    from wsrefactor import cache
+
+    pack = tmp_path / "rules"
+    shutil.copytree(wsrefactor.rules.__path__[0], pack, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(wsrefactor.rules, "__path__", [str(pack)])
+    before = cache.run_key("config")
+    assert cache.run_key("config") == before  # stable while nothing changes
+    template = pack / "templates" / "ws305_lua_constant.py.jinja2"
+    template.write_text(template.read_text() + "# edited\n")
+    assert cache.run_key("config") != before
+

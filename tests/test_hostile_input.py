@@ -193,13 +193,14 @@ def test_file_deleted_between_discovery_and_reading(tmp_path, monkeypatch):
 def test_file_deleted_between_reading_and_writing_is_not_recreated(tmp_path, monkeypatch):
     gone = write(tmp_path, "gone.py", DANGLING)
     good = write(tmp_path, "good.py", DANGLING)
-    real_finish = runner._finish_fix
+    real_write = runner._write_file  # files are written as their fixes arrive (streaming)
 
-    def delete_then_finish(run, *args, **kwargs):
-        gone.unlink()
-        return real_finish(run, *args, **kwargs)
+    def delete_then_write(run, path, *args, **kwargs):
+        if path == str(gone):
+            gone.unlink()
+        return real_write(run, path, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish_fix", delete_then_finish)
+    monkeypatch.setattr(runner, "_write_file", delete_then_write)
     run = execute([str(tmp_path)], _job(fix=True), jobs=1, write=True)
     assert not gone.exists() and good.read_text() == FIXED
     assert any("gone.py" in m and "file not found" in m for m in run.messages), run.messages
@@ -210,13 +211,14 @@ def test_file_changed_between_reading_and_writing_is_not_overwritten(tmp_path, m
     edited = write(tmp_path, "edited.py", DANGLING)
     good = write(tmp_path, "good.py", DANGLING)
     users_version = DANGLING + "\n# the user's edit, made while wsrefactor was thinking\n"
-    real_finish = runner._finish_fix
+    real_write = runner._write_file  # files are written as their fixes arrive (streaming)
 
-    def edit_then_finish(run, *args, **kwargs):
-        edited.write_text(users_version)
-        return real_finish(run, *args, **kwargs)
+    def edit_then_write(run, path, *args, **kwargs):
+        if path == str(edited):
+            edited.write_text(users_version)
+        return real_write(run, path, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish_fix", edit_then_finish)
+    monkeypatch.setattr(runner, "_write_file", edit_then_write)
     run = execute([str(tmp_path)], _job(fix=True), jobs=1, write=True)
     assert edited.read_text() == users_version  # kept, not overwritten
     assert good.read_text() == FIXED  # the others are still fixed
@@ -233,13 +235,14 @@ def test_changed_file_reported_by_cli_with_exit_1(tmp_path, monkeypatch):
 
     edited = write(tmp_path, "edited.py", DANGLING)
     good = write(tmp_path, "good.py", DANGLING)
-    real_finish = runner._finish_fix
+    real_write = runner._write_file  # files are written as their fixes arrive (streaming)
 
-    def edit_then_finish(run, *args, **kwargs):
-        edited.write_text("x = 1\n")
-        return real_finish(run, *args, **kwargs)
+    def edit_then_write(run, path, *args, **kwargs):
+        if path.endswith("edited.py"):
+            edited.write_text("x = 1\n")
+        return real_write(run, path, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish_fix", edit_then_finish)
+    monkeypatch.setattr(runner, "_write_file", edit_then_write)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["fix", ".", "--select", "WS", "--unsafe-fixes", "--no-cache", "-j", "1"])
     assert result.exit_code == 1, result.output

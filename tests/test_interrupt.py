@@ -57,6 +57,23 @@ def _wait_for_first_write(proc: subprocess.Popen[str], paths: list[Path], timeou
         time.sleep(0.001)
 
 
+def _wait_for_workers(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Until the worker processes exist (Linux: /proc lists a process's children); a signal
+    that lands while Python is still importing tests the interpreter, not wsrefactor."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if not children.exists():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if children.read_text().split():
+                return
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
 def _assert_all_or_nothing(root: Path, paths: list[Path]) -> tuple[int, int]:
     old = new = 0
     for path in paths:
@@ -76,6 +93,7 @@ def _interrupt(tmp: Path, name: str, sig: int, moment: str, group: bool, delay: 
     proc = _start(root)
     try:
         if moment == "computing":
+            _wait_for_workers(proc, timeout=120)  # a loaded machine may still be importing at +1 s
             time.sleep(delay)
         else:
             _wait_for_first_write(proc, paths, timeout=120)
@@ -112,5 +130,30 @@ def test_interrupt_while_writing(tmp_path):
 
 def test_interrupt_while_computing(tmp_path):
     """To the parent only (kill), and to the whole group as a terminal's Ctrl-C would."""
-    _interrupt(tmp_path, "c0", signal.SIGINT, "computing", group=False, delay=1.2)
-    _interrupt(tmp_path, "c1", signal.SIGTERM, "computing", group=True, delay=1.6)
+    _interrupt(tmp_path, "c0", signal.SIGINT, "computing", group=False, delay=0.2)
+    _interrupt(tmp_path, "c1", signal.SIGTERM, "computing", group=True, delay=0.4)
+
+
+def test_interrupted_run_keeps_finished_files_and_says_how_many(tmp_path):
+    """Files are written as their fixes arrive, not at the end: a run stopped midway has
+    already written the finished files, and its one stderr line counts exactly those."""
+    import re
+
+    root = tmp_path / "mid"
+    paths = _tree(root)
+    proc = _start(root)
+    try:
+        _wait_for_first_write(proc, paths, timeout=120)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    old, new = _assert_all_or_nothing(root, paths)
+    assert proc.returncode == 130, (proc.returncode, err)
+    match = re.search(r"interrupted: (\d+) of (\d+) files written", err)
+    assert match, err
+    assert (int(match.group(1)), int(match.group(2))) == (new, FILES)
+    assert 0 < new < FILES, "the run was stopped midway, with finished files already written"

@@ -19,19 +19,39 @@ from wsrefactor import __version__
 FORMAT = 1
 
 
-def run_key(*parts: Any) -> str:
-    """Hash of everything that changes results besides the file itself."""
+# What a rule pack is made of: code, and the templates its fixes render (``templates/*.jinja2``).
+_SOURCE_SUFFIXES = (".py", ".jinja2")
+
+
+def _package_folders() -> list[str]:
     import wsrefactor
     import wsrefactor.rules
 
+    return [folder for package in (wsrefactor, wsrefactor.rules) for folder in package.__path__]
+
+
+def _stamps(folders: list[str]) -> list[str]:
+    """Size and mtime of every source and template file below ``folders``, subfolders included
+    (the templates live in ``templates/``: a top-level scan missed them, so an edited template
+    kept serving the old edits from a warm cache)."""
     stamps = []
-    for package in (wsrefactor, wsrefactor.rules):
-        for folder in package.__path__:
-            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                if entry.name.endswith(".py") or entry.name.endswith(".jinja2"):
-                    st = entry.stat()
-                    stamps.append(f"{entry.path}:{st.st_size}:{st.st_mtime_ns}")
-    text = repr((FORMAT, __version__, stamps, parts))
+    for folder in folders:
+        for current, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in sorted(names):
+                if name.endswith(_SOURCE_SUFFIXES):
+                    path = os.path.join(current, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    stamps.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return stamps
+
+
+def run_key(*parts: Any) -> str:
+    """Hash of everything that changes results besides the file itself."""
+    text = repr((FORMAT, __version__, _stamps(_package_folders()), parts))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

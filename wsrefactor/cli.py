@@ -65,8 +65,9 @@ def _guard() -> Iterator[None]:
         for line in str(exc).splitlines():  # one line per problem (e.g. per missing path)
             _err(f"wsrefactor: {line}")
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        _err("wsrefactor: interrupted; files written so far are complete, the rest untouched")
+    except KeyboardInterrupt as exc:  # runner.Interrupted says how far the run got
+        summary = getattr(exc, "summary", "interrupted; files written so far are complete, the rest untouched")
+        _err(f"wsrefactor: {summary}")
         raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001 - every crash becomes one line and exit 2
         if _DEBUG:
@@ -129,6 +130,20 @@ FixEditsOpt = typer.Option(
     False, "--fix-edits",
     help="Plan every fix, extract-method included, and report its edits (JSON, SARIF, dashboard); slower.",
 )
+ShardOpt = typer.Option(
+    None, "--shard", help="Check only part K of N (e.g. 2/4; stable by path); combine the N outputs with `wsrefactor merge`."
+)
+
+
+def _shard(value: Optional[str]) -> Optional[tuple[int, int]]:
+    if value is None:
+        return None
+    from wsrefactor.shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(value)
+    except ShardError as exc:
+        raise Failure(str(exc)) from None
 
 
 class Session:
@@ -269,10 +284,13 @@ def check(
     show_fixes: bool = ShowFixesOpt,
     stdin_filename: Optional[str] = StdinFilenameOpt,
     fix_edits: bool = FixEditsOpt,
+    shard: Optional[str] = ShardOpt,
 ) -> None:
     """Report findings (`-` reads the code from stdin)."""
     with _guard():
-        request = _Request(fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs, fix_edits)
+        request = _Request(
+            fmt, output, statistics, exit_zero, quiet, verbose, show_fixes, baseline, jobs, fix_edits, _shard(shard)
+        )
         session, data = _session(
             paths, stdin_filename, select, ignore, config, target_version, no_cache, extend_select, extend_ignore
         )
@@ -297,6 +315,7 @@ class _Request:
     baseline: Optional[Path]
     jobs: Optional[int]
     fix_edits: bool = False  # plan every fix (extract-method too) and report its edits
+    shard: Optional[tuple[int, int]] = None  # --shard K/N (check only)
 
 
 def _session(
@@ -333,13 +352,15 @@ def _execute(
     from wsrefactor.reporters import display_path
     from wsrefactor.runner import execute, execute_stdin
 
+    if request.shard is not None and (policy is not None or data is not None):
+        raise Failure("--shard splits a check over CI jobs; it does not go with --fix, --diff or stdin")
     job = session.job(fix=policy, want_edits=want_edits, plan_fixes=plan_fixes)
     if data is not None:
         run = execute_stdin(session.paths[0], data, job, diff=diff, display=display_path)
     else:
         run = execute(
             session.paths, job, _jobs(request.jobs), write=write, diff=diff, display=display_path,
-            progress=wanted(request.quiet),
+            progress=wanted(request.quiet), shard=request.shard,
         )
     _timings(run, request.verbose)
     if request.baseline is not None:
@@ -388,6 +409,13 @@ def _emit_check_report(run: Any, session: Session, request: _Request, applicable
     from wsrefactor.reporters import text as text_reporter
 
     summary = text_reporter.summary(run.findings, run.checked)
+    if run.shard is not None:
+        _emit_shard_note(run, request.quiet)
+        if request.fmt in (Format.json, Format.sarif):
+            from wsrefactor import shard
+
+            _write_output(shard.render(request.fmt.value, run.findings, run.shard, session.rules), request.output)
+            return
     color = request.output is None and color_enabled()
     report = _findings_report(run.findings, session, request, applicable, color)
     if request.fmt is not Format.text:
@@ -396,6 +424,14 @@ def _emit_check_report(run: Any, session: Session, request: _Request, applicable
             _err(summary.rstrip())
         return
     _write_output(report + ("" if request.quiet else summary), request.output)
+
+
+def _emit_shard_note(run: Any, quiet: bool) -> None:
+    if not quiet and run.shard.rules:
+        _err(
+            f"wsrefactor: shard {run.shard.index}/{run.shard.count}: {run.checked} files; "
+            f"{', '.join(run.shard.rules)} are decided by `wsrefactor merge` over every shard's JSON or SARIF"
+        )
 
 
 @app.command()

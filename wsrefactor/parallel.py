@@ -32,13 +32,23 @@ def map_chunks(
     *args: Any,
     min_items: int = 4,
     on_done: Callable[[int], None] | None = None,
+    on_part: Callable[[list[T]], None] | None = None,
+    one_per_chunk: bool = False,
 ) -> list[T]:
-    """``work(chunk, *args)`` over chunks of ``paths``, in ``jobs`` processes when it pays."""
+    """``work(chunk, *args)`` over chunks of ``paths``, in ``jobs`` processes when it pays.
+
+    ``on_part`` sees each chunk's results as soon as they arrive (in the parent process), before
+    ``on_done`` counts them: a fix run writes finished files there instead of at the very end,
+    and asks for ``one_per_chunk`` so a file is written when it is done, not when its chunk is.
+    """
     tick = on_done or (lambda n: None)
+    take = on_part or (lambda part: None)
     if jobs <= 1 or len(paths) < min_items:
         out: list[T] = []
         for path in paths:
-            out.extend(work([path], *args))
+            part = work([path], *args)
+            out.extend(part)
+            take(part)
             tick(1)
         return out
     # imported here: a warm run (every file cached) or a small one never starts a pool, and
@@ -46,7 +56,7 @@ def map_chunks(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ordered = sorted(paths, key=_size, reverse=True)
-    count = min(len(ordered), jobs * 16)
+    count = len(ordered) if one_per_chunk else min(len(ordered), jobs * 16)
     chunks = [ordered[i::count] for i in range(count)]
     results: list[T] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -55,6 +65,7 @@ def map_chunks(
             for future in as_completed(futures):
                 part = future.result()
                 results.extend(part)
+                take(part)
                 tick(len(part))
         except BaseException:  # Ctrl-C/SIGTERM: stop now, not after every queued chunk
             _abandon(pool)

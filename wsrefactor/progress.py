@@ -28,7 +28,10 @@ def color_enabled(stream: Any = None) -> bool:
 
 
 class Bar:
-    def __init__(self, total: int, enabled: bool, delay: float | None = None) -> None:
+    """``label  ━━━━━━  done/total  elapsed``; the label may change while the bar runs (a fix run
+    shows the findings fixed and files written so far there)."""
+
+    def __init__(self, total: int, enabled: bool, delay: float | None = None, label: str = "checking") -> None:
         if delay is None:  # tests shorten it; users never need to
             delay = float(os.environ.get("WSREFACTOR_PROGRESS_DELAY", "1.0"))
         self.total = total
@@ -36,8 +39,13 @@ class Bar:
         self.done = 0
         self.start = time.monotonic()
         self.delay = delay
+        self.label = label
         self._bar: Any = None
         self._task: Any = None
+
+    def describe(self, label: str) -> None:
+        """Change the text before the bar (shown at the next advance)."""
+        self.label = label
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -53,9 +61,9 @@ class Bar:
                 TimeElapsedColumn(), console=Console(stderr=True), transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task("checking", total=self.total, completed=self.done)
+            self._task = self._bar.add_task(self.label, total=self.total, completed=self.done)
         elif self._bar is not None:
-            self._bar.update(self._task, completed=self.done)
+            self._bar.update(self._task, completed=self.done, description=self.label)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -133,6 +133,10 @@ class FileResult:
     internal_error: str | None = None
     held_unsafe: int = 0  # unsafe fixes not applied because this is a test file
     generated: bool = False  # skipped: its header says it is generated
+    # set by a streaming fix run: the bytes written for the per-file fixes (what the file now
+    # holds), or that the write failed (the cross-file phase then leaves the file alone)
+    on_disk: bytes | None = None
+    write_failed: bool = False
 
 
 def parse_error(path: str, exc: SourceError) -> Finding:
@@ -362,15 +366,25 @@ def _cached(paths: Sequence[str], job: Job) -> tuple[list[FileResult], list[str]
 
 
 def run_files(
-    paths: Sequence[str], job: Job, jobs: int, on_done: Callable[[int], None] | None = None
+    paths: Sequence[str],
+    job: Job,
+    jobs: int,
+    on_done: Callable[[int], None] | None = None,
+    on_part: Callable[[list[FileResult]], None] | None = None,
 ) -> list[FileResult]:
-    """Process files, in parallel when it pays; results in path order."""
+    """Process files, in parallel when it pays; results in path order.
+
+    ``on_part`` sees the results as they arrive (cache hits first), ``on_done`` counts them."""
     from wsrefactor.parallel import map_chunks
 
     results, misses = _cached(paths, job)
+    if results and on_part is not None:
+        on_part(list(results))
     if results and on_done is not None:
         on_done(len(results))
-    results.extend(map_chunks(_process_many, misses, jobs, job, on_done=on_done))
+    results.extend(
+        map_chunks(_process_many, misses, jobs, job, on_done=on_done, on_part=on_part, one_per_chunk=job.fix is not None)
+    )
     return sorted(results, key=lambda r: r.path)
 
 
@@ -389,6 +403,7 @@ class RunResult:
     generated: int = 0  # files skipped because their header says they are generated
     timings: dict[str, float] = field(default_factory=dict)
     project_fixed: list[tuple[str, str]] = field(default_factory=list)  # (path, code) per cross-file fix
+    shard: Any = None  # wsrefactor.shard.ShardState of a ``--shard K/N`` run
 
     def fixed_by_file(self) -> dict[str, dict[str, int]]:
         """Fixes applied (or, with ``--diff``, that would be) per file and code: ``--show-fixes``
@@ -495,7 +510,7 @@ def _apply_project_edits(
     errors: list[str] = []
     for path, payloads in sorted(_payloads_by_path(edits).items()):
         result = results.get(path)
-        if result is None:
+        if result is None or result.write_failed:
             continue
         try:
             texts[path] = _apply_payloads(path, result, payloads, rules)
@@ -517,12 +532,51 @@ class _Laps:
         self._clock = now
 
 
-def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool) -> list[FileResult]:
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C/SIGTERM during a run, with what was finished: the one line the CLI prints."""
+
+    def __init__(self, written: int, done: int, total: int, fixing: bool) -> None:
+        super().__init__()
+        self.written, self.done, self.total, self.fixing = written, done, total, fixing
+
+    @property
+    def summary(self) -> str:
+        if not self.fixing:
+            return f"interrupted after {self.done} of {self.total} files; nothing written"
+        return (
+            f"interrupted: {self.written} of {self.total} files written "
+            f"({self.done} analysed); each written file is complete, the rest untouched"
+        )
+
+
+class _Streamer:
+    """Writes each file as soon as its per-file fixes are stable (in the parent, as results
+    arrive), and keeps the progress bar's counts: files done, findings fixed, files written."""
+
+    def __init__(self, run: RunResult, write: bool, display: Callable[[str], str], fixing: bool) -> None:
+        self.run, self.write, self.display, self.fixing = run, write, display, fixing
+        self.done = 0
+        self.fixed = 0
+        self.bar: Any = None
+
+    def part(self, results: list[FileResult]) -> None:
+        for result in results:
+            self.done += 1
+            if self.write:
+                _stream_file(self.run, result, self.display)
+            if not result.write_failed:
+                self.fixed += sum(result.applied.values())
+        if self.bar is not None and self.fixing:
+            self.bar.describe(f"fixing · {self.fixed} fixed · {len(self.run.written)} files written")
+
+
+def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool, streamer: _Streamer) -> list[FileResult]:
     from wsrefactor.progress import Bar
 
-    bar = Bar(len(files), progress)
+    bar = Bar(len(files), progress, label="fixing" if streamer.fixing else "checking")
+    streamer.bar = bar
     try:
-        return run_files(files, job, jobs, bar.advance)
+        return run_files(files, job, jobs, bar.advance, streamer.part)
     finally:
         bar.close()
 
@@ -591,7 +645,10 @@ def _fix_across_files(
 
 
 def _collect(run: RunResult, results: list[FileResult], project: list[ProjectItem], job: Job) -> None:
-    """Merge file and project findings, apply suppressions, report unused ones (WS001)."""
+    """Merge file and project findings, apply suppressions, report unused ones (WS001).
+
+    In a shard, the suppressions that could cover a cross-file finding are recorded for
+    ``merge`` instead of being judged here (their WS001 depends on findings not decided yet)."""
     project_findings: dict[str, list[Finding]] = {}
     for finding, _ in project:
         project_findings.setdefault(finding.path, []).append(finding)
@@ -606,20 +663,38 @@ def _collect(run: RunResult, results: list[FileResult], project: list[ProjectIte
         run.generated += result.generated
         findings = project_findings.pop(result.path, [])
         if not result.generated:
-            run.findings.extend(_file_findings(result, findings, job.here(result.path).selection))
+            run.findings.extend(_file_findings(run, result, findings, job.here(result.path).selection))
     for path, leftover in project_findings.items():
         selection = job.here(path).selection
         run.findings.extend(f for f in leftover if selection.enabled(f.code))
     run.findings.sort(key=lambda f: f.sort_key)
 
 
-def _file_findings(result: FileResult, project: list[Finding], selection: Selection) -> list[Finding]:
+def _file_findings(run: RunResult, result: FileResult, project: list[Finding], selection: Selection) -> list[Finding]:
     """A file's findings after its suppressions and its own selection, with WS001 for the
-    suppressions that suppressed nothing."""
+    suppressions that suppressed nothing (in a shard, those that could cover a cross-file
+    finding are left to ``merge``)."""
     kept = apply_suppressions(result.findings + project, result.suppressions)
+    judged = _judged(result, selection)
+    own = result.suppressions
+    if run.shard is not None:
+        own = _defer_to_merge(run.shard, result, judged)
     if selection.enabled("WS001"):
-        kept += unused_suppressions(result.path, result.suppressions, _judged(result, selection))
+        kept += unused_suppressions(result.path, own, judged)
     return [f for f in kept if selection.enabled(f.code)]
+
+
+def _defer_to_merge(state: Any, result: FileResult, judged: Callable[[str], bool]) -> list[Suppression]:
+    """Record the file's project facts and the suppressions ``merge`` must judge; return the rest."""
+    from wsrefactor.shard import could_cover, suppression_record
+
+    for code in state.rules:
+        if code in result.facts:
+            state.facts.setdefault(code, {})[result.path] = result.facts[code]
+    deferred = [s for s in result.suppressions if any(could_cover(c, state.rules) for c in s.codes)]
+    if deferred:
+        state.suppressions[result.path] = [suppression_record(s, judged) for s in deferred]
+    return [s for s in result.suppressions if not any(s is d for d in deferred)]
 
 
 def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
@@ -646,21 +721,58 @@ def execute(
     diff: bool = False,
     display: Callable[[str], str] = lambda p: p,
     progress: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> RunResult:
-    """The run behind check and fix; ``job.fix`` set means fixes are computed."""
+    """The run behind check and fix; ``job.fix`` set means fixes are computed.
+
+    ``shard=(K, N)`` checks only the K-th of N stable parts of the files and leaves the
+    cross-file rules to ``wsrefactor merge`` (see :mod:`wsrefactor.shard`).
+
+    A writing fix run goes in this order: (1) each file's own fixes are written as soon as its
+    worker returns them (atomically, only if the file is unchanged on disk, new files it
+    generates just before it); (2) once every file's facts are in, the project phase (WS303,
+    WS304) plans its cross-file fixes and applies them on top of what step 1 wrote, each file
+    written once more, again only if it still holds what step 1 left there. Ctrl-C or SIGTERM
+    raises :class:`Interrupted` saying how many files were written; all of them are complete.
+    """
     lap = _Laps()
     found = discover(paths, job.config, job.lookup)
     files = list(found.files)
     if job.lookup is not None:
         job = replace(job, configs=job.lookup.snapshot())
+    run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
+    if shard is not None:
+        run.shard = _shard_state(files, shard, job, jobs)
+        files = _shard_files(files, shard, job)
+        run.checked = run.shard.files = len(files)
     lap("discover")
-    results = _analyse_files(files, job, jobs, progress)
-    lap("analyse")
-    results += [
-        FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))])
-        for m in found.missing
-    ]
-    return _conclude(results, files, job, jobs, lap, write, diff, display)
+    streamer = _Streamer(run, write and job.fix is not None, display, job.fix is not None)
+    try:
+        _execute(run, found.missing, files, job, jobs, streamer, lap, progress, write, diff, display)
+    except KeyboardInterrupt:
+        raise Interrupted(len(run.written), streamer.done, len(files), job.fix is not None and write) from None
+    return run
+
+
+def _execute(
+    run: RunResult,
+    missing: Sequence[str],
+    files: list[str],
+    job: Job,
+    jobs: int,
+    streamer: _Streamer,
+    lap: _Laps,
+    progress: bool,
+    write: bool,
+    diff: bool,
+    display: Callable[[str], str],
+) -> None:
+    results = _analyse_files(files, job, jobs, progress, streamer)
+    lap("analyse" if not streamer.write else "analyse and write")
+    results += [FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))]) for m in missing]
+    run.files = results
+    run.checked += len(missing)  # every file reported on is counted (never "2 of 0 files")
+    _conclude(run, results, files, job, jobs, lap, write, diff, display)
 
 
 @dataclass(frozen=True)
@@ -704,9 +816,9 @@ def execute_stdin(
     result = process_file(path, job, raw)
     if result.source is None and result.raw is not None:
         result.source = decode(path, raw)  # a cross-file fix must apply to this text, not to the file on disk
-    results = [result]
     lap("analyse")
-    run = _conclude(results, [path], job, jobs, lap, write=False, diff=diff, display=display)
+    run = RunResult(findings=[], files=[result], checked=1, timings=lap.timings)
+    _conclude(run, [result], [path], job, jobs, lap, write=False, diff=diff, display=display)
     if fix is not None and fix.refused:
         codes = ", ".join(sorted(fix.refused))
         run.messages.append(f"{display(path)}: {codes}: a fix that creates another file is not applied to stdin")
@@ -714,20 +826,71 @@ def execute_stdin(
 
 
 def _conclude(
-    results: list[FileResult], files: list[str], job: Job, jobs: int, lap: _Laps,
+    run: RunResult, results: list[FileResult], files: list[str], job: Job, jobs: int, lap: _Laps,
     write: bool, diff: bool, display: Callable[[str], str],
-) -> RunResult:
-    """Project phase, suppressions and (when fixing) diffs or writes, for the analysed files."""
-    run = RunResult(findings=[], files=results, checked=len(results), timings=lap.timings)
+) -> None:
+    """Project phase, suppressions and (when fixing) diffs or the writes streaming left."""
     by_path = {r.path: r for r in results}
-    project = _project_results(results, files, by_path, job, jobs)
+    project = [] if run.shard is not None else _project_results(results, files, by_path, job, jobs)
     project = _fix_across_files(run, project, by_path, job)
     _collect(run, results, project, job)
     lap("project phase and suppressions")
     if job.fix is not None:
         _finish_fix(run, by_path, write, diff, display)
         lap("write" if write else "diff")
-    return run
+
+
+def _shard_files(files: list[str], shard: tuple[int, int], job: Job) -> list[str]:
+    from wsrefactor.shard import select
+
+    return select(files, job.config.root, shard)
+
+
+def _shard_state(files: list[str], shard: tuple[int, int], job: Job, jobs: int) -> Any:
+    """The shard's record; shard 1 also reads the project's other files as context when the
+    cross-file scope is the whole project (as an unsharded run does)."""
+    from wsrefactor.shard import ShardState
+
+    codes = _project_rule_codes(job)
+    state = ShardState(
+        shard[0], shard[1], 0, rules={c: dict(job.config.rule_options.get(c, {})) for c in codes},
+        ws001=job.selection.enabled("WS001"), root=job.config.root,
+    )
+    if shard[0] == 1:
+        for result in _repository_facts(files, job, jobs):
+            state.context.append(result.path)
+            for code in codes:
+                if code in result.facts:
+                    state.facts.setdefault(code, {})[result.path] = result.facts[code]
+    return state
+
+
+def _stream_file(run: RunResult, result: FileResult, display: Callable[[str], str]) -> None:
+    """Write one file's own fixes now (its generated new files first: the code may load them)."""
+    if result.new_bytes is None or result.source is None or result.new_bytes == result.raw:
+        return
+    for path, text in result.new_files:
+        _finish_new_file(run, path, text, True, False, display)
+    if _write_file(run, result.path, result.new_bytes, result.source.raw, display):
+        result.on_disk = result.new_bytes
+    else:
+        result.write_failed = True
+        result.applied = {}
+
+
+def _write_file(run: RunResult, path: str, data: bytes, expected: bytes, display: Callable[[str], str]) -> bool:
+    """Atomically replace ``path`` if it still holds ``expected``; a failure is a message."""
+    from wsrefactor.source import _signals_deferred
+
+    with _signals_deferred():  # an interrupt lands after the count, so "N files written" is exact
+        try:
+            write_atomic(path, data, expected)
+        except (ChangedOnDisk, SourceError) as exc:
+            run.messages.append(f"{display(path)}: {exc}")
+            return False
+        if path not in run.written:
+            run.written.append(path)
+    return True
 
 
 def _finish_fix(
@@ -737,29 +900,29 @@ def _finish_fix(
     diff: bool,
     display: Callable[[str], str],
 ) -> None:
+    """Diffs, or the writes left after streaming: cross-file fixes and the new files they make."""
     new_files = [nf for _, e in run.project_edits for nf in e.new_files]
-    new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
+    if not write:
+        new_files += [nf for r in by_path.values() if r.new_bytes is not None for nf in r.new_files]
     for path, result in sorted(by_path.items()):
         _finish_file(run, path, result, write, diff, display)
     for path, text in dict.fromkeys(new_files):
         _finish_new_file(run, path, text, write, diff, display)
+    run.written.sort()
 
 
 def _finish_file(
     run: RunResult, path: str, result: FileResult, write: bool, diff: bool, display: Callable[[str], str]
 ) -> None:
     source, text, data = result.source, result.new_text, result.new_bytes
-    if source is None or text is None or data is None or data == result.raw:
+    if source is None or text is None or data is None or data == result.raw or result.write_failed:
         return
     if diff:
         run.diffs.append(diff_for(source, text, display(path)))
-    if not write:
-        return
-    try:
-        write_atomic(path, data, source.raw)
-        run.written.append(path)
-    except (ChangedOnDisk, SourceError) as exc:
-        run.messages.append(f"{display(path)}: {exc}")
+    if not write or data == result.on_disk:
+        return  # nothing beyond what streaming wrote
+    expected = result.on_disk if result.on_disk is not None else source.raw
+    if not _write_file(run, path, data, expected, display) and result.on_disk is None:
         _unfix(run, result)
 
 
@@ -774,11 +937,14 @@ def _finish_new_file(
         run.diffs.append(diff_for(SourceFile(path, b"", "", "utf-8", False), text, display(path)))
     if not write:
         return
-    try:
-        write_new(path, text.encode("utf-8"))
-        run.written.append(path)
-    except (ChangedOnDisk, OSError) as exc:
-        run.messages.append(f"{display(path)}: {exc}")
+    from wsrefactor.source import _signals_deferred
+
+    with _signals_deferred():
+        try:
+            write_new(path, text.encode("utf-8"))
+            run.written.append(path)
+        except (ChangedOnDisk, OSError) as exc:
+            run.messages.append(f"{display(path)}: {exc}")
 
 
 def _unfix(run: RunResult, result: FileResult) -> None:

@@ -47,9 +47,11 @@ from wsrefactor.cli import (
     JobsOpt,
     PathsArg,
     Session,
+    ShardOpt,
     _err,
     _guard,
     _jobs,
+    _shard,
     _write_output,
     app,
 )
@@ -287,18 +289,26 @@ def _read_baseline(baseline_path: Optional[Path], update: bool) -> Optional[dict
         raise Failure(f"{baseline_path}: cannot read baseline: {exc.strerror or exc}") from None
 
 
-def _measure_session(session: Session, settings: Any, jobs: Optional[int]) -> tuple[list[Any], list[dict[str, Any]], list[str]]:
-    """``(blocks, errors, measured files)``; each file that cannot be measured gets a stderr line."""
+def _measure_session(
+    session: Session, settings: Any, jobs: Optional[int], shard: Optional[tuple[int, int]] = None
+) -> tuple[list[Any], list[dict[str, Any]], list[str]]:
+    """``(blocks, errors, measured files)``; each file that cannot be measured gets a stderr line.
+    ``shard`` keeps the files of part K of N (the partition ``check --shard`` uses)."""
     from wsrefactor.complexity import ComplexityError
     from wsrefactor.discovery import discover
 
     found = discover(session.paths, session.config)
     for missing in found.missing:
         raise Failure(f"{missing}: no such file or directory")
+    paths = found.files
+    if shard is not None:
+        from wsrefactor.shard import select
+
+        paths = select(paths, session.config.root, shard)
     blocks: list[Any] = []
     errors: list[dict[str, Any]] = []
     files: list[str] = []
-    for path, outcome in measure_files(found.files, _jobs(jobs)):
+    for path, outcome in measure_files(paths, _jobs(jobs)):
         if isinstance(outcome, ComplexityError):
             shown = settings.relpath(path)
             _err(f"{shown}{':' + str(outcome.lineno) if outcome.lineno else ''}: cannot measure: {outcome.message}")
@@ -351,6 +361,7 @@ def gate(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     config: Optional[Path] = ConfigOpt,
     jobs: Optional[int] = JobsOpt,
+    shard: Optional[str] = ShardOpt,
 ) -> None:
     """Fail when a function's complexity or length is over the limit (radon's numbers)."""
     from wsrefactor.gate import evaluate, load_baseline
@@ -365,7 +376,9 @@ def gate(
         if update and baseline_path is None:
             raise Failure("--update-baseline needs --baseline FILE (or gate.baseline in the config)")
         data = _read_baseline(baseline_path, update)
-        blocks, errors, files = _measure_session(session, settings, jobs)
+        if shard is not None and update:
+            raise Failure("--update-baseline needs every file: run it without --shard")
+        blocks, errors, files = _measure_session(session, settings, jobs, _shard(shard))
         if update and baseline_path is not None:
             if data is None:
                 _create_baseline(baseline_path, blocks, settings)
