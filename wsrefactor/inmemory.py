@@ -30,12 +30,15 @@ def analyse_text(path: str, text: str, job: Job) -> FileResult:
     ``new_text`` is what ``fix PATH`` would write; with ``job.want_edits``, findings carry edits.
     """
     result = FileResult(path)
-    rules = runner._rules_for(path, job)
+    here = job.here(path)
+    rules = runner._rules_for(path, job, here)
     result.evaluated = tuple(r.code for r in rules)
     source = source_of(path, text)
     result.raw = source.raw
+    if runner._generated(result, text, here.config):
+        return result
     try:
-        return runner._analyze(result, source, rules, job)
+        return runner._analyze(result, source, rules, job, here)
     except RecursionError:
         result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
     except (KeyboardInterrupt, SystemExit):

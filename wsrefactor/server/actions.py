@@ -64,9 +64,9 @@ def resolves_edits(ls: WsRefactorServer) -> bool:
 # ---------------------------------------------------------------------- workspace edits
 
 
-def _key(finding: Finding) -> tuple[str, int, int]:
-    """How ``FixPolicy.only`` names a finding (the interactive fixer's key)."""
-    return (finding.code, finding.line, finding.column)
+def _key(finding: Finding) -> tuple[str, str, int, int]:
+    """How ``FixPolicy.only`` names a finding (the interactive fixer's key: file and position)."""
+    return (finding.path, finding.code, finding.line, finding.column)
 
 
 def _uri(path: str) -> str:

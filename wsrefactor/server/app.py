@@ -132,7 +132,8 @@ def load_settings(path: str) -> Settings | str:
     from wsrefactor.registry import RegistryError
 
     try:
-        session = Session([path], None, None, None)
+        # ``stdin=True``: the buffer's path need not exist on disk (an unsaved new file), as for `check -`
+        session = Session([path], None, None, None, stdin=True)
     except (ConfigError, RegistryError) as exc:
         return f"wsrefactor: {exc}"
     return Settings(session, Job(session.config, session.selection))
