@@ -8,7 +8,7 @@ from radon.complexity import cc_rank
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import PLACEMENT_OPTION, ExtractRule
+from wsrefactor.rules._extract import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
 
 
 class ComplexFunction(ExtractRule):
@@ -95,7 +95,7 @@ class ComplexFunction(ExtractRule):
     severity = Severity.WARNING
     fix_safety = FixSafety.UNSAFE
     summary = "function is too complex (radon cyclomatic complexity over the limit)"
-    options = (Option("max-cc", int, 10, "Highest radon cyclomatic complexity allowed."), PLACEMENT_OPTION)
+    options = (Option("max-cc", int, 10, "Highest radon cyclomatic complexity allowed."), PLACEMENT_OPTION, BUDGET_OPTION)
     metric = "cc"
     option_name = "max-cc"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import PLACEMENT_OPTION, ExtractRule
+from wsrefactor.rules._extract import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
 
 
 class LongFunction(ExtractRule):
@@ -70,6 +70,7 @@ class LongFunction(ExtractRule):
     options = (
         Option("max-lines", int, 50, "Longest function allowed, in lines from `def` to its last line."),
         PLACEMENT_OPTION,
+        BUDGET_OPTION,
     )
     metric = "lines"
     option_name = "max-lines"
