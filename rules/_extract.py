@@ -83,6 +83,7 @@ from wsrefactor.walk import visit
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 PENALTY_PER_UNTYPED = 1.0  # in annotated code, an input or output whose type is not known
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
+ANALYSE_LIMIT = 300  # candidates analysed per step at most (keeps planning near-linear)
 MAX_OUTPUTS = 3  # a helper returning more values than this is not one a reviewer would keep
 FRAME_BUILTINS = frozenset({"locals", "vars", "dir", "eval", "exec"})
 
@@ -222,6 +223,7 @@ class _Facts:
     method_kind: str | None = None  # "method" | "classmethod" | "static" | None
     read_keys: list[int] = field(default_factory=list)  # ``reads``' indexes, for bisect
     write_keys: list[int] = field(default_factory=list)
+    reads_by_name: dict[str, list[_Event]] = field(default_factory=dict)
 
 
 def _between(events: list[_Event], keys: list[int], lo: int, hi: int) -> list[_Event]:
@@ -321,6 +323,8 @@ def function_facts(
     facts.reads.sort(key=lambda e: e.index)
     facts.writes.sort(key=lambda e: e.index)
     facts.read_keys = [e.index for e in facts.reads]
+    for e in facts.reads:
+        facts.reads_by_name.setdefault(e.name, []).append(e)
     facts.write_keys = [e.index for e in facts.writes]
     if in_class:
         _method_shape(facts)
@@ -994,6 +998,45 @@ def _binds(name: str, stmts: Sequence[cst.BaseStatement]) -> bool:
     return d is _TOP or name in d
 
 
+@dataclass
+class _BlockDefs:
+    """For one block: which statements surely bind each name, and which never complete, so
+    "do statements lo:pos bind x?" is two binary searches instead of a walk."""
+
+    by_name: dict[str, list[int]]
+    tops: list[int]
+
+    def binds(self, name: str, lo: int, pos: int) -> bool:
+        for indexes in (self.by_name.get(name, ()), self.tops):
+            k = bisect.bisect_left(indexes, lo)  # type: ignore[arg-type]
+            if k < len(indexes) and indexes[k] < pos:  # type: ignore[arg-type]
+                return True
+        return False
+
+
+_BLOCK_DEFS: dict[int, tuple[cst.CSTNode, _BlockDefs]] = {}
+
+
+def _block_defs(block: cst.IndentedBlock) -> _BlockDefs:
+    cached = _BLOCK_DEFS.get(id(block))
+    if cached is not None and cached[0] is block:
+        return cached[1]
+    if len(_BLOCK_DEFS) > 5000:
+        _BLOCK_DEFS.clear()
+    by_name: dict[str, list[int]] = {}
+    tops: list[int] = []
+    for i, stmt in enumerate(block.body):
+        d = _defs(stmt)
+        if d is _TOP:
+            tops.append(i)
+            continue
+        for name in d:  # type: ignore[union-attr]
+            by_name.setdefault(name, []).append(i)
+    result = _BlockDefs(by_name, tops)
+    _BLOCK_DEFS[id(block)] = (block, result)
+    return result
+
+
 def _header_names(stmt: cst.CSTNode, inner: cst.CSTNode) -> set[str]:
     """Names a compound statement binds before running its block ``inner``."""
     if isinstance(stmt, cst.For) and inner is stmt.body:
@@ -1011,20 +1054,22 @@ def _binds_at(name: str, container: cst.IndentedBlock, lo: int, pos: int, inner:
     """Do statements ``lo:pos`` of ``container`` surely bind ``name``, or the header of
     statement ``pos`` (``for`` target, ``as`` name) around its block ``inner``?
     """
-    if _binds(name, container.body[lo:pos]):
+    if _block_defs(container).binds(name, lo, pos):
         return True
     return inner is not None and name in _header_names(container.body[pos], inner)
 
 
 def _outputs(
-    reads: list[_Event], run: _Run, written: set[str], rebound: Callable[[_Event], bool]
+    reads: Mapping[str, list[_Event]], run: _Run, written: set[str], rebound: Callable[[_Event], bool]
 ) -> list[str]:
     """Names the run assigns that code after it may read (and that is not bound again first)."""
-    outputs: list[str] = []
-    for r in reads:
-        if r.name in written and r.name not in outputs and run.read_later(r) and not rebound(r):
-            outputs.append(r.name)
-    return outputs
+    first: list[tuple[int, str]] = []
+    for name in written:
+        for r in reads.get(name, ()):
+            if run.read_later(r) and not rebound(r):
+                first.append((r.index, name))
+                break
+    return [name for _, name in sorted(first)]
 
 
 def _rank(cand: _Candidate) -> tuple[Any, ...]:
@@ -1199,7 +1244,7 @@ class Extractor:
         written = {w.name for w in _between(facts.writes, facts.write_keys, run.lo, run.hi)}
         inputs = self._inputs(cand, run, reads_in)
         # a tail call returns what the function returned: nothing flows out
-        outputs = [] if cand.tail else _outputs(facts.reads, run, written, lambda r: self._rebound_first(r, cand, run))
+        outputs = [] if cand.tail else _outputs(facts.reads_by_name, run, written, lambda r: self._rebound_first(r, cand, run))
         for name in outputs:
             if not _binds(name, run.stmts) and name not in inputs:
                 inputs.append(name)  # assigned only on some paths: pass the old value in
@@ -1227,14 +1272,21 @@ class Extractor:
     def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
         """Names read in the run before it binds them, and names of enclosing functions."""
         stop = (cand.container, cand.start)
-        inputs: list[str] = []
+        inputs: dict[str, None] = {}  # ordered set
+        checked: set[tuple[str, int]] = set()
         for r in reads_in:
-            if r.name not in inputs and not self._bound_before(r.name, r.node, stop):
-                inputs.append(r.name)
+            if r.name in inputs:
+                continue
+            key = (r.name, id(self.facts.index.owner_stmt.get(r.node)))  # type: ignore[union-attr]
+            if key in checked:
+                continue  # same statement, same answer
+            checked.add(key)
+            if not self._bound_before(r.name, r.node, stop):
+                inputs[r.name] = None
         for r in self._known_facts().enclosing_reads:
             if run.contains(r) and r.name not in inputs:
-                inputs.append(r.name)
-        return inputs
+                inputs[r.name] = None
+        return list(inputs)
 
     def _closure_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
         """Closures must see the function's variables, not the helper's copies."""
@@ -1347,9 +1399,11 @@ class Extractor:
             return None
         ranked = self.candidates(metric)
         analysed: list[_Candidate] = []
-        for cand in ranked:
+        for tried, cand in enumerate(ranked):
             if len(analysed) >= VERIFY_LIMIT and cand.score > analysed[VERIFY_LIMIT - 1].score:
                 break  # penalties only add: nothing further can rank among the best
+            if tried >= ANALYSE_LIMIT and analysed:
+                break  # a long flat block: the best of the first few hundred is good enough
             self._check_deadline()
             reason = self._analyse(cand)
             if reason is not None:
@@ -1357,8 +1411,7 @@ class Extractor:
                 continue
             cand.score += PENALTY_PER_NAME * (len(cand.inputs) + len(cand.outputs))
             cand.score += PENALTY_PER_UNTYPED * self._untyped(cand)
-            analysed.append(cand)
-            analysed.sort(key=_rank)
+            bisect.insort(analysed, cand, key=_rank)
         analysed.sort(key=_rank)
         for cand in analysed[:VERIFY_LIMIT]:
             self._check_deadline()
@@ -1368,7 +1421,7 @@ class Extractor:
         return None
 
     def _check_deadline(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.process_time() > self.deadline:
             raise PlanningBudgetExceeded
 
     def _untyped(self, cand: _Candidate) -> int:
@@ -1379,7 +1432,7 @@ class Extractor:
 
     def _helper_name(self, cand: _Candidate, hint: str | None = None) -> str:
         stmts = list(cand.container.body[cand.start:cand.stop])
-        words = hint or name_for_block(stmts, cand.outputs, self.func.name.value)
+        words = hint or name_for_block(stmts, cand.outputs, self.func.name.value, cand.tail)
         return unique_name(words, self.taken)
 
     def _returns(self, cand: _Candidate) -> str | None:
@@ -1518,13 +1571,16 @@ def _slug(words: str) -> str:
     return "_".join(parts[:MAX_NAME_WORDS])
 
 
-def name_for_block(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str], func_name: str) -> str:
-    """What the run does, in words: its result, the comment above it, its dominant call, what it sets."""
+def name_for_block(
+    stmts: Sequence[cst.BaseStatement], outputs: Sequence[str], func_name: str, tail: bool = False
+) -> str:
+    """What the run does, in words: its result, the comment above it, its dominant call, what it
+    sets; else what it is to the function (``finish_f`` for the run that ends ``f``)."""
     for source in (_result_words, _comment_words, _call_words, _attribute_words, _computed_words):
         words = _slug(source(stmts, outputs))
         if words and not words[0].isdigit():
             return words
-    return _slug(f"{func_name}_step") or "step"
+    return _slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step"
 
 
 def _result_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
@@ -1561,7 +1617,7 @@ def _last_value_of(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExp
 def _comment_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
     for line in stmts[0].leading_lines:
         if line.comment is not None and not _PRAGMA.match(line.comment.value):
-            words = re.findall(r"[A-Za-z][A-Za-z0-9]*", line.comment.value)
+            words = re.findall(r"[A-Za-z0-9]+", line.comment.value)
             return "_".join(words) if 1 <= len(words) <= 4 else ""
     return ""
 
@@ -2082,7 +2138,7 @@ class Planner:
     refusals: Counter[str] = field(default_factory=Counter)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
-        deadline = time.monotonic() + self.budget
+        deadline = time.process_time() + self.budget
         main = _Unit(func, cc, length)
         units = [main]
         try:
@@ -2124,6 +2180,7 @@ class Planner:
         )
 
     def _split(self, units: list[_Unit], deadline: float) -> None:
+        self._chunk(units[0], units, deadline)
         progress = True
         while progress:
             progress = False
@@ -2142,6 +2199,49 @@ class Planner:
                 unit.cc, unit.length = plan.after
                 units.append(_Unit(helper, *plan.helper))
                 progress = True
+
+    # -- long flat bodies: one helper per paragraph ---------------------------
+
+    def _chunk(self, main: _Unit, units: list[_Unit], deadline: float) -> None:
+        """A body far over the limit is cut into consecutive paragraphs, each within the limit,
+        all planned on one analysis (halving it step by step would analyse it again each time)."""
+        if main.value(self.metric) <= CHUNK_FACTOR * self.limit or not isinstance(main.func.body, cst.IndentedBlock):
+            return
+        extractor = self._extractor(main, deadline)
+        if extractor.facts is None:
+            return
+        block = main.func.body
+        body = list(block.body)
+        first = 1 if body and _is_docstring(body[0]) else 0
+        cap = self.limit - 1 if self.metric == "cc" else self.limit - 2
+        sizes = [
+            statement_cc(stmt) if self.metric == "cc" else _line_span(extractor, stmt) for stmt in body
+        ]
+        plans: list[Plan] = []
+        for i, j in _paragraph_chunks(body, sizes, first, cap):
+            extractor._check_deadline()
+            if j - i < 2 and sizes[i] == 0:
+                continue
+            cand = _Candidate(block, (), i, j, tail=j == len(body))
+            reason = extractor._analyse(cand)
+            if reason is not None:
+                self.refusals[reason] += 1
+                continue
+            plan = extractor._verify(cand, self.metric, measure=False)
+            if plan is not None:
+                self.taken.add(plan.helper_name)
+                plans.append(plan)
+        if len(plans) < 2:
+            return
+        func = main.func
+        helpers: list[cst.FunctionDef] = []
+        for plan in reversed(plans):  # last first: earlier statements keep their indexes
+            built = _build(func, plan)
+            if built is None:
+                return
+            func, helper = built
+            helpers.insert(0, helper)
+        self._measure_into(main, func, helpers, units)
 
     # -- dispatch handlers ---------------------------------------------------
 
@@ -2204,6 +2304,33 @@ class Planner:
 
 
 _Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
+CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
+
+
+def _line_span(extractor: Extractor, stmt: cst.CSTNode) -> int:
+    rng = extractor.position(stmt)
+    return rng.end.line - rng.start.line + 1
+
+
+def _paragraph_chunks(
+    body: Sequence[cst.BaseStatement], sizes: Sequence[int], first: int, cap: int
+) -> list[tuple[int, int]]:
+    """Consecutive runs of ``body[first:]`` whose sizes sum to at most ``cap``, cut at a blank
+    line or comment (a paragraph a person wrote) when one falls in the second half of a run."""
+    chunks: list[tuple[int, int]] = []
+    start, total, last_break = first, 0, -1
+    for k in range(first, len(body)):
+        if k > start and total + sizes[k] > cap:
+            end = last_break if last_break > start and (last_break - start) * 2 >= k - start else k
+            chunks.append((start, end))
+            start, total = end, sum(sizes[end:k])
+            last_break = -1
+        if k > start and body[k].leading_lines:
+            last_break = k
+        total += sizes[k]
+    if start < len(body):
+        chunks.append((start, len(body)))
+    return chunks
 
 
 def _find_dispatch(func: cst.FunctionDef) -> tuple[_Path, cst.If, bool, list[_Branch]] | None:
