@@ -1131,7 +1131,9 @@ class Extractor:
         deadline: float | None = None,
         def_col: int = 0,
         types: _Types | None = None,
+        prefix: str = "_",
     ) -> None:
+        self.prefix = prefix
         self.module_level = module_level
         self.func = func
         self.position = position
@@ -1433,7 +1435,7 @@ class Extractor:
     def _helper_name(self, cand: _Candidate, hint: str | None = None) -> str:
         stmts = list(cand.container.body[cand.start:cand.stop])
         words = hint or name_for_block(stmts, cand.outputs, self.func.name.value, cand.tail)
-        return unique_name(words, self.taken)
+        return unique_name(words, self.taken, self.prefix)
 
     def _returns(self, cand: _Candidate) -> str | None:
         """The helper's return annotation, in annotated code: what the function returns for a
@@ -1653,9 +1655,12 @@ def _attribute_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str])
     return ""
 
 
-def unique_name(words: str, taken: set[str]) -> str:
-    """``_words``, suffixed only when the module (or a same-module base class) has the name."""
-    base = f"_{words}"
+def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
+    """``_words``, suffixed only when the module (or a same-module base class) has the name.
+
+    ``prefix`` ``__`` makes a method helper class-private (Python mangles it to ``_Class__words``):
+    no base or subclass in another module can override it or be overridden by it."""
+    base = f"{prefix}{words}"
     name, k = base, 2
     while name in taken or keyword.iskeyword(name):
         name = f"{base}_{k}"
@@ -2135,6 +2140,7 @@ class Planner:
     def_col: int = 0
     budget: float = 5.0
     match_ok: bool = True  # ``match`` statements allowed (Python 3.10+)
+    prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
     refusals: Counter[str] = field(default_factory=Counter)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
@@ -2176,7 +2182,7 @@ class Planner:
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
             module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
-            def_col=self.def_col, types=self.types,
+            def_col=self.def_col, types=self.types, prefix=self.prefix,
         )
 
     def _split(self, units: list[_Unit], deadline: float) -> None:
@@ -2573,6 +2579,7 @@ class ExtractRule(Rule):
             enclosing=_enclosing_names(anc), def_col=int(getattr(block, "col_offset", 0)),
             budget=float(self.opts.get("plan-budget", BUDGET_OPTION.default)),
             match_ok=self.ctx.target_version >= (3, 10),
+            prefix="__" if in_class and _has_outside_bases(anc[-3], classes) else "_",
         )
 
     def _plan_into(
@@ -2608,6 +2615,25 @@ BUDGET_OPTION = Option(
     "plan-budget", float, 5.0,
     "Seconds one function's extraction may take to plan; past it the finding says it is too large.",
 )
+
+
+# bases that define no methods a helper name could collide with
+_NEUTRAL_BASES = frozenset({"object", "Generic", "Protocol", "ABC", "NamedTuple", "TypedDict"})
+
+
+def _has_outside_bases(cls: cst.CSTNode, module_classes: frozenset[str]) -> bool:
+    """Does the class derive from a class defined in another module (whose names we cannot see)?"""
+    if not isinstance(cls, cst.ClassDef):
+        return False
+    for arg in cls.bases:
+        base = arg.value
+        if isinstance(base, cst.Subscript):
+            base = base.value
+        name = cst.helpers.get_full_name_for_node(base) or ""
+        if name.split(".")[-1] in _NEUTRAL_BASES or name in module_classes:
+            continue
+        return True
+    return False
 
 
 def _enclosing_names(ancestors: Sequence[cst.CSTNode]) -> frozenset[str]:

@@ -34,31 +34,38 @@ class LongFunction(ExtractRule):
 
     ## Use instead
     ```python
-    def _build_settings_settings(env):
+    def build_settings(env):
+        settings = _build_settings(env)
+        ...
+        return settings
+
+
+    def _build_settings(env):
         settings = {}
         settings["host"] = env.get("WS_HOST")
         ...
         return settings
-
-
-    def build_settings(env):
-        settings = _build_settings_settings(env)
-        ...
-        return settings
     ```
-    The *unsafe* fix is the extract-method engine of WS301 with length as the measure: the run
-    of statements whose move makes the longer of the two functions shortest, with the fewest
-    inputs and outputs, verified with radon; repeated until the function fits. It refuses the
-    same runs as WS301 (see `wsrefactor explain WS301`): `return` except at the tail, `yield`,
-    `break`/`continue` of an outer loop, `global`/`nonlocal` writes, `del` of names, walrus in
-    comprehensions, frame introspection, maybe-unbound inputs, closures across the boundary,
-    outputs inside `try`/`with` bodies, zero-argument `super()` outside methods. When no safe
-    run is left, the finding says `no safe extraction remains`.
+    The *unsafe* fix is the extract-method engine of WS301 with length as the measure (see
+    `wsrefactor explain WS301`): the whole plan is made before anything is applied, run after
+    run, each the one that makes the longer of the two functions shortest with the fewest
+    inputs and outputs, verified with radon, until the function and its helpers fit (a body
+    far over the limit is first cut into paragraphs); it is applied only if the function ends
+    within `max-lines` or at least 30% shorter, else the finding says why. Helpers are named
+    from what they do, keep the parameters' annotations and keyword-only markers, return at
+    most three values, follow the function in call order; the docstring, decorators and
+    comments stay with the code they belong to (a docstring is never moved into a helper). It
+    refuses the same runs as WS301: `return` except at the tail, `yield`, `break`/`continue`
+    of an outer loop, `global`/`nonlocal` writes, `del` of names, walrus in comprehensions,
+    frame introspection, maybe-unbound inputs, closures across the boundary, outputs inside
+    `try`/`with` bodies, zero-argument `super()` outside methods. When no safe run is left,
+    the finding says `no safe extraction remains` and the most common reasons.
 
     ## Options
     - `max-lines` (int, default 50): longest function allowed, in lines.
-    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helper goes
+    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helpers go
       right after the function or right before it.
+    - `plan-budget` (float, default 5.0): CPU seconds one function's plan may take.
     """
 
     code = "WS302"
@@ -95,13 +102,13 @@ class LongFunction(ExtractRule):
             """,
             """
             def configure(env):
-                conf = _configure_conf(env)
+                conf = _build_conf(env)
                 conf["c"] = env.get("C")
                 conf["d"] = env.get("D")
                 return conf
 
 
-            def _configure_conf(env):
+            def _build_conf(env):
                 conf = {}
                 conf["a"] = env.get("A")
                 conf["b"] = env.get("B")
