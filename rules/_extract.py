@@ -1438,13 +1438,11 @@ class Extractor:
         return unique_name(words, self.taken, self.prefix)
 
     def _returns(self, cand: _Candidate) -> str | None:
-        """The helper's return annotation, in annotated code: what the function returns for a
-        tail call, ``None`` without outputs, else the outputs' types when all are known."""
+        """The helper's return annotation: what the function returns for a tail call, ``None``
+        without outputs, else the outputs' types (``Any`` where unknown)."""
         types = self.types
-        if not types.typed:
-            return None
         if cand.tail:
-            return types.returns
+            return types.returns or types.fallback
         if not cand.outputs:
             return "None"
         kinds = [types.annotation(o) for o in cand.outputs]
@@ -1682,23 +1680,26 @@ _DICT_TYPE = re.compile(r"^(?:dict|Dict|typing\.Dict)\[\s*([^,\[\]]+?)\s*,\s*(.+
 class _Types:
     """Annotations for the names of one function: from its signature, local annotations, or
     obvious inference (literals, ``str(...)``, constructors of classes of the module, typed
-    attributes of ``self``). ``Any`` stands in for the rest only where the module imports it."""
+    attributes of ``self``). ``Any`` stands in for the rest (the fix imports it when the module
+    does not, unless the module uses the name ``Any`` for something else)."""
 
     known: dict[str, str] = field(default_factory=dict)
     kwonly: frozenset[str] = frozenset()
     returns: str | None = None
-    typed: bool = False  # the function is annotated: helpers should be too
-    fallback: str | None = None  # "Any" when the module imports it
+    typed: bool = False  # the function is annotated: prefer runs whose names have known types
+    fallback: str | None = None  # "Any" (imported by the fix if need be), or None if unusable
 
     def of(self, name: str) -> str | None:
         return self.known.get(name)
 
     def annotation(self, name: str) -> str | None:
-        return self.known.get(name, self.fallback) if self.typed else None
+        """Helpers are fully annotated (``mypy --strict`` finds nothing new in them)."""
+        return self.known.get(name, self.fallback)
 
 
 def infer_types(
-    func: cst.FunctionDef, classes: frozenset[str], attributes: Mapping[str, str], any_imported: bool
+    func: cst.FunctionDef, classes: frozenset[str], attributes: Mapping[str, str], any_imported: bool,
+    any_usable: bool = False,
 ) -> _Types:
     """The types a helper of ``func`` can annotate its parameters and results with."""
     params = func.params
@@ -1714,7 +1715,7 @@ def infer_types(
     inferred: dict[str, set[str | None]] = {}
     explicit: dict[str, str] = {}
     body = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
-    infer = _Inference(known, inferred, classes, attributes, any_imported)
+    infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
     for node in _walk_own(body):
         if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
             explicit[node.target.value] = _code(node.annotation.annotation)
@@ -1743,7 +1744,7 @@ def infer_types(
     returns = _code(func.returns.annotation) if func.returns is not None else None
     return _Types(
         known, frozenset(p.name.value for p in params.kwonly_params), returns, typed,
-        "Any" if any_imported else None,
+        "Any" if any_imported or any_usable else None,
     )
 
 
@@ -2575,7 +2576,7 @@ class ExtractRule(Rule):
         return Planner(
             metric=self.metric, limit=self.limit_from(self.opts), in_class=in_class,
             module_level=module_level, taken=self._names,
-            types=infer_types(node, classes, attributes, any_imported),
+            types=infer_types(node, classes, attributes, any_imported, "Any" not in self._names),
             enclosing=_enclosing_names(anc), def_col=int(getattr(block, "col_offset", 0)),
             budget=float(self.opts.get("plan-budget", BUDGET_OPTION.default)),
             match_ok=self.ctx.target_version >= (3, 10),
@@ -2600,6 +2601,8 @@ class ExtractRule(Rule):
         names = ", ".join(f"{h.name.value}()" for h in result.helpers)
         fix.description = f"extract {len(result.helpers)} helper{'s' if len(result.helpers) > 1 else ''} {names} ({numbers})"
         fix.replacements = {node: result.apply}
+        if not self._module_types[1] and _uses_any(result.helpers):  # type: ignore[index]
+            fix.imports = (("typing", "Any"),)
 
     def _report(self, node: cst.FunctionDef, message: str, fix: Fix | None) -> None:
         # Reported on the ``def`` line; the statement (suppression comments, the span a fix may
@@ -2615,6 +2618,22 @@ BUDGET_OPTION = Option(
     "plan-budget", float, 5.0,
     "Seconds one function's extraction may take to plan; past it the finding says it is too large.",
 )
+
+
+def _uses_any(helpers: Sequence[cst.FunctionDef]) -> bool:
+    """Does a helper's signature say ``Any`` (so the module must import it)?"""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal found
+            found = found or node.value == "Any"
+
+    for helper in helpers:
+        visit(helper.params, Finder())
+        if helper.returns is not None:
+            visit(helper.returns, Finder())
+    return found
 
 
 # bases that define no methods a helper name could collide with

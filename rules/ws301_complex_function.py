@@ -44,6 +44,9 @@ class ComplexFunction(ExtractRule):
 
     ## Use instead
     ```python
+    from typing import Any
+
+
     def summarize(orders, currency):
         total = 0
         for order in orders:
@@ -52,7 +55,7 @@ class ComplexFunction(ExtractRule):
         return total
 
 
-    def _compute_amount_and_fee(order, currency):
+    def _compute_amount_and_fee(order: Any, currency: Any) -> tuple[Any, int]:
         amount = order.get("amount", 0)
         fee = 0
         if order.get("currency") != currency:
@@ -91,10 +94,11 @@ class ComplexFunction(ExtractRule):
     - **annotations kept**: each parameter is annotated from the function's signature, a local
       annotation, or an obvious inference (literals, `str(...)`/`int(...)`/`len(...)`, a class
       of the module called as constructor, an annotated `self.` attribute and `.setdefault` on a
-      typed dict), `Any` for the rest when the module imports it; the helper returns `-> None`,
-      the function's return annotation (tail call), or its results' types. Unannotated code
-      gets unannotated helpers. Keyword-only parameters stay keyword-only (`*, now: float |
-      None`, called `now=now`);
+      typed dict), `Any` for the rest (imported from `typing` if the module does not import it;
+      a module using the name `Any` for something else gets no annotation there); the helper
+      returns `-> None`, the function's return annotation (tail call), or its results' types.
+      So `mypy --strict` finds nothing new in a helper. Keyword-only parameters stay
+      keyword-only (`*, now: float | None`, called `now=now`);
     - at most three results (a tuple, unpacked at the call); more are refused;
     - the docstring and decorators stay on the original function; comments above a moved
       block move with it; helpers follow the function in the order its calls read;
@@ -166,6 +170,8 @@ class ComplexFunction(ExtractRule):
                 return total
             """,
             """
+            from typing import Any
+
             def tally(rows, key):
                 total = 0
                 for row in rows:
@@ -173,7 +179,7 @@ class ComplexFunction(ExtractRule):
                 return total
 
 
-            def _compute_total(row, key, total):
+            def _compute_total(row: Any, key: Any, total: int) -> int:
                 if row.get(key) and row.get("ok"):
                     total += 1
                 return total

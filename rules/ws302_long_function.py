@@ -34,13 +34,16 @@ class LongFunction(ExtractRule):
 
     ## Use instead
     ```python
+    from typing import Any
+
+
     def build_settings(env):
         settings = _build_settings(env)
         ...
         return settings
 
 
-    def _build_settings(env):
+    def _build_settings(env: Any) -> dict[str, Any]:
         settings = {}
         settings["host"] = env.get("WS_HOST")
         ...
@@ -101,6 +104,8 @@ class LongFunction(ExtractRule):
                 return conf
             """,
             """
+            from typing import Any
+
             def configure(env):
                 conf = _build_conf(env)
                 conf["c"] = env.get("C")
@@ -108,7 +113,7 @@ class LongFunction(ExtractRule):
                 return conf
 
 
-            def _build_conf(env):
+            def _build_conf(env: Any) -> dict[str, Any]:
                 conf = {}
                 conf["a"] = env.get("A")
                 conf["b"] = env.get("B")

@@ -292,7 +292,7 @@ def test_zero_argument_super_keeps_working_in_a_method_helper():
                 return n + 1
     """
     fixed = _fix(source, max_cc=4)
-    assert "def _size_n(self, x):" in fixed and "self._size_n(x)" in fixed
+    assert "def _size_n(self, x: Any) -> Any:" in fixed and "self._size_n(x)" in fixed
     old, new = _exec(textwrap.dedent(source)), _exec(fixed)
     for x in (0, 1, 2, 3, 5):
         assert new["Child"]().size(x) == old["Child"]().size(x)
@@ -326,7 +326,7 @@ def test_method_without_self_gets_a_staticmethod():
                 return y + self.k
     """
     fixed = _fix(source, max_cc=4)
-    assert "@staticmethod\n    def _compute_y(a):" in fixed and "self._compute_y(a)" in fixed
+    assert "@staticmethod\n    def _compute_y(a: Any) -> Any:" in fixed and "self._compute_y(a)" in fixed
 
 
 def test_decorated_function_reported_on_def_line():
