@@ -1434,8 +1434,11 @@ class Extractor:
 
     def _helper_name(self, cand: _Candidate, hint: str | None = None) -> str:
         stmts = list(cand.container.body[cand.start:cand.stop])
-        words = hint or name_for_block(stmts, cand.outputs, self.func.name.value, cand.tail)
-        return unique_name(words, self.taken, self.prefix)
+        choices = [hint] if hint else name_choices(stmts, cand.outputs, self.func.name.value, cand.tail)
+        for words in choices[:-1]:
+            if unique_name(words, self.taken, self.prefix) == f"{self.prefix}{words}":
+                return f"{self.prefix}{words}"
+        return unique_name(choices[0], self.taken, self.prefix)
 
     def _returns(self, cand: _Candidate) -> str | None:
         """The helper's return annotation: what the function returns for a tail call, ``None``
@@ -1539,6 +1542,7 @@ _GENERIC_CALLS = frozenset({
     "add", "update", "extend", "lower", "upper", "split", "startswith", "endswith", "replace", "encode",
     "decode", "copy", "setdefault", "time", "monotonic", "info", "debug", "warning", "error", "exception",
     "remove", "discard", "insert", "any", "all", "iter", "next", "abs", "round", "id", "hash", "callable",
+    "partial", "perf_counter", "cast", "warn", "sleep", "wait_for", "create_task", "gather",
 })
 _PRAGMA = re.compile(r"^\s*#\s*(noqa|type:|pragma|pylint|fmt:|isort:|TODO|FIXME|XXX)", re.IGNORECASE)
 MAX_NAME_WORDS = 5
@@ -1576,11 +1580,24 @@ def name_for_block(
 ) -> str:
     """What the run does, in words: its result, the comment above it, its dominant call, what it
     sets; else what it is to the function (``finish_f`` for the run that ends ``f``)."""
-    for source in (_result_words, _comment_words, _call_words, _attribute_words, _computed_words):
+    return name_choices(stmts, outputs, func_name, tail)[0]
+
+
+def name_choices(
+    stmts: Sequence[cst.BaseStatement], outputs: Sequence[str], func_name: str, tail: bool = False
+) -> list[str]:
+    """Every fitting name, best first: when the best is taken, the next says more (what the run
+    sets or ends with) rather than a number."""
+    found: list[str] = []
+    for source in (_result_words, _comment_words, _check_words, _call_words, _attribute_words, _computed_words):
         words = _slug(source(stmts, outputs))
-        if words and not words[0].isdigit():
-            return words
-    return _slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step"
+        if words and not words[0].isdigit() and words not in found:
+            found.append(words)
+    last = _slug(_attribute_words(list(stmts[-1:]), ()) or _subject(list(stmts[-1:])))
+    if found and last and last not in found[0]:
+        found.append(_slug(f"{found[0]}_to_{last.removeprefix('set_')}"))
+    found.append(_slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step")
+    return found
 
 
 def _result_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
@@ -1623,16 +1640,37 @@ def _comment_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -
 
 
 def _call_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    """The call the run makes most (exception constructors and generic calls aside)."""
     counts: Counter[str] = Counter()
+    first_arg: dict[str, str] = {}
+    raised = {id(n.exc) for n in _walk_own(stmts) if isinstance(n, cst.Raise) and n.exc is not None}
     for node in _walk_own(stmts):
-        if isinstance(node, cst.Call):
+        if isinstance(node, cst.Call) and id(node) not in raised:
             callee = _callee(node)
             if callee and callee not in _GENERIC_CALLS and not callee.startswith("__"):
                 counts[callee.lstrip("_")] += 1
+                arg = node.args[0].value if node.args else None
+                if isinstance(arg, (cst.Name, cst.Attribute)) and callee.lstrip("_") not in first_arg:
+                    first_arg[callee.lstrip("_")] = arg.value if isinstance(arg, cst.Name) else arg.attr.value
     if not counts:
         return ""
     callee = counts.most_common(1)[0][0]
-    return callee if "_" in callee else f"{callee}_{_subject(stmts) or 'all'}"
+    if "_" in callee:
+        return callee
+    subject = _subject(stmts) or first_arg.get(callee, "")
+    return f"{callee}_{subject}" if subject and subject != "self" else ""
+
+
+def _check_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    """A run that opens with ``if <test>: raise ...`` is a check, named after what it tests."""
+    for node in stmts[:2]:
+        if isinstance(node, cst.If) and any(isinstance(n, cst.Raise) for n in _walk_own([node.body])):  # type: ignore[list-item]
+            for sub in _walk_own([cst.Expr(node.test)]):  # type: ignore[list-item]
+                if isinstance(sub, cst.Attribute):
+                    return f"check_{sub.attr.value}"
+                if isinstance(sub, cst.Name) and sub.value not in _GENERIC_CALLS and sub.value not in ("self", "not", "None"):
+                    return f"check_{sub.value}"
+    return ""
 
 
 def _subject(stmts: Sequence[cst.BaseStatement]) -> str:

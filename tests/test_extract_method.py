@@ -594,3 +594,37 @@ def test_a_cc_235_function_is_planned_within_the_default_budget():
     old, new = _exec(source)["Theme"]().set(**kwargs), _exec(fixed)["Theme"]().set(**kwargs)
     assert vars(old) == vars(new)
     assert fix_source(fixed, ["WS301"]) == fixed
+
+
+def test_guard_clauses_become_named_checks():
+    source = """
+        def parse(raw_value: str, limit: int) -> int:
+            if not isinstance(raw_value, str) or not raw_value:
+                raise ValueError("bad")
+            if limit < 0 or limit > 100:
+                raise ValueError("limit")
+            n = int(raw_value)
+            if n > limit and limit:
+                n = limit
+            return n
+    """
+    fixed = _fix(source, max_cc=4)
+    assert "    _check_raw_value(raw_value)\n    _check_limit(limit)\n" in fixed
+    assert "def _check_raw_value(raw_value: str) -> None:" in fixed and "def _check_limit(limit: int) -> None:" in fixed
+    assert fixed.index("def _check_raw_value(") < fixed.index("def _check_limit(")  # call order
+    old, new = _exec(textwrap.dedent(source)), _exec(fixed)
+    for args in (("5", 3), ("2", 10), ("", 3), ("1", 101)):
+        try:
+            expected = old["parse"](*args)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=str(exc)):
+                new["parse"](*args)
+        else:
+            assert new["parse"](*args) == expected
+
+
+def test_helper_names_never_repeat_segments():
+    from wsrefactor.rules._extract import _slug
+
+    assert _slug("create_invoice_invoice_response_invoice_response") == "create_invoice_response"
+    assert _slug("sendJSON_payload") == "send_json_payload"
