@@ -1440,6 +1440,39 @@ class Extractor:
                 return f"{self.prefix}{words}"
         return unique_name(choices[0], self.taken, self.prefix)
 
+    def _input_annotation(self, name: str, cand: _Candidate) -> str | None:
+        """The declared type, narrowed where the function tested or rebound the name before the
+        run (``if x is None: return`` leaves ``X`` of ``X | None``; a union narrowed otherwise
+        is unknown here: ``Any``)."""
+        declared = self.types.annotation(name)
+        if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
+            return declared
+        parts = _union_parts(declared)
+        if parts is not None and "None" in parts and len(parts) > 1:
+            rest = [p for p in parts if p != "None"]
+            return rest[0] if len(rest) == 1 else " | ".join(rest)
+        return self.types.fallback
+
+    def _narrowed_before(self, name: str, cand: _Candidate) -> bool:
+        """Is ``name`` tested (``if``/``while``/``assert``/``isinstance``) or rebound before the run?"""
+        facts = self._known_facts()
+        first = facts.index.span[cand.container.body[cand.start]][0]
+        if any(w.name == name and w.index < first for w in facts.writes):
+            return True
+        for read in facts.reads_by_name.get(name, ()):
+            if read.index >= first:
+                break
+            for node, parent in self._ancestry(read.node):
+                if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
+                    return True
+                if isinstance(parent, (cst.Assert, cst.IfExp)) or (
+                    isinstance(parent, cst.Call) and isinstance(parent.func, cst.Name) and parent.func.value == "isinstance"
+                ):
+                    return True
+                if isinstance(node, cst.BaseStatement):
+                    break
+        return False
+
     def _returns(self, cand: _Candidate) -> str | None:
         """The helper's return annotation: what the function returns for a tail call, ``None``
         without outputs, else the outputs' types (``Any`` where unknown)."""
@@ -1467,7 +1500,7 @@ class Extractor:
             def_col=self.def_col,
             call_col=self.def_col + self.position(cand.container.body[cand.start]).start.column,
             before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
-            annotations=tuple(self.types.annotation(n) for n in cand.inputs),
+            annotations=tuple(self._input_annotation(n, cand) for n in cand.inputs),
             kwonly=self.types.kwonly & frozenset(cand.inputs),
             returns=self._returns(cand),
         )
@@ -1706,6 +1739,30 @@ def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+def _union_parts(annotation: str) -> list[str] | None:
+    """``A | B | None`` or ``Optional[A]`` as its members (None when not simply split)."""
+    text = annotation.strip()
+    match = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
+    if match:
+        return [match.group(1).strip(), "None"]
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[(" 
+        depth -= ch in "])"
+        if ch == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return parts if all(parts) else None
+
+
+def _is_union(annotation: str) -> bool:
+    parts = _union_parts(annotation)
+    return bool(parts and len(parts) > 1) or annotation.strip().startswith(("Union[", "typing.Union["))
 
 
 _CALL_TYPES = {"str": "str", "repr": "str", "int": "int", "len": "int", "float": "float", "bool": "bool",
@@ -1995,6 +2052,22 @@ def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.Simpl
 def describe(plan: Plan) -> str:
     what = {"function": "function", "method": "method", "classmethod": "classmethod", "static": "staticmethod"}[plan.kind]
     return f"extract statements into {'async ' if plan.is_async else ''}{what} {plan.helper_name}()"
+
+
+_SHARED_NAMES: dict[int, tuple[cst.Module, set[str]]] = {}
+
+
+def _shared_names(module: cst.Module) -> set[str]:
+    """The module's names, one set for WS301 and WS302 alike: helpers planned by either rule in
+    the same pass (applied together) never get the same name."""
+    cached = _SHARED_NAMES.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
+    if len(_SHARED_NAMES) > 64:
+        _SHARED_NAMES.clear()
+    names = collect_names(module)
+    _SHARED_NAMES[id(module)] = (module, names)
+    return names
 
 
 def collect_names(module: cst.Module) -> set[str]:
@@ -2606,7 +2679,7 @@ class ExtractRule(Rule):
         self, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool, module_level: bool
     ) -> Planner:
         if self._names is None:
-            self._names = collect_names(self.ctx.module)
+            self._names = _shared_names(self.ctx.module)
         if self._module_types is None:
             self._module_types = module_type_facts(self.ctx.module)
         classes, any_imported = self._module_types

@@ -628,3 +628,41 @@ def test_helper_names_never_repeat_segments():
 
     assert _slug("create_invoice_invoice_response_invoice_response") == "create_invoice_response"
     assert _slug("sendJSON_payload") == "send_json_payload"
+
+
+def test_annotations_follow_narrowing_before_the_run():
+    source = """
+        from typing import Optional
+
+
+        def f(req: Optional[str], n: int | None = None) -> int:
+            if req is None:
+                return 0
+            total = 0
+            if req.startswith("a") or req.endswith("b"):
+                total += len(req)
+            if n and n > 2:
+                total += n
+            return total
+    """
+    fixed = _fix(source, max_cc=3)
+    assert "def _compute_total(req: str) -> int:" in fixed  # narrowed by `if req is None: return`
+    assert "def _finish_f(n: int | None, total: int) -> int:" in fixed  # not narrowed before the run
+    old, new = _exec(textwrap.dedent(source)), _exec(fixed)
+    for args in ((None, 3), ("ab", None), ("xb", 5), ("q", 1)):
+        assert new["f"](*args) == old["f"](*args)
+
+
+def test_ws301_and_ws302_in_one_pass_never_reuse_a_helper_name():
+    body = "\n".join(f"    total += values.get('k{i}', 0)" for i in range(55))
+    source = (
+        "def long_one(values):\n    total = 0\n" + body + "\n    return total\n\n\n"
+        "def branchy(values):\n    total = 0\n"
+        + "\n".join(f"    if values.get('k{i}') or values.get('j{i}'):\n        total += 1" for i in range(6))
+        + "\n    return total\n"
+    )
+    fixed = fix_source(source, ["WS301", "WS302"], {"WS301": {"max-cc": 5}})
+    import ast as _ast
+
+    names = [n.name for n in _ast.walk(_ast.parse(fixed)) if isinstance(n, _ast.FunctionDef)]
+    assert len(names) == len(set(names)) and len(names) > 2
