@@ -1448,10 +1448,24 @@ class Extractor:
         if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
             return declared
         parts = _union_parts(declared)
-        if parts is not None and "None" in parts and len(parts) > 1:
+        if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
             rest = [p for p in parts if p != "None"]
             return rest[0] if len(rest) == 1 else " | ".join(rest)
         return self.types.fallback
+
+    def _none_guarded(self, name: str, cand: _Candidate) -> bool:
+        """Is ``name`` surely not None at the run: ``if x is None: return/raise/x = ...`` or
+        ``assert x is not None`` before it in an enclosing block, or the run inside ``if x:`` /
+        ``if x is not None:``?"""
+        first = cand.container.body[cand.start]
+        for container, pos, _inner in self._chain(first):
+            for stmt in container.body[:pos]:
+                if _none_guard(stmt, name):
+                    return True
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body and _not_none_test(parent.test, name):
+                return True
+        return False
 
     def _narrowed_before(self, name: str, cand: _Candidate) -> bool:
         """Is ``name`` tested (``if``/``while``/``assert``/``isinstance``) or rebound before the run?"""
@@ -1739,6 +1753,33 @@ def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _none_comparison(test: cst.BaseExpression, name: str, op: type) -> bool:
+    """``name is None`` (op ``cst.Is``) or ``name is not None`` (op ``cst.IsNot``)."""
+    return (
+        isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _is_name(test.left, name)
+        and isinstance(test.comparisons[0].operator, op) and _is_name(test.comparisons[0].comparator, "None")
+    )
+
+
+def _not_none_test(test: cst.BaseExpression, name: str) -> bool:
+    return _is_name(test, name) or _none_comparison(test, name, cst.IsNot)
+
+
+def _none_guard(stmt: cst.BaseStatement, name: str) -> bool:
+    """``if name is None:`` ending in return/raise or binding ``name`` (no else), or
+    ``assert name is not None``."""
+    if isinstance(stmt, cst.If) and stmt.orelse is None and _none_comparison(stmt.test, name, cst.Is):
+        body = _body(stmt.body)
+        return bool(body) and (_terminates(body[-1]) or _binds(name, body))
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(isinstance(s, cst.Assert) and _not_none_test(s.test, name) for s in stmt.body)
+    return False
 
 
 def _union_parts(annotation: str) -> list[str] | None:
