@@ -62,6 +62,10 @@ from __future__ import annotations
 import ast
 import bisect
 import itertools
+import keyword
+import re
+import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar
@@ -77,7 +81,10 @@ from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.walk import visit
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
+PENALTY_PER_UNTYPED = 1.0  # in annotated code, an input or output whose type is not known
 VERIFY_LIMIT = 12  # candidates verified with radon before giving up
+ANALYSE_LIMIT = 300  # candidates analysed per step at most (keeps planning near-linear)
+MAX_OUTPUTS = 3  # a helper returning more values than this is not one a reviewer would keep
 FRAME_BUILTINS = frozenset({"locals", "vars", "dir", "eval", "exec"})
 
 
@@ -107,6 +114,9 @@ class Plan:
     placement: str = "before"  # helper "before" or "after" the function
     def_col: int = 0  # column of the function's ``def`` (wrapping long signatures)
     call_col: int = 0  # column of the call statement (wrapping long calls)
+    annotations: tuple[str | None, ...] = ()  # per input (None: unannotated)
+    kwonly: frozenset[str] = frozenset()  # inputs keyword-only in the function: keyword-only here
+    returns: str | None = None  # the helper's return annotation
 
     def apply(self, func: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
         """Rewrite ``func`` (possibly already updated by other fixes) into function + helper."""
@@ -211,6 +221,14 @@ class _Facts:
     is_generator: bool = False
     receiver: str | None = None  # first parameter of a method
     method_kind: str | None = None  # "method" | "classmethod" | "static" | None
+    read_keys: list[int] = field(default_factory=list)  # ``reads``' indexes, for bisect
+    write_keys: list[int] = field(default_factory=list)
+    reads_by_name: dict[str, list[_Event]] = field(default_factory=dict)
+
+
+def _between(events: list[_Event], keys: list[int], lo: int, hi: int) -> list[_Event]:
+    """The events (sorted by index, ``keys`` their indexes) with ``lo <= index <= hi``."""
+    return events[bisect.bisect_left(keys, lo):bisect.bisect_right(keys, hi)]
 
 
 def _is_within(scope: Scope | None, ancestor: Scope) -> bool:
@@ -282,8 +300,14 @@ def _scope_chain_assignments(inner: Scope, outer: Scope) -> list[Any]:
     return out
 
 
-def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts | None:
-    """Reads, writes and shape of ``func``; ``scopes`` maps nodes to libcst scopes."""
+def function_facts(
+    func: cst.FunctionDef, scopes: Any, in_class: bool, enclosing: frozenset[str] = frozenset()
+) -> _Facts | None:
+    """Reads, writes and shape of ``func``; ``scopes`` maps nodes to libcst scopes.
+
+    ``enclosing``: names local to the functions around ``func`` when ``func`` is analysed on its
+    own (out of its module), where libcst cannot link its reads of them.
+    """
     body_nodes = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
     if not body_nodes:
         return None
@@ -294,10 +318,14 @@ def function_facts(func: cst.FunctionDef, scopes: Any, in_class: bool) -> _Facts
     visit(func, index)
     facts = _Facts(func, scope, index)
     _collect_writes(facts)
-    _ReadCollector(facts, _own_names(scope, body_nodes)).collect(scopes)
+    _ReadCollector(facts, _own_names(scope, body_nodes), enclosing).collect(scopes)
     _collect_statement_facts(facts, body_nodes)
     facts.reads.sort(key=lambda e: e.index)
     facts.writes.sort(key=lambda e: e.index)
+    facts.read_keys = [e.index for e in facts.reads]
+    for e in facts.reads:
+        facts.reads_by_name.setdefault(e.name, []).append(e)
+    facts.write_keys = [e.index for e in facts.writes]
     if in_class:
         _method_shape(facts)
     return facts
@@ -334,6 +362,7 @@ class _ReadCollector:
 
     facts: _Facts
     own_names: set[str]
+    enclosing: frozenset[str] = frozenset()
 
     def collect(self, scopes: Any) -> None:
         span, scope = self.facts.index.span, self.facts.scope
@@ -354,6 +383,8 @@ class _ReadCollector:
         if any(r.scope is scope for r in referents) or self._unlinked_local(sc, node.value, referents):
             self.facts.reads.append(event)
         elif any(isinstance(r.scope, FunctionScope) and not _is_within(r.scope, scope) for r in referents):
+            self.facts.enclosing_reads.append(event)
+        elif node.value in self.enclosing and not any(_is_within(r.scope, scope) for r in referents):
             self.facts.enclosing_reads.append(event)
 
     def _unlinked_local(self, sc: Scope, name: str, referents: Any) -> bool:
@@ -524,7 +555,18 @@ def statement_cc(stmt: cst.BaseStatement) -> int:
     return value
 
 
-_FLOW_CACHE: dict[int, tuple[cst.CSTNode, tuple[str | None, bool, bool]]] = {}
+@dataclass(frozen=True)
+class _StatementFlow:
+    """What one statement does that matters to a run holding it (computed once per statement)."""
+
+    problem: str | None  # refusal reason other than return
+    has_return: bool
+    is_async: bool
+    stored: frozenset[str]  # names it binds in the function's scope
+    uses_super: bool  # zero-argument super() or __class__
+
+
+_FLOW_CACHE: dict[int, tuple[cst.CSTNode, _StatementFlow]] = {}
 
 
 def _flow_problems(stmts: Sequence[cst.BaseStatement], tail: bool, generator: bool) -> tuple[str | None, bool, bool]:
@@ -532,13 +574,25 @@ def _flow_problems(stmts: Sequence[cst.BaseStatement], tail: bool, generator: bo
     problem: str | None = None
     has_return = is_async = False
     for stmt in stmts:
-        p, r, a = _cached_statement_flow(stmt)
-        problem = problem or p
-        has_return = has_return or r
-        is_async = is_async or a
+        flow = _cached_statement_flow(stmt)
+        problem = problem or flow.problem
+        has_return = has_return or flow.has_return
+        is_async = is_async or flow.is_async
     if problem is None and has_return:
         problem = _return_problem(tail, generator)
     return problem, has_return, is_async
+
+
+def _run_stored(stmts: Sequence[cst.BaseStatement]) -> set[str]:
+    """Every name the run binds in its own scope (from each statement's cached walk)."""
+    out: set[str] = set()
+    for stmt in stmts:
+        out |= _cached_statement_flow(stmt).stored
+    return out
+
+
+def _run_uses_super(stmts: Sequence[cst.BaseStatement]) -> bool:
+    return any(_cached_statement_flow(stmt).uses_super for stmt in stmts)
 
 
 def _return_problem(tail: bool, generator: bool) -> str | None:
@@ -550,7 +604,7 @@ def _return_problem(tail: bool, generator: bool) -> str | None:
     return None
 
 
-def _cached_statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
+def _cached_statement_flow(stmt: cst.BaseStatement) -> _StatementFlow:
     # runs overlap: each statement is walked once (the node is kept so its id stays valid)
     cached = _FLOW_CACHE.get(id(stmt))
     if cached is not None and cached[0] is stmt:
@@ -562,11 +616,12 @@ def _cached_statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, b
     return flow
 
 
-def _statement_flow(stmt: cst.BaseStatement) -> tuple[str | None, bool, bool]:
-    """(refusal reason other than return, has return, is async) for one statement."""
+def _statement_flow(stmt: cst.BaseStatement) -> _StatementFlow:
     walker = _FlowWalker()
     visit(stmt, walker)
-    return walker.problem, walker.has_return, walker.is_async
+    return _StatementFlow(
+        walker.problem, walker.has_return, walker.is_async, frozenset(walker.stored), walker.uses_super
+    )
 
 
 class _FlowWalker(cst.CSTVisitor):
@@ -585,6 +640,17 @@ class _FlowWalker(cst.CSTVisitor):
         self.problem: str | None = None
         self.has_return = False
         self.is_async = False
+        self.stored: set[str] = set()
+        self.uses_super = False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if not self.nested:
+            self.stored |= _names_bound_by(node)
+            if isinstance(node, cst.Name) and node.value == "__class__":
+                self.uses_super = True
+            elif isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Name):
+                self.uses_super = self.uses_super or node.func.value == "super"
+        return super().on_visit(node)
 
     def _flag(self, problem: str) -> None:
         self.problem = self.problem or problem
@@ -832,12 +898,25 @@ def _terminates(stmt: cst.BaseStatement) -> bool:
     return False
 
 
+_DEFS_CACHE: dict[int, tuple[cst.CSTNode, frozenset[str] | None]] = {}
+
+
 def _defs(stmt: cst.BaseStatement) -> set[str] | None:
-    """Names surely bound when control leaves ``stmt`` normally (None: it never does)."""
+    """Names surely bound when control leaves ``stmt`` normally (None: it never does).
+
+    Cached per statement: every candidate run asks about the same statements again."""
+    cached = _DEFS_CACHE.get(id(stmt))
+    if cached is not None and cached[0] is stmt:
+        return set(cached[1]) if cached[1] is not None else _TOP
+    if len(_DEFS_CACHE) > 20000:
+        _DEFS_CACHE.clear()
+    out: set[str] | None = set()
     for types, defs in _DEFS:
         if isinstance(stmt, types):
-            return defs(stmt)
-    return set()
+            out = defs(stmt)
+            break
+    _DEFS_CACHE[id(stmt)] = (stmt, frozenset(out) if out is not None else None)
+    return out
 
 
 def _line_defs(stmt: cst.SimpleStatementLine) -> set[str] | None:
@@ -919,6 +998,45 @@ def _binds(name: str, stmts: Sequence[cst.BaseStatement]) -> bool:
     return d is _TOP or name in d
 
 
+@dataclass
+class _BlockDefs:
+    """For one block: which statements surely bind each name, and which never complete, so
+    "do statements lo:pos bind x?" is two binary searches instead of a walk."""
+
+    by_name: dict[str, list[int]]
+    tops: list[int]
+
+    def binds(self, name: str, lo: int, pos: int) -> bool:
+        for indexes in (self.by_name.get(name, ()), self.tops):
+            k = bisect.bisect_left(indexes, lo)  # type: ignore[arg-type]
+            if k < len(indexes) and indexes[k] < pos:  # type: ignore[arg-type]
+                return True
+        return False
+
+
+_BLOCK_DEFS: dict[int, tuple[cst.CSTNode, _BlockDefs]] = {}
+
+
+def _block_defs(block: cst.IndentedBlock) -> _BlockDefs:
+    cached = _BLOCK_DEFS.get(id(block))
+    if cached is not None and cached[0] is block:
+        return cached[1]
+    if len(_BLOCK_DEFS) > 5000:
+        _BLOCK_DEFS.clear()
+    by_name: dict[str, list[int]] = {}
+    tops: list[int] = []
+    for i, stmt in enumerate(block.body):
+        d = _defs(stmt)
+        if d is _TOP:
+            tops.append(i)
+            continue
+        for name in d:  # type: ignore[union-attr]
+            by_name.setdefault(name, []).append(i)
+    result = _BlockDefs(by_name, tops)
+    _BLOCK_DEFS[id(block)] = (block, result)
+    return result
+
+
 def _header_names(stmt: cst.CSTNode, inner: cst.CSTNode) -> set[str]:
     """Names a compound statement binds before running its block ``inner``."""
     if isinstance(stmt, cst.For) and inner is stmt.body:
@@ -936,18 +1054,22 @@ def _binds_at(name: str, container: cst.IndentedBlock, lo: int, pos: int, inner:
     """Do statements ``lo:pos`` of ``container`` surely bind ``name``, or the header of
     statement ``pos`` (``for`` target, ``as`` name) around its block ``inner``?
     """
-    if _binds(name, container.body[lo:pos]):
+    if _block_defs(container).binds(name, lo, pos):
         return True
     return inner is not None and name in _header_names(container.body[pos], inner)
 
 
-def _outputs(reads: list[_Event], run: _Run, written: set[str]) -> list[str]:
-    """Names the run assigns that code after it may read."""
-    outputs: list[str] = []
-    for r in reads:
-        if r.name in written and r.name not in outputs and run.read_later(r):
-            outputs.append(r.name)
-    return outputs
+def _outputs(
+    reads: Mapping[str, list[_Event]], run: _Run, written: set[str], rebound: Callable[[_Event], bool]
+) -> list[str]:
+    """Names the run assigns that code after it may read (and that is not bound again first)."""
+    first: list[tuple[int, str]] = []
+    for name in written:
+        for r in reads.get(name, ()):
+            if run.read_later(r) and not rebound(r):
+                first.append((r.index, name))
+                break
+    return [name for _, name in sorted(first)]
 
 
 def _rank(cand: _Candidate) -> tuple[Any, ...]:
@@ -1005,7 +1127,13 @@ class Extractor:
         cc: int,
         length: int,
         module_level: bool = True,
+        enclosing: frozenset[str] = frozenset(),
+        deadline: float | None = None,
+        def_col: int = 0,
+        types: _Types | None = None,
+        prefix: str = "_",
     ) -> None:
+        self.prefix = prefix
         self.module_level = module_level
         self.func = func
         self.position = position
@@ -1013,7 +1141,10 @@ class Extractor:
         self.taken = taken_names
         self.cc = cc
         self.length = length
-        self.facts = function_facts(func, scopes, in_class)
+        self.deadline = deadline
+        self.def_col = def_col
+        self.facts = function_facts(func, scopes, in_class, enclosing)
+        self.types = types if types is not None else _Types()
         self.refusals: dict[str, int] = {}
 
     # -- data flow ---------------------------------------------------------
@@ -1086,7 +1217,7 @@ class Extractor:
             return problem
         cand.tail = cand.tail and has_return
         cand.is_async = is_async
-        if facts.declared_outer & _stored_names(stmts):
+        if facts.declared_outer & _run_stored(stmts):
             return "write to a global/nonlocal name"
 
         run = self._run(cand, stmts)
@@ -1096,6 +1227,8 @@ class Extractor:
             problem = check(cand, run, flow)
             if problem:
                 return problem
+        if len(flow.outputs) > MAX_OUTPUTS:
+            return f"more than {MAX_OUTPUTS} values to return"
         cand.inputs = tuple(flow.inputs)
         cand.outputs = tuple(flow.outputs)
         cand.uses_receiver = flow.uses_receiver
@@ -1109,27 +1242,53 @@ class Extractor:
 
     def _data_flow(self, cand: _Candidate, run: _Run) -> _Flow:
         facts = self._known_facts()
-        reads_in = [r for r in facts.reads if run.contains(r)]
-        written = {w.name for w in facts.writes if run.contains(w)}
+        reads_in = _between(facts.reads, facts.read_keys, run.lo, run.hi)
+        written = {w.name for w in _between(facts.writes, facts.write_keys, run.lo, run.hi)}
         inputs = self._inputs(cand, run, reads_in)
         # a tail call returns what the function returned: nothing flows out
-        outputs = [] if cand.tail else _outputs(facts.reads, run, written)
+        outputs = [] if cand.tail else _outputs(facts.reads_by_name, run, written, lambda r: self._rebound_first(r, cand, run))
         for name in outputs:
             if not _binds(name, run.stmts) and name not in inputs:
                 inputs.append(name)  # assigned only on some paths: pass the old value in
         return _Flow(inputs, outputs, written, reads_in)
 
+    def _rebound_first(self, read: _Event, cand: _Candidate, run: _Run) -> bool:
+        """Is ``read`` surely preceded by its own binding of the name, after the run ended?
+
+        Only the blocks around the read that do not hold the run count (e.g. a later branch
+        that assigns ``peer`` before reading it), and the run's own block after the run.
+        """
+        if read.nested:
+            return False
+        span = self._known_facts().index.span
+        for container, pos, inner in self._chain(read.node):
+            lo, hi = span[container]
+            if lo <= run.lo <= hi:
+                return container is cand.container and pos >= cand.stop and _binds_at(
+                    read.name, container, cand.stop, pos, inner
+                )
+            if _binds_at(read.name, container, 0, pos, inner):
+                return True
+        return False
+
     def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
         """Names read in the run before it binds them, and names of enclosing functions."""
         stop = (cand.container, cand.start)
-        inputs: list[str] = []
+        inputs: dict[str, None] = {}  # ordered set
+        checked: set[tuple[str, int]] = set()
         for r in reads_in:
-            if r.name not in inputs and not self._bound_before(r.name, r.node, stop):
-                inputs.append(r.name)
+            if r.name in inputs:
+                continue
+            key = (r.name, id(self.facts.index.owner_stmt.get(r.node)))  # type: ignore[union-attr]
+            if key in checked:
+                continue  # same statement, same answer
+            checked.add(key)
+            if not self._bound_before(r.name, r.node, stop):
+                inputs[r.name] = None
         for r in self._known_facts().enclosing_reads:
             if run.contains(r) and r.name not in inputs:
-                inputs.append(r.name)
-        return inputs
+                inputs[r.name] = None
+        return list(inputs)
 
     def _closure_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
         """Closures must see the function's variables, not the helper's copies."""
@@ -1162,7 +1321,7 @@ class Extractor:
         if receiver is not None and receiver in flow.inputs:
             flow.inputs.remove(receiver)
             flow.uses_receiver = True
-        if _uses_super(run.stmts):
+        if _run_uses_super(run.stmts):
             if facts.method_kind not in ("method", "classmethod") or receiver is None:
                 return "zero-argument super() outside a method"
             flow.uses_receiver = True
@@ -1209,9 +1368,12 @@ class Extractor:
         """Every run of ``block`` worth extracting for ``metric``, with its estimated score."""
         body = list(block.body)
         ccs = [statement_cc(s) for s in body]
-        for i in range(len(body)):
+        # the docstring stays on the function (``__doc__``)
+        first = 1 if block is self.func.body and _is_docstring(body[0]) else 0
+        for i in range(first, len(body)):
+            self._check_deadline()
             for j in range(i + 1, len(body) + 1):
-                if block is self.func.body and i == 0 and j == len(body):
+                if block is self.func.body and i == first and j == len(body):
                     continue  # the whole body: nothing gained
                 cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
                 cand.cc = sum(ccs[i:j])
@@ -1239,39 +1401,106 @@ class Extractor:
             return None
         ranked = self.candidates(metric)
         analysed: list[_Candidate] = []
-        for cand in ranked:
+        for tried, cand in enumerate(ranked):
             if len(analysed) >= VERIFY_LIMIT and cand.score > analysed[VERIFY_LIMIT - 1].score:
                 break  # penalties only add: nothing further can rank among the best
+            if tried >= ANALYSE_LIMIT and analysed:
+                break  # a long flat block: the best of the first few hundred is good enough
+            self._check_deadline()
             reason = self._analyse(cand)
             if reason is not None:
                 self._refuse(reason)
                 continue
             cand.score += PENALTY_PER_NAME * (len(cand.inputs) + len(cand.outputs))
-            analysed.append(cand)
-            analysed.sort(key=_rank)
+            cand.score += PENALTY_PER_UNTYPED * self._untyped(cand)
+            bisect.insort(analysed, cand, key=_rank)
         analysed.sort(key=_rank)
         for cand in analysed[:VERIFY_LIMIT]:
+            self._check_deadline()
             plan = self._verify(cand, metric)
             if plan is not None:
                 return plan
         return None
 
-    def _helper_name(self, cand: _Candidate) -> str:
-        base = self.func.name.value.lstrip("_") or "func"
-        if cand.outputs:
-            part = cand.outputs[0].lstrip("_") or "part"
-        elif cand.tail:
-            part = "rest"
-        else:
-            part = "part"
-        name = f"_{base}_{part}"
-        k = 2
-        while name in self.taken:
-            name = f"_{base}_{part}{k}"
-            k += 1
-        return name
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.process_time() > self.deadline:
+            raise PlanningBudgetExceeded
 
-    def _verify(self, cand: _Candidate, metric: str) -> Plan | None:
+    def _untyped(self, cand: _Candidate) -> int:
+        """Inputs and outputs without a known type, counted only in annotated code."""
+        if not self.types.typed:
+            return 0
+        return sum(self.types.of(n) is None for n in (*cand.inputs, *cand.outputs))
+
+    def _helper_name(self, cand: _Candidate, hint: str | None = None) -> str:
+        stmts = list(cand.container.body[cand.start:cand.stop])
+        choices = [hint] if hint else name_choices(stmts, cand.outputs, self.func.name.value, cand.tail)
+        for words in choices[:-1]:
+            if unique_name(words, self.taken, self.prefix) == f"{self.prefix}{words}":
+                return f"{self.prefix}{words}"
+        return unique_name(choices[0], self.taken, self.prefix)
+
+    def _input_annotation(self, name: str, cand: _Candidate) -> str | None:
+        """The declared type, narrowed where the function tested or rebound the name before the
+        run (``if x is None: return`` leaves ``X`` of ``X | None``; a union narrowed otherwise
+        is unknown here: ``Any``)."""
+        declared = self.types.annotation(name)
+        if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
+            return declared
+        parts = _union_parts(declared)
+        if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
+            rest = [p for p in parts if p != "None"]
+            return rest[0] if len(rest) == 1 else " | ".join(rest)
+        return self.types.fallback
+
+    def _none_guarded(self, name: str, cand: _Candidate) -> bool:
+        """Is ``name`` surely not None at the run: ``if x is None: return/raise/x = ...`` or
+        ``assert x is not None`` before it in an enclosing block, or the run inside ``if x:`` /
+        ``if x is not None:``?"""
+        first = cand.container.body[cand.start]
+        for container, pos, _inner in self._chain(first):
+            for stmt in container.body[:pos]:
+                if _none_guard(stmt, name):
+                    return True
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body and _not_none_test(parent.test, name):
+                return True
+        return False
+
+    def _narrowed_before(self, name: str, cand: _Candidate) -> bool:
+        """Is ``name`` tested (``if``/``while``/``assert``/``isinstance``) or rebound before the run?"""
+        facts = self._known_facts()
+        first = facts.index.span[cand.container.body[cand.start]][0]
+        if any(w.name == name and w.index < first for w in facts.writes):
+            return True
+        for read in facts.reads_by_name.get(name, ()):
+            if read.index >= first:
+                break
+            for node, parent in self._ancestry(read.node):
+                if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
+                    return True
+                if isinstance(parent, (cst.Assert, cst.IfExp)) or (
+                    isinstance(parent, cst.Call) and isinstance(parent.func, cst.Name) and parent.func.value == "isinstance"
+                ):
+                    return True
+                if isinstance(node, cst.BaseStatement):
+                    break
+        return False
+
+    def _returns(self, cand: _Candidate) -> str | None:
+        """The helper's return annotation: what the function returns for a tail call, ``None``
+        without outputs, else the outputs' types (``Any`` where unknown)."""
+        types = self.types
+        if cand.tail:
+            return types.returns or types.fallback
+        if not cand.outputs:
+            return "None"
+        kinds = [types.annotation(o) for o in cand.outputs]
+        if any(k is None for k in kinds):
+            return None
+        return kinds[0] if len(kinds) == 1 else f"tuple[{', '.join(kinds)}]"  # type: ignore[arg-type]
+
+    def _verify(self, cand: _Candidate, metric: str, hint: str | None = None, measure: bool = True) -> Plan | None:
         """The plan for ``cand`` if radon agrees that both functions come out better."""
         shape = self._helper_shape(cand)
         if shape is None:
@@ -1279,13 +1508,18 @@ class Extractor:
         kind, receiver = shape
         plan = Plan(
             container_path=cand.path, start=cand.start, stop=cand.stop,
-            inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand),
+            inputs=cand.inputs, outputs=cand.outputs, helper_name=self._helper_name(cand, hint),
             is_async=cand.is_async, tail=cand.tail, kind=kind, receiver=receiver,
             module_level=self.module_level,
-            def_col=self.position(self.func).start.column,
-            call_col=self.position(cand.container.body[cand.start]).start.column,
+            def_col=self.def_col,
+            call_col=self.def_col + self.position(cand.container.body[cand.start]).start.column,
             before=(self.cc, self.length), after=(0, 0), helper=(0, 0),
+            annotations=tuple(self._input_annotation(n, cand) for n in cand.inputs),
+            kwonly=self.types.kwonly & frozenset(cand.inputs),
+            returns=self._returns(cand),
         )
+        if not measure:
+            return plan
         measured = self._measure(plan)
         if measured is None:
             return None
@@ -1327,6 +1561,434 @@ class Extractor:
         if metric == "cc":
             return f.complexity < self.cc and h.complexity < self.cc
         return f.length < self.length and h.length < self.length
+
+
+# --------------------------------------------------------------------------
+# what a helper is called, and the types of what flows through it
+# --------------------------------------------------------------------------
+
+
+class PlanningBudgetExceeded(Exception):
+    """Planning one function took longer than its budget: the finding says so, the run goes on."""
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+# calls too common to say what a block does
+_GENERIC_CALLS = frozenset({
+    "len", "str", "int", "float", "bool", "bytes", "isinstance", "print", "get", "append", "items",
+    "values", "keys", "format", "join", "strip", "getattr", "setattr", "hasattr", "list", "dict", "set",
+    "tuple", "range", "enumerate", "zip", "min", "max", "sum", "sorted", "super", "type", "repr", "pop",
+    "add", "update", "extend", "lower", "upper", "split", "startswith", "endswith", "replace", "encode",
+    "decode", "copy", "setdefault", "time", "monotonic", "info", "debug", "warning", "error", "exception",
+    "remove", "discard", "insert", "any", "all", "iter", "next", "abs", "round", "id", "hash", "callable",
+    "partial", "perf_counter", "cast", "warn", "sleep", "wait_for", "create_task", "gather",
+})
+_PRAGMA = re.compile(r"^\s*#\s*(noqa|type:|pragma|pylint|fmt:|isort:|TODO|FIXME|XXX)", re.IGNORECASE)
+MAX_NAME_WORDS = 5
+
+
+def _callee(call: cst.Call) -> str | None:
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None
+
+
+def _slug(words: str) -> str:
+    """A snake_case identifier part: camelCase split, no repeated segments, a few words at most."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words)
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", text.lower()) if p]
+    changed = True
+    while changed:  # "invoice_response_invoice_response" -> "invoice_response"
+        changed = False
+        for size in range(len(parts) // 2, 0, -1):
+            for i in range(len(parts) - 2 * size + 1):
+                if parts[i:i + size] == parts[i + size:i + 2 * size]:
+                    del parts[i + size:i + 2 * size]
+                    changed = True
+                    break
+            if changed:
+                break
+    return "_".join(parts[:MAX_NAME_WORDS])
+
+
+def name_for_block(
+    stmts: Sequence[cst.BaseStatement], outputs: Sequence[str], func_name: str, tail: bool = False
+) -> str:
+    """What the run does, in words: its result, the comment above it, its dominant call, what it
+    sets; else what it is to the function (``finish_f`` for the run that ends ``f``)."""
+    return name_choices(stmts, outputs, func_name, tail)[0]
+
+
+def name_choices(
+    stmts: Sequence[cst.BaseStatement], outputs: Sequence[str], func_name: str, tail: bool = False
+) -> list[str]:
+    """Every fitting name, best first: when the best is taken, the next says more (what the run
+    sets or ends with) rather than a number."""
+    found: list[str] = []
+    for source in (_result_words, _comment_words, _check_words, _call_words, _attribute_words, _computed_words):
+        words = _slug(source(stmts, outputs))
+        if words and not words[0].isdigit() and words not in found:
+            found.append(words)
+    last = _slug(_attribute_words(list(stmts[-1:]), ()) or _subject(list(stmts[-1:])))
+    if found and last and last not in found[0]:
+        found.append(_slug(f"{found[0]}_to_{last.removeprefix('set_')}"))
+    found.append(_slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step")
+    return found
+
+
+def _result_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    """``user = load(...)`` -> ``load_user``; ``user = db.fetch_user(...)`` -> ``fetch_user``."""
+    if len(outputs) != 1:
+        return ""
+    out = outputs[0].strip("_")
+    value = _last_value_of(stmts, outputs[0])
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        callee = _callee(value)
+        if callee and callee not in _GENERIC_CALLS:
+            return callee if out in callee else f"{callee}_{out}"
+    if isinstance(value, (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)):
+        return f"build_{out}"
+    return ""
+
+
+def _computed_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    return "compute_" + "_and_".join(o.strip("_") for o in outputs[:2]) if outputs else ""
+
+
+def _last_value_of(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExpression | None:
+    value = None
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets
+        ):
+            value = node.value
+    return value
+
+
+def _comment_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    for line in stmts[0].leading_lines:
+        if line.comment is not None and not _PRAGMA.match(line.comment.value):
+            words = re.findall(r"[A-Za-z0-9]+", line.comment.value)
+            return "_".join(words) if 1 <= len(words) <= 4 else ""
+    return ""
+
+
+def _call_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    """The call the run makes most (exception constructors and generic calls aside)."""
+    counts: Counter[str] = Counter()
+    first_arg: dict[str, str] = {}
+    raised = {id(n.exc) for n in _walk_own(stmts) if isinstance(n, cst.Raise) and n.exc is not None}
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Call) and id(node) not in raised:
+            callee = _callee(node)
+            if callee and callee not in _GENERIC_CALLS and not callee.startswith("__"):
+                counts[callee.lstrip("_")] += 1
+                arg = node.args[0].value if node.args else None
+                if isinstance(arg, (cst.Name, cst.Attribute)) and callee.lstrip("_") not in first_arg:
+                    first_arg[callee.lstrip("_")] = arg.value if isinstance(arg, cst.Name) else arg.attr.value
+    if not counts:
+        return ""
+    callee = counts.most_common(1)[0][0]
+    if "_" in callee:
+        return callee
+    subject = _subject(stmts) or first_arg.get(callee, "")
+    return f"{callee}_{subject}" if subject and subject != "self" else ""
+
+
+def _check_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    """A run that opens with ``if <test>: raise ...`` is a check, named after what it tests."""
+    for node in stmts[:2]:
+        if isinstance(node, cst.If) and any(isinstance(n, cst.Raise) for n in _walk_own([node.body])):  # type: ignore[list-item]
+            for sub in _walk_own([cst.Expr(node.test)]):  # type: ignore[list-item]
+                if isinstance(sub, cst.Attribute):
+                    return f"check_{sub.attr.value}"
+                if isinstance(sub, cst.Name) and sub.value not in _GENERIC_CALLS and sub.value not in ("self", "not", "None"):
+                    return f"check_{sub.value}"
+    return ""
+
+
+def _subject(stmts: Sequence[cst.BaseStatement]) -> str:
+    """The first attribute or name the run assigns: what its call acts on."""
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.AssignTarget):
+            if isinstance(node.target, cst.Attribute):
+                return node.target.attr.value
+            if isinstance(node.target, cst.Name):
+                return node.target.value
+    return ""
+
+
+def _attribute_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
+    for node in _walk_own(stmts):
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign)) and isinstance(node.target, cst.Attribute):
+            return f"set_{node.target.attr.value}"
+    return ""
+
+
+def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
+    """``_words``, suffixed only when the module (or a same-module base class) has the name.
+
+    ``prefix`` ``__`` makes a method helper class-private (Python mangles it to ``_Class__words``):
+    no base or subclass in another module can override it or be overridden by it."""
+    base = f"{prefix}{words}"
+    name, k = base, 2
+    while name in taken or keyword.iskeyword(name):
+        name = f"{base}_{k}"
+        k += 1
+    return name
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _none_comparison(test: cst.BaseExpression, name: str, op: type) -> bool:
+    """``name is None`` (op ``cst.Is``) or ``name is not None`` (op ``cst.IsNot``)."""
+    return (
+        isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _is_name(test.left, name)
+        and isinstance(test.comparisons[0].operator, op) and _is_name(test.comparisons[0].comparator, "None")
+    )
+
+
+def _not_none_test(test: cst.BaseExpression, name: str) -> bool:
+    return _is_name(test, name) or _none_comparison(test, name, cst.IsNot)
+
+
+def _none_guard(stmt: cst.BaseStatement, name: str) -> bool:
+    """``if name is None:`` ending in return/raise or binding ``name`` (no else), or
+    ``assert name is not None``."""
+    if isinstance(stmt, cst.If) and stmt.orelse is None and _none_comparison(stmt.test, name, cst.Is):
+        body = _body(stmt.body)
+        return bool(body) and (_terminates(body[-1]) or _binds(name, body))
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(isinstance(s, cst.Assert) and _not_none_test(s.test, name) for s in stmt.body)
+    return False
+
+
+def _union_parts(annotation: str) -> list[str] | None:
+    """``A | B | None`` or ``Optional[A]`` as its members (None when not simply split)."""
+    text = annotation.strip()
+    match = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
+    if match:
+        return [match.group(1).strip(), "None"]
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[(" 
+        depth -= ch in "])"
+        if ch == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return parts if all(parts) else None
+
+
+def _is_union(annotation: str) -> bool:
+    parts = _union_parts(annotation)
+    return bool(parts and len(parts) > 1) or annotation.strip().startswith(("Union[", "typing.Union["))
+
+
+_CALL_TYPES = {"str": "str", "repr": "str", "int": "int", "len": "int", "float": "float", "bool": "bool",
+               "bytes": "bytes", "isinstance": "bool", "callable": "bool", "hasattr": "bool"}
+_STR_METHODS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "format", "join", "replace", "title"})
+_DICT_TYPE = re.compile(r"^(?:dict|Dict|typing\.Dict)\[\s*([^,\[\]]+?)\s*,\s*(.+)\]$")
+
+
+@dataclass
+class _Types:
+    """Annotations for the names of one function: from its signature, local annotations, or
+    obvious inference (literals, ``str(...)``, constructors of classes of the module, typed
+    attributes of ``self``). ``Any`` stands in for the rest (the fix imports it when the module
+    does not, unless the module uses the name ``Any`` for something else)."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    kwonly: frozenset[str] = frozenset()
+    returns: str | None = None
+    typed: bool = False  # the function is annotated: prefer runs whose names have known types
+    fallback: str | None = None  # "Any" (imported by the fix if need be), or None if unusable
+
+    def of(self, name: str) -> str | None:
+        return self.known.get(name)
+
+    def annotation(self, name: str) -> str | None:
+        """Helpers are fully annotated (``mypy --strict`` finds nothing new in them)."""
+        return self.known.get(name, self.fallback)
+
+
+def infer_types(
+    func: cst.FunctionDef, classes: frozenset[str], attributes: Mapping[str, str], any_imported: bool,
+    any_usable: bool = False,
+) -> _Types:
+    """The types a helper of ``func`` can annotate its parameters and results with."""
+    params = func.params
+    known: dict[str, str] = {}
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for p in every:
+        if p.annotation is not None:
+            known[p.name.value] = _code(p.annotation.annotation)
+    for star, shape in ((params.star_arg, "tuple[{}, ...]"), (params.star_kwarg, "dict[str, {}]")):
+        if isinstance(star, cst.Param) and star.annotation is not None:
+            known[star.name.value] = shape.format(_code(star.annotation.annotation))
+    typed = func.returns is not None or bool(known)
+    inferred: dict[str, set[str | None]] = {}
+    explicit: dict[str, str] = {}
+    body = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
+    infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
+    for node in _walk_own(body):
+        if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            explicit[node.target.value] = _code(node.annotation.annotation)
+        elif isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    inferred.setdefault(target.target.value, set()).add(infer.expr(node.value))
+                else:
+                    for name in _target_names(target.target):
+                        inferred.setdefault(name, set()).add(None)
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            value = "int" if _is_range(node.iter) and isinstance(node.target, cst.Name) else None
+            for name in _target_names(node.target):
+                inferred.setdefault(name, set()).add(value)
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            kind = _code(node.type) if isinstance(node.type, (cst.Name, cst.Attribute)) else None
+            for name in _target_names(node.name.name):
+                inferred.setdefault(name, set()).add(kind)
+        elif isinstance(node, (cst.WithItem, cst.NamedExpr)):
+            for name in _names_bound_by(node):
+                inferred.setdefault(name, set()).add(None)
+    for name, kinds in inferred.items():
+        if name not in known and len(kinds) == 1 and None not in kinds:
+            known[name] = next(iter(kinds))  # type: ignore[assignment]
+    known.update(explicit)
+    returns = _code(func.returns.annotation) if func.returns is not None else None
+    return _Types(
+        known, frozenset(p.name.value for p in params.kwonly_params), returns, typed,
+        "Any" if any_imported or any_usable else None,
+    )
+
+
+def _is_range(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "range"
+
+
+@dataclass
+class _Inference:
+    """The obvious type of an expression, or None."""
+
+    known: dict[str, str]
+    inferred: dict[str, set[str | None]]
+    classes: frozenset[str]
+    attributes: Mapping[str, str]
+    any_imported: bool
+
+    def expr(self, node: cst.BaseExpression) -> str | None:
+        simple = _literal_type(node)
+        if simple is not None:
+            return simple
+        if isinstance(node, (cst.Dict, cst.DictComp)) and self.any_imported:
+            return "dict[str, Any]" if _string_keys(node) else None
+        if isinstance(node, (cst.List, cst.ListComp)) and self.any_imported:
+            return "list[Any]"
+        if isinstance(node, cst.Name):
+            kinds = self.inferred.get(node.value)
+            if node.value in self.known:
+                return self.known[node.value]
+            return next(iter(kinds)) if kinds and len(kinds) == 1 else None
+        if isinstance(node, cst.IfExp):
+            a, b = self.expr(node.body), self.expr(node.orelse)
+            return a if a is not None and a == b else None
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in ("self", "cls"):
+            return self.attributes.get(node.attr.value)
+        if isinstance(node, cst.Call):
+            return self._call(node)
+        return None
+
+    def _call(self, node: cst.Call) -> str | None:
+        func = node.func
+        if isinstance(func, cst.Name):
+            if func.value in _CALL_TYPES:
+                return _CALL_TYPES[func.value]
+            return func.value if func.value in self.classes else None
+        if not isinstance(func, cst.Attribute):
+            return None
+        owner = self.expr(func.value)
+        method = func.attr.value
+        if owner == "str" and method in _STR_METHODS:
+            return "str"
+        match = _DICT_TYPE.match(owner or "")
+        if match and method == "setdefault" and len(node.args) == 2:
+            return match.group(2)
+        return None
+
+
+def _literal_type(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Integer):
+        return "int"
+    if isinstance(node, cst.Float):
+        return "float"
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        prefix = node.prefix.lower() if isinstance(node, (cst.SimpleString, cst.FormattedString)) else ""
+        return "bytes" if "b" in prefix else "str"
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return "bool"
+    if isinstance(node, cst.Comparison) or (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)):
+        return "bool"
+    return None
+
+
+def _string_keys(node: cst.Dict | cst.DictComp) -> bool:
+    if isinstance(node, cst.DictComp):
+        return _literal_type(node.key) == "str"
+    return all(isinstance(e, cst.DictElement) and _literal_type(e.key) == "str" for e in node.elements)
+
+
+def class_attribute_types(cls: cst.ClassDef) -> dict[str, str]:
+    """``x: T`` in the class body and ``self.x: T = ...`` in its methods."""
+    out: dict[str, str] = {}
+    for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []:
+        for node in _walk_own([stmt]) if not isinstance(stmt, cst.FunctionDef) else _walk_own(list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else []):
+            if not isinstance(node, cst.AnnAssign):
+                continue
+            target = node.target
+            if isinstance(target, cst.Name) and not isinstance(stmt, cst.FunctionDef):
+                out[target.value] = _code(node.annotation.annotation)
+            elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+                out[target.attr.value] = _code(node.annotation.annotation)
+    return out
+
+
+def module_type_facts(module: cst.Module) -> tuple[frozenset[str], bool]:
+    """(classes defined at the module's top level, whether ``Any`` is imported from typing)."""
+    classes = frozenset(s.name.value for s in module.body if isinstance(s, cst.ClassDef))
+    any_imported = False
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    mod = cst.helpers.get_full_name_for_node(small.module) if small.module else ""
+                    if mod in ("typing", "typing_extensions") and any(
+                        isinstance(a.name, cst.Name) and a.name.value == "Any" and a.asname is None
+                        for a in small.names
+                    ):
+                        any_imported = True
+    return classes, any_imported
 
 
 # --------------------------------------------------------------------------
@@ -1372,15 +2034,14 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
         return None
     stmts = list(block.body[plan.start:plan.stop])
     first = stmts[0]
-    # comments above the run describe it: they stay above the call; blank lines too
-    moved = [first.with_changes(leading_lines=[]), *stmts[1:]]
+    # comments above the run describe its code: they move with it; blank lines above stay
+    lead = list(first.leading_lines)
+    k = next((i for i, ln in enumerate(lead) if ln.comment is not None), len(lead))
+    moved = [first.with_changes(leading_lines=lead[k:]), *stmts[1:]]
     if plan.outputs:
         moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
     helper = _helper_def(plan, moved)
-    lead = list(first.leading_lines)
-    blanks = [ln for ln in lead if ln.comment is None]
-    comments = [ln for ln in lead if ln.comment is not None]
-    call_stmt = _call_statement(plan, [*blanks, *comments])
+    call_stmt = _call_statement(plan, lead[:k])
     new_block = block.with_changes(body=[*block.body[:plan.start], call_stmt, *block.body[plan.stop:]])
     new_func = cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
     return new_func, helper
@@ -1390,14 +2051,20 @@ _HELPER_DECORATOR = {"classmethod": "classmethod", "static": "staticmethod"}
 
 
 def _helper_def(plan: Plan, body: list[cst.BaseStatement]) -> cst.FunctionDef:
-    params = list(plan.inputs)
+    annotations = plan.annotations or (None,) * len(plan.inputs)
+    typed = [f"{n}: {a}" if a else n for n, a in zip(plan.inputs, annotations)]
+    params = [p for n, p in zip(plan.inputs, typed) if n not in plan.kwonly]
+    keywords = [p for n, p in zip(plan.inputs, typed) if n in plan.kwonly]
+    if keywords:
+        params += ["*", *keywords]
     if plan.kind in ("method", "classmethod"):
         if plan.receiver is None:
             raise ValueError(f"{plan.kind} helper {plan.helper_name}() needs a receiver")
         params.insert(0, plan.receiver)
     decorator = _HELPER_DECORATOR.get(plan.kind)
     head = f"{'async ' if plan.is_async else ''}def {plan.helper_name}"
-    template = cst.parse_statement(_wrapped_call(head, params, plan.def_col, ":") + "\n    pass\n")
+    colon = f" -> {plan.returns}:" if plan.returns else ":"
+    template = cst.parse_statement(_wrapped_call(head, params, plan.def_col, colon) + "\n    pass\n")
     return cst.ensure_type(template, cst.FunctionDef).with_changes(
         body=cst.IndentedBlock(body=body),
         decorators=[cst.Decorator(cst.Name(decorator))] if decorator else [],
@@ -1417,7 +2084,8 @@ def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.Simpl
         prefix = ", ".join(plan.outputs) + " = "
     if plan.is_async:
         prefix += "await "
-    text = _wrapped_call(prefix + target, list(plan.inputs), plan.call_col)
+    args = [n for n in plan.inputs if n not in plan.kwonly] + [f"{n}={n}" for n in plan.inputs if n in plan.kwonly]
+    text = _wrapped_call(prefix + target, args, plan.call_col)
     parsed = cst.ensure_type(cst.parse_statement(text + "\n"), cst.SimpleStatementLine)
     return cst.SimpleStatementLine([parsed.body[0]], leading_lines=leading_lines)
 
@@ -1425,6 +2093,22 @@ def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.Simpl
 def describe(plan: Plan) -> str:
     what = {"function": "function", "method": "method", "classmethod": "classmethod", "static": "staticmethod"}[plan.kind]
     return f"extract statements into {'async ' if plan.is_async else ''}{what} {plan.helper_name}()"
+
+
+_SHARED_NAMES: dict[int, tuple[cst.Module, set[str]]] = {}
+
+
+def _shared_names(module: cst.Module) -> set[str]:
+    """The module's names, one set for WS301 and WS302 alike: helpers planned by either rule in
+    the same pass (applied together) never get the same name."""
+    cached = _SHARED_NAMES.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
+    if len(_SHARED_NAMES) > 64:
+        _SHARED_NAMES.clear()
+    names = collect_names(module)
+    _SHARED_NAMES[id(module)] = (module, names)
+    return names
 
 
 def collect_names(module: cst.Module) -> set[str]:
@@ -1490,7 +2174,7 @@ def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
     """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
     if tree is None or all(bound <= limit for bound in per_tree(upper_bounds, tree, metric)):
         return False  # no function can be over the limit: radon need not run
-    for block in per_tree(radon_blocks, tree):
+    for block in radon_functions(tree).values():  # lengths from the real spans
         value = block.complexity if metric == "cc" else block.endline - block.lineno + 1
         if value > limit:
             return True
@@ -1536,11 +2220,410 @@ def radon_functions(tree: Any) -> dict[int, Any]:
         return {}
     defs = index(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
     ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
-    return {
-        ordinal[(b.lineno, b.col_offset)]: b
-        for b in per_tree(radon_blocks, tree)
-        if (b.lineno, b.col_offset) in ordinal
-    }
+    blocks = [b for b in per_tree(radon_blocks, tree) if (b.lineno, b.col_offset) in ordinal]
+    # ``endline`` is the definition's real last line (radon's stops where the last statement
+    # starts): WS302, the gate and the dashboard measure length the same way.
+    return {ordinal[(b.lineno, b.col_offset)]: b for b in complexity.with_real_spans(blocks, tree)}
+
+
+# --------------------------------------------------------------------------
+# planning a whole refactoring of one function
+# --------------------------------------------------------------------------
+
+CLEARLY_SIMPLER = 0.7  # a run that cannot reach the limit must at least cut the measure by 30%
+MIN_DISPATCH_BRANCHES = 3
+
+
+@dataclass
+class _Unit:
+    """A function being refactored: the original, or one of the helpers split off it."""
+
+    func: cst.FunctionDef
+    cc: int
+    length: int
+    stuck: bool = False
+
+    def value(self, metric: str) -> int:
+        return self.cc if metric == "cc" else self.length
+
+
+@dataclass(frozen=True)
+class Refactoring:
+    """The function rewritten and its helpers (in call order), or why there is none."""
+
+    original: cst.FunctionDef
+    func: cst.FunctionDef | None
+    helpers: tuple[cst.FunctionDef, ...]
+    before: tuple[int, int]
+    after: tuple[int, int]
+    reason: str | None = None
+    placement: str = "after"
+
+    def apply(self, updated: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
+        """Replace the function by itself and its helpers (only if no other fix changed it)."""
+        if self.func is None or not updated.deep_equals(self.original):
+            return updated
+        if self.placement == "after":
+            return cst.FlattenSentinel([self.func, *self.helpers])
+        # before: the first helper takes the blank lines above the function; comments stay on it
+        lead = list(self.func.leading_lines)
+        k = next((i for i, ln in enumerate(lead) if ln.comment is not None), len(lead))
+        first, *rest = self.helpers
+        gap = [cst.EmptyLine(indent=False)] * len(first.leading_lines)
+        return cst.FlattenSentinel([
+            first.with_changes(leading_lines=lead[:k]), *rest,
+            self.func.with_changes(leading_lines=[*gap, *lead[k:]]),
+        ])
+
+
+@dataclass
+class Planner:
+    """Splits one function into helpers until it is within the limit, all planned before
+    anything is applied: the plan is kept only if the function ends within the limit (or
+    clearly simpler), so a second run finds nothing new to do."""
+
+    metric: str
+    limit: int
+    in_class: bool
+    module_level: bool
+    taken: set[str]
+    types: _Types
+    enclosing: frozenset[str] = frozenset()
+    def_col: int = 0
+    budget: float = 5.0
+    match_ok: bool = True  # ``match`` statements allowed (Python 3.10+)
+    prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
+    refusals: Counter[str] = field(default_factory=Counter)
+
+    def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
+        deadline = time.process_time() + self.budget
+        main = _Unit(func, cc, length)
+        units = [main]
+        try:
+            self._dispatch(main, units, deadline)
+            self._split(units, deadline)
+        except PlanningBudgetExceeded:
+            return self._refused(func, main, f"too large to plan within {self.budget:g} s")
+        before = (cc, length)
+        if len(units) == 1:
+            return self._refused(func, main, self._why())
+        over = [u for u in units if u.value(self.metric) > self.limit]
+        start, end = before[0 if self.metric == "cc" else 1], main.value(self.metric)
+        if over and not (end <= CLEARLY_SIMPLER * start and all(u.value(self.metric) < start for u in units)):
+            what = "CC" if self.metric == "cc" else "length"
+            why = self._why()
+            return self._refused(func, main, f"extraction would leave {what} {end} (from {start})" + (f": {why}" if why else ""))
+        helpers = _call_order(main.func, [u.func for u in units[1:]])
+        return Refactoring(func, main.func, tuple(helpers), before, (main.cc, main.length))
+
+    def _refused(self, func: cst.FunctionDef, main: _Unit, reason: str) -> Refactoring:
+        return Refactoring(func, None, (), (main.cc, main.length), (main.cc, main.length), reason)
+
+    def _why(self) -> str:
+        if not self.refusals:
+            return "no safe extraction remains"
+        top = ", ".join(r for r, _ in self.refusals.most_common(2))
+        return f"no safe extraction remains ({top})"
+
+    def _extractor(self, unit: _Unit, deadline: float) -> Extractor:
+        """A fresh analysis of ``unit`` on its own (scopes of its code only: cheap, and the same
+        whatever else the module holds)."""
+        wrapper = cst.MetadataWrapper(cst.Module(body=[unit.func]), unsafe_skip_copy=True)
+        scopes = wrapper.resolve(ScopeProvider)
+        positions = wrapper.resolve(PositionProvider)
+        return Extractor(
+            unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
+            module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
+            def_col=self.def_col, types=self.types, prefix=self.prefix,
+        )
+
+    def _split(self, units: list[_Unit], deadline: float) -> None:
+        self._chunk(units[0], units, deadline)
+        progress = True
+        while progress:
+            progress = False
+            for unit in list(units):
+                if unit.stuck or unit.value(self.metric) <= self.limit:
+                    continue
+                extractor = self._extractor(unit, deadline)
+                plan = extractor.plan(self.metric)
+                self.refusals.update(extractor.refusals)
+                built = _build(unit.func, plan) if plan is not None else None
+                if plan is None or built is None:
+                    unit.stuck = True
+                    continue
+                self.taken.add(plan.helper_name)
+                unit.func, helper = built
+                unit.cc, unit.length = plan.after
+                units.append(_Unit(helper, *plan.helper))
+                progress = True
+
+    # -- long flat bodies: one helper per paragraph ---------------------------
+
+    def _chunk(self, main: _Unit, units: list[_Unit], deadline: float) -> None:
+        """A body far over the limit is cut into consecutive paragraphs, each within the limit,
+        all planned on one analysis (halving it step by step would analyse it again each time)."""
+        if main.value(self.metric) <= CHUNK_FACTOR * self.limit or not isinstance(main.func.body, cst.IndentedBlock):
+            return
+        extractor = self._extractor(main, deadline)
+        if extractor.facts is None:
+            return
+        block = main.func.body
+        body = list(block.body)
+        first = 1 if body and _is_docstring(body[0]) else 0
+        cap = self.limit - 1 if self.metric == "cc" else self.limit - 2
+        sizes = [
+            statement_cc(stmt) if self.metric == "cc" else _line_span(extractor, stmt) for stmt in body
+        ]
+        plans: list[Plan] = []
+        for i, j in _paragraph_chunks(body, sizes, first, cap):
+            extractor._check_deadline()
+            if j - i < 2 and sizes[i] == 0:
+                continue
+            cand = _Candidate(block, (), i, j, tail=j == len(body))
+            reason = extractor._analyse(cand)
+            if reason is not None:
+                self.refusals[reason] += 1
+                continue
+            plan = extractor._verify(cand, self.metric, measure=False)
+            if plan is not None:
+                self.taken.add(plan.helper_name)
+                plans.append(plan)
+        if len(plans) < 2:
+            return
+        func = main.func
+        helpers: list[cst.FunctionDef] = []
+        for plan in reversed(plans):  # last first: earlier statements keep their indexes
+            built = _build(func, plan)
+            if built is None:
+                return
+            func, helper = built
+            helpers.insert(0, helper)
+        self._measure_into(main, func, helpers, units)
+
+    # -- dispatch handlers ---------------------------------------------------
+
+    def _dispatch(self, main: _Unit, units: list[_Unit], deadline: float) -> None:
+        """``if kind == "say": ... elif kind == "history": ...``: one handler per branch, and a
+        ``match`` on the kind (3.10+) or the same chain of calls in the function."""
+        if main.value(self.metric) <= self.limit:
+            return
+        chain = _find_dispatch(main.func)
+        if chain is None:
+            return
+        extractor = self._extractor(main, deadline)
+        if extractor.facts is None:
+            return
+        stmt_path, stmt, tail, branches = chain
+        plans: list[Plan] = []
+        for steps, body, literals in branches:
+            if body is None or len(body.body) < 2 and statement_cc(body.body[0]) == 0:
+                continue
+            cand = _Candidate(body, (*stmt_path, *steps), 0, len(body.body), tail=tail)
+            reason = extractor._analyse(cand)
+            if reason is not None:
+                self.refusals[reason] += 1
+                continue
+            hint = _slug("handle_" + ("_or_".join(str(v) for v in literals[:2]) if literals else "other"))
+            plan = extractor._verify(cand, self.metric, hint=hint or None, measure=False)
+            if plan is not None:
+                self.taken.add(plan.helper_name)
+                plans.append(plan)
+        if len(plans) < 2:
+            return
+        func = main.func
+        helpers: list[cst.FunctionDef] = []
+        for plan in plans:
+            built = _build(func, plan)
+            if built is None:
+                return
+            func, helper = built
+            helpers.append(helper)
+        if self.match_ok:
+            func = _to_match(func, stmt_path)
+        self._measure_into(main, func, helpers, units)
+
+    def _measure_into(
+        self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit]
+    ) -> None:
+        code = cst.Module(body=[func.with_changes(leading_lines=[], decorators=[]), *helpers]).code
+        try:
+            blocks = {b.name: b for b in complexity.measure(code, "<extract>", closures=False)}
+        except complexity.ComplexityError:
+            return
+        names = [func.name.value, *(h.name.value for h in helpers)]
+        if any(n not in blocks for n in names):
+            return
+        main.func = func
+        main.cc, main.length = blocks[func.name.value].complexity, blocks[func.name.value].length
+        for helper in helpers:
+            b = blocks[helper.name.value]
+            units.append(_Unit(helper, b.complexity, b.length))
+
+
+_Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
+CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
+
+
+def _line_span(extractor: Extractor, stmt: cst.CSTNode) -> int:
+    rng = extractor.position(stmt)
+    return rng.end.line - rng.start.line + 1
+
+
+def _paragraph_chunks(
+    body: Sequence[cst.BaseStatement], sizes: Sequence[int], first: int, cap: int
+) -> list[tuple[int, int]]:
+    """Consecutive runs of ``body[first:]`` whose sizes sum to at most ``cap``, cut at a blank
+    line or comment (a paragraph a person wrote) when one falls in the second half of a run."""
+    chunks: list[tuple[int, int]] = []
+    start, total, last_break = first, 0, -1
+    for k in range(first, len(body)):
+        if k > start and total + sizes[k] > cap:
+            end = last_break if last_break > start and (last_break - start) * 2 >= k - start else k
+            chunks.append((start, end))
+            start, total = end, sum(sizes[end:k])
+            last_break = -1
+        if k > start and body[k].leading_lines:
+            last_break = k
+        total += sizes[k]
+    if start < len(body):
+        chunks.append((start, len(body)))
+    return chunks
+
+
+def _find_dispatch(func: cst.FunctionDef) -> tuple[_Path, cst.If, bool, list[_Branch]] | None:
+    """The first if/elif chain of the function comparing one subject with literals."""
+    for block, path, tail, _ancestors in _containers(func):
+        for i, stmt in enumerate(block.body):
+            if not isinstance(stmt, cst.If):
+                continue
+            branches = _dispatch_branches(stmt)
+            if branches is not None:
+                last = tail and i == len(block.body) - 1
+                return (*path, ("body", i)), stmt, last, branches
+    return None
+
+
+def _dispatch_branches(stmt: cst.If) -> list[_Branch] | None:
+    subject: str | None = None
+    branches: list[_Branch] = []
+    node: cst.If | cst.Else | None = stmt
+    steps: _Path = ()
+    while isinstance(node, cst.If):
+        test = _literal_test(node.test)
+        if test is None or (subject is not None and test[0] != subject):
+            return None
+        subject = test[0]
+        body = node.body if isinstance(node.body, cst.IndentedBlock) else None
+        branches.append(((*steps, ("if", 0)), body, test[1]))
+        steps = (*steps, ("elif", 0))
+        node = node.orelse
+    if isinstance(node, cst.Else):
+        body = node.body if isinstance(node.body, cst.IndentedBlock) else None
+        branches.append(((*steps[:-1], ("else", 0)) if steps else (("else", 0),), body, ()))
+    literal_branches = [b for b in branches if b[2]]
+    return branches if len(literal_branches) >= MIN_DISPATCH_BRANCHES else None
+
+
+def _literal_test(test: cst.BaseExpression) -> tuple[str, tuple[Any, ...]] | None:
+    """(subject's code, literal values) of ``subject == "lit"`` or ``subject in ("a", "b")``."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    left, right = test.left, target.comparator
+    if isinstance(target.operator, cst.Equal):
+        if _literal_value(left) is not None and _plain_subject(right):
+            left, right = right, left
+        value = _literal_value(right)
+        if value is None or not _plain_subject(left):
+            return None
+        return _code(left), (value,)
+    if isinstance(target.operator, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and _plain_subject(left):
+        values = tuple(_literal_value(e.value) for e in right.elements)
+        if values and all(v is not None for v in values):
+            return _code(left), values
+    return None
+
+
+def _literal_value(node: cst.BaseExpression) -> Any:
+    if isinstance(node, cst.SimpleString) and "f" not in node.prefix.lower():
+        return node.evaluated_value
+    if isinstance(node, cst.Integer):
+        return node.evaluated_value
+    return None
+
+
+def _plain_subject(node: cst.BaseExpression) -> bool:
+    """A name, or attributes/literal subscripts of one: evaluating it once or each time is alike."""
+    if isinstance(node, cst.Name):
+        return True
+    if isinstance(node, cst.Attribute):
+        return _plain_subject(node.value)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        return isinstance(index, cst.Index) and _literal_value(index.value) is not None and _plain_subject(node.value)
+    return False
+
+
+def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
+    """The dispatch chain at ``stmt_path`` as ``match subject: case "a": ...``."""
+    *block_path, (_, index) = stmt_path
+    block = _resolve(func, block_path)
+    if block is None:
+        return func
+    stmt = block.body[index]
+    if not isinstance(stmt, cst.If):
+        return func
+    cases: list[cst.MatchCase] = []
+    subject: cst.BaseExpression | None = None
+    node: cst.If | cst.Else | None = stmt
+    while isinstance(node, cst.If):
+        test = cst.ensure_type(node.test, cst.Comparison)
+        left, right = test.left, test.comparisons[0].comparator
+        if _literal_value(left) is not None and _plain_subject(right):
+            left, right = right, left
+        subject = subject or left.with_changes(lpar=[], rpar=[])
+        values = [right] if isinstance(test.comparisons[0].operator, cst.Equal) else [
+            e.value for e in cst.ensure_type(right, (cst.Tuple, cst.List, cst.Set)).elements  # type: ignore[arg-type]
+        ]
+        patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in values]
+        pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
+            [cst.MatchOrElement(p) for p in patterns]
+        )
+        cases.append(cst.MatchCase(pattern=pattern, body=node.body))
+        node = node.orelse
+    if isinstance(node, cst.Else):
+        cases.append(cst.MatchCase(pattern=cst.MatchAs(), body=node.body))
+    if subject is None:
+        return func
+    match = cst.Match(subject=subject, cases=cases, leading_lines=stmt.leading_lines)
+    new_block = block.with_changes(body=[*block.body[:index], match, *block.body[index + 1:]])
+    return cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
+
+
+def _call_order(func: cst.FunctionDef, helpers: Sequence[cst.FunctionDef]) -> list[cst.FunctionDef]:
+    """Helpers in the order a reader meets their calls: depth first from the function."""
+    by_name = {h.name.value: h for h in helpers}
+    out: list[cst.FunctionDef] = []
+    seen: set[str] = set()
+
+    def visit_calls(node: cst.FunctionDef) -> None:
+        names: list[str] = []
+
+        class Calls(cst.CSTVisitor):
+            def visit_Name(self, n: cst.Name) -> None:
+                if n.value in by_name and n.value not in seen:
+                    seen.add(n.value)
+                    names.append(n.value)
+
+        visit(node.body, Calls())
+        for name in names:
+            out.append(by_name[name])
+            visit_calls(by_name[name])
+
+    visit_calls(func)
+    out.extend(h for h in helpers if h.name.value not in seen)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -1598,6 +2681,7 @@ class ExtractRule(Rule):
         super().__init__(ctx)
         self._radon: dict[int, Any] | None = None
         self._names: set[str] | None = None
+        self._module_types: tuple[frozenset[str], bool] | None = None
         self._ordinal = -1
 
     def _functions(self) -> dict[int, Any]:
@@ -1624,39 +2708,52 @@ class ExtractRule(Rule):
         message = self.message(node.name.value, block, limit)
         # Planning an extraction costs far more than detection (scopes, a walk per candidate
         # block): it is done only when the fix is applied or its edits are reported.
+        ancestors = tuple(anc)  # the list changes as the traversal goes on; the fix is built later
         fix = Fix(
             FixSafety.UNSAFE, "extract method",
-            build=lambda f: self._plan_into(f, node, block, in_class, module_level),
+            build=lambda f: self._plan_into(f, node, block, ancestors, in_class, module_level),
         )
         self._report(node, message, fix)
 
-    def _extractor(self, node: cst.FunctionDef, block: Any, in_class: bool, module_level: bool) -> Extractor:
+    def _planner(
+        self, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool, module_level: bool
+    ) -> Planner:
         if self._names is None:
-            self._names = collect_names(self.ctx.module)
-        positions = self.ctx.metadata_for(PositionProvider)
-        return Extractor(
-            node, self.ctx.metadata_for(ScopeProvider), positions.__getitem__,
-            in_class, self._names, int(block.complexity), int(block.endline - block.lineno + 1),
-            module_level=module_level,
+            self._names = _shared_names(self.ctx.module)
+        if self._module_types is None:
+            self._module_types = module_type_facts(self.ctx.module)
+        classes, any_imported = self._module_types
+        attributes = class_attribute_types(anc[-3]) if in_class and isinstance(anc[-3], cst.ClassDef) else {}
+        return Planner(
+            metric=self.metric, limit=self.limit_from(self.opts), in_class=in_class,
+            module_level=module_level, taken=self._names,
+            types=infer_types(node, classes, attributes, any_imported, "Any" not in self._names),
+            enclosing=_enclosing_names(anc), def_col=int(getattr(block, "col_offset", 0)),
+            budget=float(self.opts.get("plan-budget", BUDGET_OPTION.default)),
+            match_ok=self.ctx.target_version >= (3, 10),
+            prefix="__" if in_class and _has_outside_bases(anc[-3], classes) else "_",
         )
 
     def _plan_into(
-        self, fix: Fix, node: cst.FunctionDef, block: Any, in_class: bool, module_level: bool
+        self, fix: Fix, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool,
+        module_level: bool,
     ) -> None:
-        plan = self._extractor(node, block, in_class, module_level).plan(self.metric)
-        if plan is None:
-            fix.description = "no safe extraction remains"
+        planner = self._planner(node, block, anc, in_class, module_level)
+        result = planner.run(node, int(block.complexity), int(block.endline - block.lineno + 1))
+        if result.func is None:
+            fix.description = result.reason or "no safe extraction remains"
             return
-        plan = replace(plan, placement=str(self.opts.get("helper-placement", "after")))
-        if self._names is not None:
-            self._names.add(plan.helper_name)
+        result = replace(result, placement=str(self.opts.get("helper-placement", "after")))
         numbers = (
-            f"CC {plan.before[0]} -> {plan.after[0]} + helper {plan.helper[0]}"
+            f"CC {result.before[0]} -> {result.after[0]}"
             if self.metric == "cc"
-            else f"{plan.before[1]} lines -> {plan.after[1]} + helper {plan.helper[1]}"
+            else f"{result.before[1]} lines -> {result.after[1]}"
         )
-        fix.description = f"{describe(plan)} ({numbers})"
-        fix.replacements = {node: plan.apply}
+        names = ", ".join(f"{h.name.value}()" for h in result.helpers)
+        fix.description = f"extract {len(result.helpers)} helper{'s' if len(result.helpers) > 1 else ''} {names} ({numbers})"
+        fix.replacements = {node: result.apply}
+        if not self._module_types[1] and _uses_any(result.helpers):  # type: ignore[index]
+            fix.imports = (("typing", "Any"),)
 
     def _report(self, node: cst.FunctionDef, message: str, fix: Fix | None) -> None:
         # Reported on the ``def`` line; the statement (suppression comments, the span a fix may
@@ -1666,5 +2763,57 @@ class ExtractRule(Rule):
 
 
 PLACEMENT_OPTION = Option(
-    "helper-placement", str, "after", 'Where the extracted helper goes: "before" or "after" the function.'
+    "helper-placement", str, "after", 'Where the extracted helpers go: "before" or "after" the function.'
 )
+BUDGET_OPTION = Option(
+    "plan-budget", float, 5.0,
+    "Seconds one function's extraction may take to plan; past it the finding says it is too large.",
+)
+
+
+def _uses_any(helpers: Sequence[cst.FunctionDef]) -> bool:
+    """Does a helper's signature say ``Any`` (so the module must import it)?"""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal found
+            found = found or node.value == "Any"
+
+    for helper in helpers:
+        visit(helper.params, Finder())
+        if helper.returns is not None:
+            visit(helper.returns, Finder())
+    return found
+
+
+# bases that define no methods a helper name could collide with
+_NEUTRAL_BASES = frozenset({"object", "Generic", "Protocol", "ABC", "NamedTuple", "TypedDict"})
+
+
+def _has_outside_bases(cls: cst.CSTNode, module_classes: frozenset[str]) -> bool:
+    """Does the class derive from a class defined in another module (whose names we cannot see)?"""
+    if not isinstance(cls, cst.ClassDef):
+        return False
+    for arg in cls.bases:
+        base = arg.value
+        if isinstance(base, cst.Subscript):
+            base = base.value
+        name = cst.helpers.get_full_name_for_node(base) or ""
+        if name.split(".")[-1] in _NEUTRAL_BASES or name in module_classes:
+            continue
+        return True
+    return False
+
+
+def _enclosing_names(ancestors: Sequence[cst.CSTNode]) -> frozenset[str]:
+    """Names local to the functions around a closure (its analysis sees only its own code)."""
+    out: set[str] = set()
+    for node in ancestors[:-1]:
+        if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
+            params = node.params
+            every = [*params.posonly_params, *params.params, *params.kwonly_params]
+            every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+            out |= {p.name.value for p in every}
+            out |= _stored_names(list(node.body.body))
+    return frozenset(out)

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Mapping
 from typing import Any
 
-from wsrefactor import complexity
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import AstReport, Invalid, Option, Valid
-from wsrefactor.rules._extract import (
-    PLACEMENT_OPTION,
-    ExtractRule,
-    _defs_in_order,
-    radon_functions,
-)
-from wsrefactor.rules._prefilter import index, per_tree
-
-
-def _length(block: Any) -> int:
-    return int(block.endline - block.lineno + 1)
-
-
-def _real_functions(tree: ast.Module) -> dict[int, Any]:
-    """radon's function blocks by source ordinal, their ``endline`` the real last line
-    (:func:`wsrefactor.complexity.with_real_spans`, the gate's and the dashboard's measure)."""
-    functions = radon_functions(tree)
-    fixed = complexity.with_real_spans(list(functions.values()), tree)
-    return dict(zip(functions, fixed))
+from wsrefactor.rule import Invalid, Option, Valid
+from wsrefactor.rules._extract import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
 
 
 class LongFunction(ExtractRule):
@@ -56,31 +35,41 @@ class LongFunction(ExtractRule):
 
     ## Use instead
     ```python
-    def _build_settings_settings(env):
+    from typing import Any
+
+
+    def build_settings(env):
+        settings = _build_settings(env)
+        ...
+        return settings
+
+
+    def _build_settings(env: Any) -> dict[str, Any]:
         settings = {}
         settings["host"] = env.get("WS_HOST")
         ...
         return settings
-
-
-    def build_settings(env):
-        settings = _build_settings_settings(env)
-        ...
-        return settings
     ```
-    The *unsafe* fix is the extract-method engine of WS301 with length as the measure: the run
-    of statements whose move makes the longer of the two functions shortest, with the fewest
-    inputs and outputs, verified with radon; repeated until the function fits. It refuses the
-    same runs as WS301 (see `wsrefactor explain WS301`): `return` except at the tail, `yield`,
-    `break`/`continue` of an outer loop, `global`/`nonlocal` writes, `del` of names, walrus in
-    comprehensions, frame introspection, maybe-unbound inputs, closures across the boundary,
-    outputs inside `try`/`with` bodies, zero-argument `super()` outside methods. When no safe
-    run is left, the finding says `no safe extraction remains`.
+    The *unsafe* fix is the extract-method engine of WS301 with length as the measure (see
+    `wsrefactor explain WS301`): the whole plan is made before anything is applied, run after
+    run, each the one that makes the longer of the two functions shortest with the fewest
+    inputs and outputs, verified with radon, until the function and its helpers fit (a body
+    far over the limit is first cut into paragraphs); it is applied only if the function ends
+    within `max-lines` or at least 30% shorter, else the finding says why. Helpers are named
+    from what they do, keep the parameters' annotations and keyword-only markers, return at
+    most three values, follow the function in call order; the docstring, decorators and
+    comments stay with the code they belong to (a docstring is never moved into a helper). It
+    refuses the same runs as WS301: `return` except at the tail, `yield`, `break`/`continue`
+    of an outer loop, `global`/`nonlocal` writes, `del` of names, walrus in comprehensions,
+    frame introspection, maybe-unbound inputs, closures across the boundary, outputs inside
+    `try`/`with` bodies, zero-argument `super()` outside methods. When no safe run is left,
+    the finding says `no safe extraction remains` and the most common reasons.
 
     ## Options
     - `max-lines` (int, default 50): longest function allowed, in lines.
-    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helper goes
+    - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helpers go
       right after the function or right before it.
+    - `plan-budget` (float, default 5.0): CPU seconds one function's plan may take.
     """
 
     code = "WS302"
@@ -92,6 +81,7 @@ class LongFunction(ExtractRule):
     options = (
         Option("max-lines", int, 50, "Longest function allowed, in lines from `def` to its last line."),
         PLACEMENT_OPTION,
+        BUDGET_OPTION,
     )
     metric = "lines"
     # Its only fix is planned lazily (extract method): when edits are not planned (JSON, SARIF,
@@ -118,14 +108,17 @@ class LongFunction(ExtractRule):
                 return conf
             """,
             """
+            from typing import Any
+
+
             def configure(env):
-                conf = _configure_conf(env)
+                conf = _build_conf(env)
                 conf["c"] = env.get("C")
                 conf["d"] = env.get("D")
                 return conf
 
 
-            def _configure_conf(env):
+            def _build_conf(env: Any) -> dict[str, Any]:
                 conf = {}
                 conf["a"] = env.get("A")
                 conf["b"] = env.get("B")
@@ -136,50 +129,6 @@ class LongFunction(ExtractRule):
         ),
     ]
 
-    # The shared base reads radon's ``endline``; WS302 hands it blocks whose ``endline`` is the
-    # real one (``_real_functions``), in the prefilter, the ast path and the libcst path alike.
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        if tree is None:
-            try:
-                tree = ast.parse(text)
-            except (SyntaxError, ValueError, RecursionError):
-                return False
-        limit = cls.limit_from(options)
-        defs = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
-        if all(last - first + 1 <= limit for first, last in map(complexity.span, defs)):
-            return False  # no def is that long: radon need not run
-        return any(_length(b) > limit for b in per_tree(_real_functions, tree).values())
-
-    @classmethod
-    def ast_reports(
-        cls, tree: ast.Module, text: str, options: Mapping[str, Any]
-    ) -> list[AstReport] | None:
-        limit = cls.limit_from(options)
-        defs = per_tree(_defs_in_order, tree)
-        out = []
-        for ordinal, block in per_tree(_real_functions, tree).items():
-            if _length(block) <= limit:
-                continue
-            node, scope = defs[ordinal]
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            end = node.end_lineno or node.lineno
-            out.append(
-                AstReport(
-                    line=node.lineno, column=node.col_offset + 1, end_line=end,
-                    end_column=(node.end_col_offset or 0) + 1,
-                    message=cls.message(cls, node.name, block, limit),  # type: ignore[arg-type]
-                    fixable=True, stmt_line=first, stmt_end_line=end, context=f"{scope}:def {node.name}",
-                )
-            )
-        return out
-
-    def _functions(self) -> dict[int, Any]:
-        if self._radon is None:
-            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-            self._radon = per_tree(_real_functions, tree)
-        return self._radon
-
     def message(self, name: str, block: Any, limit: int) -> str:
-        return f"function '{name}' is {_length(block)} lines long > {limit}"
+        length = int(block.endline - block.lineno + 1)
+        return f"function '{name}' is {length} lines long > {limit}"
