@@ -18,10 +18,19 @@ from typing import Any
 
 from wsrefactor.config import Config
 from wsrefactor.discovery import discover, glob_matcher
-from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, parse
+from wsrefactor.engine import (
+    FixPolicy,
+    analyze_module,
+    check_parses,
+    detection_finding,
+    diff_for,
+    fix_text,
+    parse,
+)
 from wsrefactor.model import Finding, FixInfo, Severity
 from wsrefactor.registry import load_rules
-from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
+from wsrefactor.rule import ProjectEdit, ProjectRule, Rule, SemanticRule
+from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.selection import Selection
 from wsrefactor.source import ChangedOnDisk, SourceError, SourceFile, read_source, write_atomic, write_new
 from wsrefactor.suppressions import (
@@ -171,6 +180,7 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     _record_ast_facts(result, rules, tree, text)
     candidates = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     if job.fix is None and not job.want_edits:
+        candidates = _semantic_only(result, candidates, tree, text, options)
         candidates = _ast_only(result, candidates, tree, text, options)
     if candidates:
         try:
@@ -241,6 +251,21 @@ def _ast_only(
                 )
             )
     return left
+
+
+def _semantic_only(
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+) -> list[type[Rule]]:
+    """``SemanticRule``s decide on the ``ast`` analyses (one cache for the file); no libcst."""
+    semantic = [r for r in rules if issubclass(r, SemanticRule)]
+    if not semantic:
+        return rules
+    analyses = Analyses(tree, text, result.path)
+    for rule in semantic:
+        for found in rule.detections(analyses, options.get(rule.code, {})):
+            info = FixInfo(rule.fix_safety, "fix available") if found.fixable else None
+            result.findings.append(detection_finding(rule, result.path, found, info))
+    return [r for r in rules if not issubclass(r, SemanticRule)]
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
