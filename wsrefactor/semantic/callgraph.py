@@ -45,6 +45,10 @@ class CallGraph:
         return None
 
     def _resolve_name(self, func: ast.Name, scope: Scope) -> Scope | None:
+        method = scope.function
+        if method is not None and "classmethod" in method.decorators and func.id == method.self_name:
+            cls = method.method_class
+            return self.method(cls, "__init__") if cls is not None else None  # ``cls()``
         found = self.model.lookup(func.id, scope)
         if len(found) != 1:
             return None
