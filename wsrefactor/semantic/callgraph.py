@@ -61,9 +61,12 @@ class CallGraph:
         """``self``/``cls``/``Class`` itself, or ``self.attr`` whose class is of this module."""
         model = self.model
         cls = model.class_of_receiver(receiver, scope)
-        if cls is None and isinstance(receiver, ast.Attribute):
-            if model.class_of_receiver(receiver.value, scope) is not None:
-                cls = model.classes().get(model.type_of(receiver, scope) or "")
+        if (
+            cls is None
+            and isinstance(receiver, ast.Attribute)
+            and model.class_of_receiver(receiver.value, scope) is not None
+        ):
+            cls = model.classes().get(model.type_of(receiver, scope) or "")
         return cls
 
     def method(self, cls: Scope, name: str) -> Scope | None:
