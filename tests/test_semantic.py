@@ -346,3 +346,38 @@ def test_text_json_and_sarif_agree(tmp_path):
     assert from_text == from_json == from_sarif
     assert len(from_text) >= 2
     assert all(f["fix"] is not None for f in as_json)
+
+
+def test_ws305_span_lookup_with_parentheses_and_non_ascii(tmp_path):
+    """The libcst node is found from the ast span even after non-ASCII text and inside parens."""
+    path = tmp_path / "m.py"
+    path.write_text(
+        'def f(r):\n'
+        '    return r.eval(("redis.call(\'GET\', KEYS[1])  -- é"\n'
+        '                   " .. ARGV[1]"), 1, "k")\n'
+        'def g(r):\n'
+        '    x = "é"; return r.eval(  ("return redis.call(\'GET\', KEYS[1]) -- ü"), 0)\n',
+        encoding="utf-8",
+    )
+    plain = process_file(str(path), _job()).findings
+    edits = process_file(str(path), _job(want_edits=True)).findings
+    assert _key(plain) == _key(edits) and [f.line for f in plain] == [2, 5]
+    assert (plain[0].column, plain[0].end_line) == (len("    return r.eval((") + 1, 3)
+    assert plain[1].column == len('    x = "é"; return r.eval(  (') + 1
+    assert all(f.fix is not None and f.fix.edits for f in edits)
+
+
+def test_ws305_names_are_looked_up_where_the_call_reads_them(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "SCRIPT = \"return redis.call('GET', KEYS[1])\"\n"
+        "def shadowed(r, SCRIPT):\n"
+        "    return r.eval(SCRIPT, 1, 'k')  # the parameter, not the module constant\n"
+        "def closure(r):\n"
+        "    inner = \"return redis.call('DEL', KEYS[1])\"\n"
+        "    def run():\n"
+        "        return r.eval(inner, 1, 'k')\n"
+        "    return run\n",
+        encoding="utf-8",
+    )
+    assert [f.line for f in process_file(str(path), _job()).findings] == [5]
