@@ -381,3 +381,27 @@ def test_ws305_names_are_looked_up_where_the_call_reads_them(tmp_path):
         encoding="utf-8",
     )
     assert [f.line for f in process_file(str(path), _job()).findings] == [5]
+
+
+def test_declared_gate_keeps_detect_away():
+    """``tokens`` and ``requires_any_import`` are checked before ``detect`` runs at all."""
+    from wsrefactor.rule import SemanticRule
+    from wsrefactor.semantic.detection import detect_at
+
+    class Calls(SemanticRule):
+        code, name, summary = "WS999", "calls", "a call"
+        tokens = ("(",)
+        requires_any_import = ("redis",)
+        ran: list[str] = []
+
+        @classmethod
+        def detect(cls, analyses, options):
+            cls.ran.append(analyses.path)
+            for call, _ in analyses(SemanticModel).calls():
+                yield detect_at(analyses, call, cls.summary)
+
+    assert Calls.detections(_analyses("import json\njson.dumps(1)\n"), {}) == []
+    assert Calls.detections(_analyses("import redis\nx = 1\n"), {}) == []  # no token: detect never ran
+    assert Calls.ran == []
+    found = Calls.detections(_analyses("if X:\n    from redis import asyncio\nasyncio.Redis()\n"), {})
+    assert [(d.line, d.column, d.end_column) for d in found] == [(3, 1, 16)] and len(Calls.ran) == 1
