@@ -161,6 +161,10 @@ class Imports:
         meanings = self.resolve_all(expr)
         return bool(meanings) and meanings <= frozenset(names)
 
+    def binds_any(self, prefixes: Collection[str]) -> bool:
+        """Some import binds a name to one of ``prefixes`` exactly (``AstImports.binds_any``)."""
+        return any(not set(qualified).isdisjoint(prefixes) for qualified in self.meanings.values())
+
     def imports_module(self, prefix: str) -> bool:
         """Whether anything imported comes from ``prefix`` (or ``prefix`` itself)."""
         return any(
