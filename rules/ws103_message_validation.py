@@ -18,7 +18,7 @@ from wsrefactor.rules._endpoint_prefilter import endpoint_facts, method_calls, r
 from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, positional_params, walk
 from wsrefactor.rules._helpers import call_name
 from wsrefactor.rules._prefilter import per_tree
-from wsrefactor.rules.ws305_inline_lua import render
+from wsrefactor.codegen import render
 
 LOADS = frozenset({"json.loads", "orjson.loads", "ujson.loads", "simplejson.loads", "rapidjson.loads"})
 #: method / function names that validate their argument against a schema

@@ -1053,7 +1053,7 @@ def _free_name(group: _Group, home: _Home, base: str) -> str:
 
 def _function_edit(group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]]) -> ProjectEdit:
     """The helper function (in a new module or an existing one) and a call of it for every copy."""
-    from wsrefactor.rules.ws305_inline_lua import render
+    from wsrefactor.codegen import render
 
     payloads: list[tuple[str, Any]] = []
     new_files: tuple[tuple[str, str], ...] = ()
@@ -1094,7 +1094,7 @@ def _plan(copies: Sequence[DictFact], project: _Project) -> ProjectEdit | None:
 
 
 def _rebase(items: Sequence[tuple[str, str]], var: str, template: str, subject: str) -> str:
-    from wsrefactor.rules.ws305_inline_lua import render
+    from wsrefactor.codegen import render
 
     rebased = []
     for key, value in items:

@@ -736,7 +736,7 @@ def _defaults(
 
 def _definition(site: _Site, defaults: _Defaults) -> tuple[list[tuple[str, Any]], tuple[tuple[str, str], ...]]:
     """Payloads and new files that define the decorator, unless it is already there."""
-    from wsrefactor.rules.ws305_inline_lua import render
+    from wsrefactor.codegen import render
 
     if site.defined:
         return [], ()

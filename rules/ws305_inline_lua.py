@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import ast
-import functools
-import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import libcst as cst
 
+from wsrefactor.codegen import render
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.walk import visit
+from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
+from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
+from wsrefactor.semantic.detection import Detection, detect_at
 
 _SCRIPT_METHODS = frozenset({"eval", "evalsha", "register_script", "script_load"})
-_StringNode = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 
 
 def looks_like_lua(text: str) -> bool:
@@ -25,173 +24,39 @@ def looks_like_lua(text: str) -> bool:
     return ("redis.call(" in text or "redis.pcall(" in text) and ("KEYS[" in text or "ARGV[" in text)
 
 
-def render(template: str, /, **values: Any) -> str:
-    """Render ``rules/templates/<name>`` (jinja2 is imported only when a fix is generated).
-
-    Shared by the rules that generate code (WS303, WS304, WS305); templates may ``include`` others.
-    """
-    return _environment().get_template(template).render(**values)
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> Any:
-    """One jinja2 environment per process: it compiles each template once (building it per call
-    recompiled the template for every group of copies, a third of a project phase's time)."""
-    import importlib.resources
-
-    import jinja2
-
-    folder = importlib.resources.files("wsrefactor.rules") / "templates"
-
-    def load(name: str) -> str:
-        return (folder / name).read_text(encoding="utf-8")
-
-    # The templates generate Python source, not HTML: escaping would corrupt the code (a quote
-    # would come out as ``&#34;``), so autoescape must stay off.
-    env = jinja2.Environment(  # nosec B701 - renders Python code, never HTML
-        loader=jinja2.FunctionLoader(load),
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["pystr"] = json.dumps  # a double-quoted literal Python reads back the same
-    return env
-
-
-def _script_arg(call: cst.Call) -> cst.Arg | None:
+def _script_arg(call: ast.Call) -> ast.expr | None:
     """The script argument of ``<client>.eval(...)`` and friends: ``script=``, else the first positional."""
     func = call.func
-    if not (isinstance(func, cst.Attribute) and func.attr.value in _SCRIPT_METHODS):
+    if not (isinstance(func, ast.Attribute) and func.attr in _SCRIPT_METHODS):
         return None
-    arg = next((a for a in call.args if a.keyword is not None and a.keyword.value == "script"), None)
-    if arg is not None:
-        return arg
-    return next((a for a in call.args if a.keyword is None and not a.star), None)
+    for keyword in call.keywords:
+        if keyword.arg == "script":
+            return keyword.value
+    return next((a for a in call.args if not isinstance(a, ast.Starred)), None)
 
 
-def literal_value(module: cst.Module, node: cst.CSTNode) -> Any:
-    """The runtime value of a plain (not formatted) string literal, else None."""
-    if isinstance(node, cst.FormattedString):
-        return None
-    if isinstance(node, cst.ConcatenatedString):
-        parts: list[cst.CSTNode] = []
-        stack: list[cst.CSTNode] = [node]
-        while stack:
-            part = stack.pop()
-            if isinstance(part, cst.ConcatenatedString):
-                stack.extend((part.right, part.left))
-            else:
-                parts.append(part)
-        if not all(isinstance(p, cst.SimpleString) for p in parts):
-            return None
-    code = module.code_for_node(node)
-    try:
-        return ast.literal_eval(code.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
+def _owner(scope: Scope) -> str:
+    """Names the generated file: the enclosing function, else class, else ``module``."""
+    cls = None
+    current: Scope | None = scope
+    while current is not None:
+        if current.kind == "function":
+            return current.name
+        if current.kind == "class" and cls is None:
+            cls = current.name
+        current = current.parent
+    return cls or "module"
 
 
-class _Scan(cst.CSTVisitor):
-    """Finds the string literals holding Lua that reach a script-taking Redis method."""
-
-    def __init__(self, module: cst.Module) -> None:
-        super().__init__()
-        self.module = module
-        self.scopes: list[cst.CSTNode] = [module]
-        # (scope, name) -> assigned values (several = reassigned: ambiguous)
-        self.assigned: dict[tuple[int, str], list[cst.CSTNode]] = {}
-        self.owner: dict[int, str] = {}  # id(literal) -> enclosing function name or "module"
-        self.calls: list[tuple[cst.Call, cst.CSTNode, list[cst.CSTNode]]] = []
-
-    def _function_name(self) -> str:
-        for scope in reversed(self.scopes):
-            if isinstance(scope, cst.FunctionDef):
-                return scope.name.value
-        return "module"
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.scopes.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.scopes.append(node)
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.scopes.pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return True
-
-    def _bind(self, target: cst.BaseExpression, value: cst.CSTNode | None) -> None:
-        if isinstance(target, cst.Name):
-            key = (id(self.scopes[-1]), target.value)
-            self.assigned.setdefault(key, []).append(value if value is not None else cst.Name("None"))
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for t in node.targets:
-            self._bind(t.target, node.value if len(node.targets) == 1 else None)
-        if len(node.targets) == 1 and isinstance(node.value, _StringNode):
-            self.owner[id(node.value)] = self._function_name()
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target, node.value)
-        if node.value is not None and isinstance(node.value, _StringNode):
-            self.owner[id(node.value)] = self._function_name()
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target, None)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        arg = _script_arg(node)
-        if arg is None:
-            return
-        if isinstance(arg.value, _StringNode):
-            self.owner.setdefault(id(arg.value), self._function_name())
-        self.calls.append((node, arg.value, list(self.scopes)))
-
-    def resolve(self, value: cst.CSTNode, scopes: Sequence[cst.CSTNode]) -> cst.CSTNode | None:
-        if isinstance(value, _StringNode):
-            return value
-        if not isinstance(value, cst.Name):
-            return None
-        inner = scopes[-1]
-        local = self.assigned.get((id(inner), value.value))
-        if local is not None:
-            return local[0] if len(local) == 1 and isinstance(local[0], _StringNode) else None
-        if isinstance(inner, cst.ClassDef):
-            return None
-        glob = self.assigned.get((id(scopes[0]), value.value))
-        if glob is not None and len(glob) == 1 and isinstance(glob[0], _StringNode):
-            return glob[0]
-        return None
-
-    def flagged(self) -> list[tuple[cst.CSTNode, str]]:
-        seen: dict[int, tuple[cst.CSTNode, str]] = {}
-        for _call, value, scopes in self.calls:
-            literal = self.resolve(value, scopes)
-            if literal is None or id(literal) in seen:
-                continue
-            text = self.module.code_for_node(literal)
-            if isinstance(literal, cst.FormattedString) or not isinstance(literal_value(self.module, literal), str):
-                if not looks_like_lua(text):
-                    continue
-            elif not looks_like_lua(literal_value(self.module, literal)):
-                continue
-            seen[id(literal)] = (literal, self.owner.get(id(literal), "module"))
-        return list(seen.values())
-
-
-class InlineLuaScript(Rule):
+class InlineLuaScript(SemanticRule):
     """
     ## What it does
     Finds Redis Lua scripts written inline as Python string literals and passed to `eval`,
-    `evalsha`, `register_script` or `script_load` (on any client object), directly or through a
-    name assigned once in the same function or at module level. A string counts as Lua when it
-    holds `redis.call(` or `redis.pcall(` and `KEYS[` or `ARGV[`.
+    `evalsha`, `register_script` or `script_load` (on any client object), directly, through a
+    name bound once where the call reads it (function, enclosing function or module), or through
+    a class attribute bound once (`self.script`, `cls.script`, `Limiter.script`). A string counts
+    as Lua when it holds `redis.call(` or `redis.pcall(` and `KEYS[` or `ARGV[`. Decided on the
+    semantic model (`wsrefactor.semantic`); a plain check never parses the file with libcst.
 
     ## Why is this bad?
     A script buried in a method cannot be linted, syntax-highlighted, unit-tested with a Lua
@@ -235,6 +100,7 @@ class InlineLuaScript(Rule):
     summary = "inline Redis Lua script; move it to a .lua file loaded at import"
     tokens = ("redis.call(", "redis.pcall(")
     options = (Option("directory", str, "lua", "folder (relative to the module) receiving the .lua files"),)
+    fix_node_types = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 
     VALID = [
         Valid("""
@@ -251,6 +117,14 @@ class InlineLuaScript(Rule):
         Valid("""
             def run(r, key):
                 return r.eval("return 1", 1, key)
+        """),
+        Valid("""
+            class Gate:
+                script = "return redis.call('GET', KEYS[1])"
+
+                def use_other(self, r, other):
+                    self.script = other  # reassigned: which script runs is unknown
+                    return r.eval(self.script, 1, "k")
         """),
     ]
     INVALID = [
@@ -299,37 +173,72 @@ class InlineLuaScript(Rule):
             """,
             lines=(2,),
         ),
+        Invalid(
+            # a class attribute loaded in a classmethod through ``cls`` and elsewhere through the class
+            """
+            class RateGate:
+                lua_script = \"\"\"
+                local key = KEYS[1]
+                local current = tonumber(redis.call('get', key) or '0')
+                if current >= tonumber(ARGV[1]) then return 1 end
+                redis.call('incr', key)
+                return 0
+                \"\"\"
+
+                @classmethod
+                async def init(cls, redis):
+                    cls.lua_sha = await redis.script_load(cls.lua_script)
+
+
+            async def reload(redis):
+                return await redis.script_load(RateGate.lua_script)
+            """,
+            """
+            from pathlib import Path
+
+            _RATEGATE_LUA = (Path(__file__).parent / "lua" / "RateGate_1.lua").read_text(encoding="utf-8")
+
+
+            class RateGate:
+                lua_script = _RATEGATE_LUA
+
+                @classmethod
+                async def init(cls, redis):
+                    cls.lua_sha = await redis.script_load(cls.lua_script)
+
+
+            async def reload(redis):
+                return await redis.script_load(RateGate.lua_script)
+            """,
+            lines=(2,),
+        ),
     ]
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self._flagged: dict[int, str] = {}
         self._counters: dict[str, int] = {}
         self._constants: set[str] = set()
 
-    def visit_Module(self, node: cst.Module) -> None:
-        scan = _Scan(node)
-        visit(node, scan)
-        self._flagged = {id(lit): fn for lit, fn in scan.flagged()}
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        model = analyses(SemanticModel)
+        seen: set[int] = set()
+        for call, scope in model.calls():
+            arg = _script_arg(call)
+            literal = None if arg is None else model.string_literal(arg, scope)
+            if literal is None or id(literal) in seen:
+                continue
+            value = literal.value if isinstance(literal, ast.Constant) else None
+            if not looks_like_lua(value if isinstance(value, str) else analyses.segment(literal)):
+                continue
+            seen.add(id(literal))
+            fixable = isinstance(value, str) and "\r" not in value
+            owner = _owner(model.scope_of(literal))
+            yield detect_at(analyses, literal, cls.summary, fixable=fixable, data=(owner, value))
 
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self._check(node)
-
-    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
-        self._check(node)
-
-    def visit_FormattedString(self, node: cst.FormattedString) -> None:
-        self._check(node)
-
-    def _check(self, node: cst.CSTNode) -> None:
-        function = self._flagged.pop(id(node), None)
-        if function is None:
-            return
-        value = literal_value(self.ctx.module, node)
-        fix = None
-        if isinstance(value, str) and "\r" not in value:
-            fix = self._fix(node, function, value)
-        self.report(node, fix=fix)
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        function, value = detection.data
+        return self._fix(node, function, value)
 
     def _fix(self, node: cst.CSTNode, function: str, value: str) -> Fix | None:
         directory = str(self.opts["directory"]).strip("/") or "lua"
@@ -356,7 +265,8 @@ class InlineLuaScript(Rule):
         """``(n, <slug>_<n>.lua, _<SLUG>_LUA[_<n>])``: the first constant name not bound in the module
         whose file does not exist yet or already holds this very script."""
         base = os.path.dirname(os.path.abspath(self.ctx.path))
-        bound = self.ctx.imports.module_bindings | set(self.ctx.imports.aliases)
+        imports = self.ctx.analysis(Imports)
+        bound = imports.module_bindings | set(imports.aliases)
         n = self._counters.get(slug, 0)
         while True:
             n += 1
@@ -370,8 +280,9 @@ class InlineLuaScript(Rule):
 
     def _path_import(self) -> tuple[str, tuple[tuple[str, str | None], ...]]:
         """How the constant spells ``Path``: ``Path`` when free (or already pathlib's), else ``pathlib.Path``."""
-        path_alias = self.ctx.imports.aliases.get("Path")
-        if path_alias in (None, "pathlib.Path") and "Path" not in self.ctx.imports.module_bindings:
+        imports = self.ctx.analysis(Imports)
+        path_alias = imports.aliases.get("Path")
+        if path_alias in (None, "pathlib.Path") and "Path" not in imports.module_bindings:
             return "Path", (("pathlib", "Path"),)
         return "pathlib.Path", (("pathlib", None),)
 

@@ -21,6 +21,7 @@ from wsrefactor.config import Config
 from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified_diff
 from wsrefactor.model import Edit, Finding, FixInfo, FixSafety
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
+from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
 from wsrefactor.positions import Positions
 from wsrefactor.walk import walk
@@ -195,7 +196,7 @@ def analyze_module(
     dispatch = _Dispatch(ctx, instances)
     walk(module, dispatch.on_visit, dispatch.on_leave)
 
-    position = Positions(wrapper)
+    position = ctx.positions
     findings: list[Finding] = []
     fixes: list[tuple[str, Fix]] = []
     facts: dict[str, list[Any]] = {}
@@ -213,8 +214,10 @@ def analyze_module(
 
 
 def _finding(
-    rule: Rule, report: Report, position: _Positions, want_edits: bool, build_fixes: bool, plan_lazy: bool = True
+    rule: Rule, report: Report, position: Positions, want_edits: bool, build_fixes: bool, plan_lazy: bool = True
 ) -> tuple[Finding, Fix | None]:
+    if report.detection is not None:
+        return _detected(rule, report, report.detection, want_edits, build_fixes)
     module = rule.ctx.module
     rng = position(report.node)
     stmt_rng = position(report.stmt) if report.stmt is not None else rng
@@ -248,6 +251,33 @@ def _fix_info(module: cst.Module, fix: Fix, want_edits: bool, on_demand: bool, p
         return FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
     edits = text_edits(module.code, apply_fixes(module, [fix], path).code) if want_edits else ()
     return FixInfo(fix.safety, fix.description, edits)
+
+
+def _detected(
+    rule: Rule, report: Report, found: Detection, want_edits: bool, build_fixes: bool
+) -> tuple[Finding, Fix | None]:
+    """A ``SemanticRule`` finding: exactly its detection, with the fix built from its span."""
+    fix, message, info = report.fix, report.message, None
+    if fix is not None and (want_edits or build_fixes) and not materialize(fix):
+        message, fix = f"{message}; {fix.description}", None
+    if fix is not None:
+        module = rule.ctx.module
+        edits = text_edits(module.code, apply_fixes(module, [fix], rule.ctx.path).code) if want_edits else ()
+        info = FixInfo(fix.safety, fix.description, edits)
+        fix.at = (found.line, found.column)
+    return detection_finding(rule, rule.ctx.path, found, info, message), fix
+
+
+def detection_finding(
+    rule: type[Rule] | Rule, path: str, found: Detection, info: FixInfo | None, message: str | None = None
+) -> Finding:
+    """The finding a ``Detection`` stands for, on either path (with or without libcst)."""
+    return Finding(
+        code=rule.code, name=rule.name, message=message or found.message, path=path,
+        line=found.line, column=found.column, end_line=found.end_line, end_column=found.end_column,
+        severity=rule.severity, category=rule.category, fix=info,
+        stmt_line=found.stmt_line, stmt_end_line=found.stmt_end_line, context=found.context,
+    )
 
 
 def materialize(fix: Fix) -> bool:

@@ -54,3 +54,30 @@ class Positions:
             return computed[node]
         self._full = self.wrapper.resolve(PositionProvider)
         return self._full[node]
+
+    def find(
+        self, start: tuple[int, int], end: tuple[int, int], types: tuple[type[cst.CSTNode], ...]
+    ) -> cst.CSTNode | None:
+        """The node of one of ``types`` spanning exactly ``start``..``end`` ((line, 0-based
+        column), as ``ast`` and ``Detection`` give them): how a fix decided on the semantic
+        model finds its libcst node. Generates code only up to the statement ending past ``end``."""
+        if self._full is None:
+            if self._state is None:
+                self._state = self._start()
+            computed = self._provider._computed  # type: ignore[union-attr]
+            body = self.module.body
+            while self._next < len(body) and (
+                self._next == 0 or computed[body[self._next - 1]].end.line <= end[0]
+            ):
+                body[self._next]._codegen(self._state)
+                self._next += 1
+        else:
+            computed = self._full
+        for node, rng in computed.items():
+            if (
+                isinstance(node, types)
+                and (rng.start.line, rng.start.column) == start
+                and (rng.end.line, rng.end.column) == end
+            ):
+                return node  # type: ignore[no-any-return]
+        return None

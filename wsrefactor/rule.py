@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, TypeVar, Union
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
+from wsrefactor.semantic.analyses import Analyses
+from wsrefactor.semantic.detection import Detection
+from wsrefactor.semantic.imports import Imports
+
+AnalysisT = TypeVar("AnalysisT")
 
 # A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
 Replacement = Union[
@@ -119,6 +124,8 @@ class Report:
     stmt: cst.CSTNode | None = None  # innermost statement around the node (suppression line)
     scope: str = ""  # dotted names of enclosing classes/functions (fingerprints)
     extra: tuple[tuple[str, Any], ...] = ()
+    # Set by ``SemanticRule``: the finding is exactly this detection (both output paths agree).
+    detection: Detection | None = None
 
 
 class FileContext:
@@ -145,6 +152,31 @@ class FileContext:
         self.wrapper: Any = None
         # Ancestors of the node being visited, outermost first (maintained by the engine).
         self.ancestors: list[cst.CSTNode] = []
+        self._analyses: Analyses | None = None
+        self._positions: Any = None
+
+    @property
+    def analyses(self) -> Analyses:
+        """The engine-owned per-file cache of ``ast`` analyses (see ``wsrefactor.semantic``)."""
+        if self._analyses is None:
+            tree = self.tree if self.tree is not None else ast.parse(self.module.code)
+            self._analyses = Analyses(tree, self.module.code, self.path)
+        return self._analyses
+
+    def analysis(self, kind: type[AnalysisT]) -> AnalysisT:
+        """An analysis of this file (``ctx.analysis(SemanticModel)``), computed once, shared."""
+        return self.analyses(kind)  # type: ignore[type-var, no-any-return]
+
+    @property
+    def positions(self) -> Any:
+        """Lazy node positions of this module (``wsrefactor.positions.Positions``)."""
+        if self._positions is None:
+            from wsrefactor.positions import Positions
+
+            if self.wrapper is None:
+                raise RuntimeError("positions are only available while the engine analyses a file")
+            self._positions = Positions(self.wrapper)
+        return self._positions
 
     @property
     def imports(self) -> ImportTable:
@@ -272,6 +304,51 @@ class Rule(cst.BatchableCSTVisitor):
                 extra=tuple(sorted(extra.items())),
             )
         )
+
+
+class SemanticRule(Rule):
+    """A rule that decides once, on the semantic model, and fixes from the finding's span.
+
+    ``detect`` reads analyses of Python's ``ast`` (``analyses(SemanticModel)``) and yields
+    ``Detection``s; a plain check never parses libcst for it. When fixes or edits are wanted, the
+    engine parses libcst once, finds for each fixable detection the node of ``fix_node_types``
+    spanning it exactly, and calls ``fix``. The cheap gate is declared: ``tokens`` (one must occur
+    in the text) and ``requires_any_import`` (some import must come from one of these modules).
+    """
+
+    requires_any_import: ClassVar[tuple[str, ...]] = ()
+    fix_node_types: ClassVar[tuple[type[cst.CSTNode], ...]] = ()
+
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterable[Detection]:
+        """The findings of one file, decided from its analyses (``options``: defaults merged)."""
+        raise NotImplementedError
+
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        """The fix for a fixable detection, given the libcst node at its span (``self.ctx`` is
+        the file's context). Must return a Fix whenever ``detection.fixable`` is true."""
+        return None
+
+    @classmethod
+    def detections(cls, analyses: Analyses, options: Mapping[str, Any]) -> list[Detection]:
+        """``detect`` behind the declared gate, in source order."""
+        if not cls.matches_text(analyses.text):
+            return []
+        if cls.requires_any_import and not analyses(Imports).imports_any(cls.requires_any_import):
+            return []
+        merged = {o.name: o.default for o in cls.options} | dict(options)
+        return sorted(cls.detect(analyses, merged), key=lambda d: (d.line, d.column, d.end_line, d.end_column))
+
+    def visit_Module(self, node: cst.Module) -> None:
+        """The libcst path (fixes or edits wanted): the same detections, each with its fix."""
+        for found in self.detections(self.ctx.analyses, self.opts):
+            target = None
+            if found.fixable and self.fix_node_types:
+                target = self.ctx.positions.find(found.start, found.end, self.fix_node_types)
+            fix = self.fix(target, found) if target is not None else None
+            self.reports.append(
+                Report(target if target is not None else node, found.message, fix, detection=found)
+            )
 
 
 class ProjectRule(Rule):

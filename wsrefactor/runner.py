@@ -19,12 +19,22 @@ from typing import Any
 
 from wsrefactor.config import Config, ConfigLookup, ConfigMap
 from wsrefactor.discovery import discover, generated_header
-from wsrefactor.engine import FixPolicy, analyze_module, check_parses, diff_for, fix_text, materialize, parse
+from wsrefactor.engine import (
+    FixPolicy,
+    analyze_module,
+    check_parses,
+    detection_finding,
+    diff_for,
+    fix_text,
+    materialize,
+    parse,
+)
 from wsrefactor.imports import drop_imports_left_unused, organize_new_module
 from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
 from wsrefactor.registry import load_rules
-from wsrefactor.rule import ProjectEdit, ProjectRule, Rule
+from wsrefactor.rule import ProjectEdit, ProjectRule, Rule, SemanticRule
 from wsrefactor.selection import Selection, file_settings
+from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.source import (
     ChangedOnDisk,
     SourceError,
@@ -242,6 +252,7 @@ def _decide_from_ast(
     """Let rules decide from the ``ast`` when nothing needs libcst; return those that still do."""
     options = job.config.rule_options
     if job.fix is None and not job.want_edits:
+        candidates = _semantic_only(result, candidates, tree, text, options)
         return _ast_only(result, candidates, tree, text, options)
     if job.fix is None and not job.plan_fixes:
         # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
@@ -325,6 +336,21 @@ def _offered(rule: type[Rule], planned: bool) -> FixInfo:
     if planned:
         return FixInfo(rule.fix_safety, "fix available")
     return FixInfo(rule.fix_safety, "fix available (edits planned on demand: --fix-edits)", planned=False)
+
+
+def _semantic_only(
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+) -> list[type[Rule]]:
+    """``SemanticRule``s decide on the ``ast`` analyses (one cache for the file); no libcst."""
+    semantic = [r for r in rules if issubclass(r, SemanticRule)]
+    if not semantic:
+        return rules
+    analyses = Analyses(tree, text, result.path)
+    for rule in semantic:
+        for found in rule.detections(analyses, options.get(rule.code, {})):
+            info = FixInfo(rule.fix_safety, "fix available") if found.fixable else None
+            result.findings.append(detection_finding(rule, result.path, found, info))
+    return [r for r in rules if not issubclass(r, SemanticRule)]
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
