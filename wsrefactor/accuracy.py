@@ -111,7 +111,9 @@ def load_corpus(path: Path) -> tuple[dict[str, Project], list[Label]]:
 
 
 def snapshot_dir(mirror: Path, project: str) -> Path:
-    return mirror / project.replace("/", "+") / "repo"
+    """The snapshot's git directory: ``repo`` is bare, or a work tree whose ``.git`` holds it."""
+    repo = mirror / project.replace("/", "+") / "repo"
+    return repo / ".git" if (repo / ".git").is_dir() else repo
 
 
 def materialise(mirror: Path, project: Project, dest: Path) -> str | None:
