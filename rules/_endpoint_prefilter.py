@@ -28,7 +28,7 @@ from wsrefactor.rules._endpoints import (
     WEBSOCKET_TYPES,
     WEBSOCKETS_SERVE,
 )
-from wsrefactor.rules._prefilter import AstImports, index, per_tree, prefixes
+from wsrefactor.rules._prefilter import AstImports, index, module_level_stmts, per_tree, prefixes
 
 _Func = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -172,7 +172,7 @@ class _Discovery:
 
     def _index_module(self) -> None:
         facts = self.facts
-        for stmt in self.tree.body:
+        for stmt in module_level_stmts(self.tree):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 facts.functions.setdefault(stmt.name, []).append(stmt)
             elif isinstance(stmt, ast.ClassDef):

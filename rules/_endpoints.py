@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from wsrefactor.rule import FileContext
-from wsrefactor.rules._helpers import call_name, keyword, positional
+from wsrefactor.rules._helpers import call_name, keyword, module_level_statements, positional
 from wsrefactor.walk import walk as walk_tree
 
 # --------------------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ class EndpointModel:
     # -- indexing ---------------------------------------------------------------------------
 
     def _index_module(self, module: cst.Module) -> None:
-        for stmt in module.body:
+        for stmt in module_level_statements(module):
             if isinstance(stmt, cst.FunctionDef):
                 self.functions[stmt.name.value] = stmt
             elif isinstance(stmt, cst.ClassDef):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import libcst as cst
 
 from wsrefactor.rule import FileContext
@@ -114,3 +116,35 @@ def add_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
             whitespace_after_arg=cst.SimpleWhitespace(""),
         )
     return call.with_changes(args=[*args, new])
+
+
+def module_level_statements(module: cst.Module) -> Iterator[cst.BaseStatement]:
+    """Statements that run at import time: the module's own, and those inside module-level
+    ``if``/``else``, ``try`` (body, handlers, ``else``, ``finally``) and ``with`` blocks, where
+    apps, routes and helpers are often defined conditionally (``if __name__ ...``, ``try: import``)."""
+    pending: list[cst.BaseStatement] = list(module.body)
+    while pending:
+        stmt = pending.pop(0)
+        yield stmt
+        pending[:0] = list(_nested_blocks(stmt))
+
+
+def _nested_blocks(stmt: cst.BaseStatement) -> Iterator[cst.BaseStatement]:
+    blocks: list[cst.BaseSuite] = []
+    if isinstance(stmt, cst.If):
+        blocks.append(stmt.body)
+        orelse = stmt.orelse
+        while isinstance(orelse, cst.If):
+            blocks.append(orelse.body)
+            orelse = orelse.orelse
+        if isinstance(orelse, cst.Else):
+            blocks.append(orelse.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        blocks.append(stmt.body)
+        blocks.extend(h.body for h in stmt.handlers)
+        blocks.extend(b.body for b in (stmt.orelse, stmt.finalbody) if b is not None)
+    elif isinstance(stmt, cst.With):
+        blocks.append(stmt.body)
+    for block in blocks:
+        if isinstance(block, cst.IndentedBlock):
+            yield from block.body

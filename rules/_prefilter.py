@@ -78,6 +78,24 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
     return []
 
 
+def module_level_stmts(tree: ast.Module) -> Iterator[ast.stmt]:
+    """The ast twin of ``_helpers.module_level_statements``: module statements, and those inside
+    module-level ``if``/``else``, ``try`` and ``with`` blocks, in source order."""
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        stmt = pending.pop(0)
+        yield stmt
+        if isinstance(stmt, ast.If):
+            nested = [*stmt.body, *stmt.orelse]
+        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            nested = [*stmt.body, *(s for h in stmt.handlers for s in h.body), *stmt.orelse, *stmt.finalbody]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            nested = list(stmt.body)
+        else:
+            nested = []
+        pending[:0] = nested
+
+
 def import_bindings(stmt: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
     """(local name, qualified name) for each name one import binds, as ``ImportTable`` records it."""
     if isinstance(stmt, ast.Import):

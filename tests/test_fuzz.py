@@ -151,20 +151,54 @@ TRANSFORMS = {
     "tabs": _tabs, "comments": _comments, "form_feeds": _form_feeds, "blank_whitespace": _blank_whitespace,
     "in_class": _in_class, "in_function": _in_function, "in_if": _in_if, "crlf": _crlf,
 }
+# Transforms that change only the layout (or add a branch that always runs the module's code): the
+# snippet means what it meant, so its rule must still find it. Nesting in a class or a function
+# changes what the names are (a module-level app becomes a local), so there it is only recorded.
+LAYOUT_ONLY = frozenset({"tabs", "comments", "form_feeds", "blank_whitespace", "in_if", "crlf"})
+
+
+def _bound_names(text: str) -> set[str]:
+    """Names a module binds at any level (defs, classes, imports, assignments)."""
+    if not text.strip():
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+    return names
+
+
+def _used_names(text: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)} | _bound_names(text)
+
+
+def _assert_still_found(code: str, findings: list, text: str) -> None:
+    assert any(f.code == code for f in findings), f"{code} no longer finds its own example in:\n{text}"
 
 
 @st.composite
 def spliced(draw):
     code, snippet = draw(st.sampled_from(SNIPPETS))
+    layout_only = True
     for name in draw(st.lists(st.sampled_from(sorted(TRANSFORMS)), max_size=3, unique=True)):
         if name == "crlf":
             continue  # applied last, to the whole module
         candidate = TRANSFORMS[name](snippet)
         if _parses(candidate):
             snippet = candidate
+            layout_only = layout_only and name in LAYOUT_ONLY
     generated = draw(hypothesmith.from_grammar())
     if "__future__" in generated or not _parses(generated):
         generated = ""
+    # Generated code that rebinds a name the snippet uses (``asyncio = 1``) changes what the snippet
+    # means; otherwise the snippet's rule must still find it.
+    must_find = layout_only and not (_bound_names(generated) & _used_names(snippet))
     where = draw(st.sampled_from(["before", "after", "both"]))
     parts = {
         "before": [generated, snippet], "after": [snippet, generated], "both": [generated, snippet, generated],
@@ -172,7 +206,7 @@ def spliced(draw):
     text = "\n".join(p.rstrip("\n") for p in parts if p.strip()) + "\n"
     if "\r" not in text and draw(st.booleans()) and draw(st.booleans()):
         text = _crlf(text)
-    return code, text
+    return code, text, must_find
 
 
 # Found by this test: libcst 1.9 drops all but the last indented comment line at the end of a
@@ -182,12 +216,14 @@ LIBCST_EOF_COMMENTS = "import os\n\n\nasync def deploy(ws):\n    os.system('make
 
 @settings(FUZZ, max_examples=15)  # hypothesmith draws are costly here; the floor below covers every pair
 @given(spliced())
-@example(("WS201", LIBCST_EOF_COMMENTS))
+@example(("WS201", LIBCST_EOF_COMMENTS, True))
 def test_fixes_keep_contracts_on_spliced_snippets(case):
-    code, text = case
+    code, text, must_find = case
     assume(_parses(text))
     note(f"snippet of {code}:\n{text}")
     findings = _check_all_rules(text)
+    if must_find:
+        _assert_still_found(code, findings, text)
     event(f"{code}: {'reported' if any(f.code == code for f in findings) else 'not reported'}")
     _fix_contracts(text, findings)
 
@@ -202,4 +238,6 @@ def test_every_snippet_under_every_transform(code, snippet, transform):
     if not _parses(text):
         pytest.skip("transform does not apply to this snippet")
     findings = _check_all_rules(text)
+    if transform in LAYOUT_ONLY:
+        _assert_still_found(code, findings, text)
     _fix_contracts(text, findings)
