@@ -1790,7 +1790,7 @@ def _union_parts(annotation: str) -> list[str] | None:
         return [match.group(1).strip(), "None"]
     parts, depth, current = [], 0, ""
     for ch in text:
-        depth += ch in "[(" 
+        depth += ch in "[("
         depth -= ch in "])"
         if ch == "|" and depth == 0:
             parts.append(current.strip())
@@ -1963,7 +1963,11 @@ def class_attribute_types(cls: cst.ClassDef) -> dict[str, str]:
     """``x: T`` in the class body and ``self.x: T = ...`` in its methods."""
     out: dict[str, str] = {}
     for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else []:
-        for node in _walk_own([stmt]) if not isinstance(stmt, cst.FunctionDef) else _walk_own(list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else []):
+        if isinstance(stmt, cst.FunctionDef):
+            own = _walk_own(list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else [])
+        else:
+            own = _walk_own([stmt])
+        for node in own:
             if not isinstance(node, cst.AnnAssign):
                 continue
             target = node.target
@@ -2660,11 +2664,11 @@ class ExtractRule(Rule):
         limit = cls.limit_from(options)
         defs = per_tree(_defs_in_order, tree)
         out = []
-        for index, block in radon_functions(tree).items():
+        for ordinal, block in radon_functions(tree).items():
             value = int(block.complexity) if cls.metric == "cc" else int(block.endline - block.lineno + 1)
             if value <= limit:
                 continue
-            node, scope = defs[index]
+            node, scope = defs[ordinal]
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             end = node.end_lineno or node.lineno
             out.append(

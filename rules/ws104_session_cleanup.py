@@ -425,7 +425,7 @@ class SessionNotInvalidated(Rule):
     def _end(self, node: cst.CSTNode) -> int:
         if id(node) not in self._ends:
             last = node
-            for last in walk(node):
+            for last in walk(node):  # noqa: B007 - keeps the walk's last node
                 pass
             self._ends[id(node)] = self._pos(last)
         return self._ends[id(node)]

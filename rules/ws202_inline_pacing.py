@@ -11,13 +11,23 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Rule, Valid
+from wsrefactor.rules._ast_twins import imports_from, may_call, number_literal, prefixes
 from wsrefactor.rules._endpoints import (
-    ASGI_APP_CTORS, CHANNELS_CONSUMERS, SOCKETIO_SERVERS, TORNADO_HANDLER, WEBSOCKET_ENDPOINT,
-    WEBSOCKET_ROUTE, WEBSOCKET_TYPES, WEBSOCKETS_SERVE, Endpoint, EndpointModel, endpoints, walk,
+    ASGI_APP_CTORS,
+    CHANNELS_CONSUMERS,
+    SOCKETIO_SERVERS,
+    TORNADO_HANDLER,
+    WEBSOCKET_ENDPOINT,
+    WEBSOCKET_ROUTE,
+    WEBSOCKET_TYPES,
+    WEBSOCKETS_SERVE,
+    Endpoint,
+    EndpointModel,
+    endpoints,
+    walk,
 )
 from wsrefactor.rules._helpers import call_name, keyword, number_value, positional
 from wsrefactor.rules._prefilter import index, last_name, per_tree
-from wsrefactor.rules._ast_twins import imports_from, may_call, number_literal, prefixes
 
 _SLEEPS = frozenset({"asyncio.sleep", "asyncio.tasks.sleep", "anyio.sleep", "trio.sleep"})
 _SENDS = frozenset({
@@ -319,7 +329,7 @@ class InlinePacingSleep(Rule):
         frontier = [(call, target, (call,)) for call, target in self._inline_calls(region, func)]
         for _ in range(_MAX_DEPTH):
             nxt = []
-            for call, target, chain in frontier:
+            for _call, target, chain in frontier:
                 if id(target) in seen:
                     continue
                 seen.add(id(target))

@@ -12,8 +12,8 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._prefilter import ast_facts, last_name
 from wsrefactor.rules._helpers import callee, receiver
+from wsrefactor.rules._prefilter import ast_facts, last_name
 from wsrefactor.walk import visit
 
 # A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message

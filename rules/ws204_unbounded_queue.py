@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,10 +11,10 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._prefilter import index
 from wsrefactor.rules._ast_twins import imports_from, int_literal, may_call, prefixes, source_text
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
+from wsrefactor.rules._prefilter import index
 from wsrefactor.walk import visit
 
 _QUEUES = {

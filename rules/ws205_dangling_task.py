@@ -10,9 +10,9 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._prefilter import index
 from wsrefactor.rules._ast_twins import may_call
 from wsrefactor.rules._helpers import call_name, method_name, receiver
+from wsrefactor.rules._prefilter import index
 
 _SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
 _LOOP_GETTERS = {"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"}

@@ -655,7 +655,8 @@ class DuplicatedEventSerialization(ProjectRule):
         record = serialize_event(msg)
     ```
     The fix is *unsafe* (the copies are judged equal by their shape, and from then on they change
-    together: an endpoint that needed its own field now shares the others' helper): it generates one helper (`serialize_<class>` when the variable is
+    together: an endpoint that needed its own field now shares the others' helper): it generates
+    one helper (`serialize_<class>` when the variable is
     annotated with a class, else `serialize_<most common variable name>`), or a `to_dict`
     method on the class when it is defined in the project and `prefer-method` is set; replaces
     every copy with a call; and adds absolute imports derived from the package layout. The helper

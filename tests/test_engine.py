@@ -116,7 +116,10 @@ def test_unused_and_codeless_suppressions_reported(tmp_path):
 
 
 def test_per_file_ignores_and_exclude(tmp_path):
-    write(tmp_path, "pyproject.toml", '[tool.wsrefactor]\nselect = ["WS"]\nexclude = ["gen/**"]\n[tool.wsrefactor.per-file-ignores]\n"legacy/*.py" = ["WS205"]\n')
+    write(
+        tmp_path, "pyproject.toml",
+        '[tool.wsrefactor]\nselect = ["WS"]\nexclude = ["gen/**"]\n[tool.wsrefactor.per-file-ignores]\n"legacy/*.py" = ["WS205"]\n',
+    )
     write(tmp_path, "legacy/a.py", DANGLING)
     write(tmp_path, "gen/b.py", DANGLING)
     write(tmp_path, "src/c.py", DANGLING)
@@ -247,7 +250,8 @@ def test_project_rule_api_with_test_plugin(tmp_path):
     assert len(outs) == 1
     r = run_cli("fix", ".", cwd=tmp_path)
     assert (tmp_path / "pkg/beta.py").read_text().startswith("def helper_beta():")
-    assert (tmp_path / "pkg/DUPLICATES_helper.txt").read_text() == "pkg/beta.py: helper -> helper_beta\n".replace("pkg/beta.py", str(tmp_path / "pkg/beta.py"))
+    expected = "pkg/beta.py: helper -> helper_beta\n".replace("pkg/beta.py", str(tmp_path / "pkg/beta.py"))
+    assert (tmp_path / "pkg/DUPLICATES_helper.txt").read_text() == expected
     assert run_cli("check", ".", cwd=tmp_path).returncode == 0
 
 

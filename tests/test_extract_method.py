@@ -440,7 +440,10 @@ def test_dispatch_keeps_the_if_chain_before_python_3_10():
 
 def test_docstring_and_decorators_stay_on_the_function():
     lines = "\n".join(f"    out.append(env.get('K{i}', {i}))" for i in range(60))
-    source = f'import functools\n\n\n@functools.lru_cache\ndef build(env):\n    """Build the list."""\n    out = []\n{lines}\n    return out\n'
+    source = (
+        f'import functools\n\n\n@functools.lru_cache\ndef build(env):\n    """Build the list."""\n'
+        f"    out = []\n{lines}\n    return out\n"
+    )
     fixed = fix_source(source, ["WS302"])
     assert fixed != source
     assert '@functools.lru_cache\ndef build(env):\n    """Build the list."""\n' in fixed

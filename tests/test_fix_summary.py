@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from tests.conftest import run_cli
 from wsrefactor.engine import resolved
 from wsrefactor.model import Finding, Severity
-
-from tests.conftest import run_cli
 
 
 def _f(code: str, context: str) -> Finding:

@@ -336,7 +336,10 @@ def test_bom_and_crlf_kept_after_fixing(tmp_path, name, data):
 
 def test_tabs_and_form_feeds_fixed_correctly(tmp_path):
     tabs = "import asyncio\n\n\nasync def f(x):\n\tif x:\n\t\tasyncio.create_task(x())\n"
-    feeds = "import asyncio\n\f\n\nasync def f(x):\n    asyncio.create_task(x())\n\f\nasync def g(x):\n    \f\n    asyncio.create_task(x())\n"
+    feeds = (
+        "import asyncio\n\f\n\nasync def f(x):\n    asyncio.create_task(x())\n"
+        "\f\nasync def g(x):\n    \f\n    asyncio.create_task(x())\n"
+    )
     write(tmp_path, "tabs.py", tabs)
     write(tmp_path, "feeds.py", feeds)
     r = check(tmp_path)

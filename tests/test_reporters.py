@@ -172,7 +172,8 @@ def test_sarif_security_rules_carry_security_severity_tags_and_cwe(in_tmp: Path,
     for code in ("WS101", "WS102", "WS103", "WS104"):
         props = by_id[code]["properties"]
         assert "security" in props["tags"] and 0 < float(props["security-severity"]) <= 10
-        assert by_id[code]["fullDescription"]["text"] and "\n\n" in by_id[code]["fullDescription"]["text"] or len(by_id[code]["fullDescription"]["text"]) > 80
+        full = by_id[code]["fullDescription"]["text"]
+        assert full and "\n\n" in full or len(full) > 80
     assert "security-severity" not in by_id["WS205"]["properties"]
 
 

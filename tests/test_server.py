@@ -226,7 +226,11 @@ async def test_diagnostics_after_open_are_the_cli_findings(client: LanguageClien
     assert by_code["WS201"].code_description is None  # no invented page for wsrefactor's rules
     assert by_code["B602"].code_description is not None
     assert "b602" in by_code["B602"].code_description.href
-    levels = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning, "info": types.DiagnosticSeverity.Information}
+    levels = {
+        "error": types.DiagnosticSeverity.Error,
+        "warning": types.DiagnosticSeverity.Warning,
+        "info": types.DiagnosticSeverity.Information,
+    }
     assert {r["code"]: levels[r["severity"]] for r in cli_rows(root / "app.py", root)} == {d.code: d.severity for d in diags}
 
 
@@ -321,7 +325,7 @@ async def test_unsafe_quick_fix_is_titled_so(client: LanguageClient, tmp_path: P
 
 @pytest.mark.asyncio
 async def test_fix_all_is_the_cli_fix_of_the_buffer(client: LanguageClient, tmp_path: Path):
-    text = (FIXTURES / "WS201" / "bad_fastapi_handler.py").read_text(encoding="utf-8") + APP.replace("import", "import") .replace("handler", "other")
+    text = (FIXTURES / "WS201" / "bad_fastapi_handler.py").read_text(encoding="utf-8") + APP.replace("handler", "other")
     root = project(tmp_path, {"app.py": text})
     await start(client, root, resolve=True)
     uri = open_doc(client, root / "app.py")

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import subprocess  # nosec B404 - git and wsrefactor itself, with our own arguments
 import sys
-import tarfile
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -121,7 +120,7 @@ def materialise(mirror: Path, project: Project, dest: Path) -> str | None:
     git_dir = snapshot_dir(mirror, project.name)
     if not git_dir.is_dir():
         return f"no snapshot at {git_dir} (fetch github:{project.name})"
-    listing = subprocess.run(
+    listing = subprocess.run(  # nosec B603 B607 - git on our own snapshot, arguments are ours
         ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", project.commit],
         capture_output=True, text=True, check=False,
     )
@@ -129,19 +128,30 @@ def materialise(mirror: Path, project: Project, dest: Path) -> str | None:
         return f"commit {project.commit[:12]} not in the snapshot: {listing.stderr.strip()[:200]}"
     # Python sources and config only: snapshots may lack large or vendored blobs.
     wanted = [p for p in listing.stdout.splitlines() if p.endswith((".py", ".lua")) or p.endswith("pyproject.toml")]
-    archive = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "archive", "--format=tar", project.commit, "--", *wanted],
-        capture_output=True, check=False,
-    )
-    if archive.returncode != 0:
-        return f"cannot extract {project.commit[:12]}: {archive.stderr.decode().strip()[:200]}"
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile() as tmp:
-        tmp.write(archive.stdout)
-        tmp.seek(0)
-        with tarfile.open(fileobj=tmp) as tar:
-            tar.extractall(dest, filter="data") if sys.version_info >= (3, 12) else tar.extractall(dest)  # noqa: S202 - our own snapshot
+    _write_blobs(git_dir, project.commit, wanted, dest)
     return None
+
+
+def _write_blobs(git_dir: Path, commit: str, paths: Sequence[str], dest: Path) -> None:
+    """Write ``paths`` at ``commit`` under ``dest`` with one ``git cat-file --batch`` (no archive
+    to unpack: a path is written only if it stays inside ``dest``)."""
+    batch = subprocess.run(  # nosec B603 B607 - git on our own snapshot, arguments are ours
+        ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
+        input="".join(f"{commit}:{p}\n" for p in paths).encode(), capture_output=True, check=True,
+    )
+    out, pos = batch.stdout, 0
+    for path in paths:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        pos = header_end + 1
+        if len(header) < 3 or header[1] != b"blob":  # missing in the snapshot
+            continue
+        size = int(header[2])
+        target = (dest / path).resolve()
+        if dest.resolve() in target.parents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(out[pos : pos + size])
+        pos += size + 1
 
 
 def run_check(root: Path, codes: Sequence[str]) -> list[dict[str, Any]]:
@@ -149,7 +159,7 @@ def run_check(root: Path, codes: Sequence[str]) -> list[dict[str, Any]]:
     # An empty config keeps a project's own [tool.wsrefactor] (if any) from changing what is scored.
     config = root / ".wsrefactor-accuracy.toml"
     config.write_text("", encoding="utf-8")
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603 - this interpreter running wsrefactor itself
         [sys.executable, "-m", "wsrefactor", "check", ".", "--select", ",".join(codes),
          "--format", "json", "--no-cache", "--exit-zero", "--config", config.name],
         cwd=root, capture_output=True, text=True, check=False,
@@ -179,26 +189,35 @@ def score(
         if label.project in evaluated:
             by_project[label.project].append(label)
     for label in (lab for labs in by_project.values() for lab in labs if lab.positive):
-        s = scores[label.code]
-        s.positives += 1
-        if any(h.project == label.project and label.covers(h.path, h.code, h.line) for h in hits):
-            s.found += 1
-        else:
-            s.misses.append(label)
+        _score_label(scores[label.code], label, hits)
     for hit in hits:
-        s = scores[hit.code]
-        labs = [lab for lab in by_project[hit.project] if lab.covers(hit.path, hit.code, hit.line)]
-        if any(lab.positive for lab in labs):
-            s.true_findings += 1
-        elif labs:
-            s.false_findings += 1
-            s.false.append((hit, f"inside a clean label: {labs[0].reason}"))
-        elif hit.code in projects[hit.project].reviewed.get(hit.path, ()):
-            s.false_findings += 1
-            s.false.append((hit, "in a reviewed file, matching no positive label"))
-        else:
-            s.unlabelled += 1
+        _score_hit(scores[hit.code], hit, by_project[hit.project], projects[hit.project])
     return dict(scores)
+
+
+def _score_label(s: Score, label: Label, hits: Sequence[Hit]) -> None:
+    """Recall: a positive label is found when a finding of its rule falls inside its lines."""
+    s.positives += 1
+    if any(h.project == label.project and label.covers(h.path, h.code, h.line) for h in hits):
+        s.found += 1
+    else:
+        s.misses.append(label)
+
+
+def _score_hit(s: Score, hit: Hit, labels: Sequence[Label], project: Project) -> None:
+    """Precision: a finding is true inside a positive label, false inside a clean one or in a
+    file reviewed for its rule, and unlabelled anywhere else."""
+    labs = [lab for lab in labels if lab.covers(hit.path, hit.code, hit.line)]
+    if any(lab.positive for lab in labs):
+        s.true_findings += 1
+    elif labs:
+        s.false_findings += 1
+        s.false.append((hit, f"inside a clean label: {labs[0].reason}"))
+    elif hit.code in project.reviewed.get(hit.path, ()):
+        s.false_findings += 1
+        s.false.append((hit, "in a reviewed file, matching no positive label"))
+    else:
+        s.unlabelled += 1
 
 
 def _fmt(value: float | None) -> str:
@@ -223,6 +242,31 @@ def table(scores: Mapping[str, Score]) -> str:
     return "\n".join(rows)
 
 
+def _run_projects(chosen: Sequence[Project], mirror: Path, codes: Sequence[str]) -> tuple[list[Hit], set[str]]:
+    hits: list[Hit] = []
+    evaluated: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="wsrefactor-accuracy-") as tmp:
+        for project in chosen:
+            root = Path(tmp) / project.name.replace("/", "+")
+            problem = materialise(mirror, project, root)
+            if problem:
+                print(f"skipped {project.name}: {problem}", file=sys.stderr)
+                continue
+            hits.extend(hits_of(project.name, root, run_check(root, codes)))
+            evaluated.add(project.name)
+    return hits, evaluated
+
+
+def _details(scores: Mapping[str, Score]) -> str:
+    lines = []
+    for code in sorted(scores):
+        for miss in scores[code].misses:
+            lines.append(f"miss  {code} {miss.project}:{miss.path}:{miss.first}-{miss.last}  {miss.reason}")
+        for hit, why in scores[code].false:
+            lines.append(f"false {code} {hit.project}:{hit.path}:{hit.line}  {why}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wsrefactor.accuracy", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
@@ -233,28 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     projects, labels = load_corpus(args.labels)
     chosen = [p for name, p in sorted(projects.items()) if not args.project or name in args.project]
-    codes = sorted({lab.code for lab in labels})
-    hits: list[Hit] = []
-    evaluated: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="wsrefactor-accuracy-") as tmp:
-        for project in chosen:
-            root = Path(tmp) / project.name.replace("/", "+")
-            problem = materialise(args.mirror, project, root)
-            if problem:
-                print(f"skipped {project.name}: {problem}", file=sys.stderr)
-                continue
-            hits.extend(hits_of(project.name, root, run_check(root, codes)))
-            evaluated.add(project.name)
+    hits, evaluated = _run_projects(chosen, args.mirror, sorted({lab.code for lab in labels}))
     n_labels = sum(1 for lab in labels if lab.project in evaluated)
     print(f"{len(evaluated)} of {len(chosen)} projects, {n_labels} labels\n")
     scores = score(projects, labels, hits, evaluated)
     print(table(scores))
     if args.details:
-        for code in sorted(scores):
-            for miss in scores[code].misses:
-                print(f"miss  {code} {miss.project}:{miss.path}:{miss.first}-{miss.last}  {miss.reason}")
-            for hit, why in scores[code].false:
-                print(f"false {code} {hit.project}:{hit.path}:{hit.line}  {why}")
+        print(_details(scores))
     return 0
 
 

@@ -22,7 +22,6 @@ import argparse
 import ast
 import os
 import platform
-
 import shutil
 import statistics
 import subprocess  # nosec B404 - the benchmark runs wsrefactor and its peers as commands

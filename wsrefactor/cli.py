@@ -244,7 +244,6 @@ def _write_output(text: str, output: Optional[Path]) -> None:
 
 
 def _render(fmt: Format, findings: list[Any], session: Session, tool: str = "check") -> str:
-    from wsrefactor import reporters
 
     if fmt is Format.json:
         from wsrefactor.reporters import json as json_reporter
@@ -685,7 +684,10 @@ def explain_text(code: str, rules: Optional[Mapping[str, Any]] = None) -> str:
 
         names = dict(bandit_tests())
         if code in names:
-            return f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. See bandit's documentation for {names[code]}.\n"
+            return (
+                f"# {code} {names[code]}\n\nA bandit check, run in the same workers and report. "
+                f"See bandit's documentation for {names[code]}.\n"
+            )
     raise Failure(f"unknown rule code {code!r}; `wsrefactor rules` lists them")
 
 

@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import ast
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union
 
 from radon.complexity import add_inner_blocks, cc_rank, cc_visit_ast

@@ -19,11 +19,11 @@ from libcst.metadata import CodeRange, MetadataWrapper
 
 from wsrefactor.config import Config
 from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified_diff
-from wsrefactor.model import Edit, Finding, FixInfo, FixSafety
+from wsrefactor.model import Finding, FixInfo, FixSafety
+from wsrefactor.positions import Positions
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
-from wsrefactor.positions import Positions
 from wsrefactor.walk import walk
 
 MAX_FIX_PASSES = 8

@@ -6,8 +6,8 @@ CST objects never leave a worker; what leaves is what a report or a writer needs
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 

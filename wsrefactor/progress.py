@@ -52,9 +52,8 @@ class Bar:
         if not self.enabled:
             return
         if self._bar is None and time.monotonic() - self.start >= self.delay:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
             from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
             self._bar = Progress(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -226,7 +226,8 @@ def parse_ruff(output: str) -> list[str]:
 
 def new_failures(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
     """Tests that passed (or did not exist) before and fail or error after."""
-    return sorted(t for t, outcome in after.items() if outcome in ("failed", "error") and before.get(t) != outcome and before.get(t) not in ("failed", "error"))
+    bad = ("failed", "error")
+    return sorted(t for t, outcome in after.items() if outcome in bad and before.get(t) not in bad)
 
 
 def test_counts(outcomes: Mapping[str, str]) -> dict[str, int]:

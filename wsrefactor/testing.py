@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from wsrefactor.config import Config
-from wsrefactor.fixes import split_lines
 from wsrefactor.engine import FixPolicy, analyze_module, check_parses, fix_text, parse
+from wsrefactor.fixes import split_lines
 from wsrefactor.model import Finding
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import Example, Rule

@@ -16,7 +16,8 @@ every finding with a source excerpt and the diff its fix would make, and, when `
 holds earlier snapshots, a chart of the total findings over time (the current run is the last
 point) and each top file's change since the latest snapshot. bandit's findings are counted under
 ``security`` and show bandit's severity and confidence. Extract-method fixes (WS301/WS302) are
-offered but planned only with ``--fix-edits`` (planning them is most of a run's cost). Paths are shown relative to the current directory. The exit status is 0 once the outputs
+offered but planned only with ``--fix-edits`` (planning them is most of a run's cost). Paths are
+shown relative to the current directory. The exit status is 0 once the outputs
 are written (the report is informational, findings do not fail it) and 2 on any error.
 
 Snapshot files
@@ -555,8 +556,8 @@ def build_context(
 ) -> dict[str, Any]:
     """Everything the template shows, as plain values (strings and numbers)."""
     from wsrefactor import __version__
-    from wsrefactor.reporters import display_path
     from wsrefactor.model import count_fixable
+    from wsrefactor.reporters import display_path
 
     safe, unsafe = count_fixable(findings)
     total = len(findings)
@@ -589,8 +590,9 @@ def build_context(
 
 def render_html(context: dict[str, Any]) -> str:
     """Render the dashboard template with autoescaping on."""
-    import jinja2
     from importlib.resources import files
+
+    import jinja2
 
     template_text = (files("wsrefactor") / "templates" / TEMPLATE_NAME).read_text(encoding="utf-8")
     env = jinja2.Environment(

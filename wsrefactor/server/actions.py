@@ -204,7 +204,9 @@ async def _fix_edit(ls: WsRefactorServer, doc: Doc, finding: Finding) -> types.W
 # ---------------------------------------------------------------------- actions
 
 
-def _action(doc: Doc, title: str, kind: str, data: dict[str, Any], diags: list[types.Diagnostic] | None, preferred: bool = False) -> types.CodeAction:
+def _action(
+    doc: Doc, title: str, kind: str, data: dict[str, Any], diags: list[types.Diagnostic] | None, preferred: bool = False
+) -> types.CodeAction:
     return types.CodeAction(
         title=title, kind=kind, diagnostics=diags, is_preferred=preferred or None,
         data={**data, "uri": doc.uri, "version": doc.version},

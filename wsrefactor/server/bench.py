@@ -90,7 +90,7 @@ async def _measure(root: Path, text: str, changes: int, jobs: int) -> list[float
         insert = n % 2 == 0
         started = time.perf_counter()
         client.text_document_did_change(_change(uri, n + 2, line, insert))
-        await _until(published, uri, lambda d: any(x.code == "WS201" for x in d) == insert)
+        await _until(published, uri, lambda d, insert=insert: any(x.code == "WS201" for x in d) == insert)
         timings.append(time.perf_counter() - started)
     await client.shutdown_async(None)
     client.exit(None)
