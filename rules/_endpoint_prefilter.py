@@ -28,7 +28,13 @@ from wsrefactor.rules._endpoints import (
     WEBSOCKET_TYPES,
     WEBSOCKETS_SERVE,
 )
-from wsrefactor.rules._prefilter import AstImports, index, module_level_stmts, per_tree, prefixes
+from wsrefactor.rules._prefilter import (
+    AstImports,
+    index,
+    module_level_stmts,
+    per_tree,
+    prefixes,
+)
 
 _Func = ast.FunctionDef | ast.AsyncFunctionDef
 

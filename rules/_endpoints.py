@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from wsrefactor.rule import FileContext
-from wsrefactor.rules._helpers import call_name, keyword, module_level_statements, positional
+from wsrefactor.rules._helpers import (
+    call_name,
+    keyword,
+    module_level_statements,
+    positional,
+)
 from wsrefactor.walk import walk as walk_tree
 
 # --------------------------------------------------------------------------------------------

@@ -72,7 +72,13 @@ from typing import Any, Callable, ClassVar
 
 import libcst as cst
 import libcst.helpers
-from libcst.metadata import CodeRange, FunctionScope, PositionProvider, Scope, ScopeProvider
+from libcst.metadata import (
+    CodeRange,
+    FunctionScope,
+    PositionProvider,
+    Scope,
+    ScopeProvider,
+)
 
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
@@ -378,6 +384,9 @@ class _ReadCollector:
         if not isinstance(node, cst.Name) or node not in span:
             return
         event = _Event(node.value, node, span[node][0], nested)
+        self._is_within_2(access, sc, node, event)
+
+    def _is_within_2(self, access: Any, sc: Scope, node: Any, event: _Event) -> None:
         referents = access.referents
         scope = self.facts.scope
         if any(r.scope is scope for r in referents) or self._unlinked_local(sc, node.value, referents):
@@ -1367,9 +1376,7 @@ class Extractor:
     ) -> Iterator[_Candidate]:
         """Every run of ``block`` worth extracting for ``metric``, with its estimated score."""
         body = list(block.body)
-        ccs = [statement_cc(s) for s in body]
-        # the docstring stays on the function (``__doc__``)
-        first = 1 if block is self.func.body and _is_docstring(body[0]) else 0
+        first, ccs = self._statement_cc(body, block)
         for i in range(first, len(body)):
             self._check_deadline()
             for j in range(i + 1, len(body) + 1):
@@ -1382,6 +1389,12 @@ class Extractor:
                 if est is not None:
                     cand.score = est
                     yield cand
+
+    def _statement_cc(self, body: Any, block: cst.IndentedBlock) -> tuple[int, list[Any]]:
+        ccs = [statement_cc(s) for s in body]
+        # the docstring stays on the function (``__doc__``)
+        first = 1 if block is self.func.body and _is_docstring(body[0]) else 0
+        return first, ccs
 
     def _estimate(self, cand: _Candidate, metric: str) -> float | None:
         if metric == "cc":
@@ -1448,6 +1461,9 @@ class Extractor:
         if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
             return declared
         parts = _union_parts(declared)
+        return self._none_guarded_2(parts, name, cand)
+
+    def _none_guarded_2(self, parts: Any, name: str, cand: _Candidate) -> str | None:
         if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
             rest = [p for p in parts if p != "None"]
             return rest[0] if len(rest) == 1 else " | ".join(rest)
@@ -1473,15 +1489,14 @@ class Extractor:
         first = facts.index.span[cand.container.body[cand.start]][0]
         if any(w.name == name and w.index < first for w in facts.writes):
             return True
+        return self._ancestry_node(facts, name, first)
+
+    def _ancestry_node(self, facts: Any, name: str, first: Any) -> bool:
         for read in facts.reads_by_name.get(name, ()):
             if read.index >= first:
                 break
             for node, parent in self._ancestry(read.node):
-                if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
-                    return True
-                if isinstance(parent, (cst.Assert, cst.IfExp)) or (
-                    isinstance(parent, cst.Call) and isinstance(parent.func, cst.Name) and parent.func.value == "isinstance"
-                ):
+                if _tests_the_name(node, parent):
                     return True
                 if isinstance(node, cst.BaseStatement):
                     break
@@ -1640,11 +1655,15 @@ def name_choices(
         words = _slug(source(stmts, outputs))
         if words and not words[0].isdigit() and words not in found:
             found.append(words)
+    _slug_last(stmts, found)
+    found.append(_slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step")
+    return found
+
+
+def _slug_last(stmts: Sequence[cst.BaseStatement], found: list[str]) -> None:
     last = _slug(_attribute_words(list(stmts[-1:]), ()) or _subject(list(stmts[-1:])))
     if found and last and last not in found[0]:
         found.append(_slug(f"{found[0]}_to_{last.removeprefix('set_')}"))
-    found.append(_slug(f"finish_{func_name}" if tail else f"{func_name}_step") or "step")
-    return found
 
 
 def _result_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
@@ -1691,14 +1710,7 @@ def _call_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> s
     counts: Counter[str] = Counter()
     first_arg: dict[str, str] = {}
     raised = {id(n.exc) for n in _walk_own(stmts) if isinstance(n, cst.Raise) and n.exc is not None}
-    for node in _walk_own(stmts):
-        if isinstance(node, cst.Call) and id(node) not in raised:
-            callee = _callee(node)
-            if callee and callee not in _GENERIC_CALLS and not callee.startswith("__"):
-                counts[callee.lstrip("_")] += 1
-                arg = node.args[0].value if node.args else None
-                if isinstance(arg, (cst.Name, cst.Attribute)) and callee.lstrip("_") not in first_arg:
-                    first_arg[callee.lstrip("_")] = arg.value if isinstance(arg, cst.Name) else arg.attr.value
+    _lstrip_callee(stmts, raised, counts, first_arg)
     if not counts:
         return ""
     callee = counts.most_common(1)[0][0]
@@ -1706,6 +1718,26 @@ def _call_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> s
         return callee
     subject = _subject(stmts) or first_arg.get(callee, "")
     return f"{callee}_{subject}" if subject and subject != "self" else ""
+
+
+def _lstrip_callee(
+    stmts: Sequence[cst.BaseStatement],
+    raised: Any,
+    counts: Counter[str],
+    first_arg: dict[str, str],
+) -> None:
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Call) and id(node) not in raised:
+            _lstrip_callee_to_arg(node, counts, first_arg)
+
+
+def _lstrip_callee_to_arg(node: Any, counts: Counter[str], first_arg: dict[str, str]) -> None:
+    callee = _callee(node)
+    if callee and callee not in _GENERIC_CALLS and not callee.startswith("__"):
+        counts[callee.lstrip("_")] += 1
+        arg = node.args[0].value if node.args else None
+        if isinstance(arg, (cst.Name, cst.Attribute)) and callee.lstrip("_") not in first_arg:
+            first_arg[callee.lstrip("_")] = arg.value if isinstance(arg, cst.Name) else arg.attr.value
 
 
 def _check_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
@@ -1852,27 +1884,58 @@ def infer_types(
     explicit: dict[str, str] = {}
     body = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
     infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
+    _target_names_to_value(body, explicit, inferred, infer)
+    return _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
+
+
+def _target_names_to_value(
+    body: Any, explicit: dict[str, str], inferred: dict[str, set[str | None]], infer: _Inference
+) -> None:
     for node in _walk_own(body):
         if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
             explicit[node.target.value] = _code(node.annotation.annotation)
         elif isinstance(node, cst.Assign):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    inferred.setdefault(target.target.value, set()).add(infer.expr(node.value))
-                else:
-                    for name in _target_names(target.target):
-                        inferred.setdefault(name, set()).add(None)
+            _expr_value(node, inferred, infer)
         elif isinstance(node, (cst.For, cst.CompFor)):
-            value = "int" if _is_range(node.iter) and isinstance(node.target, cst.Name) else None
-            for name in _target_names(node.target):
-                inferred.setdefault(name, set()).add(value)
+            _is_range_2(node, inferred)
         elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            kind = _code(node.type) if isinstance(node.type, (cst.Name, cst.Attribute)) else None
-            for name in _target_names(node.name.name):
-                inferred.setdefault(name, set()).add(kind)
+            _code_kind(node, inferred)
         elif isinstance(node, (cst.WithItem, cst.NamedExpr)):
             for name in _names_bound_by(node):
                 inferred.setdefault(name, set()).add(None)
+
+
+def _expr_value(node: Any, inferred: dict[str, set[str | None]], infer: _Inference) -> None:
+    for target in node.targets:
+        if isinstance(target.target, cst.Name):
+            inferred.setdefault(target.target.value, set()).add(infer.expr(node.value))
+        else:
+            for name in _target_names(target.target):
+                inferred.setdefault(name, set()).add(None)
+
+
+def _is_range_2(node: Any, inferred: dict[str, set[str | None]]) -> None:
+    value = "int" if _is_range(node.iter) and isinstance(node.target, cst.Name) else None
+    for name in _target_names(node.target):
+        inferred.setdefault(name, set()).add(value)
+
+
+def _code_kind(node: Any, inferred: dict[str, set[str | None]]) -> None:
+    kind = _code(node.type) if isinstance(node.type, (cst.Name, cst.Attribute)) else None
+    for name in _target_names(node.name.name):
+        inferred.setdefault(name, set()).add(kind)
+
+
+def _code_returns(
+    inferred: dict[str, set[str | None]],
+    known: dict[str, str],
+    explicit: dict[str, str],
+    func: cst.FunctionDef,
+    params: Any,
+    typed: Any,
+    any_imported: bool,
+    any_usable: bool,
+) -> _Types:
     for name, kinds in inferred.items():
         if name not in known and len(kinds) == 1 and None not in kinds:
             known[name] = next(iter(kinds))  # type: ignore[assignment]
@@ -1904,6 +1967,9 @@ class _Inference:
             return simple
         if isinstance(node, (cst.Dict, cst.DictComp)) and self.any_imported:
             return "dict[str, Any]" if _string_keys(node) else None
+        return self._expr_body_2(node)
+
+    def _expr_body_2(self, node: cst.BaseExpression) -> str | None:
         if isinstance(node, (cst.List, cst.ListComp)) and self.any_imported:
             return "list[Any]"
         if isinstance(node, cst.Name):
@@ -1911,6 +1977,9 @@ class _Inference:
             if node.value in self.known:
                 return self.known[node.value]
             return next(iter(kinds)) if kinds and len(kinds) == 1 else None
+        return self._expr_body(node)
+
+    def _expr_body(self, node: cst.BaseExpression) -> str | None:
         if isinstance(node, cst.IfExp):
             a, b = self.expr(node.body), self.expr(node.orelse)
             return a if a is not None and a == b else None
@@ -1928,6 +1997,9 @@ class _Inference:
             return func.value if func.value in self.classes else None
         if not isinstance(func, cst.Attribute):
             return None
+        return self._expr_owner(func, node)
+
+    def _expr_owner(self, func: Any, node: cst.Call) -> str | None:
         owner = self.expr(func.value)
         method = func.attr.value
         if owner == "str" and method in _STR_METHODS:
@@ -1946,6 +2018,10 @@ def _literal_type(node: cst.BaseExpression) -> str | None:
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
         prefix = node.prefix.lower() if isinstance(node, (cst.SimpleString, cst.FormattedString)) else ""
         return "bytes" if "b" in prefix else "str"
+    return _finish_literal_type(node)
+
+
+def _finish_literal_type(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name) and node.value in ("True", "False"):
         return "bool"
     if isinstance(node, cst.Comparison) or (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)):
@@ -1970,12 +2046,16 @@ def class_attribute_types(cls: cst.ClassDef) -> dict[str, str]:
         for node in own:
             if not isinstance(node, cst.AnnAssign):
                 continue
-            target = node.target
-            if isinstance(target, cst.Name) and not isinstance(stmt, cst.FunctionDef):
-                out[target.value] = _code(node.annotation.annotation)
-            elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
-                out[target.attr.value] = _code(node.annotation.annotation)
+            _code_target(node, stmt, out)
     return out
+
+
+def _code_target(node: Any, stmt: Any, out: dict[str, str]) -> None:
+    target = node.target
+    if isinstance(target, cst.Name) and not isinstance(stmt, cst.FunctionDef):
+        out[target.value] = _code(node.annotation.annotation)
+    elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+        out[target.attr.value] = _code(node.annotation.annotation)
 
 
 def module_type_facts(module: cst.Module) -> tuple[frozenset[str], bool]:
@@ -1986,13 +2066,18 @@ def module_type_facts(module: cst.Module) -> tuple[frozenset[str], bool]:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-                    mod = cst.helpers.get_full_name_for_node(small.module) if small.module else ""
-                    if mod in ("typing", "typing_extensions") and any(
-                        isinstance(a.name, cst.Name) and a.name.value == "Any" and a.asname is None
-                        for a in small.names
-                    ):
-                        any_imported = True
+                    any_imported = _get_full_name_for_node(small, any_imported)
     return classes, any_imported
+
+
+def _get_full_name_for_node(small: Any, any_imported: bool) -> bool:
+    mod = cst.helpers.get_full_name_for_node(small.module) if small.module else ""
+    if mod in ("typing", "typing_extensions") and any(
+        isinstance(a.name, cst.Name) and a.name.value == "Any" and a.asname is None
+        for a in small.names
+    ):
+        any_imported = True
+    return any_imported
 
 
 # --------------------------------------------------------------------------
@@ -2055,10 +2140,7 @@ _HELPER_DECORATOR = {"classmethod": "classmethod", "static": "staticmethod"}
 
 
 def _helper_def(plan: Plan, body: list[cst.BaseStatement]) -> cst.FunctionDef:
-    annotations = plan.annotations or (None,) * len(plan.inputs)
-    typed = [f"{n}: {a}" if a else n for n, a in zip(plan.inputs, annotations)]
-    params = [p for n, p in zip(plan.inputs, typed) if n not in plan.kwonly]
-    keywords = [p for n, p in zip(plan.inputs, typed) if n in plan.kwonly]
+    keywords, params = _compute_keywords_and_params(plan)
     if keywords:
         params += ["*", *keywords]
     if plan.kind in ("method", "classmethod"):
@@ -2074,6 +2156,14 @@ def _helper_def(plan: Plan, body: list[cst.BaseStatement]) -> cst.FunctionDef:
         decorators=[cst.Decorator(cst.Name(decorator))] if decorator else [],
         leading_lines=[cst.EmptyLine(indent=False)] * (2 if plan.module_level else 1),
     )
+
+
+def _compute_keywords_and_params(plan: Plan) -> tuple[list[Any], list[Any]]:
+    annotations = plan.annotations or (None,) * len(plan.inputs)
+    typed = [f"{n}: {a}" if a else n for n, a in zip(plan.inputs, annotations)]
+    params = [p for n, p in zip(plan.inputs, typed) if n not in plan.kwonly]
+    keywords = [p for n, p in zip(plan.inputs, typed) if n in plan.kwonly]
+    return keywords, params
 
 
 def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.SimpleStatementLine:
@@ -2311,14 +2401,22 @@ class Planner:
         before = (cc, length)
         if len(units) == 1:
             return self._refused(func, main, self._why())
-        over = [u for u in units if u.value(self.metric) > self.limit]
+        over = self._build_over(units)
         start, end = before[0 if self.metric == "cc" else 1], main.value(self.metric)
         if over and not (end <= CLEARLY_SIMPLER * start and all(u.value(self.metric) < start for u in units)):
-            what = "CC" if self.metric == "cc" else "length"
+            what = self._compute_what()
             why = self._why()
             return self._refused(func, main, f"extraction would leave {what} {end} (from {start})" + (f": {why}" if why else ""))
         helpers = _call_order(main.func, [u.func for u in units[1:]])
         return Refactoring(func, main.func, tuple(helpers), before, (main.cc, main.length))
+
+    def _build_over(self, units: list[Any]) -> list[Any]:
+        over = [u for u in units if u.value(self.metric) > self.limit]
+        return over
+
+    def _compute_what(self) -> str:
+        what = "CC" if self.metric == "cc" else "length"
+        return what
 
     def _refused(self, func: cst.FunctionDef, main: _Unit, reason: str) -> Refactoring:
         return Refactoring(func, None, (), (main.cc, main.length), (main.cc, main.length), reason)
@@ -2372,9 +2470,23 @@ class Planner:
         extractor = self._extractor(main, deadline)
         if extractor.facts is None:
             return
+        plans = self._compute_plans(main, extractor)
+        if len(plans) < 2:
+            return
+        func = main.func
+        helpers: list[cst.FunctionDef] = []
+        for plan in reversed(plans):  # last first: earlier statements keep their indexes
+            built = _build(func, plan)
+            if built is None:
+                return
+            func, helper = built
+            helpers.insert(0, helper)
+        self._measure_into(main, func, helpers, units)
+
+    def _compute_plans(self, main: _Unit, extractor: Any) -> list[Plan]:
         block = main.func.body
         body = list(block.body)
-        first = 1 if body and _is_docstring(body[0]) else 0
+        first = self._compute_first(body)
         cap = self.limit - 1 if self.metric == "cc" else self.limit - 2
         sizes = [
             statement_cc(stmt) if self.metric == "cc" else _line_span(extractor, stmt) for stmt in body
@@ -2393,17 +2505,12 @@ class Planner:
             if plan is not None:
                 self.taken.add(plan.helper_name)
                 plans.append(plan)
-        if len(plans) < 2:
-            return
-        func = main.func
-        helpers: list[cst.FunctionDef] = []
-        for plan in reversed(plans):  # last first: earlier statements keep their indexes
-            built = _build(func, plan)
-            if built is None:
-                return
-            func, helper = built
-            helpers.insert(0, helper)
-        self._measure_into(main, func, helpers, units)
+        return plans
+
+    @staticmethod
+    def _compute_first(body: Any) -> int:
+        first = 1 if body and _is_docstring(body[0]) else 0
+        return first
 
     # -- dispatch handlers ---------------------------------------------------
 
@@ -2418,6 +2525,22 @@ class Planner:
         extractor = self._extractor(main, deadline)
         if extractor.facts is None:
             return
+        plans, stmt_path = self._compute_plans_and_stmt_path(chain, extractor)
+        if len(plans) < 2:
+            return
+        func = main.func
+        helpers: list[cst.FunctionDef] = []
+        for plan in plans:
+            built = _build(func, plan)
+            if built is None:
+                return
+            func, helper = built
+            helpers.append(helper)
+        if self.match_ok:
+            func = _to_match(func, stmt_path)
+        self._measure_into(main, func, helpers, units)
+
+    def _compute_plans_and_stmt_path(self, chain: Any, extractor: Any) -> tuple[list[Plan], Any]:
         stmt_path, stmt, tail, branches = chain
         plans: list[Plan] = []
         for steps, body, literals in branches:
@@ -2433,19 +2556,7 @@ class Planner:
             if plan is not None:
                 self.taken.add(plan.helper_name)
                 plans.append(plan)
-        if len(plans) < 2:
-            return
-        func = main.func
-        helpers: list[cst.FunctionDef] = []
-        for plan in plans:
-            built = _build(func, plan)
-            if built is None:
-                return
-            func, helper = built
-            helpers.append(helper)
-        if self.match_ok:
-            func = _to_match(func, stmt_path)
-        self._measure_into(main, func, helpers, units)
+        return plans, stmt_path
 
     def _measure_into(
         self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit]
@@ -2522,6 +2633,12 @@ def _dispatch_branches(stmt: cst.If) -> list[_Branch] | None:
         branches.append(((*steps, ("if", 0)), body, test[1]))
         steps = (*steps, ("elif", 0))
         node = node.orelse
+    return _finish_dispatch_branches(node, branches, steps)
+
+
+def _finish_dispatch_branches(
+    node: Any, branches: list[_Branch], steps: _Path
+) -> list[_Branch] | None:
     if isinstance(node, cst.Else):
         body = node.body if isinstance(node.body, cst.IndentedBlock) else None
         branches.append(((*steps[:-1], ("else", 0)) if steps else (("else", 0),), body, ()))
@@ -2542,6 +2659,10 @@ def _literal_test(test: cst.BaseExpression) -> tuple[str, tuple[Any, ...]] | Non
         if value is None or not _plain_subject(left):
             return None
         return _code(left), (value,)
+    return _plain_subject_2(target, right, left)
+
+
+def _plain_subject_2(target: Any, right: Any, left: Any) -> tuple[str, tuple[Any, ...]] | None:
     if isinstance(target.operator, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and _plain_subject(left):
         values = tuple(_literal_value(e.value) for e in right.elements)
         if values and all(v is not None for v in values):
@@ -2582,15 +2703,7 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
     subject: cst.BaseExpression | None = None
     node: cst.If | cst.Else | None = stmt
     while isinstance(node, cst.If):
-        test = cst.ensure_type(node.test, cst.Comparison)
-        left, right = test.left, test.comparisons[0].comparator
-        if _literal_value(left) is not None and _plain_subject(right):
-            left, right = right, left
-        subject = subject or left.with_changes(lpar=[], rpar=[])
-        values = [right] if isinstance(test.comparisons[0].operator, cst.Equal) else [
-            e.value for e in cst.ensure_type(right, (cst.Tuple, cst.List, cst.Set)).elements  # type: ignore[arg-type]
-        ]
-        patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in values]
+        patterns, subject = _ensure_type(node, subject)
         pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
             [cst.MatchOrElement(p) for p in patterns]
         )
@@ -2603,6 +2716,19 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
     match = cst.Match(subject=subject, cases=cases, leading_lines=stmt.leading_lines)
     new_block = block.with_changes(body=[*block.body[:index], match, *block.body[index + 1:]])
     return cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
+
+
+def _ensure_type(node: Any, subject: Any) -> tuple[list[Any], cst.BaseExpression | None]:
+    test = cst.ensure_type(node.test, cst.Comparison)
+    left, right = test.left, test.comparisons[0].comparator
+    if _literal_value(left) is not None and _plain_subject(right):
+        left, right = right, left
+    subject = subject or left.with_changes(lpar=[], rpar=[])
+    values = [right] if isinstance(test.comparisons[0].operator, cst.Equal) else [
+        e.value for e in cst.ensure_type(right, (cst.Tuple, cst.List, cst.Set)).elements  # type: ignore[arg-type]
+    ]
+    patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in values]
+    return patterns, subject
 
 
 def _call_order(func: cst.FunctionDef, helpers: Sequence[cst.FunctionDef]) -> list[cst.FunctionDef]:
@@ -2821,3 +2947,13 @@ def _enclosing_names(ancestors: Sequence[cst.CSTNode]) -> frozenset[str]:
             out |= {p.name.value for p in every}
             out |= _stored_names(list(node.body.body))
     return frozenset(out)
+
+
+def _tests_the_name(node: cst.CSTNode, parent: cst.CSTNode) -> bool:
+    """``node`` (a read of a name) is tested: an ``if``/``while`` test, an ``assert``, a
+    conditional expression or an ``isinstance`` call, which narrow its type from there on."""
+    if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
+        return True
+    if isinstance(parent, (cst.Assert, cst.IfExp)):
+        return True
+    return isinstance(parent, cst.Call) and isinstance(parent.func, cst.Name) and parent.func.value == "isinstance"

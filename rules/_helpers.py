@@ -140,11 +140,16 @@ def _nested_blocks(stmt: cst.BaseStatement) -> Iterator[cst.BaseStatement]:
         if isinstance(orelse, cst.Else):
             blocks.append(orelse.body)
     elif isinstance(stmt, (cst.Try, cst.TryStar)):
-        blocks.append(stmt.body)
-        blocks.extend(h.body for h in stmt.handlers)
-        blocks.extend(b.body for b in (stmt.orelse, stmt.finalbody) if b is not None)
+        blocks.extend(_try_blocks(stmt))
     elif isinstance(stmt, cst.With):
         blocks.append(stmt.body)
     for block in blocks:
         if isinstance(block, cst.IndentedBlock):
             yield from block.body
+
+
+def _try_blocks(stmt: cst.Try | cst.TryStar) -> list[cst.BaseSuite]:
+    """A ``try``'s suites in source order: body, handlers, ``else``, ``finally``."""
+    blocks = [stmt.body, *(h.body for h in stmt.handlers)]
+    blocks.extend(b.body for b in (stmt.orelse, stmt.finalbody) if b is not None)
+    return blocks

@@ -11,7 +11,13 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import EndpointFacts, endpoint_facts, is_none, method_calls, str_value
+from wsrefactor.rules._endpoint_prefilter import (
+    EndpointFacts,
+    endpoint_facts,
+    is_none,
+    method_calls,
+    str_value,
+)
 from wsrefactor.rules._endpoint_prefilter import keyword as ast_keyword
 from wsrefactor.rules._endpoint_prefilter import positional as ast_positional
 from wsrefactor.rules._endpoints import (

@@ -11,7 +11,12 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import endpoint_facts, is_none, keyword, method_calls
+from wsrefactor.rules._endpoint_prefilter import (
+    endpoint_facts,
+    is_none,
+    keyword,
+    method_calls,
+)
 from wsrefactor.rules._endpoints import (
     ASGI_ITER_MODES,
     ASGI_RECEIVE_MODES,

@@ -15,8 +15,19 @@ import libcst as cst
 from wsrefactor.codegen import render
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import endpoint_facts, method_calls, reached_nodes
-from wsrefactor.rules._endpoints import Endpoint, EndpointModel, ReceiveSite, endpoints, positional_params, walk
+from wsrefactor.rules._endpoint_prefilter import (
+    endpoint_facts,
+    method_calls,
+    reached_nodes,
+)
+from wsrefactor.rules._endpoints import (
+    Endpoint,
+    EndpointModel,
+    ReceiveSite,
+    endpoints,
+    positional_params,
+    walk,
+)
 from wsrefactor.rules._helpers import call_name
 from wsrefactor.rules._prefilter import per_tree
 

@@ -11,7 +11,13 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._ast_twins import imports_from, int_literal, may_call, prefixes, source_text
+from wsrefactor.rules._ast_twins import (
+    imports_from,
+    int_literal,
+    may_call,
+    prefixes,
+    source_text,
+)
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import call_name, int_value, keyword, positional
 from wsrefactor.rules._prefilter import index

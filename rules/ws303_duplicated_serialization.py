@@ -18,7 +18,15 @@ import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
-from wsrefactor.rule import FileContext, Invalid, Option, ProjectEdit, ProjectFinding, ProjectRule, Valid
+from wsrefactor.rule import (
+    FileContext,
+    Invalid,
+    Option,
+    ProjectEdit,
+    ProjectFinding,
+    ProjectRule,
+    Valid,
+)
 from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.walk import visit
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from wsrefactor.registry import load_rules
-from wsrefactor.testing import assert_fix_contracts, check_source, example_options, fix_source
+from wsrefactor.testing import (
+    assert_fix_contracts,
+    check_source,
+    example_options,
+    fix_source,
+)
 
 RULES = {c: r for c, r in load_rules(()).items() if c not in ("WS000", "WS001")}
 

@@ -32,6 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # check corpora (the full table each) and the special measurements
@@ -406,16 +407,7 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 
 def _fix_contract(root: Path, before: dict[Path, bytes], jobs: int) -> str:
     """Every changed file compiles; a second fix run changes nothing (``fix --diff`` exits 0)."""
-    changed = [p for p in _files(root) if before.get(p) != p.read_bytes()]
-    broken = []
-    for path in changed:
-        try:
-            compile(path.read_bytes(), str(path), "exec")
-        except (SyntaxError, ValueError) as exc:
-            broken.append(f"{path.relative_to(root)}: {exc}")
-    # the changed files are what a second run could change again (all of them: a cross-file fix
-    # reads the whole project; a run that was stopped early: only those, or it would redo the work)
-    targets = ["."] if len(changed) * 2 > len(before) else [str(p.relative_to(root)) for p in changed]
+    targets, changed, broken = _read_bytes(root, before)
     second = subprocess.run(  # nosec B603
         [sys.executable, "-m", "wsrefactor", "fix", *targets, "--unsafe-fixes", "--no-cache", "--diff", "-q", f"-j{jobs}"],
         cwd=root, capture_output=True, text=True,
@@ -428,6 +420,20 @@ def _fix_contract(root: Path, before: dict[Path, bytes], jobs: int) -> str:
     )
     compiled = "all compile" if not broken else f"{len(broken)} DO NOT COMPILE: " + "; ".join(broken[:3])
     return f"{len(changed)} files changed, {compiled}; {again}"
+
+
+def _read_bytes(root: Path, before: dict[Path, bytes]) -> tuple[list[Any], list[Any], list[Any]]:
+    changed = [p for p in _files(root) if before.get(p) != p.read_bytes()]
+    broken = []
+    for path in changed:
+        try:
+            compile(path.read_bytes(), str(path), "exec")
+        except (SyntaxError, ValueError) as exc:
+            broken.append(f"{path.relative_to(root)}: {exc}")
+    # the changed files are what a second run could change again (all of them: a cross-file fix
+    # reads the whole project; a run that was stopped early: only those, or it would redo the work)
+    targets = ["."] if len(changed) * 2 > len(before) else [str(p.relative_to(root)) for p in changed]
+    return targets, changed, broken
 
 
 def _children_cpu() -> float:
@@ -586,6 +592,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fix-timeout", type=float, default=900.0, help="stop a fix run after this many seconds (SIGTERM)")
     parser.add_argument("--websocket-files", type=int, default=400, help="size of the WebSocket-heavy corpus")
     args = parser.parse_args(argv)
+    cold = _compute_cold(args)
+    if "synthetic1x" in cold and "synthetic10x" in cold:
+        print(f"\nscaling: 10x the files took {cold['synthetic10x'] / cold['synthetic1x']:.1f}x the time "
+              f"(check --select WS, cold, -j{args.jobs})")
+
+
+def _compute_cold(args: Any) -> dict[str, float]:
     chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     cold: dict[str, float] = {}
@@ -602,23 +615,25 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rows = bench_fix(name, root, args.jobs, args.fix_timeout)
             _print_table(rows)
             sys.stdout.flush()
-        for name in [c for c in chosen if c not in SPECIAL]:
-            if name == "stdlib":
-                root = stdlib_corpus(dest, args.stdlib_limit)
-            elif name == "websocket":
-                root = websocket_corpus(dest, args.websocket_files)
-            else:
-                root = synthetic_corpus(dest, 1 if name == "synthetic1x" else 10)
-            files = _files(root)
-            lines = sum(p.read_bytes().count(b"\n") for p in files)
-            print(f"\n## {name}: {len(files)} files, {lines} lines")
-            rows = bench_corpus(name, root, args.repeat, args.jobs, not args.no_peers)
-            _print_table(rows)
-            sys.stdout.flush()
-            cold[name] = rows[3][1]
-    if "synthetic1x" in cold and "synthetic10x" in cold:
-        print(f"\nscaling: 10x the files took {cold['synthetic10x'] / cold['synthetic1x']:.1f}x the time "
-              f"(check --select WS, cold, -j{args.jobs})")
+        _stdlib_corpus(chosen, dest, args, cold)
+    return cold
+
+
+def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) -> None:
+    for name in [c for c in chosen if c not in SPECIAL]:
+        if name == "stdlib":
+            root = stdlib_corpus(dest, args.stdlib_limit)
+        elif name == "websocket":
+            root = websocket_corpus(dest, args.websocket_files)
+        else:
+            root = synthetic_corpus(dest, 1 if name == "synthetic1x" else 10)
+        files = _files(root)
+        lines = sum(p.read_bytes().count(b"\n") for p in files)
+        print(f"\n## {name}: {len(files)} files, {lines} lines")
+        rows = bench_corpus(name, root, args.repeat, args.jobs, not args.no_peers)
+        _print_table(rows)
+        sys.stdout.flush()
+        cold[name] = rows[3][1]
 
 
 

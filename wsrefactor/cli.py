@@ -166,11 +166,19 @@ class Session:
         """``with_rules=False`` (the gate) leaves the rule pack unimported unless the config file
         needs it for validation: radon's numbers need no rule, and libcst is a tenth of a second.
         ``stdin``: ``paths`` is the one ``--stdin-filename``, which need not exist."""
-        from wsrefactor.config import ConfigError, Overrides, _check_codes, parse_target_version, resolve
+        from wsrefactor.config import (
+            ConfigError,
+            Overrides,
+            _check_codes,
+            parse_target_version,
+            resolve,
+        )
         from wsrefactor.selection import Selection
 
         def load_rules(plugins: tuple[str, ...] = ()) -> Any:
-            from wsrefactor.registry import load_rules as load  # imports libcst: only when asked
+            from wsrefactor.registry import (
+                load_rules as load,  # imports libcst: only when asked
+            )
 
             return load(plugins)
 

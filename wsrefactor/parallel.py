@@ -55,9 +55,7 @@ def map_chunks(
     # multiprocessing's import is a measurable part of such a run
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ordered = sorted(paths, key=_size, reverse=True)
-    count = len(ordered) if one_per_chunk else min(len(ordered), jobs * 16)
-    chunks = [ordered[i::count] for i in range(count)]
+    chunks = _build_chunks(paths, jobs, one_per_chunk=one_per_chunk)
     results: list[T] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         try:
@@ -71,6 +69,13 @@ def map_chunks(
             _abandon(pool)
             raise
     return results
+
+
+def _build_chunks(paths: Sequence[str], jobs: int, *, one_per_chunk: bool) -> list[Any]:
+    ordered = sorted(paths, key=_size, reverse=True)
+    count = len(ordered) if one_per_chunk else min(len(ordered), jobs * 16)
+    chunks = [ordered[i::count] for i in range(count)]
+    return chunks
 
 
 def _abandon(pool: ProcessPoolExecutor) -> None:

@@ -169,7 +169,7 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
     result = FileResult(path)
     here = job.here(path)
     rules = _rules_for(path, job, here)
-    result.evaluated = tuple(r.code for r in rules)
+    _set_evaluated(result, rules)
     try:
         source = read_source(path) if raw is None else decode(path, raw)
     except SourceError as exc:
@@ -195,6 +195,10 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
     if cache is not None:
         cache.put(path, source.raw, result)
     return result
+
+
+def _set_evaluated(result: Any, rules: Any) -> None:
+    result.evaluated = tuple(r.code for r in rules)
 
 
 def _generated(result: FileResult, text: str, config: Config) -> bool:
@@ -714,13 +718,18 @@ def _defer_to_merge(state: Any, result: FileResult, judged: Callable[[str], bool
     """Record the file's project facts and the suppressions ``merge`` must judge; return the rest."""
     from wsrefactor.shard import could_cover, suppression_record
 
+    deferred = _build_deferred(state, result, could_cover)
+    if deferred:
+        state.suppressions[result.path] = [suppression_record(s, judged) for s in deferred]
+    return [s for s in result.suppressions if not any(s is d for d in deferred)]
+
+
+def _build_deferred(state: Any, result: FileResult, could_cover: Any) -> list[Any]:
     for code in state.rules:
         if code in result.facts:
             state.facts.setdefault(code, {})[result.path] = result.facts[code]
     deferred = [s for s in result.suppressions if any(could_cover(c, state.rules) for c in s.codes)]
-    if deferred:
-        state.suppressions[result.path] = [suppression_record(s, judged) for s in deferred]
-    return [s for s in result.suppressions if not any(s is d for d in deferred)]
+    return deferred
 
 
 def _judged(result: FileResult, selection: Selection) -> Callable[[str], bool]:
@@ -945,6 +954,18 @@ def _finish_file(
         return
     if diff:
         run.diffs.append(diff_for(source, text, display(path)))
+    return _write_file_2(write, data, result, source, run, path, display)
+
+
+def _write_file_2(
+    write: bool,
+    data: Any,
+    result: FileResult,
+    source: Any,
+    run: RunResult,
+    path: str,
+    display: Callable[[str], str],
+) -> None:
     if not write or data == result.on_disk:
         return  # nothing beyond what streaming wrote
     expected = result.on_disk if result.on_disk is not None else source.raw

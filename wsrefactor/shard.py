@@ -178,6 +178,12 @@ def decode(value: Any, allowed_modules: frozenset[str], relocate: Callable[[str]
         return relocate(value)
     if not isinstance(value, dict):
         return value
+    return _check_module(value, allowed_modules, relocate)
+
+
+def _check_module(
+    value: Any, allowed_modules: frozenset[str], relocate: Callable[[str], str]
+) -> Any:
     module, _, name = str(value.get("__fact__", "")).partition(":")
     if module not in allowed_modules:
         raise ShardError(f"shard output names fact class {module}:{name}, not one of a project rule")
@@ -266,18 +272,39 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
     from wsrefactor.runner import finalize_rule
 
     _check_complete(shards)
-    findings = [f for s in shards for f in s.findings]
+    findings = _build_findings(shards)
     facts: dict[str, dict[str, list[Any]]] = {}
     sups: dict[str, list[Suppression]] = {}
     judged: dict[tuple[str, int, int], set[str]] = {}
     context: set[str] = set()
     project = shards[0].project
     codes = dict(project.get("rules", {}))
-    # fact classes may live beside any project rule (WS304 records WS303's ModuleFact) or in
-    # wsrefactor itself; nothing else is ever imported from a shard's output
-    allowed = frozenset(
-        r.__module__ for r in rules.values() if getattr(r, "is_project_rule", False)
-    ) | frozenset(m for m in _fact_modules(shards) if m == "wsrefactor" or m.startswith("wsrefactor."))
+    _move_allowed(rules, shards, facts, sups, judged, context)
+    root = _relocator(project.get("cwd", ""))(project.get("root", "."))
+    for code, options in codes.items():
+        if code not in rules:
+            raise ShardError(f"shards ran project rule {code}, which this wsrefactor does not have (plugins?)")
+        for finding, _ in finalize_rule(rules[code], facts.get(code, {}), options, root):
+            if finding.path in context or _suppressed(finding, sups.get(finding.path, ())):
+                continue
+            findings.append(finding.with_path(display_path(finding.path)))
+    return _with_path(project, sups, judged, findings, display_path, shards)
+
+
+def _build_findings(shards: Sequence[Shard]) -> list[Any]:
+    findings = [f for s in shards for f in s.findings]
+    return findings
+
+
+def _move_allowed(
+    rules: Mapping[str, Any],
+    shards: Sequence[Shard],
+    facts: dict[str, dict[str, list[Any]]],
+    sups: dict[str, list[Suppression]],
+    judged: dict[tuple[str, int, int], set[str]],
+    context: set[str],
+) -> None:
+    allowed = _frozenset_allowed(rules, shards)
     for shard in shards:
         move = _relocator(shard.project.get("cwd", ""))
         for code, by_path in shard.project.get("facts", {}).items():
@@ -291,14 +318,25 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
                 sups.setdefault(move(path), []).append(sup)
                 judged[(move(path), sup.line, sup.column)] = set(r["judged"])
         context.update(move(p) for p in shard.project.get("context", ()))
-    root = _relocator(project.get("cwd", ""))(project.get("root", "."))
-    for code, options in codes.items():
-        if code not in rules:
-            raise ShardError(f"shards ran project rule {code}, which this wsrefactor does not have (plugins?)")
-        for finding, _ in finalize_rule(rules[code], facts.get(code, {}), options, root):
-            if finding.path in context or _suppressed(finding, sups.get(finding.path, ())):
-                continue
-            findings.append(finding.with_path(display_path(finding.path)))
+
+
+def _frozenset_allowed(rules: Mapping[str, Any], shards: Sequence[Shard]) -> Any:
+    # fact classes may live beside any project rule (WS304 records WS303's ModuleFact) or in
+    # wsrefactor itself; nothing else is ever imported from a shard's output
+    allowed = frozenset(
+        r.__module__ for r in rules.values() if getattr(r, "is_project_rule", False)
+    ) | frozenset(m for m in _fact_modules(shards) if m == "wsrefactor" or m.startswith("wsrefactor."))
+    return allowed
+
+
+def _with_path(
+    project: Any,
+    sups: dict[str, list[Suppression]],
+    judged: dict[tuple[str, int, int], set[str]],
+    findings: list[Any],
+    display_path: Any,
+    shards: Sequence[Shard],
+) -> Merged:
     if project.get("ws001", True):
         for path, file_sups in sups.items():
             for sup in file_sups:  # judged per suppression: the codes its file was checked for

@@ -16,7 +16,17 @@ from typing import Optional
 
 import typer
 
-from wsrefactor.cli import FORMAT_FLAGS, ConfigOpt, Failure, Format, Session, _emit_check_report, _guard, _Request, app
+from wsrefactor.cli import (
+    FORMAT_FLAGS,
+    ConfigOpt,
+    Failure,
+    Format,
+    Session,
+    _emit_check_report,
+    _guard,
+    _Request,
+    app,
+)
 
 
 @app.command()

@@ -29,7 +29,13 @@ from wsrefactor.model import Finding, FixSafety
 from wsrefactor.rule import ProjectEdit
 from wsrefactor.runner import ProjectItem
 from wsrefactor.server.app import Doc, WsRefactorServer
-from wsrefactor.server.convert import Lines, diagnostics, finding_range, lsp_edits, overlaps
+from wsrefactor.server.convert import (
+    Lines,
+    diagnostics,
+    finding_range,
+    lsp_edits,
+    overlaps,
+)
 from wsrefactor.server.suppress import suppressed_text
 
 FIX_ALL = "source.fixAll.wsrefactor"

@@ -16,7 +16,11 @@ from collections.abc import Callable
 from wsrefactor.engine import check_parses
 from wsrefactor.fixes import split_lines
 from wsrefactor.model import Finding
-from wsrefactor.suppressions import _logical_spans, apply_suppressions, parse_suppressions
+from wsrefactor.suppressions import (
+    _logical_spans,
+    apply_suppressions,
+    parse_suppressions,
+)
 
 _OURS = re.compile(r"wsrefactor:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 
