@@ -613,15 +613,22 @@ def _return_problem(tail: bool, generator: bool) -> str | None:
     return None
 
 
-def _cached_statement_flow(stmt: cst.BaseStatement) -> _StatementFlow:
-    # runs overlap: each statement is walked once (the node is kept so its id stays valid)
-    cached = _FLOW_CACHE.get(id(stmt))
-    if cached is not None and cached[0] is stmt:
+def _by_identity(cache: dict[int, tuple[Any, Any]], key: Any, limit: int, compute: Callable[[Any], Any]) -> Any:
+    """``compute(key)`` memoized by the object's identity (the object is kept in the cache so its
+    id cannot be reused by another); the cache is emptied past ``limit`` entries."""
+    cached = cache.get(id(key))
+    if cached is not None and cached[0] is key:
         return cached[1]
-    if len(_FLOW_CACHE) > 20000:
-        _FLOW_CACHE.clear()
-    flow = _statement_flow(stmt)
-    _FLOW_CACHE[id(stmt)] = (stmt, flow)
+    if len(cache) > limit:
+        cache.clear()
+    value = compute(key)
+    cache[id(key)] = (key, value)
+    return value
+
+
+def _cached_statement_flow(stmt: cst.BaseStatement) -> _StatementFlow:
+    # runs overlap: each statement is walked once
+    flow: _StatementFlow = _by_identity(_FLOW_CACHE, stmt, 20000, _statement_flow)
     return flow
 
 
@@ -2195,13 +2202,7 @@ _SHARED_NAMES: dict[int, tuple[cst.Module, set[str]]] = {}
 def _shared_names(module: cst.Module) -> set[str]:
     """The module's names, one set for WS301 and WS302 alike: helpers planned by either rule in
     the same pass (applied together) never get the same name."""
-    cached = _SHARED_NAMES.get(id(module))
-    if cached is not None and cached[0] is module:
-        return cached[1]
-    if len(_SHARED_NAMES) > 64:
-        _SHARED_NAMES.clear()
-    names = collect_names(module)
-    _SHARED_NAMES[id(module)] = (module, names)
+    names: set[str] = _by_identity(_SHARED_NAMES, module, 64, collect_names)
     return names
 
 

@@ -272,7 +272,7 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
     from wsrefactor.runner import finalize_rule
 
     _check_complete(shards)
-    findings = _build_findings(shards)
+    findings = [f for s in shards for f in s.findings]
     facts: dict[str, dict[str, list[Any]]] = {}
     sups: dict[str, list[Suppression]] = {}
     judged: dict[tuple[str, int, int], set[str]] = {}
@@ -289,11 +289,6 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
                 continue
             findings.append(finding.with_path(display_path(finding.path)))
     return _with_path(project, sups, judged, findings, display_path, shards)
-
-
-def _build_findings(shards: Sequence[Shard]) -> list[Any]:
-    findings = [f for s in shards for f in s.findings]
-    return findings
 
 
 def _move_allowed(
