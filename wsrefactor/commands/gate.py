@@ -32,6 +32,7 @@ does not exist yet it is created with every current offender (adopting the gate)
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -226,7 +227,27 @@ def average_location(result: Any, config_file: str | None, from_config: bool) ->
     return {"path": worst.path, "line": worst.lineno, "col": worst.col}
 
 
-def _render(fmt: Format, result: Any, errors: list[dict[str, Any]], where: Any = None) -> str:
+def _anchored(data: dict[str, Any], root: str | None) -> dict[str, Any]:
+    """The same document with project-relative paths made absolute: SARIF, GitHub and JUnit
+    locate files from the working directory, which need not be the project root (a gate run
+    from a subdirectory). The JSON format keeps project-relative paths, its baseline keys."""
+    if not root:
+        return data
+
+    def anchor(item: dict[str, Any]) -> dict[str, Any]:
+        path = item.get("path")
+        if isinstance(path, str) and path and not os.path.isabs(path):
+            return {**item, "path": os.path.join(root, path)}
+        return item
+
+    anchored = {key: [anchor(i) for i in data[key]] for key in ("functions", "violations", "errors") if key in data}
+    for f in anchored.get("functions", []):
+        if f.get("reasons"):
+            f["reasons"] = [anchor(r) for r in f["reasons"]]
+    return {**data, **anchored}
+
+
+def _render(fmt: Format, result: Any, errors: list[dict[str, Any]], where: Any = None, root: str | None = None) -> str:
     from wsrefactor.gate import render_text, to_json
 
     if fmt is Format.text:
@@ -237,7 +258,7 @@ def _render(fmt: Format, result: Any, errors: list[dict[str, Any]], where: Any =
         data["average_location"] = where
     if fmt is Format.json:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
-    text = _render_external(fmt, data)
+    text = _render_external(fmt, _anchored(data, root))
     return text if text.endswith("\n") else text + "\n"
 
 
@@ -387,7 +408,7 @@ def gate(
             data = load_baseline(baseline_path)
         result = evaluate(blocks, settings, data, paths=files)
         where = average_location(result, session.config.source, max_average is None and "max_average" in table)
-        _write_output(_render(fmt, result, errors, where), output)
+        _write_output(_render(fmt, result, errors, where, settings.root), output)
         code = _exit_code(result.passed, errors)
     raise typer.Exit(code)
 
