@@ -290,16 +290,50 @@ def _bandit_table(table: Mapping[str, Any], where: str) -> dict[str, tuple[str, 
     """The parts of ``[tool.bandit]`` that decide what bandit reports: ``skips``, ``tests``,
     ``exclude_dirs``. Its other keys (plugin options) are bandit's business and left alone."""
     out: dict[str, tuple[str, ...]] = {}
+    section = "[bandit]" if where.endswith(BANDIT_INI) else "[tool.bandit]"
     for key, field_name in (("skips", "bandit_skips"), ("tests", "bandit_tests"), ("exclude_dirs", "bandit_exclude_dirs")):
         if key in table:
-            values = _list_of_str(table[key], f"[tool.bandit] {key}", where)
+            values = _list_of_str(table[key], f"{section} {key}", where)
             if key != "exclude_dirs":
                 bad = [v for v in values if not re.fullmatch(r"B\d{3}", v.strip().upper())]
                 if bad:
-                    raise ConfigError(f"{where}: '[tool.bandit] {key}' has {bad[0]!r}, which is not a bandit test id")
+                    raise ConfigError(f"{where}: '{section} {key}' has {bad[0]!r}, which is not a bandit test id")
                 values = tuple(v.strip().upper() for v in values)
             out[field_name] = values
     return out
+
+
+BANDIT_INI = ".bandit"
+
+
+def _read_bandit_ini(file: Path) -> dict[str, Any]:
+    """A ``.bandit`` INI file's ``[bandit]`` section as a ``[tool.bandit]`` table: ``skips`` and
+    ``tests`` are comma-separated ids (brackets allowed, lines may continue), ``exclude`` paths
+    are read as ``exclude_dirs``. Bandit finds this file in the scanned project's root."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(Path(file).read_text(encoding="utf-8"), source=str(file))
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: config is not valid UTF-8") from None
+    except configparser.Error as exc:
+        raise ConfigError(f"{file}: malformed INI: {' '.join(str(exc).split())}") from None
+    if not parser.has_section("bandit"):
+        return {}
+    section = parser["bandit"]
+
+    def items(key: str) -> list[str]:
+        raw = section.get(key, "").replace("[", "").replace("]", "").replace("\n", ",")
+        return [v.strip().strip("'\"").removesuffix("/*") for v in raw.split(",") if v.strip().strip("'\"")]
+
+    table: dict[str, Any] = {key: items(key) for key in ("skips", "tests") if key in section}
+    excluded = [d for key in ("exclude", "exclude_dirs") for d in items(key)]
+    if excluded:
+        table["exclude_dirs"] = excluded
+    return table
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
@@ -319,6 +353,8 @@ def _kind(file: Path) -> str | None:
     ``"bandit"`` for a pyproject.toml with only ``[tool.bandit]``, None otherwise."""
     if not file.is_file():
         return None
+    if file.name == BANDIT_INI:
+        return "bandit"
     if file.name != "pyproject.toml":
         return "config"
     try:
@@ -347,6 +383,8 @@ class _Finder:
                     break
                 if kind == "bandit":
                     bandit = directory / name
+            if config is None and bandit is None and _kind(directory / BANDIT_INI):
+                bandit = directory / BANDIT_INI
             self._own[directory] = (config, bandit)
         return self._own[directory]
 
@@ -378,6 +416,8 @@ def find_config(start: Path) -> Path | None:
 def load_file(file: Path, rules: RulesLoader) -> Config:
     """One config file, validated; its directory is the root of its globs."""
     where = str(file)
+    if Path(file).name == BANDIT_INI:
+        return parse_table({}, where, Path(file).resolve().parent, rules, _read_bandit_ini(file))
     data = _read_toml(file)
     bandit: Any = None
     if "tool" in data or Path(file).name == "pyproject.toml":
@@ -390,6 +430,9 @@ def load_file(file: Path, rules: RulesLoader) -> Config:
         table = data  # a dedicated config file holds the table at top level
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [tool.wsrefactor] must be a table")
+    ini = Path(file).resolve().parent / BANDIT_INI
+    if bandit is None and ini.is_file():
+        bandit = _read_bandit_ini(ini)
     return parse_table(table, where, Path(file).resolve().parent, rules, bandit)
 
 
