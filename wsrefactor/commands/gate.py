@@ -163,12 +163,28 @@ def gate_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def _measure_many(paths: Sequence[str]) -> list[tuple[str, Any]]:
-    """Worker: ``(path, blocks)`` or ``(path, ComplexityError)`` for each file."""
+def _says_generated(path: str) -> bool:
+    """The file's header says it is generated (``check`` skips such files the same way)."""
+    from wsrefactor.discovery import generated_header
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16384)
+    except OSError:
+        return False  # measuring reports the unreadable file
+    return generated_header(head.decode("utf-8", errors="replace"))
+
+
+def _measure_many(paths: Sequence[str], include_generated: bool = False) -> list[tuple[str, Any]]:
+    """Worker: ``(path, blocks)``, ``(path, ComplexityError)``, or ``(path, None)`` for a file
+    whose header says it is generated, for each file."""
     from wsrefactor.complexity import ComplexityError, measure_file
 
     out: list[tuple[str, Any]] = []
     for path in paths:
+        if not include_generated and _says_generated(path):
+            out.append((path, None))
+            continue
         try:
             out.append((path, measure_file(path)))
         except ComplexityError as exc:
@@ -176,11 +192,11 @@ def _measure_many(paths: Sequence[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def measure_files(paths: Sequence[str], jobs: int) -> list[tuple[str, Any]]:
+def measure_files(paths: Sequence[str], jobs: int, include_generated: bool = False) -> list[tuple[str, Any]]:
     """Measure every file; in worker processes (largest first, small chunks) when many."""
     from wsrefactor.parallel import map_chunks
 
-    results = map_chunks(_measure_many, paths, jobs, min_items=PARALLEL_MIN_FILES)
+    results = map_chunks(_measure_many, paths, jobs, include_generated, min_items=PARALLEL_MIN_FILES)
     return sorted(results, key=lambda r: r[0])
 
 
@@ -329,7 +345,9 @@ def _measure_session(
     blocks: list[Any] = []
     errors: list[dict[str, Any]] = []
     files: list[str] = []
-    for path, outcome in measure_files(paths, _jobs(jobs)):
+    for path, outcome in measure_files(paths, _jobs(jobs), session.config.include_generated):
+        if outcome is None:
+            continue  # generated: not the project's code to gate
         if isinstance(outcome, ComplexityError):
             shown = settings.relpath(path)
             _err(f"{shown}{':' + str(outcome.lineno) if outcome.lineno else ''}: cannot measure: {outcome.message}")
