@@ -6,7 +6,7 @@ CST objects never leave a worker; what leaves is what a report or a writer needs
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,12 +63,13 @@ class FixInfo:
     # fixes in JSON/SARIF/the dashboard without ``--fix-edits``): ``edits`` is empty for that reason.
     planned: bool = True
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, shown: Callable[[str], str] = str) -> dict[str, Any]:
+        """``shown`` spells the other files' paths as the report spells ``filename``."""
         return {
             "safety": self.safety.value,
             "description": self.description,
             "edits": [e.to_json() for e in self.edits],
-            "other_files": {p: [e.to_json() for e in es] for p, es in self.other_files},
+            "other_files": {shown(p): [e.to_json() for e in es] for p, es in self.other_files},
             "planned": self.planned,
         }
 
@@ -105,7 +106,7 @@ class Finding:
     def with_path(self, path: str) -> Finding:
         return replace(self, path=path)
 
-    def to_json(self, display_path: str | None = None) -> dict[str, Any]:
+    def to_json(self, display_path: str | None = None, shown: Callable[[str], str] = str) -> dict[str, Any]:
         return {
             "code": self.code,
             "name": self.name,
@@ -117,7 +118,7 @@ class Finding:
             "end_column": self.end_column,
             "severity": self.severity.value,
             "category": self.category,
-            "fix": self.fix.to_json() if self.fix else None,
+            "fix": self.fix.to_json(shown) if self.fix else None,
         }
 
 

@@ -531,6 +531,46 @@ def _apply_payloads(
     return module.code
 
 
+def project_fix_edits(
+    project: list[ProjectItem], result_for: Callable[[str], FileResult | None], rules: Mapping[str, type[Rule]]
+) -> list[ProjectItem]:
+    """Each cross-file fix's text edits, file by file, as ``fix`` would apply that fix alone to
+    the files as they are: for a report that carries edits (JSON, SARIF), from ``check`` and from
+    ``merge`` alike. New files the fix would create are whole-file insertions under
+    ``other_files``. A fix that cannot be applied (a file missing or that would not parse) is
+    reported as not planned, never with partial edits."""
+    from wsrefactor.fixes import text_edits
+    from wsrefactor.model import Edit
+
+    planned: dict[int, FixInfo] = {}  # the copies of one group carry the same edit
+    out: list[ProjectItem] = []
+    for finding, edit in project:
+        if edit is None or finding.fix is None:
+            out.append((finding, edit))
+            continue
+        if id(edit) not in planned:
+            per_file: dict[str, tuple[Edit, ...]] = {}
+            try:
+                for path, payloads in sorted(_payloads_by_path([(finding.code, edit)]).items()):
+                    result = result_for(path)
+                    if result is None:
+                        raise SourceError("not analysed in this run")
+                    before = (result.source or read_source(path)).text
+                    per_file[path] = text_edits(before, _apply_payloads(path, result, payloads, rules))
+            except SourceError:
+                planned[id(edit)] = replace(finding.fix, planned=False)
+            else:
+                for path, text in edit.new_files:
+                    per_file[path] = (Edit(1, 1, 1, 1, text),)
+                planned[id(edit)] = replace(finding.fix, edits=(), other_files=tuple(sorted(per_file.items())))
+        info = planned[id(edit)]
+        if info.planned:
+            own = dict(info.other_files).get(finding.path, ())
+            info = replace(info, edits=own, other_files=tuple((p, e) for p, e in info.other_files if p != finding.path))
+        out.append((replace(finding, fix=info), edit))
+    return out
+
+
 def _apply_project_edits(
     results: Mapping[str, FileResult], edits: Sequence[tuple[str, ProjectEdit]], job: Job
 ) -> tuple[dict[str, str], list[str]]:
@@ -616,10 +656,16 @@ def _project_results(
 ) -> list[tuple[Finding, ProjectEdit | None]]:
     """Cross-file findings for the files of this run (a fix only if it touches only them)."""
     context = _repository_facts(files, job, jobs)
+    return confine([(f, e) for f, e in project_phase([*results, *context], job) if f.path in by_path],
+                   by_path.__contains__)
+
+
+def confine(project: list[ProjectItem], inside: Callable[[str], bool]) -> list[ProjectItem]:
+    """A cross-file fix that would touch a file outside the run (a context file of
+    ``cross-file-scope = "project"``) is not offered: ``fix`` would not apply it."""
     return [
-        (f, e if e is None or all(p in by_path for p, _ in e.payloads) else None)
-        for f, e in project_phase([*results, *context], job)
-        if f.path in by_path
+        (f, e) if e is None or all(inside(p) for p, _ in e.payloads) else (replace(f, fix=None), None)
+        for f, e in project
     ]
 
 
@@ -868,6 +914,8 @@ def _conclude(
     by_path = {r.path: r for r in results}
     project = [] if run.shard is not None else _project_results(results, files, by_path, job, jobs)
     project = _fix_across_files(run, project, by_path, job)
+    if job.fix is None and job.want_edits:
+        project = project_fix_edits(project, by_path.get, load_rules(job.config.plugins))
     _collect(run, results, project, job)
     lap("project phase and suppressions")
     if job.fix is not None:

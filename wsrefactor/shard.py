@@ -269,7 +269,7 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
     """Every shard's findings plus the cross-file findings decided from all their facts, with
     the inline suppressions and WS001 settled as one unsharded run settles them."""
     from wsrefactor.reporters import display_path
-    from wsrefactor.runner import finalize_rule
+    from wsrefactor.runner import confine, finalize_rule, project_fix_edits
 
     _check_complete(shards)
     findings = [f for s in shards for f in s.findings]
@@ -284,11 +284,19 @@ def merge(shards: Sequence[Shard], rules: Mapping[str, Any]) -> Merged:
     for code, options in codes.items():
         if code not in rules:
             raise ShardError(f"shards ran project rule {code}, which this wsrefactor does not have (plugins?)")
-        for finding, _ in finalize_rule(rules[code], facts.get(code, {}), options, root):
+        decided = confine(finalize_rule(rules[code], facts.get(code, {}), options, root), lambda p: p not in context)
+        for finding, _ in project_fix_edits(decided, _on_disk, rules):
             if finding.path in context or _suppressed(finding, sups.get(finding.path, ())):
                 continue
             findings.append(finding.with_path(display_path(finding.path)))
     return _with_path(project, sups, judged, findings, display_path, shards)
+
+
+def _on_disk(path: str) -> Any:
+    """A cross-file fix's file as the merge step reads it (the checkout it runs in)."""
+    from wsrefactor.runner import FileResult
+
+    return FileResult(path) if os.path.isfile(path) else None
 
 
 def _move_allowed(

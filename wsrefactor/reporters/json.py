@@ -16,7 +16,7 @@ from wsrefactor.reporters import display_path, statistics_rows
 
 
 def render(findings: list[Finding]) -> str:
-    return json.dumps([f.to_json(display_path(f.path)) for f in findings], indent=2) + "\n"
+    return json.dumps([f.to_json(display_path(f.path), display_path) for f in findings], indent=2) + "\n"
 
 
 def render_statistics(findings: list[Finding]) -> str:
@@ -39,7 +39,7 @@ def render_fix(
             for path, counts in fixed.items()
             for code, n in sorted(counts.items())
         ],
-        "remaining": [f.to_json(display_path(f.path)) for f in remaining],
+        "remaining": [f.to_json(display_path(f.path), display_path) for f in remaining],
         "written": [display_path(p) for p in written],
     }
     return json.dumps(data, indent=2) + "\n"

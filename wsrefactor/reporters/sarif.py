@@ -440,8 +440,12 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str
 
 
 def _result_properties(f: Finding) -> dict[str, Any]:
-    """The finding's category, and bandit's severity and confidence for a bandit finding."""
+    """The finding's category, the safety of its fix when it has one (also when its edits were
+    not planned, so SARIF says what the text summary and JSON say), and bandit's severity and
+    confidence for a bandit finding."""
     props: dict[str, Any] = {"category": f.category} if f.category else {}
+    if f.fix is not None:
+        props["fix"] = {"safety": f.fix.safety.value, "description": f.fix.description, "planned": f.fix.planned}
     if _extra(f, "bandit_severity"):
         props["severity"] = str(_extra(f, "bandit_severity")).lower()
         props["confidence"] = str(_extra(f, "bandit_confidence")).lower()
