@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -66,26 +66,29 @@ def _allowed_names(imports: Imports) -> frozenset[str]:
     return frozenset(n for n in BUILTINS if n not in imports.aliases and n not in imports.module_bindings)
 
 
+def _disqualifies(node: ast.AST) -> bool:
+    """Code that is not a plain read of attributes: lambdas, comprehensions, ``await``,
+    f-strings, ``f(*x)`` / ``f(**x)``."""
+    if isinstance(node, _BAD_VALUE):
+        return True
+    return isinstance(node, ast.Call) and (
+        any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+    )
+
+
 def _value_var(value: ast.expr, allowed: frozenset[str]) -> str | None:
     """The one variable a value reads, provided it only reads it as ``var.attr``."""
     names: Counter[str] = Counter()
     bases: Counter[str] = Counter()
     for node in ast.walk(value):
-        if isinstance(node, _BAD_VALUE):
+        if _disqualifies(node):
             return None
-        if isinstance(node, ast.Call) and (
-            any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
-        ):
-            return None  # ``f(*x)`` / ``f(**x)``
         if isinstance(node, ast.Name):
             names[node.id] += 1
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             bases[node.value.id] += 1
     free = [n for n in names if n not in allowed]
-    if len(free) != 1:
-        return None
-    (name,) = free
-    return name if names[name] == bases[name] else None
+    return free[0] if len(free) == 1 and names[free[0]] == bases[free[0]] else None
 
 
 class _RenameAst(ast.NodeTransformer):
@@ -148,6 +151,12 @@ def _constant_namespace(var: str, node: ast.Dict, model: SemanticModel) -> bool:
     return False
 
 
+def _class_attribute_members(paths: Sequence[list[str] | None]) -> bool:
+    """Every value is ``var.<Capitalised>.<member>`` with one and the same capitalised head."""
+    heads = {p[0] if p is not None and len(p) == 2 else "" for p in paths}
+    return len(heads) == 1 and heads.pop()[:1].isupper()
+
+
 def _lookup_table(entries: Sequence[_Entry], node: ast.Dict, model: SemanticModel) -> bool:
     """A constant lookup table, not the serialization of an object (issue #12, false alarm 5):
     members of a constant namespace (``{"socks5": ProxyType.SOCKS5}``, a local ``enum.Enum(...)``,
@@ -159,8 +168,7 @@ def _lookup_table(entries: Sequence[_Entry], node: ast.Dict, model: SemanticMode
     paths = [_member_path(e.value, var) for e in entries]
     if all(p is not None and len(p) == 1 and _CONSTANT_NAME.fullmatch(p[0]) for p in paths):
         return True
-    heads = {p[0] if p is not None and len(p) == 2 else None for p in paths}
-    return len(heads) == 1 and next(iter(heads)) is not None and str(next(iter(heads)))[:1].isupper()
+    return _class_attribute_members(paths)
 
 
 def _min_keys(options: Mapping[str, Any]) -> int:
@@ -194,8 +202,6 @@ def _might_be(node: ast.Dict, min_keys: int) -> bool:
 def candidates(analyses: Analyses, min_keys: int = _MIN_KEYS) -> list[Candidate]:
     """The module's serialization dicts, in source order. The one decision of the rule: the
     facts are built from it, and the fix finds the dicts it replaces with it."""
-    if "{" not in analyses.text:
-        return []
     found = [n for n in ast.walk(analyses.tree) if isinstance(n, ast.Dict) and _might_be(n, min_keys)]
     if not found:
         return []
@@ -207,18 +213,20 @@ def candidates(analyses: Analyses, min_keys: int = _MIN_KEYS) -> list[Candidate]
         entries = _entries(node, allowed, analyses)
         if not entries or _lookup_table(entries, node, model):
             continue
-        var = entries[0].var
-        shape = tuple((e.key, _shape_dump(e.value, var)) for e in entries)
-        scope = model.scope_of(node)
-        key = (scope.qualname, shape, var)
-        out.append(
-            Candidate(
-                node, var, shape, tuple(e.key_code for e in entries),
-                tuple(analyses.segment(e.value) for e in entries), scope, occurrences[key],
-            )
-        )
+        candidate = _candidate(analyses, node, entries, model.scope_of(node))
+        key = (candidate.scope.qualname, candidate.shape, candidate.var)
+        out.append(candidate if not occurrences[key] else replace(candidate, occurrence=occurrences[key]))
         occurrences[key] += 1
     return out
+
+
+def _candidate(analyses: Analyses, node: ast.Dict, entries: Sequence[_Entry], scope: Scope) -> Candidate:
+    """The dict as a ``Candidate`` (its occurrence is counted by the caller)."""
+    var = entries[0].var
+    return Candidate(
+        node, var, tuple((e.key, _shape_dump(e.value, var)) for e in entries), tuple(e.key_code for e in entries),
+        tuple(analyses.segment(e.value) for e in entries), scope, 0,
+    )
 
 
 def _annotation_class(annotation: ast.expr, model: SemanticModel, module: str, path: str) -> str | None:
@@ -273,7 +281,7 @@ class DictFact:
 
 def dict_facts(analyses: Analyses, options: Mapping[str, Any]) -> Iterator[DictFact]:
     """Every candidate dict of the file as a picklable fact."""
-    found = candidates(analyses, _min_keys(options))
+    found = candidates(analyses, _min_keys(options)) if "{" in analyses.text else []
     if not found:
         return
     module = analyses(ModuleFact)
@@ -314,8 +322,7 @@ def rename(value: str, old: str, new: str) -> str:
     if "\n" in value or "#" in value:
         return ast.unparse(_RenameAst(old, new).visit(ast.parse(f"({value})", mode="eval").body))
     renamed = cst.parse_expression(value).visit(_Rename(old, new))
-    assert isinstance(renamed, cst.BaseExpression)  # _Rename only changes names
-    return _EMPTY.code_for_node(renamed).strip()
+    return _EMPTY.code_for_node(cast(cst.CSTNode, renamed)).strip()  # _Rename only renames
 
 
 

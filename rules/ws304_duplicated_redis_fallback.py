@@ -216,34 +216,55 @@ class Shape:
     guarded: bool  # then the guard
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """A method body cut as the shape reads it."""
+
+    self_name: str
+    docstring: bool
+    guard: tuple[str, _Fallback] | None
+    attempt: ast.Try
+
+
+def _self_name(function: _Function) -> str | None:
+    """The first parameter of an undecorated method (the decorator must be the only one)."""
+    positional = [*function.args.posonlyargs, *function.args.args]
+    return positional[0].arg if positional and not function.decorator_list else None
+
+
+def _parts(function: _Function) -> _Parts | None:
+    """``[docstring] [guard] <plain assignments> try`` of an undecorated method, else None."""
+    self_name = _self_name(function)
+    if self_name is None:
+        return None
+    docstring = _is_docstring(function.body[0])
+    body = function.body[1:] if docstring else list(function.body)
+    if not body:
+        return None
+    guard = _guard(body[0], self_name)
+    if isinstance(body[0], ast.If) and guard is None:
+        return None  # another ``if`` first: something else
+    attempt = _lone_try(body[-1])
+    middle_plain = all(_plain_assignment(s) for s in body[1 if guard else 0 : -1])
+    return _Parts(self_name, docstring, guard, attempt) if attempt is not None and middle_plain else None
+
+
 def match(function: _Function, analyses: Analyses) -> Shape | None:
     """The Redis-with-fallback shape of an undecorated method, or None when it is something else:
     ``[docstring] [guard] <plain assignments> try/except`` as the rule's docs describe."""
-    positional = [*function.args.posonlyargs, *function.args.args]
-    if not positional or function.decorator_list:
+    parts = _parts(function)
+    if parts is None:
         return None
-    self_name = positional[0].arg
-    body = list(function.body)
-    docstring = _is_docstring(body[0])
-    if docstring:
-        body.pop(0)
-    guard = _guard(body[0], self_name) if body else None
-    if body and isinstance(body[0], ast.If) and guard is None:
-        return None  # another ``if`` first: something else
-    middle = body[1 if guard else 0 : -1]
-    attempt = _lone_try(body[-1]) if body else None
-    if attempt is None or not all(_plain_assignment(s) for s in middle):
-        return None
+    attempt, guard = parts.attempt, parts.guard
     handler = attempt.handlers[0]
-    fallback = _handler_fallback(handler, self_name, analyses)
-    if fallback is None or (guard is not None and not guard[1].same_as(fallback)):
+    fallback = _handler_fallback(handler, parts.self_name, analyses)
+    if fallback is None or handler.type is None or (guard is not None and not guard[1].same_as(fallback)):
         return None
-    if guard is None and not _talks_to_redis(attempt, analyses, self_name):
+    if guard is None and not _talks_to_redis(attempt, analyses, parts.self_name):
         return None
     reason = _unfixable_reason(function, attempt, fallback)
-    assert handler.type is not None  # _lone_try
     return Shape(
-        function, fallback.name, guard[0] if guard else None, handler.type, not reason, reason, docstring,
+        function, fallback.name, guard[0] if guard else None, handler.type, not reason, reason, parts.docstring,
         guard is not None,
     )
 
@@ -721,25 +742,37 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
     return module.visit(_Swap(replacements)), len(replacements)
 
 
-def _reduced(node: cst.FunctionDef, shape: Shape, args: str) -> cst.FunctionDef | None:
-    """``node`` under ``@redis_with_fallback(args)``: docstring, the assignments before the
-    ``try`` and the ``try`` block's statements; None when libcst's statements do not line up with
-    the ``ast`` shape (several statements on one line)."""
+def _split(node: cst.FunctionDef, shape: Shape) -> tuple[list[cst.BaseStatement], cst.Try] | None:
+    """libcst's statements of the method as the ``ast`` shape cut them: the docstring and the
+    assignments (kept), and the ``try``; None when they do not line up (several statements on
+    one line)."""
     if not isinstance(node.body, cst.IndentedBlock):
         return None
     stmts = list(node.body.body)
-    docstring = stmts.pop(0) if shape.docstring and stmts else None
-    if docstring is not None and not (isinstance(docstring, cst.SimpleStatementLine) and len(docstring.body) == 1):
-        return None
-    if shape.guarded and not (stmts and isinstance(stmts.pop(0), cst.If)):
+    kept: list[cst.BaseStatement] = []
+    if shape.docstring:
+        docstring = stmts.pop(0)
+        if not (isinstance(docstring, cst.SimpleStatementLine) and len(docstring.body) == 1):
+            return None
+        kept.append(docstring)
+    if shape.guarded and not isinstance(stmts.pop(0), cst.If):
         return None
     attempt = stmts.pop() if stmts else None
     if not isinstance(attempt, cst.Try) or not isinstance(attempt.body, cst.IndentedBlock):
         return None
+    return [*kept, *stmts], attempt
+
+
+def _reduced(node: cst.FunctionDef, shape: Shape, args: str) -> cst.FunctionDef | None:
+    """``node`` under ``@redis_with_fallback(args)``: docstring, the assignments before the
+    ``try`` and the ``try`` block's statements."""
+    split = _split(node, shape)
+    if split is None:
+        return None
+    kept, attempt = split
     body = list(attempt.body.body)
     if body and isinstance(body[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
         # keep the comments above the first statement of the try block, not its blank lines
         body[0] = body[0].with_changes(leading_lines=[ln for ln in body[0].leading_lines if ln.comment is not None])
-    new_body = [*([docstring] if docstring is not None else []), *stmts, *body]
     decorator = cst.Decorator(cst.parse_expression(f"{DECORATOR}({args})"))
-    return node.with_changes(decorators=[decorator], body=node.body.with_changes(body=new_body))
+    return node.with_changes(decorators=[decorator], body=node.body.with_changes(body=[*kept, *body]))

@@ -119,8 +119,10 @@ def _import_targets(stmt: ast.stmt, name: str, path: str) -> list[str]:
     ``from .a import b`` runs the package ``a`` (absolute) and ``a.b``, which may be a submodule."""
     if isinstance(stmt, ast.Import):
         return [d for alias in stmt.names for d in _prefixes(alias.name)]
-    if not isinstance(stmt, ast.ImportFrom):
-        return []
+    return _from_import_targets(stmt, name, path) if isinstance(stmt, ast.ImportFrom) else []
+
+
+def _from_import_targets(stmt: ast.ImportFrom, name: str, path: str) -> list[str]:
     base = absolute("." * (stmt.level or 0) + (stmt.module or ""), name, path)
     out = _prefixes(base) if base else []
     for alias in stmt.names:
