@@ -514,11 +514,14 @@ class DuplicatedEventSerialization(SemanticProjectRule):
     ) -> list[ProjectFinding]:
         modules, groups = _collect(facts)
         project = _Project(modules, options)
-        findings: list[ProjectFinding] = []
+        planned: list[tuple[list[DictFact], ProjectEdit | None]] = []
         for shape in sorted(groups, key=lambda s: (groups[s][0].path, groups[s][0].line)):
             copies = sorted(groups[shape], key=lambda f: (f.path, f.line, f.column))
             if len(copies) >= 2:
-                findings.extend(_copy_findings(copies, _plan(copies, project)))
+                planned.append((copies, _plan(copies, project)))
+        findings: list[ProjectFinding] = []
+        for copies, edit in planned:
+            findings.extend(_copy_findings(copies, project.with_new_texts(edit)))
         return findings
 
     @classmethod
@@ -600,6 +603,18 @@ class _Project:
         self.by_name = {m.module: m for m in modules.values()}
         option = str(options.get("helper-module") or "")
         self.helper_path = resolve_option_path(option, modules) if option else ""
+        # Helpers planned so far in this run, per home module: a later group never reuses a name
+        # (two groups once both wrote ``serialize_res`` into one new ``serializers.py``).
+        self.claimed: dict[str, set[str]] = {}
+        # The text of each new module, grown by every group that puts its helper there.
+        self.new_texts: dict[str, str] = {}
+
+    def with_new_texts(self, edit: ProjectEdit | None) -> ProjectEdit | None:
+        """``edit`` with its new modules' final text (every helper planned into them)."""
+        if edit is None or not edit.new_files:
+            return edit
+        files = tuple((path, self.new_texts.get(path, text)) for path, text in edit.new_files)
+        return replace(edit, new_files=files)
 
 
 @dataclass(frozen=True)
@@ -700,9 +715,11 @@ def _serializers_home(group: _Group) -> _Home:
         n += 1
 
 
-def _free_name(group: _Group, home: _Home, base: str) -> str:
-    """``base`` or ``base_2``...: no name bound in the home module or in a module that imports it."""
+def _free_name(group: _Group, home: _Home, base: str, claimed: Mapping[str, set[str]]) -> str:
+    """``base`` or ``base_2``...: no name bound in the home module, planned there by an earlier
+    group, or bound in a module that imports it."""
     taken: set[str] = set() if home.new else set(group.modules[home.path].names)
+    taken |= claimed.get(home.path, set())
     for path in group.by_module:
         if path != home.path:
             taken |= set(group.modules[path].names)
@@ -714,16 +731,26 @@ def _free_name(group: _Group, home: _Home, base: str) -> str:
     return name
 
 
-def _function_edit(group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]]) -> ProjectEdit:
-    """The helper function (in a new module or an existing one) and a call of it for every copy."""
+def _function_edit(
+    group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]], project: _Project
+) -> ProjectEdit:
+    """The helper function (in a new module or an existing one) and a call of it for every copy.
+    A new module already planned by an earlier group of this run receives this helper too (that
+    group's edit creates it, with every helper: ``_Project.with_new_texts``)."""
     from wsrefactor.codegen import render
 
     payloads: list[tuple[str, Any]] = []
     new_files: tuple[tuple[str, str], ...] = ()
+    project.claimed.setdefault(home.path, set()).add(name)
     if home.new:
         helper_module = module_name(home.path)[0]
-        text = render("ws303_serializers_module.py.jinja2", name=name, subject=subject, items=items)
-        new_files = ((home.path, text),)
+        if home.path in project.new_texts:
+            function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
+            project.new_texts[home.path] = project.new_texts[home.path].rstrip("\n") + "\n\n\n" + function.strip() + "\n"
+        else:
+            text = render("ws303_serializers_module.py.jinja2", name=name, subject=subject, items=items)
+            project.new_texts[home.path] = text
+            new_files = ((home.path, text),)
     else:
         helper_module = group.modules[home.path].module
         function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
@@ -753,8 +780,8 @@ def _plan(copies: Sequence[DictFact], project: _Project) -> ProjectEdit | None:
         if edit is not None:
             return edit
     home = _first_home(group, _home_candidates(group, project.helper_path, class_module)) or _serializers_home(group)
-    name = _free_name(group, home, _helper_name(copies, class_name))
-    return _function_edit(group, home, name, _subject(copies, class_name), items)
+    name = _free_name(group, home, _helper_name(copies, class_name), project.claimed)
+    return _function_edit(group, home, name, _subject(copies, class_name), items, project)
 
 
 def _rebase(items: Sequence[tuple[str, str]], var: str, template: str, subject: str) -> str:

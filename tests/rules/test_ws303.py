@@ -221,3 +221,36 @@ def test_plain_check_never_parses_libcst(tmp_path):
         except AssertionError as exc:
             caught = "libcst parsed" in str(exc)
     assert caught
+
+
+def test_two_groups_share_one_new_module_with_distinct_helpers(tmp_path):
+    """Found on pymilvus (sync and async clients, insert and upsert results): both groups went to
+    one new serializers.py under the same name, so upsert called the insert serializer."""
+    insert = '    return {"count": res.insert_count, "ids": res.ids, "cost": res.cost}\n'
+    upsert = '    return {"count": res.upsert_count, "cost": res.cost, "ids": res.ids}\n'
+    body = "def insert(res):\n" + insert + "\n\ndef upsert(res):\n" + upsert
+    files = {"client/__init__.py": "", "client/sync.py": body, "client/aio.py": body.replace("def ", "async def ")}
+    write_tree(tmp_path / "before", files)
+    write_tree(tmp_path / "after", files)
+    run = run_project(tmp_path / "after", ["WS303"], fix=True)
+    assert run.messages == []
+    tree = read_tree(tmp_path / "after")
+    helpers = tree["client/serializers.py"]
+    assert helpers.count("def serialize_res(") == 1 and helpers.count("def serialize_res_2(") == 1
+
+    class Res:
+        insert_count, upsert_count, ids, cost = 1, 2, [3], 0.5
+
+    import asyncio
+    import importlib
+
+    from tests.test_project_rules import _imported
+
+    results = []
+    for variant in ("before", "after"):
+        with _imported(tmp_path / variant, "client"):
+            sync = importlib.import_module("client.sync")
+            aio = importlib.import_module("client.aio")
+            results.append((sync.insert(Res), sync.upsert(Res), asyncio.run(aio.insert(Res)), asyncio.run(aio.upsert(Res))))
+    assert results[0] == results[1]
+    assert results[1][1] == {"count": 2, "cost": 0.5, "ids": [3]}
