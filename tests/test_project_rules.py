@@ -429,3 +429,30 @@ def test_the_import_check_sees_relative_and_absolute_rule_imports():
     assert {"wsrefactor.rules.ws305_inline_lua", "wsrefactor.rules.ws201_blocking_call"} <= _imported_modules(
         tree, "wsrefactor.rules"
     )
+
+
+def test_module_fact_reads_imports_that_run_and_every_binding(tmp_path):
+    import ast
+
+    from wsrefactor.project_graph import ImportGraph, ModuleFact
+    from wsrefactor.semantic.analyses import Analyses
+
+    text = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import events\n"
+        "if TYPE_CHECKING:\n    from .types import Hint\n"
+        "if FAST:\n    import pkg.fast as impl\nelif SLOW:\n    from ..other import slow\nelse:\n    X = 1\n"
+        "try:\n    import orjson\nexcept ImportError:\n    orjson = None\n"
+        "def f():\n    import inside\n"
+        "class C:\n    def m(self):\n        pass\n"
+    )
+    write_tree(tmp_path, {"top/__init__.py": "", "top/pkg/__init__.py": "", "top/pkg/mod.py": text})
+    path = str(tmp_path / "top" / "pkg" / "mod.py")
+    fact = ModuleFact.compute(Analyses(ast.parse(text), text, path))
+    assert (fact.module, fact.root) == ("top.pkg.mod", str(tmp_path))
+    assert "top.pkg.events" in fact.imports and "top.other.slow" in fact.imports and "orjson" in fact.imports
+    assert "pkg.fast" in fact.imports and not any("types" in i for i in fact.imports)
+    assert {"events", "impl", "slow", "X", "orjson", "inside", "f", "C", "TYPE_CHECKING"} <= set(fact.names)
+    assert fact.classes == (("C", ("m",)),)
+    graph = ImportGraph({path: fact, "e": ModuleFact("e", "top.pkg.events", str(tmp_path), ("top.pkg.mod",), (), ())})
+    assert graph.imports_directly("top.pkg.mod", "top.pkg.events") and graph.imports_any("top.pkg.events", ["top.pkg.mod"])
