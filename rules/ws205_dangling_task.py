@@ -53,7 +53,7 @@ def shared_helper(path: str, project_root: str = ".") -> tuple[str, str] | None:
     when a different file of that name is there."""
     import os
 
-    from wsrefactor.rules.ws303_duplicated_serialization import module_name
+    from wsrefactor.project_graph import module_name
 
     dotted, root = module_name(path)
     project = os.path.abspath(project_root)

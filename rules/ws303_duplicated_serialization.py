@@ -1,485 +1,261 @@
-"""WS303 duplicated-event-serialization: the same object -> dict literal written out in several places."""
+"""WS303 duplicated-event-serialization: the same object -> dict literal written out in several places.
+
+Decided once, on Python's ``ast`` (``collect``: every file's ``ModuleFact`` and its candidate
+dicts); libcst is used only to build the fix (``apply_payload``), which finds the dicts to
+replace by running the same ``ast`` decision on the file's current text and taking the libcst
+``Dict`` at each span.
+"""
 
 from __future__ import annotations
 
 import ast
-import builtins
-import functools
-import itertools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.names import ImportTable
+from wsrefactor.positions import Positions
+from wsrefactor.project_graph import (
+    ImportGraph,
+    ModuleFact,
+    absolute,
+    display,
+    module_name,
+    modules_by_path,
+    places,
+    resolve_option_path,
+)
 from wsrefactor.rule import (
-    FileContext,
     Invalid,
     Option,
     ProjectEdit,
     ProjectFinding,
-    ProjectRule,
+    SemanticProjectRule,
     Valid,
 )
-from wsrefactor.rules._prefilter import index, per_tree
-from wsrefactor.walk import visit
+from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
+from wsrefactor.semantic.detection import detect_at
+from wsrefactor.semantic.imports import BUILTINS
 
-_BUILTINS = frozenset(dir(builtins))
 _MIN_KEYS = 3
 PLACEHOLDER = "obj"
+_EMPTY = cst.Module(body=[])
 
 
 # --------------------------------------------------------------------------------------------
-# package layout and imports (shared with WS304)
+# the dict shape, on ast
 # --------------------------------------------------------------------------------------------
 
-
-def module_name(path: str) -> tuple[str, str]:
-    """``(dotted module name, import root)`` of a file, walking up the ``__init__.py`` files."""
-    file = Path(os.path.abspath(path))
-    parts = [] if file.name == "__init__.py" else [file.stem]
-    folder = file.parent
-    while (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return ".".join(parts) or file.stem, str(folder)
+# Values that are not a plain read of an object's attributes, whatever they read.
+_BAD_VALUE = (
+    ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
+    ast.Await, ast.Yield, ast.YieldFrom, ast.JoinedStr,
+)
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
-def package_of(module: str, path: str) -> str:
-    """The package a module's relative imports start from."""
-    if os.path.basename(path) == "__init__.py":
-        return module
-    return module.rpartition(".")[0]
+def _allowed_names(imports: Imports) -> frozenset[str]:
+    """Names a value may use besides its variable: the builtins the module does not shadow."""
+    return frozenset(n for n in BUILTINS if n not in imports.aliases and n not in imports.module_bindings)
 
 
-def absolute(name: str, module: str, path: str) -> str:
-    """``.events.ChatEvent`` seen from ``wsapp.manager`` -> ``wsapp.events.ChatEvent``."""
-    if not name.startswith("."):
-        return name
-    level = len(name) - len(name.lstrip("."))
-    base = package_of(module, path).split(".") if package_of(module, path) else []
-    if level > 1:
-        base = base[: len(base) - (level - 1)] if level - 1 <= len(base) else []
-    rest = name[level:]
-    return ".".join([*base, rest] if rest else base)
-
-
-def _prefixes(dotted: str) -> list[str]:
-    """``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``: importing a submodule runs its packages too."""
-    parts = dotted.split(".")
-    if not parts[0]:
-        return []
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-# Module facts come from Python's ``ast`` (``ast_facts``, recorded for every file): statements
-# only, never expressions, so they cost a fraction of the parse and no file needs libcst for them.
-
-
-class _Lines:
-    """The file's lines as ``ast`` numbers them (UTF-8 bytes), split only when first asked."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._lines: list[bytes] | None = None
-
-    def _line(self, lineno: int) -> bytes:
-        if self._lines is None:
-            self._lines = [ln.encode("utf-8", "surrogatepass") for ln in re.split(r"\r\n|\r|\n", self.text)]
-        return self._lines[lineno - 1] if 1 <= lineno <= len(self._lines) else b""
-
-    def is_elif(self, node: ast.If) -> bool:
-        """An ``elif`` (not an ``if`` alone in an ``else:`` block): ``ast`` spells both alike."""
-        return self._line(node.lineno)[node.col_offset:].startswith(b"elif")
-
-    def is_suite(self, block: Sequence[ast.stmt]) -> bool:
-        """A block written on its header's line (``try: import a``), which libcst calls a
-        ``SimpleStatementSuite``. Module imports have never been read from such blocks (kept so)."""
-        return bool(block) and bool(self._line(block[0].lineno)[: block[0].col_offset].strip())
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+def _disqualifies(node: ast.AST) -> bool:
+    """Code that is not a plain read of attributes: lambdas, comprehensions, ``await``,
+    f-strings, ``f(*x)`` / ``f(**x)``."""
+    if isinstance(node, _BAD_VALUE):
+        return True
+    return isinstance(node, ast.Call) and (
+        any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
     )
 
 
-def _from_import_targets(stmt: ast.ImportFrom, name: str, path: str) -> list[str]:
-    """``from .a import b``: the package ``a`` (absolute) and ``a.b``, which may be a submodule."""
-    base = absolute("." * (stmt.level or 0) + (stmt.module or ""), name, path)
-    out = _prefixes(base) if base else []
-    for alias in stmt.names:
-        if alias.name != "*":
-            out.extend(_prefixes(f"{base}.{alias.name}" if base else alias.name))
-    return out
+def _value_var(value: ast.expr, allowed: frozenset[str]) -> str | None:
+    """The one variable a value reads, provided it only reads it as ``var.attr``."""
+    names: Counter[str] = Counter()
+    bases: Counter[str] = Counter()
+    for node in ast.walk(value):
+        if _disqualifies(node):
+            return None
+        if isinstance(node, ast.Name):
+            names[node.id] += 1
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            bases[node.value.id] += 1
+    free = [n for n in names if n not in allowed]
+    return free[0] if len(free) == 1 and names[free[0]] == bases[free[0]] else None
 
 
-def _import_targets(stmt: ast.stmt, name: str, path: str) -> list[str]:
-    """The dotted names one ``import`` / ``from ... import`` statement may run (else none)."""
-    if isinstance(stmt, ast.Import):
-        return [d for alias in stmt.names for d in _prefixes(alias.name)]
-    if isinstance(stmt, ast.ImportFrom):
-        return _from_import_targets(stmt, name, path)
-    return []
-
-
-def _if_blocks(stmt: ast.If, lines: _Lines) -> list[Sequence[ast.stmt]]:
-    """The bodies of an ``if`` and of its ``elif``/``else`` chain; none under ``if TYPE_CHECKING``."""
-    if _is_type_checking(stmt.test):
-        return []
-    blocks: list[Sequence[ast.stmt]] = [stmt.body]
-    orelse = stmt.orelse
-    while orelse:
-        nested = orelse[0]
-        if len(orelse) == 1 and isinstance(nested, ast.If) and lines.is_elif(nested):
-            blocks.append(nested.body)
-            orelse = nested.orelse
-        else:
-            blocks.append(orelse)
-            break
-    return blocks
-
-
-def _nested_blocks(stmt: ast.stmt, lines: _Lines) -> list[Sequence[ast.stmt]]:
-    """Blocks that run when the module is imported: those of ``if`` and ``try`` (not of defs)."""
-    if isinstance(stmt, ast.If):
-        return _if_blocks(stmt, lines)
-    if isinstance(stmt, ast.Try):
-        return [stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody]
-    return []
-
-
-def _block_imports(body: Sequence[ast.stmt], name: str, path: str, lines: _Lines) -> list[str]:
-    """Import targets of a block and of the blocks nested in it, in source order."""
-    out: list[str] = []
-    for stmt in body:
-        out.extend(_import_targets(stmt, name, path))
-        for block in _nested_blocks(stmt, lines):
-            if not lines.is_suite(block):
-                out.extend(_block_imports(block, name, path, lines))
-    return out
-
-
-def module_imports(tree: ast.Module, text: str, name: str, path: str) -> tuple[str, ...]:
-    """Dotted names a module imports when it is itself imported (module level, not TYPE_CHECKING).
-
-    Every prefix is listed (``import a.b`` runs ``a`` too); ``from a import b`` lists ``a`` and
-    ``a.b`` (which may be a submodule). The project phase keeps those that are project modules.
-    """
-    return tuple(dict.fromkeys(d for d in _block_imports(tree.body, name, path, _Lines(text)) if d))
-
-
-def _child_blocks(stmt: ast.stmt) -> list[Sequence[ast.stmt]]:
-    """Every statement block of a compound statement (bodies, ``else``, handlers, cases)."""
-    blocks: list[Sequence[ast.stmt]] = [getattr(stmt, "body", []), getattr(stmt, "orelse", []),
-                                        getattr(stmt, "finalbody", [])]
-    blocks.extend(h.body for h in getattr(stmt, "handlers", ()))
-    blocks.extend(c.body for c in getattr(stmt, "cases", ()))
-    return blocks
-
-
-def _imported_names(stmt: ast.Import | ast.ImportFrom) -> list[str]:
-    """The local names an import binds (as ``ImportTable`` keys them)."""
-    if isinstance(stmt, ast.Import):
-        return [alias.asname or alias.name.split(".")[0] for alias in stmt.names]
-    return [alias.asname or alias.name for alias in stmt.names if alias.name != "*"]
-
-
-def _assigned_names(stmt: ast.Assign | ast.AnnAssign) -> list[str]:
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    return [t.id for t in targets if isinstance(t, ast.Name)]
-
-
-def _collect_names(body: Sequence[ast.stmt], top: bool, names: set[str]) -> None:
-    """What ``ImportTable`` binds: imports anywhere; defs, classes and plain assignments at module level."""
-    for stmt in body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            names.update(_imported_names(stmt))
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if top:
-                names.add(stmt.name)
-            _collect_names(stmt.body, False, names)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            if top:
-                names.update(_assigned_names(stmt))
-        else:
-            for block in _child_blocks(stmt):
-                _collect_names(block, top, names)
-
-
-def top_level_names(tree: ast.Module) -> tuple[str, ...]:
-    names: set[str] = set()
-    _collect_names(tree.body, True, names)
-    return tuple(sorted(names))
-
-
-class ImportGraph:
-    """The project's import graph, built once per ``finalize``; each module's transitive imports
-    are computed once and reused by every group (a DFS per copy per group made the project phase
-    quadratic in files and in copies)."""
-
-    def __init__(self, modules: Mapping[str, ModuleFact]) -> None:
-        self.edges = _graph(modules)
-        self._closures: dict[str, frozenset[str]] = {}
-
-    def closure(self, start: str) -> frozenset[str]:
-        """``start`` and every module it imports, transitively."""
-        found = self._closures.get(start)
-        if found is None:
-            seen = {start}
-            stack = [start]
-            while stack:
-                for nxt in self.edges.get(stack.pop(), ()):
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        stack.append(nxt)
-            found = self._closures[start] = frozenset(seen)
-        return found
-
-    def imports_any(self, start: str, targets: Iterable[str]) -> bool:
-        """Whether ``start`` (transitively) imports one of ``targets`` (itself included)."""
-        reach = self.closure(start)
-        return any(t in reach for t in targets)
-
-
-@dataclass(frozen=True)
-class ModuleFact:
-    """What the project phase must know about every file: its name, imports and bindings."""
-
-    path: str
-    module: str
-    root: str  # the directory the top package is imported from
-    imports: tuple[str, ...]
-    names: tuple[str, ...]  # top-level bindings (defs, classes, assignments, imports)
-    classes: tuple[tuple[str, tuple[str, ...]], ...]  # top-level class -> its method names
-
-
-def module_fact(tree: ast.Module, text: str, path: str) -> ModuleFact:
-    """The file's ``ModuleFact``, from Python's ``ast`` (every file gets one, via ``ast_facts``)."""
-    name, root = module_name(path)
-    classes = tuple(
-        (stmt.name, tuple(s.name for s in stmt.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))))
-        for stmt in tree.body
-        if isinstance(stmt, ast.ClassDef)
-    )
-    return ModuleFact(path, name, root, module_imports(tree, text, name, path), top_level_names(tree), classes)
-
-
-SHOWN_PLACES = 5
-
-
-def places(items: Iterable[str], total: int) -> str:
-    """``a, b, c`` — the first ``SHOWN_PLACES`` of ``total``, then how many more (a message that
-    lists a hundred copies helps nobody, and costs a path computation per copy per copy)."""
-    shown = list(itertools.islice(items, SHOWN_PLACES))
-    rest = total - len(shown)
-    return ", ".join(shown) + (f" and {rest} more" if rest > 0 else "")
-
-
-@functools.lru_cache(maxsize=4096)
-def display(path: str, root: str) -> str:
-    """``path`` relative to ``root`` for messages (asked for every fact of every file)."""
-    try:
-        return Path(os.path.relpath(path, root)).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
-
-
-# --------------------------------------------------------------------------------------------
-# the dict shape
-# --------------------------------------------------------------------------------------------
-
-
-class _Uses(cst.CSTVisitor):
-    """Free names of an expression, and which of them are only used as ``name.attr``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: Counter[str] = Counter()
-        self.attr_bases: Counter[str] = Counter()
-        self.bad = False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        if isinstance(node.value, cst.Name):
-            self.attr_bases[node.value.value] += 1
-        visit(node.value, self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        if node.star:
-            self.bad = True
-        visit(node.value, self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names[node.value] += 1
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(
-            node,
-            (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.NamedExpr,
-             cst.Await, cst.Yield, cst.FormattedString),
-        ):
-            self.bad = True
-            return False
-        return super().on_visit(node)
-
-
-class _Rename(cst.CSTTransformer):
+class _RenameAst(ast.NodeTransformer):
     def __init__(self, old: str, new: str) -> None:
-        super().__init__()
         self.old, self.new = old, new
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
-        if isinstance(updated_node.value, cst.Name) and updated_node.value.value == self.old:
-            return updated_node.with_changes(value=updated_node.value.with_changes(value=self.new))
-        return updated_node
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return ast.Name(self.new, node.ctx) if node.id == self.old else node
 
 
-@dataclass(frozen=True)
-class DictShape:
-    var: str
-    shape: tuple[tuple[str, str], ...]  # (key, ast dump of the value over ``obj``)
-    keys: tuple[str, ...]  # key source text
-    values: tuple[str, ...]  # value source text over ``obj``
-
-
-_EMPTY = cst.Module(body=[])
+def _shape_dump(value: ast.expr, var: str) -> str:
+    """The value with ``var`` renamed to ``obj``, dumped: equal dumps mean equal values."""
+    return ast.dump(_RenameAst(var, PLACEHOLDER).visit(deepcopy(value)))
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One ``"key": value`` of a candidate dict, its value rewritten over ``obj``."""
-
     var: str
     key: str
     key_code: str
-    dump: str  # ast dump of the value over ``obj``: equal dumps mean equal values
-    value_code: str
+    value: ast.expr
 
 
-def _allowed_names(table: ImportTable) -> set[str]:
-    """Names a value may use besides its variable: the builtins the module does not shadow."""
-    allowed = {n for n in _BUILTINS if n not in table.aliases and n not in table.module_bindings}
-    return allowed | {"None", "True", "False"}
-
-
-def _value_var(value: cst.BaseExpression, allowed: set[str]) -> str | None:
-    """The one variable a value reads, provided it only reads it as ``var.attr``."""
-    uses = _Uses()
-    visit(value, uses)
-    if uses.bad:
-        return None
-    free = {n for n in uses.names if n not in allowed}
-    if len(free) != 1:
-        return None
-    (name,) = free
-    return name if uses.names[name] == uses.attr_bases[name] else None
-
-
-def _over_placeholder(value: cst.BaseExpression, var: str) -> tuple[str, str] | None:
-    """``(ast dump, source)`` of the value with ``var`` renamed to ``obj``; None if it will not parse."""
-    renamed = value.visit(_Rename(var, PLACEHOLDER))
-    code = _EMPTY.code_for_node(renamed).strip()
-    try:
-        parsed = ast.parse(f"({code})", mode="eval")
-    except SyntaxError:
-        return None
-    # multi-line or commented values are normalised so the generated helper stays one clean line
-    source = ast.unparse(parsed.body) if "\n" in code or "#" in code else code
-    return ast.dump(parsed.body), source
-
-
-def _entry(element: cst.BaseDictElement, allowed: set[str]) -> _Entry | None:
-    """The element as an ``_Entry``, or None unless it is ``"str key": <attributes of one variable>``."""
-    if not isinstance(element, cst.DictElement) or not isinstance(element.key, cst.SimpleString):
-        return None
-    key = element.key.evaluated_value
-    if not isinstance(key, str):
-        return None
-    var = _value_var(element.value, allowed)
-    if var is None:
-        return None
-    normalised = _over_placeholder(element.value, var)
-    if normalised is None:
-        return None
-    return _Entry(var, key, _EMPTY.code_for_node(element.key), *normalised)
-
-
-_CONSTANT_VALUE = re.compile(rf"{PLACEHOLDER}\.[A-Z][A-Z0-9_]*")
-
-
-def _lookup_table(entries: Sequence[_Entry], table: ImportTable) -> bool:
-    """A constant lookup table, not the serialization of an object: the values are members of an
-    imported name or a module-level class (``{"socks5": ProxyType.SOCKS5}``), or all constants."""
-    var = entries[0].var
-    if var in table.aliases or (var in table.module_bindings and var[:1].isupper()):
-        return True
-    return all(_CONSTANT_VALUE.fullmatch(e.value_code) for e in entries)
-
-
-def _entries(node: cst.Dict, table: ImportTable) -> list[_Entry] | None:
-    """Every element as an ``_Entry`` over one and the same variable, keys distinct; else None."""
-    allowed = _allowed_names(table)
+def _entries(node: ast.Dict, allowed: frozenset[str], analyses: Analyses) -> list[_Entry] | None:
+    """Every element as ``"str key": <attributes of one variable>``, keys distinct; else None."""
     entries: list[_Entry] = []
-    seen_keys: set[str] = set()
-    for element in node.elements:
-        entry = _entry(element, allowed)
-        if entry is None or entry.key in seen_keys or entry.var != (entries[0].var if entries else entry.var):
+    seen: set[str] = set()
+    for key, value in zip(node.keys, node.values):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)) or key.value in seen:
             return None
-        seen_keys.add(entry.key)
-        entries.append(entry)
+        var = _value_var(value, allowed)
+        if var is None or (entries and var != entries[0].var):
+            return None
+        seen.add(key.value)
+        entries.append(_Entry(var, key.value, analyses.segment(key), value))
     return entries
 
 
-def dict_shape(node: cst.Dict, table: ImportTable) -> DictShape | None:
-    """The normalised shape of ``{"k": v.attr, ...}`` over one variable ``v``, or None."""
-    if len(node.elements) < _MIN_KEYS:
-        return None
-    entries = _entries(node, table)
-    if entries is None or _lookup_table(entries, table):
-        return None
-    return DictShape(
-        entries[0].var,
-        tuple((e.key, e.dump) for e in entries),
-        tuple(e.key_code for e in entries),
-        tuple(e.value_code for e in entries),
+def _member_path(value: ast.expr, var: str) -> list[str] | None:
+    """``["Kind", "a"]`` for ``var.Kind.a``: a pure attribute read (no call, no subscript)."""
+    parts: list[str] = []
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    return list(reversed(parts)) if isinstance(value, ast.Name) and value.id == var and parts else None
+
+
+def _constant_namespace(var: str, node: ast.Dict, model: SemanticModel) -> bool:
+    """``var`` names a namespace of constants where the dict reads it: a class, an import, an
+    enum built by a call into ``enum``, or a capitalised module-level name."""
+    imports = model.imports
+    if var in imports.aliases or (var in imports.module_bindings and var[:1].isupper()):
+        return True
+    for binding in model.lookup(var, model.scope_of(node)):
+        if binding.kind in ("class", "import"):
+            return True
+        value = binding.value
+        if isinstance(value, ast.Call) and (model.qualified_name(value.func, binding.scope) or "").startswith("enum."):
+            return True
+    return False
+
+
+def _class_attribute_members(paths: Sequence[list[str] | None]) -> bool:
+    """Every value is ``var.<Capitalised>.<member>`` with one and the same capitalised head."""
+    heads = {p[0] if p is not None and len(p) == 2 else "" for p in paths}
+    return len(heads) == 1 and heads.pop()[:1].isupper()
+
+
+def _lookup_table(entries: Sequence[_Entry], node: ast.Dict, model: SemanticModel) -> bool:
+    """A constant lookup table, not the serialization of an object (issue #12, false alarm 5):
+    members of a constant namespace (``{"socks5": ProxyType.SOCKS5}``, a local ``enum.Enum(...)``,
+    an import), all ``UPPER_CASE`` members, or members of one capitalised class attribute
+    (``self.Kind.a``)."""
+    var = entries[0].var
+    if _constant_namespace(var, node, model):
+        return True
+    paths = [_member_path(e.value, var) for e in entries]
+    if all(p is not None and len(p) == 1 and _CONSTANT_NAME.fullmatch(p[0]) for p in paths):
+        return True
+    return _class_attribute_members(paths)
+
+
+def _min_keys(options: Mapping[str, Any]) -> int:
+    """The fewest elements a dict needs to be compared (``min-keys``, never below three)."""
+    try:
+        return max(_MIN_KEYS, int(options.get("min-keys", _MIN_KEYS)))
+    except (TypeError, ValueError):
+        return _MIN_KEYS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A dict serializing one variable's attributes, and where it is."""
+
+    node: ast.Dict
+    var: str
+    shape: tuple[tuple[str, str], ...]  # (key, ast dump of the value over ``obj``)
+    keys: tuple[str, ...]  # key source text
+    values: tuple[str, ...]  # value source text, over ``var``
+    scope: Scope
+    occurrence: int  # index among dicts of this shape and variable in this scope
+
+
+def _might_be(node: ast.Dict, min_keys: int) -> bool:
+    """Cheap test before the model is built: enough keys, all string literals."""
+    return len(node.keys) >= min_keys and all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys
     )
 
 
-def _annotation_class(annotation: cst.BaseExpression, table: ImportTable, classes: set[str],
-                      module: str, path: str) -> str | None:
-    if isinstance(annotation, cst.SimpleString):
+def candidates(analyses: Analyses, min_keys: int = _MIN_KEYS) -> list[Candidate]:
+    """The module's serialization dicts, in source order. The one decision of the rule: the
+    facts are built from it, and the fix finds the dicts it replaces with it."""
+    found = [n for n in ast.walk(analyses.tree) if isinstance(n, ast.Dict) and _might_be(n, min_keys)]
+    if not found:
+        return []
+    model = analyses(SemanticModel)
+    allowed = _allowed_names(model.imports)
+    out: list[Candidate] = []
+    occurrences: Counter[tuple[str, tuple[tuple[str, str], ...], str]] = Counter()
+    for node in sorted(found, key=lambda n: (n.lineno, n.col_offset)):
+        entries = _entries(node, allowed, analyses)
+        if not entries or _lookup_table(entries, node, model):
+            continue
+        candidate = _candidate(analyses, node, entries, model.scope_of(node))
+        key = (candidate.scope.qualname, candidate.shape, candidate.var)
+        out.append(candidate if not occurrences[key] else replace(candidate, occurrence=occurrences[key]))
+        occurrences[key] += 1
+    return out
+
+
+def _candidate(analyses: Analyses, node: ast.Dict, entries: Sequence[_Entry], scope: Scope) -> Candidate:
+    """The dict as a ``Candidate`` (its occurrence is counted by the caller)."""
+    var = entries[0].var
+    return Candidate(
+        node, var, tuple((e.key, _shape_dump(e.value, var)) for e in entries), tuple(e.key_code for e in entries),
+        tuple(analyses.segment(e.value) for e in entries), scope, 0,
+    )
+
+
+def _annotation_class(annotation: ast.expr, model: SemanticModel, module: str, path: str) -> str | None:
+    """The project class a parameter annotation names (absolute), else None."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
         try:
-            annotation = cst.parse_expression(str(annotation.evaluated_value))
-        except (cst.ParserSyntaxError, TypeError):
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
             return None
-    if not isinstance(annotation, (cst.Name, cst.Attribute)):
+    if not isinstance(annotation, (ast.Name, ast.Attribute)):
         return None
-    if isinstance(annotation, cst.Name) and annotation.value in classes and annotation.value not in table.aliases:
-        return f"{module}.{annotation.value}"
-    resolved = table.resolve(annotation)
+    imports = model.imports
+    if isinstance(annotation, ast.Name) and annotation.id in model.classes() and annotation.id not in imports.aliases:
+        return f"{module}.{annotation.id}"
+    resolved = imports.resolve(annotation)
     if resolved is None or resolved.startswith("builtins."):
         return None
     return absolute(resolved, module, path)
 
 
-def class_hint(var: str, function: cst.FunctionDef | None, table: ImportTable, classes: set[str],
-               module: str, path: str) -> str | None:
-    if function is None:
+def class_hint(candidate: Candidate, model: SemanticModel, module: str, path: str) -> str | None:
+    """The class the dict's variable is annotated with, as a parameter of the enclosing ``def``."""
+    function = candidate.scope.function
+    if function is None or not isinstance(function.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    params = function.params
-    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-        if param.name.value == var and param.annotation is not None:
-            return _annotation_class(param.annotation.annotation, table, classes, module, path)
+    args = function.node.args
+    for param in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+        if param.arg == candidate.var and param.annotation is not None:
+            return _annotation_class(param.annotation, model, module, path)
     return None
 
 
@@ -494,109 +270,60 @@ class DictFact:
     end_column: int
     stmt_line: int
     scope: str  # dotted classes/functions around the dict
-    function: str
     occurrence: int  # index among dicts of this shape and variable in this scope
     var: str
     shape: tuple[tuple[str, str], ...]
     keys: tuple[str, ...]
-    values: tuple[str, ...]
+    values: tuple[str, ...]  # value source text over ``var``
     class_hint: str | None
     context: str
 
 
-# --------------------------------------------------------------------------------------------
-# positions from Python's ast (no libcst metadata needed)
-# --------------------------------------------------------------------------------------------
-
-
-# The values ``dict_shape`` rejects whatever they read (libcst's ``_Uses`` marks them bad).
-_AST_BAD = (
-    ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
-    ast.Await, ast.Yield, ast.YieldFrom, ast.JoinedStr,
-)
-
-
-def _ast_value_vars(value: ast.expr) -> set[str]:
-    """Names ``dict_shape`` could take as the value's variable: read as ``name.attr``, and the
-    value's only non-builtin name if it has one. Empty when libcst's test must fail."""
-    bases: set[str] = set()
-    free: set[str] = set()
-    for node in ast.walk(value):
-        if isinstance(node, _AST_BAD):
-            return set()
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            bases.add(node.value.id)
-        elif isinstance(node, ast.Name) and node.id not in _BUILTINS:
-            free.add(node.id)
-    if len(free) > 1:
-        return set()
-    return bases & free if free else bases
-
-
-def _ast_candidate(node: ast.Dict, min_keys: int) -> bool:
-    """A dict ``dict_shape`` may accept (a superset): enough distinct string keys, and one
-    variable every value reads attributes of."""
-    if len(node.keys) < min_keys:
-        return False
-    keys = [k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None for k in node.keys]
-    if None in keys or len(set(keys)) != len(keys):
-        return False
-    common: set[str] | None = None
-    for value in node.values:
-        found = _ast_value_vars(value)
-        common = found if common is None else common & found
-        if not common:
-            return False
-    return True
-
-
-def _min_keys(options: Mapping[str, Any]) -> int:
-    """The fewest elements a dict needs to be compared (``min-keys``, never below three)."""
-    try:
-        return max(_MIN_KEYS, int(options.get("min-keys", _MIN_KEYS)))
-    except (TypeError, ValueError):
-        return _MIN_KEYS
-
-
-
-class _AstDicts:
-    """Source positions of the dict displays, in the order libcst visits them."""
-
-    def __init__(self, tree: ast.Module, text: str) -> None:
-        self.lines = text.splitlines()
-        dicts = [n for n in ast.walk(tree) if isinstance(n, ast.Dict)]
-        self.dicts = sorted(dicts, key=lambda n: (n.lineno, n.col_offset))
-        self.stmts = sorted(
-            ((n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree) if isinstance(n, ast.stmt)),
-        )
-
-    def _char(self, line: int, byte_col: int) -> int:
-        if 1 <= line <= len(self.lines):
-            return len(self.lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
-        return byte_col
-
-    def position(self, index: int) -> tuple[int, int, int, int, int] | None:
-        if index >= len(self.dicts):
-            return None
-        node = self.dicts[index]
-        line, end_line = node.lineno, node.end_lineno or node.lineno
-        stmt_line = line
-        best = None
-        for start, end in self.stmts:
-            if start <= line <= end and (best is None or end - start <= best[1] - best[0]):
-                best = (start, end)
-        if best is not None:
-            stmt_line = best[0]
-        return (
-            line, self._char(line, node.col_offset) + 1,
-            end_line, self._char(end_line, node.end_col_offset or 0) + 1,
-            stmt_line,
+def dict_facts(analyses: Analyses, options: Mapping[str, Any]) -> Iterator[DictFact]:
+    """Every candidate dict of the file as a picklable fact."""
+    found = candidates(analyses, _min_keys(options)) if "{" in analyses.text else []
+    if not found:
+        return
+    module = analyses(ModuleFact)
+    model = analyses(SemanticModel)
+    for c in found:
+        at = detect_at(analyses, c.node, "")
+        scope = c.scope.qualname
+        yield DictFact(
+            path=analyses.path, module=module.module, root=module.root, line=at.line, column=at.column,
+            end_line=at.end_line, end_column=at.end_column, stmt_line=at.stmt_line, scope=scope,
+            occurrence=c.occurrence, var=c.var, shape=c.shape, keys=c.keys, values=c.values,
+            class_hint=class_hint(c, model, module.module, analyses.path),
+            context=f"{scope}:{'|'.join(k for k, _ in c.shape)}",
         )
 
 
 # --------------------------------------------------------------------------------------------
-# the rule
+# generated code
 # --------------------------------------------------------------------------------------------
+
+
+class _Rename(cst.CSTTransformer):
+    """``old.attr`` -> ``new.attr`` (the variable is only ever read as an attribute base)."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__()
+        self.old, self.new = old, new
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+        if isinstance(updated_node.value, cst.Name) and updated_node.value.value == self.old:
+            return updated_node.with_changes(value=updated_node.value.with_changes(value=self.new))
+        return updated_node
+
+
+def rename(value: str, old: str, new: str) -> str:
+    """A value's source with variable ``old`` read as ``new``; multi-line or commented values are
+    normalised so the generated code stays one clean line."""
+    if "\n" in value or "#" in value:
+        return ast.unparse(_RenameAst(old, new).visit(ast.parse(f"({value})", mode="eval").body))
+    renamed = cst.parse_expression(value).visit(_Rename(old, new))
+    return _EMPTY.code_for_node(cast(cst.CSTNode, renamed)).strip()  # _Rename only renames
+
 
 
 def snake(name: str) -> str:
@@ -626,7 +353,8 @@ class ReplacePayload:
     import_from: str | None  # module to import ``call`` from (None: defined here / method)
 
 
-class DuplicatedEventSerialization(ProjectRule):
+
+class DuplicatedEventSerialization(SemanticProjectRule):
     """
     ## What it does
     Finds dict literals with the same keys built from the attributes of one object
@@ -675,8 +403,12 @@ class DuplicatedEventSerialization(ProjectRule):
     new neutral `<package>/serializers.py`.
 
     Constant lookup tables are not serializations and are not reported: dicts whose values are
-    members of an imported name or of a module-level class (`{"socks5": ProxyType.SOCKS5, ...}`),
-    or all `UPPER_CASE` attributes.
+    members of a constant namespace where the dict reads it — an import, a class (any scope), an
+    enum built by a call into `enum` (`Kind = enum.Enum(...)`), a capitalised module-level name
+    (`{"socks5": ProxyType.SOCKS5, ...}`) — or all `UPPER_CASE` attributes, or members of one
+    capitalised class attribute (`self.Kind.a`). Dicts with literal values read no object and are
+    never compared. Decided on the semantic model (`wsrefactor.semantic`); a plain check never
+    parses a file with libcst for this rule.
 
     ## Options
     - `helper-module` (str, default `""`): file, relative to the project root, that receives the helper.
@@ -766,63 +498,11 @@ class DuplicatedEventSerialization(ProjectRule):
     ]
 
     @classmethod
-    def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
-        """Every file's ``ModuleFact``: the project phase needs every module's imports (a cycle may
-        run through modules without a candidate) and bindings (the helper's home may be any module)."""
-        return [per_tree(module_fact, tree, text, path)]
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """Only files with a dict ``dict_shape`` may accept reach libcst (judged from the ``ast``)."""
-        if tree is None:
-            return True
-        min_keys = _min_keys(options)
-        return any(_ast_candidate(node, min_keys) for node in index(tree).nodes(ast.Dict))
-
-    def __init__(self, ctx: FileContext) -> None:
-        super().__init__(ctx)
-        self._module = ""
-        self._root = ""
-        self._classes: set[str] = set()
-        self._positions: _AstDicts | None = None
-        self._dict_index = -1
-        self._occurrences: Counter[tuple[str, tuple[tuple[str, str], ...], str]] = Counter()
-
-    def visit_Module(self, node: cst.Module) -> None:
-        # the ModuleFact comes from ``ast_facts``; the visit records the candidate dicts only
-        self._module, self._root = module_name(self.ctx.path)
-        self._classes = {s.name.value for s in node.body if isinstance(s, cst.ClassDef)}
-
-    def visit_Dict(self, node: cst.Dict) -> None:
-        self._dict_index += 1
-        if len(node.elements) < max(1, int(self.opts["min-keys"])):
-            return
-        shape = dict_shape(node, self.ctx.imports)
-        if shape is None:
-            return
-        if self._positions is None:
-            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-            self._positions = _AstDicts(tree, self.ctx.module.code)
-        position = self._positions.position(self._dict_index)
-        if position is None:
-            return
-        scope = self.ctx.scope_name()
-        key = (scope, shape.shape, shape.var)
-        occurrence = self._occurrences[key]
-        self._occurrences[key] += 1
-        function = self.ctx.enclosing_function()
-        function_def = function if isinstance(function, cst.FunctionDef) else None
-        hint = class_hint(shape.var, function_def, self.ctx.imports, self._classes, self._module, self.ctx.path)
-        line, column, end_line, end_column, stmt_line = position
-        self.add_fact(
-            DictFact(
-                path=self.ctx.path, module=self._module, root=self._root, line=line, column=column,
-                end_line=end_line, end_column=end_column, stmt_line=stmt_line, scope=scope,
-                function=function_def.name.value if function_def else "", occurrence=occurrence,
-                var=shape.var, shape=shape.shape, keys=shape.keys, values=shape.values,
-                class_hint=hint, context=f"{scope}:{'|'.join(k for k, _ in shape.shape)}",
-            )
-        )
+    def collect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Any]:
+        """Every file's ``ModuleFact`` (the project phase needs every module's imports, for cycles,
+        and bindings: the helper's home may be any module), then its candidate dicts."""
+        yield analyses(ModuleFact)
+        yield from dict_facts(analyses, options)
 
     # ----------------------------------------------------------------------------------------
     # project phase
@@ -834,11 +514,14 @@ class DuplicatedEventSerialization(ProjectRule):
     ) -> list[ProjectFinding]:
         modules, groups = _collect(facts)
         project = _Project(modules, options)
-        findings: list[ProjectFinding] = []
+        planned: list[tuple[list[DictFact], ProjectEdit | None]] = []
         for shape in sorted(groups, key=lambda s: (groups[s][0].path, groups[s][0].line)):
             copies = sorted(groups[shape], key=lambda f: (f.path, f.line, f.column))
             if len(copies) >= 2:
-                findings.extend(_copy_findings(copies, _plan(copies, project)))
+                planned.append((copies, _plan(copies, project)))
+        findings: list[ProjectFinding] = []
+        for copies, edit in planned:
+            findings.extend(_copy_findings(copies, project.with_new_texts(edit)))
         return findings
 
     @classmethod
@@ -850,9 +533,8 @@ class DuplicatedEventSerialization(ProjectRule):
         if isinstance(payload, MethodPayload):
             return module.visit(_AddMethod(payload.cls, payload.source))
         if isinstance(payload, ReplacePayload):
-            replacer = _Replace(payload, ImportTable(module))
-            new = module.visit(replacer)
-            if replacer.done and payload.import_from:
+            new, done = _replace_copies(module, payload, path)
+            if done and payload.import_from:
                 new = add_imports(new, [(payload.import_from, payload.call)], path)
             return new
         return module
@@ -867,15 +549,12 @@ def _collect(
     facts: Mapping[str, Sequence[Any]]
 ) -> tuple[dict[str, ModuleFact], dict[tuple[tuple[str, str], ...], list[DictFact]]]:
     """Every module's fact by path, and the dict facts grouped by shape (in path order)."""
-    modules: dict[str, ModuleFact] = {}
     groups: dict[tuple[tuple[str, str], ...], list[DictFact]] = {}
     for path in sorted(facts):
         for fact in facts[path]:
-            if isinstance(fact, ModuleFact):
-                modules[fact.path] = fact
-            elif isinstance(fact, DictFact):
+            if isinstance(fact, DictFact):
                 groups.setdefault(fact.shape, []).append(fact)
-    return modules, groups
+    return modules_by_path(facts), groups
 
 
 def _copy_findings(copies: Sequence[DictFact], edit: ProjectEdit | None) -> list[ProjectFinding]:
@@ -898,11 +577,6 @@ def _copy_findings(copies: Sequence[DictFact], edit: ProjectEdit | None) -> list
     return findings
 
 
-def _graph(modules: Mapping[str, ModuleFact]) -> dict[str, set[str]]:
-    known = {m.module for m in modules.values()}
-    return {m.module: {i for i in m.imports if i in known and i != m.module} for m in modules.values()}
-
-
 def _helper_name(copies: Sequence[DictFact], class_name: str | None) -> str:
     if class_name:
         return f"serialize_{snake(class_name)}"
@@ -918,23 +592,6 @@ def _subject(copies: Sequence[DictFact], class_name: str | None) -> str:
     return f"`{sorted(counts, key=lambda v: (-counts[v], -len(v), v))[0]}`"
 
 
-def _resolve_option_path(option: str, modules: Mapping[str, ModuleFact]) -> str:
-    """``helper-module`` (relative to the project root) as a path the run knows, if any."""
-    candidate = Path(option)
-    if candidate.is_absolute():
-        return str(candidate)
-    roots = [Path.cwd()]
-    for fact in modules.values():
-        for parent in Path(fact.path).parents:
-            if (parent / option).exists() or (parent / "pyproject.toml").is_file():
-                roots.append(parent)
-    for root in roots:
-        full = os.path.abspath(root / option)
-        if full in modules:
-            return full
-    return os.path.abspath(Path.cwd() / option)
-
-
 class _Project:
     """What every group's plan reads about the project, computed once per ``finalize``: the
     modules by path and by dotted name, the import graph, ``helper-module`` resolved."""
@@ -945,7 +602,19 @@ class _Project:
         self.graph = ImportGraph(modules)
         self.by_name = {m.module: m for m in modules.values()}
         option = str(options.get("helper-module") or "")
-        self.helper_path = _resolve_option_path(option, modules) if option else ""
+        self.helper_path = resolve_option_path(option, modules) if option else ""
+        # Helpers planned so far in this run, per home module: a later group never reuses a name
+        # (two groups once both wrote ``serialize_res`` into one new ``serializers.py``).
+        self.claimed: dict[str, set[str]] = {}
+        # The text of each new module, grown by every group that puts its helper there.
+        self.new_texts: dict[str, str] = {}
+
+    def with_new_texts(self, edit: ProjectEdit | None) -> ProjectEdit | None:
+        """``edit`` with its new modules' final text (every helper planned into them)."""
+        if edit is None or not edit.new_files:
+            return edit
+        files = tuple((path, self.new_texts.get(path, text)) for path, text in edit.new_files)
+        return replace(edit, new_files=files)
 
 
 @dataclass(frozen=True)
@@ -966,7 +635,7 @@ class _Group:
         """Every other module with a copy already imports ``path``'s module: calling a helper
         there adds no new dependency between modules."""
         home = self.modules[path].module
-        return all(home in self.graph.edges.get(self.modules[p].module, ()) for p in self.by_module if p != path)
+        return all(self.graph.imports_directly(self.modules[p].module, home) for p in self.by_module if p != path)
 
     def cycle_free(self, helper: str) -> bool:
         """No module that gains ``from helper import ...`` is (transitively) imported by helper."""
@@ -1046,9 +715,11 @@ def _serializers_home(group: _Group) -> _Home:
         n += 1
 
 
-def _free_name(group: _Group, home: _Home, base: str) -> str:
-    """``base`` or ``base_2``...: no name bound in the home module or in a module that imports it."""
+def _free_name(group: _Group, home: _Home, base: str, claimed: Mapping[str, set[str]]) -> str:
+    """``base`` or ``base_2``...: no name bound in the home module, planned there by an earlier
+    group, or bound in a module that imports it."""
     taken: set[str] = set() if home.new else set(group.modules[home.path].names)
+    taken |= claimed.get(home.path, set())
     for path in group.by_module:
         if path != home.path:
             taken |= set(group.modules[path].names)
@@ -1060,16 +731,26 @@ def _free_name(group: _Group, home: _Home, base: str) -> str:
     return name
 
 
-def _function_edit(group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]]) -> ProjectEdit:
-    """The helper function (in a new module or an existing one) and a call of it for every copy."""
+def _function_edit(
+    group: _Group, home: _Home, name: str, subject: str, items: Sequence[tuple[str, str]], project: _Project
+) -> ProjectEdit:
+    """The helper function (in a new module or an existing one) and a call of it for every copy.
+    A new module already planned by an earlier group of this run receives this helper too (that
+    group's edit creates it, with every helper: ``_Project.with_new_texts``)."""
     from wsrefactor.codegen import render
 
     payloads: list[tuple[str, Any]] = []
     new_files: tuple[tuple[str, str], ...] = ()
+    project.claimed.setdefault(home.path, set()).add(name)
     if home.new:
         helper_module = module_name(home.path)[0]
-        text = render("ws303_serializers_module.py.jinja2", name=name, subject=subject, items=items)
-        new_files = ((home.path, text),)
+        if home.path in project.new_texts:
+            function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
+            project.new_texts[home.path] = project.new_texts[home.path].rstrip("\n") + "\n\n\n" + function.strip() + "\n"
+        else:
+            text = render("ws303_serializers_module.py.jinja2", name=name, subject=subject, items=items)
+            project.new_texts[home.path] = text
+            new_files = ((home.path, text),)
     else:
         helper_module = group.modules[home.path].module
         function = render("ws303_serializer_function.py.jinja2", name=name, subject=subject, items=items)
@@ -1092,23 +773,21 @@ def _plan(copies: Sequence[DictFact], project: _Project) -> ProjectEdit | None:
         return None
     group = _Group(copies, modules, by_module, project.graph)
     class_name, class_module = _class_target(copies, project.by_name)
-    items = list(zip(copies[0].keys, copies[0].values))
+    first = copies[0]
+    items = [(key, rename(value, first.var, PLACEHOLDER)) for key, value in zip(first.keys, first.values)]
     if project.options.get("prefer-method") and class_module is not None and class_name is not None:
         edit = _method_edit(group, class_name, class_module, items)
         if edit is not None:
             return edit
     home = _first_home(group, _home_candidates(group, project.helper_path, class_module)) or _serializers_home(group)
-    name = _free_name(group, home, _helper_name(copies, class_name))
-    return _function_edit(group, home, name, _subject(copies, class_name), items)
+    name = _free_name(group, home, _helper_name(copies, class_name), project.claimed)
+    return _function_edit(group, home, name, _subject(copies, class_name), items, project)
 
 
 def _rebase(items: Sequence[tuple[str, str]], var: str, template: str, subject: str) -> str:
     from wsrefactor.codegen import render
 
-    rebased = []
-    for key, value in items:
-        expr = cst.parse_expression(value).visit(_Rename(PLACEHOLDER, var))
-        rebased.append((key, _EMPTY.code_for_node(expr)))
+    rebased = [(key, rename(value, PLACEHOLDER, var)) for key, value in items]
     return render(template, subject=subject, items=rebased).strip()
 
 
@@ -1131,62 +810,68 @@ def _copies_by_path(copies: Sequence[DictFact]) -> dict[str, list[DictFact]]:
 # --------------------------------------------------------------------------------------------
 
 
-class _Scoped(cst.CSTTransformer):
-    def __init__(self) -> None:
+class _Swap(cst.CSTTransformer):
+    """Replace nodes by identity (the libcst nodes found at the copies' spans)."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
         super().__init__()
-        self.scope: list[str] = []
+        self.replacements = replacements
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scope.append(node.name.value)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.scope.append(node.name.value)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
-        self.scope.pop()
-        return updated_node
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        return self.replacements.get(original_node, updated_node)
 
 
-class _Replace(_Scoped):
-    def __init__(self, payload: ReplacePayload, table: ImportTable) -> None:
-        super().__init__()
-        self.payload = payload
-        self.table = table
-        self.targets = set(payload.targets)
-        self.occurrences: Counter[tuple[str, str]] = Counter()
-        self.done = 0
-
-    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.scope.pop()
-        return updated_node
-
-    def leave_Dict(self, original_node: cst.Dict, updated_node: cst.BaseExpression) -> cst.BaseExpression:
-        shape = dict_shape(original_node, self.table)
-        if shape is None or shape.shape != self.payload.shape:
-            return updated_node
-        scope = ".".join(self.scope)
-        key = (scope, shape.var)
-        occurrence = self.occurrences[key]
-        self.occurrences[key] += 1
-        if (scope, occurrence, shape.var) not in self.targets:
-            return updated_node
-        self.done += 1
-        if self.payload.call:
-            new: cst.BaseExpression = cst.Call(cst.Name(self.payload.call), [cst.Arg(cst.Name(shape.var))])
+def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> tuple[cst.Module, int]:
+    """Replace the payload's copies by calls. Which dicts they are is decided as in ``collect``
+    (``candidates`` on the ast of the text as it is now); libcst only supplies the node at each span."""
+    text = module.code
+    analyses = Analyses(ast.parse(text), text, path)
+    targets = set(payload.targets)
+    chosen = [
+        c for c in candidates(analyses)
+        if c.shape == payload.shape and (c.scope.qualname, c.occurrence, c.var) in targets
+    ]
+    if not chosen:
+        return module, 0
+    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    for c in chosen:
+        at = detect_at(analyses, c.node, "")
+        node = positions.find(at.start, at.end, (cst.Dict,))
+        if not isinstance(node, cst.Dict):
+            continue
+        if payload.call:
+            new: cst.BaseExpression = cst.Call(cst.Name(payload.call), [cst.Arg(cst.Name(c.var))])
         else:
-            new = cst.Call(cst.Attribute(cst.Name(shape.var), cst.Name("to_dict")))
-        return new.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
+            new = cst.Call(cst.Attribute(cst.Name(c.var), cst.Name("to_dict")))
+        replacements[node] = new.with_changes(lpar=node.lpar, rpar=node.rpar)
+    if not replacements:
+        return module, 0
+    return module.visit(_Swap(replacements)), len(replacements)
 
 
-class _AddMethod(_Scoped):
+class _AddMethod(cst.CSTTransformer):
+    """Add the generated ``to_dict`` to the module-level class ``cls`` (unless it has one)."""
+
     def __init__(self, cls: str, source: str) -> None:
         super().__init__()
         self.cls = cls
         self.source = source
+        self.depth = 0
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.depth += 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.depth -= 1
+        return updated_node
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.scope.pop()
-        if self.scope or updated_node.name.value != self.cls or not isinstance(updated_node.body, cst.IndentedBlock):
+        self.depth -= 1
+        if self.depth or updated_node.name.value != self.cls or not isinstance(updated_node.body, cst.IndentedBlock):
             return updated_node
         body = list(updated_node.body.body)
         if any(isinstance(s, cst.FunctionDef) and s.name.value == "to_dict" for s in body):

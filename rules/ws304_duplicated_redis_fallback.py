@@ -1,4 +1,10 @@
-"""WS304 duplicated-redis-fallback: the same "try Redis, else the in-memory copy" method shape, repeated."""
+"""WS304 duplicated-redis-fallback: the same "try Redis, else the in-memory copy" method shape, repeated.
+
+Decided once, on Python's ``ast`` (``collect``: every file's ``ModuleFact``, its matching methods
+and the methods already under the decorator); libcst is used only to build the fix
+(``apply_payload``), which finds the methods to reduce by running the same ``ast`` match on the
+file's current text and taking the libcst ``FunctionDef`` at each span.
+"""
 
 from __future__ import annotations
 
@@ -11,300 +17,295 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.names import ImportTable
+from wsrefactor.positions import Positions
+from wsrefactor.project_graph import (
+    ImportGraph,
+    ModuleFact,
+    absolute,
+    display,
+    module_name,
+    modules_by_path,
+    places,
+    resolve_option_path,
+)
 from wsrefactor.rule import (
-    FileContext,
     Invalid,
     Option,
     ProjectEdit,
     ProjectFinding,
-    ProjectRule,
+    SemanticProjectRule,
     Valid,
 )
-from wsrefactor.rules._prefilter import index, per_tree
-from wsrefactor.rules.ws303_duplicated_serialization import (
-    ImportGraph,
-    ModuleFact,
-    _child_blocks,
-    _resolve_option_path,
-    absolute,
-    display,
-    module_fact,
-    module_name,
-    places,
-)
-from wsrefactor.walk import visit
+from wsrefactor.semantic import Analyses, Imports, SemanticModel
+from wsrefactor.semantic.detection import detect_at
 
 DECORATOR = "redis_with_fallback"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
-_EMPTY = cst.Module(body=[])
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-def _code(node: cst.CSTNode) -> str:
-    return _EMPTY.code_for_node(node).strip()
-
-
-def _single_statement(block: cst.BaseSuite) -> cst.BaseSmallStatement | None:
-    if isinstance(block, cst.SimpleStatementSuite):
-        return block.body[0] if len(block.body) == 1 else None
-    if isinstance(block, cst.IndentedBlock) and len(block.body) == 1:
-        stmt = block.body[0]
-        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-            return stmt.body[0]
-    return None
+# --------------------------------------------------------------------------------------------
+# the shape, on ast
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Fallback:
     """``return self.<name>(...)`` or ``return await self.<name>(...)``."""
 
-    call: cst.Call
+    call: ast.Call
     name: str
     awaited: bool
 
     def same_as(self, other: _Fallback) -> bool:
-        return (_code(self.call), self.awaited) == (_code(other.call), other.awaited)
+        return (ast.dump(self.call), self.awaited) == (ast.dump(other.call), other.awaited)
 
 
-def _fallback_call(small: cst.CSTNode | None, self_name: str) -> _Fallback | None:
+def _fallback_call(stmt: ast.stmt | None, self_name: str) -> _Fallback | None:
     """``return self.<fallback>(...)`` (or ``return await ...``), else None."""
-    if not isinstance(small, cst.Return) or small.value is None:
+    if not isinstance(stmt, ast.Return) or stmt.value is None:
         return None
-    value, awaited = small.value, False
-    if isinstance(value, cst.Await):
-        value, awaited = value.expression, True
+    value, awaited = stmt.value, False
+    if isinstance(value, ast.Await):
+        value, awaited = value.value, True
     if (
-        isinstance(value, cst.Call)
-        and isinstance(value.func, cst.Attribute)
-        and isinstance(value.func.value, cst.Name)
-        and value.func.value.value == self_name
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id == self_name
     ):
-        return _Fallback(value, value.func.attr.value, awaited)
+        return _Fallback(value, value.func.attr, awaited)
     return None
 
 
-def _is_log_call(stmt: cst.BaseStatement) -> bool:
-    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)):
+def _is_log_call(stmt: ast.stmt, analyses: Analyses) -> bool:
+    """``<something log-ish>.warning(...)`` and the other logging methods, as a statement."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
         return False
-    call = stmt.body[0].value
-    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
-        return False
-    if call.func.attr.value not in _LOG_METHODS:
-        return False
-    receiver = _code(call.func.value).lower()
-    return "log" in receiver
+    return call.func.attr in _LOG_METHODS and "log" in analyses.segment(call.func.value).lower()
 
 
-def _is_docstring(stmt: cst.BaseStatement) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, (str, bytes))
 
 
-def _expected_args(params: cst.Parameters) -> list[tuple[str, str]]:
+def _expected_args(args: ast.arguments) -> list[tuple[str, str]]:
     """The method's parameters after ``self`` as ``(kind, name)``: how a faithful call passes them."""
-    expected = [("pos", param.name.value) for param in (*params.posonly_params, *params.params)[1:]]
-    if isinstance(params.star_arg, cst.Param):
-        expected.append(("*", params.star_arg.name.value))
-    expected.extend(("kw", param.name.value) for param in params.kwonly_params)
-    if params.star_kwarg is not None:
-        expected.append(("**", params.star_kwarg.name.value))
+    expected = [("pos", a.arg) for a in (*args.posonlyargs, *args.args)[1:]]
+    if args.vararg is not None:
+        expected.append(("*", args.vararg.arg))
+    expected.extend(("kw", a.arg) for a in args.kwonlyargs)
+    if args.kwarg is not None:
+        expected.append(("**", args.kwarg.arg))
     return expected
 
 
-def _passed_on(arg: cst.Arg) -> tuple[str, str] | None:
-    """``(kind, name)`` of an argument passing a name on unchanged (``x``, ``*x``, ``**x``, ``x=x``)."""
-    if not isinstance(arg.value, cst.Name):
-        return None
-    name = arg.value.value
-    if arg.star:
-        return arg.star, name
-    if arg.keyword is not None:
-        return ("kw", name) if arg.keyword.value == name else None
-    return "pos", name
-
-
-def _params_match(call: cst.Call, params: cst.Parameters) -> bool:
-    """Whether the fallback is called with exactly the method's own arguments, in order."""
-    expected = _expected_args(params)
-    got: list[tuple[str, str]] = []
+def _passed_on(call: ast.Call) -> list[tuple[str, str]] | None:
+    """``(kind, name)`` of each argument, in source order, when each passes a name on unchanged
+    (``x``, ``*x``, ``**x``, ``x=x``); None otherwise."""
+    items: list[tuple[int, int, tuple[str, str]]] = []
     for arg in call.args:
-        passed = _passed_on(arg)
-        if passed is None:
-            return False
-        got.append(passed)
-    if len(got) != len(expected):
+        if isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+            items.append((arg.lineno, arg.col_offset, ("*", arg.value.id)))
+        elif isinstance(arg, ast.Name):
+            items.append((arg.lineno, arg.col_offset, ("pos", arg.id)))
+        else:
+            return None
+    for keyword in call.keywords:
+        if not isinstance(keyword.value, ast.Name):
+            return None
+        if keyword.arg is None:
+            items.append((keyword.lineno, keyword.col_offset, ("**", keyword.value.id)))
+        elif keyword.arg == keyword.value.id:
+            items.append((keyword.lineno, keyword.col_offset, ("kw", keyword.value.id)))
+        else:
+            return None
+    return [item for _, _, item in sorted(items)]
+
+
+def _params_match(call: ast.Call, args: ast.arguments) -> bool:
+    """Whether the fallback is called with exactly the method's own arguments, in order."""
+    expected = _expected_args(args)
+    got = _passed_on(call)
+    if got is None or len(got) != len(expected):
         return False
     # a positional parameter may be passed by keyword
     return all(gn == en and (gk == ek or (gk, ek) == ("kw", "pos")) for (gk, gn), (ek, en) in zip(got, expected))
 
 
-@dataclass(frozen=True)
-class Shape:
-    """A matching method: what the decorator needs to reproduce it."""
-
-    fallback: str
-    redis_attr: str | None  # the guard's attribute; None when there is no guard
-    exceptions: cst.BaseExpression
-    fixable: bool
-    reason: str
-    try_body: Sequence[cst.BaseStatement]
-    docstring: cst.BaseStatement | None
-
-
-@dataclass(frozen=True)
-class _Guard:
-    """``if not self.<redis_attr>: return self.<fallback>(...)`` ahead of the ``try``."""
-
-    redis_attr: str
-    fallback: _Fallback
-
-
-def _method_body(function: cst.FunctionDef) -> tuple[str, list[cst.BaseStatement]] | None:
-    """The name of ``self`` and the statements of an undecorated method with an indented body."""
-    params = function.params
-    positional = (*params.posonly_params, *params.params)
-    if not positional or function.decorators or not isinstance(function.body, cst.IndentedBlock):
+def _guard(stmt: ast.stmt, self_name: str) -> tuple[str, _Fallback] | None:
+    """``if not self.<attr>: return self.<fallback>(...)`` (no ``elif``/``else``): attr and fallback."""
+    if not isinstance(stmt, ast.If) or stmt.orelse or len(stmt.body) != 1:
         return None
-    return positional[0].name.value, list(function.body.body)
-
-
-def _guard_attr(guard: cst.If, self_name: str) -> str | None:
-    """``attr`` of a lone ``if not self.<attr>:`` (no ``elif``/``else``), else None."""
-    test = guard.test
-    if guard.orelse is not None or not isinstance(test, cst.UnaryOperation) or not isinstance(test.operator, cst.Not):
+    test = stmt.test
+    if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
         return None
-    checked = test.expression
-    if isinstance(checked, cst.Attribute) and isinstance(checked.value, cst.Name) and checked.value.value == self_name:
-        return checked.attr.value
-    return None
-
-
-def _split_guard(
-    body: list[cst.BaseStatement], self_name: str
-) -> tuple[_Guard | None, list[cst.BaseStatement]] | None:
-    """The optional guard and the statements after it; None when the first of two is another ``if``."""
-    if len(body) != 2 or not isinstance(body[0], cst.If):
-        return None, body
-    attr = _guard_attr(body[0], self_name)
-    fallback = _fallback_call(_single_statement(body[0].body), self_name) if attr is not None else None
-    if attr is None or fallback is None:
+    checked = test.operand
+    if not (isinstance(checked, ast.Attribute) and isinstance(checked.value, ast.Name) and checked.value.id == self_name):
         return None
-    return _Guard(attr, fallback), body[1:]
+    fallback = _fallback_call(stmt.body[0], self_name)
+    return (checked.attr, fallback) if fallback is not None else None
 
 
-def _lone_try(body: Sequence[cst.BaseStatement]) -> cst.Try | None:
-    """The body's only statement when it is a ``try`` with one typed ``except`` and no ``else``/``finally``."""
-    if len(body) != 1 or not isinstance(body[0], cst.Try):
+def _plain_assignment(stmt: ast.stmt) -> bool:
+    """``key = f"x:{u}"``: an assignment to plain names that neither awaits nor yields (issue #12,
+    miss 9: such statements between the guard and the ``try`` keep the shape)."""
+    if isinstance(stmt, ast.Assign):
+        targets: list[ast.expr] = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets = [stmt.target]
+    else:
+        return False
+    value: ast.AST = stmt.value if stmt.value is not None else ast.Pass()
+    return all(isinstance(t, ast.Name) for t in targets) and not any(
+        isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda)) for n in ast.walk(value)
+    )
+
+
+def _lone_try(stmt: ast.stmt) -> ast.Try | None:
+    """A ``try`` with one typed ``except`` and no ``else``/``finally``."""
+    if not isinstance(stmt, ast.Try) or len(stmt.handlers) != 1 or stmt.orelse or stmt.finalbody:
         return None
-    attempt = body[0]
-    if len(attempt.handlers) != 1 or attempt.orelse is not None or attempt.finalbody is not None:
-        return None
-    return attempt if attempt.handlers[0].type is not None else None
+    return stmt if stmt.handlers[0].type is not None else None
 
 
-def _handler_fallback(handler: cst.ExceptHandler, self_name: str) -> _Fallback | None:
+def _handler_fallback(handler: ast.ExceptHandler, self_name: str, analyses: Analyses) -> _Fallback | None:
     """The fallback of an ``except`` block that only logs, then returns ``self.<fallback>(...)``."""
-    handler_body = list(handler.body.body) if isinstance(handler.body, cst.IndentedBlock) else []
-    if not handler_body or not all(_is_log_call(s) for s in handler_body[:-1]):
+    if not all(_is_log_call(s, analyses) for s in handler.body[:-1]):
         return None
-    last = handler_body[-1]
-    if not (isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1):
-        return None
-    return _fallback_call(last.body[0], self_name)
+    return _fallback_call(handler.body[-1], self_name)
 
 
-def _talks_to_redis(attempt: cst.Try, exceptions: cst.BaseExpression, self_name: str) -> bool:
+def _talks_to_redis(attempt: ast.Try, analyses: Analyses, self_name: str) -> bool:
     """Without a guard, only a ``try`` that uses ``self.redis...`` or catches a Redis error counts."""
-    return f"{self_name}.redis" in _code(attempt.body).lower() or "redis" in _code(exceptions).lower()
+    body = "\n".join(analyses.segment(s) for s in attempt.body).lower()
+    exceptions = analyses.segment(attempt.handlers[0].type).lower()  # type: ignore[arg-type]
+    return f"{self_name}.redis" in body or "redis" in exceptions
 
 
-def _unfixable_reason(function: cst.FunctionDef, attempt: cst.Try, fallback: _Fallback) -> str:
+def _unfixable_reason(function: _Function, attempt: ast.Try, fallback: _Fallback) -> str:
     """Why the decorator could not reproduce the method ("" when it can)."""
-    if not _params_match(fallback.call, function.params):
+    if not _params_match(fallback.call, function.args):
         return "its fallback is not called with the method's own arguments"
-    if fallback.name == function.name.value:
+    if fallback.name == function.name:
         return "it falls back to itself"
-    handler = attempt.handlers[0]
-    if handler.name is not None and isinstance(handler.name.name, cst.Name) and _uses_name(
-        attempt.body, handler.name.name.value
+    name = attempt.handlers[0].name
+    if name is not None and any(
+        isinstance(n, ast.Name) and n.id == name for s in attempt.body for n in ast.walk(s)
     ):
         return "its Redis path uses the exception variable"
     return ""
 
 
-def _try_shape(
-    function: cst.FunctionDef, self_name: str, guard: _Guard | None, attempt: cst.Try,
-    docstring: cst.BaseStatement | None,
-) -> Shape | None:
-    """The shape, once the lone ``try`` is found: its ``except`` must fall back as the guard does."""
-    handler = attempt.handlers[0]
-    fallback = _handler_fallback(handler, self_name)
-    if fallback is None or handler.type is None or (guard is not None and not guard.fallback.same_as(fallback)):
+@dataclass(frozen=True)
+class Shape:
+    """A matching method: what the finding and the decorator need to know about it."""
+
+    function: _Function
+    fallback: str
+    redis_attr: str | None  # the guard's attribute; None when there is no guard
+    exceptions: ast.expr
+    fixable: bool
+    reason: str
+    docstring: bool  # the body starts with a docstring
+    guarded: bool  # then the guard
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A method body cut as the shape reads it."""
+
+    self_name: str
+    docstring: bool
+    guard: tuple[str, _Fallback] | None
+    attempt: ast.Try
+
+
+def _self_name(function: _Function) -> str | None:
+    """The first parameter of an undecorated method (the decorator must be the only one)."""
+    positional = [*function.args.posonlyargs, *function.args.args]
+    return positional[0].arg if positional and not function.decorator_list else None
+
+
+def _parts(function: _Function) -> _Parts | None:
+    """``[docstring] [guard] <plain assignments> try`` of an undecorated method, else None."""
+    self_name = _self_name(function)
+    if self_name is None:
         return None
-    if guard is None and not _talks_to_redis(attempt, handler.type, self_name):
+    docstring = _is_docstring(function.body[0])
+    body = function.body[1:] if docstring else list(function.body)
+    if not body:
+        return None
+    guard = _guard(body[0], self_name)
+    if isinstance(body[0], ast.If) and guard is None:
+        return None  # another ``if`` first: something else
+    attempt = _lone_try(body[-1])
+    middle_plain = all(_plain_assignment(s) for s in body[1 if guard else 0 : -1])
+    return _Parts(self_name, docstring, guard, attempt) if attempt is not None and middle_plain else None
+
+
+def match(function: _Function, analyses: Analyses) -> Shape | None:
+    """The Redis-with-fallback shape of an undecorated method, or None when it is something else:
+    ``[docstring] [guard] <plain assignments> try/except`` as the rule's docs describe."""
+    parts = _parts(function)
+    if parts is None:
+        return None
+    attempt, guard = parts.attempt, parts.guard
+    handler = attempt.handlers[0]
+    fallback = _handler_fallback(handler, parts.self_name, analyses)
+    if fallback is None or handler.type is None or (guard is not None and not guard[1].same_as(fallback)):
+        return None
+    if guard is None and not _talks_to_redis(attempt, analyses, parts.self_name):
         return None
     reason = _unfixable_reason(function, attempt, fallback)
-    redis_attr = guard.redis_attr if guard is not None else None
-    return Shape(fallback.name, redis_attr, handler.type, not reason, reason, list(attempt.body.body), docstring)
+    return Shape(
+        function, fallback.name, guard[0] if guard else None, handler.type, not reason, reason, parts.docstring,
+        guard is not None,
+    )
 
 
-def match(function: cst.FunctionDef) -> Shape | None:
-    """The Redis-with-fallback shape, or None when ``function`` is something else."""
-    method = _method_body(function)
-    if method is None:
-        return None
-    self_name, body = method
-    docstring = body.pop(0) if body and _is_docstring(body[0]) else None
-    split = _split_guard(body, self_name)
-    if split is None:
-        return None
-    guard, rest = split
-    attempt = _lone_try(rest)
-    if attempt is None:
-        return None
-    return _try_shape(function, self_name, guard, attempt, docstring)
+def _decorator_name(expr: ast.expr) -> str:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else ""
 
 
-def _uses_name(node: cst.CSTNode, name: str) -> bool:
-    found = False
-
-    class Finder(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            nonlocal found
-            found = found or n.value == name
-
-    visit(node, Finder())
-    return found
+def methods(model: SemanticModel) -> Iterator[tuple[_Function, str]]:
+    """Every ``def`` directly in a class body (also under ``if``/``try`` there), with the dotted
+    path of the class, in source order."""
+    for scope in model.scopes.scopes:
+        if scope.kind == "function" and scope.method_class is not None and isinstance(scope.node, _Function):
+            yield scope.node, scope.parent.qualname  # type: ignore[union-attr]
 
 
-def _exception_names(expr: cst.BaseExpression) -> list[cst.BaseExpression] | None:
-    if isinstance(expr, cst.Tuple):
-        items = [e.value for e in expr.elements]
-    else:
-        items = [expr]
-    if all(isinstance(i, (cst.Name, cst.Attribute)) for i in items):
-        return items
-    return None
+def matches(analyses: Analyses) -> list[tuple[Shape, str]]:
+    """Every matching method with its class path, in source order: the rule's one decision (the
+    facts are built from it, and the fix finds the methods it reduces with it)."""
+    if "try" not in analyses.text or "class" not in analyses.text:
+        return []
+    model = analyses(SemanticModel)
+    found = [(shape, scope) for fn, scope in methods(model) if (shape := match(fn, analyses)) is not None]
+    return sorted(found, key=lambda item: (item[0].function.lineno, item[0].function.col_offset))
 
 
-def resolve_exceptions(expr: cst.BaseExpression, table: ImportTable, module: str, path: str) -> tuple[str, ...] | None:
+def resolve_exceptions(expr: ast.expr, imports: Imports, module: str, path: str) -> tuple[str, ...] | None:
     """Absolute qualified names of the caught classes (``builtins.X`` for builtins), or None."""
-    items = _exception_names(expr)
-    if items is None:
+    items = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+    if not all(isinstance(i, (ast.Name, ast.Attribute)) for i in items):
         return None
     out = []
     for item in items:
-        resolved = table.resolve(item)
+        resolved = imports.resolve(item)
         if resolved is None:
-            dotted = _code(item)
-            head = dotted.split(".")[0]
-            if head not in table.module_bindings:
+            dotted = ast.unparse(item)
+            if dotted.split(".")[0] not in imports.module_bindings:
                 return None
             resolved = f"{module}.{dotted}"
         out.append(absolute(resolved, module, path))
@@ -339,77 +340,6 @@ class DecoratedFact:
     name: str
 
 
-# --------------------------------------------------------------------------------------------
-# from Python's ast: the methods, the decorated ones, and which may match (no libcst)
-# --------------------------------------------------------------------------------------------
-
-_AstFunction = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def _ast_methods(body: Sequence[ast.stmt], in_class: bool) -> Iterator[_AstFunction]:
-    """Every function written directly in a class body (at any depth), in source order."""
-    for stmt in body:
-        if in_class and isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield stmt
-        for block in _child_blocks(stmt):
-            yield from _ast_methods(block, isinstance(stmt, ast.ClassDef))
-
-
-def module_methods(tree: ast.Module) -> list[_AstFunction]:
-    """``_ast_methods`` of the whole module, once per tree (``wants`` and the facts both ask)."""
-    return list(_ast_methods(tree.body, False)) if index(tree).has(ast.ClassDef) else []
-
-
-def _decorator_name(expr: ast.expr) -> str:
-    if isinstance(expr, ast.Call):
-        expr = expr.func
-    if isinstance(expr, ast.Attribute):
-        return expr.attr
-    return expr.id if isinstance(expr, ast.Name) else ""
-
-
-def _returns_self_call(stmt: ast.stmt, self_name: str) -> bool:
-    """``return self.<name>(...)`` or ``return await self.<name>(...)``."""
-    value = stmt.value if isinstance(stmt, ast.Return) else None
-    if isinstance(value, ast.Await):
-        value = value.value
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and isinstance(value.func.value, ast.Name)
-        and value.func.value.id == self_name
-    )
-
-
-def _may_fall_back(stmt: ast.stmt, self_name: str) -> bool:
-    """A ``try`` with one typed ``except`` (no ``else``/``finally``) ending ``return self.<x>(...)``."""
-    if not isinstance(stmt, ast.Try) or len(stmt.handlers) != 1 or stmt.orelse or stmt.finalbody:
-        return False
-    handler = stmt.handlers[0]
-    return handler.type is not None and _returns_self_call(handler.body[-1], self_name)
-
-
-def may_match(function: _AstFunction) -> bool:
-    """What ``match`` needs, in ``ast`` terms and loosely (never False when ``match`` may succeed):
-    undecorated, a ``self``, then ``[docstring] [if ...] try/except`` as ``_may_fall_back`` says."""
-    positional = [*function.args.posonlyargs, *function.args.args]
-    if not positional or function.decorator_list:
-        return False
-    body = function.body[1:] if isinstance(function.body[0], ast.Expr) else function.body
-    if len(body) == 2 and isinstance(body[0], ast.If):
-        body = body[1:]
-    return len(body) == 1 and _may_fall_back(body[0], positional[0].arg)
-
-
-def decorated_facts(tree: ast.Module, path: str) -> list[DecoratedFact]:
-    """The methods already under ``@redis_with_fallback`` (``match`` never accepts a decorated one)."""
-    return [
-        DecoratedFact(path, function.name)
-        for function in per_tree(module_methods, tree)
-        if any(_decorator_name(d) == DECORATOR for d in function.decorator_list)
-    ]
-
-
 @dataclass(frozen=True)
 class DecoratePayload:
     """Reduce the listed methods (scope, name) to their Redis path under the decorator."""
@@ -424,13 +354,15 @@ class DefineDecoratorPayload:
     imports: tuple[tuple[str, str | None], ...]
 
 
-class DuplicatedRedisFallback(ProjectRule):
+class DuplicatedRedisFallback(SemanticProjectRule):
     """
     ## What it does
     Finds two or more methods (in any files) with the same Redis-with-fallback shape: an optional
-    `if not self.<redis>: return self.<fallback>(args)`, then `try: <redis work>` with a single
-    `except <Exc> [as e]:` that only logs and returns the same `self.<fallback>(args)` call. The
-    fallback method differs per method; the pattern is the same.
+    `if not self.<redis>: return self.<fallback>(args)`, then any plain assignments to names
+    (`key = f"presence:{room}"`), then `try: <redis work>` with a single `except <Exc> [as e]:`
+    that only logs and returns the same `self.<fallback>(args)` call. The fallback method differs
+    per method; the pattern is the same. Decided on the semantic model (`wsrefactor.semantic`); a
+    plain check never parses a file with libcst for this rule.
 
     ## Why is this bad?
     The availability check, the exception handling and the logging are copied into every method
@@ -463,7 +395,9 @@ class DuplicatedRedisFallback(ProjectRule):
     it, and reduces each method to its Redis path. A method whose guard uses another attribute
     passes `redis_attr=...`; one without a guard passes `redis_attr=None`; one catching other
     exceptions passes `exceptions=...`. Methods whose fallback is not called with their own
-    arguments are reported without a fix.
+    arguments are reported without a fix. Assignments before the `try` stay in the reduced method
+    and now run under the decorator's `except` (an assignment raising one of `exceptions` falls
+    back instead of propagating).
 
     ## Options
     - `helper-module` (str, default `""`): file, relative to the project root, that receives the decorator.
@@ -525,62 +459,31 @@ class DuplicatedRedisFallback(ProjectRule):
     ]
 
     @classmethod
-    def ast_facts(cls, tree: ast.Module, text: str, path: str) -> list[Any]:
+    def collect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Any]:
         """Every file's ``ModuleFact`` (the project phase needs every module's imports, for cycles,
-        and bindings: the decorator's module may be any module), and its decorated methods."""
-        return [per_tree(module_fact, tree, text, path), *decorated_facts(tree, path)]
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """Only files with a method ``match`` may accept reach libcst (judged from the ``ast``)."""
-        if tree is None:
-            return True
-        return any(may_match(function) for function in per_tree(module_methods, tree))
-
-    def __init__(self, ctx: FileContext) -> None:
-        super().__init__(ctx)
-        self._module = ""
-        self._root = ""
-        self._functions: list[ast.AST] | None = None
-        self._index = -1
-
-    def visit_Module(self, node: cst.Module) -> None:
-        # the ModuleFact and DecoratedFacts come from ``ast_facts``; the visit records the matches
-        self._module, self._root = module_name(self.ctx.path)
-
-    def _position(self) -> tuple[int, int, int, int] | None:
-        if self._functions is None:
-            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-            nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-            self._functions = sorted(nodes, key=lambda n: (n.lineno, n.col_offset))
-        if self._index >= len(self._functions):
-            return None
-        node = self._functions[self._index]
-        return node.lineno, node.col_offset + 1, node.end_lineno or node.lineno, (node.end_col_offset or 0) + 1
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._index += 1
-        parent = self.ctx.ancestors[-3] if len(self.ctx.ancestors) >= 3 else None
-        if not isinstance(parent, cst.ClassDef):
-            return
-        shape = match(node)
-        if shape is None:
-            return
-        position = self._position()
-        if position is None:
-            return
-        line, column, end_line, end_column = position
-        scope = self.ctx.scope_name().rpartition(".")[0]
-        self.add_fact(
-            FunctionFact(
-                path=self.ctx.path, module=self._module, root=self._root, line=line, column=column,
-                end_line=end_line, end_column=end_column, scope=scope, name=node.name.value,
-                is_async=node.asynchronous is not None, fallback=shape.fallback, redis_attr=shape.redis_attr,
-                exceptions_code=_code(shape.exceptions),
-                exceptions=resolve_exceptions(shape.exceptions, self.ctx.imports, self._module, self.ctx.path),
+        and bindings: the decorator's module may be any module), its decorated methods and its
+        matching methods."""
+        module = analyses(ModuleFact)
+        yield module
+        if DECORATOR in analyses.text:
+            model = analyses(SemanticModel)
+            decorated = [
+                fn for fn, _ in methods(model) if any(_decorator_name(d) == DECORATOR for d in fn.decorator_list)
+            ]
+            for fn in sorted(decorated, key=lambda f: f.lineno):
+                yield DecoratedFact(analyses.path, fn.name)
+        imports = analyses(Imports)
+        for shape, scope in matches(analyses):
+            fn = shape.function
+            at = detect_at(analyses, fn, "")
+            yield FunctionFact(
+                path=analyses.path, module=module.module, root=module.root, line=at.line, column=at.column,
+                end_line=at.end_line, end_column=at.end_column, scope=scope, name=fn.name,
+                is_async=isinstance(fn, ast.AsyncFunctionDef), fallback=shape.fallback, redis_attr=shape.redis_attr,
+                exceptions_code=analyses.segment(shape.exceptions),
+                exceptions=resolve_exceptions(shape.exceptions, imports, module.module, analyses.path),
                 fixable=shape.fixable, reason=shape.reason,
             )
-        )
 
     # ----------------------------------------------------------------------------------------
 
@@ -620,9 +523,8 @@ class DuplicatedRedisFallback(ProjectRule):
             module = add_module_statements(module, [payload.source], path)
             return add_imports(module, payload.imports, path)
         if isinstance(payload, DecoratePayload):
-            reducer = _Reduce(payload.targets)
-            new = module.visit(reducer)
-            if reducer.done and payload.import_from:
+            new, done = _reduce(module, payload, path)
+            if done and payload.import_from:
                 new = add_imports(new, [(payload.import_from, DECORATOR)], path)
             return new
         return module
@@ -638,12 +540,10 @@ class _Collected:
 
     @classmethod
     def of(cls, facts: Mapping[str, Sequence[Any]]) -> _Collected:
-        collected = cls()
+        collected = cls(modules_by_path(facts))
         for path in sorted(facts):
             for fact in facts[path]:
-                if isinstance(fact, ModuleFact):
-                    collected.modules[fact.path] = fact
-                elif isinstance(fact, FunctionFact):
+                if isinstance(fact, FunctionFact):
                     collected.functions.append(fact)
                 elif isinstance(fact, DecoratedFact):
                     collected.decorated.append(fact)
@@ -685,7 +585,7 @@ def _site(first: FunctionFact, modules: Mapping[str, ModuleFact], options: Mappi
     """``helper-module``, else ``redis_fallback.py`` next to the first copy; None if it is someone else's file."""
     option = str(options.get("helper-module") or "")
     if option:
-        target = _resolve_option_path(option, modules)
+        target = resolve_option_path(option, modules)
     else:
         target = os.path.join(os.path.dirname(first.path), "redis_fallback.py")
     existing = modules.get(target)
@@ -802,40 +702,77 @@ def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], 
     )
 
 
-class _Reduce(cst.CSTTransformer):
-    def __init__(self, targets: Sequence[tuple[str, str, str]]) -> None:
+# --------------------------------------------------------------------------------------------
+# applying the payloads on a fresh parse
+# --------------------------------------------------------------------------------------------
+
+
+class _Swap(cst.CSTTransformer):
+    """Replace nodes by identity (the libcst nodes found at the methods' spans)."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
         super().__init__()
-        self.targets = {(scope, name): args for scope, name, args in targets}
-        self.scope: list[str] = []
-        self.done = 0
+        self.replacements = replacements
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.scope.append(node.name.value)
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        return self.replacements.get(original_node, updated_node)
 
-    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.scope.pop()
-        return updated_node
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scope.append(node.name.value)
+def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cst.Module, int]:
+    """Reduce the payload's methods to their Redis path under the decorator. Which methods match
+    is decided as in ``collect`` (``matches`` on the ast of the text as it is now); libcst only
+    supplies the ``FunctionDef`` at each span."""
+    text = module.code
+    analyses = Analyses(ast.parse(text), text, path)
+    targets = {(scope, name): args for scope, name, args in payload.targets}
+    positions: Positions | None = None
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    for shape, scope in matches(analyses):
+        args = targets.get((scope, shape.function.name))
+        if args is None or not shape.fixable:
+            continue
+        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+        at = detect_at(analyses, shape.function, "")
+        node = positions.find(at.start, at.end, (cst.FunctionDef,))
+        reduced = _reduced(node, shape, args) if isinstance(node, cst.FunctionDef) else None
+        if reduced is not None:
+            replacements[node] = reduced  # type: ignore[index]
+    if not replacements:
+        return module, 0
+    return module.visit(_Swap(replacements)), len(replacements)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
-        self.scope.pop()
-        args = self.targets.get((".".join(self.scope), updated_node.name.value))
-        if args is None:
-            return updated_node
-        shape = match(updated_node)
-        if shape is None or not shape.fixable or not isinstance(updated_node.body, cst.IndentedBlock):
-            return updated_node
-        body = list(shape.try_body)
-        if body:
-            # keep the comments above the first statement of the try block, not its blank lines
-            body[0] = body[0].with_changes(leading_lines=[ln for ln in body[0].leading_lines if ln.comment is not None])
-        if shape.docstring is not None:
-            body.insert(0, shape.docstring)
-        decorator = cst.Decorator(cst.parse_expression(f"{DECORATOR}({args})"))
-        self.done += 1
-        return updated_node.with_changes(
-            decorators=[decorator],
-            body=updated_node.body.with_changes(body=body),
-        )
+
+def _split(node: cst.FunctionDef, shape: Shape) -> tuple[list[cst.BaseStatement], cst.Try] | None:
+    """libcst's statements of the method as the ``ast`` shape cut them: the docstring and the
+    assignments (kept), and the ``try``; None when they do not line up (several statements on
+    one line)."""
+    if not isinstance(node.body, cst.IndentedBlock):
+        return None
+    stmts = list(node.body.body)
+    kept: list[cst.BaseStatement] = []
+    if shape.docstring:
+        docstring = stmts.pop(0)
+        if not (isinstance(docstring, cst.SimpleStatementLine) and len(docstring.body) == 1):
+            return None
+        kept.append(docstring)
+    if shape.guarded and not isinstance(stmts.pop(0), cst.If):
+        return None
+    attempt = stmts.pop() if stmts else None
+    if not isinstance(attempt, cst.Try) or not isinstance(attempt.body, cst.IndentedBlock):
+        return None
+    return [*kept, *stmts], attempt
+
+
+def _reduced(node: cst.FunctionDef, shape: Shape, args: str) -> cst.FunctionDef | None:
+    """``node`` under ``@redis_with_fallback(args)``: docstring, the assignments before the
+    ``try`` and the ``try`` block's statements."""
+    split = _split(node, shape)
+    if split is None:
+        return None
+    kept, attempt = split
+    body = list(attempt.body.body)
+    if body and isinstance(body[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        # keep the comments above the first statement of the try block, not its blank lines
+        body[0] = body[0].with_changes(leading_lines=[ln for ln in body[0].leading_lines if ln.comment is not None])
+    decorator = cst.Decorator(cst.parse_expression(f"{DECORATOR}({args})"))
+    return node.with_changes(decorators=[decorator], body=node.body.with_changes(body=[*kept, *body]))

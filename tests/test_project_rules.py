@@ -312,17 +312,32 @@ def test_ws304_refusal_is_reported_without_fix(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# facts from the ast: files without a candidate never reach libcst, yet still count
+# one decision on the ast: a plain check never parses libcst, yet every file's facts count
 # ------------------------------------------------------------------------------------------------
 
 
-def _wants(code: str, text: str) -> bool:
-    import ast
+@contextmanager
+def _libcst_refused():
+    """``libcst.parse_module`` raises while inside: a plain check must not need it."""
+    import libcst as cst
 
-    return RULES[code].wants(text, ast.parse(text), {})
+    def refuse(*args, **kwargs):
+        raise AssertionError("libcst parsed during a plain check")
+
+    original = cst.parse_module
+    cst.parse_module = refuse
+    try:
+        yield
+    finally:
+        cst.parse_module = original
 
 
-def test_ws303_cycle_runs_through_a_module_libcst_never_parses(tmp_path):
+def test_project_rules_never_visit_libcst():
+    for rule in RULES.values():
+        assert not rule.wants("class A:\n    x = {'a': b.a}\n", None, {})
+
+
+def test_ws303_cycle_runs_through_a_module_without_candidates(tmp_path):
     copy = 'def {name}(e):\n    return {{"id": e.id, "room": e.room, "at": e.at}}\n'
     files = {
         "pkg/__init__.py": "",
@@ -331,7 +346,11 @@ def test_ws303_cycle_runs_through_a_module_libcst_never_parses(tmp_path):
         "pkg/b.py": copy.format(name="three"),
     }
     write_tree(tmp_path, files)
-    assert not _wants("WS303", files["pkg/mid.py"]) and _wants("WS303", files["pkg/b.py"])
+    with _libcst_refused():
+        checked = run_project(tmp_path, ["WS303"])
+    assert checked.messages == [] and all(r.internal_error is None for r in checked.files)
+    assert findings_of(checked, "WS303", tmp_path) == [("pkg/a.py", 4), ("pkg/a.py", 8), ("pkg/b.py", 2)]
+    assert all(f.fix is not None for f in checked.findings)
     run = run_project(tmp_path, ["WS303"], fix=True)
     assert run.messages == []
     # a.py has most copies, but b.py importing it would close the cycle a -> mid -> b
@@ -339,7 +358,7 @@ def test_ws303_cycle_runs_through_a_module_libcst_never_parses(tmp_path):
     assert "from pkg.serializers import serialize_e" in (tmp_path / "pkg" / "a.py").read_text(encoding="utf-8")
 
 
-def test_ws304_decorated_method_counts_without_libcst(tmp_path):
+def test_ws304_decorated_method_counts(tmp_path):
     decorated = (
         "from pkg.redis_fallback import redis_with_fallback\n\n\nclass Rooms:\n"
         "    @redis_with_fallback(\"_memory_get\")\n    def get(self, key):\n        return self.redis.get(key)\n"
@@ -349,16 +368,91 @@ def test_ws304_decorated_method_counts_without_libcst(tmp_path):
         "        except RedisError:\n            return self._memory_members(key)\n"
     )
     write_tree(tmp_path, {"pkg/__init__.py": "", "pkg/rooms.py": decorated, "pkg/presence.py": remaining})
-    assert not _wants("WS304", decorated) and _wants("WS304", remaining)
-    run = run_project(tmp_path, ["WS304"])
+    with _libcst_refused():
+        run = run_project(tmp_path, ["WS304"])
     found = [f for f in run.findings if f.code == "WS304"]
     assert [(Path(f.path).name, f.line) for f in found] == [("presence.py", 2)]
     assert "rooms.py (get, decorated)" in found[0].message
 
 
 def test_copy_messages_name_five_places_then_count_the_rest():
-    from wsrefactor.rules.ws303_duplicated_serialization import places
+    from wsrefactor.project_graph import places
 
     assert places(iter(["a:1", "b:2"]), 2) == "a:1, b:2"
     many = (f"m{i}.py:1" for i in range(130))
     assert places(many, 130) == "m0.py:1, m1.py:1, m2.py:1, m3.py:1, m4.py:1 and 125 more"
+
+
+# ------------------------------------------------------------------------------------------------
+# infrastructure lives in wsrefactor/, not in rule modules (issue #11 item 3)
+# ------------------------------------------------------------------------------------------------
+
+
+def _imported_modules(tree, package: str) -> set[str]:
+    """Absolute names of the modules an ast imports from (relative ones resolved in ``package``)."""
+    import ast
+
+    from wsrefactor.semantic.imports import Imports
+
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = Imports.absolute("." * node.level + (node.module or ""), package)
+            out.add(base)
+            out.update(f"{base}.{alias.name}" for alias in node.names)
+    return out
+
+
+def test_no_rule_module_imports_another_rule_module():
+    import ast
+
+    rules_dir = REPO / "rules"
+    rule_modules = {p.stem for p in rules_dir.glob("*.py") if not p.stem.startswith("_")}
+    assert {"ws303_duplicated_serialization", "ws304_duplicated_redis_fallback"} <= rule_modules
+    offenders = []
+    for path in sorted(rules_dir.glob("*.py")):
+        imported = _imported_modules(ast.parse(path.read_text(encoding="utf-8")), "wsrefactor.rules")
+        for name in sorted(imported):
+            head, _, rest = name.partition("wsrefactor.rules.")
+            other = rest.split(".")[0] if not head and rest else ""
+            if other in rule_modules and other != path.stem:
+                offenders.append(f"{path.name} imports {name}")
+    assert offenders == []
+
+
+def test_the_import_check_sees_relative_and_absolute_rule_imports():
+    import ast
+
+    tree = ast.parse("from .ws305_inline_lua import render\nimport wsrefactor.rules.ws201_blocking_call\n")
+    assert {"wsrefactor.rules.ws305_inline_lua", "wsrefactor.rules.ws201_blocking_call"} <= _imported_modules(
+        tree, "wsrefactor.rules"
+    )
+
+
+def test_module_fact_reads_imports_that_run_and_every_binding(tmp_path):
+    import ast
+
+    from wsrefactor.project_graph import ImportGraph, ModuleFact
+    from wsrefactor.semantic.analyses import Analyses
+
+    text = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import events\n"
+        "if TYPE_CHECKING:\n    from .types import Hint\n"
+        "if FAST:\n    import pkg.fast as impl\nelif SLOW:\n    from ..other import slow\nelse:\n    X = 1\n"
+        "try:\n    import orjson\nexcept ImportError:\n    orjson = None\n"
+        "def f():\n    import inside\n"
+        "class C:\n    def m(self):\n        pass\n"
+    )
+    write_tree(tmp_path, {"top/__init__.py": "", "top/pkg/__init__.py": "", "top/pkg/mod.py": text})
+    path = str(tmp_path / "top" / "pkg" / "mod.py")
+    fact = ModuleFact.compute(Analyses(ast.parse(text), text, path))
+    assert (fact.module, fact.root) == ("top.pkg.mod", str(tmp_path))
+    assert "top.pkg.events" in fact.imports and "top.other.slow" in fact.imports and "orjson" in fact.imports
+    assert "pkg.fast" in fact.imports and not any("types" in i for i in fact.imports)
+    assert {"events", "impl", "slow", "X", "orjson", "inside", "f", "C", "TYPE_CHECKING"} <= set(fact.names)
+    assert fact.classes == (("C", ("m",)),)
+    graph = ImportGraph({path: fact, "e": ModuleFact("e", "top.pkg.events", str(tmp_path), ("top.pkg.mod",), (), ())})
+    assert graph.imports_directly("top.pkg.mod", "top.pkg.events") and graph.imports_any("top.pkg.events", ["top.pkg.mod"])

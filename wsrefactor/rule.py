@@ -377,6 +377,12 @@ class ProjectRule(Rule):
         return []
 
     @classmethod
+    def file_facts(cls, analyses: Analyses, options: Mapping[str, Any]) -> list[Any]:
+        """The facts the runner records for EVERY file before any libcst pass (``options``: the
+        rule's, as configured). By default ``ast_facts``; ``SemanticProjectRule`` overrides it."""
+        return cls.ast_facts(analyses.tree, analyses.text, analyses.path)
+
+    @classmethod
     def finalize(
         cls, facts: Mapping[str, Sequence[Any]], options: Mapping[str, Any]
     ) -> list[ProjectFinding]:
@@ -385,6 +391,38 @@ class ProjectRule(Rule):
     @classmethod
     def apply_payload(cls, module: cst.Module, payload: Any, path: str) -> cst.Module:
         return module
+
+
+class SemanticProjectRule(ProjectRule):
+    """A project rule that decides each file's facts once, on the semantic model, and never visits
+    libcst (the ``SemanticRule`` path for cross-file rules).
+
+    - ``collect(analyses, options)`` yields every fact of one file (options: defaults merged),
+      decided from ``wsrefactor.semantic`` analyses of Python's ``ast``; the runner calls it for
+      every file (``file_facts``), in plain checks and fixing runs alike, so the libcst pass never
+      runs for the rule (``wants`` is False) and there is no ``ast_facts``/visitor twin.
+    - ``finalize(facts, options)`` decides across files, as for any ``ProjectRule``; facts carry
+      their own positions (1-based lines and character columns, like ``Detection``).
+    - ``apply_payload(module, payload, path)`` builds the fix with libcst on a fresh parse of the
+      file as it is by then (file rules may have changed it): it locates its nodes by running the
+      same ``ast`` decision again on that text and finding the libcst node at each span
+      (``wsrefactor.positions.node_at``), so the decision is never re-made on libcst.
+    Facts must be small, frozen, picklable records (shards encode them; see ``shard.py``).
+    """
+
+    @classmethod
+    def collect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterable[Any]:
+        """Every fact of one file, decided from its analyses."""
+        raise NotImplementedError
+
+    @classmethod
+    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
+        return False  # every fact comes from ``collect``: the libcst pass has nothing to do
+
+    @classmethod
+    def file_facts(cls, analyses: Analyses, options: Mapping[str, Any]) -> list[Any]:
+        merged = {o.name: o.default for o in cls.options} | dict(options)
+        return list(cls.collect(analyses, merged))
 
 
 @dataclass(frozen=True)

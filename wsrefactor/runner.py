@@ -230,9 +230,10 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     if tree is None:
         return result
     options = here.config.rule_options
-    _record_ast_facts(result, rules, tree, text)
+    analyses = Analyses(tree, text, result.path)  # one cache of ast analyses for every rule of the file
+    _record_ast_facts(result, rules, analyses, options)
     wanted = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
-    candidates = _decide_from_ast(result, job, tree, text, wanted)
+    candidates = _decide_from_ast(result, job, tree, text, wanted, analyses)
     if candidates:
         try:
             _libcst_pass(result, source, candidates, job, here, tree)
@@ -251,12 +252,13 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
 
 
 def _decide_from_ast(
-    result: FileResult, job: Job, tree: ast.Module, text: str, candidates: list[type[Rule]]
+    result: FileResult, job: Job, tree: ast.Module, text: str, candidates: list[type[Rule]],
+    analyses: Analyses | None = None,
 ) -> list[type[Rule]]:
     """Let rules decide from the ``ast`` when nothing needs libcst; return those that still do."""
     options = job.config.rule_options
     if job.fix is None and not job.want_edits:
-        candidates = _semantic_only(result, candidates, tree, text, options)
+        candidates = _semantic_only(result, candidates, tree, text, options, analyses)
         return _ast_only(result, candidates, tree, text, options)
     if job.fix is None and not job.plan_fixes:
         # Edits wanted but planned on demand: a rule whose only fix is lazy (``lazy_fix``) has no
@@ -303,10 +305,13 @@ def _held_back(findings: Iterable[Finding], policy: FixPolicy) -> int:
     )
 
 
-def _record_ast_facts(result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str) -> None:
+def _record_ast_facts(
+    result: FileResult, rules: list[type[Rule]], analyses: Analyses, options: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Project rules' facts of every file, before any libcst pass (``ProjectRule.file_facts``)."""
     for rule in rules:
         if issubclass(rule, ProjectRule):
-            facts = rule.ast_facts(tree, text, result.path)
+            facts = rule.file_facts(analyses, options.get(rule.code, {}))
             if facts:
                 result.facts.setdefault(rule.code, []).extend(facts)
 
@@ -343,13 +348,14 @@ def _offered(rule: type[Rule], planned: bool) -> FixInfo:
 
 
 def _semantic_only(
-    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any]
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any],
+    analyses: Analyses | None = None,
 ) -> list[type[Rule]]:
     """``SemanticRule``s decide on the ``ast`` analyses (one cache for the file); no libcst."""
     semantic = [r for r in rules if issubclass(r, SemanticRule)]
     if not semantic:
         return rules
-    analyses = Analyses(tree, text, result.path)
+    analyses = analyses if analyses is not None else Analyses(tree, text, result.path)
     for rule in semantic:
         for found in rule.detections(analyses, options.get(rule.code, {})):
             info = FixInfo(rule.fix_safety, "fix available") if found.fixable else None

@@ -48,26 +48,37 @@ def check_source(
 ) -> list[Finding]:
     cfg = _config(options, target)
     tree = ast.parse(text)
-    rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
+    rules = [r for r in _rules(codes) if _runs(r, text, tree, cfg)]
     if not rules:
         return []
     analysis = analyze_module(path, parse(text, path), rules, cfg, want_edits=True, tree=tree)
     findings = list(analysis.findings)
-    for finding, _ in _project_results(rules, _facts(rules, tree, text, path, analysis.facts), cfg, path):
+    for finding, _ in _project_results(rules, _facts(rules, tree, text, path, analysis.facts, cfg), cfg, path):
         findings.append(finding)
     return sorted(findings, key=lambda f: f.sort_key)
 
 
-def _facts(
-    rules: Sequence[type[Rule]], tree: ast.Module, text: str, path: str, visited: Mapping[str, list[Any]]
-) -> dict[str, list[Any]]:
-    """Project-rule facts as the runner gathers them: ``ast`` facts first, then the visit's."""
+def _runs(rule: type[Rule], text: str, tree: ast.Module, cfg: Config) -> bool:
+    """The rule runs on this text: it wants the libcst pass, or it records facts of every file."""
     from wsrefactor.rule import ProjectRule
 
+    return issubclass(rule, ProjectRule) or rule.wants(text, tree, cfg.rule_options.get(rule.code, {}))
+
+
+def _facts(
+    rules: Sequence[type[Rule]], tree: ast.Module, text: str, path: str, visited: Mapping[str, list[Any]],
+    cfg: Config,
+) -> dict[str, list[Any]]:
+    """Project-rule facts as the runner gathers them: ``file_facts`` first, then the visit's."""
+    from wsrefactor.rule import ProjectRule
+    from wsrefactor.semantic.analyses import Analyses
+
+    analyses = Analyses(tree, text, path)
     out: dict[str, list[Any]] = {}
     for rule in rules:
         if issubclass(rule, ProjectRule):
-            out[rule.code] = [*rule.ast_facts(tree, text, path), *visited.get(rule.code, [])]
+            own = rule.file_facts(analyses, cfg.rule_options.get(rule.code, {}))
+            out[rule.code] = [*own, *visited.get(rule.code, [])]
     return out
 
 
@@ -112,7 +123,7 @@ def fix_source(
 ) -> str:
     cfg = _config(options, target)
     tree = ast.parse(text)
-    rules = [r for r in _rules(codes) if r.wants(text, tree, cfg.rule_options.get(r.code, {}))]
+    rules = [r for r in _rules(codes) if _runs(r, text, tree, cfg)]
     if not rules:
         return text
     policy = FixPolicy(unsafe=unsafe)
@@ -123,7 +134,7 @@ def fix_source(
             raise AssertionError("; ".join(outcome.errors))
         facts = _facts(
             rules, ast.parse(outcome.text), outcome.text, path,
-            outcome.analysis.facts if outcome.analysis is not None else {},
+            outcome.analysis.facts if outcome.analysis is not None else {}, cfg,
         )
         after = _apply_project_payloads(outcome.text, rules, facts, cfg, policy, path)
         if after == outcome.text:
