@@ -40,6 +40,7 @@ _SENTINEL_WHY = (
 _NOWAIT_WHY = "its put_nowait producers would raise QueueFull once bounded; add that handling, then the bound"
 _NOWAIT_MESSAGE = "put_nowait() into a queue that gets a bound, without QueueFull handling: it would raise when full"
 _TEST_NAMES = ("tests", "test")
+_WHAT = {"maxsize": "asyncio queue without a positive maxsize", "maxlen": "deque buffer without maxlen"}
 
 
 class UnboundedQueue(SemanticRule):
@@ -420,35 +421,22 @@ class UnboundedQueue(SemanticRule):
         model = analyses(SemanticModel)
         uses = analyses(BufferUses)
         bound = options["maxsize"]
-        can_bound = isinstance(bound, int) and not isinstance(bound, bool) and bound > 0
+        can_bound = _positive_int(bound)
         in_tests = _is_test_path(analyses.path)
         reported_puts: set[int] = set()
         for call, scope in model.calls():
-            func = call.func.value if isinstance(call.func, ast.Subscript) else call.func
-            name = model.qualified_name(func, scope)
-            if name in _QUEUES and _unbounded_queue(call):
-                kw, what = "maxsize", "asyncio queue without a positive maxsize"
-            elif name in _DEQUES and _unbounded_deque(call) and not in_tests:
-                if not _deque_buffer(model, uses, call, scope):
-                    continue
-                kw, what = "maxlen", "deque buffer without maxlen"
-            else:
+            kw = _unbounded_kind(model, uses, call, scope, in_tests)
+            if kw is None:
                 continue
             target, annotation = _assigned(model, call)
             if target is not None and _never_written(model, uses, target, scope):
                 continue  # nothing puts into it: it cannot grow
-            message = f"{what}: it grows without limit when the consumer is slower than the producer"
             producers = uses.of(storage_key(target)) if target is not None else Producers()
             why = None if target is None else _why_not_bounded(analyses, kw, target, annotation, producers)
-            if why is not None:
-                message = f"{message} (no automatic bound: {why})"
             fixable = why is None and can_bound
-            yield detect_at(analyses, call, message, fixable=fixable, data=(kw, bound))
+            yield detect_at(analyses, call, _message(kw, why), fixable=fixable, data=(kw, bound))
             if fixable and kw == "maxsize":
-                for stmt in producers.nowait_statements:
-                    if id(stmt) not in reported_puts:
-                        reported_puts.add(id(stmt))
-                        yield detect_at(analyses, stmt.value, _NOWAIT_MESSAGE, fixable=True, data=("put_nowait", 0))
+                yield from _nowait_detections(analyses, producers, reported_puts)
 
     # -- the fix, from the node at the finding's span --------------------------------------
 
@@ -475,6 +463,38 @@ class UnboundedQueue(SemanticRule):
 
 
 # -- deciding -----------------------------------------------------------------------------------
+
+
+def _unbounded_kind(
+    model: SemanticModel, uses: BufferUses, call: ast.Call, scope: Scope, in_tests: bool
+) -> str | None:
+    """``maxsize`` for an asyncio queue without a positive bound, ``maxlen`` for an unbounded
+    deque buffer (not in a test file), else None."""
+    func = call.func.value if isinstance(call.func, ast.Subscript) else call.func
+    name = model.qualified_name(func, scope)
+    if name in _QUEUES:
+        return "maxsize" if _unbounded_queue(call) else None
+    if name in _DEQUES and not in_tests and _unbounded_deque(call) and _deque_buffer(model, uses, call, scope):
+        return "maxlen"
+    return None
+
+
+def _positive_int(bound: object) -> bool:
+    """The ``maxsize`` option can be written as a bound."""
+    return isinstance(bound, int) and not isinstance(bound, bool) and bound > 0
+
+
+def _message(kw: str, why: str | None) -> str:
+    message = f"{_WHAT[kw]}: it grows without limit when the consumer is slower than the producer"
+    return message if why is None else f"{message} (no automatic bound: {why})"
+
+
+def _nowait_detections(analyses: Analyses, producers: Producers, reported: set[int]) -> Iterator[Detection]:
+    """Each lone ``q.put_nowait(m)`` statement feeding a queue that gets a bound, once."""
+    for stmt in producers.nowait_statements:
+        if id(stmt) not in reported:
+            reported.add(id(stmt))
+            yield detect_at(analyses, stmt.value, _NOWAIT_MESSAGE, fixable=True, data=("put_nowait", 0))
 
 
 def _has_star(call: ast.Call) -> bool:
@@ -571,27 +591,30 @@ def _never_written(model: SemanticModel, uses: BufferUses, target: ast.expr, sco
     attribute (``self._q``: not written from other modules by convention), whose every use
     only reads it (``get``, ``qsize``, ``len``, a truth test) — it cannot grow."""
     if isinstance(target, ast.Name) and _is_local(target.id, scope):
-        local = scope
-        loads: Iterator[ast.expr] = (
-            n
-            for n in ast.walk(local.node)
-            if isinstance(n, ast.Name) and n.id == target.id and isinstance(n.ctx, ast.Load)
-            and any(b.scope is local for b in model.lookup(n.id, model.scope_of(n)))
-        )
-        return uses.only_read(loads)
-    if (
-        isinstance(target, ast.Attribute)
-        and target.attr.startswith("_")
-        and not target.attr.startswith("__")
-        and model.class_of_receiver(target.value, scope) is not None
-    ):
-        loads = (
-            n
-            for n in ast.walk(model.analyses.tree)
-            if isinstance(n, ast.Attribute) and n.attr == target.attr and isinstance(n.ctx, ast.Load)
-        )
-        return uses.only_read(loads)
-    return False
+        return uses.only_read(_local_loads(model, target.id, scope))
+    attr = _private_attribute(model, target, scope)
+    if attr is None:
+        return False
+    return uses.only_read(
+        n
+        for n in ast.walk(model.analyses.tree)
+        if isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.ctx, ast.Load)
+    )
+
+
+def _local_loads(model: SemanticModel, name: str, scope: Scope) -> Iterator[ast.expr]:
+    """Every read of the local ``name`` of function ``scope`` (nested functions included)."""
+    for node in ast.walk(scope.node):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            if any(b.scope is scope for b in model.lookup(name, model.scope_of(node))):
+                yield node
+
+
+def _private_attribute(model: SemanticModel, target: ast.expr, scope: Scope) -> str | None:
+    """``x`` of ``self._x``/``cls._x`` (single underscore) of a class of this module."""
+    if not (isinstance(target, ast.Attribute) and target.attr.startswith("_") and not target.attr.startswith("__")):
+        return None
+    return target.attr if model.class_of_receiver(target.value, scope) is not None else None
 
 
 def _why_not_bounded(

@@ -130,30 +130,35 @@ class BufferUses:
 
     def _producer(self, node: ast.AST, cleanup: int, guarded: bool) -> None:
         if isinstance(node, ast.Attribute) and node.attr == "put_nowait":
-            uses = self._of(node.value)
-            call = self._parents.get(id(node))
-            if not (isinstance(call, ast.Call) and call.func is node):
-                uses.writes += 1  # passed as a callable: ``call_soon_threadsafe(q.put_nowait, x)``
-            if not guarded:
-                stmt = self._lone_call_statement(node)
-                if stmt is not None:
-                    uses.nowait_statements.append(stmt)
-                else:
-                    uses.nowait = True
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            self._put_nowait(node, guarded)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            self._write_call(node, node.func, cleanup)
+
+    def _put_nowait(self, attr: ast.Attribute, guarded: bool) -> None:
+        """``q.put_nowait``: a lone statement the fix can guard, or a use it cannot (a callback)."""
+        uses = self._of(attr.value)
+        call = self._parents.get(id(attr))
+        if not (isinstance(call, ast.Call) and call.func is attr):
+            uses.writes += 1  # passed as a callable: ``call_soon_threadsafe(q.put_nowait, x)``
+        if guarded:
             return
-        method = node.func.attr
-        value = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
-        if method in PUTS:
-            uses = self._of(node.func.value)
+        stmt = self._lone_call_statement(attr)
+        if stmt is not None:
+            uses.nowait_statements.append(stmt)
+        else:
+            uses.nowait = True
+
+    def _write_call(self, call: ast.Call, func: ast.Attribute, cleanup: int) -> None:
+        """``q.put(x)``/``d.append(x)``: a write; a marker or a put in cleanup code is a sentinel."""
+        value = call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else None
+        if func.attr in PUTS:
+            uses = self._of(func.value)
             uses.writes += 1
-            if cleanup or is_marker(value):
-                uses.sentinel = True
-        elif method in APPENDS:
-            uses = self._of(node.func.value)
+            uses.sentinel = uses.sentinel or bool(cleanup) or is_marker(value)
+        elif func.attr in APPENDS:
+            uses = self._of(func.value)
             uses.writes += 1
-            if method != "insert" and is_bytes(value):
-                uses.bytes_in = True
+            uses.bytes_in = uses.bytes_in or (func.attr != "insert" and is_bytes(value))
 
     def _of(self, receiver: ast.AST) -> Producers:
         return self.producers.setdefault(storage_key(receiver), Producers())
@@ -208,19 +213,8 @@ class BufferUses:
         if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
             return
         measured = self._len_of(test.left) or self._len_of(test.comparators[0])
-        if measured is None:
-            return
-        key = storage_key(measured)
-        for stmt in node.body:
-            for sub in ast.walk(stmt):
-                if (
-                    isinstance(sub, ast.Call)
-                    and isinstance(sub.func, ast.Attribute)
-                    and sub.func.attr in TRIMS
-                    and storage_key(sub.func.value) == key
-                ):
-                    self._add(measured)
-                    return
+        if measured is not None and _pops(node.body, storage_key(measured)):
+            self._add(measured)
 
     def _len_of(self, node: ast.AST | None) -> ast.expr | None:
         if (
@@ -287,6 +281,18 @@ class BufferUses:
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self._parents.get(id(node))
+
+
+def _pops(body: list[ast.stmt], key: str) -> bool:
+    """Whether ``body`` pops from or clears the container ``key``."""
+    return any(
+        isinstance(sub, ast.Call)
+        and isinstance(sub.func, ast.Attribute)
+        and sub.func.attr in TRIMS
+        and storage_key(sub.func.value) == key
+        for stmt in body
+        for sub in ast.walk(stmt)
+    )
 
 
 def _catches_full(node: ast.AST) -> bool:
