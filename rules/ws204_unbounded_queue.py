@@ -15,7 +15,13 @@ from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.rules._helpers import add_arg as append_arg
 from wsrefactor.rules._helpers import keyword, positional
 from wsrefactor.semantic import Analyses, Scope, SemanticModel
-from wsrefactor.semantic.buffers import BufferUses, Producers, int_literal, storage_key
+from wsrefactor.semantic.buffers import (
+    BYTES_TYPES,
+    BufferUses,
+    Producers,
+    int_literal,
+    storage_key,
+)
 from wsrefactor.semantic.detection import Detection, detect_at
 
 _QUEUES = {
@@ -30,7 +36,6 @@ _DEQUES = {"collections.deque"}
 _NOT_BUFFER_WORDS = ("waiter", "getters", "putters", "callbacks", "stack")
 # A deque annotated as holding these is a queue of waiters, not a buffer of data.
 _SYNC_TYPES = re.compile(r"\b(Future|Task|Event|Condition|Semaphore)\b")
-_BYTES_TYPES = re.compile(r"\b(bytes|bytearray|memoryview)\b")
 _STREAM_WHY = "a byte/stream buffer: a maxlen would drop bytes silently, bound its producer instead"
 _STREAM_WORDS = ("chunk", "bytes", "stream", "frame_buf", "read_buf", "recv_buf", "rbuf", "wbuf")
 _SENTINEL_WHY = (
@@ -432,7 +437,7 @@ class UnboundedQueue(SemanticRule):
             if target is not None and _never_written(model, uses, target, scope):
                 continue  # nothing puts into it: it cannot grow
             producers = uses.of(storage_key(target)) if target is not None else Producers()
-            why = None if target is None else _why_not_bounded(analyses, kw, target, annotation, producers)
+            why = None if target is None else _why_not_bounded(analyses, kw, (target, annotation, scope), producers)
             fixable = why is None and can_bound
             yield detect_at(analyses, call, _message(kw, why), fixable=fixable, data=(kw, bound))
             if fixable and kw == "maxsize":
@@ -618,11 +623,12 @@ def _private_attribute(model: SemanticModel, target: ast.expr, scope: Scope) -> 
 
 
 def _why_not_bounded(
-    analyses: Analyses, kw: str, target: ast.expr, annotation: ast.expr | None, producers: Producers
+    analyses: Analyses, kw: str, stored: tuple[ast.expr, ast.expr | None, Scope], producers: Producers
 ) -> str | None:
-    """Why a bound would break this container (then it is reported without a fix)."""
+    """Why a bound would break this container (then it is reported without a fix); ``stored``:
+    the target, its annotation and the scope of the assignment."""
     if kw == "maxlen":
-        return _STREAM_WHY if _holds_bytes(analyses, target, annotation, producers) else None
+        return _STREAM_WHY if _holds_bytes(analyses, stored, producers) else None
     if producers.sentinel:
         return _SENTINEL_WHY
     if producers.nowait:
@@ -630,12 +636,16 @@ def _why_not_bounded(
     return None
 
 
-def _holds_bytes(analyses: Analyses, target: ast.expr, annotation: ast.expr | None, producers: Producers) -> bool:
-    """A byte/stream buffer: annotated with bytes, named like one, or fed bytes."""
-    if annotation is not None and _BYTES_TYPES.search(analyses.segment(annotation)):
+def _holds_bytes(analyses: Analyses, stored: tuple[ast.expr, ast.expr | None, Scope], producers: Producers) -> bool:
+    """A byte/stream buffer: annotated with bytes, named like one, held by a ``*Stream*`` class,
+    or fed bytes."""
+    target, annotation, scope = stored
+    if annotation is not None and BYTES_TYPES.search(analyses.segment(annotation)):
         return True
     name = storage_key(target).rsplit(".", 1)[-1].lower()
-    return any(w in name for w in _STREAM_WORDS) or producers.bytes_in
+    cls = _enclosing_class(scope)
+    in_stream = cls is not None and "stream" in cls.name.lower()
+    return in_stream or any(w in name for w in _STREAM_WORDS) or producers.bytes_in
 
 
 def _is_test_path(path: str) -> bool:

@@ -339,6 +339,44 @@ def test_byte_buffer_is_not_given_a_maxlen():
     assert finding.fix is None and "byte/stream" in finding.message
 
 
+STREAM_SHAPES = {
+    "a *Stream* class": """
+        import collections
+        class BytesDequeStreamReader:
+            def __init__(self):
+                self.buffer = collections.deque()
+            def feed_data(self, data):
+                self.buffer.append(data)
+    """,
+    "the remainder of a chunk put back": """
+        import collections
+        class Reader:
+            def __init__(self):
+                self.parts = collections.deque()
+            def feed(self, data):
+                self.parts.append(data)
+            def read(self, n):
+                part = self.parts.popleft()
+                self.parts.appendleft(part[n:])
+                return part[:n]
+    """,
+    "a value annotated bytes": """
+        from collections import deque
+        class Reader:
+            def __init__(self):
+                self.parts = deque()
+            def feed(self, data: bytes):
+                self.parts.append(data)
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(STREAM_SHAPES))
+def test_stream_buffers_are_reported_without_maxlen(case):
+    (finding,) = check_source(_code(STREAM_SHAPES[case]), ["WS204"])
+    assert finding.fix is None and "byte/stream" in finding.message
+
+
 def test_put_nowait_statement_gets_queuefull_handling():
     source = """
         import asyncio

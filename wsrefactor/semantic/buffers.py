@@ -11,6 +11,7 @@ Keys are textual (every subscript key is the same key) — the same approximatio
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ READS = frozenset({
     "get", "get_nowait", "qsize", "empty", "full", "join", "task_done", "shutdown", "maxsize",
     "popleft", "pop", "clear", "count", "index", "copy", "maxlen", "remove", "rotate",
 })
+BYTES_TYPES = re.compile(r"\b(bytes|bytearray|memoryview)\b")
 _TRIES: tuple[type[ast.AST], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
 
@@ -79,7 +81,9 @@ class Producers:
     writes: int = 0  # put/put_nowait/append... calls and put_nowait references
     sentinel: bool = False  # a put of a marker, or any put in finally/except
     nowait: bool = False  # put_nowait used other than as a plain statement (a callback)
-    bytes_in: bool = False  # a bytes literal or ``.encode()`` appended
+    # bytes go in: a bytes literal, an ``.encode()``, a value annotated ``bytes``, or the remainder
+    # of a chunk put back in front (``d.appendleft(chunk[n:])``: a stream read partially)
+    bytes_in: bool = False
     # ``q.put_nowait(x)`` statements standing alone, outside any try catching QueueFull
     nowait_statements: list[ast.Expr] = field(default_factory=list)
 
@@ -158,7 +162,17 @@ class BufferUses:
         elif func.attr in APPENDS:
             uses = self._of(func.value)
             uses.writes += 1
-            uses.bytes_in = uses.bytes_in or (func.attr != "insert" and is_bytes(value))
+            uses.bytes_in = uses.bytes_in or (func.attr != "insert" and self._bytes_value(value, func.attr))
+
+    def _bytes_value(self, value: ast.expr | None, method: str) -> bool:
+        if is_bytes(value):
+            return True
+        if method == "appendleft" and isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Slice):
+            return True
+        if not isinstance(value, ast.Name):
+            return False
+        annotations = [b.annotation for b in self.model.lookup(value.id, self.model.scope_of(value)) if b.annotation]
+        return any(BYTES_TYPES.search(self.analyses.segment(a)) for a in annotations)
 
     def _of(self, receiver: ast.AST) -> Producers:
         return self.producers.setdefault(storage_key(receiver), Producers())
