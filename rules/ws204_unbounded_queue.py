@@ -66,7 +66,17 @@ class UnboundedQueue(SemanticRule):
     `_putters`, `*callbacks`, `*stack*`, or annotated as holding futures, tasks or events) is not
     a buffer either: its length follows the program's structure, and capping it would drop a
     waiter (hanging it forever) or a cleanup. A `maxsize`/`maxlen` that is not a literal (a name, an
-    expression) counts as bounded. `queue.Queue` (threads) is out of scope.
+    expression) counts as bounded, but a limit that is only ever `None` in the module
+    (`self.max_size: int | None = None`, never set otherwise) bounds nothing, so a
+    `len(...) >= self.max_size` guard on it does not count. `queue.Queue` (threads) is out of scope.
+
+    A container nothing writes cannot grow and is not reported: a local variable, or a private
+    attribute (`self._q`, which by convention no other module touches), whose every use in the
+    module only reads it (`get`, `qsize`, `empty`, `len(...)`, a truth test). Handing it to other
+    code (an argument, a return value, another name) counts as a possible write. A public
+    attribute may be written from another module, so it is still reported. Deques in test files
+    (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`) are fixtures of one test and not reported.
+    Decided on the semantic model (`wsrefactor.semantic`); a plain check never parses libcst.
 
     ## Why is this bad?
     A WebSocket server typically gives each connection a queue of outgoing messages, or keeps
@@ -120,7 +130,9 @@ class UnboundedQueue(SemanticRule):
     listener; a queue whose `put_nowait` is passed as a callable
     (`loop.call_soon_threadsafe(q.put_nowait, x)`: a `QueueFull` there is lost in the loop's
     callback); and a byte/stream buffer (a deque annotated with `bytes`, named
-    like `*chunks`/`*stream*`, or fed `b"..."`/`.encode()`), where `maxlen` would drop bytes silently.
+    like `*chunks`/`*stream*`, held by a `*Stream*` class, fed `b"..."`/`.encode()`/a value annotated
+    `bytes`, or given back the rest of a chunk with `appendleft(chunk[n:])`), where `maxlen` would
+    drop bytes silently.
 
     Each `q.put_nowait(m)` statement (not already inside a `try` catching `QueueFull`) feeding a
     queue that gets a bound is reported too; its fix wraps it in `try: ... except
