@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from wsrefactor.rules._prefilter import index, prefixes
 
-__all__ = ["imports_from", "int_literal", "may_call", "number_literal", "prefixes", "source_text"]
+__all__ = ["imports_from", "int_literal", "may_call", "number_literal", "prefixes"]
 
 
 def may_call(tree: ast.Module, call: ast.Call, names: Collection[str]) -> bool:
@@ -40,18 +40,3 @@ def number_literal(node: ast.expr) -> float | None:
         return node.value
     value = int_literal(node)
     return None if value is None else float(value)
-
-
-def source_text(text: str, node: ast.expr) -> str:
-    """``node``'s own source text (libcst's ``code_for_node`` of it holds this and maybe the
-    parentheses around it). ``ast.get_source_segment`` splits the whole file in Python; this
-    splits in C, unless a lone carriage return makes the line numbering differ."""
-    if "\r" in text and "\r" in text.replace("\r\n", "\n"):
-        return ast.get_source_segment(text, node) or ""
-    last = node.end_lineno or node.lineno
-    lines = [line.encode() for line in text.split("\n", last)[node.lineno - 1 : last]]
-    if not lines:
-        return ""
-    lines[-1] = lines[-1][: node.end_col_offset]
-    lines[0] = lines[0][node.col_offset :]
-    return b"\n".join(lines).decode(errors="replace")

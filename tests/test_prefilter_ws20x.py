@@ -1,8 +1,9 @@
-"""The ``wants`` prefilters of WS202, WS204 and WS205 on shapes the soundness corpus may not hold.
+"""The ``wants`` prefilters of WS202 and WS205 on shapes the soundness corpus may not hold.
 
 Each positive case is checked twice: the full rule (prefilter bypassed) reports on it, and
 ``wants`` says yes. Each negative case: the full rule finds nothing and ``wants`` says no (the file
-never reaches libcst).
+never reaches libcst). WS204 decides on the semantic model and has no prefilter: its cases
+live in ``tests/rules/test_ws204.py``.
 """
 
 from __future__ import annotations
@@ -93,130 +94,6 @@ def test_ws205_wants_discarded_spawns(case):
 @pytest.mark.parametrize("case", sorted(WS205_NEGATIVE))
 def test_ws205_skips_kept_tasks(case):
     _check("WS205", WS205_NEGATIVE[case], False)
-
-
-# -- WS204 ---------------------------------------------------------------------------------
-
-WS204_POSITIVE = {
-    "renamed queue": """
-        from asyncio import Queue as Mailbox
-        class Session:
-            def __init__(self):
-                self.outgoing = Mailbox()
-    """,
-    "generic queue, zero bound": """
-        import asyncio.queues
-        q = asyncio.queues.LifoQueue[int](0)
-    """,
-    "negative keyword bound": """
-        import asyncio
-        def make():
-            return asyncio.PriorityQueue(maxsize=-1)
-    """,
-    "queue imported twice": """
-        from queue import Queue
-        def thread_side():
-            return Queue()
-        def loop_side():
-            from asyncio import Queue
-            return Queue()
-    """,
-    "attribute deque": """
-        from collections import deque as ring
-        class Room:
-            def __init__(self):
-                self.history = ring()
-    """,
-    "module deque, maxlen None": """
-        import collections
-        history = collections.deque([], None)
-    """,
-    "global deque": """
-        from collections import deque
-        history = None
-        def reset():
-            global history
-            history = deque()
-    """,
-    "dict of deques": """
-        from collections import deque
-        buffers = {}
-        def open_buffer(key):
-            buffers[key] = deque()
-    """,
-    "class attribute": """
-        from collections import deque
-        class Log:
-            lines: deque[str] = deque()
-    """,
-}
-WS204_NEGATIVE = {
-    "bounded by position and keyword": """
-        import asyncio
-        from collections import deque
-        LIMIT = 10
-        q1 = asyncio.Queue(100)
-        q2 = asyncio.Queue(maxsize=LIMIT)
-        history = deque([], 50)
-        recent = deque(maxlen=LIMIT)
-    """,
-    "star arguments": """
-        import asyncio
-        from collections import deque
-        def make(*args, **kwargs):
-            return asyncio.Queue(*args), deque(**kwargs)
-        shared = deque(*make())
-    """,
-    "thread queue": """
-        import queue
-        jobs = queue.Queue()
-    """,
-    "own Queue class": """
-        class Queue:
-            pass
-        q = Queue()
-    """,
-    "local deques": """
-        from collections import deque
-        def walk(graph, start, frontier):
-            todo = deque([start])
-            frontier[start] = deque()
-            return todo
-    """,
-    "waiters": """
-        import asyncio
-        import collections
-        class Lock:
-            def __init__(self):
-                self._waiters = collections.deque()
-                self.exit_callbacks = collections.deque()
-                self.pending: collections.deque[asyncio.Future] = collections.deque()
-    """,
-}
-
-
-@pytest.mark.parametrize("case", sorted(WS204_POSITIVE))
-def test_ws204_wants_unbounded_queues(case):
-    _check("WS204", WS204_POSITIVE[case], True)
-
-
-@pytest.mark.parametrize("case", sorted(WS204_NEGATIVE))
-def test_ws204_skips_bounded_or_local(case):
-    _check("WS204", WS204_NEGATIVE[case], False)
-
-
-def test_ws204_leaves_size_checks_to_the_visit():
-    """A deque kept in check by hand is wanted (the visit decides), and not reported."""
-    text = textwrap.dedent("""
-        from collections import deque
-        class Buffer:
-            def __init__(self):
-                self.items = deque()
-            def __len__(self):
-                return len(self.items)
-    """)
-    assert not _reports("WS204", text)
-    assert RULES["WS204"].wants(text, ast.parse(text), {})
 
 
 # -- WS202 ---------------------------------------------------------------------------------
