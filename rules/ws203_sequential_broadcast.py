@@ -161,9 +161,8 @@ class _Loop:
     def _guarded_calls(self) -> set[int]:
         """Calls in a ``try`` body whose handlers catch an exception only a WebSocket send raises."""
         out: set[int] = set()
-        for node in _local_nodes(self.loop.body):
-            if isinstance(node, ast.Try) and self.conns.guarded_by_connection_error(node.handlers, self.scope):
-                out |= {id(c) for c in _local_nodes(node.body) if isinstance(c, ast.Call)}
+        for stmt in self.loop.body:
+            out |= self.conns.guarded_calls(stmt, self.scope)
         return out
 
     def _send_to(self, call: ast.Call, values: set[str], guarded: bool) -> str | None:

@@ -71,6 +71,36 @@ FOUND = {
             for item in items:
                 await item.send_json(data)
     """,
+    "handler served by websockets.serve registers its connection": """
+        import websockets
+
+        CONNECTED = set()
+
+        async def handler(websocket):
+            CONNECTED.add(websocket)
+
+        async def shout(text):
+            for ws in CONNECTED:
+                if ws is not None:
+                    await ws.send(text)
+
+        async def main():
+            async with websockets.serve(handler, "", 8765):
+                pass
+    """,
+    "callee guards its send with the library's exception": """
+        from websockets.exceptions import ConnectionClosed
+
+        async def send(websocket, message):
+            try:
+                await websocket.send(message)
+            except ConnectionClosed:
+                pass
+
+        async def naive(clients, message):
+            for websocket in clients.copy():
+                await send(websocket, message)
+    """,
 }
 CLEAN = {
     # issue #12, false alarm 2: domain objects sent to one client

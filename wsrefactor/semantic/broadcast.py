@@ -56,6 +56,12 @@ CONNECTION_ERRORS = frozenset(
 DESTINATION_SENDS = {
     "channels.layers.get_channel_layer": "send",
 }
+# ``serve(handler, ...)``: the handler's first parameter is the connection.
+SERVERS = frozenset(
+    """websockets.serve websockets.server.serve websockets.legacy.server.serve
+    websockets.asyncio.server.serve websockets.sync.server.serve websockets.unix_serve
+    websockets.asyncio.server.unix_serve""".split()
+)
 _ADDERS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
 _VIEWS = {"items", "values", "keys", "copy"}
 _COPIES = {"builtins.list", "builtins.tuple", "builtins.set", "builtins.sorted", "builtins.frozenset"}
@@ -118,6 +124,16 @@ class Connections:
         self.graph: CallGraph = analyses(CallGraph)
         self.tree = analyses.tree
         self._param_memo: dict[tuple[int, str], bool] = {}
+        # functions served as connection handlers (``websockets.serve(handler, ...)``)
+        self.handlers: set[int] = set()
+        for call, scope in self.model.calls():
+            if call.args and self.model.qualified_name(call.func, scope) in SERVERS:
+                handler = call.args[0]
+                if isinstance(handler, ast.Name):
+                    for binding in self.model.lookup(handler.id, scope):
+                        target = self.model.scopes.defined_by(binding.node)
+                        if target is not None and target.kind == "function":
+                            self.handlers.add(id(target.node))
         # collection keys (``collection_key``) known to hold connections as elements / as values
         self.elements: set[str] = set()
         self.values: set[str] = set()
@@ -167,7 +183,9 @@ class Connections:
             return self.model.qualified_name(expr.func, scope) in CONNECTION_TYPES
         if isinstance(expr, ast.Name):
             for binding in self.model.lookup(expr.id, scope):
-                if binding.kind == "param" and self.uses_as_connection(binding.scope, expr.id):
+                if binding.kind == "param" and (
+                    self.uses_as_connection(binding.scope, expr.id) or self._served(binding.scope, expr.id)
+                ):
                     return True
                 if isinstance(binding.value, ast.Call) and \
                         self.model.qualified_name(binding.value.func, binding.scope) in CONNECTION_TYPES:
@@ -212,6 +230,14 @@ class Connections:
             return self.element_types(iterable.args[0], scope)
         return _item_type(self.annotation_of(iterable, scope), "iter")
 
+    def _served(self, fn: Scope, param: str) -> bool:
+        """``param`` is the first parameter of a function served as a connection handler."""
+        node = fn.node
+        if id(node) not in self.handlers or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        params = [*node.args.posonlyargs, *node.args.args]
+        return bool(params) and params[0].arg == param
+
     # -- what a function does with its parameter --------------------------------------------------
 
     def uses_as_connection(self, fn: Scope, param: str, depth: int = 0) -> bool:
@@ -235,10 +261,11 @@ class Connections:
         return self._param_memo[key]
 
     def _sends_on(self, fn: Scope, name: str, depth: int) -> bool:
+        guarded = self.guarded_calls(fn.node, fn)
         for call in _awaited_calls(fn.node):
             func = call.func
             if isinstance(func, ast.Attribute) and send_method(func.attr) and _root(func.value) == name:
-                if func.attr in CONNECTION_METHODS or self.is_connection(func.value, fn):
+                if func.attr in CONNECTION_METHODS or id(call) in guarded or self.is_connection(func.value, fn):
                     return True
             if depth < 2 and self.passes_to_sender(call, name, fn, depth + 1):
                 return True
@@ -270,6 +297,15 @@ class Connections:
                 if factory is not None and DESTINATION_SENDS.get(factory) == func.attr:
                     return True
         return False
+
+    def guarded_calls(self, node: ast.AST, scope: Scope) -> set[int]:
+        """Ids of the calls in a ``try`` body (under ``node``, nested scopes left out) whose
+        handlers catch an exception only a WebSocket send raises."""
+        out: set[int] = set()
+        for current in _local(node):
+            if isinstance(current, ast.Try) and self.guarded_by_connection_error(current.handlers, scope):
+                out |= {id(c) for stmt in current.body for c in _local(stmt) if isinstance(c, ast.Call)}
+        return out
 
     def guarded_by_connection_error(self, handlers: list[ast.ExceptHandler], scope: Scope) -> bool:
         """Some handler catches an exception only a WebSocket send raises."""
@@ -338,6 +374,17 @@ def _param_name(fn: Scope, index: int | None, keyword: str | None) -> str | None
         names = [p.arg for p in (*params, *node.args.kwonlyargs)]
         return keyword if keyword in names else None
     return params[index].arg if index is not None and index < len(params) else None
+
+
+def _local(node: ast.AST) -> Iterator[ast.AST]:
+    """``node``'s descendants (and itself), nested functions, lambdas and classes left out."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if current is not node and isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield current
+        todo.extend(ast.iter_child_nodes(current))
 
 
 def _awaited_calls(node: ast.AST) -> Iterator[ast.Call]:
