@@ -16,8 +16,6 @@ from wsrefactor.semantic import Analyses, Scope, SemanticModel
 from wsrefactor.semantic.broadcast import (
     CONNECTION_METHODS,
     Connections,
-    collection_key,
-    iteration_view,
     send_method,
 )
 from wsrefactor.semantic.detection import Detection, detect_at
@@ -98,6 +96,12 @@ def _root(expr: ast.expr) -> str | None:
     return expr.id if isinstance(expr, ast.Name) else None
 
 
+def _passed(call: ast.Call, values: set[str]) -> list[str]:
+    """The per-iteration values a call takes as plain-name arguments (positional or keyword)."""
+    args = [*call.args, *(k.value for k in call.keywords)]
+    return [a.id for a in args if isinstance(a, ast.Name) and a.id in values]
+
+
 class _Loop:
     """One ``for`` loop: its per-iteration values and what is known about each."""
 
@@ -128,18 +132,9 @@ class _Loop:
 
     def _collection(self) -> None:
         """The collection iterated holds connections (as elements, or as mapping values)."""
-        it, target, conns = self.loop.iter, self.loop.target, self.conns
-        view = iteration_view(it)
-        key = collection_key(it)
-        if key is None:
-            return
-        if isinstance(target, ast.Name) and view in (None, "copy") and key in conns.elements:
-            self.known.add(target.id)
-        elif isinstance(target, ast.Name) and view == "values" and key in conns.values:
-            self.known.add(target.id)
-        elif isinstance(target, ast.Tuple) and len(target.elts) == 2 and view == "items" and key in conns.values:
-            if isinstance(target.elts[1], ast.Name):  # ``for key, ws in d.items()``
-                self.known.add(target.elts[1].id)
+        held = self.conns.holds(self.loop.iter, self.loop.target)
+        if held is not None:
+            self.known.add(held)
 
     def sends(self) -> tuple[list[tuple[ast.Call, str]], bool]:
         """(awaited sends to a per-iteration connection with their target, a shared reply is read)."""
@@ -167,35 +162,53 @@ class _Loop:
 
     def _send_to(self, call: ast.Call, values: set[str], guarded: bool) -> str | None:
         """The per-iteration value ``call`` sends to as a connection, if there is evidence."""
-        func, conns, scope = call.func, self.conns, self.scope
-        if isinstance(func, ast.Attribute) and send_method(func.attr):
-            mentioned = [n for n in self.targets + sorted(self.derived) if n in _names_in(func.value)]
-            if mentioned:
-                direct = isinstance(func.value, ast.Name) and func.value.id in self.known
-                if func.attr in CONNECTION_METHODS or guarded or direct:
-                    return mentioned[0]
-        passed = [a.id for a in call.args if isinstance(a, ast.Name) and a.id in values]
-        passed += [k.value.id for k in call.keywords if isinstance(k.value, ast.Name) and k.value.id in values]
-        for name in passed:
-            if conns.passes_to_sender(call, name, scope):
+        return self._method_send(call, guarded) or self._passed_send(call, values) or self._destination(call, values)
+
+    def _method_send(self, call: ast.Call, guarded: bool) -> str | None:
+        """``value.send_text(...)``, ``value.websocket.send(...)``, ``self.active[value].send(...)``."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and send_method(func.attr)):
+            return None
+        mentioned = [n for n in self.targets + sorted(self.derived) if n in _names_in(func.value)]
+        if not mentioned:
+            return None
+        direct = isinstance(func.value, ast.Name) and func.value.id in self.known
+        return mentioned[0] if func.attr in CONNECTION_METHODS or guarded or direct else None
+
+    def _passed_send(self, call: ast.Call, values: set[str]) -> str | None:
+        """The value handed to a function that sends on it (or, a known connection, to a send we
+        cannot see: ``await send_to(ws, msg)`` imported from elsewhere)."""
+        unseen = send_method(_last_name(call.func) or "") and self.conns.graph.resolve(call, self.scope) is None
+        for name in _passed(call, values):
+            if self.conns.passes_to_sender(call, name, self.scope) or (unseen and name in self.known):
                 return name
-            if name in self.known and send_method(_last_name(func) or "") and conns.graph.resolve(call, scope) is None:
-                return name  # a connection handed to a send we cannot see
+        return None
+
+    def _destination(self, call: ast.Call, values: set[str]) -> str | None:
+        """``layer.send(channel_name, ...)``: the value is the destination."""
         first = call.args[0] if call.args else None
-        if isinstance(first, ast.Name) and first.id in values and conns.destination_send(call, scope):
+        if isinstance(first, ast.Name) and first.id in values and self.conns.destination_send(call, self.scope):
             return first.id
         return None
 
 
-def _fan_outs(analyses: Analyses) -> Iterator[tuple[ast.For | ast.AsyncFor, str, list[ast.Call], Scope]]:
-    """Loops in ``async def`` that await a send to each connection; a loop with evidence marks
-    its collection as holding connections for the others (two rounds)."""
+def _loops(analyses: Analyses) -> list[tuple[ast.For | ast.AsyncFor, Scope]]:
+    """``for`` loops directly in an ``async def`` whose target binds plain names."""
     model = analyses(SemanticModel)
+    out = []
+    for node in ast.walk(analyses.tree):
+        if isinstance(node, (ast.For, ast.AsyncFor)) and _target_names(node.target):
+            scope = model.scope_of(node)
+            if scope.kind == "function" and scope.in_async:
+                out.append((node, scope))
+    return out
+
+
+def _fan_outs(analyses: Analyses) -> Iterator[tuple[ast.For | ast.AsyncFor, str, list[ast.Call], Scope]]:
+    """Loops that await a send to each connection; a loop with evidence marks its collection as
+    holding connections for the others (two rounds)."""
     conns = analyses(Connections)
-    loops = [
-        (n, model.scope_of(n)) for n in ast.walk(analyses.tree) if isinstance(n, (ast.For, ast.AsyncFor))
-    ]
-    loops = [(n, s) for n, s in loops if s.kind == "function" and s.in_async and _target_names(n.target)]
+    loops = _loops(analyses)
     done: dict[int, tuple[str, list[ast.Call]]] = {}
     for _ in range(2):
         for loop, scope in loops:
@@ -207,33 +220,34 @@ def _fan_outs(analyses: Analyses) -> Iterator[tuple[ast.For | ast.AsyncFor, str,
                 conns.learn(loop.iter, loop.target, sends[0][1])
     for loop, scope in loops:
         if id(loop) in done:
-            conn, calls = done[id(loop)]
-            yield loop, conn, calls, scope
+            yield loop, *done[id(loop)], scope
 
 
 # -- the fix plan (ast): which body shapes can be gathered -----------------------------------------
+
+
+_NAMES_OF: dict[type, Any] = {
+    ast.Name: lambda n: [n.id],
+    ast.Attribute: lambda n: [n.attr],
+    ast.keyword: lambda n: [n.arg] if n.arg else [],
+    ast.arg: lambda n: [n.arg],
+    ast.FunctionDef: lambda n: [n.name],
+    ast.AsyncFunctionDef: lambda n: [n.name],
+    ast.ClassDef: lambda n: [n.name],
+    ast.alias: lambda n: [(n.asname or n.name).split(".")[0]],
+    ast.Global: lambda n: n.names,
+    ast.Nonlocal: lambda n: n.names,
+    ast.ExceptHandler: lambda n: [n.name] if n.name else [],
+}
 
 
 def _identifiers(node: ast.AST) -> set[str]:
     """Every identifier a fresh name must avoid: names, attributes, keywords, parameters, defs."""
     out: set[str] = set()
     for n in ast.walk(node):
-        if isinstance(n, ast.Name):
-            out.add(n.id)
-        elif isinstance(n, ast.Attribute):
-            out.add(n.attr)
-        elif isinstance(n, ast.keyword) and n.arg:
-            out.add(n.arg)
-        elif isinstance(n, ast.arg):
-            out.add(n.arg)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(n.name)
-        elif isinstance(n, ast.alias):
-            out.add((n.asname or n.name).split(".")[0])
-        elif isinstance(n, (ast.Global, ast.Nonlocal)):
-            out.update(n.names)
-        elif isinstance(n, ast.ExceptHandler) and n.name:
-            out.add(n.name)
+        names = _NAMES_OF.get(type(n))
+        if names is not None:
+            out.update(names(n))
     return out
 
 
@@ -249,52 +263,50 @@ def _fresh(base: str, used: set[str]) -> str:
 def _escapes(nodes: Sequence[ast.AST], in_loop: bool = False) -> bool:
     """``break``/``continue`` of the loop itself, or ``return``/``yield``/``nonlocal``/``global``.
     Nested scopes are skipped; ``break``/``continue`` in a nested loop's body are that loop's."""
-    for node in nodes:
-        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal, ast.Global)):
-            return True
-        if isinstance(node, (ast.Break, ast.Continue)):
-            if not in_loop:
-                return True
-            continue
-        if isinstance(node, _SCOPES):
-            continue
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-            if _escapes(node.body, True) or _escapes(node.orelse, in_loop):
-                return True
-            if _escapes([node.iter if not isinstance(node, ast.While) else node.test], in_loop):
-                return True
-            continue
-        if _escapes(list(ast.iter_child_nodes(node)), in_loop):
-            return True
-    return False
+    return any(_escapes_at(node, in_loop) for node in nodes)
 
 
-def _read_after(function: ast.AST, loop: ast.AST, names: Sequence[str]) -> bool:
-    """Whether a loop-target name is read after the loop (in source order) before being rebound."""
-    pending = set(names)
-    passed = False
+def _escapes_at(node: ast.AST, in_loop: bool) -> bool:
+    if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal, ast.Global)):
+        return True
+    if isinstance(node, (ast.Break, ast.Continue)):
+        return not in_loop
+    if isinstance(node, _SCOPES):
+        return False
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        head = node.test if isinstance(node, ast.While) else node.iter
+        return _escapes(node.body, True) or _escapes([head, *node.orelse], in_loop)
+    return _escapes(list(ast.iter_child_nodes(node)), in_loop)
 
-    def walk(node: ast.AST) -> bool:
-        nonlocal passed
-        if not pending:
+
+class _ReadAfter:
+    """Whether a loop-target name is read after the loop (source order) before being rebound:
+    a later ``for name in ...`` or ``name = ...`` rebinds it first, which is not a read."""
+
+    def __init__(self, loop: ast.AST, names: Sequence[str]) -> None:
+        self.loop, self.pending, self.passed = loop, set(names), False
+
+    def reads(self, node: ast.AST) -> bool:
+        if not self.pending:
             return False
-        if node is loop:
-            passed = True
+        if node is self.loop:
+            self.passed = True
             return False
-        if passed:
-            if isinstance(node, (ast.For, ast.AsyncFor)):
-                if _names_in(node.iter) & pending:
-                    return True
-                pending.difference_update(_target_names(node.target) or ())
-            elif isinstance(node, ast.Assign):
-                if _names_in(node.value) & pending:
-                    return True
-                pending.difference_update(t.id for t in node.targets if isinstance(t, ast.Name))
-            elif isinstance(node, ast.Name) and node.id in pending:
-                return True
-        return any(walk(child) for child in ast.iter_child_nodes(node))
+        if self.passed and self._reads_here(node):
+            return True
+        return any(self.reads(child) for child in ast.iter_child_nodes(node))
 
-    return walk(function)
+    def _reads_here(self, node: ast.AST) -> bool:
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            value, bound = node.iter, set(_target_names(node.target) or ())
+        elif isinstance(node, ast.Assign):
+            value, bound = node.value, {t.id for t in node.targets if isinstance(t, ast.Name)}
+        else:
+            return isinstance(node, ast.Name) and node.id in self.pending
+        if _names_in(value) & self.pending:
+            return True
+        self.pending -= bound
+        return False
 
 
 def _plain_send(value: ast.expr | None, sends: Sequence[ast.Call]) -> bool:
@@ -307,20 +319,36 @@ def _plain_send(value: ast.expr | None, sends: Sequence[ast.Call]) -> bool:
     return not any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in inner)
 
 
+def _is_one(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) is int and expr.value == 1
+
+
+def _incremented(inc: ast.stmt) -> ast.expr | None:
+    """What ``x += 1`` or ``x = x + 1`` increments, else None."""
+    if isinstance(inc, ast.AugAssign):
+        return inc.target if isinstance(inc.op, ast.Add) and _is_one(inc.value) else None
+    if not (isinstance(inc, ast.Assign) and len(inc.targets) == 1 and isinstance(inc.value, ast.BinOp)):
+        return None
+    value, target = inc.value, inc.targets[0]
+    same = ast.unparse(value.left) == ast.unparse(target)
+    return target if isinstance(value.op, ast.Add) and _is_one(value.right) and same else None
+
+
 def _counter(inc: ast.stmt) -> ast.expr | None:
     """The counter of ``count += 1`` / ``count = count + 1`` (a name or ``obj.attr``)."""
-    target: ast.expr | None = None
-    one = lambda e: isinstance(e, ast.Constant) and e.value == 1 and type(e.value) is int  # noqa: E731
-    if isinstance(inc, ast.AugAssign) and isinstance(inc.op, ast.Add) and one(inc.value):
-        target = inc.target
-    elif isinstance(inc, ast.Assign) and len(inc.targets) == 1:
-        value = inc.value
-        if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and one(value.right):
-            if ast.unparse(value.left) == ast.unparse(inc.targets[0]):
-                target = inc.targets[0]
+    target = _incremented(inc)
     if isinstance(target, ast.Name) or (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
         return target
     return None
+
+
+_BINDS: dict[type, Any] = {
+    ast.Name: lambda n: [n.id] if isinstance(n.ctx, ast.Store) else [],
+    ast.alias: lambda n: [(n.asname or n.name).split(".")[0]],
+    ast.arg: lambda n: [n.arg],
+    ast.ExceptHandler: lambda n: [n.name] if n.name else [],
+}
+_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _bound_in(nodes: Sequence[ast.AST], skip: ast.AST | None = None) -> set[str]:
@@ -329,21 +357,12 @@ def _bound_in(nodes: Sequence[ast.AST], skip: ast.AST | None = None) -> set[str]
     todo = list(nodes)
     while todo:
         node = todo.pop()
-        if node is skip:
+        if node is skip or isinstance(node, _OWN_SCOPES):
             continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out.add(node.name)
             continue
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            out.add(node.id)
-        elif isinstance(node, ast.alias):
-            out.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.arg):
-            out.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            out.add(node.name)
+        out.update(_BINDS.get(type(node), lambda n: [])(node))
         todo.extend(ast.iter_child_nodes(node))
     return out
 
@@ -387,40 +406,51 @@ def _names_outside(function: ast.AST, loop: ast.AST) -> set[str]:
 
 def _plan(loop: ast.For | ast.AsyncFor, sends: Sequence[ast.Call], function: ast.AST) -> _Plan | None:
     """The fix for the loop's body, or None when it has none."""
-    if isinstance(loop, ast.AsyncFor) or loop.orelse:
+    if not _replaceable(loop, function):
         return None
-    if _read_after(function, loop, _target_names(loop.target) or []):
-        return None  # the loop variable stays bound after a loop; a gathered generator's does not
-    if len(loop.body) != 1:
-        return None
-    stmt = loop.body[0]
-    used = _identifiers(function)
+    stmt, used = loop.body[0], _identifiers(function)
     if isinstance(stmt, ast.Expr):
-        if not _plain_send(stmt.value, sends):
-            return None
-        return _Plan("single", _fresh("tg", used))  # ``tg`` if the fix takes the TaskGroup form
+        return _Plan("single", _fresh("tg", used)) if _plain_send(stmt.value, sends) else None
     if isinstance(stmt, ast.If):
-        test = stmt.test.operand if isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not) else stmt.test
-        if stmt.orelse or not _plain_send(test, sends) or len(stmt.body) != 1:
-            return None
-        counter = _counter(stmt.body[0])
-        if counter is None:
-            return None
-        root = counter.id if isinstance(counter, ast.Name) else _root(counter)
-        return _Plan("count", _fresh("results", used), var="ok" if root == "r" else "r")
+        return _plan_count(stmt, sends, used)
     if isinstance(stmt, ast.Try) and stmt.handlers:
-        if not any(n in sends for s in stmt.body for n in ast.walk(s)):
-            return None
-        target = loop.target
-        elts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
-        if not all(isinstance(e, ast.Name) for e in elts) or _escapes([stmt]):
-            return None
-        params = tuple(e.id for e in elts if isinstance(e, ast.Name))
-        nonlocals = _try_nonlocals(function, loop, stmt, params)
-        if nonlocals is None:
-            return None
-        return _Plan("try", _fresh("_send_one", used), params=params, nonlocals=nonlocals)
+        return _plan_try(loop, stmt, sends, function, used)
     return None
+
+
+def _replaceable(loop: ast.For | ast.AsyncFor, function: ast.AST) -> bool:
+    """A plain ``for`` (an async iterator cannot be gathered) with one statement, no ``else``,
+    whose variable is not read after it (a gathered generator does not bind it)."""
+    if isinstance(loop, ast.AsyncFor) or loop.orelse or len(loop.body) != 1:
+        return False
+    return not _ReadAfter(loop, _target_names(loop.target) or []).reads(function)
+
+
+def _plan_count(stmt: ast.If, sends: Sequence[ast.Call], used: set[str]) -> _Plan | None:
+    """``if [not] await send(...): count += 1``."""
+    test = stmt.test.operand if isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not) else stmt.test
+    if stmt.orelse or len(stmt.body) != 1 or not _plain_send(test, sends):
+        return None
+    counter = _counter(stmt.body[0])
+    if counter is None:
+        return None
+    return _Plan("count", _fresh("results", used), var="ok" if _root(counter) == "r" else "r")
+
+
+def _plan_try(
+    loop: ast.For | ast.AsyncFor, stmt: ast.Try, sends: Sequence[ast.Call], function: ast.AST, used: set[str]
+) -> _Plan | None:
+    """``try: await send(...) except E: handler`` moved into an inner coroutine."""
+    if not any(n in sends for s in stmt.body for n in ast.walk(s)) or _escapes([stmt]):
+        return None
+    elts = loop.target.elts if isinstance(loop.target, (ast.Tuple, ast.List)) else [loop.target]
+    params = tuple(e.id for e in elts if isinstance(e, ast.Name))
+    if len(params) != len(elts):
+        return None
+    nonlocals = _try_nonlocals(function, loop, stmt, params)
+    if nonlocals is None:
+        return None
+    return _Plan("try", _fresh("_send_one", used), params=params, nonlocals=nonlocals)
 
 
 # -- the fix (libcst), from the loop at the finding's span -----------------------------------------

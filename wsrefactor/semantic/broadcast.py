@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.callgraph import CallGraph
 from wsrefactor.semantic.model import SemanticModel
-from wsrefactor.semantic.scopes import Scope
+from wsrefactor.semantic.scopes import Binding, Scope
 
 # Connection classes of the frameworks (qualified as imported).
 CONNECTION_TYPES = frozenset(
@@ -93,6 +93,19 @@ def collection_key(expr: ast.expr) -> str | None:
     return _path(expr)
 
 
+def element_slot(iterable: ast.expr, target: ast.expr) -> tuple[str, str] | None:
+    """``(name, "elements"|"values")``: the loop target holding an element of the collection
+    (``for ws in c``/``c.copy()``: elements; ``c.values()`` or the second of ``k, ws in c.items()``:
+    mapping values)."""
+    view = iteration_view(iterable)
+    if isinstance(target, ast.Name) and view in (None, "copy", "values"):
+        return target.id, "values" if view == "values" else "elements"
+    pair = target.elts if isinstance(target, ast.Tuple) else []
+    if view == "items" and len(pair) == 2 and isinstance(pair[1], ast.Name):
+        return pair[1].id, "values"
+    return None
+
+
 def iteration_view(expr: ast.expr) -> str | None:
     """``items``/``values``/``keys``/``copy`` when ``expr`` iterates such a view (copies peeled)."""
     while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.args and \
@@ -124,24 +137,35 @@ class Connections:
         self.graph: CallGraph = analyses(CallGraph)
         self.tree = analyses.tree
         self._param_memo: dict[tuple[int, str], bool] = {}
-        # functions served as connection handlers (``websockets.serve(handler, ...)``)
-        self.handlers: set[int] = set()
-        for call, scope in self.model.calls():
-            if call.args and self.model.qualified_name(call.func, scope) in SERVERS:
-                handler = call.args[0]
-                if isinstance(handler, ast.Name):
-                    for binding in self.model.lookup(handler.id, scope):
-                        target = self.model.scopes.defined_by(binding.node)
-                        if target is not None and target.kind == "function":
-                            self.handlers.add(id(target.node))
+        self.handlers = self._served_handlers()  # ids of ``websockets.serve(handler, ...)`` handlers
         # collection keys (``collection_key``) known to hold connections as elements / as values
         self.elements: set[str] = set()
         self.values: set[str] = set()
+        self._find_holders()
+
+    def _served_handlers(self) -> set[int]:
+        out: set[int] = set()
+        for call, scope in self.model.calls():
+            handler = call.args[0] if call.args else None
+            if isinstance(handler, ast.Name) and self.model.qualified_name(call.func, scope) in SERVERS:
+                for binding in self.model.lookup(handler.id, scope):
+                    target = self.model.scopes.defined_by(binding.node)
+                    if target is not None and target.kind == "function":
+                        out.add(id(target.node))
+        return out
+
+    def _find_holders(self) -> None:
+        """Collections a connection is added to: ``.append(ws)``/``.add(ws)``... (elements),
+        ``[key] = ws``/``.setdefault(key, ws)`` (values)."""
         for call, scope in self.model.calls():
             func = call.func
-            if isinstance(func, ast.Attribute) and func.attr in _ADDERS and len(call.args) > _ADDERS[func.attr]:
-                if self.is_connection(call.args[_ADDERS[func.attr]], scope):
-                    self._hold(func.value, self.values if func.attr == "setdefault" else self.elements)
+            at = _ADDERS.get(func.attr, -1) if isinstance(func, ast.Attribute) else -1
+            if 0 <= at < len(call.args) and self.is_connection(call.args[at], scope):
+                self._hold(func.value, self.values if func.attr == "setdefault" else self.elements)  # type: ignore[attr-defined]
+        self._find_item_holders()
+
+    def _find_item_holders(self) -> None:
+        """``table[key] = ws``: the table holds connections as values."""
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
                 if self.is_connection(node.value, self.model.scope_of(node)):
@@ -158,19 +182,16 @@ class Connections:
 
     def learn(self, iterable: ast.expr, target: ast.expr, value: str) -> None:
         """A loop sends to ``value`` (a loop target) as a connection: what it iterates holds them."""
-        view = iteration_view(iterable)
-        key = collection_key(iterable)
-        if key is None:
-            return
-        if isinstance(target, ast.Name) and target.id == value:
-            if view in (None, "copy"):
-                self.elements.add(key)
-            elif view == "values":
-                self.values.add(key)
-        elif isinstance(target, ast.Tuple) and len(target.elts) == 2 and view == "items":
-            second = target.elts[1]
-            if isinstance(second, ast.Name) and second.id == value:
-                self.values.add(key)
+        slot, key = element_slot(iterable, target), collection_key(iterable)
+        if slot is not None and key is not None and slot[0] == value:
+            (self.elements if slot[1] == "elements" else self.values).add(key)
+
+    def holds(self, iterable: ast.expr, target: ast.expr) -> str | None:
+        """The loop target that is a connection because the iterated collection holds them."""
+        slot, key = element_slot(iterable, target), collection_key(iterable)
+        if slot is None or key is None:
+            return None
+        return slot[0] if key in (self.elements if slot[1] == "elements" else self.values) else None
 
     # -- a value ----------------------------------------------------------------------------------
 
@@ -213,15 +234,18 @@ class Connections:
         if isinstance(expr, ast.Subscript):
             return _item_type(self.annotation_of(expr.value, scope), "value")
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in _VIEWS:
-            outer = self.annotation_of(expr.func.value, scope)
-            return _view(outer, expr.func.attr)
+            return _view(self.annotation_of(expr.func.value, scope), expr.func.attr)
         found = self.model.bindings_for(expr, scope)
         if not found and isinstance(expr, ast.Attribute):
-            owner = self.annotation_of(expr.value, scope)
-            cls = self.model.classes().get(self.model.qualified_name(owner, scope) or "") if owner is not None else None
-            found = self.model.attribute_bindings(cls, expr.attr) if cls is not None else []
+            found = self._instance_attribute(expr, scope)
         anns = [b.annotation for b in found if b.annotation is not None]
         return anns[0] if anns else None
+
+    def _instance_attribute(self, expr: ast.Attribute, scope: Scope) -> list[Binding]:
+        """``obj.attr`` where ``obj`` is annotated with a class of this module."""
+        owner = self.annotation_of(expr.value, scope)
+        cls = self.model.classes().get(self.model.qualified_name(owner, scope) or "") if owner is not None else None
+        return self.model.attribute_bindings(cls, expr.attr) if cls is not None else []
 
     def element_types(self, iterable: ast.expr, scope: Scope) -> ast.expr | None:
         """The type of what iterating ``iterable`` yields (a ``Tuple[...]`` for ``.items()``)."""
@@ -363,17 +387,21 @@ def _root(expr: ast.expr) -> str | None:
 
 
 def _param_name(fn: Scope, index: int | None, keyword: str | None) -> str | None:
+    """The parameter a call's ``index``-th positional argument (or ``keyword``) binds in ``fn``."""
     node = fn.node
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    params = [*node.args.posonlyargs, *node.args.args]
-    if fn.self_name is not None and params and params[0].arg == fn.self_name and \
-            "staticmethod" not in fn.decorators:
-        params = params[1:]
+    params = _positional(fn, node)
     if keyword is not None:
-        names = [p.arg for p in (*params, *node.args.kwonlyargs)]
-        return keyword if keyword in names else None
+        return keyword if keyword in [p.arg for p in (*params, *node.args.kwonlyargs)] else None
     return params[index].arg if index is not None and index < len(params) else None
+
+
+def _positional(fn: Scope, node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    """Positional parameters a caller fills (a method's ``self``/``cls`` left out)."""
+    params = [*node.args.posonlyargs, *node.args.args]
+    bound = fn.self_name is not None and "staticmethod" not in fn.decorators
+    return params[1:] if bound and params and params[0].arg == fn.self_name else params
 
 
 def _local(node: ast.AST) -> Iterator[ast.AST]:
