@@ -20,16 +20,6 @@ def call_name(ctx: FileContext, call: cst.Call) -> str | None:
     return ctx.qualname(callee(call))
 
 
-def method_name(call: cst.Call) -> str | None:
-    func = call.func
-    return func.attr.value if isinstance(func, cst.Attribute) else None
-
-
-def receiver(call: cst.Call) -> cst.BaseExpression | None:
-    func = call.func
-    return func.value if isinstance(func, cst.Attribute) else None
-
-
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:

@@ -6,84 +6,53 @@ import ast
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._helpers import callee, receiver
-from wsrefactor.rules._prefilter import ast_facts, last_name
+from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
+from wsrefactor.semantic import Analyses, Scope, SemanticModel
+from wsrefactor.semantic.broadcast import (
+    CONNECTION_METHODS,
+    Connections,
+    send_method,
+)
+from wsrefactor.semantic.detection import Detection, detect_at
 from wsrefactor.walk import visit
 
-# A call whose name looks like a send: send, send_text, sendall, sendMessage, send_personal_message
-# (and names holding the word: safe_send, try_send).
-_SEND = re.compile(r"send(?:$|_|all$|to$|msg$|[A-Z])")
 # Awaited reads: a loop that reads the reply from a shared endpoint is a conversation, not a fan-out.
 _RECEIVE = re.compile(r"(?:recv|receive|read)(?:$|_|from$|line$|exactly$|[A-Z])")
-# Words (split on ``_``/digits/camelCase, plural ``s`` dropped) that name a connection or a
-# collection of them, and words that name something sent (a loop over those is not a fan-out).
-_CONN_WORDS = frozenset(
-    """ws wss websocket socket sock conn connection client peer sid session subscriber listener
-    member participant user channel transport writer consumer observer watcher recipient
-    receiver sink player viewer follower room active audience stream""".split()
-)
-_PAYLOAD_WORDS = frozenset(
-    """msg message item chunk data datum event payload frame line part batch record row update
-    text blob packet notification entry obj value result response reply command cmd delta patch
-    page piece block buf buffer byte json body content tick point sample file path key word""".split()
-)
-_ITER_NOISE = frozenset({"self", "cls", "items", "values", "keys", "copy", "list", "set", "tuple", "get"})
 _ATOMS = (
     cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List, cst.Dict, cst.Set, cst.ListComp,
     cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.SimpleString, cst.ConcatenatedString,
 )
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def _words(name: str) -> list[str]:
-    parts = re.split(r"[_\d]+|(?<=[a-z])(?=[A-Z])", name)
-    out = []
-    for part in parts:
-        part = part.lower()
-        if len(part) > 3 and part.endswith("s"):
-            part = part[:-1]
-        if part:
-            out.append(part)
-    return out
+@dataclass(frozen=True)
+class _Plan:
+    """How the loop is fixed, decided on the ``ast``: ``shape`` is ``single``, ``count`` or
+    ``try``; ``name`` the fresh name it introduces (``tg``, ``results``, ``_send_one``)."""
+
+    shape: str
+    name: str = ""
+    params: tuple[str, ...] = ()
+    nonlocals: tuple[str, ...] = ()
+    var: str = "r"
 
 
-def _conn_like(name: str) -> bool:
-    return any(w in _CONN_WORDS for w in _words(name))
+# -- the decision (ast) --------------------------------------------------------------------------
 
 
-def _payload_like(name: str) -> bool:
-    return any(w in _PAYLOAD_WORDS for w in _words(name))
-
-
-def _last_name(expr: cst.BaseExpression | None) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        return expr.attr.value
-    return None
-
-
-def _root_name(expr: cst.BaseExpression | None) -> str | None:
-    while isinstance(expr, (cst.Attribute, cst.Subscript)):
-        expr = expr.value
-    return expr.value if isinstance(expr, cst.Name) else None
-
-
-def _target_names(target: cst.BaseExpression) -> list[str] | None:
+def _target_names(target: ast.expr) -> list[str] | None:
     """Names bound by a loop target; None when it holds something else (attributes, stars)."""
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
         names: list[str] = []
-        for el in target.elements:
-            if isinstance(el, cst.StarredElement):
-                return None
-            inner = _target_names(el.value)
+        for el in target.elts:
+            inner = None if isinstance(el, ast.Starred) else _target_names(el)
             if inner is None:
                 return None
             names.extend(inner)
@@ -91,15 +60,400 @@ def _target_names(target: cst.BaseExpression) -> list[str] | None:
     return None
 
 
-def _flat_names(target: cst.BaseExpression) -> list[str] | None:
-    """Names of a plain ``a`` or ``a, b`` target (what can become parameters)."""
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)) and all(
-        isinstance(el, cst.Element) and isinstance(el.value, cst.Name) for el in target.elements
-    ):
-        return [el.value.value for el in target.elements]  # type: ignore[attr-defined]
+def _local_nodes(nodes: Sequence[ast.AST]) -> Iterator[ast.AST]:
+    """Every node under ``nodes``, nested functions, lambdas and classes left out."""
+    todo = list(reversed(nodes))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _SCOPES):
+            continue
+        yield node
+        todo.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _awaited(body: Sequence[ast.stmt]) -> list[ast.Call]:
+    """Calls under an ``await`` in the loop body (not in nested scopes), in source order."""
+    out: list[ast.Call] = []
+    for node in _local_nodes(body):
+        if isinstance(node, ast.Await):
+            out.extend(c for c in _local_nodes([node.value]) if isinstance(c, ast.Call))
+    return list(dict.fromkeys(out))
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _last_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _root(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript, ast.Call)):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _passed(call: ast.Call, values: set[str]) -> list[str]:
+    """The per-iteration values a call takes as plain-name arguments (positional or keyword)."""
+    args = [*call.args, *(k.value for k in call.keywords)]
+    return [a.id for a in args if isinstance(a, ast.Name) and a.id in values]
+
+
+class _Loop:
+    """One ``for`` loop: its per-iteration values and what is known about each."""
+
+    def __init__(self, loop: ast.For | ast.AsyncFor, scope: Scope, conns: Connections) -> None:
+        self.loop, self.scope, self.conns = loop, scope, conns
+        self.targets = _target_names(loop.target) or []
+        self.known: set[str] = set()  # per-iteration values known to be connections
+        self._types(loop.target, conns.element_types(loop.iter, scope))
+        self._collection()
+        # ``conn = self.active.get(client_id)``: a value looked up by the loop target
+        self.derived: set[str] = set()
+        for node in _local_nodes(loop.body):
+            if isinstance(node, ast.Assign) and _names_in(node.value) & set(self.targets):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        self.derived.add(target.id)
+
+    def _types(self, target: ast.expr, ann: ast.expr | None) -> None:
+        if ann is None:
+            return
+        if isinstance(target, ast.Name) and self.conns.is_connection_type(ann, self.scope):
+            self.known.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(ann, ast.Subscript):
+            args = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+            if len(args) == len(target.elts):
+                for el, arg in zip(target.elts, args, strict=True):
+                    self._types(el, arg)
+
+    def _collection(self) -> None:
+        """The collection iterated holds connections (as elements, or as mapping values)."""
+        held = self.conns.holds(self.loop.iter, self.loop.target)
+        if held is not None:
+            self.known.add(held)
+
+    def sends(self) -> tuple[list[tuple[ast.Call, str]], bool]:
+        """(awaited sends to a per-iteration connection with their target, a shared reply is read)."""
+        found: list[tuple[ast.Call, str]] = []
+        shared_reply = False
+        guarded = self._guarded_calls()
+        values = set(self.targets) | self.derived
+        for call in _awaited(self.loop.body):
+            conn = self._send_to(call, values, id(call) in guarded)
+            if conn is not None:
+                found.append((call, conn))
+                continue
+            name = _last_name(call.func)
+            recv = call.func.value if isinstance(call.func, ast.Attribute) else None
+            if name is not None and _RECEIVE.match(name.lstrip("_")) and (recv is None or _root(recv) not in values):
+                shared_reply = True
+        return found, shared_reply
+
+    def _guarded_calls(self) -> set[int]:
+        """Calls in a ``try`` body whose handlers catch an exception only a WebSocket send raises."""
+        out: set[int] = set()
+        for stmt in self.loop.body:
+            out |= self.conns.guarded_calls(stmt, self.scope)
+        return out
+
+    def _send_to(self, call: ast.Call, values: set[str], guarded: bool) -> str | None:
+        """The per-iteration value ``call`` sends to as a connection, if there is evidence."""
+        return self._method_send(call, guarded) or self._passed_send(call, values) or self._destination(call, values)
+
+    def _method_send(self, call: ast.Call, guarded: bool) -> str | None:
+        """``value.send_text(...)``, ``value.websocket.send(...)``, ``self.active[value].send(...)``."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and send_method(func.attr)):
+            return None
+        mentioned = [n for n in self.targets + sorted(self.derived) if n in _names_in(func.value)]
+        if not mentioned:
+            return None
+        direct = isinstance(func.value, ast.Name) and func.value.id in self.known
+        return mentioned[0] if func.attr in CONNECTION_METHODS or guarded or direct else None
+
+    def _passed_send(self, call: ast.Call, values: set[str]) -> str | None:
+        """The value handed to a function that sends on it (or, a known connection, to a send we
+        cannot see: ``await send_to(ws, msg)`` imported from elsewhere)."""
+        unseen = send_method(_last_name(call.func) or "") and self.conns.graph.resolve(call, self.scope) is None
+        for name in _passed(call, values):
+            if self.conns.passes_to_sender(call, name, self.scope) or (unseen and name in self.known):
+                return name
+        return None
+
+    def _destination(self, call: ast.Call, values: set[str]) -> str | None:
+        """``layer.send(channel_name, ...)``: the value is the destination."""
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Name) and first.id in values and self.conns.destination_send(call, self.scope):
+            return first.id
+        return None
+
+
+def _loops(analyses: Analyses) -> list[tuple[ast.For | ast.AsyncFor, Scope]]:
+    """``for`` loops directly in an ``async def`` whose target binds plain names."""
+    model = analyses(SemanticModel)
+    out = []
+    for node in ast.walk(analyses.tree):
+        if isinstance(node, (ast.For, ast.AsyncFor)) and _target_names(node.target):
+            scope = model.scope_of(node)
+            if scope.kind == "function" and scope.in_async:
+                out.append((node, scope))
+    return out
+
+
+def _fan_outs(analyses: Analyses) -> Iterator[tuple[ast.For | ast.AsyncFor, str, list[ast.Call], Scope]]:
+    """Loops that await a send to each connection; a loop with evidence marks its collection as
+    holding connections for the others (two rounds)."""
+    conns = analyses(Connections)
+    loops = _loops(analyses)
+    done: dict[int, tuple[str, list[ast.Call]]] = {}
+    for _ in range(2):
+        for loop, scope in loops:
+            if id(loop) in done:
+                continue
+            sends, shared_reply = _Loop(loop, scope, conns).sends()
+            if sends and not shared_reply:
+                done[id(loop)] = (sends[0][1], [c for c, _ in sends])
+                conns.learn(loop.iter, loop.target, sends[0][1])
+    for loop, scope in loops:
+        if id(loop) in done:
+            yield loop, *done[id(loop)], scope
+
+
+# -- the fix plan (ast): which body shapes can be gathered -----------------------------------------
+
+
+_NAMES_OF: dict[type, Any] = {
+    ast.Name: lambda n: [n.id],
+    ast.Attribute: lambda n: [n.attr],
+    ast.keyword: lambda n: [n.arg] if n.arg else [],
+    ast.arg: lambda n: [n.arg],
+    ast.FunctionDef: lambda n: [n.name],
+    ast.AsyncFunctionDef: lambda n: [n.name],
+    ast.ClassDef: lambda n: [n.name],
+    ast.alias: lambda n: [(n.asname or n.name).split(".")[0]],
+    ast.Global: lambda n: n.names,
+    ast.Nonlocal: lambda n: n.names,
+    ast.ExceptHandler: lambda n: [n.name] if n.name else [],
+}
+
+
+def _identifiers(node: ast.AST) -> set[str]:
+    """Every identifier a fresh name must avoid: names, attributes, keywords, parameters, defs."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        names = _NAMES_OF.get(type(n))
+        if names is not None:
+            out.update(names(n))
+    return out
+
+
+def _fresh(base: str, used: set[str]) -> str:
+    if base not in used:
+        return base
+    i = 1
+    while f"{base}_{i}" in used:
+        i += 1
+    return f"{base}_{i}"
+
+
+def _escapes(nodes: Sequence[ast.AST], in_loop: bool = False) -> bool:
+    """``break``/``continue`` of the loop itself, or ``return``/``yield``/``nonlocal``/``global``.
+    Nested scopes are skipped; ``break``/``continue`` in a nested loop's body are that loop's."""
+    return any(_escapes_at(node, in_loop) for node in nodes)
+
+
+def _escapes_at(node: ast.AST, in_loop: bool) -> bool:
+    if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal, ast.Global)):
+        return True
+    if isinstance(node, (ast.Break, ast.Continue)):
+        return not in_loop
+    if isinstance(node, _SCOPES):
+        return False
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        head = node.test if isinstance(node, ast.While) else node.iter
+        return _escapes(node.body, True) or _escapes([head, *node.orelse], in_loop)
+    return _escapes(list(ast.iter_child_nodes(node)), in_loop)
+
+
+class _ReadAfter:
+    """Whether a loop-target name is read after the loop (source order) before being rebound:
+    a later ``for name in ...`` or ``name = ...`` rebinds it first, which is not a read."""
+
+    def __init__(self, loop: ast.AST, names: Sequence[str]) -> None:
+        self.loop, self.pending, self.passed = loop, set(names), False
+
+    def reads(self, node: ast.AST) -> bool:
+        if not self.pending:
+            return False
+        if node is self.loop:
+            self.passed = True
+            return False
+        if self.passed and self._reads_here(node):
+            return True
+        return any(self.reads(child) for child in ast.iter_child_nodes(node))
+
+    def _reads_here(self, node: ast.AST) -> bool:
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            value, bound = node.iter, set(_target_names(node.target) or ())
+        elif isinstance(node, ast.Assign):
+            value, bound = node.value, {t.id for t in node.targets if isinstance(t, ast.Name)}
+        else:
+            return isinstance(node, ast.Name) and node.id in self.pending
+        if _names_in(value) & self.pending:
+            return True
+        self.pending -= bound
+        return False
+
+
+def _plain_send(value: ast.expr | None, sends: Sequence[ast.Call]) -> bool:
+    """``await <call>`` where the call holds a send and nothing that cannot go in a genexp."""
+    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
+        return False
+    inner = list(ast.walk(value.value))
+    if not any(n in sends for n in inner):
+        return False
+    return not any(isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in inner)
+
+
+def _is_one(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) is int and expr.value == 1
+
+
+def _incremented(inc: ast.stmt) -> ast.expr | None:
+    """What ``x += 1`` or ``x = x + 1`` increments, else None."""
+    if isinstance(inc, ast.AugAssign):
+        return inc.target if isinstance(inc.op, ast.Add) and _is_one(inc.value) else None
+    if not (isinstance(inc, ast.Assign) and len(inc.targets) == 1 and isinstance(inc.value, ast.BinOp)):
+        return None
+    value, target = inc.value, inc.targets[0]
+    same = ast.unparse(value.left) == ast.unparse(target)
+    return target if isinstance(value.op, ast.Add) and _is_one(value.right) and same else None
+
+
+def _counter(inc: ast.stmt) -> ast.expr | None:
+    """The counter of ``count += 1`` / ``count = count + 1`` (a name or ``obj.attr``)."""
+    target = _incremented(inc)
+    if isinstance(target, ast.Name) or (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+        return target
     return None
+
+
+_BINDS: dict[type, Any] = {
+    ast.Name: lambda n: [n.id] if isinstance(n.ctx, ast.Store) else [],
+    ast.alias: lambda n: [(n.asname or n.name).split(".")[0]],
+    ast.arg: lambda n: [n.arg],
+    ast.ExceptHandler: lambda n: [n.name] if n.name else [],
+}
+_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _bound_in(nodes: Sequence[ast.AST], skip: ast.AST | None = None) -> set[str]:
+    """Names bound by assignment-like statements (nested scopes: only their own name)."""
+    out: set[str] = set()
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        if node is skip or isinstance(node, _OWN_SCOPES):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+            continue
+        out.update(_BINDS.get(type(node), lambda n: [])(node))
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _try_nonlocals(function: ast.AST, loop: ast.AST, stmt: ast.Try, params: Sequence[str]) -> tuple[str, ...] | None:
+    """The names the try statement rebinds that the new function must declare ``nonlocal``: a
+    rebound name the enclosing function binds too; None (no fix) when it only reads it."""
+    handler_names = {h.name for h in stmt.handlers if h.name}
+    rebound = _bound_in([stmt]) - set(params) - handler_names
+    args = getattr(function, "args", None)
+    outer_bound = _bound_in([args] if args is not None else []) | _bound_in(getattr(function, "body", []), skip=loop)
+    outside = _names_outside(function, loop)
+    nonlocals = []
+    for name in sorted(rebound):
+        if name in outer_bound:
+            nonlocals.append(name)
+        elif name in outside:
+            return None
+    return tuple(nonlocals)
+
+
+def _names_outside(function: ast.AST, loop: ast.AST) -> set[str]:
+    """Every identifier of ``function`` outside ``loop``."""
+    out: set[str] = set()
+    todo = [function]
+    while todo:
+        node = todo.pop()
+        if node is loop:
+            continue
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+        elif isinstance(node, ast.keyword) and node.arg:
+            out.add(node.arg)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _plan(loop: ast.For | ast.AsyncFor, sends: Sequence[ast.Call], function: ast.AST) -> _Plan | None:
+    """The fix for the loop's body, or None when it has none."""
+    if not _replaceable(loop, function):
+        return None
+    stmt, used = loop.body[0], _identifiers(function)
+    if isinstance(stmt, ast.Expr):
+        return _Plan("single", _fresh("tg", used)) if _plain_send(stmt.value, sends) else None
+    if isinstance(stmt, ast.If):
+        return _plan_count(stmt, sends, used)
+    if isinstance(stmt, ast.Try) and stmt.handlers:
+        return _plan_try(loop, stmt, sends, function, used)
+    return None
+
+
+def _replaceable(loop: ast.For | ast.AsyncFor, function: ast.AST) -> bool:
+    """A plain ``for`` (an async iterator cannot be gathered) with one statement, no ``else``,
+    whose variable is not read after it (a gathered generator does not bind it)."""
+    if isinstance(loop, ast.AsyncFor) or loop.orelse or len(loop.body) != 1:
+        return False
+    return not _ReadAfter(loop, _target_names(loop.target) or []).reads(function)
+
+
+def _plan_count(stmt: ast.If, sends: Sequence[ast.Call], used: set[str]) -> _Plan | None:
+    """``if [not] await send(...): count += 1``."""
+    test = stmt.test.operand if isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not) else stmt.test
+    if stmt.orelse or len(stmt.body) != 1 or not _plain_send(test, sends):
+        return None
+    counter = _counter(stmt.body[0])
+    if counter is None:
+        return None
+    return _Plan("count", _fresh("results", used), var="ok" if _root(counter) == "r" else "r")
+
+
+def _plan_try(
+    loop: ast.For | ast.AsyncFor, stmt: ast.Try, sends: Sequence[ast.Call], function: ast.AST, used: set[str]
+) -> _Plan | None:
+    """``try: await send(...) except E: handler`` moved into an inner coroutine."""
+    if not any(n in sends for s in stmt.body for n in ast.walk(s)) or _escapes([stmt]):
+        return None
+    elts = loop.target.elts if isinstance(loop.target, (ast.Tuple, ast.List)) else [loop.target]
+    params = tuple(e.id for e in elts if isinstance(e, ast.Name))
+    if len(params) != len(elts):
+        return None
+    nonlocals = _try_nonlocals(function, loop, stmt, params)
+    if nonlocals is None:
+        return None
+    return _Plan("try", _fresh("_send_one", used), params=params, nonlocals=nonlocals)
+
+
+# -- the fix (libcst), from the loop at the finding's span -----------------------------------------
 
 
 def _paren(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -107,253 +461,6 @@ def _paren(expr: cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(expr, _ATOMS) or expr.lpar:
         return expr
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-
-
-class _Contains(cst.CSTVisitor):
-    """Does a subtree hold a node of given types (not looking into nested scopes if asked)?"""
-
-    def __init__(self, types: tuple[type, ...], scopes: bool) -> None:
-        super().__init__()
-        self.types = types
-        self.scopes = scopes
-        self.hit = False
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.hit:
-            return False
-        if isinstance(node, self.types):
-            self.hit = True
-            return False
-        return not (self.scopes and isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)))
-
-
-def _contains(node: cst.CSTNode, types: tuple[type, ...], skip_scopes: bool = True) -> bool:
-    finder = _Contains(types, skip_scopes)
-    visit(node, finder)
-    return finder.hit
-
-
-def _escapes(node: cst.CSTNode, in_loop: bool = False) -> bool:
-    """``break``/``continue`` of the loop itself, or ``return``/``yield``/``nonlocal``/``global``.
-
-    Nested functions and classes are skipped; ``break``/``continue`` in a nested loop's body
-    belong to that loop (those in its ``else`` do not).
-    """
-    return any(_child_escapes(child, in_loop) for child in node.children)
-
-
-def _child_escapes(child: cst.CSTNode, in_loop: bool) -> bool:
-    """``_escapes`` for one child: the statement itself, then what it contains."""
-    if isinstance(child, (cst.Return, cst.Yield, cst.Nonlocal, cst.Global)):
-        return True
-    if isinstance(child, (cst.Break, cst.Continue)):
-        return not in_loop
-    if isinstance(child, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-        return False
-    if isinstance(child, (cst.For, cst.While)):
-        return any(_escapes(part, in_loop=in_loop or part is child.body) for part in child.children)
-    return _escapes(child, in_loop)
-
-
-class _Bindings(cst.CSTVisitor):
-    """Names bound by assignment-like statements in a subtree (nested scopes: only their name)."""
-
-    def __init__(self, skip: cst.CSTNode | None = None) -> None:
-        super().__init__()
-        self.skip = skip
-        self.bound: set[str] = set()
-
-    def _bind(self, target: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
-            self.bound.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._bind(el.value)
-        elif isinstance(target, cst.StarredElement):
-            self._bind(target.value)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is self.skip:
-            return False
-        if isinstance(node, cst.AssignTarget):
-            self._bind(node.target)
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
-            self._bind(node.target)
-        elif isinstance(node, cst.NamedExpr):
-            self._bind(node.target)
-        elif isinstance(node, cst.For):
-            self._bind(node.target)
-        elif isinstance(node, cst.AsName):
-            self._bind(node.name)
-        elif isinstance(node, cst.Param):
-            self.bound.add(node.name.value)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            self.bound.add(node.name.value)
-            return False
-        elif isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
-            return False  # their own scope
-        return True
-
-
-def _bindings(node: cst.CSTNode, skip: cst.CSTNode | None = None) -> set[str]:
-    finder = _Bindings(skip)
-    visit(node, finder)
-    return finder.bound
-
-
-class _Names(cst.CSTVisitor):
-    """Every identifier in a subtree."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
-class _ReadAfter(cst.CSTVisitor):
-    """Names whose first occurrence after a given node (source order) reads the old value.
-
-    A later ``for name in ...`` or ``name = ...`` rebinds it first, which is not a read.
-    """
-
-    def __init__(self, after: cst.CSTNode, names: Sequence[str]) -> None:
-        super().__init__()
-        self.after = after
-        self.passed = False
-        self.pending = set(names)
-        self.read: set[str] = set()
-
-    def _reads(self, node: cst.CSTNode) -> None:
-        finder = _Names()
-        visit(node, finder)
-        self.read |= finder.names & self.pending
-        self.pending -= finder.names
-
-    def _binds(self, names: set[str]) -> None:
-        self.pending -= names
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if not self.pending:
-            return False
-        if not self.passed:
-            return node is not self.after
-        if isinstance(node, cst.For):
-            self._reads(node.iter)
-            self._binds(set(_target_names(node.target) or ()))
-        elif isinstance(node, cst.Assign):
-            self._reads(node.value)
-            self._binds({t.target.value for t in node.targets if isinstance(t.target, cst.Name)})
-        elif isinstance(node, cst.Name) and node.value in self.pending:
-            self.read.add(node.value)
-            self.pending.discard(node.value)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if original_node is self.after:
-            self.passed = True
-
-
-@dataclass
-class _Send:
-    call: cst.Call
-    conn: str
-
-
-class _SendFinder(cst.CSTVisitor):
-    """Calls under an ``await`` (in this loop body, not in nested scopes) that send to a target."""
-
-    def __init__(self, rule: SequentialBroadcast, targets: Sequence[str], iter_conn: bool) -> None:
-        super().__init__()
-        self.rule = rule
-        self.targets = targets
-        self.iter_conn = iter_conn
-        self.awaits = 0
-        self.found: list[_Send] = []
-        # The body awaits a read from something other than the connection (send, then read
-        # the reply on a shared socket): sending concurrently would mix the replies up.
-        self.shared_reply = False
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self.awaits += 1
-
-    def leave_Await(self, original_node: cst.Await) -> None:
-        self.awaits -= 1
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not self.awaits:
-            return
-        conn = _connection(node, self.targets, self.iter_conn)
-        if conn is not None:
-            self.found.append(_Send(node, conn))
-            return
-        name = _last_name(callee(node))
-        if name is not None and _RECEIVE.match(name.lstrip("_")):
-            if _root_name(receiver(node)) not in self.targets:
-                self.shared_reply = True
-
-
-def _send_name(name: str) -> bool:
-    return bool(_SEND.match(name.lstrip("_"))) or "send" in _words(name)
-
-
-def _connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
-    """The loop-target name this call sends to, if it is a send to one."""
-    name = _last_name(callee(call))
-    if name is None or not _send_name(name):
-        return None
-    root = _root_name(receiver(call))
-    if root in targets:
-        return root  # ws.send_text(...), client.ws.send(...)
-    return _passed_connection(call, targets, iter_conn)
-
-
-def _passed_connection(call: cst.Call, targets: Sequence[str], iter_conn: bool) -> str | None:
-    """A loop target passed to a send as an argument: ``send(ws, msg)``, ``manager.send_to(client)``."""
-    arg_names = _name_args(call)
-    for var in targets:
-        if var not in arg_names or _payload_like(var):
-            continue
-        if _conn_like(var):
-            return var
-        if _has_own_connection(call, targets, arg_names):
-            return None
-        if iter_conn or len(call.args) >= 2:
-            return var
-    return None
-
-
-def _name_args(call: cst.Call) -> list[str]:
-    return [a.value.value for a in call.args if isinstance(a.value, cst.Name)]
-
-
-def _has_own_connection(call: cst.Call, targets: Sequence[str], arg_names: Sequence[str]) -> bool:
-    """Whether the send already names a connection, so the loop target is only what is sent."""
-    recv_name = _last_name(receiver(call))
-    if recv_name is not None and recv_name not in ("self", "cls") and _conn_like(recv_name):
-        return True  # ws.send_json(x): several things sent over one connection
-    return any(_conn_like(n) for n in arg_names if n not in targets)  # send(x, websocket): likewise
-
-
-def _iter_words_conn(expr: cst.BaseExpression) -> bool:
-    names = [n for n in _all_identifiers(expr) if n not in _ITER_NOISE]
-    return any(_conn_like(n) for n in names)
-
-
-def _all_identifiers(expr: cst.CSTNode) -> list[str]:
-    finder = _Names()
-    visit(expr, finder)
-    return sorted(finder.names)
 
 
 def _single(body: cst.BaseSuite) -> cst.CSTNode | None:
@@ -389,7 +496,7 @@ def _comments(
     comment lines above it, in source order.
     """
     body = updated.body
-    header = body.header if isinstance(body, cst.IndentedBlock) else body.trailing_whitespace
+    header = body.header if isinstance(body, cst.IndentedBlock) else cast(cst.SimpleStatementSuite, body).trailing_whitespace
     trailing = header if header.comment is not None else None
     finder = _Comments(keep)
     visit(body, finder)
@@ -452,85 +559,28 @@ def _fit(line: cst.SimpleStatementLine, indent: int, unit: str) -> cst.SimpleSta
     return wrapped.visit(_WrapGather(unit, line.trailing_whitespace))  # type: ignore[return-value]
 
 
-def _fresh(base: str, used: set[str]) -> str:
-    if base not in used:
-        return base
-    i = 1
-    while f"{base}_{i}" in used:
-        i += 1
-    return f"{base}_{i}"
-
-
-def _ast_loops(function: ast.AsyncFunctionDef) -> Iterator[ast.For | ast.AsyncFor]:
-    """``for`` statements whose nearest enclosing function is ``function`` (class bodies entered)."""
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, (ast.For, ast.AsyncFor)):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _ast_loop_sends(loop: ast.For | ast.AsyncFor) -> bool:
-    """Some awaited send in the body goes to a loop target: ``_connection`` on the ``ast``, with
-    ``_has_own_connection`` left out and nested scopes entered (both only widen it)."""
-    targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
-    if not targets:
-        return False
-    iter_conn = any(_conn_like(n) for n in _ast_identifiers(loop.iter) if n not in _ITER_NOISE)
-    return any(_ast_sends_to(call, targets, iter_conn) for call in _awaited_calls(loop.body))
-
-
-def _awaited_calls(body: Sequence[ast.stmt]) -> Iterator[ast.Call]:
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Await):
-                yield from (c for c in ast.walk(node.value) if isinstance(c, ast.Call))
-
-
-def _ast_identifiers(expr: ast.AST) -> set[str]:
-    """What libcst's ``Name`` nodes of ``expr`` hold: names, attributes, keyword names."""
-    out: set[str] = set()
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Name):
-            out.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            out.add(node.attr)
-        elif isinstance(node, ast.keyword) and node.arg:
-            out.add(node.arg)
-    return out
-
-
-def _ast_sends_to(call: ast.Call, targets: set[str], iter_conn: bool) -> bool:
-    if not _send_name(last_name(call.func)):
-        return False
-    if _ast_receiver_root(call) in targets:
-        return True
-    values = [*call.args, *(k.value for k in call.keywords)]
-    arg_names = {v.id for v in values if isinstance(v, ast.Name)}
-    widened = iter_conn or len(values) >= 2
-    return any(widened or _conn_like(var) for var in targets & arg_names if not _payload_like(var))
-
-
-def _ast_receiver_root(call: ast.Call) -> str | None:
-    expr = call.func.value if isinstance(call.func, ast.Attribute) else None
-    while isinstance(expr, (ast.Attribute, ast.Subscript)):
-        expr = expr.value
-    return expr.id if isinstance(expr, ast.Name) else None
-
-
-class SequentialBroadcast(Rule):
+class SequentialBroadcast(SemanticRule):
     """
     ## What it does
     Finds `for` loops in `async def` functions that await a send to each connection of a
-    collection in turn: `await ws.send_text(...)` (or `send`, `send_json`, `send_bytes`,
-    `send_str`, `send_message`, any `send*` method of the loop variable) and `send*` calls that
-    take the loop variable as an argument (`await self.send_personal_message(msg, ws)`,
-    `await send_to(ws, msg)`). The loop target may be a tuple (`for user_id, ws in
-    active.items()`). A loop sending several items over ONE connection
-    (`for item in items: await ws.send_json(item)`) is not a fan-out and is not reported.
+    collection in turn: a send method of the loop value (`await ws.send_text(...)`,
+    `await user.websocket.send(...)`), or a call that hands the loop value to a function whose
+    body sends on it (`await self.send_personal_message(msg, ws)`, `await send_to(ws, msg)`,
+    `await self.send_message(event, data)` where `send_message` sends on `event.websocket`), or a
+    Channels layer `send(channel_name, ...)`. Values looked up by the loop target count too
+    (`for client_id in ids: conn = self.active.get(client_id); await conn.send_text(...)`).
+
+    It reports only on evidence that the value is a connection, never on what it is called:
+    its type (an annotation or constructor naming a connection class, also through containers:
+    `dict[str, WebSocket]` read through `.items()`), a connection-only method (`send_text`,
+    `send_json`, `send_bytes`, `send_str`, `write_message`), a `try` around the send that catches
+    a WebSocket library's exception (`ConnectionClosed`, `WebSocketDisconnect`), the collection it
+    comes from (connections are added to it, or another loop of the module sends to its elements
+    as connections), or the callee's body. A loop sending several items over ONE connection
+    (`for item in items: await ws.send_json(item)`) is not a fan-out, and a loop over values of
+    unknown kind calling a generic `send()` (`for element in message.elements: await
+    element.send(client)`) is left alone: where it would have to guess, the rule stays silent.
+    See `wsrefactor/semantic/broadcast.py` for the evidence tables.
 
     ## Why is this bad?
     Each send waits for the previous client: one slow client (a full TCP buffer, a stalled
@@ -597,17 +647,7 @@ class SequentialBroadcast(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "broadcast awaits each connection in turn; one slow client delays all the others"
     tokens = ("send",)
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """A ``for`` whose nearest function is an ``async def`` and whose body calls a send-named
-        function mentioning a loop target (as receiver or argument): what ``_SendFinder`` needs."""
-        facts = ast_facts(tree)
-        if facts is None:
-            return cls.matches_text(text)
-        if not facts.has_async or not any(_send_name(n) for n in facts.called):
-            return False
-        return any(_ast_loop_sends(loop) for fn in facts.nodes(ast.AsyncFunctionDef) for loop in _ast_loops(fn))
+    fix_node_types = (cst.For,)
     options = (
         Option(
             "use-taskgroup",
@@ -675,29 +715,39 @@ class SequentialBroadcast(Rule):
             """,
             lines=(3,),
         ),
+        # the callee's body says the loop target is a connection
         Invalid(
             """
             import asyncio
 
-            async def notify(self, msg):
-                for user_id, ws in self.active.items():
-                    await self.send_personal_message(msg, ws)
+            class Hub:
+                async def send_personal_message(self, message, websocket):
+                    await websocket.send_text(message)
+
+                async def notify(self, msg):
+                    for user_id, ws in self.active.items():
+                        await self.send_personal_message(msg, ws)
             """,
             """
             import asyncio
 
-            async def notify(self, msg):
-                await asyncio.gather(
-                    *(self.send_personal_message(msg, ws) for user_id, ws in self.active.items())
-                )
+            class Hub:
+                async def send_personal_message(self, message, websocket):
+                    await websocket.send_text(message)
+
+                async def notify(self, msg):
+                    await asyncio.gather(
+                        *(self.send_personal_message(msg, ws) for user_id, ws in self.active.items())
+                    )
             """,
-            lines=(4,),
+            lines=(8,),
         ),
         Invalid(
             """
             import asyncio
+            from aiohttp import web
 
-            async def broadcast(clients, data):
+            async def broadcast(clients: list[web.WebSocketResponse], data):
                 sent = 0
                 for client in clients:
                     if await client.send_message(data):
@@ -706,14 +756,15 @@ class SequentialBroadcast(Rule):
             """,
             """
             import asyncio
+            from aiohttp import web
 
-            async def broadcast(clients, data):
+            async def broadcast(clients: list[web.WebSocketResponse], data):
                 sent = 0
                 results = await asyncio.gather(*(client.send_message(data) for client in clients))
                 sent += sum(1 for r in results if r)
                 return sent
             """,
-            lines=(5,),
+            lines=(6,),
         ),
         Invalid(
             """
@@ -749,6 +800,9 @@ class SequentialBroadcast(Rule):
             """
             import asyncio
 
+            async def send_to(ws, message):
+                await ws.send_json(message)
+
             async def broadcast(room, message):
                 for ws in room.members:
                     await send_to(ws, message)
@@ -756,18 +810,23 @@ class SequentialBroadcast(Rule):
             """
             import asyncio
 
+            async def send_to(ws, message):
+                await ws.send_json(message)
+
             async def broadcast(room, message):
                 async with asyncio.TaskGroup() as tg:
                     for ws in room.members:
                         tg.create_task(send_to(ws, message))
             """,
-            lines=(4,),
+            lines=(7,),
             options={"use-taskgroup": True},
             target_version="py311",
         ),
         Invalid(
             """
-            async def broadcast(sockets, message):
+            from websockets.asyncio.server import ServerConnection
+
+            async def broadcast(sockets: list[ServerConnection], message):
                 async for ws in sockets:
                     await ws.send(message)
                 for ws in sockets:
@@ -779,220 +838,129 @@ class SequentialBroadcast(Rule):
                     except OSError:
                         break
             """,
-            lines=(2, 4, 7),
+            lines=(4, 6, 9),
         ),
     ]
 
-    def __init__(self, ctx: FileContext) -> None:
-        super().__init__(ctx)
-        self._names_cache: dict[int, set[str]] = {}
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        for loop, conn, sends, scope in _fan_outs(analyses):
+            plan = _plan(loop, sends, scope.node)
+            msg = f"sequential broadcast: the send to each `{conn}` waits for the previous one; one slow client delays all the others"
+            if isinstance(loop, ast.AsyncFor):
+                msg += " (async for: no automatic fix)"
+            yield detect_at(analyses, loop, msg, fixable=plan is not None, data=plan)
 
-    def visit_For(self, node: cst.For) -> None:
-        if not self.ctx.in_async_function():
-            return
-        targets = _target_names(node.target)
-        if not targets:
-            return
-        finder = _SendFinder(self, targets, _iter_words_conn(node.iter))
-        visit(node.body, finder)
-        if not finder.found or finder.shared_reply:
-            return
-        conn = finder.found[0].conn
-        unit = self.ctx.module.default_indent
-        self._indent = sum(
-            len(b.indent if b.indent is not None else unit)
-            for b in self.ctx.ancestors
-            if isinstance(b, cst.IndentedBlock)
-        )
-        fix = None if node.asynchronous is not None else self._fix(node, finder.found)
-        msg = f"sequential broadcast: the send to each `{conn}` waits for the previous one; one slow client delays all the others"
-        if node.asynchronous is not None:
-            msg += " (async for: no automatic fix)"
-        self.report(node, msg, fix=fix)
-
-    # -- fixes ---------------------------------------------------------------------------------
-
-    def _function_names(self, func: cst.CSTNode) -> set[str]:
-        key = id(func)
-        if key not in self._names_cache:
-            self._names_cache[key] = set(_all_identifiers(func))
-        return self._names_cache[key]
-
-    def _sends_in(self, node: cst.CSTNode, sends: Sequence[_Send]) -> bool:
-        ids = {id(s.call) for s in sends}
-        found = []
-
-        class _Find(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                if id(call) in ids:
-                    found.append(call)
-
-        visit(node, _Find())
-        return bool(found)
-
-    def _fix(self, node: cst.For, sends: Sequence[_Send]) -> Fix | None:
-        if node.orelse is not None:
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        plan: _Plan = detection.data
+        if not isinstance(node, cst.For):
             return None
-        func = self.ctx.enclosing_function()
-        if func is None:
-            return None
-        used = self._function_names(func)
-        # The loop variable stays bound after a loop; a gathered generator does not bind it.
-        later = _ReadAfter(node, _target_names(node.target) or [])
-        visit(func, later)
-        if later.read:
-            return None
-        stmt = _single(node.body)
-        if stmt is None:
-            return None
-        if isinstance(stmt, cst.Expr):
-            return self._fix_single(node, stmt, sends, used)
-        if isinstance(stmt, cst.If):
-            return self._fix_count(node, stmt, sends, used)
-        if isinstance(stmt, cst.Try):
-            return self._fix_try(node, stmt, sends, used, func)
-        return None
-
-    def _plain_send(self, value: cst.BaseExpression, sends: Sequence[_Send]) -> cst.Call | None:
-        """``await <call>`` where the call holds the send and nothing that cannot go in a genexp."""
-        if not isinstance(value, cst.Await) or not isinstance(value.expression, cst.Call):
-            return None
-        call = value.expression
-        if not self._sends_in(call, sends):
-            return None
-        if _contains(call, (cst.Await, cst.Yield, cst.NamedExpr), skip_scopes=False):
-            return None
-        return call
-
-    def _fix_single(self, node: cst.For, stmt: cst.Expr, sends: Sequence[_Send], used: set[str]) -> Fix | None:
-        indent, unit = self._indent, self.ctx.module.default_indent
-        if self._plain_send(stmt.value, sends) is None:
-            return None
+        indent, unit = detection.column - 1, self.ctx.module.default_indent
+        if plan.shape == "count":
+            return _fix_count(node, plan, indent, unit)
+        if plan.shape == "try":
+            return _fix_try(node, plan, indent, unit)
         if self.opts["use-taskgroup"] and self.ctx.target_version >= (3, 11):
-            tg = _fresh("tg", used)
             return Fix(
                 FixSafety.UNSAFE,
                 "start every send in an asyncio.TaskGroup",
-                replacements={node: lambda updated: _in_taskgroup(updated, tg)},
+                replacements={node: lambda updated: _in_taskgroup(cast(cst.For, updated), plan.name)},
                 imports=(("asyncio", None),),
             )
+        return _fix_single(node, indent, unit)
 
-        def gathered(updated: cst.For) -> cst.CSTNode:
-            single = _single(updated.body)
-            call = single.value.expression  # type: ignore[union-attr]
-            lines, trailing = _comments(updated, call)
-            line = _line(
-                cst.Expr(_gather(call, updated.target, updated.iter)),
+
+def _fix_single(node: cst.For, indent: int, unit: str) -> Fix:
+    def gathered(node: cst.CSTNode) -> Any:
+        updated = cast(cst.For, node)
+        single = _single(updated.body)
+        call = single.value.expression  # type: ignore[union-attr]
+        lines, trailing = _comments(updated, call)
+        line = _line(
+            cst.Expr(_gather(call, updated.target, updated.iter)),
+            [*updated.leading_lines, *lines],
+            trailing,
+        )
+        return _fit(line, indent, unit)
+
+    return Fix(
+        FixSafety.UNSAFE,
+        "send to every connection concurrently with asyncio.gather",
+        replacements={node: gathered},
+        imports=(("asyncio", None),),
+    )
+
+
+def _fix_count(node: cst.For, plan: _Plan, indent: int, unit: str) -> Fix:
+    results, var = plan.name, plan.var
+
+    def counted(node: cst.CSTNode) -> Any:
+        updated = cast(cst.For, node)
+        if_stmt = _single(updated.body)
+        test = if_stmt.test  # type: ignore[union-attr]
+        negate = isinstance(test, cst.UnaryOperation)
+        if isinstance(test, cst.UnaryOperation):
+            test = test.expression
+        call = test.expression  # type: ignore[attr-defined]
+        inc_stmt = _single(if_stmt.body)  # type: ignore[union-attr]
+        target = inc_stmt.target if isinstance(inc_stmt, cst.AugAssign) else inc_stmt.targets[0].target  # type: ignore[union-attr]
+        lines, trailing = _comments(updated, call)
+        cond = f"not {var}" if negate else var
+        total = cst.parse_expression(f"sum(1 for {var} in {results} if {cond})")
+        first = _fit(
+            _line(
+                cst.Assign(
+                    targets=[cst.AssignTarget(cst.Name(results))],
+                    value=_gather(call, updated.target, updated.iter),
+                ),
                 [*updated.leading_lines, *lines],
                 trailing,
-            )
-            return _fit(line, indent, unit)
-
-        return Fix(
-            FixSafety.UNSAFE,
-            "send to every connection concurrently with asyncio.gather",
-            replacements={node: gathered},
-            imports=(("asyncio", None),),
+            ),
+            indent,
+            unit,
         )
-
-    def _fix_count(self, node: cst.For, stmt: cst.If, sends: Sequence[_Send], used: set[str]) -> Fix | None:
-        indent, unit = self._indent, self.ctx.module.default_indent
-        if stmt.orelse is not None:
-            return None
-        test, negate = stmt.test, False
-        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            test, negate = test.expression, True
-        if self._plain_send(test.with_changes(lpar=[], rpar=[]) if isinstance(test, cst.Await) else test, sends) is None:
-            return None
-        inc = _single(stmt.body)
-        counter = self._counter(inc)
-        if counter is None:
-            return None
-        results = _fresh("results", used)
-        var = "ok" if _root_name(counter) == "r" else "r"
-
-        def counted(updated: cst.For) -> cst.CSTNode:
-            if_stmt = _single(updated.body)
-            test = if_stmt.test  # type: ignore[union-attr]
-            if isinstance(test, cst.UnaryOperation):
-                test = test.expression
-            call = test.expression  # type: ignore[attr-defined]
-            inc_stmt = _single(if_stmt.body)  # type: ignore[union-attr]
-            target = inc_stmt.target if isinstance(inc_stmt, cst.AugAssign) else inc_stmt.targets[0].target  # type: ignore[union-attr]
-            lines, trailing = _comments(updated, call)
-            cond = f"not {var}" if negate else var
-            total = cst.parse_expression(f"sum(1 for {var} in {results} if {cond})")
-            first = _fit(
-                _line(
-                    cst.Assign(
-                        targets=[cst.AssignTarget(cst.Name(results))],
-                        value=_gather(call, updated.target, updated.iter),
-                    ),
-                    [*updated.leading_lines, *lines],
-                    trailing,
-                ),
-                indent,
-                unit,
-            )
-            second = _line(
-                cst.AugAssign(target=target.with_changes(lpar=[], rpar=[]), operator=cst.AddAssign(), value=total)
-            )
-            return cst.FlattenSentinel([first, second])
-
-        return Fix(
-            FixSafety.UNSAFE,
-            "send concurrently with asyncio.gather and count the successful results",
-            replacements={node: counted},
-            imports=(("asyncio", None),),
+        second = _line(
+            cst.AugAssign(target=target.with_changes(lpar=[], rpar=[]), operator=cst.AddAssign(), value=total)
         )
+        return cst.FlattenSentinel([first, second])
 
-    @staticmethod
-    def _counter(inc: cst.CSTNode | None) -> cst.BaseExpression | None:
-        """The counter of ``count += 1`` / ``count = count + 1`` (a name or attribute)."""
-        target = _incremented(inc)
-        if isinstance(target, cst.Name) or (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
-            return target
-        return None
+    return Fix(
+        FixSafety.UNSAFE,
+        "send concurrently with asyncio.gather and count the successful results",
+        replacements={node: counted},
+        imports=(("asyncio", None),),
+    )
 
-    def _fix_try(
-        self, node: cst.For, stmt: cst.Try, sends: Sequence[_Send], used: set[str], func: cst.CSTNode
-    ) -> Fix | None:
-        indent, unit = self._indent, self.ctx.module.default_indent
-        if not stmt.handlers or not self._sends_in(stmt.body, sends):
-            return None
-        params = _flat_names(node.target)
-        if params is None or _escapes(stmt):
-            return None
-        nonlocals = _try_nonlocals(node, stmt, params, func)
-        if nonlocals is None:
-            return None
-        helper = _fresh("_send_one", used)
 
-        def carried(updated: cst.For) -> cst.CSTNode:
-            body = updated.body
-            if not isinstance(body, cst.IndentedBlock):
-                return updated  # not reached: a loop holding a try statement has an indented body
-            inner: list[cst.BaseStatement] = []
-            if nonlocals:
-                inner.append(_line(cst.Nonlocal([cst.NameItem(cst.Name(n)) for n in nonlocals])))
-            inner.extend(body.body)
-            define = cst.FunctionDef(
-                name=cst.Name(helper),
-                params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
-                body=body.with_changes(body=inner),
-                asynchronous=cst.Asynchronous(),
-                leading_lines=updated.leading_lines,
-            )
-            elt = cst.Call(func=cst.Name(helper), args=[cst.Arg(cst.Name(p)) for p in params])
-            run = _fit(_line(cst.Expr(_gather(elt, updated.target, updated.iter))), indent, unit)
-            return cst.FlattenSentinel([define, run])
+def _fix_try(node: cst.For, plan: _Plan, indent: int, unit: str) -> Fix:
+    helper, params, nonlocals = plan.name, plan.params, plan.nonlocals
 
-        return Fix(
-            FixSafety.UNSAFE,
-            "move the guarded send into an inner coroutine and gather it over the connections",
-            replacements={node: carried},
-            imports=(("asyncio", None),),
+    def carried(node: cst.CSTNode) -> Any:
+        updated = cast(cst.For, node)
+        body = updated.body
+        if not isinstance(body, cst.IndentedBlock):
+            return updated  # not reached: a loop holding a try statement has an indented body
+        inner: list[cst.BaseStatement] = []
+        if nonlocals:
+            inner.append(_line(cst.Nonlocal([cst.NameItem(cst.Name(n)) for n in nonlocals])))
+        inner.extend(body.body)
+        define = cst.FunctionDef(
+            name=cst.Name(helper),
+            params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in params]),
+            body=body.with_changes(body=inner),
+            asynchronous=cst.Asynchronous(),
+            leading_lines=updated.leading_lines,
         )
+        elt = cst.Call(func=cst.Name(helper), args=[cst.Arg(cst.Name(p)) for p in params])
+        run = _fit(_line(cst.Expr(_gather(elt, updated.target, updated.iter))), indent, unit)
+        return cst.FlattenSentinel([define, run])
+
+    return Fix(
+        FixSafety.UNSAFE,
+        "move the guarded send into an inner coroutine and gather it over the connections",
+        replacements={node: carried},
+        imports=(("asyncio", None),),
+    )
 
 
 def _in_taskgroup(updated: cst.For, tg: str) -> cst.CSTNode:
@@ -1007,7 +975,7 @@ def _in_taskgroup(updated: cst.For, tg: str) -> cst.CSTNode:
     if isinstance(body, cst.SimpleStatementSuite):
         body = body.with_changes(body=[swap(body.body[0])])
     else:
-        line = body.body[0]
+        line = cast(cst.SimpleStatementLine, body.body[0])
         body = body.with_changes(body=[line.with_changes(body=[swap(line.body[0])])])
     inner = updated.with_changes(body=body, leading_lines=[])
     return cst.With(
@@ -1023,52 +991,3 @@ def _in_taskgroup(updated: cst.For, tg: str) -> cst.CSTNode:
     )
 
 
-def _is_one(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Integer) and expr.value == "1"
-
-
-def _incremented(inc: cst.CSTNode | None) -> cst.BaseExpression | None:
-    """What ``x += 1`` or ``x = x + 1`` increments, else None."""
-    if isinstance(inc, cst.AugAssign):
-        return inc.target if isinstance(inc.operator, cst.AddAssign) and _is_one(inc.value) else None
-    if not (isinstance(inc, cst.Assign) and len(inc.targets) == 1):
-        return None
-    value, target = inc.value, inc.targets[0].target
-    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add) and _is_one(value.right):
-        return target if value.left.deep_equals(target) else None
-    return None
-
-
-def _try_nonlocals(node: cst.For, stmt: cst.Try, params: Sequence[str], func: cst.CSTNode) -> list[str] | None:
-    """The names the try statement rebinds that the new function must declare ``nonlocal``.
-
-    A rebound name is local to the new function unless the enclosing function binds it too
-    (then ``nonlocal``) or reads it elsewhere (then None: no fix).
-    """
-    handler_names = {h.name.name.value for h in stmt.handlers if h.name is not None and isinstance(h.name.name, cst.Name)}
-    rebound = _bindings(stmt) - set(params) - handler_names
-    outside = _Names()
-    outer_bound = _bindings(func.params) | _bindings(func.body, skip=node)  # type: ignore[attr-defined]
-    visit(func, _SkipVisitor(outside, node))
-    nonlocals = []
-    for name in sorted(rebound):
-        if name in outer_bound:
-            nonlocals.append(name)
-        elif name in outside.names:
-            return None
-    return nonlocals
-
-
-class _SkipVisitor(cst.CSTVisitor):
-    """Runs ``inner`` over a tree except one subtree."""
-
-    def __init__(self, inner: cst.CSTVisitor, skip: cst.CSTNode) -> None:
-        super().__init__()
-        self.inner = inner
-        self.skip = skip
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is self.skip:
-            return False
-        self.inner.on_visit(node)
-        return True

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, cast
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._ast_twins import may_call
-from wsrefactor.rules._helpers import call_name, method_name, receiver
-from wsrefactor.rules._prefilter import index
+from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
+from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
+from wsrefactor.semantic.detection import Detection, detect_at
 
 _SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
 _LOOP_GETTERS = {"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"}
@@ -73,37 +72,76 @@ def shared_helper(path: str, project_root: str = ".") -> tuple[str, str] | None:
 
 
 def _discarded_calls(tree: ast.Module) -> Iterator[ast.Call]:
-    """Calls whose result is thrown away, as ``visit_Expr``/``visit_Assign`` see them."""
-    facts = index(tree)
-    for stmt in facts.nodes(ast.Expr):
-        if isinstance(stmt.value, ast.Call):
+    """Calls whose result is thrown away: an expression statement, or ``_ = call``."""
+    for stmt in ast.walk(tree):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             yield stmt.value
-    for assign in facts.nodes(ast.Assign):
-        target = assign.targets[0]
-        if len(assign.targets) == 1 and isinstance(target, ast.Name) and target.id == "_":
-            if isinstance(assign.value, ast.Call):
-                yield assign.value
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and target.id == "_":
+                yield stmt.value
 
 
-def _may_spawn(tree: ast.Module, call: ast.Call) -> bool:
-    """The ``ast`` twin of ``DanglingTask._spawns`` (qualified names may only over-match)."""
-    if may_call(tree, call, _SPAWNERS):
-        return True
-    func = call.func
-    if not isinstance(func, ast.Attribute) or func.attr != "create_task":
-        return False
-    recv = func.value
+def _unsubscripted(func: ast.expr) -> ast.expr:
+    """``asyncio.create_task[None]`` read as ``asyncio.create_task``."""
+    while isinstance(func, ast.Subscript):
+        func = func.value
+    return func
+
+
+def _is_loop(model: SemanticModel, recv: ast.expr, scope: Scope) -> bool:
+    """An event loop: a loop getter's result (``get_running_loop().create_task``, or a name bound
+    to one), or a name/attribute whose last part ends in ``loop`` (``self._loop``)."""
     if isinstance(recv, ast.Call):
-        return may_call(tree, recv, _LOOP_GETTERS)
+        return model.qualified_name(_unsubscripted(recv.func), model.scope_of(recv)) in _LOOP_GETTERS
     last = recv.attr if isinstance(recv, ast.Attribute) else recv.id if isinstance(recv, ast.Name) else ""
-    return last.lower().endswith("loop")
+    if last.lower().endswith("loop"):
+        return True
+    values = [b.value for b in model.bindings_for(recv, scope)]
+    return bool(values) and all(
+        isinstance(v, ast.Call) and model.qualified_name(_unsubscripted(v.func), model.scope_of(v)) in _LOOP_GETTERS
+        for v in values
+    )
 
 
-class DanglingTask(Rule):
+def _spawner(model: SemanticModel, call: ast.Call, scope: Scope) -> str | None:
+    """``"spawner"`` for ``asyncio.create_task``/``ensure_future`` (however imported), ``"loop"``
+    for ``<event loop>.create_task``, else None."""
+    func = _unsubscripted(call.func)
+    if model.qualified_name(func, scope) in _SPAWNERS:
+        return "spawner"
+    if isinstance(func, ast.Attribute) and func.attr == "create_task" and _is_loop(model, func.value, scope):
+        return "loop"
+    return None
+
+
+def _wrap_in(func: cst.BaseExpression) -> Callable[[cst.CSTNode], cst.CSTNode]:
+    """``func(<the spawning call>)``: the task is handed to something that keeps it."""
+
+    def wrap(updated: cst.CSTNode) -> cst.CSTNode:
+        return cst.Call(func=func, args=[cst.Arg(cast(cst.BaseExpression, updated))])
+
+    return wrap
+
+
+def _respawn_with(func: cst.BaseExpression) -> Callable[[cst.CSTNode], cst.CSTNode]:
+    """``func(coro)`` in place of ``asyncio.create_task(coro)``: the helper starts and keeps it."""
+
+    def respawn(updated: cst.CSTNode) -> cst.CSTNode:
+        return cst.Call(func=func, args=[cast(cst.Call, updated).args[0]])
+
+    return respawn
+
+
+class DanglingTask(SemanticRule):
     """
     ## What it does
     Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)`
-    calls whose result is thrown away (an expression statement, or assigned to `_`).
+    calls whose result is thrown away (an expression statement, or assigned to `_`). The spawners
+    are recognised by what the name means where it is read (`from asyncio import ensure_future as
+    spawn`, `import asyncio as aio`; a parameter or local function of that name is not asyncio's).
+    An event loop is the result of `asyncio.get_running_loop()`/`get_event_loop()`/`new_event_loop()`,
+    a name bound only to one, or a name or attribute ending in `loop` (`self._loop`).
 
     ## Why is this bad?
     The event loop keeps only a weak reference to tasks. A task nobody references can be
@@ -154,17 +192,10 @@ class DanglingTask(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "task result discarded; the task may be garbage-collected before it finishes"
     tokens = ("create_task", "ensure_future")
+    fix_node_types = (cst.Call,)
     options = (
         Option("task-helper", str, "", "Dotted name of the project's own task helper used by the fix."),
     )
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """A discarded call (expression statement, ``_ = ...``) that may spawn: the only places
-        ``_check`` reports. The text check comes first: every spawner is named in the source."""
-        if not cls.matches_text(text):
-            return False
-        return tree is None or any(_may_spawn(tree, call) for call in _discarded_calls(tree))
 
     VALID = [
         Valid("""
@@ -274,63 +305,53 @@ class DanglingTask(Rule):
         ),
     ]
 
-    def visit_Expr(self, node: cst.Expr) -> None:
-        self._check(node.value)
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        model = analyses(SemanticModel)
+        for call in _discarded_calls(analyses.tree):
+            kind = _spawner(model, call, model.scope_of(call))
+            if kind is None:
+                continue
+            # ``spawner(coro)``: nothing but the coroutine, which a project helper can take over
+            just_coro = (
+                kind == "spawner" and len(call.args) == 1 and not call.keywords
+                and not isinstance(call.args[0], ast.Starred)
+            )
+            yield detect_at(analyses, call, cls.summary, fixable=True, data=just_coro)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and node.targets[0].target.value == "_":
-            self._check(node.value)
-
-    def _spawns(self, call: cst.Call) -> bool:
-        name = call_name(self.ctx, call)
-        if name in _SPAWNERS:
-            return True
-        if method_name(call) != "create_task":
-            return False
-        recv = receiver(call)
-        if isinstance(recv, cst.Call):
-            return call_name(self.ctx, recv) in _LOOP_GETTERS
-        last = recv.attr.value if isinstance(recv, cst.Attribute) else getattr(recv, "value", "")
-        return isinstance(last, str) and last.lower().endswith("loop")
-
-    def _check(self, value: cst.BaseExpression) -> None:
-        if not isinstance(value, cst.Call) or not self._spawns(value):
-            return
-        self.report(value, fix=self._helper_fix(value) or self._keep_fix(value))
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        if not isinstance(node, cst.Call):
+            return None
+        return (self._helper_fix(node) if detection.data else None) or self._keep_fix(node)
 
     def _keep_fix(self, value: cst.Call) -> Fix:
         shared = shared_helper(self.ctx.path, self.ctx.root)
-        if shared is not None and "keep_task" not in self.ctx.imports.module_bindings:
+        if shared is not None and "keep_task" not in self.ctx.analysis(Imports).module_bindings:
             module, file = shared
             return Fix(
                 FixSafety.UNSAFE,
                 f"keep a reference to the task until it is done ({module}.keep_task)",
-                replacements={value: lambda updated: cst.Call(func=cst.Name("keep_task"), args=[cst.Arg(updated)])},
+                replacements={value: _wrap_in(cst.Name("keep_task"))},
                 imports=((module, "keep_task"),),
                 new_files=((file, SHARED_TEXT),),
             )
         return Fix(
             FixSafety.UNSAFE,
             "keep a reference to the task until it is done",
-            replacements={value: lambda updated: cst.Call(func=cst.Name("_keep_task"), args=[cst.Arg(updated)])},
+            replacements={value: _wrap_in(cst.Name("_keep_task"))},
             imports=(("asyncio", None),),
             module_statements=(KEEP_SET, KEEP_FUNC),
         )
 
-    def _just_a_coroutine(self, value: cst.Call) -> bool:
-        """``asyncio.create_task(coro)`` / ``ensure_future(coro)``: nothing a helper could lose."""
-        if call_name(self.ctx, value) not in _SPAWNERS or len(value.args) != 1:
-            return False
-        return value.args[0].keyword is None and not value.args[0].star
-
     def _helper_fix(self, value: cst.Call) -> Fix | None:
-        """``helper(coro)`` with the configured project helper, when the call is just the coroutine."""
+        """``helper(coro)`` with the configured project helper (the call is just the coroutine)."""
         helper = str(self.opts.get("task-helper") or "").strip()
         module, _, name = helper.rpartition(".")
-        if not (module and name.isidentifier()) or not self._just_a_coroutine(value):
+        if not (module and name.isidentifier()):
             return None
-        bound = self.ctx.imports.aliases.get(name)
-        if bound == helper or (bound is None and name not in self.ctx.imports.module_bindings):
+        imported = self.ctx.analysis(Imports)
+        bound = imported.aliases.get(name)
+        if bound == helper or (bound is None and name not in imported.module_bindings):
             func: cst.BaseExpression = cst.Name(name)
             imports: tuple[tuple[str, str | None], ...] = ((module, name),)
         else:  # the short name means something else here: call it through its module
@@ -339,6 +360,6 @@ class DanglingTask(Rule):
         return Fix(
             FixSafety.UNSAFE,
             f"start it with the project's task helper {helper}()",
-            replacements={value: lambda updated: cst.Call(func=func, args=[updated.args[0]])},
+            replacements={value: _respawn_with(func)},
             imports=imports,
         )

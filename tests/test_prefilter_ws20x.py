@@ -1,4 +1,4 @@
-"""The ``wants`` prefilters of WS202 and WS205 on shapes the soundness corpus may not hold.
+"""The ``wants`` prefilter of WS202 on shapes the soundness corpus may not hold.
 
 Each positive case is checked twice: the full rule (prefilter bypassed) reports on it, and
 ``wants`` says yes. Each negative case: the full rule finds nothing and ``wants`` says no (the file
@@ -29,71 +29,6 @@ def _check(code: str, source: str, positive: bool) -> None:
     text = textwrap.dedent(source).lstrip("\n")
     assert _reports(code, text) is positive
     assert RULES[code].wants(text, ast.parse(text), {}) is positive
-
-
-# -- WS205 ---------------------------------------------------------------------------------
-
-WS205_POSITIVE = {
-    "renamed spawner": """
-        from asyncio import ensure_future as spawn
-        async def start(coro):
-            spawn(coro)
-    """,
-    "module alias": """
-        import asyncio as aio
-        async def start(coro):
-            aio.create_task(coro)
-    """,
-    "assigned to _": """
-        async def start(self, coro):
-            _ = self._event_loop.create_task(coro)
-    """,
-    "running loop": """
-        from asyncio import get_running_loop as current
-        async def start(coro):
-            current().create_task(coro)
-    """,
-    "generic subscript": """
-        import asyncio
-        async def start(coro):
-            asyncio.tasks.create_task[None](coro)
-    """,
-}
-WS205_NEGATIVE = {
-    "kept": """
-        import asyncio
-        async def start(coro):
-            task = asyncio.create_task(coro)
-            await task
-    """,
-    "task group": """
-        import asyncio
-        async def start(coro):
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(coro)
-    """,
-    "own function": """
-        def create_task(x):
-            return x
-        create_task(1)
-    """,
-    "awaited and stored": """
-        import asyncio
-        async def start(coro, tasks):
-            await asyncio.ensure_future(coro)
-            tasks.append(asyncio.create_task(coro))
-    """,
-}
-
-
-@pytest.mark.parametrize("case", sorted(WS205_POSITIVE))
-def test_ws205_wants_discarded_spawns(case):
-    _check("WS205", WS205_POSITIVE[case], True)
-
-
-@pytest.mark.parametrize("case", sorted(WS205_NEGATIVE))
-def test_ws205_skips_kept_tasks(case):
-    _check("WS205", WS205_NEGATIVE[case], False)
 
 
 # -- WS202 ---------------------------------------------------------------------------------

@@ -1,0 +1,172 @@
+"""WS203 sequential-broadcast on the semantic model: a fan-out is reported on evidence that the
+loop value is a connection (its type, its collection, the callee's body, a connection-only
+method or exception), never on its name; the same findings on the plain and the edits path, and
+a plain check that never parses libcst."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._semantic_paths import job, lines, no_libcst, write
+from wsrefactor.runner import process_file
+
+FOUND = {
+    # issue #12, miss 7: the callee sends on event.websocket
+    "callee sends on an attribute of the target": """
+        class Hub:
+            async def send_message(self, event, data):
+                await event.websocket.send_text(data)
+
+            async def publish(self, data):
+                for event in self.events:
+                    await self.send_message(event, data)
+    """,
+    # the accuracy corpus miss "WS203 id-lookup loop"
+    "ids looked up in the connection table": """
+        from fastapi import WebSocket
+
+        class Manager:
+            def __init__(self):
+                self.active: dict[str, WebSocket] = {}
+                self.rooms: dict[str, set[str]] = {}
+
+            async def to_room(self, room, message):
+                for client_id in self.rooms[room]:
+                    connection = self.active.get(client_id)
+                    if connection:
+                        await connection.send_text(message)
+    """,
+    "annotated collection, generic send": """
+        from websockets.asyncio.server import ServerConnection
+
+        async def shout(clients: dict[str, ServerConnection], text):
+            for name, ws in clients.items():
+                await ws.send(text)
+    """,
+    "collection connections are added to": """
+        from aiohttp import web
+
+        async def handler(request, peers):
+            ws = web.WebSocketResponse()
+            peers.append(ws)
+
+        async def relay(peers, text):
+            for peer in peers:
+                await peer.send(text)
+    """,
+    "send guarded by the library's exception": """
+        from websockets.exceptions import ConnectionClosed
+
+        async def fan_out(members, text):
+            for member in members:
+                try:
+                    await member.send(text)
+                except ConnectionClosed:
+                    pass
+    """,
+    "the target named like a payload is still a connection": """
+        from fastapi import WebSocket
+
+        async def push(items: list[WebSocket], data):
+            for item in items:
+                await item.send_json(data)
+    """,
+    "handler served by websockets.serve registers its connection": """
+        import websockets
+
+        CONNECTED = set()
+
+        async def handler(websocket):
+            CONNECTED.add(websocket)
+
+        async def shout(text):
+            for ws in CONNECTED:
+                if ws is not None:
+                    await ws.send(text)
+
+        async def main():
+            async with websockets.serve(handler, "", 8765):
+                pass
+    """,
+    "callee guards its send with the library's exception": """
+        from websockets.exceptions import ConnectionClosed
+
+        async def send(websocket, message):
+            try:
+                await websocket.send(message)
+            except ConnectionClosed:
+                pass
+
+        async def naive(clients, message):
+            for websocket in clients.copy():
+                await send(websocket, message)
+    """,
+}
+CLEAN = {
+    # issue #12, false alarm 2: domain objects sent to one client
+    "domain objects with a send method": """
+        async def show(message, client):
+            for element in message.elements:
+                await element.send(client)
+    """,
+    "a connection named like a connection, values of unknown kind": """
+        async def relay(conns, text):
+            for conn in conns:
+                await conn.send(text)
+    """,
+    "several items over one connection": """
+        from fastapi import WebSocket
+
+        async def stream(ws: WebSocket, rows):
+            for row in rows:
+                await ws.send_json(row)
+    """,
+    "a payload passed to a helper that sends on another parameter": """
+        async def send_personal(message, websocket):
+            await websocket.send_text(message)
+
+        async def replay(websocket, history):
+            for entry in history:
+                await send_personal(entry, websocket)
+    """,
+    "the loop value reads the reply from a shared socket": """
+        from fastapi import WebSocket
+
+        async def poll(server, peers: list[WebSocket]):
+            for peer in peers:
+                await peer.send_text("who?")
+                await server.receive_text()
+    """,
+    "a sync function": """
+        from fastapi import WebSocket
+
+        def broadcast(conns: list[WebSocket], text):
+            for ws in conns:
+                ws.send_text(text)
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOUND))
+def test_found(tmp_path, case):
+    assert len(lines("WS203", write(tmp_path, FOUND[case]))) == 1
+
+
+@pytest.mark.parametrize("case", sorted(CLEAN))
+def test_clean(tmp_path, case):
+    assert lines("WS203", write(tmp_path, CLEAN[case])) == []
+
+
+def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
+    paths = [write(tmp_path, source, f"case_{i}.py") for i, source in enumerate(FOUND.values())]
+    no_libcst(monkeypatch)
+    results = [process_file(str(p), job("WS203")) for p in paths]
+    assert [r.internal_error for r in results] == [None] * len(paths)
+    assert [len(r.findings) for r in results] == [1] * len(paths)
+    assert "libcst parsed" in (process_file(str(paths[0]), job("WS203", want_edits=True)).internal_error or "")
+
+
+def test_message_names_the_connection_value(tmp_path):
+    path = write(tmp_path, FOUND["ids looked up in the connection table"])
+    (finding,) = process_file(str(path), job("WS203")).findings
+    assert "each `connection`" in finding.message and finding.fix is None
