@@ -106,6 +106,9 @@ SEND_METHODS = {
     "channels": frozenset({"send", "send_json"}),
     "asgi-class": frozenset(),
 }
+#: Connection classes a framework base class holds as an attribute: ``self.websocket_class(scope,
+#: receive=..., send=...)`` in a ``WebSocketEndpoint`` subclass builds the connection (its ``dispatch``).
+CLASS_CONNECTION_FACTORIES = {("asgi-class", "websocket_class"): "asgi"}
 ACCEPT_KINDS = frozenset({"asgi", "channels"})
 #: Awaitable wrappers whose awaited value is their first argument's (``asyncio.wait_for(ws.receive_json(), 5)``).
 AWAIT_WRAPPERS = frozenset({"asyncio.wait_for", "asyncio.shield", "asyncio.ensure_future", "asyncio.create_task"})
@@ -448,8 +451,20 @@ class ServerModel:
             if kind is not None:
                 return kind
         if b.kind in ("assign", "annassign", "walrus", "attribute") and b.value is not None:
+            if isinstance(b.value, ast.Call):
+                return self._factory_kind(b.value.func, self.model.scope_of(b.value))
             return self.connection_kind(b.value, self.model.scope_of(b.value))
         return None
+
+    def _factory_kind(self, func: ast.expr, scope: Scope) -> str | None:
+        """``self.websocket_class(...)`` in a framework class that does not rebind the attribute."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return None
+        cls = self_class(func.value.id, scope)
+        spec = self.class_kind(cls) if cls is not None else None
+        if spec is None or self.model.attribute_bindings(cls, func.attr):  # type: ignore[arg-type]
+            return None
+        return CLASS_CONNECTION_FACTORIES.get((spec.kind, func.attr))
 
     def _propagate(self) -> None:
         """Seed the endpoints' connection parameters, then follow arguments into same-module
