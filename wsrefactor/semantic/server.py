@@ -69,6 +69,10 @@ CHANNELS_CONSUMERS = frozenset(
     f"channels.generic.websocket.{n}"
     for n in ("WebsocketConsumer", "AsyncWebsocketConsumer", "JsonWebsocketConsumer", "AsyncJsonWebsocketConsumer")
 )
+CHANNELS_ROUTERS = frozenset({"channels.routing.ProtocolTypeRouter"})
+CHANNELS_ORIGIN_VALIDATORS = frozenset({
+    "channels.security.websocket.OriginValidator", "channels.security.websocket.AllowedHostsOriginValidator",
+})
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class ServerModel:
         self.endpoints: list[Endpoint] = []
         self.serve_calls: list[ast.Call] = []
         self.socketio_servers: list[ast.Call] = []
+        self.channels_routers: list[ast.Call] = []
         self._classes = self.model.classes()
         self._class_kinds: dict[int, ClassKind] = {}
         self._connections: dict[int, str] = {}  # id(Binding) -> kind
@@ -186,6 +191,7 @@ class ServerModel:
         self._collections: dict[int | tuple[int, str], str] = {}
         self._resolved: dict[int, Scope | None] = {}
         self._visiting: set[int] = set()
+        self._by_function: dict[int, list[tuple[ast.Call, Scope]]] | None = None
         self._parents: dict[int, ast.AST] = {}
         for node in ast.walk(analyses.tree):
             for child in ast.iter_child_nodes(node):
@@ -224,6 +230,31 @@ class ServerModel:
                 found = self.graph.method(cls, func.attr) if cls is not None else None
             self._resolved[key] = found
         return self._resolved[key]
+
+    def calls_in(self, fn: Scope) -> list[tuple[ast.Call, Scope]]:
+        """The calls ``fn``'s own code makes (lambdas and comprehensions included, nested defs not)."""
+        if self._by_function is None:
+            self._by_function = {}
+            for call, scope in self.model.calls():
+                owner = self.function_of(call)
+                if owner is not None:
+                    self._by_function.setdefault(id(owner), []).append((call, scope))
+        return self._by_function.get(id(fn), [])
+
+    def reachable(self, fn: Scope, depth: int = 4) -> list[Scope]:
+        """The same-module functions ``fn`` calls, theirs..., ``depth`` calls deep (``fn`` excluded)."""
+        seen: list[Scope] = [fn]
+        frontier = [fn]
+        for _ in range(depth):
+            nxt = []
+            for current in frontier:
+                for call, scope in self.calls_in(current):
+                    callee = self.resolve(call, scope)
+                    if callee is not None and not any(callee is s for s in seen):
+                        seen.append(callee)
+                        nxt.append(callee)
+            frontier = nxt
+        return seen[1:]
 
     def bound_parameter(self, call: ast.Call, callee: Scope, arg: ast.expr) -> str | None:
         """The parameter of ``callee`` that ``arg`` (an argument of ``call``) binds to."""
@@ -377,6 +408,8 @@ class ServerModel:
                 self._function_endpoint(fn, "websockets", call, call)
         elif q in SOCKETIO_SERVERS:
             self.socketio_servers.append(call)
+        elif q in CHANNELS_ROUTERS:
+            self.channels_routers.append(call)
         elif q in WEBSOCKET_ROUTES:
             self._route(call, args[1] if len(args) > 1 else _keyword(call, "endpoint"), scope, True)
         elif isinstance(call.func, ast.Attribute):
@@ -664,7 +697,7 @@ class ServerModel:
             out.extend((s, chain) for s in self.sites if s.kind == "accept" and s.function is current)
             if len(chain) >= depth:
                 continue
-            for call, scope in ((c, s) for c, s in self.model.calls() if self.function_of(c) is current):
+            for call, scope in self.calls_in(current):
                 callee = self.resolve(call, scope)
                 if callee is None or id(callee) in seen:
                     continue
