@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import libcst as cst
@@ -226,21 +226,18 @@ class MessageSizeUnbounded(SemanticRule):
     def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
         server = analyses(ServerModel)
         limit = int(options["max-message-bytes"])
+        check = _Check(server)
         for site in server.receives:
-            if site.connection == "asgi" and site.mode in _CHECKED_MODES and isinstance(site.node, ast.Call):
-                found = _Check(server).unchecked(site)
-                if found:
-                    yield detect_at(
-                        analyses, site.node,
-                        f"message from `{site.method}()` used without a length check; Starlette/FastAPI put no "
-                        "bound on message size",
-                        fixable=(rewrite := _rewrite(server, site, limit)) is not None, data=rewrite,
-                    )
-        for call in server.serve_calls:
-            value = next((k.value for k in call.keywords if k.arg == "max_size"), None)
-            if isinstance(value, ast.Constant) and value.value is None:
-                yield detect_at(analyses, call, "websockets `serve(max_size=None)` accepts messages of any size",
-                                fixable=True, data=None)
+            if site.connection == "asgi" and site.mode in _CHECKED_MODES and isinstance(site.node, ast.Call) and (
+                    check.unchecked(site)):
+                rewrite = _rewrite(server, site, limit)
+                yield detect_at(
+                    analyses, site.node,
+                    f"message from `{site.method}()` used without a length check; Starlette/FastAPI put no "
+                    "bound on message size",
+                    fixable=rewrite is not None, data=rewrite,
+                )
+        yield from _unbounded_serve(analyses, server)
 
     def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
         limit = int(self.opts["max-message-bytes"])
@@ -282,6 +279,15 @@ class MessageSizeUnbounded(SemanticRule):
             return first if extra is None else cst.FlattenSentinel([first, extra])
 
         return apply
+
+
+def _unbounded_serve(analyses: Analyses, server: ServerModel) -> Iterator[Detection]:
+    """``websockets.serve(..., max_size=None)``."""
+    for call in server.serve_calls:
+        value = next((k.value for k in call.keywords if k.arg == "max_size"), None)
+        if isinstance(value, ast.Constant) and value.value is None:
+            yield detect_at(analyses, call, "websockets `serve(max_size=None)` accepts messages of any size",
+                            fixable=True, data=None)
 
 
 class _Check:
@@ -352,19 +358,21 @@ class _Check:
         """``len(<node>)`` (also ``len(<node>.encode())``) inside a comparison, or assigned to a
         local whose first use is a comparison (``size = len(data); if size > MAX``)."""
         seen_len = False
-        current: ast.AST | None = node
-        while True:
-            parent = self.server.parent(current) if current is not None else None
-            if parent is None or isinstance(parent, ast.stmt) and not isinstance(parent, ast.Assign):
-                return False
-            if isinstance(parent, ast.Call) and current is not parent.func and self.model.qualified_name(
-                    parent.func, self.model.scope_of(parent)) == "builtins.len":
-                seen_len = True
-            elif seen_len and isinstance(parent, ast.Compare):
-                return True
-            elif isinstance(parent, ast.Assign):
+        current: ast.AST = node
+        parent = self.server.parent(current)
+        while isinstance(parent, (ast.expr, ast.Assign, ast.keyword)):
+            if isinstance(parent, ast.Assign):
                 return seen_len and depth > 0 and self._size_compared(parent, depth - 1)
-            current = parent
+            if seen_len and isinstance(parent, ast.Compare):
+                return True
+            seen_len = seen_len or self._measures(parent, current)
+            current, parent = parent, self.server.parent(parent)
+        return False
+
+    def _measures(self, parent: ast.AST, child: ast.AST) -> bool:
+        """``len(<child>)``."""
+        return isinstance(parent, ast.Call) and child is not parent.func and self.model.qualified_name(
+            parent.func, self.model.scope_of(parent)) == "builtins.len"
 
     def _size_compared(self, assign: ast.Assign, depth: int) -> bool:
         target = assign.targets[0] if len(assign.targets) == 1 else None
@@ -398,18 +406,25 @@ class _Check:
     def _harmless(self, node: ast.Name) -> bool:
         """``if not data``, ``if data:``, ``data is None``, ``msg["type"]``/``msg.get("type")``."""
         parent = self.server.parent(node)
-        if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
-            return True
-        if isinstance(parent, (ast.If, ast.While)) and parent.test is node:
-            return True
-        if isinstance(parent, ast.Compare) and all(isinstance(op, _TRIVIAL_TESTS) for op in parent.ops):
-            return True
+        return _tests_presence(parent, node) or self._reads_type(parent, node)
+
+    def _reads_type(self, parent: ast.AST | None, node: ast.Name) -> bool:
+        """``msg["type"]`` / ``msg.get("type")`` (ASGI message dispatch)."""
         if isinstance(parent, ast.Subscript) and parent.value is node:
             return _is_type_key(parent.slice)
         if isinstance(parent, ast.Attribute) and parent.attr == "get":
             call = self.server.parent(parent)
             return isinstance(call, ast.Call) and bool(call.args) and _is_type_key(call.args[0])
         return False
+
+
+def _tests_presence(parent: ast.AST | None, node: ast.Name) -> bool:
+    """``not data``, ``if data:``, ``while data:``, ``data is None``: no work done with it."""
+    if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+        return True
+    if isinstance(parent, (ast.If, ast.While)) and parent.test is node:
+        return True
+    return isinstance(parent, ast.Compare) and all(isinstance(op, _TRIVIAL_TESTS) for op in parent.ops)
 
 
 def _is_type_key(node: ast.AST) -> bool:
@@ -441,26 +456,22 @@ def _rewrite(server: ServerModel, site: Receive, limit: int) -> _Rewrite | None:
     the body of a function endpoint itself (a ``return`` must end the handler). Text and bytes
     are measured as received; JSON is received as text (bytes for ``mode="binary"``), measured,
     then parsed: what Starlette's ``receive_json`` does."""
+    if not _fixable(server, site) or site.target is None:
+        return None
     call, stmt, analyses = site.node, site.statement, server.analyses
-    if site.method not in ("receive_text", "receive_bytes", "receive_json") or not site.awaited:
-        return None
-    if not any(ep.kind == "asgi" and ep.node is site.function.node for ep in server.endpoints):
-        return None
-    if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Await) and stmt.value.value is call):
-        return None
-    if server.function_of(stmt) is not site.function or site.target is None or len(stmt.targets) != 1:
-        return None
-    if analyses.line(stmt.lineno)[: stmt.col_offset].strip() or ";" in analyses.segment(stmt):
-        return None  # not alone on its line
     start = (stmt.lineno, analyses.char_column(stmt.lineno, stmt.col_offset))
     end_line = stmt.end_lineno or stmt.lineno
     end = (end_line, analyses.char_column(end_line, stmt.end_col_offset or 0))
     ws = analyses.segment(call.func.value)  # type: ignore[attr-defined]
     imports = analyses(Imports)
     statements = () if "MAX_MESSAGE_BYTES" in imports.module_bindings else (f"MAX_MESSAGE_BYTES = {limit}",)
-    target = site.target
     if site.mode not in ("json", "json-binary"):
-        return _Rewrite(start, end, target, analyses.segment(call), ws, module_statements=statements)
+        return _Rewrite(start, end, site.target, analyses.segment(call), ws, module_statements=statements)
+    return _json_rewrite(site, site.target, _Rewrite(start, end, "", "", ws, module_statements=statements))
+
+
+def _json_rewrite(site: Receive, target: str, base: _Rewrite) -> _Rewrite | None:
+    """Receive text (bytes for ``mode="binary"``) into a fresh name, measure, then ``json.loads``."""
     used = _names_used(site.function.node)
     raw = next((c for c in ("raw", "raw_message", f"{target}_raw") if c not in used), None)
     if raw is None:
@@ -468,8 +479,26 @@ def _rewrite(server: ServerModel, site: Receive, limit: int) -> _Rewrite | None:
     binary = site.mode == "json-binary"
     method = "receive_bytes" if binary else "receive_text"
     loads_arg = f'{raw}.decode("utf-8")' if binary else raw
-    return _Rewrite(start, end, raw, f"{ws}.{method}()", ws, f"{target} = json.loads({loads_arg})\n",
-                    (("json", None),), statements)
+    return replace(base, bound=raw, call_text=f"{base.ws}.{method}()",
+                   after=f"{target} = json.loads({loads_arg})\n", imports=(("json", None),))
+
+
+def _fixable(server: ServerModel, site: Receive) -> bool:
+    """``name = await ws.receive_text()`` (bytes, json) alone on its line in a function endpoint's body."""
+    if site.method not in ("receive_text", "receive_bytes", "receive_json") or not site.awaited:
+        return False
+    if not any(ep.kind == "asgi" and ep.node is site.function.node for ep in server.endpoints):
+        return False
+    stmt = site.statement
+    return (
+        isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
+        and server.function_of(stmt) is site.function and _alone_on_its_line(server.analyses, stmt)
+    )
+
+
+def _alone_on_its_line(analyses: Analyses, stmt: ast.Assign) -> bool:
+    return len(stmt.targets) == 1 and not analyses.line(stmt.lineno)[: stmt.col_offset].strip() and (
+        ";" not in analyses.segment(stmt))
 
 
 def _names_used(fn: ast.AST) -> set[str]:

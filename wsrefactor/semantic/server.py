@@ -374,20 +374,21 @@ class ServerModel:
         return None
 
     def _decorated(self, fn: Scope) -> None:
-        node = fn.node
+        """``@app.websocket(path)`` / ``@app.websocket_route(path)``, ``@sio.event`` / ``@sio.on(...)``."""
         outer = fn.parent or self.model.module
-        for dec in getattr(node, "decorator_list", ()):
-            call = dec if isinstance(dec, ast.Call) else None
-            attr = call.func if call is not None else dec
-            if not isinstance(attr, ast.Attribute):
-                continue
-            receiver = self._type(attr.value, outer)
-            if attr.attr in ("websocket", "websocket_route") and call is not None and (
-                receiver in ASGI_APP_TYPES or self._annotated_connection(fn) is not None
-            ):
-                self._function_endpoint(fn, "asgi", dec)
-            elif receiver in SOCKETIO_SERVERS and attr.attr in ("event", "on"):
-                self._socketio_handler(fn, dec, attr.value, outer)
+        for dec in getattr(fn.node, "decorator_list", ()):
+            attr = dec.func if isinstance(dec, ast.Call) else dec
+            if isinstance(attr, ast.Attribute):
+                self._decorator(fn, dec, attr, outer)
+
+    def _decorator(self, fn: Scope, dec: ast.expr, attr: ast.Attribute, outer: Scope) -> None:
+        receiver = self._type(attr.value, outer)
+        if attr.attr in ("websocket", "websocket_route") and isinstance(dec, ast.Call) and (
+            receiver in ASGI_APP_TYPES or self._annotated_connection(fn) is not None
+        ):
+            self._function_endpoint(fn, "asgi", dec)
+        elif receiver in SOCKETIO_SERVERS and attr.attr in ("event", "on"):
+            self._socketio_handler(fn, dec, attr.value, outer)
 
     def _socketio_handler(self, fn: Scope, registration: ast.AST, server: ast.expr, scope: Scope) -> None:
         binding = self.model.bindings_for(server, scope)
@@ -402,10 +403,7 @@ class ServerModel:
         q = self._qualified(call.func, scope)
         args = call.args
         if q in WEBSOCKETS_SERVE:
-            self.serve_calls.append(call)
-            fn = self._function_named(args[0] if args else _keyword(call, "handler"), scope)
-            if fn is not None:
-                self._function_endpoint(fn, "websockets", call, call)
+            self._serve(call, scope)
         elif q in SOCKETIO_SERVERS:
             self.socketio_servers.append(call)
         elif q in CHANNELS_ROUTERS:
@@ -413,15 +411,25 @@ class ServerModel:
         elif q in WEBSOCKET_ROUTES:
             self._route(call, args[1] if len(args) > 1 else _keyword(call, "endpoint"), scope, True)
         elif isinstance(call.func, ast.Attribute):
-            method = call.func.attr
-            receiver = self._type(call.func.value, scope)
-            if method in ("add_api_websocket_route", "add_websocket_route"):
-                target = args[1] if len(args) > 1 else _keyword(call, "endpoint") or _keyword(call, "route")
-                self._route(call, target, scope, receiver in ASGI_APP_TYPES)
-            elif method == "on" and receiver in SOCKETIO_SERVERS and len(args) > 1:
-                fn = self._function_named(args[1], scope)
-                if fn is not None:
-                    self._socketio_handler(fn, call, call.func.value, scope)
+            self._registration_method(call, call.func, scope)
+
+    def _registration_method(self, call: ast.Call, func: ast.Attribute, scope: Scope) -> None:
+        """``app.add_api_websocket_route(path, f)`` / ``add_websocket_route``, ``sio.on("event", f)``."""
+        args = call.args
+        receiver = self._type(func.value, scope)
+        if func.attr in ("add_api_websocket_route", "add_websocket_route"):
+            target = args[1] if len(args) > 1 else _keyword(call, "endpoint") or _keyword(call, "route")
+            self._route(call, target, scope, receiver in ASGI_APP_TYPES)
+        elif func.attr == "on" and receiver in SOCKETIO_SERVERS and len(args) > 1:
+            fn = self._function_named(args[1], scope)
+            if fn is not None:
+                self._socketio_handler(fn, call, func.value, scope)
+
+    def _serve(self, call: ast.Call, scope: Scope) -> None:
+        self.serve_calls.append(call)
+        fn = self._function_named(call.args[0] if call.args else _keyword(call, "handler"), scope)
+        if fn is not None:
+            self._function_endpoint(fn, "websockets", call, call)
 
     def _route(self, call: ast.Call, target: ast.expr | None, scope: Scope, known_app: bool) -> None:
         fn = self._function_named(target, scope)
@@ -516,21 +524,27 @@ class ServerModel:
         for call, scope in self.model.calls():
             for arg in [*call.args, *(k.value for k in call.keywords)]:
                 kind = self.connection_kind(arg, scope)
-                if kind is None:
-                    continue
-                changed |= self._store(call, arg, scope, kind)
-                callee = self.resolve(call, scope)
-                name = self.bound_parameter(call, callee, arg) if callee is not None else None
-                b = self.parameter_binding(callee, name) if callee is not None and name else None
-                if b is not None and id(b) not in self._connections:
-                    self._connections[id(b)] = kind
-                    changed = True
+                if kind is not None:
+                    changed |= self._store(call, arg, scope, kind)
+                    changed |= self._pass(call, arg, scope, kind)
+        for b in self._loop_bindings():
+            changed |= id(b) not in self._connections and self._loop_target(b)
+        return changed
+
+    def _loop_bindings(self) -> Iterator[Binding]:
         for fn in self.model.scopes.scopes:
             for bindings in fn.bindings.values():
-                for b in bindings:
-                    if b.kind == "for" and id(b) not in self._connections:
-                        changed |= self._loop_target(b)
-        return changed
+                yield from (b for b in bindings if b.kind == "for")
+
+    def _pass(self, call: ast.Call, arg: ast.expr, scope: Scope, kind: str) -> bool:
+        """A connection argument makes the same-module callee's parameter a connection."""
+        callee = self.resolve(call, scope)
+        name = self.bound_parameter(call, callee, arg) if callee is not None else None
+        b = self.parameter_binding(callee, name) if callee is not None and name else None
+        if b is None or id(b) in self._connections:
+            return False
+        self._connections[id(b)] = kind
+        return True
 
     def _store(self, call: ast.Call, arg: ast.expr, scope: Scope, kind: str) -> bool:
         """``coll.append(conn)``: ``coll`` (a name or attribute) holds connections of ``kind``."""
@@ -601,19 +615,22 @@ class ServerModel:
             return
         kind = self.connection_kind(func.value, scope)
         if kind is not None:
-            if func.attr == "accept" and kind in ACCEPT_KINDS:
-                self.sites.append(Site("accept", call, fn, stmt, kind, "accept"))
-            elif func.attr in RECEIVE_METHODS.get(kind, {}):
-                self.sites.append(self._receive(call, fn, stmt, kind, func.attr))
-            elif func.attr in SEND_METHODS.get(kind, ()):
-                self.sites.append(Site("send", call, fn, stmt, kind, func.attr))
-            return
-        args = [*call.args, *(k.value for k in call.keywords)]
-        if any(self.is_connection(a, scope) for a in args):
-            if func.attr in STORE_METHODS:
-                self.sites.append(Site("register", call, fn, stmt, "", func.attr))
-            elif func.attr in UNDO_METHODS:
-                self.sites.append(Site("unregister", call, fn, stmt, "", func.attr))
+            self._method_site(call, func.attr, fn, stmt, kind)
+        elif func.attr in STORE_METHODS | UNDO_METHODS and self._passes_connection(call, scope):
+            what = "register" if func.attr in STORE_METHODS else "unregister"
+            self.sites.append(Site(what, call, fn, stmt, "", func.attr))
+
+    def _method_site(self, call: ast.Call, method: str, fn: Scope, stmt: ast.stmt, kind: str) -> None:
+        """``conn.<method>(...)``: an accept, a receive or a send."""
+        if method == "accept" and kind in ACCEPT_KINDS:
+            self.sites.append(Site("accept", call, fn, stmt, kind, "accept"))
+        elif method in RECEIVE_METHODS.get(kind, {}):
+            self.sites.append(self._receive(call, fn, stmt, kind, method))
+        elif method in SEND_METHODS.get(kind, ()):
+            self.sites.append(Site("send", call, fn, stmt, kind, method))
+
+    def _passes_connection(self, call: ast.Call, scope: Scope) -> bool:
+        return any(self.is_connection(a, scope) for a in [*call.args, *(k.value for k in call.keywords)])
 
     def _receive(self, call: ast.Call, fn: Scope, stmt: ast.stmt, kind: str, method: str) -> Receive:
         mode = RECEIVE_METHODS[kind][method]
@@ -695,16 +712,19 @@ class ServerModel:
         while todo:
             current, chain = todo.pop(0)
             out.extend((s, chain) for s in self.sites if s.kind == "accept" and s.function is current)
-            if len(chain) >= depth:
-                continue
-            for call, scope in self.calls_in(current):
-                callee = self.resolve(call, scope)
-                if callee is None or id(callee) in seen:
-                    continue
-                if any(self.is_connection(a, scope) for a in [*call.args, *(k.value for k in call.keywords)]):
-                    seen.add(id(callee))
-                    todo.append((callee, (*chain, call)))
+            if len(chain) < depth:
+                for call, callee in self._connection_calls(current):
+                    if id(callee) not in seen:
+                        seen.add(id(callee))
+                        todo.append((callee, (*chain, call)))
         return out
+
+    def _connection_calls(self, fn: Scope) -> Iterator[tuple[ast.Call, Scope]]:
+        """The calls of ``fn`` that hand a connection to a same-module function, with that function."""
+        for call, scope in self.calls_in(fn):
+            callee = self.resolve(call, scope)
+            if callee is not None and self._passes_connection(call, scope):
+                yield call, callee
 
     # -- message flow -------------------------------------------------------------------------------
 
