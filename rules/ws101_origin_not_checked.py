@@ -19,6 +19,7 @@ from wsrefactor.semantic.server import (
     CHANNELS_ORIGIN_VALIDATORS,
     Endpoint,
     ServerModel,
+    Site,
 )
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
@@ -409,13 +410,7 @@ class OriginNotChecked(SemanticRule):
         plan: _Plan = detection.data
         allow, imports, stmts = plan.allow, plan.imports, plan.statements
         if plan.kind == "serve":
-            if allow == "WS_ALLOWED_ORIGINS":
-                allow = "list(WS_ALLOWED_ORIGINS)"
-            value = cst.parse_expression(allow)
-            has_origins = any(a.keyword is not None and a.keyword.value == "origins" for a in getattr(node, "args", ()))
-            replacement = _replace_origins(value) if has_origins else _append_origins(value)
-            return Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={node: replacement},
-                       imports=imports, module_statements=stmts)
+            return self._serve_fix(node, plan)
         if plan.kind == "on_connect":
             return Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
                        replacements={node: self._add_on_connect(allow)}, imports=imports, module_statements=stmts)
@@ -431,6 +426,15 @@ class OriginNotChecked(SemanticRule):
             imports=imports,
             module_statements=stmts,
         )
+
+    @staticmethod
+    def _serve_fix(node: cst.CSTNode, plan: _Plan) -> Fix:
+        allow = "list(WS_ALLOWED_ORIGINS)" if plan.allow == "WS_ALLOWED_ORIGINS" else plan.allow
+        value = cst.parse_expression(allow)
+        has_origins = any(a.keyword is not None and a.keyword.value == "origins" for a in getattr(node, "args", ()))
+        replacement = _replace_origins(value) if has_origins else _append_origins(value)
+        return Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={node: replacement},
+                   imports=plan.imports, module_statements=plan.statements)
 
     def _guard(self, ws: str, allow: str) -> cst.BaseStatement:
         return cst.parse_statement(
@@ -529,6 +533,26 @@ def _decisive(node: ast.AST) -> ast.AST | None:
     return None
 
 
+def _signature_expressions(node: ast.AST) -> list[ast.expr]:
+    """A def's parameter defaults and annotations (where ``Depends(...)`` is written)."""
+    args = getattr(node, "args", None)
+    if args is None:
+        return []
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    return [d for d in [*args.defaults, *args.kw_defaults] if d is not None] + [
+        a.annotation for a in every if a.annotation is not None]
+
+
+def _assigned_names(body: list[ast.stmt]) -> set[str]:
+    """Plain names assigned anywhere in ``body``."""
+    return {t.id for stmt in body for a in ast.walk(stmt) if isinstance(a, ast.Assign)
+            for t in a.targets if isinstance(t, ast.Name)}
+
+
+def _assigns_any(node: ast.Assign, names: set[str]) -> bool:
+    return any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
+
+
 def _returns_true_always(fn: ast.AST) -> bool:
     """Every ``return`` (not counting nested defs) is ``return True``, and it never raises."""
     nodes = list(_own(fn))
@@ -552,6 +576,16 @@ def _allows_any_origin(value: ast.AST) -> bool:
     if isinstance(value, (ast.List, ast.Tuple)):
         return not value.elts or any(_star(e) for e in value.elts)
     return _star(value)
+
+
+def _literal_allowlist(value: ast.AST | None) -> bool:
+    """A non-empty list/tuple/set display of plain strings, none of them ``"*"``."""
+    return isinstance(value, (ast.List, ast.Tuple, ast.Set)) and bool(value.elts) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value != "*" for e in value.elts)
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -616,17 +650,20 @@ class _Detector:
         for _ in range(3):  # a few rounds of ``a = <origin>; b = urlparse(a)``
             before = len(names)
             for node in ast.walk(fn):
-                if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-                    if self._mentions(node.value, names):
-                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                        names.update(n for t in targets for n in _names(t))
-                elif isinstance(node, ast.If) and self._key_test(node.test):
-                    # for name, value in scope["headers"]: if name == b"origin": origin = value
-                    names.update(n for inner in node.body for a in ast.walk(inner) if isinstance(a, ast.Assign)
-                                 for t in a.targets if isinstance(t, ast.Name) for n in (t.id,))
+                names.update(self._bound_origin_names(node, names))
             if len(names) == before:
                 break
         return names
+
+    def _bound_origin_names(self, node: ast.AST, names: set[str]) -> set[str]:
+        """Names ``node`` binds to an origin value (given the origin ``names`` known so far)."""
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            return {n for t in targets for n in _names(t)} if self._mentions(node.value, names) else set()
+        if isinstance(node, ast.If) and self._key_test(node.test):
+            # for name, value in scope["headers"]: if name == b"origin": origin = value
+            return _assigned_names(node.body)
+        return set()
 
     @staticmethod
     def _key_test(test: ast.AST) -> bool:
@@ -676,8 +713,7 @@ class _Detector:
     def _conditions(fn: ast.AST) -> set[int]:
         tests = [t for node in ast.walk(fn) if (t := _decisive(node)) is not None]
         used = {n for t in tests for n in _names(t)}
-        tests += [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign)
-                  and any(isinstance(t, ast.Name) and t.id in used for t in node.targets)]
+        tests += [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign) and _assigns_any(node, used)]
         return {id(n) for t in tests for n in ast.walk(t)}
 
     # -- dependencies and middleware -----------------------------------------------------------
@@ -694,30 +730,18 @@ class _Detector:
         """Same-module functions used as ``Depends()``/decorators of the endpoint or of its app
         (``FastAPI(dependencies=...)``, ``include_router(..., dependencies=...)``); and whether
         one of them is a configured validator."""
-        funcs: list[Scope] = []
-        validated = False
         node = ep.node
-        exprs: list[ast.AST] = []
-        args = getattr(node, "args", None)
-        if args is not None:
-            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-            exprs += [d for d in [*args.defaults, *args.kw_defaults] if d is not None]
-            exprs += [a.annotation for a in every if a.annotation is not None]
-        for dec in getattr(node, "decorator_list", ()):
-            exprs.append(dec)
-            target = dec.func if isinstance(dec, ast.Call) else dec
-            validated |= self._validator(target)
-            fn = self._function(target)
-            if fn is not None and fn.kind == "function":
-                funcs.append(fn)
-        deps = [d for e in exprs for d in self._depends(e, by_keyword=True)]
-        deps += [d for e in self._app_dependency_lists() for d in self._depends(e, by_keyword=False)]
-        for dep in deps:
-            validated |= self._validator(dep)
-            fn = self._function(dep)
-            if fn is not None and fn.kind == "function":
-                funcs.append(fn)
-        return funcs, validated
+        decorators = list(getattr(node, "decorator_list", ()))
+        exprs: list[ast.AST] = [*_signature_expressions(node), *decorators]
+        used = [d.func if isinstance(d, ast.Call) else d for d in decorators]
+        used += [d for e in exprs for d in self._depends(e, by_keyword=True)]
+        used += [d for e in self._app_dependency_lists() for d in self._depends(e, by_keyword=False)]
+        return self._functions(used), any(self._validator(e) for e in used)
+
+    def _functions(self, exprs: list[ast.expr]) -> list[Scope]:
+        """The same-module functions ``exprs`` name."""
+        found = [self._function(e) for e in exprs]
+        return [fn for fn in found if fn is not None and fn.kind == "function"]
 
     def _depends(self, expr: ast.AST, *, by_keyword: bool) -> Iterator[ast.expr]:
         for node in ast.walk(expr):
@@ -739,22 +763,28 @@ class _Detector:
     def _middleware_checks(self) -> bool:
         """A same-module ASGI middleware (class or function) that checks the Origin, installed
         with ``add_middleware(X)`` or ``Middleware(X)``; or a configured validator used so."""
+        return any(self._checks_origin(mw) for mw in self._installed_middleware())
+
+    def _installed_middleware(self) -> Iterator[ast.expr]:
         for call, _ in self.model.calls():
             is_mw = (isinstance(call.func, ast.Attribute) and call.func.attr == "add_middleware") or (
                 self._qualified(call.func) in _MIDDLEWARE_CLASSES)
             first = _positional(call, 0) if is_mw else None
-            if first is None:
-                continue
-            if self._validator(first):
-                return True
-            target = self._function(first)
-            if target is not None and target.kind == "class":
-                methods = [s for c in self.model.class_chain(target) for s in c.children if s.kind == "function"]
-                if self.checked_in(methods):
-                    return True
-            elif target is not None and self.checked_in([target]):
-                return True
-        return False
+            if first is not None:
+                yield first
+
+    def _checks_origin(self, expr: ast.expr) -> bool:
+        """A configured validator, or a same-module function or class (its methods) with a check."""
+        if self._validator(expr):
+            return True
+        target = self._function(expr)
+        return target is not None and self.checked_in(self._code_of(target))
+
+    def _code_of(self, target: Scope) -> list[Scope]:
+        """A function itself; a class's methods (its same-module bases' included)."""
+        if target.kind != "class":
+            return [target]
+        return [s for c in self.model.class_chain(target) for s in c.children if s.kind == "function"]
 
     # -- the allowlist of a fix --------------------------------------------------------------------
 
@@ -776,17 +806,14 @@ class _Detector:
         return "WS_ALLOWED_ORIGINS", (("os", None),), (ENV_CONSTANT,)
 
     def _cors_origins(self, call: ast.Call) -> str | None:
+        """``allow_origins=`` as source text: a module-level name bound once to something without
+        ``"*"``, or a literal list of strings without ``"*"``."""
         value = _keyword(call, "allow_origins")
         if isinstance(value, ast.Name):
             bound = self.model.module.bindings.get(value.id, ())
-            values = [b.value for b in bound if b.value is not None]
-            if len(values) == 1 and len(bound) == 1:
-                return None if any(_star(n) for n in ast.walk(values[0])) else value.id
-            return None
-        if isinstance(value, (ast.List, ast.Tuple, ast.Set)) and value.elts and all(
-                isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value != "*" for e in value.elts):
-            return self.analyses.segment(value)
-        return None
+            one = bound[0].value if len(bound) == 1 else None
+            return value.id if one is not None and not any(_star(n) for n in ast.walk(one)) else None
+        return self.analyses.segment(value) if value is not None and _literal_allowlist(value) else None
 
     def _span(self, node: ast.AST) -> Span:
         a = self.analyses
@@ -815,6 +842,21 @@ class _Detector:
         return any(s.function is fn and s.kind in ("receive", "send") and not getattr(s, "callback", False)
                    for s in self.server.sites)
 
+    def _anchors(self, reached: list[tuple[Site, tuple[ast.Call, ...]]], fn: Scope) -> list[ast.stmt]:
+        """The statements of ``fn`` before which a guard goes: each holding an accept, or the
+        call that leads to one (``await manager.connect(websocket)``)."""
+        anchors: list[ast.stmt] = []
+        for site, chain in reached:
+            stmt = self._handler_statement(chain[0] if chain else site.node, fn)
+            if stmt is not None and not any(stmt is a for a in anchors):
+                anchors.append(stmt)
+        return anchors
+
+    def _guard_plan(self, kind: str, fn: Scope, ws: str, anchors: list[ast.stmt]) -> _Plan | None:
+        if not anchors or not ws or not isinstance(fn.node, ast.AsyncFunctionDef):
+            return None
+        return self._plan(kind, ws, tuple(self._span(a) for a in anchors))
+
     def _asgi(self, ep: Endpoint) -> Iterator[Detection]:
         fn = ep.handlers[0]
         reached = self.server.accepts_reached(fn)
@@ -824,50 +866,41 @@ class _Detector:
         if validated or self.checked_in([fn, *deps]):
             return
         ws = ep.roots[0][1] if ep.roots else ""
-        anchors: list[ast.stmt] = []
-        for site, chain in reached:
-            stmt = self._handler_statement(chain[0] if chain else site.node, fn)
-            if stmt is not None and not any(stmt is a for a in anchors):
-                anchors.append(stmt)
-        fixable = bool(anchors) and isinstance(ep.node, ast.AsyncFunctionDef) and bool(ws)
-        plan = self._plan("function", ws, tuple(self._span(a) for a in anchors)) if fixable else None
+        plan = self._guard_plan("function", fn, ws, self._anchors(reached, fn))
         yield detect_at(
             self.analyses, ep.node,
-            f"WebSocket endpoint `{ep.node.name}` accepts the handshake without checking the "  # type: ignore[attr-defined]
+            f"WebSocket endpoint `{fn.name}` accepts the handshake without checking the "
             "Origin header (cross-site WebSocket hijacking)",
-            fixable=fixable, data=plan,
+            fixable=plan is not None, data=plan,
         )
+
+    def _abstract(self, ep: Endpoint, cls: Scope) -> bool:
+        """A class found by its base only, that another class of the module derives from: its
+        subclasses are the endpoints."""
+        return ep.registration is None and any(
+            isinstance(b, ast.Name) and b.id == cls.name
+            for c in self.model.classes().values() for b in getattr(c.node, "bases", ()))
+
+    def _class_accepts(self, ep: Endpoint) -> list[tuple[Site, tuple[ast.Call, ...]]]:
+        return [found for h in ep.handlers for found in self.server.accepts_reached(h)]
 
     def _asgi_class(self, ep: Endpoint) -> Iterator[Detection]:
         cls = self.model.scopes.defined_by(ep.node)
-        if cls is None:
+        if cls is None or self._abstract(ep, cls) or self.checked_in(ep.handlers):
             return
-        name = ep.node.name  # type: ignore[attr-defined]
-        subclassed = any(isinstance(b, ast.Name) and b.id == name for c in self.model.classes().values()
-                         for b in getattr(c.node, "bases", ()))
-        if ep.registration is None and subclassed:
-            return  # an abstract base: its subclasses are the endpoints
-        if self.checked_in(ep.handlers):
-            return
-        connect = ep.methods.get("on_connect")
-        own = connect is not None and connect.parent is cls
-        accepts = [(s, chain) for h in ep.handlers for s, chain in self.server.accepts_reached(h)]
-        if connect is not None and not own and not accepts:
-            return
-        message = (f"WebSocketEndpoint `{name}` accepts the handshake without checking the Origin header "
+        message = (f"WebSocketEndpoint `{cls.name}` accepts the handshake without checking the Origin header "
                    "(cross-site WebSocket hijacking)")
-        if connect is None:
+        connect = ep.methods.get("on_connect")
+        if connect is None:  # the framework accepts; the fix adds an on_connect that checks
             yield detect_at(self.analyses, ep.node, message, fixable=True, data=self._plan("on_connect"))
             return
+        own = connect.parent is cls  # a fix edits the class's own on_connect, not an inherited one
+        accepts = self._class_accepts(ep)
+        if not own and not accepts:
+            return
         ws = next((p for f, p in ep.roots if f is connect), "")
-        anchors: list[ast.stmt] = []
-        for site, chain in accepts:
-            stmt = self._handler_statement(chain[0] if chain else site.node, connect)
-            if stmt is not None and not any(stmt is a for a in anchors):
-                anchors.append(stmt)
-        fixable = own and bool(anchors) and bool(ws) and isinstance(connect.node, ast.AsyncFunctionDef)
-        plan = self._plan("class", ws, tuple(self._span(a) for a in anchors)) if fixable else None
-        yield detect_at(self.analyses, ep.node, message, fixable=fixable, data=plan)
+        plan = self._guard_plan("class", connect, ws, self._anchors(accepts, connect)) if own else None
+        yield detect_at(self.analyses, ep.node, message, fixable=plan is not None, data=plan)
 
     # -- tornado, websockets, socketio, channels ------------------------------------------------------
 
@@ -881,19 +914,23 @@ class _Detector:
                             "socket (cross-site WebSocket hijacking)")
 
     def _serve(self, call: ast.Call) -> Iterator[Detection]:
-        starred = any(k.arg is None for k in call.keywords)
-        hooks = [k.value for k in call.keywords if k.arg in _SERVE_HOOKS]
-        if (starred or hooks) and (starred or not all(self._hook_unchecked(h) for h in hooks)):
-            return
         origins = _keyword(call, "origins")
-        if origins is not None and not (isinstance(origins, ast.Constant) and origins.value is None):
+        if self._hooked(call) or (origins is not None and not _is_none(origins)):
             return
-        handler = next((ep.handlers[0] for ep in self.server.endpoints if ep.server_call is call and ep.handlers), None)
-        if handler is not None and self.checked_in([handler]):
+        handlers = [ep.handlers[0] for ep in self.server.endpoints if ep.server_call is call and ep.handlers]
+        if handlers and self.checked_in(handlers[:1]):
             return
         yield detect_at(self.analyses, call,
                         "websockets `serve()` without `origins=` accepts handshakes from any web page "
                         "(cross-site WebSocket hijacking)", fixable=True, data=self._plan("serve"))
+
+    def _hooked(self, call: ast.Call) -> bool:
+        """``**kwargs`` (they may carry origins or a hook), or a ``process_request=``... hook
+        that is not known to skip the check."""
+        if any(k.arg is None for k in call.keywords):
+            return True
+        hooks = [k.value for k in call.keywords if k.arg in _SERVE_HOOKS]
+        return bool(hooks) and not all(self._hook_unchecked(h) for h in hooks)
 
     def _hook_unchecked(self, hook: ast.expr) -> bool:
         """A hook that is a same-module function (or class) without an origin check; unknown
@@ -901,12 +938,7 @@ class _Detector:
         if self._validator(hook):
             return False
         target = self._function(hook)
-        if target is None:
-            return False
-        if target.kind == "class":
-            return not self.checked_in([s for c in self.model.class_chain(target) for s in c.children
-                                        if s.kind == "function"])
-        return not self.checked_in([target])
+        return target is not None and not self.checked_in(self._code_of(target))
 
     def _socketio(self, call: ast.Call) -> Iterator[Detection]:
         value = _keyword(call, "cors_allowed_origins")
@@ -927,14 +959,7 @@ class _Detector:
         )
 
     def _channels(self, call: ast.Call) -> Iterator[Detection]:
-        mapping = _positional(call, 0) or _keyword(call, "application_mapping")
-        value: ast.expr | None = None
-        if isinstance(mapping, ast.Dict):
-            found = [v for k, v in zip(mapping.keys, mapping.values)
-                     if isinstance(k, ast.Constant) and k.value == "websocket"]
-            value = found[-1] if found else None
-        elif isinstance(mapping, ast.Call) and self._qualified(mapping.func) == "builtins.dict":
-            value = _keyword(mapping, "websocket")
+        value = self._websocket_application(call)
         if value is None or self._validates(value):
             return
         if isinstance(value, ast.Name):  # application = ...; ProtocolTypeRouter({"websocket": application})
@@ -944,6 +969,18 @@ class _Detector:
         yield detect_at(self.analyses, call,
                         "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
                         "any web page can connect (cross-site WebSocket hijacking)")
+
+    def _websocket_application(self, call: ast.Call) -> ast.expr | None:
+        """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when
+        repeated) or of ``ProtocolTypeRouter(dict(websocket=...))``."""
+        mapping = _positional(call, 0) or _keyword(call, "application_mapping")
+        if isinstance(mapping, ast.Dict):
+            found = [v for k, v in zip(mapping.keys, mapping.values)
+                     if isinstance(k, ast.Constant) and k.value == "websocket"]
+            return found[-1] if found else None
+        if isinstance(mapping, ast.Call) and self._qualified(mapping.func) == "builtins.dict":
+            return _keyword(mapping, "websocket")
+        return None
 
     def _validates(self, expr: ast.AST) -> bool:
         return any(isinstance(n, ast.Call) and (self._qualified(n.func) in CHANNELS_ORIGIN_VALIDATORS
