@@ -730,13 +730,19 @@ class _Detector:
         """Same-module functions used as ``Depends()``/decorators of the endpoint or of its app
         (``FastAPI(dependencies=...)``, ``include_router(..., dependencies=...)``); and whether
         one of them is a configured validator."""
+        used = self._guards(ep)
+        return self._functions(used), any(self._validator(e) for e in used)
+
+    def _guards(self, ep: Endpoint) -> list[ast.expr]:
+        """What runs before the endpoint's body: its decorators (the route itself aside) and the
+        ``Depends(...)`` of its signature, decorators and app."""
         node = ep.node
-        decorators = list(getattr(node, "decorator_list", ()))
+        decorators = [d for d in getattr(node, "decorator_list", ()) if d is not ep.registration]
         exprs: list[ast.AST] = [*_signature_expressions(node), *decorators]
         used = [d.func if isinstance(d, ast.Call) else d for d in decorators]
         used += [d for e in exprs for d in self._depends(e, by_keyword=True)]
         used += [d for e in self._app_dependency_lists() for d in self._depends(e, by_keyword=False)]
-        return self._functions(used), any(self._validator(e) for e in used)
+        return used
 
     def _functions(self, exprs: list[ast.expr]) -> list[Scope]:
         """The same-module functions ``exprs`` name."""
@@ -857,10 +863,15 @@ class _Detector:
             return None
         return self._plan(kind, ws, tuple(self._span(a) for a in anchors))
 
+    def _guards_visible(self, ep: Endpoint) -> bool:
+        """Every dependency and decorator of the endpoint is code of this module: when the accept
+        happens elsewhere, a guard elsewhere (``Depends(check_origin)`` imported) may check too."""
+        return all(self._function(g) is not None for g in self._guards(ep))
+
     def _asgi(self, ep: Endpoint) -> Iterator[Detection]:
         fn = ep.handlers[0]
         reached = self.server.accepts_reached(fn)
-        if not reached and not self._used_in(fn):
+        if not reached and not (self._used_in(fn) and self._guards_visible(ep)):
             return
         deps, validated = self._dependencies(ep)
         if validated or self.checked_in([fn, *deps]):

@@ -104,6 +104,19 @@ def test_endpoint_that_neither_accepts_nor_talks_is_silent(tmp_path):
     assert _findings(tmp_path, src) == []
 
 
+def test_accept_elsewhere_behind_an_imported_dependency_is_silent(tmp_path):
+    """Accepted in another module, with a guard of another module (``Depends(check)``) that may
+    compare the Origin: not decidable from this module, so silent."""
+    src = OTHER_MODULE_MANAGER.replace(
+        "async def ws_endpoint(websocket: WebSocket) -> None:",
+        "async def ws_endpoint(websocket: WebSocket, user=Depends(authenticated)) -> None:",
+    ).replace(
+        "from .manager import manager",
+        "from fastapi import Depends\n\nfrom .auth import authenticated\nfrom .manager import manager",
+    )
+    assert _findings(tmp_path, src) == []
+
+
 def test_check_in_the_manager_counts(tmp_path):
     src = SAME_MODULE_MANAGER.replace(
         "        await websocket.accept()",

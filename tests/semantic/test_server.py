@@ -267,3 +267,27 @@ def test_connection_built_by_a_framework_factory_attribute():
             await websocket.receive()
     """)
     assert [(s.function.qualname, s.method) for s in server.receives] == [("Endpoint.dispatch", "receive")]
+
+
+def test_connection_factory_attribute_rebound_to_a_connection_class():
+    server = _server("""
+    from typing import Type
+    from starlette.endpoints import WebSocketEndpoint
+    from starlette.websockets import WebSocket
+    from .ws import Packaged
+
+    class Endpoint(WebSocketEndpoint):
+        websocket_class: Type[WebSocket] = Packaged
+
+        async def dispatch(self):
+            websocket = self.websocket_class(self.scope, receive=self.receive, send=self.send)
+            await websocket.receive()
+
+    class Unknown(WebSocketEndpoint):
+        websocket_class = Packaged
+
+        async def dispatch(self):
+            websocket = self.websocket_class(self.scope)
+            await websocket.receive()
+    """)
+    assert [(s.function.qualname, s.method) for s in server.receives] == [("Endpoint.dispatch", "receive")]

@@ -503,9 +503,24 @@ class ServerModel:
             return None
         cls = self_class(func.value.id, scope)
         spec = self.class_kind(cls) if cls is not None else None
-        if spec is None or self.model.attribute_bindings(cls, func.attr):  # type: ignore[arg-type]
+        if spec is None or cls is None:
             return None
-        return CLASS_CONNECTION_FACTORIES.get((spec.kind, func.attr))
+        bound = self.model.attribute_bindings(cls, func.attr)
+        if not bound:
+            return CLASS_CONNECTION_FACTORIES.get((spec.kind, func.attr))
+        kinds = {self._class_value_kind(b) for b in bound}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _class_value_kind(self, b: Binding) -> str | None:
+        """A binding holding a connection class: ``= WebSocket`` or annotated ``type[WebSocket]``."""
+        where = b.scope
+        if b.value is not None and (kind := CONNECTION_TYPES.get(self.model.qualified_name(b.value, where) or "")):
+            return kind
+        ann = b.annotation
+        if isinstance(ann, ast.Subscript) and self.model.qualified_name(ann.value, where) in (
+                "typing.Type", "builtins.type"):
+            return CONNECTION_TYPES.get(self.model.qualified_name(ann.slice, where) or "")
+        return None
 
     def _propagate(self) -> None:
         """Seed the endpoints' connection parameters, then follow arguments into same-module
