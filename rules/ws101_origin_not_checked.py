@@ -107,13 +107,19 @@ class OriginNotChecked(SemanticRule):
     - FastAPI/Starlette endpoints (`@app.websocket`, `WebSocketRoute`, `add_api_websocket_route`,
       `WebSocketEndpoint` classes) with no origin check in the endpoint, in a same-module helper
       it calls, in a `Depends(...)` dependency, in a decorator, or in a same-module ASGI
-      middleware (reported on the `def`/`class` line);
+      middleware (reported on the `def`/`class` line). An endpoint accepts when it calls
+      `accept()` itself or through a same-module helper (`await manager.connect(websocket)`),
+      or when it receives or sends on its websocket (Starlette refuses both before `accept()`,
+      so a manager of another module accepted it); in that last case it is reported only when
+      every dependency and decorator of the endpoint is code of the same module (an imported
+      `Depends(check)` may compare the Origin);
     - `websockets.serve(...)` without `origins=` (or with `origins=None`), reported on the call;
     - tornado `WebSocketHandler.check_origin` that returns `True` on every path (reported on its
       `def` line; a handler without `check_origin` is fine: tornado's default rejects
       cross-origin handshakes);
-    - python-socketio servers with `cors_allowed_origins="*"`, `["*"]` or `[]` (the empty list
-      disables the check; the default `None` allows the same origin only and is fine);
+    - python-socketio and Flask-SocketIO servers with `cors_allowed_origins="*"`, `["*"]` or
+      `[]` (the empty list disables the check; the default `None` allows the same origin only
+      and is fine);
     - Django Channels `ProtocolTypeRouter` whose `"websocket"` application is not wrapped in
       `OriginValidator`/`AllowedHostsOriginValidator`.
 

@@ -25,12 +25,20 @@ _DEPTH = 3  # aliases and helper calls followed from a message to its length che
 class MessageSizeUnbounded(SemanticRule):
     """
     ## What it does
-    Finds messages received in a Starlette/FastAPI WebSocket endpoint (or a same-module helper
-    the websocket is passed to) with `receive_text()`, `receive_bytes()`, `receive_json()`,
-    `receive()`, `iter_text()`, `iter_bytes()` or `iter_json()`, whose value is used before any
-    length check (`len(<message>)` compared with something). `receive_json()`/`iter_json()`
-    are always reported: the message is parsed before the application can measure it. Also
-    finds `websockets.serve(..., max_size=None)`. Reported on the receive call's line.
+    Finds messages received on a Starlette/FastAPI WebSocket with `receive_text()`,
+    `receive_bytes()`, `receive_json()`, `receive()`, `iter_text()`, `iter_bytes()` or
+    `iter_json()`, whose value is used before any length check. The connection is known from
+    what it is, never from its name: an endpoint's websocket, a parameter annotated `WebSocket`
+    (in any function or method, e.g. a manager or service), the websocket passed to a
+    same-module function or constructor, an attribute holding one (`self.ws = websocket`,
+    `conn.websocket` of a dataclass field `websocket: WebSocket`). A *length check* is
+    `len(<message>)` (also `len(<message>.encode())`) compared with something, in place, through
+    a local holding the length (`size = len(data.encode()); if size > MAX: ...`), or in a
+    same-module helper the message is passed to (`if not size_ok(data): ...`), a few calls deep.
+    `receive_json()`/`iter_json()` are always reported: the message is parsed before the
+    application can measure it; `asyncio.wait_for(ws.receive_text(), ...)` is seen through.
+    Also finds `websockets.serve(..., max_size=None)`. Reported on the receive call's line.
+    A receive in another module on a parameter without annotation is not seen.
 
     ## Why is this bad?
     Starlette and FastAPI put no application-level bound on a message: whatever the server
