@@ -88,10 +88,6 @@ def str_value(expr: ast.AST | None) -> str | None:
     return expr.value if isinstance(expr, ast.Constant) and isinstance(expr.value, str) else None
 
 
-def is_none(expr: ast.AST | None) -> bool:
-    return isinstance(expr, ast.Constant) and expr.value is None
-
-
 def params(func: _Func) -> list[ast.arg]:
     """Positional-only, plain and keyword-only parameters (the model's ``params_of``)."""
     a = func.args

@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import FileContext, Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import (
-    EndpointFacts,
-    endpoint_facts,
-    is_none,
-    method_calls,
-    str_value,
-)
-from wsrefactor.rules._endpoint_prefilter import keyword as ast_keyword
-from wsrefactor.rules._endpoint_prefilter import positional as ast_positional
-from wsrefactor.rules._endpoints import (
+from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
+from wsrefactor.rules._helpers import add_arg
+from wsrefactor.semantic import Analyses, Scope
+from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.server import (
+    ASGI_APP_TYPES,
     CHANNELS_ORIGIN_VALIDATORS,
-    ChannelsRouter,
     Endpoint,
-    EndpointModel,
-    ServeCall,
-    SocketIOServer,
-    endpoints,
-    walk,
+    ServerModel,
+    Site,
 )
-from wsrefactor.rules._helpers import add_arg, call_name, keyword, positional
-from wsrefactor.rules._prefilter import own_nodes, per_tree
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"})
@@ -52,96 +41,6 @@ _MIDDLEWARE_CLASSES = ("starlette.middleware.Middleware", "fastapi.middleware.Mi
 _SERVE_HOOKS = ("process_request", "create_protocol", "create_connection")
 
 Replacement = Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel]
-
-
-def _is_origin_key(node: cst.CSTNode | None) -> bool:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        return isinstance(value, str) and value.lower() == "origin"
-    return False
-
-
-def _is_origin_read(node: cst.CSTNode) -> bool:
-    """``x.headers["origin"]``, ``x.get("Origin")``, ``dict(scope["headers"]).get(b"origin")``..."""
-    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
-        index = node.slice[0].slice
-        return isinstance(index, cst.Index) and _is_origin_key(index.value)
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("get", "getlist"):
-        first = positional(node, 0)
-        return first is not None and _is_origin_key(first.value)
-    return False
-
-
-def _is_trivial_operand(node: cst.BaseExpression) -> bool:
-    """None, '', b'' or the header name itself: comparing with these is not an allowlist check."""
-    if isinstance(node, cst.Name) and node.value == "None":
-        return True
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return not value or _is_origin_key(node)
-    return False
-
-
-def _is_name(node: cst.CSTNode | None, value: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == value
-
-
-def _is_star(node: cst.CSTNode) -> bool:
-    return isinstance(node, cst.SimpleString) and node.evaluated_value == "*"
-
-
-def _names_in(node: cst.CSTNode) -> list[str]:
-    """Every Name in ``node`` (itself included)."""
-    return [n.value for n in [node, *walk(node)] if isinstance(n, cst.Name)]
-
-
-def _decisive_expr(node: cst.CSTNode) -> cst.CSTNode | None:
-    """The expression of ``node`` whose value decides control flow: an if/while/assert/ternary
-    test, or a returned value (the caller decides with it)."""
-    if isinstance(node, (cst.If, cst.While, cst.IfExp, cst.Assert)):
-        return node.test
-    if isinstance(node, cst.Return):
-        return node.value
-    return None
-
-
-def _assigns_any(node: cst.Assign, names: set[str]) -> bool:
-    """Whether ``node`` assigns one of ``names`` (as a plain-name target)."""
-    return any(isinstance(t.target, cst.Name) and t.target.value in names for t in node.targets)
-
-
-def _unique(nodes: Iterable[cst.CSTNode]) -> list[cst.CSTNode]:
-    """``nodes`` without repeats (by identity), in order."""
-    out: list[cst.CSTNode] = []
-    for node in nodes:
-        if not any(node is seen for seen in out):
-            out.append(node)
-    return out
-
-
-def _module_value(model: EndpointModel, expr: cst.BaseExpression) -> cst.BaseExpression:
-    """What a module-level name is assigned; any other expression as is."""
-    if isinstance(expr, cst.Name) and expr.value in model.module_assigns:
-        return model.module_assigns[expr.value]
-    return expr
-
-
-def _allows_any_origin(value: cst.BaseExpression) -> bool:
-    """socketio ``cors_allowed_origins``: ``"*"``, a list with ``"*"``, or ``[]`` (no check)."""
-    if isinstance(value, (cst.List, cst.Tuple)):
-        return not value.elements or any(_is_star(e.value) for e in value.elements)
-    return _is_star(value)
-
-
-def _returns_true_always(func: cst.FunctionDef) -> bool:
-    """Every ``return`` of ``func`` (not counting nested defs) is ``return True``, and it never raises."""
-    nodes = list(walk(func.body, into_defs=False))
-    returns = [n for n in nodes if isinstance(n, cst.Return)]
-    if not returns or any(isinstance(n, cst.Raise) for n in nodes):
-        return False
-    return all(_is_name(r.value, "True") for r in returns)
 
 
 def _replace_origins(value: cst.BaseExpression) -> Replacement:
@@ -192,135 +91,14 @@ def _insert_before_first_method(stmts: list[cst.BaseStatement], method: cst.Base
     index = next((i for i, s in enumerate(stmts) if isinstance(s, cst.FunctionDef)), len(stmts))
     out = list(stmts)
     if index < len(out):
-        comments = [ln for ln in out[index].leading_lines if ln.comment is not None]
+        comments = [ln for ln in getattr(out[index], "leading_lines", ()) if ln.comment is not None]
         out[index] = out[index].with_changes(leading_lines=[cst.EmptyLine(indent=False), *comments])
     out.insert(index, method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if index > 0 else []))
     return out
 
 
-@dataclass
-class _Dependencies:
-    """What an endpoint runs before its body: same-module functions, and whether one of them is a
-    configured origin validator."""
 
-    funcs: list[cst.FunctionDef] = field(default_factory=list)
-    validated: bool = False
-
-
-class _OriginFacts:
-    """Origin values and checks inside a set of functions (names flow within each function)."""
-
-    def __init__(self, rule: OriginNotChecked) -> None:
-        self.rule = rule
-        self._checks: dict[tuple[cst.CSTNode, frozenset[str]], bool] = {}
-
-    def origin_names(self, func: cst.CSTNode) -> set[str]:
-        names: set[str] = set()
-        for _ in range(3):  # a few rounds of `a = <origin>; b = urlparse(a)` propagation
-            before = len(names)
-            for node in walk(func):
-                names.update(self._bound_origin_names(node, names))
-            if len(names) == before:
-                break
-        return names
-
-    def _bound_origin_names(self, node: cst.CSTNode, names: set[str]) -> list[str]:
-        """Names ``node`` binds to an origin value (given the origin ``names`` known so far)."""
-        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.NamedExpr)) and node.value is not None:
-            return self._assigned_origin_names(node, names)
-        if isinstance(node, cst.If) and self._key_test(node.test):
-            # for name, value in scope["headers"]: if name == b"origin": origin = value
-            return [
-                t.target.value
-                for inner in walk(node.body) if isinstance(inner, cst.Assign)
-                for t in inner.targets if isinstance(t.target, cst.Name)
-            ]
-        return []
-
-    def _assigned_origin_names(self, node: cst.Assign | cst.AnnAssign | cst.NamedExpr, names: set[str]) -> list[str]:
-        """Every name in the targets of an assignment whose value mentions the origin."""
-        if node.value is None or not self.mentions_origin(node.value, names):
-            return []
-        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-        return [name for t in targets for name in _names_in(t)]
-
-    @staticmethod
-    def _key_test(test: cst.BaseExpression) -> bool:
-        return isinstance(test, cst.Comparison) and any(
-            _is_origin_key(test.left) or _is_origin_key(c.comparator) for c in test.comparisons
-        )
-
-    @staticmethod
-    def mentions_origin(expr: cst.CSTNode, names: set[str]) -> bool:
-        for node in [expr, *walk(expr)]:
-            if _is_origin_read(node) or (isinstance(node, cst.Name) and node.value in names):
-                return True
-        return False
-
-    def has_check(self, func: cst.CSTNode, validators: frozenset[str]) -> bool:
-        """Whether ``func`` checks the origin; memoized, as every endpoint reaching a shared
-        helper asks again."""
-        key = (func, validators)
-        if key not in self._checks:
-            self._checks[key] = self._find_check(func, validators)
-        return self._checks[key]
-
-    def _find_check(self, func: cst.CSTNode, validators: frozenset[str]) -> bool:
-        ctx = self.rule.ctx
-        names = self.origin_names(func)
-        conditions = self._condition_nodes(func)
-        for node in walk(func):
-            if isinstance(node, cst.Call):
-                if call_name(ctx, node) in validators or self._call_checks(node, names, conditions):
-                    return True
-            elif isinstance(node, cst.Comparison) and self._comparison_checks(node, names):
-                return True
-        return False
-
-    def _comparison_checks(self, node: cst.Comparison, names: set[str]) -> bool:
-        left = node.left
-        for comp in node.comparisons:
-            right = comp.comparator
-            if isinstance(comp.operator, (cst.In, cst.NotIn, cst.Equal, cst.NotEqual)):
-                sides = (left, right)
-                if any(self.mentions_origin(s, names) for s in sides) and not any(
-                    _is_trivial_operand(s) for s in sides
-                ):
-                    return True
-            left = right
-        return False
-
-    def _call_checks(self, node: cst.Call, names: set[str], conditions: set[int]) -> bool:
-        if self._matches_origin(node, names):
-            return True
-        if not any(self.mentions_origin(a.value, names) for a in node.args) or self._benign(node):
-            return False
-        # passed to a function whose answer decides something: `if not allowed(origin): ...`
-        return id(node) in conditions
-
-    def _matches_origin(self, node: cst.Call, names: set[str]) -> bool:
-        """``origin.startswith(...)``, ``re.match(pattern, origin)``..."""
-        func = node.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in _MATCH_METHODS:
-            return False
-        return self.mentions_origin(func.value, names) or any(self.mentions_origin(a.value, names) for a in node.args)
-
-    def _benign(self, node: cst.Call) -> bool:
-        """A call that only looks at or passes along its arguments (logging, sending, str())."""
-        if call_name(self.rule.ctx, node) in _BENIGN_CALLS:
-            return True
-        return isinstance(node.func, cst.Attribute) and node.func.attr.value in _BENIGN_METHODS
-
-    def _condition_nodes(self, func: cst.CSTNode) -> set[int]:
-        """ids of nodes whose value decides control flow (if/while/assert/ternary tests, boolean
-        operands, returned values, and values assigned to names later used in such tests)."""
-        tests = [t for node in walk(func) if (t := _decisive_expr(node)) is not None]
-        used = {name for t in tests for name in _names_in(t)}
-        tests += [node.value for node in walk(func) if isinstance(node, cst.Assign) and _assigns_any(node, used)]
-        return {id(n) for t in tests for n in [t, *walk(t)]}
-
-
-class OriginNotChecked(Rule):
+class OriginNotChecked(SemanticRule):
     """
     ## What it does
     Finds WebSocket endpoints that accept the handshake without comparing the `Origin` header
@@ -329,13 +107,19 @@ class OriginNotChecked(Rule):
     - FastAPI/Starlette endpoints (`@app.websocket`, `WebSocketRoute`, `add_api_websocket_route`,
       `WebSocketEndpoint` classes) with no origin check in the endpoint, in a same-module helper
       it calls, in a `Depends(...)` dependency, in a decorator, or in a same-module ASGI
-      middleware (reported on the `def`/`class` line);
+      middleware (reported on the `def`/`class` line). An endpoint accepts when it calls
+      `accept()` itself or through a same-module helper (`await manager.connect(websocket)`),
+      or when it receives or sends on its websocket (Starlette refuses both before `accept()`,
+      so a manager of another module accepted it); in that last case it is reported only when
+      every dependency and decorator of the endpoint is code of the same module (an imported
+      `Depends(check)` may compare the Origin);
     - `websockets.serve(...)` without `origins=` (or with `origins=None`), reported on the call;
     - tornado `WebSocketHandler.check_origin` that returns `True` on every path (reported on its
       `def` line; a handler without `check_origin` is fine: tornado's default rejects
       cross-origin handshakes);
-    - python-socketio servers with `cors_allowed_origins="*"`, `["*"]` or `[]` (the empty list
-      disables the check; the default `None` allows the same origin only and is fine);
+    - python-socketio and Flask-SocketIO servers with `cors_allowed_origins="*"`, `["*"]` or
+      `[]` (the empty list disables the check; the default `None` allows the same origin only
+      and is fine);
     - Django Channels `ProtocolTypeRouter` whose `"websocket"` application is not wrapped in
       `OriginValidator`/`AllowedHostsOriginValidator`.
 
@@ -414,17 +198,8 @@ class OriginNotChecked(Rule):
         Option("allowed-origins-import", str, "", "qualified name to import for `allowed-origins`"),
     )
 
-    def __init__(self, ctx: FileContext) -> None:
-        super().__init__(ctx)
-        self._app_calls: list[cst.Call] | None = None
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """Some endpoint, ``serve()``, socketio server or Channels router of the file can be
-        reported (see ``_may_report``); files without a framework import stop at once."""
-        if tree is None:
-            return cls.matches_text(text)
-        return per_tree(_may_report, tree)
+    requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
+    fix_node_types = (cst.FunctionDef, cst.ClassDef, cst.Call)
 
     VALID = [
         Valid("""
@@ -629,153 +404,43 @@ class OriginNotChecked(Rule):
         ),
     ]
 
-    # -- visiting ---------------------------------------------------------------------------
+    # -- detection ----------------------------------------------------------------------------
 
-    def leave_Module(self, original_node: cst.Module) -> None:
-        model = endpoints(self.ctx)
-        self.origin = _OriginFacts(self)
-        self.validators = frozenset(self.opts["origin-validators"])
-        self.app_checked = self._middleware_checks(model)
-        for ep in model.endpoints:
-            if ep.kind == "asgi":
-                self._check_asgi(model, ep)
-            elif ep.kind == "asgi-class":
-                self._check_asgi_class(model, ep)
-            elif ep.kind == "tornado":
-                self._check_tornado(ep)
-        for serve in model.serve_calls:
-            self._check_serve(model, serve)
-        for srv in model.socketio_servers:
-            self._check_socketio(model, srv)
-        for router in model.channels_routers:
-            self._check_channels(model, router)
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        yield from _Detector(analyses, options).run()
 
-    # -- what counts as checked ---------------------------------------------------------------
+    # -- fixes ------------------------------------------------------------------------------------
 
-    def _checked_in(self, model: EndpointModel, funcs: Iterable[cst.FunctionDef]) -> bool:
-        every = _unique(g for f in funcs for g in [f, *model.reachable(f)])
-        return any(self.origin.has_check(f, self.validators) for f in every)
-
-    def _validator_ref(self, expr: cst.BaseExpression | None) -> bool:
-        return expr is not None and self.ctx.qualname(expr) in self.validators
-
-    def _dependencies(self, model: EndpointModel, ep: Endpoint) -> tuple[list[cst.FunctionDef], bool]:
-        """Same-module functions used as Depends()/decorators/route dependencies of ``ep``; and
-        whether one of them is a configured origin validator."""
-        found = _Dependencies()
-        if ep.handler is not None:
-            self._handler_dependencies(model, ep.handler, found)
-        self._app_dependencies(model, found)
-        return found.funcs, found.validated
-
-    def _depend_on(self, model: EndpointModel, found: _Dependencies, expr: cst.BaseExpression) -> None:
-        found.validated |= self._validator_ref(expr)
-        func = model._func_target(expr)
-        if func is not None:
-            found.funcs.append(func)
-
-    def _depends_target(self, node: cst.CSTNode, *, by_keyword: bool) -> cst.Arg | None:
-        """The dependency of a ``Depends(f)`` / ``Security(f)`` call (``dependency=f`` too when
-        ``by_keyword``)."""
-        if not isinstance(node, cst.Call) or call_name(self.ctx, node) not in DEPENDS:
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        plan: _Plan = detection.data
+        allow, imports, stmts = plan.allow, plan.imports, plan.statements
+        if plan.kind == "serve":
+            return self._serve_fix(node, plan)
+        if plan.kind == "on_connect":
+            return Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
+                       replacements={node: self._add_on_connect(allow)}, imports=imports, module_statements=stmts)
+        anchors = [self.ctx.positions.find(start, end, _STATEMENTS) for start, end in plan.anchors]
+        if not anchors or any(a is None for a in anchors):
             return None
-        return positional(node, 0) or (keyword(node, "dependency") if by_keyword else None)
-
-    def _handler_dependencies(self, model: EndpointModel, handler: cst.FunctionDef, found: _Dependencies) -> None:
-        """Decorators of the endpoint, and ``Depends(...)`` in its defaults, annotations
-        (``Annotated[..., Depends(f)]``) and decorator arguments."""
-        params = [*handler.params.params, *handler.params.kwonly_params]
-        exprs: list[cst.CSTNode] = [p.default for p in params if p.default]
-        exprs += [p.annotation.annotation for p in params if p.annotation]
-        for dec in handler.decorators:
-            d = dec.decorator
-            exprs.append(d)
-            self._depend_on(model, found, d.func if isinstance(d, cst.Call) else d)
-        for expr in exprs:
-            for node in [expr, *walk(expr)]:
-                dep = self._depends_target(node, by_keyword=True)
-                if dep is not None:
-                    self._depend_on(model, found, dep.value)
-
-    def _app_dependencies(self, model: EndpointModel, found: _Dependencies) -> None:
-        """App/router-level dependencies: ``FastAPI(dependencies=[Depends(f)])``,
-        ``app.include_router(router, dependencies=[Depends(f)])``."""
-        for call in self._app_level_calls(model):
-            deps = keyword(call, "dependencies")
-            if deps is None:
-                continue
-            for node in walk(deps.value):
-                dep = self._depends_target(node, by_keyword=False)
-                if dep is not None:
-                    self._depend_on(model, found, dep.value)
-
-    def _app_level_calls(self, model: EndpointModel) -> list[cst.Call]:
-        """The app constructors and ``include_router`` calls (the same for every endpoint of the
-        module: found with one walk per file, not one per endpoint)."""
-        if self._app_calls is None:
-            level = [v for n, v in model.module_assigns.items() if n in model.app_names]
-            level += [
-                n for n in walk(self.ctx.module)
-                if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-                and n.func.attr.value == "include_router"
-            ]
-            self._app_calls = [v for v in level if isinstance(v, cst.Call)]
-        return self._app_calls
-
-    def _middleware_checks(self, model: EndpointModel) -> bool:
-        """A same-module ASGI middleware (class or function) that checks the Origin, installed
-        with ``add_middleware(X)`` or ``Middleware(X)``; or a configured validator used so."""
-        return any(self._middleware_checks_origin(model, mw) for mw in self._installed_middleware())
-
-    def _installed_middleware(self) -> Iterator[cst.BaseExpression]:
-        for node in walk(self.ctx.module):
-            if not isinstance(node, cst.Call):
-                continue
-            is_mw = (isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_middleware") or (
-                call_name(self.ctx, node) in _MIDDLEWARE_CLASSES
-            )
-            first = positional(node, 0) if is_mw else None
-            if first is not None:
-                yield first.value
-
-    def _middleware_checks_origin(self, model: EndpointModel, middleware: cst.BaseExpression) -> bool:
-        if self._validator_ref(middleware):
-            return True
-        name = middleware.value if isinstance(middleware, cst.Name) else None
-        if name in model.classes:
-            return self._checked_in(model, model.methods_of(model.classes[name]).values())
-        return name in model.functions and self._checked_in(model, [model.functions[name]])
-
-    # -- ASGI function endpoints ------------------------------------------------------------
-
-    def _check_asgi(self, model: EndpointModel, ep: Endpoint) -> None:
-        handler = ep.handler
-        if not ep.accepts or self.app_checked or handler is None:
-            return
-        deps, validated = self._dependencies(model, ep)
-        if validated or self._checked_in(model, [handler, *deps]):
-            return
-        self.report(
-            handler,
-            f"WebSocket endpoint `{handler.name.value}` accepts the handshake without checking the "
-            "Origin header (cross-site WebSocket hijacking)",
-            fix=self._asgi_fix(model, ep, handler),
-        )
-
-    def _asgi_fix(self, model: EndpointModel, ep: Endpoint, handler: cst.FunctionDef) -> Fix | None:
-        """The guard before each statement of the handler that accepts (or calls the helper that does)."""
-        anchors = _unique(site.anchor for site in ep.accepts if site.anchor is not None)
-        if not anchors or handler.asynchronous is None or not ep.ws_param:
-            return None
-        allow, imports, stmts = self._allowlist(model)
-        guard = self._guard(ep.ws_param, allow)
+        guard = self._guard(plan.ws, allow)
         return Fix(
             FixSafety.UNSAFE,
-            "close with 1008 before accepting when the Origin is not allowed",
-            replacements={a: self._insert_before(guard) for a in anchors},
+            "check the Origin in on_connect before accepting" if plan.kind == "class"
+            else "close with 1008 before accepting when the Origin is not allowed",
+            replacements={a: self._insert_before(guard) for a in anchors},  # type: ignore[misc]
             imports=imports,
             module_statements=stmts,
         )
+
+    @staticmethod
+    def _serve_fix(node: cst.CSTNode, plan: _Plan) -> Fix:
+        allow = "list(WS_ALLOWED_ORIGINS)" if plan.allow == "WS_ALLOWED_ORIGINS" else plan.allow
+        value = cst.parse_expression(allow)
+        has_origins = any(a.keyword is not None and a.keyword.value == "origins" for a in getattr(node, "args", ()))
+        replacement = _replace_origins(value) if has_origins else _append_origins(value)
+        return Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={node: replacement},
+                   imports=plan.imports, module_statements=plan.statements)
 
     def _guard(self, ws: str, allow: str) -> cst.BaseStatement:
         return cst.parse_statement(
@@ -796,113 +461,6 @@ class OriginNotChecked(Rule):
 
         return apply
 
-    def _allowlist(self, model: EndpointModel) -> tuple[str, tuple[tuple[str, str | None], ...], tuple[str, ...]]:
-        option = self.opts["allowed-origins"].strip()
-        if option:
-            imported = self.opts["allowed-origins-import"].strip()
-            imports: tuple[tuple[str, str | None], ...] = ()
-            if imported:
-                mod, _, obj = imported.rpartition(".")
-                imports = ((mod, obj),) if mod else ((obj, None),)
-            return option, imports, ()
-        cors = self._cors_allowlist(model)
-        if cors is not None:
-            return cors, (), ()
-        return "WS_ALLOWED_ORIGINS", (("os", None),), (ENV_CONSTANT,)
-
-    def _cors_allowlist(self, model: EndpointModel) -> str | None:
-        """The ``allow_origins=`` of a module-level ``CORSMiddleware`` setup, as source text,
-        when it is a name or a literal list of strings without ``"*"``."""
-        for call in self._cors_middleware_calls():
-            allow = self._cors_origins(model, call)
-            if allow is not None:
-                return allow
-        return None
-
-    def _cors_middleware_calls(self) -> Iterator[cst.Call]:
-        """Calls given ``CORSMiddleware`` as first argument, outside functions and classes."""
-        for stmt in self.ctx.module.body:
-            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            for node in walk(stmt):
-                first = positional(node, 0) if isinstance(node, cst.Call) else None
-                if first is not None and self.ctx.qualname(first.value) in CORS_MIDDLEWARE:
-                    yield node
-
-    def _cors_origins(self, model: EndpointModel, call: cst.Call) -> str | None:
-        origins = keyword(call, "allow_origins")
-        if origins is None:
-            return None
-        value = origins.value
-        if isinstance(value, cst.Name) and value.value in model.module_assigns:
-            return None if self._has_star(model.module_assigns[value.value]) else value.value
-        if self._literal_allowlist(value):
-            return self.ctx.module.code_for_node(value)
-        return None
-
-    @classmethod
-    def _literal_allowlist(cls, value: cst.BaseExpression) -> bool:
-        """A non-empty list/tuple/set display of plain strings, none of them ``"*"``."""
-        return (
-            isinstance(value, (cst.List, cst.Tuple, cst.Set))
-            and bool(value.elements)
-            and not cls._has_star(value)
-            and all(isinstance(e.value, cst.SimpleString) for e in value.elements)
-        )
-
-    @staticmethod
-    def _has_star(expr: cst.CSTNode) -> bool:
-        return any(_is_star(n) for n in [expr, *walk(expr)])
-
-    # -- Starlette WebSocketEndpoint classes ----------------------------------------------------
-
-    def _check_asgi_class(self, model: EndpointModel, ep: Endpoint) -> None:
-        cls = ep.cls
-        if cls is None or self.app_checked:
-            return
-        if ep.registration is None and self._is_subclassed(model, cls):
-            return  # an abstract base: its subclasses are the endpoints
-        if self._checked_in(model, ep.handlers):
-            return
-        connect = ep.methods.get("on_connect")
-        # a fix edits the class's own on_connect, or adds one; not an inherited one
-        fixable = connect is None or model.methods_of(cls, inherited=False).get("on_connect") is connect
-        if not fixable and not ep.accepts:
-            return
-        self.report(
-            cls,
-            f"WebSocketEndpoint `{cls.name.value}` accepts the handshake without checking the Origin header "
-            "(cross-site WebSocket hijacking)",
-            fix=self._asgi_class_fix(model, ep, cls, connect) if fixable else None,
-        )
-
-    @staticmethod
-    def _is_subclassed(model: EndpointModel, cls: cst.ClassDef) -> bool:
-        return any(_is_name(b.value, cls.name.value) for other in model.classes.values() for b in other.bases)
-
-    def _asgi_class_fix(
-        self, model: EndpointModel, ep: Endpoint, cls: cst.ClassDef, connect: cst.FunctionDef | None
-    ) -> Fix | None:
-        """Guard the accepts of the class's ``on_connect``, or add an ``on_connect`` that checks
-        and accepts."""
-        allow, imports, stmts = self._allowlist(model)
-        replacements: dict[cst.CSTNode, Replacement]
-        if connect is None:
-            replacements = {cls: self._add_on_connect(allow)}
-        else:
-            replacements = self._guard_accepts_in(ep, connect, allow)
-        if not replacements:
-            return None
-        return Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
-                   replacements=replacements, imports=imports, module_statements=stmts)
-
-    def _guard_accepts_in(self, ep: Endpoint, connect: cst.FunctionDef, allow: str) -> dict[cst.CSTNode, Replacement]:
-        anchors = [a.anchor for a in ep.accepts if a.anchor is not None and a.function is connect]
-        ws = ep.ws_param
-        if not anchors or connect.asynchronous is None or not ws:
-            return {}
-        return {a: self._insert_before(self._guard(ws, allow)) for a in anchors}
-
     def _add_on_connect(self, allow: str) -> Replacement:
         method = cst.parse_statement(
             "async def on_connect(self, websocket):\n"
@@ -922,199 +480,525 @@ class OriginNotChecked(Rule):
 
         return apply
 
-    # -- tornado, websockets, socketio, channels ------------------------------------------------
 
-    def _check_tornado(self, ep: Endpoint) -> None:
-        func = ep.methods.get("check_origin")
-        if func is None or model_class_owner(func, ep) is False:
-            return
-        if _returns_true_always(func):
-            self.report(
-                func,
-                "tornado `check_origin` returns True for every origin: any web page can open this socket "
-                "(cross-site WebSocket hijacking)",
-            )
-
-    def _check_serve(self, model: EndpointModel, serve: ServeCall) -> None:
-        if self._has_hooks(serve) and not self._serve_hook_unchecked(model, serve):
-            return
-        origins = serve.keywords.get("origins")
-        if origins is not None and not _is_name(origins.value, "None"):
-            return
-        if serve.handler is not None and self._checked_in(model, [serve.handler]):
-            return
-        self.report(
-            serve.call,
-            "websockets `serve()` without `origins=` accepts handshakes from any web page "
-            "(cross-site WebSocket hijacking)",
-            fix=self._serve_fix(model, serve.call, origins),
-        )
-
-    @staticmethod
-    def _has_hooks(serve: ServeCall) -> bool:
-        return any(a.star == "**" for a in serve.call.args) or any(k in serve.keywords for k in _SERVE_HOOKS)
-
-    def _serve_fix(self, model: EndpointModel, call: cst.Call, origins: cst.Arg | None) -> Fix:
-        allow, imports, stmts = self._allowlist(model)
-        if allow == "WS_ALLOWED_ORIGINS":
-            allow = "list(WS_ALLOWED_ORIGINS)"
-        value = cst.parse_expression(allow)
-        replacement = _replace_origins(value) if origins is not None else _append_origins(value)
-        return Fix(FixSafety.UNSAFE, "pass origins= to serve()", replacements={call: replacement},
-                   imports=imports, module_statements=stmts)
-
-    def _serve_hook_unchecked(self, model: EndpointModel, serve: ServeCall) -> bool:
-        """With ``process_request=`` etc. or ``**kwargs``: unchecked only when every hook is a
-        same-module function without an origin check (unknown hooks get the benefit of doubt)."""
-        if any(a.star == "**" for a in serve.call.args):
-            return False
-        hooks = [serve.keywords[key].value for key in _SERVE_HOOKS if key in serve.keywords]
-        return all(self._hook_unchecked(model, hook) for hook in hooks)
-
-    def _hook_unchecked(self, model: EndpointModel, hook: cst.BaseExpression) -> bool:
-        if self._validator_ref(hook):
-            return False
-        func = model._func_target(hook)
-        if func is None and isinstance(hook, cst.Name) and hook.value in model.classes:
-            return not self._checked_in(model, model.methods_of(model.classes[hook.value]).values())
-        return func is not None and not self._checked_in(model, [func])
-
-    def _check_socketio(self, model: EndpointModel, srv: SocketIOServer) -> None:
-        arg = srv.cors_allowed_origins
-        if arg is None:
-            return
-        value = _module_value(model, arg.value)
-        if not _allows_any_origin(value):
-            return
-        empty = isinstance(value, (cst.List, cst.Tuple)) and not value.elements
-        self.report(
-            srv.call,
-            "socketio server with `cors_allowed_origins` "
-            + ("= [] (origin check disabled)" if empty else "allowing every origin")
-            + ": any web page can connect (cross-site WebSocket hijacking)",
-        )
-
-    def _check_channels(self, model: EndpointModel, router: ChannelsRouter) -> None:
-        value = router.websocket
-        if value is None or router.origin_validated:
-            return
-        resolved = _module_value(model, value)  # application = ...; ProtocolTypeRouter({"websocket": application})
-        if resolved is not value and self._calls_in(resolved, self._is_channels_validator):
-            return
-        if self._calls_in(value, lambda call: self._validator_ref(call.func)):
-            return
-        self.report(
-            router.call,
-            "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
-            "any web page can connect (cross-site WebSocket hijacking)",
-        )
-
-    def _is_channels_validator(self, call: cst.Call) -> bool:
-        return call_name(self.ctx, call) in CHANNELS_ORIGIN_VALIDATORS
-
-    @staticmethod
-    def _calls_in(expr: cst.CSTNode, wanted: Callable[[cst.Call], bool]) -> bool:
-        """Whether ``expr`` is or contains a call for which ``wanted`` holds."""
-        return any(isinstance(n, cst.Call) and wanted(n) for n in [expr, *walk(expr)])
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+Span = tuple[tuple[int, int], tuple[int, int]]
 
 
-def model_class_owner(func: cst.FunctionDef, ep: Endpoint) -> bool:
-    """Whether ``func`` is defined in ``ep``'s own class (inherited methods are reported there)."""
-    cls = ep.cls
-    return cls is not None and isinstance(cls.body, cst.IndentedBlock) and any(s is func for s in cls.body.body)
+@dataclass(frozen=True)
+class _Plan:
+    """What a fix needs, decided in ``detect``: ``kind`` (function: guards before ``anchors``
+    in the endpoint; class: guards in ``on_connect``; on_connect: add one; serve: ``origins=``),
+    the connection's name, the allowlist expression with its imports and module statements."""
+
+    kind: str
+    allow: str
+    imports: tuple[tuple[str, str | None], ...]
+    statements: tuple[str, ...]
+    ws: str = ""
+    anchors: tuple[Span, ...] = ()
 
 
-# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
-# Each branch of ``leave_Module`` reports only on what the endpoint model found, and only in the
-# shape below; every test here is implied by the corresponding check of the visitor.
+def _origin_key(node: ast.AST | None) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        value = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+        return value.lower() == "origin"
+    return False
 
 
-def _may_report(tree: ast.Module) -> bool:
-    facts = endpoint_facts(tree)
-    if facts is None:
-        return False
-    return _endpoint_may_report(tree, facts) or _server_may_report(facts)
+def _origin_read(node: ast.AST) -> bool:
+    """``x.headers["origin"]``, ``x.get("Origin")``, ``dict(scope["headers"]).get(b"origin")``..."""
+    if isinstance(node, ast.Subscript):
+        return _origin_key(node.slice)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "getlist"):
+        first = next((a for a in node.args if not isinstance(a, ast.Starred)), None)
+        return first is not None and _origin_key(first)
+    return False
 
 
-def _endpoint_may_report(tree: ast.Module, facts: EndpointFacts) -> bool:
-    """A ``WebSocketEndpoint`` class (reported even without an accept: the fix adds
-    ``on_connect``), a function endpoint that accepts, a tornado class whose own
-    ``check_origin`` allows everything."""
-    kinds = facts.kinds()
-    if "asgi-class" in kinds:
-        return True
-    if "asgi" in kinds and method_calls(tree, frozenset({"accept"})):
-        return True
-    return any(_tornado_allows_all(ep.cls) for ep in facts.of_kind("tornado") if ep.cls is not None)
+def _trivial(node: ast.AST) -> bool:
+    """None, '', b'' or the header name itself: comparing with these is not an allowlist check."""
+    return isinstance(node, ast.Constant) and (node.value is None or (
+        isinstance(node.value, (str, bytes)) and (not node.value or _origin_key(node))))
 
 
-def _server_may_report(facts: EndpointFacts) -> bool:
-    return (
-        any(_serve_without_origins(call) for call in facts.serve_calls)
-        or any(_socketio_any_origin(facts, call) for call in facts.socketio_servers)
-        or any(_channels_unvalidated(facts, call) for call in facts.channels_routers)
-    )
+def _star(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value == "*"
 
 
-def _tornado_allows_all(cls: ast.ClassDef) -> bool:
-    """The class's own ``check_origin`` returns True on every path (``_returns_true_always``);
-    an inherited one is reported on its own class."""
-    return any(
-        isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "check_origin"
-        and _ast_returns_true_always(stmt)
-        for stmt in cls.body
-    )
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _ast_returns_true_always(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    nodes = list(own_nodes(func))
+def _decisive(node: ast.AST) -> ast.AST | None:
+    """The expression whose value decides control flow: a test, or a returned value."""
+    if isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+        return node.test
+    if isinstance(node, ast.Return):
+        return node.value
+    return None
+
+
+def _signature_expressions(node: ast.AST) -> list[ast.expr]:
+    """A def's parameter defaults and annotations (where ``Depends(...)`` is written)."""
+    args = getattr(node, "args", None)
+    if args is None:
+        return []
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    return [d for d in [*args.defaults, *args.kw_defaults] if d is not None] + [
+        a.annotation for a in every if a.annotation is not None]
+
+
+def _assigned_names(body: list[ast.stmt]) -> set[str]:
+    """Plain names assigned anywhere in ``body``."""
+    return {t.id for stmt in body for a in ast.walk(stmt) if isinstance(a, ast.Assign)
+            for t in a.targets if isinstance(t, ast.Name)}
+
+
+def _assigns_any(node: ast.Assign, names: set[str]) -> bool:
+    return any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
+
+
+def _returns_true_always(fn: ast.AST) -> bool:
+    """Every ``return`` (not counting nested defs) is ``return True``, and it never raises."""
+    nodes = list(_own(fn))
     returns = [n for n in nodes if isinstance(n, ast.Return)]
     if not returns or any(isinstance(n, ast.Raise) for n in nodes):
         return False
     return all(isinstance(r.value, ast.Constant) and r.value.value is True for r in returns)
 
 
-def _serve_without_origins(call: ast.Call) -> bool:
-    """No ``**kwargs`` (they may carry origins or a hook) and no ``origins=`` other than None."""
-    if any(k.arg is None for k in call.keywords):
-        return False
-    origins = ast_keyword(call, "origins")
-    return origins is None or is_none(origins)
+def _own(fn: ast.AST) -> Iterator[ast.AST]:
+    todo = list(getattr(fn, "body", ()))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
 
 
-def _allows_any(value: ast.expr) -> bool:
+def _allows_any_origin(value: ast.AST) -> bool:
+    """socketio ``cors_allowed_origins``: ``"*"``, a list with ``"*"``, or ``[]`` (no check)."""
     if isinstance(value, (ast.List, ast.Tuple)):
-        return not value.elts or any(str_value(e) == "*" for e in value.elts)
-    return str_value(value) == "*"
+        return not value.elts or any(_star(e) for e in value.elts)
+    return _star(value)
 
 
-def _socketio_any_origin(facts: EndpointFacts, call: ast.Call) -> bool:
-    """``cors_allowed_origins`` is ``"*"``, holds ``"*"`` or is empty (also through a module-level
-    name, any of its assignments)."""
-    value = ast_keyword(call, "cors_allowed_origins")
-    if value is None:
+def _literal_allowlist(value: ast.AST | None) -> bool:
+    """A non-empty list/tuple/set display of plain strings, none of them ``"*"``."""
+    return isinstance(value, (ast.List, ast.Tuple, ast.Set)) and bool(value.elts) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value != "*" for e in value.elts)
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _positional(call: ast.Call, index: int) -> ast.expr | None:
+    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
+    return plain[index] if index < len(plain) else None
+
+
+class _Detector:
+    """One file's WS101 decisions, on the server model."""
+
+    def __init__(self, analyses: Analyses, options: Mapping[str, Any]) -> None:
+        self.analyses = analyses
+        self.options = options
+        self.server = analyses(ServerModel)
+        self.model = self.server.model
+        self.validators = frozenset(options["origin-validators"])
+        self._checks: dict[int, bool] = {}
+
+    def run(self) -> Iterator[Detection]:
+        app_checked = self._middleware_checks()
+        for ep in self.server.endpoints:
+            if ep.kind == "asgi" and not app_checked:
+                yield from self._asgi(ep)
+            elif ep.kind == "asgi-class" and not app_checked:
+                yield from self._asgi_class(ep)
+            elif ep.kind == "tornado":
+                yield from self._tornado(ep)
+        for call in self.server.serve_calls:
+            yield from self._serve(call)
+        for call in self.server.socketio_servers:
+            yield from self._socketio(call)
+        for call in self.server.channels_routers:
+            yield from self._channels(call)
+
+    # -- what counts as a check -------------------------------------------------------------------
+
+    def _qualified(self, expr: ast.AST | None) -> str | None:
+        return self.model.qualified_name(expr, self.model.scope_of(expr)) if expr is not None else None
+
+    def _validator(self, expr: ast.AST | None) -> bool:
+        return expr is not None and self._qualified(expr) in self.validators
+
+    def checked_in(self, funcs: Iterable[Scope]) -> bool:
+        every: list[Scope] = []
+        for f in funcs:
+            for g in [f, *self.server.reachable(f)]:
+                if not any(g is s for s in every):
+                    every.append(g)
+        return any(self._has_check(f) for f in every)
+
+    def _has_check(self, fn: Scope) -> bool:
+        if id(fn) not in self._checks:
+            self._checks[id(fn)] = self._find_check(fn.node)
+        return self._checks[id(fn)]
+
+    def _origin_names(self, fn: ast.AST) -> set[str]:
+        names: set[str] = set()
+        for _ in range(3):  # a few rounds of ``a = <origin>; b = urlparse(a)``
+            before = len(names)
+            for node in ast.walk(fn):
+                names.update(self._bound_origin_names(node, names))
+            if len(names) == before:
+                break
+        return names
+
+    def _bound_origin_names(self, node: ast.AST, names: set[str]) -> set[str]:
+        """Names ``node`` binds to an origin value (given the origin ``names`` known so far)."""
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            return {n for t in targets for n in _names(t)} if self._mentions(node.value, names) else set()
+        if isinstance(node, ast.If) and self._key_test(node.test):
+            # for name, value in scope["headers"]: if name == b"origin": origin = value
+            return _assigned_names(node.body)
+        return set()
+
+    @staticmethod
+    def _key_test(test: ast.AST) -> bool:
+        return isinstance(test, ast.Compare) and any(_origin_key(s) for s in [test.left, *test.comparators])
+
+    @staticmethod
+    def _mentions(expr: ast.AST, names: set[str]) -> bool:
+        return any(_origin_read(n) or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
+
+    def _find_check(self, fn: ast.AST) -> bool:
+        names = self._origin_names(fn)
+        conditions = self._conditions(fn)
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                if self._validator(node.func) or self._call_checks(node, names, conditions):
+                    return True
+            elif isinstance(node, ast.Compare) and self._comparison_checks(node, names):
+                return True
         return False
-    values = facts.module_assigns.get(value.id, [value]) if isinstance(value, ast.Name) else [value]
-    return any(_allows_any(v) for v in values)
 
+    def _comparison_checks(self, node: ast.Compare, names: set[str]) -> bool:
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)):
+                sides = (left, right)
+                if any(self._mentions(s, names) for s in sides) and not any(_trivial(s) for s in sides):
+                    return True
+            left = right
+        return False
 
-def _channels_unvalidated(facts: EndpointFacts, call: ast.Call) -> bool:
-    """``ProtocolTypeRouter`` with a ``"websocket"`` application holding no call of an origin
-    validator (the model's ``origin_validated``); every value of a repeated key is looked at."""
-    first = ast_positional(call, 0) or ast_keyword(call, "application_mapping")
-    return any(not _validated(facts, value) for value in _websocket_applications(first))
+    def _call_checks(self, node: ast.Call, names: set[str], conditions: set[int]) -> bool:
+        func = node.func
+        args = [*node.args, *(k.value for k in node.keywords)]
+        if isinstance(func, ast.Attribute) and func.attr in _MATCH_METHODS and (
+                self._mentions(func.value, names) or any(self._mentions(a, names) for a in args)):
+            return True  # origin.startswith(...), re.match(pattern, origin)
+        if not any(self._mentions(a, names) for a in args) or self._benign(node):
+            return False
+        return id(node) in conditions  # ``if not allowed(origin): ...``
 
+    def _benign(self, node: ast.Call) -> bool:
+        if self._qualified(node.func) in _BENIGN_CALLS:
+            return True
+        return isinstance(node.func, ast.Attribute) and node.func.attr in _BENIGN_METHODS
 
-def _websocket_applications(mapping: ast.expr | None) -> list[ast.expr]:
-    """The ``"websocket"`` values of ``{...}`` or ``dict(websocket=...)``."""
-    if isinstance(mapping, ast.Dict):
-        return [v for k, v in zip(mapping.keys, mapping.values) if str_value(k) == "websocket"]
-    if isinstance(mapping, ast.Call) and isinstance(mapping.func, ast.Name) and mapping.func.id == "dict":
-        return [k.value for k in mapping.keywords if k.arg == "websocket"]
-    return []
+    @staticmethod
+    def _conditions(fn: ast.AST) -> set[int]:
+        tests = [t for node in ast.walk(fn) if (t := _decisive(node)) is not None]
+        used = {n for t in tests for n in _names(t)}
+        tests += [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign) and _assigns_any(node, used)]
+        return {id(n) for t in tests for n in ast.walk(t)}
 
+    # -- dependencies and middleware -----------------------------------------------------------
 
-def _validated(facts: EndpointFacts, value: ast.expr) -> bool:
-    return any(
-        isinstance(n, ast.Call) and facts.imports.surely(n.func, CHANNELS_ORIGIN_VALIDATORS) for n in ast.walk(value)
-    )
+    def _function(self, expr: ast.AST | None) -> Scope | None:
+        if not isinstance(expr, ast.Name):
+            return None
+        found = self.model.lookup(expr.id, self.model.scope_of(expr))
+        if len(found) != 1 or found[0].kind not in ("def", "class"):
+            return None
+        return self.model.scopes.defined_by(found[0].node)
+
+    def _dependencies(self, ep: Endpoint) -> tuple[list[Scope], bool]:
+        """Same-module functions used as ``Depends()``/decorators of the endpoint or of its app
+        (``FastAPI(dependencies=...)``, ``include_router(..., dependencies=...)``); and whether
+        one of them is a configured validator."""
+        used = self._guards(ep)
+        return self._functions(used), any(self._validator(e) for e in used)
+
+    def _guards(self, ep: Endpoint) -> list[ast.expr]:
+        """What runs before the endpoint's body: its decorators (the route itself aside) and the
+        ``Depends(...)`` of its signature, decorators and app."""
+        node = ep.node
+        decorators = [d for d in getattr(node, "decorator_list", ()) if d is not ep.registration]
+        exprs: list[ast.AST] = [*_signature_expressions(node), *decorators]
+        used = [d.func if isinstance(d, ast.Call) else d for d in decorators]
+        used += [d for e in exprs for d in self._depends(e, by_keyword=True)]
+        used += [d for e in self._app_dependency_lists() for d in self._depends(e, by_keyword=False)]
+        return used
+
+    def _functions(self, exprs: list[ast.expr]) -> list[Scope]:
+        """The same-module functions ``exprs`` name."""
+        found = [self._function(e) for e in exprs]
+        return [fn for fn in found if fn is not None and fn.kind == "function"]
+
+    def _depends(self, expr: ast.AST, *, by_keyword: bool) -> Iterator[ast.expr]:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call) and self._qualified(node.func) in DEPENDS:
+                dep = _positional(node, 0) or (_keyword(node, "dependency") if by_keyword else None)
+                if dep is not None:
+                    yield dep
+
+    def _app_dependency_lists(self) -> Iterator[ast.expr]:
+        for call, scope in self.model.calls():
+            func = call.func
+            if (isinstance(func, ast.Attribute) and func.attr == "include_router") or (
+                    self.model.statement_of(call) is not None and scope is self.model.module
+                    and self.model.qualified_name(func, scope) in ASGI_APP_TYPES):
+                deps = _keyword(call, "dependencies")
+                if deps is not None:
+                    yield deps
+
+    def _middleware_checks(self) -> bool:
+        """A same-module ASGI middleware (class or function) that checks the Origin, installed
+        with ``add_middleware(X)`` or ``Middleware(X)``; or a configured validator used so."""
+        return any(self._checks_origin(mw) for mw in self._installed_middleware())
+
+    def _installed_middleware(self) -> Iterator[ast.expr]:
+        for call, _ in self.model.calls():
+            is_mw = (isinstance(call.func, ast.Attribute) and call.func.attr == "add_middleware") or (
+                self._qualified(call.func) in _MIDDLEWARE_CLASSES)
+            first = _positional(call, 0) if is_mw else None
+            if first is not None:
+                yield first
+
+    def _checks_origin(self, expr: ast.expr) -> bool:
+        """A configured validator, or a same-module function or class (its methods) with a check."""
+        if self._validator(expr):
+            return True
+        target = self._function(expr)
+        return target is not None and self.checked_in(self._code_of(target))
+
+    def _code_of(self, target: Scope) -> list[Scope]:
+        """A function itself; a class's methods (its same-module bases' included)."""
+        if target.kind != "class":
+            return [target]
+        return [s for c in self.model.class_chain(target) for s in c.children if s.kind == "function"]
+
+    # -- the allowlist of a fix --------------------------------------------------------------------
+
+    def allowlist(self) -> tuple[str, tuple[tuple[str, str | None], ...], tuple[str, ...]]:
+        option = str(self.options["allowed-origins"]).strip()
+        if option:
+            imported = str(self.options["allowed-origins-import"]).strip()
+            imports: tuple[tuple[str, str | None], ...] = ()
+            if imported:
+                mod, _, obj = imported.rpartition(".")
+                imports = ((mod, obj),) if mod else ((obj, None),)
+            return option, imports, ()
+        for call, scope in self.model.calls():
+            first = _positional(call, 0)
+            if scope is self.model.module and first is not None and self._qualified(first) in CORS_MIDDLEWARE:
+                allow = self._cors_origins(call)
+                if allow is not None:
+                    return allow, (), ()
+        return "WS_ALLOWED_ORIGINS", (("os", None),), (ENV_CONSTANT,)
+
+    def _cors_origins(self, call: ast.Call) -> str | None:
+        """``allow_origins=`` as source text: a module-level name bound once to something without
+        ``"*"``, or a literal list of strings without ``"*"``."""
+        value = _keyword(call, "allow_origins")
+        if isinstance(value, ast.Name):
+            bound = self.model.module.bindings.get(value.id, ())
+            one = bound[0].value if len(bound) == 1 else None
+            return value.id if one is not None and not any(_star(n) for n in ast.walk(one)) else None
+        return self.analyses.segment(value) if value is not None and _literal_allowlist(value) else None
+
+    def _span(self, node: ast.AST) -> Span:
+        a = self.analyses
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        return ((line, a.char_column(line, node.col_offset)),  # type: ignore[attr-defined]
+                (end_line, a.char_column(end_line, node.end_col_offset or 0)))  # type: ignore[attr-defined]
+
+    def _plan(self, kind: str, ws: str = "", anchors: tuple[Span, ...] = ()) -> _Plan:
+        allow, imports, statements = self.allowlist()
+        return _Plan(kind, allow, imports, statements, ws, anchors)
+
+    # -- ASGI endpoints -----------------------------------------------------------------------------
+
+    def _handler_statement(self, node: ast.AST, fn: Scope) -> ast.stmt | None:
+        """The statement of ``fn``'s own body that holds ``node``."""
+        current: ast.AST | None = node
+        while current is not None:
+            if isinstance(current, ast.stmt) and self.server.function_of(current) is fn:
+                return current
+            current = self.server.parent(current)
+        return None
+
+    def _used_in(self, fn: Scope) -> bool:
+        """A receive or send on the connection in the endpoint itself: Starlette refuses both
+        before ``accept()``, so the app accepted it (in code this module may not show)."""
+        return any(s.function is fn and s.kind in ("receive", "send") and not getattr(s, "callback", False)
+                   for s in self.server.sites)
+
+    def _anchors(self, reached: list[tuple[Site, tuple[ast.Call, ...]]], fn: Scope) -> list[ast.stmt]:
+        """The statements of ``fn`` before which a guard goes: each holding an accept, or the
+        call that leads to one (``await manager.connect(websocket)``)."""
+        anchors: list[ast.stmt] = []
+        for site, chain in reached:
+            stmt = self._handler_statement(chain[0] if chain else site.node, fn)
+            if stmt is not None and not any(stmt is a for a in anchors):
+                anchors.append(stmt)
+        return anchors
+
+    def _guard_plan(self, kind: str, fn: Scope, ws: str, anchors: list[ast.stmt]) -> _Plan | None:
+        if not anchors or not ws or not isinstance(fn.node, ast.AsyncFunctionDef):
+            return None
+        return self._plan(kind, ws, tuple(self._span(a) for a in anchors))
+
+    def _guards_visible(self, ep: Endpoint) -> bool:
+        """Every dependency and decorator of the endpoint is code of this module: when the accept
+        happens elsewhere, a guard elsewhere (``Depends(check_origin)`` imported) may check too."""
+        return all(self._function(g) is not None for g in self._guards(ep))
+
+    def _asgi(self, ep: Endpoint) -> Iterator[Detection]:
+        fn = ep.handlers[0]
+        reached = self.server.accepts_reached(fn)
+        if not reached and not (self._used_in(fn) and self._guards_visible(ep)):
+            return
+        deps, validated = self._dependencies(ep)
+        if validated or self.checked_in([fn, *deps]):
+            return
+        ws = ep.roots[0][1] if ep.roots else ""
+        plan = self._guard_plan("function", fn, ws, self._anchors(reached, fn))
+        yield detect_at(
+            self.analyses, ep.node,
+            f"WebSocket endpoint `{fn.name}` accepts the handshake without checking the "
+            "Origin header (cross-site WebSocket hijacking)",
+            fixable=plan is not None, data=plan,
+        )
+
+    def _abstract(self, ep: Endpoint, cls: Scope) -> bool:
+        """A class found by its base only, that another class of the module derives from: its
+        subclasses are the endpoints."""
+        return ep.registration is None and any(
+            isinstance(b, ast.Name) and b.id == cls.name
+            for c in self.model.classes().values() for b in getattr(c.node, "bases", ()))
+
+    def _class_accepts(self, ep: Endpoint) -> list[tuple[Site, tuple[ast.Call, ...]]]:
+        return [found for h in ep.handlers for found in self.server.accepts_reached(h)]
+
+    def _asgi_class(self, ep: Endpoint) -> Iterator[Detection]:
+        cls = self.model.scopes.defined_by(ep.node)
+        if cls is None or self._abstract(ep, cls) or self.checked_in(ep.handlers):
+            return
+        message = (f"WebSocketEndpoint `{cls.name}` accepts the handshake without checking the Origin header "
+                   "(cross-site WebSocket hijacking)")
+        connect = ep.methods.get("on_connect")
+        if connect is None:  # the framework accepts; the fix adds an on_connect that checks
+            yield detect_at(self.analyses, ep.node, message, fixable=True, data=self._plan("on_connect"))
+            return
+        own = connect.parent is cls  # a fix edits the class's own on_connect, not an inherited one
+        accepts = self._class_accepts(ep)
+        if not own and not accepts:
+            return
+        ws = next((p for f, p in ep.roots if f is connect), "")
+        plan = self._guard_plan("class", connect, ws, self._anchors(accepts, connect)) if own else None
+        yield detect_at(self.analyses, ep.node, message, fixable=plan is not None, data=plan)
+
+    # -- tornado, websockets, socketio, channels ------------------------------------------------------
+
+    def _tornado(self, ep: Endpoint) -> Iterator[Detection]:
+        fn = ep.methods.get("check_origin")
+        if fn is None or fn.parent is None or fn.parent.node is not ep.node:
+            return  # an inherited check_origin is reported on its own class
+        if _returns_true_always(fn.node):
+            yield detect_at(self.analyses, fn.node,
+                            "tornado `check_origin` returns True for every origin: any web page can open this "
+                            "socket (cross-site WebSocket hijacking)")
+
+    def _serve(self, call: ast.Call) -> Iterator[Detection]:
+        origins = _keyword(call, "origins")
+        if self._hooked(call) or (origins is not None and not _is_none(origins)):
+            return
+        handlers = [ep.handlers[0] for ep in self.server.endpoints if ep.server_call is call and ep.handlers]
+        if handlers and self.checked_in(handlers[:1]):
+            return
+        yield detect_at(self.analyses, call,
+                        "websockets `serve()` without `origins=` accepts handshakes from any web page "
+                        "(cross-site WebSocket hijacking)", fixable=True, data=self._plan("serve"))
+
+    def _hooked(self, call: ast.Call) -> bool:
+        """``**kwargs`` (they may carry origins or a hook), or a ``process_request=``... hook
+        that is not known to skip the check."""
+        if any(k.arg is None for k in call.keywords):
+            return True
+        hooks = [k.value for k in call.keywords if k.arg in _SERVE_HOOKS]
+        return bool(hooks) and not all(self._hook_unchecked(h) for h in hooks)
+
+    def _hook_unchecked(self, hook: ast.expr) -> bool:
+        """A hook that is a same-module function (or class) without an origin check; unknown
+        hooks get the benefit of the doubt."""
+        if self._validator(hook):
+            return False
+        target = self._function(hook)
+        return target is not None and not self.checked_in(self._code_of(target))
+
+    def _socketio(self, call: ast.Call) -> Iterator[Detection]:
+        value = _keyword(call, "cors_allowed_origins")
+        if value is None:
+            return
+        if isinstance(value, ast.Name):
+            bound = self.model.lookup(value.id, self.model.scope_of(value))
+            values = [b.value for b in bound if b.value is not None]
+            value = values[-1] if values else value
+        if not _allows_any_origin(value):
+            return
+        empty = isinstance(value, (ast.List, ast.Tuple)) and not value.elts
+        yield detect_at(
+            self.analyses, call,
+            "socketio server with `cors_allowed_origins` "
+            + ("= [] (origin check disabled)" if empty else "allowing every origin")
+            + ": any web page can connect (cross-site WebSocket hijacking)",
+        )
+
+    def _channels(self, call: ast.Call) -> Iterator[Detection]:
+        value = self._websocket_application(call)
+        if value is None or self._validates(value):
+            return
+        if isinstance(value, ast.Name):  # application = ...; ProtocolTypeRouter({"websocket": application})
+            bound = self.model.module.bindings.get(value.id, ())
+            if any(b.value is not None and self._validates(b.value) for b in bound):
+                return
+        yield detect_at(self.analyses, call,
+                        "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
+                        "any web page can connect (cross-site WebSocket hijacking)")
+
+    def _websocket_application(self, call: ast.Call) -> ast.expr | None:
+        """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when
+        repeated) or of ``ProtocolTypeRouter(dict(websocket=...))``."""
+        mapping = _positional(call, 0) or _keyword(call, "application_mapping")
+        if isinstance(mapping, ast.Dict):
+            found = [v for k, v in zip(mapping.keys, mapping.values)
+                     if isinstance(k, ast.Constant) and k.value == "websocket"]
+            return found[-1] if found else None
+        if isinstance(mapping, ast.Call) and self._qualified(mapping.func) == "builtins.dict":
+            return _keyword(mapping, "websocket")
+        return None
+
+    def _validates(self, expr: ast.AST) -> bool:
+        return any(isinstance(n, ast.Call) and (self._qualified(n.func) in CHANNELS_ORIGIN_VALIDATORS
+                                                or self._validator(n.func)) for n in ast.walk(expr))
