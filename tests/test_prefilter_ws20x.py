@@ -2,8 +2,8 @@
 
 Each positive case is checked twice: the full rule (prefilter bypassed) reports on it, and
 ``wants`` says yes. Each negative case: the full rule finds nothing and ``wants`` says no (the file
-never reaches libcst). WS204 decides on the semantic model and has no prefilter: its cases
-live in ``tests/rules/test_ws204.py``.
+never reaches libcst). WS204 and WS205 decide on the semantic model and have no prefilter: their
+cases live in ``tests/rules/test_ws204.py`` and ``tests/rules/test_ws205.py``.
 """
 
 from __future__ import annotations
