@@ -306,10 +306,8 @@ def _bandit_table(table: Mapping[str, Any], where: str) -> dict[str, tuple[str, 
 BANDIT_INI = ".bandit"
 
 
-def _read_bandit_ini(file: Path) -> dict[str, Any]:
-    """A ``.bandit`` INI file's ``[bandit]`` section as a ``[tool.bandit]`` table: ``skips`` and
-    ``tests`` are comma-separated ids (brackets allowed, lines may continue), ``exclude`` paths
-    are read as ``exclude_dirs``. Bandit finds this file in the scanned project's root."""
+def _bandit_section(file: Path) -> Any:
+    """The ``[bandit]`` section of a ``.bandit`` INI file (None without one); errors name the file."""
     import configparser
 
     parser = configparser.ConfigParser()
@@ -321,16 +319,25 @@ def _read_bandit_ini(file: Path) -> dict[str, Any]:
         raise ConfigError(f"{file}: config is not valid UTF-8") from None
     except configparser.Error as exc:
         raise ConfigError(f"{file}: malformed INI: {' '.join(str(exc).split())}") from None
-    if not parser.has_section("bandit"):
+    return parser["bandit"] if parser.has_section("bandit") else None
+
+
+def _ini_list(value: str) -> list[str]:
+    """An INI list as bandit writes it: comma-separated, brackets allowed, lines may continue."""
+    raw = value.replace("[", "").replace("]", "").replace("\n", ",")
+    items = (v.strip().strip("'\"").removesuffix("/*") for v in raw.split(","))
+    return [v for v in items if v]
+
+
+def _read_bandit_ini(file: Path) -> dict[str, Any]:
+    """A ``.bandit`` INI file's ``[bandit]`` section as a ``[tool.bandit]`` table: ``skips`` and
+    ``tests`` as they are, ``exclude`` paths as ``exclude_dirs``. Bandit finds this file in the
+    scanned project's root."""
+    section = _bandit_section(file)
+    if section is None:
         return {}
-    section = parser["bandit"]
-
-    def items(key: str) -> list[str]:
-        raw = section.get(key, "").replace("[", "").replace("]", "").replace("\n", ",")
-        return [v.strip().strip("'\"").removesuffix("/*") for v in raw.split(",") if v.strip().strip("'\"")]
-
-    table: dict[str, Any] = {key: items(key) for key in ("skips", "tests") if key in section}
-    excluded = [d for key in ("exclude", "exclude_dirs") for d in items(key)]
+    table: dict[str, Any] = {key: _ini_list(section[key]) for key in ("skips", "tests") if key in section}
+    excluded = [d for key in ("exclude", "exclude_dirs") if key in section for d in _ini_list(section[key])]
     if excluded:
         table["exclude_dirs"] = excluded
     return table
@@ -430,10 +437,13 @@ def load_file(file: Path, rules: RulesLoader) -> Config:
         table = data  # a dedicated config file holds the table at top level
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [tool.wsrefactor] must be a table")
+    return parse_table(table, where, Path(file).resolve().parent, rules, _or_bandit_ini(bandit, file))
+
+
+def _or_bandit_ini(bandit: Any, file: Path) -> Any:
+    """``[tool.bandit]`` when the file has one, else a ``.bandit`` file beside it, if any."""
     ini = Path(file).resolve().parent / BANDIT_INI
-    if bandit is None and ini.is_file():
-        bandit = _read_bandit_ini(ini)
-    return parse_table(table, where, Path(file).resolve().parent, rules, bandit)
+    return _read_bandit_ini(ini) if bandit is None and ini.is_file() else bandit
 
 
 def common_start(paths: Sequence[str]) -> Path:

@@ -542,12 +542,8 @@ def project_fix_edits(
 ) -> list[ProjectItem]:
     """Each cross-file fix's text edits, file by file, as ``fix`` would apply that fix alone to
     the files as they are: for a report that carries edits (JSON, SARIF), from ``check`` and from
-    ``merge`` alike. New files the fix would create are whole-file insertions under
-    ``other_files``. A fix that cannot be applied (a file missing or that would not parse) is
+    ``merge`` alike. A fix that cannot be applied (a file missing or that would not parse) is
     reported as not planned, never with partial edits."""
-    from wsrefactor.fixes import text_edits
-    from wsrefactor.model import Edit
-
     planned: dict[int, FixInfo] = {}  # the copies of one group carry the same edit
     out: list[ProjectItem] = []
     for finding, edit in project:
@@ -555,26 +551,42 @@ def project_fix_edits(
             out.append((finding, edit))
             continue
         if id(edit) not in planned:
-            per_file: dict[str, tuple[Edit, ...]] = {}
-            try:
-                for path, payloads in sorted(_payloads_by_path([(finding.code, edit)]).items()):
-                    result = result_for(path)
-                    if result is None:
-                        raise SourceError("not analysed in this run")
-                    before = (result.source or read_source(path)).text
-                    per_file[path] = text_edits(before, _apply_payloads(path, result, payloads, rules))
-            except SourceError:
-                planned[id(edit)] = replace(finding.fix, planned=False)
-            else:
-                for path, text in edit.new_files:
-                    per_file[path] = (Edit(1, 1, 1, 1, text),)
-                planned[id(edit)] = replace(finding.fix, edits=(), other_files=tuple(sorted(per_file.items())))
-        info = planned[id(edit)]
-        if info.planned:
-            own = dict(info.other_files).get(finding.path, ())
-            info = replace(info, edits=own, other_files=tuple((p, e) for p, e in info.other_files if p != finding.path))
-        out.append((replace(finding, fix=info), edit))
+            planned[id(edit)] = _plan_project_fix(finding.code, finding.fix, edit, result_for, rules)
+        out.append((replace(finding, fix=_seen_from(planned[id(edit)], finding.path)), edit))
     return out
+
+
+def _plan_project_fix(
+    code: str, info: FixInfo, edit: ProjectEdit, result_for: Callable[[str], FileResult | None],
+    rules: Mapping[str, type[Rule]],
+) -> FixInfo:
+    """The fix's edits in every file it touches (``other_files``); new files it would create are
+    whole-file insertions."""
+    from wsrefactor.fixes import text_edits
+    from wsrefactor.model import Edit
+
+    per_file: dict[str, tuple[Edit, ...]] = {}
+    try:
+        for path, payloads in sorted(_payloads_by_path([(code, edit)]).items()):
+            result = result_for(path)
+            if result is None:
+                raise SourceError("not analysed in this run")
+            before = (result.source or read_source(path)).text
+            per_file[path] = text_edits(before, _apply_payloads(path, result, payloads, rules))
+    except SourceError:
+        return replace(info, planned=False)
+    for path, text in edit.new_files:
+        per_file[path] = (Edit(1, 1, 1, 1, text),)
+    return replace(info, edits=(), other_files=tuple(sorted(per_file.items())))
+
+
+def _seen_from(info: FixInfo, path: str) -> FixInfo:
+    """A planned cross-file fix as the finding in ``path`` reports it: its own file's edits in
+    ``edits``, the other files' in ``other_files``."""
+    if not info.planned:
+        return info
+    own = dict(info.other_files).get(path, ())
+    return replace(info, edits=own, other_files=tuple((p, e) for p, e in info.other_files if p != path))
 
 
 def _apply_project_edits(
