@@ -573,7 +573,7 @@ def _gate_result(item: Mapping[str, Any], rule_index: Mapping[str, int]) -> dict
         "level": "error",
         "message": {"text": gate_message(item)},
     }
-    path = item.get("path")
+    path = str(item.get("path") or "")  # every item but the average names its file
     if path:
         location: dict[str, Any] = {"artifactLocation": artifact_location(path)}
         region = gate_region(item)
