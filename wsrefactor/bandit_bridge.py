@@ -6,7 +6,7 @@ the report. Bandit honours its own ``# nosec`` comments while testing.
 
 The per-file step is ``BanditManager._parse_file`` minus the work nobody reads here, with the
 same tests, test order, node attributes, contexts and ``# nosec`` semantics (pinned against the
-real ``bandit -f json`` by ``tests/test_bandit_equivalence.py``):
+real ``bandit -f json`` by ``tests/engine/test_bandit_equivalence.py``):
 
 * ``# nosec`` lines come from bandit's own tokenize loop, skipped when the text has no
   ``nosec`` at all (every comment then maps to ``None``, which bandit treats as no comment);

@@ -5,7 +5,7 @@ columns; on a file with a finding near the top that is mostly wasted. Here the s
 runs one top-level statement at a time, in order and on one state, and stops once every node
 asked for so far has its position; a later node resumes where it stopped. Because the code
 before a node is generated exactly as in the full pass, every position is identical
-(``tests/test_positions.py``). A node outside the statements (the module itself) falls back to
+(``tests/engine/test_positions.py``). A node outside the statements (the module itself) falls back to
 libcst's full provider. The piecewise generation reads libcst internals, all through
 ``wsrefactor/compat/libcst.py`` (``PositionRecorder``).
 """

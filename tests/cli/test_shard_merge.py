@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import REPO
 from wsrefactor.cli import _register_optional_commands, app
 from wsrefactor.shard import select, shard_of
 
-REPO = Path(__file__).resolve().parent.parent
 _register_optional_commands()
 
 SERVICE = '''"""Service {i}."""
