@@ -267,8 +267,9 @@ def _statement_key(stmt: cst.SimpleStatementLine) -> tuple[str, int, bool]:
     small = stmt.body[0]
     if isinstance(small, cst.ImportFrom):
         return _dotted(small.module), len(small.relative), True
-    assert isinstance(small, cst.Import), "a one-import line"
-    return _dotted(small.names[0].name), 0, False
+    if isinstance(small, cst.Import):
+        return _dotted(small.names[0].name), 0, False
+    raise ValueError("not a one-import line")
 
 
 def _module_key(module: str, level: int, style: ImportStyle) -> tuple[Any, ...]:
@@ -340,7 +341,8 @@ def _merged_aliases(
 def _parse_line(module: cst.Module, text: str) -> cst.SimpleStatementLine:
     """One simple statement line (an import) parsed with the module's settings."""
     stmt = cst.parse_statement(text, config=module.config_for_parsing)
-    assert isinstance(stmt, cst.SimpleStatementLine), text
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        raise ValueError(f"not a simple statement: {text!r}")
     return stmt
 
 
@@ -644,18 +646,28 @@ def _plain_imports(lines: Sequence[cst.SimpleStatementLine]) -> list[tuple[str, 
     or a star (those are left as written)."""
     wanted: list[tuple[str, str | None]] = []
     for stmt in lines:
-        small = stmt.body[0]
-        if isinstance(small, cst.ImportFrom):
-            if small.relative or isinstance(small.names, cst.ImportStar) or any(a.asname for a in small.names):
-                return None
-            wanted.extend((_dotted(small.module), _dotted(a.name)) for a in small.names)
-        elif isinstance(small, cst.Import):
-            if any(a.asname for a in small.names):
-                return None
-            wanted.extend((_dotted(a.name), None) for a in small.names)
-        else:
+        pairs = _plain_pairs(stmt.body[0])
+        if pairs is None:
             return None
+        wanted.extend(pairs)
     return wanted
+
+
+def _plain_pairs(small: cst.BaseSmallStatement) -> list[tuple[str, str | None]] | None:
+    """One import's ``(module, name)`` pairs; None unless it is plain (absolute, unaliased, no star)."""
+    if isinstance(small, cst.ImportFrom):
+        names = small.names
+        if small.relative or isinstance(names, cst.ImportStar) or _aliased(names):
+            return None
+        module = _dotted(small.module)
+        return [(module, _dotted(a.name)) for a in names]
+    if isinstance(small, cst.Import) and not _aliased(small.names):
+        return [(_dotted(a.name), None) for a in small.names]
+    return None
+
+
+def _aliased(names: Sequence[cst.ImportAlias]) -> bool:
+    return any(a.asname for a in names)
 
 
 def organize_new_module(text: str, path: str | None = None) -> str:

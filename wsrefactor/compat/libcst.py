@@ -37,12 +37,10 @@ UPPER = "1.10"
 def child_fields(cls: type[cst.CSTNode]) -> tuple[str, ...] | None:
     """Fields holding children, in the order libcst visits them (None: order unknown, e.g. a
     stripped install without sources)."""
-    method = getattr(cls, "_visit_and_replace_children", None)
-    if method is None:
-        return None
     try:
+        method = cls._visit_and_replace_children
         tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
-    except (OSError, TypeError, SyntaxError):
+    except (AttributeError, OSError, TypeError, SyntaxError):
         return None
     calls = sorted(
         (
