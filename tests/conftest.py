@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Whole folders and modules marked ``slow`` (``python -m pytest -m "not slow"`` leaves them out):
 # end-to-end runs, behaviour tests that run real apps or fixed packages, property tests, and
-# modules that run another tool (ruff, bandit) on every fixture. A single slow test elsewhere
+# modules that run another tool (ruff, bandit) on every fixture or every rule on real projects. A single slow test elsewhere
 # carries ``@pytest.mark.slow`` itself. Paths are relative to the repository, with ``/``.
 SLOW_PATHS = (
     "tests/e2e/",
@@ -23,6 +23,8 @@ SLOW_PATHS = (
     "tests/cli/test_interrupt.py",
     "tests/cli/test_interactive.py",
     "tests/test_ws203_behaviour.py",
+    # every rule with and without its prefilter on real framework code (goes with the prefilters)
+    "tests/test_prefilter_soundness.py",
 )
 
 
