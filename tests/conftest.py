@@ -10,9 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Whole folders and modules marked ``slow`` (``python -m pytest -m "not slow"`` leaves them out):
-# end-to-end runs, behaviour tests that run real apps or fixed packages, property tests, and
-# modules that run another tool (ruff, bandit) on every fixture or every rule on real projects. A single slow test elsewhere
-# carries ``@pytest.mark.slow`` itself. Paths are relative to the repository, with ``/``.
+# end-to-end runs, behaviour tests that run real apps or fixed packages, property tests, modules
+# that run another tool (ruff, bandit) on every fixture or every rule on real projects. A single
+# slow test elsewhere carries ``@pytest.mark.slow`` itself. Paths: from the repository, ``/``.
 SLOW_PATHS = (
     "tests/e2e/",
     "tests/apps/",
