@@ -10,7 +10,7 @@
 3. ``wsrefactor fix --unsafe-fixes --select WS --no-cache``: every changed file still compiles;
 4. the same fix with ``--diff`` again: exit 0 and empty (fixing is idempotent).
 
-Prints the counts and the seconds of each phase. ``tests/test_corpus.py`` runs the same
+Prints the counts and the seconds of each phase. ``tests/e2e/test_corpus.py`` runs the same
 functions on a ~150-file subset.
 """
 

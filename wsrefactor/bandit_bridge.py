@@ -6,7 +6,7 @@ the report. Bandit honours its own ``# nosec`` comments while testing.
 
 The per-file step is ``BanditManager._parse_file`` minus the work nobody reads here, with the
 same tests, test order, node attributes, contexts and ``# nosec`` semantics (pinned against the
-real ``bandit -f json`` by ``tests/test_bandit_equivalence.py``):
+real ``bandit -f json`` by ``tests/engine/test_bandit_equivalence.py``):
 
 * ``# nosec`` lines come from bandit's own tokenize loop, skipped when the text has no
   ``nosec`` at all (every comment then maps to ``None``, which bandit treats as no comment);
@@ -19,6 +19,8 @@ real ``bandit -f json`` by ``tests/test_bandit_equivalence.py``):
 
 Bandit sees the file's own bytes: text with a non-UTF-8 coding cookie is re-encoded with it (it
 was once re-encoded as UTF-8, which put columns after non-ASCII characters off from the CLI's).
+
+Every bandit internal used here comes through ``wsrefactor/compat/bandit.py``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from __future__ import annotations
 import ast
 import copy
 import io
-import logging
 import tokenize
 import warnings
 from functools import lru_cache
 from typing import Any
 
+from wsrefactor.compat import bandit as compat
 from wsrefactor.model import Finding, Severity
 from wsrefactor.selection import Selection
 
@@ -56,7 +58,7 @@ class _LeanTester:
     def _get_nosecs_from_contexts(self, context: dict[str, Any], test_result: Any = None) -> Any:
         if not self.nosec_lines:  # bandit's answer for a file without any nosec comment
             return None
-        return super()._get_nosecs_from_contexts(context, test_result)  # type: ignore[misc]
+        return compat.visitor_parts().tester._get_nosecs_from_contexts(self, context, test_result)
 
 
 class _LeanVisitor:
@@ -64,6 +66,7 @@ class _LeanVisitor:
 
     Bandit's class attributes come in from ``_visitor_class``: ``tester_class``, ``node_visits``
     (node types with a ``visit_*`` method), ``linerange`` and ``namespace_split`` (its utils).
+    The instance attributes below are set by ``BanditNodeVisitor.__init__``.
     """
 
     tester_class: Any
@@ -71,8 +74,17 @@ class _LeanVisitor:
     linerange: Any
     namespace_split: Any
 
+    fname: str
+    fdata: Any
+    imports: set[str]
+    import_aliases: dict[str, str]
+    namespace: str
+    metrics: Any
+    context: dict[str, Any]
+
     def __init__(self, fname: str, fdata: Any, metaast: Any, testset: Any, nosec_lines: dict[int, Any]) -> None:
-        super().__init__(fname, fdata, metaast, testset, False, nosec_lines, _NoMetrics())  # type: ignore[call-arg]
+        # BanditNodeVisitor.__init__ (the next class in the mixed class's order)
+        compat.visitor_parts().visitor.__init__(self, fname, fdata, metaast, testset, False, nosec_lines, _NoMetrics())
         self.tester = self.tester_class(testset, False, nosec_lines, self.metrics)
         # Node types the walk enters: those with a visit_* method, or with at least one test.
         self.active = self.node_visits | {name for name, tests in testset.tests.items() if tests}
@@ -134,15 +146,13 @@ class _LeanVisitor:
 def _visitor_class() -> Any:
     """Bandit's visitor and tester with the lean parts mixed in, once per process (bandit is
     imported only when it runs)."""
-    from bandit.core import node_visitor, tester
-    from bandit.core import utils as b_utils
-
-    base = node_visitor.BanditNodeVisitor
+    parts = compat.visitor_parts()
+    base = parts.visitor
     return type("LeanBanditVisitor", (_LeanVisitor, base), {
-        "tester_class": type("LeanBanditTester", (_LeanTester, tester.BanditTester), {}),
+        "tester_class": type("LeanBanditTester", (_LeanTester, parts.tester), {}),
         "node_visits": frozenset(name[len("visit_"):] for name in dir(base) if name.startswith("visit_")),
-        "linerange": staticmethod(b_utils.linerange),
-        "namespace_split": staticmethod(b_utils.namespace_path_split),
+        "linerange": staticmethod(parts.linerange),
+        "namespace_split": staticmethod(parts.namespace_split),
     })
 
 
@@ -164,30 +174,21 @@ def _linked_children(node: ast.AST) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _manager() -> Any:
-    from bandit.core import config as b_config
-    from bandit.core import manager as b_manager
-
-    logging.getLogger("bandit").setLevel(logging.CRITICAL)
-    return b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
-
-
-@lru_cache(maxsize=1)
 def _bidi_free_tests() -> tuple[Any, tuple[str, ...]]:
     """The manager's test set without trojansource, and the characters that plugin looks for."""
-    tests = _manager().b_ts
-    try:
-        from bandit.plugins import trojansource
-    except ImportError:
+    tests = compat.manager().b_ts
+    plugin = compat.trojansource()
+    if plugin is None:
         return tests, ()
+    check, characters = plugin
     lean = copy.copy(tests)
-    lean.tests = {k: [t for t in v if t is not trojansource.trojansource] for k, v in tests.tests.items()}
-    return lean, tuple(trojansource.BIDI_CHARACTERS)
+    lean.tests = {k: [t for t in v if t is not check] for k, v in tests.tests.items()}
+    return lean, characters
 
 
 def _tests_for(text: str) -> Any:
     lean, bidi = _bidi_free_tests()
-    return lean if bidi and not any(c in text for c in bidi) else _manager().b_ts
+    return lean if bidi and not any(c in text for c in bidi) else compat.manager().b_ts
 
 
 def _source_bytes(text: str) -> bytes:
@@ -202,17 +203,15 @@ def _source_bytes(text: str) -> bytes:
         return data
 
 
-def _nosec_lines(text: str, data: bytes) -> dict[int, Any]:
+def _nosec_lines(text: str, data: bytes) -> dict[int, set[str] | None]:
     """Bandit's ``# nosec`` map (line -> tests to skip, empty for all), as ``_parse_file`` builds it."""
     if "nosec" not in text:
         return {}
-    from bandit.core.manager import _parse_nosec_comment
-
-    nosec_lines: dict[int, Any] = {}
+    nosec_lines: dict[int, set[str] | None] = {}
     try:
         for toktype, tokval, (lineno, _), _, _ in tokenize.tokenize(io.BytesIO(data).readline):
             if toktype == tokenize.COMMENT:
-                nosec_lines[lineno] = _parse_nosec_comment(tokval)
+                nosec_lines[lineno] = compat.parse_nosec_comment(tokval)
     except tokenize.TokenError:
         pass
     return nosec_lines
@@ -231,7 +230,7 @@ def bandit_issues(path: str, text: str, tree: ast.Module | None = None) -> list[
     ``tree``, when given, must be ``ast.parse(text)`` untouched; bandit adds ``_bandit_*``
     attributes to its nodes.
     """
-    manager = _manager()
+    manager = compat.manager()
     data = _source_bytes(text)
     try:
         nosec_lines = _nosec_lines(text, data)
@@ -274,7 +273,4 @@ def _finding(path: str, issue: Any, lines: list[str]) -> Finding:
 
 def bandit_tests() -> list[tuple[str, str]]:
     """(code, name) of every bandit check available, for ``wsrefactor rules``."""
-    from bandit.core import extension_loader
-
-    mgr = extension_loader.MANAGER
-    return sorted((p.plugin._test_id, p.name) for p in mgr.plugins)
+    return sorted((code, name) for code, name, _ in compat.plugins())

@@ -13,12 +13,20 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypedDict
 
 from wsrefactor.model import Finding
 
 VERSION = 1
+
+
+class BaselineData(TypedDict):
+    """A baseline file: its format version and fingerprint -> {code, path, message, count}."""
+
+    version: int
+    entries: dict[str, dict[str, object]]
 
 
 class BaselineFileError(Exception):
@@ -34,7 +42,7 @@ def fingerprint(finding: Finding, root: str) -> str:
     return digest[:24]
 
 
-def build(findings: Iterable[Finding], root: str) -> dict[str, object]:
+def build(findings: Iterable[Finding], root: str) -> BaselineData:
     counts: Counter[str] = Counter()
     described: dict[str, dict[str, object]] = {}
     for f in findings:
@@ -45,7 +53,7 @@ def build(findings: Iterable[Finding], root: str) -> dict[str, object]:
     return {"version": VERSION, "entries": entries}
 
 
-def save(path: str | Path, data: dict[str, object]) -> None:
+def save(path: str | Path, data: Mapping[str, object]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=f".{target.name}.", suffix=".tmp")

@@ -104,7 +104,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeGuard, Union
 
 from radon.complexity import cc_rank
 
@@ -357,12 +357,14 @@ def _baseline_record(path: str, key: Any, record: Any) -> tuple[int, int]:
     if not isinstance(record, Mapping):
         raise BaselineError(f"baseline record {path}::{key} must be an object")
     cc, length = record.get("cc"), record.get("length")
-    for value in (cc, length):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BaselineError(
-                f"baseline record {path}::{key} needs integer 'cc' and 'length'"
-            )
-    return cc, length
+    if _count(cc) and _count(length):
+        return cc, length
+    raise BaselineError(f"baseline record {path}::{key} needs integer 'cc' and 'length'")
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """A non-negative int (JSON's true/false are not counts)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _baseline_file_entries(path: Any, functions: Any) -> dict[str, tuple[int, int]]:

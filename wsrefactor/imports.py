@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard, Union
 
 import libcst as cst
 
@@ -29,6 +29,8 @@ except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib  # type: ignore[no-redef]
 
 FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
+# What ``Module.body`` holds (libcst's ``BaseStatement`` does not declare ``leading_lines``).
+Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
 
@@ -252,7 +254,7 @@ def _dotted(node: cst.BaseExpression | None) -> str:
     return ""
 
 
-def is_import_line(stmt: cst.CSTNode) -> bool:
+def is_import_line(stmt: object) -> TypeGuard[cst.SimpleStatementLine]:
     return (
         isinstance(stmt, cst.SimpleStatementLine)
         and len(stmt.body) == 1
@@ -265,7 +267,9 @@ def _statement_key(stmt: cst.SimpleStatementLine) -> tuple[str, int, bool]:
     small = stmt.body[0]
     if isinstance(small, cst.ImportFrom):
         return _dotted(small.module), len(small.relative), True
-    return _dotted(small.names[0].name), 0, False  # type: ignore[union-attr]
+    if isinstance(small, cst.Import):
+        return _dotted(small.names[0].name), 0, False
+    raise ValueError("not a one-import line")
 
 
 def _module_key(module: str, level: int, style: ImportStyle) -> tuple[Any, ...]:
@@ -304,13 +308,15 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
     )
 
 
+def _imports_only(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
 def leading_block(body: Sequence[cst.BaseStatement]) -> tuple[int, int]:
     """``[start, end)`` of the leading import block (after the module docstring)."""
     start = 1 if body and _is_docstring(body[0]) else 0
     end = start
-    while end < len(body) and isinstance(body[end], cst.SimpleStatementLine) and all(
-        isinstance(s, (cst.Import, cst.ImportFrom)) for s in body[end].body  # type: ignore[attr-defined]
-    ):
+    while end < len(body) and _imports_only(body[end]):
         end += 1
     return start, end
 
@@ -332,12 +338,20 @@ def _merged_aliases(
     return [*out, merged[-1].with_changes(comma=aliases[-1].comma)]
 
 
-def _wrapped(module: cst.Module, small: cst.ImportFrom, aliases: Sequence[cst.ImportAlias]) -> cst.BaseStatement:
+def _parse_line(module: cst.Module, text: str) -> cst.SimpleStatementLine:
+    """One simple statement line (an import) parsed with the module's settings."""
+    stmt = cst.parse_statement(text, config=module.config_for_parsing)
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        raise ValueError(f"not a simple statement: {text!r}")
+    return stmt
+
+
+def _wrapped(module: cst.Module, small: cst.ImportFrom, aliases: Sequence[cst.ImportAlias]) -> cst.SimpleStatementLine:
     """One name per line with a trailing comma, as isort and ruff wrap a line that is too long."""
     nl = module.default_newline
     names = "".join(f"    {module.code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))},{nl}" for a in aliases)
     text = f"from {'.' * len(small.relative)}{_dotted(small.module)} import ({nl}{names}){nl}"
-    return cst.parse_statement(text, config=module.config_for_parsing)
+    return _parse_line(module, text)
 
 
 def _join_from(
@@ -354,12 +368,10 @@ def _join_from(
     one_line = module.code_for_node(joined.with_changes(leading_lines=[])).rstrip("\r\n")
     if "\n" in one_line or "\r" in one_line or len(one_line) <= style.line_length or _has_comment(stmt):
         return joined
-    return _wrapped(module, small, merged).with_changes(leading_lines=stmt.leading_lines)  # type: ignore[return-value]
+    return _wrapped(module, small, merged).with_changes(leading_lines=stmt.leading_lines)
 
 
-def _into_empty_block(
-    body: list[cst.BaseStatement], start: int, stmt: cst.SimpleStatementLine
-) -> list[cst.BaseStatement]:
+def _into_empty_block(body: list[Statement], start: int, stmt: cst.SimpleStatementLine) -> list[Statement]:
     """The first import of a module (after its docstring): spaced from the code after it."""
     if start == len(body):
         return [*body, stmt.with_changes(leading_lines=[] if start == 0 else _blank(1))]
@@ -370,23 +382,23 @@ def _into_empty_block(
         nxt = nxt.with_changes(leading_lines=_blank(want))
     else:
         new_stmt = stmt.with_changes(leading_lines=_blank(1))
-        have = sum(1 for ln in nxt.leading_lines if ln.comment is None)
+        have = sum(ln.comment is None for ln in nxt.leading_lines)
         nxt = nxt.with_changes(leading_lines=_blank(max(0, want - have)) + list(nxt.leading_lines))
     return [*body[:start], new_stmt, nxt, *body[start + 1:]]
 
 
-def _sections(block: Sequence[cst.BaseStatement], style: ImportStyle, path: str | None) -> list[int]:
+def _sections(block: Sequence[Statement], style: ImportStyle, path: str | None) -> list[int]:
     sections: list[int] = []
     for existing in block:
         if is_import_line(existing):
-            m, lv, _ = _statement_key(existing)  # type: ignore[arg-type]
+            m, lv, _ = _statement_key(existing)
             sections.append(section_of(m, lv, style, path))
         else:
             sections.append(sections[-1] if sections else STDLIB)
     return sections
 
 
-def _before(block: list[cst.BaseStatement], at: int, stmt: cst.SimpleStatementLine, first: bool, gap: int) -> None:
+def _before(block: list[Statement], at: int, stmt: cst.SimpleStatementLine, first: bool, gap: int) -> None:
     """Insert ``stmt`` before ``block[at]``; as the first line of its group it takes over that
     line's separator and comments, and that line keeps ``gap`` blank lines."""
     if first:
@@ -399,20 +411,22 @@ def _before(block: list[cst.BaseStatement], at: int, stmt: cst.SimpleStatementLi
 
 
 def _into_section(
-    block: list[cst.BaseStatement], same: list[int], stmt: cst.SimpleStatementLine, style: ImportStyle
+    block: list[Statement], same: list[int], stmt: cst.SimpleStatementLine, style: ImportStyle
 ) -> None:
     """Into its existing section, before the first line that sorts after it."""
     key = _sort_key(*_statement_key(stmt), style)
-    later = [i for i in same if is_import_line(block[i]) and _sort_key(*_statement_key(block[i]), style) > key]  # type: ignore[arg-type]
+    later = [i for i in same if _sorts_after(block[i], key, style)]
     if later:
         _before(block, later[0], stmt, later[0] == same[0], 0)
     else:
         block.insert(same[-1] + 1, stmt.with_changes(leading_lines=[]))
 
 
-def _place(
-    body: list[cst.BaseStatement], stmt: cst.SimpleStatementLine, style: ImportStyle, path: str | None
-) -> list[cst.BaseStatement]:
+def _sorts_after(line: Statement, key: tuple[Any, ...], style: ImportStyle) -> bool:
+    return is_import_line(line) and _sort_key(*_statement_key(line), style) > key
+
+
+def _place(body: list[Statement], stmt: cst.SimpleStatementLine, style: ImportStyle, path: str | None) -> list[Statement]:
     """``body`` with ``stmt`` inserted into its isort section of the leading import block."""
     start, end = leading_block(body)
     if start == end:
@@ -436,7 +450,8 @@ def _from_line(body: Sequence[cst.BaseStatement], mod: str) -> int | None:
     """Index of the leading block's ``from mod import ...`` line (absolute import), if any."""
     start, end = leading_block(body)
     for i in range(start, end):
-        small = body[i].body[0] if is_import_line(body[i]) else None  # type: ignore[attr-defined]
+        line = body[i]
+        small = line.body[0] if is_import_line(line) else None
         if isinstance(small, cst.ImportFrom) and not small.relative and _dotted(small.module) == mod:
             return i
     return None
@@ -448,12 +463,13 @@ def add_import_statements(
 ) -> cst.Module:
     """Insert each missing import into its section; ``from`` names join an existing line."""
     style = style or style_for(path)
-    body = list(module.body)
+    body: list[Statement] = list(module.body)
     for mod, name in wanted:
         at = _from_line(body, mod) if name is not None and not style.force_single_line else None
-        joined = _join_from(module, body[at], name, style) if at is not None else None  # type: ignore[arg-type]
-        if joined is not None:
-            body[at] = joined  # type: ignore[index]
+        line = body[at] if at is not None else None
+        joined = _join_from(module, line, name, style) if is_import_line(line) and name is not None else None
+        if joined is not None and at is not None:
+            body[at] = joined
         else:
             body = _place(body, _new_import(module, mod, name), style, path)
     return module.with_changes(body=body, has_trailing_newline=True)
@@ -461,7 +477,7 @@ def add_import_statements(
 
 def _new_import(module: cst.Module, mod: str, name: str | None) -> cst.SimpleStatementLine:
     text = f"import {mod}" if name is None else f"from {mod} import {name}"
-    return cst.parse_statement(text, config=module.config_for_parsing)  # type: ignore[return-value]
+    return _parse_line(module, text)
 
 
 # --- removing ---------------------------------------------------------------------------------
@@ -493,10 +509,11 @@ def names_in(nodes: Iterable[cst.CSTNode]) -> set[str]:
 
 
 def _bindings(small: cst.Import | cst.ImportFrom) -> list[tuple[cst.ImportAlias, str]]:
-    if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
+    names = small.names
+    if isinstance(names, cst.ImportStar):
         return []
     out = []
-    for alias in small.names:  # type: ignore[union-attr]
+    for alias in names:
         if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
             out.append((alias, alias.asname.name.value))
         elif isinstance(small, cst.Import):
@@ -551,7 +568,7 @@ def remove_unused(module: cst.Module, candidates: set[str]) -> cst.Module:
     dead = candidates - used if used is not None else set()
     if not dead:
         return module
-    body: list[cst.BaseStatement] = []
+    body: list[Statement] = []
     carry: list[cst.EmptyLine] | None = None  # leading lines of the statements just removed
     for stmt in module.body:
         new = _without(stmt, dead)
@@ -585,11 +602,11 @@ def _trimmed(small: cst.BaseSmallStatement, dead: set[str]) -> cst.BaseSmallStat
         return small
     if not keep:
         return None
-    last_comma = small.names[-1].comma  # type: ignore[union-attr]
+    last_comma = bindings[-1][0].comma
     return small.with_changes(names=[*keep[:-1], keep[-1].with_changes(comma=last_comma)])
 
 
-def _without(stmt: cst.BaseStatement, dead: set[str]) -> cst.BaseStatement | None:
+def _without(stmt: Statement, dead: set[str]) -> Statement | None:
     """``stmt`` without the dead import bindings; None when nothing of it is left."""
     if not isinstance(stmt, cst.SimpleStatementLine) or stmt.trailing_whitespace.comment is not None:
         return stmt
@@ -624,21 +641,33 @@ def drop_imports_left_unused(before: cst.Module, after: cst.Module) -> cst.Modul
     return remove_unused(after, bound & used) if used else after
 
 
-def _plain_imports(lines: Sequence[cst.BaseStatement]) -> list[tuple[str, str | None]] | None:
+def _plain_imports(lines: Sequence[cst.SimpleStatementLine]) -> list[tuple[str, str | None]] | None:
     """The ``(module, name)`` pairs of plain absolute imports; None if any is aliased, relative
     or a star (those are left as written)."""
     wanted: list[tuple[str, str | None]] = []
     for stmt in lines:
-        small = stmt.body[0]  # type: ignore[attr-defined]
-        if isinstance(small, cst.ImportFrom) and (small.relative or isinstance(small.names, cst.ImportStar)):
+        pairs = _plain_pairs(stmt.body[0])
+        if pairs is None:
             return None
-        if any(a.asname for a in small.names):
-            return None
-        if isinstance(small, cst.ImportFrom):
-            wanted.extend((_dotted(small.module), _dotted(a.name)) for a in small.names)
-        else:
-            wanted.extend((_dotted(a.name), None) for a in small.names)
+        wanted.extend(pairs)
     return wanted
+
+
+def _plain_pairs(small: cst.BaseSmallStatement) -> list[tuple[str, str | None]] | None:
+    """One import's ``(module, name)`` pairs; None unless it is plain (absolute, unaliased, no star)."""
+    if isinstance(small, cst.ImportFrom):
+        names = small.names
+        if small.relative or isinstance(names, cst.ImportStar) or _aliased(names):
+            return None
+        module = _dotted(small.module)
+        return [(module, _dotted(a.name)) for a in names]
+    if isinstance(small, cst.Import) and not _aliased(small.names):
+        return [(_dotted(a.name), None) for a in small.names]
+    return None
+
+
+def _aliased(names: Sequence[cst.ImportAlias]) -> bool:
+    return any(a.asname for a in names)
 
 
 def organize_new_module(text: str, path: str | None = None) -> str:
@@ -651,9 +680,8 @@ def organize_new_module(text: str, path: str | None = None) -> str:
     except cst.ParserSyntaxError:
         return text
     start, end = leading_block(module.body)
-    lines = module.body[start:end]
-    plain = all(is_import_line(s) and not _has_comment(s) for s in lines)
-    wanted = _plain_imports(lines) if plain else None
+    lines = [s for s in module.body[start:end] if is_import_line(s) and not _has_comment(s)]
+    wanted = _plain_imports(lines) if len(lines) == end - start else None
     if not wanted:
         return text
     rest = list(module.body[end:])

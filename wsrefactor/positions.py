@@ -5,8 +5,9 @@ columns; on a file with a finding near the top that is mostly wasted. Here the s
 runs one top-level statement at a time, in order and on one state, and stops once every node
 asked for so far has its position; a later node resumes where it stopped. Because the code
 before a node is generated exactly as in the full pass, every position is identical
-(``tests/test_positions.py``). A node outside the statements (the module itself) falls back to
-libcst's full provider.
+(``tests/engine/test_positions.py``). A node outside the statements (the module itself) falls back to
+libcst's full provider. The piecewise generation reads libcst internals, all through
+``wsrefactor/compat/libcst.py`` (``PositionRecorder``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+from wsrefactor.compat.libcst import PositionRecorder
 
 
 class Positions:
@@ -25,30 +27,24 @@ class Positions:
         self.wrapper = wrapper
         self.module = wrapper.module
         self._full: Mapping[cst.CSTNode, CodeRange] | None = None
-        self._provider: PositionProvider | None = None
-        self._state: PositionProvidingCodegenState | None = None
+        self._recorder: PositionRecorder | None = None
         self._next = 0  # index of the next top-level statement to generate
 
-    def _start(self) -> PositionProvidingCodegenState:
-        self._provider = PositionProvider()
-        state = PositionProvidingCodegenState(
-            default_indent=self.module.default_indent,
-            default_newline=self.module.default_newline,
-            provider=self._provider,
-        )
-        for line in self.module.header:  # as Module._codegen_impl starts
-            line._codegen(state)
-        return state
+    def _started(self) -> PositionRecorder:
+        if self._recorder is None:
+            self._recorder = PositionRecorder(self.module)
+            for line in self.module.header:  # as Module._codegen_impl starts
+                self._recorder.generate(line)
+        return self._recorder
 
     def __call__(self, node: cst.CSTNode) -> CodeRange:
         if self._full is not None:
             return self._full[node]
-        if self._state is None:
-            self._state = self._start()
-        computed = self._provider._computed  # type: ignore[union-attr]
+        recorder = self._started()
+        computed = recorder.computed
         body = self.module.body
         while node not in computed and self._next < len(body):
-            body[self._next]._codegen(self._state)
+            recorder.generate(body[self._next])
             self._next += 1
         if node in computed:
             return computed[node]
@@ -62,14 +58,13 @@ class Positions:
         column), as ``ast`` and ``Detection`` give them): how a fix decided on the semantic
         model finds its libcst node. Generates code only up to the statement ending past ``end``."""
         if self._full is None:
-            if self._state is None:
-                self._state = self._start()
-            computed = self._provider._computed  # type: ignore[union-attr]
+            recorder = self._started()
+            computed = recorder.computed
             body = self.module.body
             while self._next < len(body) and (
                 self._next == 0 or computed[body[self._next - 1]].end.line <= end[0]
             ):
-                body[self._next]._codegen(self._state)
+                recorder.generate(body[self._next])
                 self._next += 1
         else:
             computed = self._full
@@ -79,5 +74,5 @@ class Positions:
                 and (rng.start.line, rng.start.column) == start
                 and (rng.end.line, rng.end.column) == end
             ):
-                return node  # type: ignore[no-any-return]
+                return node
         return None

@@ -32,10 +32,9 @@ def bandit_codes() -> frozenset[str]:
     """Every id bandit can report (its plugins and its blacklists). ``B017`` or ``B950`` are
     flake8-bugbear's: a ``# noqa`` naming them is not ours. Imports bandit: asked only when a
     comment names a ``B###`` code."""
-    from bandit.core import extension_loader
+    from wsrefactor.compat import bandit
 
-    manager = extension_loader.MANAGER
-    return frozenset(manager.plugins_by_id) | frozenset(manager.blacklist_by_id)
+    return frozenset(bandit.plugins_by_id()) | frozenset(bandit.blacklist_by_id())
 
 
 @dataclass(frozen=True)

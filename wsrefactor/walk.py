@@ -4,20 +4,22 @@ libcst's own ``visit`` rebuilds every node of the tree (``_visit_and_replace_chi
 by the dataclass validation of the copy) even for a visitor that changes nothing: on a typical
 file that costs as much as the parse. Rules only read, so the dispatcher walks the children
 itself. The order of a node's children is read once per node class from libcst's own
-``_visit_and_replace_children`` (the order of its ``visit_*`` calls), so the two traversals
-cannot drift apart; ``tests/test_walk.py`` compares their event sequences on every fixture.
-If the source is not available (a stripped install), ``walk`` falls back to libcst's ``visit``.
+``_visit_and_replace_children`` (the order of its ``visit_*`` calls; that private read lives in
+``wsrefactor/compat/libcst.py``), so the two traversals cannot drift apart;
+``tests/engine/test_walk.py`` compares their event sequences on every fixture. If the source
+is not available (a stripped install), ``walk`` falls back to libcst's ``visit``.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import inspect
-import textwrap
 from collections.abc import Callable, Iterable, Iterator
 
 import libcst as cst
+
+from wsrefactor.compat.libcst import child_fields
+
+__all__ = ["Hook", "child_fields", "visit", "walk"]
 
 Hook = Callable[[cst.CSTNode], object]
 
@@ -35,26 +37,6 @@ class _Hooks(cst.CSTVisitor):
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self.leave(original_node)
-
-
-@functools.lru_cache(maxsize=None)
-def child_fields(cls: type[cst.CSTNode]) -> tuple[str, ...] | None:
-    """Fields holding children, in the order libcst visits them (None: order unknown)."""
-    method = getattr(cls, "_visit_and_replace_children", None)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))  # type: ignore[arg-type]
-    except (OSError, TypeError, SyntaxError):
-        return None
-    calls = sorted(
-        (
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith("visit_")
-            and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str)
-        ),
-        key=lambda n: (n.lineno, n.col_offset),
-    )
-    return tuple(dict.fromkeys(str(n.args[1].value) for n in calls))  # type: ignore[attr-defined]
 
 
 def _order_known(root: cst.CSTNode) -> bool:

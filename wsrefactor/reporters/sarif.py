@@ -233,19 +233,20 @@ def _rst_text(doc: str) -> str:
 def bandit_rule(code: str) -> dict[str, Any] | None:
     """``{name, short, full, help, help_uri, cwe}`` of a bandit check from bandit's own plugin
     metadata; None when bandit does not know the code."""
+    from wsrefactor.compat import bandit
+
     try:
-        from bandit.core import docs_utils, extension_loader
+        plugin = bandit.plugins_by_id().get(code)
+        blacklist = bandit.blacklist_by_id()
     except ImportError:  # pragma: no cover - bandit is a dependency
         return None
-    manager = extension_loader.MANAGER
-    plugin = manager.plugins_by_id.get(code)
     if plugin is not None:
         info = _plugin_docs(code, plugin)
-    elif code in manager.blacklist_by_id:
-        info = _blacklist_docs(manager.blacklist_by_id[code])
+    elif code in blacklist:
+        info = _blacklist_docs(blacklist[code])
     else:
         return None
-    return {**info, "help_uri": docs_utils.get_url(code)}
+    return {**info, "help_uri": bandit.doc_url(code)}
 
 
 def _plugin_docs(code: str, plugin: Any) -> dict[str, Any]:
@@ -576,7 +577,7 @@ def _gate_result(item: Mapping[str, Any], rule_index: Mapping[str, int]) -> dict
         "level": "error",
         "message": {"text": gate_message(item)},
     }
-    path = item.get("path")
+    path = str(item.get("path") or "")  # every item but the average names its file
     if path:
         location: dict[str, Any] = {"artifactLocation": artifact_location(path)}
         region = gate_region(item)

@@ -240,10 +240,12 @@ class WsRefactorServer(LanguageServer):
             doc.running = False
 
     async def _analyse(self, doc: Doc, text: str, version: int | None) -> None:
-        settings = await asyncio.to_thread(self.settings_for, doc.path)
-        if isinstance(settings, str):
-            self.tell(settings, types.MessageType.Error)
-            settings = None
+        loaded = await asyncio.to_thread(self.settings_for, doc.path)
+        settings: Settings | None = None
+        if isinstance(loaded, str):  # the configuration error, one line
+            self.tell(loaded, types.MessageType.Error)
+        else:
+            settings = loaded
         doc.settings = settings
         result = None
         if settings is not None and not await asyncio.to_thread(excluded, doc.path, settings):
@@ -429,7 +431,9 @@ def _events(ls: WsRefactorServer, params: types.DidChangeWatchedFilesParams) -> 
     """(a config file changed, Python files changed or created, deleted); open ones are the
     editor's business, not the disk's."""
     open_paths = {d.path for d in ls.docs.values()}
-    config, changed, deleted = False, [], []
+    config = False
+    changed: list[str] = []
+    deleted: list[str] = []
     for event in params.changes:
         path = os.path.abspath(to_fs_path(event.uri) or "")
         config = config or path.endswith(".toml")

@@ -95,9 +95,9 @@ def doc_url(code: str) -> str | None:
     if not code.startswith("B"):
         return None
     try:
-        from bandit.core import docs_utils
+        from wsrefactor.compat import bandit
 
-        return str(docs_utils.get_url(code))
+        return bandit.doc_url(code)
     except Exception:  # noqa: BLE001 - no bandit, no page
         return None
 

@@ -162,6 +162,7 @@ def corpus(tmp_path_factory) -> list[Path]:
     return [nested, *_site_files(radon), *_site_files(libcst)]
 
 
+@pytest.mark.slow  # radon's own CLI over the corpus
 @pytest.mark.parametrize("closures", [True, False])
 def test_measure_matches_radon_cli(corpus: list[Path], closures: bool) -> None:
     flags = ("--show-closures",) if closures else ()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from wsrefactor.rules._extract import index, radon_blocks, upper_bounds
 
-REPO = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = [
     *sorted(REPO.joinpath("fixtures").rglob("*.py")),

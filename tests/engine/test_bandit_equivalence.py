@@ -23,6 +23,7 @@ import pytest
 
 from wsrefactor import bandit_bridge
 from wsrefactor.bandit_bridge import bandit_findings, bandit_issues
+from wsrefactor.compat import bandit as compat_bandit
 from wsrefactor.selection import Selection
 from wsrefactor.source import decode, read_bytes
 
@@ -282,7 +283,7 @@ def test_pre_visit_builds_banditsame_context(corpus):
 
     paths, texts, _, _ = corpus
     path = next(p for p in paths if p.endswith("many_checks.py"))
-    manager = bandit_bridge._manager()
+    manager = compat_bandit.manager()
     fdata = io.BytesIO()
     ours = bandit_bridge._visitor_class()(path, fdata, manager.b_ma, manager.b_ts, {})
     theirs = node_visitor.BanditNodeVisitor(path, fdata, manager.b_ma, manager.b_ts, False, {}, metrics.Metrics())
@@ -310,7 +311,7 @@ def test_nosec_map_is_banditsame_and_skipped_without_nosec():
 
 def test_trojansource_is_left_out_only_for_text_without_its_characters():
     lean, bidi = bandit_bridge._bidi_free_tests()
-    full = bandit_bridge._manager().b_ts
+    full = compat_bandit.manager().b_ts
     assert bidi and [t._test_id for t in full.get_tests("File")] == ["B613"] and lean.get_tests("File") == []
     assert {k: v for k, v in lean.tests.items() if k != "File"} == {k: v for k, v in full.tests.items() if k != "File"}
     assert bandit_bridge._tests_for(BIDI) is full and bandit_bridge._tests_for(MANY_CHECKS) is lean
@@ -328,7 +329,7 @@ def test_every_node_gets_banditsame_parent_and_sibling_links(corpus):
 
     paths, texts, _, _ = corpus
     path = next(p for p in paths if p.endswith("many_checks.py"))
-    manager = bandit_bridge._manager()
+    manager = compat_bandit.manager()
 
     def links(tree):
         index = {id(node): i for i, node in enumerate(ast.walk(tree))}

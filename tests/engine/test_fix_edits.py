@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 import wsrefactor.commands.report  # noqa: F401 - registers the command
+from tests.conftest import REPO
 from wsrefactor.cli import app
 from wsrefactor.fixes import apply_edits
 
-REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "WS301"
 
 

@@ -11,12 +11,7 @@ the full run covers them.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from corpus_run import copy_tree, run_corpus, stdlib_files  # noqa: E402
+from tests.corpus_run import copy_tree, run_corpus, stdlib_files
 
 SUBSET = [
     "asyncio", "json", "email", "http", "concurrent", "urllib", "logging", "wsgiref", "xmlrpc",

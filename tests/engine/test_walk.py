@@ -8,10 +8,10 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from tests.conftest import REPO
 from wsrefactor.registry import load_rules
 from wsrefactor.walk import child_fields, walk
 
-REPO = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
+
 REALISTIC = REPO / "fixtures" / "realistic"
 CODES = "WS303,WS304,WS305"
 # the four hand-written copies of the event dict, one per variable name

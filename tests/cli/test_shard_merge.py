@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import REPO
 from wsrefactor.cli import _register_optional_commands, app
 from wsrefactor.shard import select, shard_of
 
-REPO = Path(__file__).resolve().parent.parent
 _register_optional_commands()
 
 SERVICE = '''"""Service {i}."""
@@ -97,6 +97,7 @@ def _merged(cwd: Path, outputs: list[Path], fmt: str) -> tuple[int, str]:
     return _invoke(cwd, "merge", *map(str, outputs), "--format", fmt)
 
 
+@pytest.mark.slow  # every fixture through four shards and merge, then unsharded: minutes on 2 cores
 def test_fixtures_four_shards_merge_to_the_unsharded_json(tmp_path):
     work = tmp_path / "w"
     shutil.copytree(REPO / "fixtures", work / "fixtures")

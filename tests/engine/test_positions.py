@@ -10,9 +10,9 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from tests.conftest import REPO
 from wsrefactor.positions import Positions
 
-REPO = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SOURCES = [
     *sorted(REPO.joinpath("fixtures").rglob("*.py"))[:40],

@@ -180,6 +180,7 @@ def test_python_dash_m_does_not_import_modules_from_the_analysed_directory(tmp_p
     assert list(markers.iterdir()) == []
 
 
+@pytest.mark.slow  # the bandit CLI over wsrefactor and rules
 def test_bandit_medium_and_above_is_clean():
     r = subprocess.run(
         [sys.executable, "-m", "bandit", "-r", "wsrefactor", "rules", "-ll", "-q", "-f", "json"],

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REPO
 from wsrefactor import gate
 from wsrefactor.complexity import measure
 from wsrefactor.model import Edit, Finding, FixInfo, FixSafety, Severity
@@ -20,7 +21,6 @@ from wsrefactor.registry import load_rules
 from wsrefactor.reporters import github, junit, sarif
 from wsrefactor.testing import check_source, fix_source
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = Path(
     os.environ.get("WSREFACTOR_SARIF_SCHEMA", REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json")
 )

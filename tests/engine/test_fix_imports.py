@@ -13,14 +13,13 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from wsrefactor.imports import ImportStyle, add_import_statements, remove_unused
 
-ROOT = Path(__file__).resolve().parent.parent
 # Single-file fixture folders (``*.fixed.py`` goldens left out) and project cases (their ``src``).
 FIXTURES = sorted(
-    [p for p in (ROOT / "fixtures").glob("WS*") if any(p.glob("*.py"))]
-    + [p for p in (ROOT / "fixtures").glob("WS*/*/src") if p.is_dir()]
+    [p for p in (REPO / "fixtures").glob("WS*") if any(p.glob("*.py"))]
+    + [p for p in (REPO / "fixtures").glob("WS*/*/src") if p.is_dir()]
 )
 RUFF_CODES = "F401,F811,I001"
 
@@ -37,7 +36,7 @@ def _ruff(cwd: Path) -> set[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.relative_to(ROOT / "fixtures").as_posix())
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.relative_to(REPO / "fixtures").as_posix())
 def test_fixing_a_fixture_adds_no_import_problem(fixture: Path, tmp_path: Path) -> None:
     pytest.importorskip("ruff")
     work = tmp_path / "work"

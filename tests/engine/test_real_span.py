@@ -44,6 +44,7 @@ def _definitions(tree: ast.AST) -> dict[tuple[int, int], ast.AST]:
     return {(n.lineno, n.col_offset): n for n in ast.walk(tree) if isinstance(n, kinds)}
 
 
+@pytest.mark.slow  # every function of the standard library through radon and ast
 def test_length_is_the_ast_span_on_every_function_of_the_standard_library() -> None:
     files = _corpus()
     assert len(files) > 300

@@ -235,6 +235,7 @@ def test_show_fixes_lists_fixes_applied_and_available(tmp_path: Path) -> None:
     assert "Fixed 1 finding:\n- app.py:\n    1 \u00d7 WS201 (blocking-call-in-async)\n" in r.stdout
 
 
+@pytest.mark.slow  # pre-commit installs the hook environment from this checkout
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed")
 def test_fix_hook_that_changed_nothing_passes(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The hook is run by pre-commit itself: a file whose only finding has no safe fix is left

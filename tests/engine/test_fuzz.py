@@ -231,9 +231,10 @@ def test_fixes_keep_contracts_on_spliced_snippets(case):
 @pytest.mark.parametrize("code,snippet", SNIPPETS, ids=[f"{c}-{i}" for i, (c, _) in enumerate(SNIPPETS)])
 @pytest.mark.parametrize("transform", sorted(TRANSFORMS))
 def test_every_snippet_under_every_transform(code, snippet, transform):
+    """The deterministic floor under the random search: each rule's examples, each odd setting;
+    under a layout-only transform the rule must still find its own example."""
     if code in KNOWN_BROKEN and KNOWN_BROKEN[code](TRANSFORMS[transform](snippet)):
         pytest.xfail(f"{code} fix contracts are known broken with {transform} (see KNOWN_BROKEN)")
-    """The deterministic floor under the random search: each rule's examples, each odd setting."""
     text = TRANSFORMS[transform](snippet)
     if not _parses(text):
         pytest.skip("transform does not apply to this snippet")

@@ -445,6 +445,7 @@ def test_browser_harness_detects_console_errors_and_injected_markup(tmp_path: Pa
     assert "<img" in proc.stdout and 'data-pwned="1"' in proc.stdout
 
 
+@pytest.mark.slow  # a real headless Chromium
 @needs_chromium
 def test_dashboard_in_headless_chromium(project: Path, tmp_path: Path) -> None:
     hist = project / "hist"

@@ -356,6 +356,7 @@ def test_tabs_and_form_feeds_fixed_correctly(tmp_path):
     assert (tmp_path / "feeds.py").read_text().count("\f") == 3
 
 
+@pytest.mark.slow
 def test_hundred_thousand_line_files(tmp_path):
     """Completes, and prints one short line per finding (no source dumps)."""
     body = "".join(f"value_{i} = {i}  # line {i}\n" for i in range(99_990))

@@ -1,0 +1,80 @@
+"""libcst internals wsrefactor relies on, behind one small interface.
+
+Two speed-ups read libcst below its public API:
+
+* the read-only walk (``walk.py``) takes each node class's child order from the source of its
+  private ``_visit_and_replace_children`` (the order of its ``visit_*`` calls), so the walk and
+  libcst's own ``visit`` cannot drift apart;
+* positions computed statement by statement (``positions.py``) drive libcst's
+  ``PositionProvidingCodegenState`` over one top-level statement at a time (the private
+  ``CSTNode._codegen``) and read what it recorded from the provider's private ``_computed`` map.
+
+Checked against the libcst versions in ``CHECKED``; ``pyproject.toml`` caps libcst below
+``UPPER``. ``tests/engine/test_compat.py`` names the symbol and the installed version when one
+of these shapes changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+from collections.abc import Mapping
+from typing import cast
+
+import libcst as cst
+from libcst.metadata import CodeRange, PositionProvider
+from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+# The libcst releases this module was checked against, and the first release it does not allow.
+CHECKED = ("1.9.0",)
+LOWER = "1.1"
+UPPER = "1.10"
+
+
+@functools.lru_cache(maxsize=None)
+def child_fields(cls: type[cst.CSTNode]) -> tuple[str, ...] | None:
+    """Fields holding children, in the order libcst visits them (None: order unknown, e.g. a
+    stripped install without sources)."""
+    try:
+        method = cls._visit_and_replace_children
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+    except (AttributeError, OSError, TypeError, SyntaxError):
+        return None
+    calls = sorted(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith("visit_")
+            and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str)
+        ),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    return tuple(dict.fromkeys(str(cast(ast.Constant, n.args[1]).value) for n in calls))
+
+
+class PositionRecorder:
+    """libcst's position pass, run a piece at a time on one codegen state.
+
+    ``generate(node)`` emits the code of ``node`` (a header line or a top-level statement, in
+    module order) exactly as ``Module._codegen_impl`` would, recording the positions of every
+    node inside it; ``computed`` holds all positions recorded so far."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self._provider = PositionProvider()
+        self._state = PositionProvidingCodegenState(
+            default_indent=module.default_indent,
+            default_newline=module.default_newline,
+            provider=self._provider,
+        )
+
+    @property
+    def computed(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Node -> range for every node generated so far (the provider's own map, not a copy).
+
+        The position provider stores only ``CodeRange`` values (never lazy ones)."""
+        return cast(Mapping[cst.CSTNode, CodeRange], self._provider._computed)
+
+    def generate(self, node: cst.CSTNode) -> None:
+        node._codegen(self._state)
