@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_config_defaults import BANDITY, codes, run, write
+from tests.cli.test_config_defaults import BANDITY, codes, run, write
 from wsrefactor.config import ConfigError, load_file
 from wsrefactor.registry import load_rules
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
-REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 _LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) ")
 _SUMMARY = re.compile(r"\((?:(?P<safe>\d+) fixable with `wsrefactor fix`)?(?:; )?"
