@@ -20,6 +20,7 @@ from typing import Any
 from wsrefactor.config import Config, ConfigLookup, ConfigMap
 from wsrefactor.discovery import discover, generated_header
 from wsrefactor.engine import (
+    Analysis,
     FixPolicy,
     analyze_module,
     check_parses,
@@ -274,6 +275,7 @@ def _libcst_pass(
 ) -> None:
     """Parse once with libcst; analyse, or fix until stable when the job fixes."""
     path, text = result.path, source.text
+    analysis: Analysis | None
     if job.fix is None or here.fix is None:
         analysis = analyze_module(
             path, parse(text, path), rules, here.config, job.want_edits, tree, plan_lazy=job.plan_fixes

@@ -256,7 +256,9 @@ def _anchored(data: dict[str, Any], root: str | None) -> dict[str, Any]:
             return {**item, "path": os.path.join(root, path)}
         return item
 
-    anchored = {key: [anchor(i) for i in data[key]] for key in ("functions", "violations", "errors") if key in data}
+    anchored: dict[str, Any] = {
+        key: [anchor(i) for i in data[key]] for key in ("functions", "violations", "errors") if key in data
+    }
     for f in anchored.get("functions", []):
         if f.get("reasons"):
             f["reasons"] = [anchor(r) for r in f["reasons"]]
