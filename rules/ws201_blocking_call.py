@@ -6,7 +6,7 @@ import ast
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import libcst as cst
 
@@ -106,21 +106,28 @@ class _Finder:
         receiver whose kind the type facts know."""
         func = call.func.value if isinstance(call.func, ast.Subscript) else call.func
         name = self.model.qualified_name(func, scope)
-        if name is not None and name in self.extra:
-            return _Hit(name, "to_thread", False, self.parent(call))
-        entry = FUNCTION_INDEX.get(name or "")
-        if entry is not None:
-            if entry.needs_args and not (call.args or call.keywords):
-                return None
-            parent = self.parent(call)
-            if entry.only_as_context and not _is_context(call, parent):
-                return None
-            return _Hit(name or "", entry.fix, entry.safe, parent)
-        if name is None and self.objects and isinstance(func, ast.Attribute):
-            obj = _KINDS.get(self.types.value_type(func.value, scope) or "")
-            if obj is not None and blocking_method(obj, func.attr):
-                return _Hit(f"{obj.kind}.{func.attr}", obj.fix, method_fix_safe(obj, func.attr), self.parent(call))
+        if name is not None:
+            return self._function_hit(call, name)
+        if self.objects and isinstance(func, ast.Attribute):
+            return self._method_hit(call, func, scope)
         return None
+
+    def _function_hit(self, call: ast.Call, name: str) -> Optional[_Hit]:
+        if name in self.extra:
+            return _Hit(name, "to_thread", False, self.parent(call))
+        entry = FUNCTION_INDEX.get(name)
+        if entry is None or (entry.needs_args and not (call.args or call.keywords)):
+            return None
+        parent = self.parent(call)
+        if entry.only_as_context and not _is_context(call, parent):
+            return None
+        return _Hit(name, entry.fix, entry.safe, parent)
+
+    def _method_hit(self, call: ast.Call, func: ast.Attribute, scope: Scope) -> Optional[_Hit]:
+        obj = _KINDS.get(self.types.value_type(func.value, scope) or "")
+        if obj is None or not blocking_method(obj, func.attr):
+            return None
+        return _Hit(f"{obj.kind}.{func.attr}", obj.fix, method_fix_safe(obj, func.attr), self.parent(call))
 
     # -- sync helpers -----------------------------------------------------------------------
 
@@ -710,17 +717,22 @@ class BlockingCallInAsync(SemanticRule):
             return Fix(
                 safety,
                 "use await asyncio.sleep(...)",
-                replacements={node: lambda updated: _await(_sleep(updated), updated, paren)},
+                replacements={node: lambda updated: _await(_sleep(_call(updated)), _call(updated), paren)},
                 imports=(("asyncio", None),),
             )
         if self.ctx.target_version >= (3, 9):
             return Fix(
                 safety,
                 "run the blocking call in a worker thread with asyncio.to_thread",
-                replacements={node: lambda updated: _await(_to_thread(updated), updated, paren)},
+                replacements={node: lambda updated: _await(_to_thread(_call(updated)), _call(updated), paren)},
                 imports=(("asyncio", None),),
             )
         return None
+
+
+def _call(node: cst.CSTNode) -> cst.Call:
+    """The updated node of a replacement keyed by a ``Call`` is a ``Call``."""
+    return cast(cst.Call, node)
 
 
 def _sleep(updated: cst.Call) -> cst.Call:
