@@ -17,7 +17,7 @@ from wsrefactor.semantic.model import SemanticModel
 from wsrefactor.semantic.scopes import Binding, Scope
 
 PATH = "pathlib.Path"
-_MAX_DEPTH = 4
+_MAX_DEPTH = 8  # a guard against cycles (x = x / "a"), deep enough for chains of copies
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
@@ -91,7 +91,7 @@ def with_item_of(model: SemanticModel, binding: Binding) -> ast.withitem | None:
 
 def is_generator(fn: ast.AST) -> bool:
     """A ``def`` whose body yields: calling it only creates the generator, running nothing."""
-    todo: list[ast.AST] = list(getattr(fn, "body", ()))
+    todo: list[ast.AST] = [s for s in getattr(fn, "body", ()) if not isinstance(s, _NESTED)]
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
