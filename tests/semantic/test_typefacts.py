@@ -9,6 +9,7 @@ from wsrefactor.semantic import Analyses, SemanticModel
 from wsrefactor.semantic.typefacts import PATH, TypeFacts, is_generator
 
 SOURCE = textwrap.dedent("""
+    import asyncio
     import pathlib
     import requests
     from redis import asyncio as aioredis
@@ -26,6 +27,11 @@ SOURCE = textwrap.dedent("""
                 got = s
             return p, cfg, got, self.http, self.cache, name, cfg.with_suffix(".y")
 
+    async def offloaded(url):
+        conn = await asyncio.to_thread(requests.Session)
+        other = await fetch(url)
+        return conn, other
+
     def gen():
         yield 1
 
@@ -39,7 +45,8 @@ SOURCE = textwrap.dedent("""
 def _types(canonical=lambda n: {"requests.sessions.Session": "requests.Session"}.get(n, n)):
     tree = ast.parse(SOURCE)
     model = Analyses(tree, SOURCE)(SemanticModel)
-    ret = next(n for n in ast.walk(tree) if isinstance(n, ast.Return) and isinstance(n.value, ast.Tuple))
+    use = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "use")
+    ret = use.body[-1]
     facts = TypeFacts(model, canonical)
     return [facts.value_type(e, model.scope_of(e)) for e in ret.value.elts], tree
 
@@ -62,3 +69,12 @@ def test_generator_functions():
     defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     assert is_generator(defs["gen"]) and is_generator(defs["inner"])
     assert not is_generator(defs["not_gen"]) and not is_generator(defs["use"])
+
+
+def test_a_factory_run_in_a_thread_gives_its_type():
+    tree = ast.parse(SOURCE)
+    model = Analyses(tree, SOURCE)(SemanticModel)
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef))
+    ret = fn.body[-1].value
+    facts = TypeFacts(model)
+    assert [facts.value_type(e, model.scope_of(e)) for e in ret.elts] == ["requests.Session", None]

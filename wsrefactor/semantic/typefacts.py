@@ -3,7 +3,8 @@
 ``value_type`` extends ``SemanticModel.type_of`` from names to expressions: a constructor or
 factory call (``requests.Session()``, ``redis.Redis.from_url(u)``), a method called on a value of
 known type (``<type>.<method>``, e.g. ``boto3.client.get_paginator``), ``with X(...) as s``
-(``__enter__`` returning the object itself, as clients and files do), and ``pathlib.Path``
+(``__enter__`` returning the object itself, as clients and files do), ``await
+asyncio.to_thread(factory, ...)`` (what ``factory`` returns), and ``pathlib.Path``
 arithmetic (``p / "x"``, ``p.parent``). A caller passes ``canonical`` to fold the qualified names
 it knows into one type name (``requests.sessions.Session`` -> ``requests.Session``).
 """
@@ -76,9 +77,21 @@ class TypeFacts:
                 return None
             return self.value_type(item.context_expr, self.model.scope_of(item.context_expr), depth)
         value = binding.value
-        if value is None or isinstance(value, ast.Await):
+        if isinstance(value, ast.Await):
+            return self._offloaded_type(value.value)
+        if value is None:
             return None
         return self.value_type(value, self.model.scope_of(value), depth)
+
+    def _offloaded_type(self, awaited: ast.expr) -> str | None:
+        """``await asyncio.to_thread(factory, ...)`` holds what ``factory(...)`` returns."""
+        if not (isinstance(awaited, ast.Call) and awaited.args):
+            return None
+        scope = self.model.scope_of(awaited)
+        if self.model.qualified_name(awaited.func, scope) != "asyncio.to_thread":
+            return None
+        name = self.model.qualified_name(awaited.args[0], scope)
+        return self.canonical(name) if name is not None else None
 
 
 def with_item_of(model: SemanticModel, binding: Binding) -> ast.withitem | None:
