@@ -1,8 +1,9 @@
-"""WS201's ``wants`` (its ``ast`` prefilter) on cases the soundness corpus may not hold.
+"""WS201 decided once, on the semantic model: cases that used to test its ``ast`` prefilter twin.
 
-Every positive case is also checked against the full rule with the prefilter bypassed (the case
-really is a finding, so ``wants`` must say yes); every negative case is checked to have no
-finding (so saying no loses nothing).
+The twin is gone (WS201 is a ``SemanticRule``); the cases stay as regressions of the single
+decision path: every positive case is a finding both for the plain check (``detections`` on the
+``ast`` analyses, no libcst) and for the libcst fix/edits pass, and every negative case is silent
+on both.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import pytest
 from wsrefactor.config import Config
 from wsrefactor.engine import analyze_module, parse
 from wsrefactor.registry import load_rules
+from wsrefactor.semantic import Analyses
 
 RULE = load_rules(())["WS201"]
 EXTRA = {"extra-blocking-calls": ["mylib.db.query"]}
 
 
-def _full_rule_reports(text: str, options: dict) -> bool:
+def _both_paths(text: str, options: dict) -> tuple[list[int], list[int]]:
+    """Finding lines from the plain check's detections and from the libcst pass."""
+    tree = ast.parse(text)
+    plain = [d.line for d in RULE.detections(Analyses(tree, text, "case.py"), options)]
     config = Config(rule_options={"WS201": options})
-    analysis = analyze_module("case.py", parse(text, "case.py"), [RULE], config, tree=ast.parse(text))
-    return any(f.code == "WS201" for f in analysis.findings)
+    analysis = analyze_module("case.py", parse(text, "case.py"), [RULE], config, tree=tree, want_edits=True)
+    return plain, [f.line for f in analysis.findings if f.code == "WS201"]
 
 
 POSITIVE = {
@@ -202,20 +207,18 @@ NEGATIVE = {
 
 
 @pytest.mark.parametrize("name", sorted(POSITIVE))
-def test_wants_a_real_finding(name):
+def test_found_on_both_paths(name):
     text = textwrap.dedent(POSITIVE[name])
-    options = EXTRA if name == "extra blocking call" else {}
-    assert _full_rule_reports(text, options)
-    assert RULE.wants(text, ast.parse(text), options)
+    plain, edits = _both_paths(text, EXTRA if name == "extra blocking call" else {})
+    assert plain and plain == edits
 
 
 @pytest.mark.parametrize("name", sorted(NEGATIVE))
-def test_does_not_want_a_file_without_finding(name):
-    text = textwrap.dedent(NEGATIVE[name])
-    assert not _full_rule_reports(text, {})
-    assert not RULE.wants(text, ast.parse(text), {})
+def test_silent_on_both_paths(name):
+    assert _both_paths(textwrap.dedent(NEGATIVE[name]), {}) == ([], [])
 
 
-def test_without_a_tree_falls_back_to_tokens():
+def test_the_only_gate_is_declared():
+    assert RULE.tokens == ("async",)
     assert RULE.wants("import time\nasync def h():\n    time.sleep(1)\n", None, {})
     assert not RULE.wants("import time\ndef h():\n    time.sleep(1)\n", None, {})

@@ -684,8 +684,10 @@ def explain_text(code: str, rules: Optional[Mapping[str, Any]] = None) -> str:
 
         rules = load_rules(())
     if code in rules:
+        from wsrefactor.rule import fix_label
+
         cls = rules[code]
-        head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {cls.fix_safety.value} · severity: {cls.severity.value}\n\n"
+        head = f"# {cls.code} {cls.name}\n\ncategory: {cls.category} · fix: {fix_label(cls)} · severity: {cls.severity.value}\n\n"
         return head + cls.docs() + "\n"
     if code.startswith("B"):
         from wsrefactor.bandit_bridge import bandit_tests

@@ -360,7 +360,7 @@ def _semantic_only(
     analyses = analyses if analyses is not None else Analyses(tree, text, result.path)
     for rule in semantic:
         for found in rule.detections(analyses, options.get(rule.code, {})):
-            info = FixInfo(rule.fix_safety, "fix available") if found.fixable else None
+            info = FixInfo(found.fix_safety or rule.fix_safety, "fix available") if found.fixable else None
             result.findings.append(detection_finding(rule, result.path, found, info))
     return [r for r in rules if not issubclass(r, SemanticRule)]
 

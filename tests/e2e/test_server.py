@@ -285,7 +285,9 @@ async def test_change_on_a_1000_line_file_analyses_the_unsaved_buffer(client: La
 
 @pytest.mark.asyncio
 async def test_quick_fix_is_the_cli_fix_of_that_finding(client: LanguageClient, tmp_path: Path):
-    root = project(tmp_path, {"app.py": APP})
+    # the second blocking call's fix must stay unsafe (a to_thread of subprocess.call is safe now)
+    app = APP.replace('subprocess.call("ls", shell=True)', 'subprocess.Popen("ls", shell=True).communicate()')
+    root = project(tmp_path, {"app.py": app})
     await start(client, root)
     uri = open_doc(client, root / "app.py")
     diags = await diagnostics(client, uri, lambda d: any(x.code == "WS201" for x in d))
@@ -296,7 +298,7 @@ async def test_quick_fix_is_the_cli_fix_of_that_finding(client: LanguageClient, 
     assert fix.diagnostics and fix.diagnostics[0].code == "WS201"
     new = apply_workspace_edit(fix.edit)[str(root / "app.py")]
     # the only fixable finding of the file: `fix` writes exactly this
-    (root / "cli.py").write_text(APP, encoding="utf-8")
+    (root / "cli.py").write_text(app, encoding="utf-8")
     assert new == cli_fixed(root / "cli.py", root)
     assert "await asyncio.sleep(1)" in new
 

@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from wsrefactor.model import FixSafety
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.model import SemanticModel
 
@@ -29,6 +30,9 @@ class Detection:
     stmt_end_line: int
     context: str  # the fingerprint text: scope and the statement's normalised source
     data: Any = None  # what the rule's ``fix`` needs (a value, a name...), computed once here
+    # The safety of this finding's fix when it differs from the rule's ``fix_safety`` (a rule with
+    # safe and unsafe fixes): the plain check reports it as the fix itself will.
+    fix_safety: FixSafety | None = None
 
     @property
     def start(self) -> tuple[int, int]:
@@ -41,7 +45,8 @@ class Detection:
 
 
 def detect_at(
-    analyses: Analyses, node: ast.AST, message: str, *, fixable: bool = False, data: Any = None
+    analyses: Analyses, node: ast.AST, message: str, *, fixable: bool = False, data: Any = None,
+    fix_safety: FixSafety | None = None,
 ) -> Detection:
     """A detection spanning ``node``; its statement and scope come from the semantic model."""
     model = analyses(SemanticModel)
@@ -60,4 +65,5 @@ def detect_at(
         stmt_end_line=stmt.end_lineno or stmt.lineno,  # type: ignore[attr-defined]
         context=f"{scope}:{' '.join(code.split())[:240]}",
         data=data,
+        fix_safety=fix_safety,
     )

@@ -1,0 +1,1 @@
+"""Data tables the rules read (catalogues kept out of rule code)."""
