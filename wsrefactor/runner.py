@@ -360,9 +360,13 @@ def _semantic_only(
     analyses = analyses if analyses is not None else Analyses(tree, text, result.path)
     for rule in semantic:
         for found in rule.detections(analyses, options.get(rule.code, {})):
-            info = FixInfo(found.fix_safety or rule.fix_safety, "fix available") if found.fixable else None
-            result.findings.append(detection_finding(rule, result.path, found, info))
+            result.findings.append(detection_finding(rule, result.path, found, _available(rule, found)))
     return [r for r in rules if not issubclass(r, SemanticRule)]
+
+
+def _available(rule: type[Rule], found: Any) -> FixInfo | None:
+    """What a plain check says of a detection's fix: that it exists, with its own safety."""
+    return FixInfo(found.fix_safety or rule.fix_safety, "fix available") if found.fixable else None
 
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
