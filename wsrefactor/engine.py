@@ -6,7 +6,9 @@ Everything here runs inside a worker process and returns only picklable results.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import hashlib
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -26,7 +28,13 @@ from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
 from wsrefactor.walk import walk
 
-MAX_FIX_PASSES = 8
+# Fixing a file is repeated until a pass changes nothing: each pass re-finds what the previous
+# one left (a nested function's extraction needs its enclosing one done first, one level a pass).
+# Past this many passes still changing the file (or on a pass that brings back an earlier text)
+# the file is left as it was read: a partial result would be changed again by the next run.
+MAX_FIX_PASSES = 32
+UNSETTLED = "fixes did not settle within {passes} passes (each pass still changed the file); file left unchanged"
+CYCLE = "fixes undo one another (pass {passes} brought back the text of an earlier pass); file left unchanged"
 
 
 @dataclass(frozen=True)
@@ -319,22 +327,53 @@ def fix_text(
     policy: FixPolicy,
     tree: ast.Module | None = None,
 ) -> FixOutcome:
-    """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
+    """Apply allowed fixes, re-parse and re-check, until a pass changes nothing: the result is a
+    fixed point (a second run changes nothing), or the text as read when the passes do not settle
+    within ``MAX_FIX_PASSES`` or come back to an earlier text (the findings then say why)."""
     outcome = FixOutcome(text)
     accepted = _Accepted(policy, path) if policy.only is not None else None
-    step = "final"
-    for _ in range(MAX_FIX_PASSES):
+    seen = {_digest(text)}
+    for passes in range(1, MAX_FIX_PASSES + 1):
         tree = tree if outcome.text is text else _ast_or_none(outcome.text)
         step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
-        if step != "changed" or (accepted is not None and accepted.done):
+        if step == "done":
             break
-    if step != "done":
-        final = outcome.text
-        outcome.analysis = analyze_module(
-            path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
-        )
+        if accepted is not None and accepted.done:  # interactive: every accepted fix is in
+            final = outcome.text
+            outcome.analysis = analyze_module(
+                path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
+            )
+            break
+        digest = _digest(outcome.text)
+        if digest in seen:
+            return _unsettled(outcome, path, text, rules, config, policy, CYCLE.format(passes=passes))
+        seen.add(digest)
+    else:
+        return _unsettled(outcome, path, text, rules, config, policy, UNSETTLED.format(passes=MAX_FIX_PASSES))
     _count_resolved(outcome, text)
     return outcome
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _unsettled(
+    outcome: FixOutcome, path: str, text: str, rules: Sequence[type[Rule]], config: Config, policy: FixPolicy,
+    reason: str,
+) -> FixOutcome:
+    """Fixes that keep changing the file: keep the text as read, so the next run decides exactly
+    the same way (deterministic, no pass depends on time) and changes nothing either. Every
+    finding whose fix the run would have applied says why it was not."""
+    analysis = analyze_module(path, parse(text, path), rules, config, tree=_ast_or_none(text))
+    permitted = {(c, *f.at) for c, f in analysis.fixes if policy.allows_fix(c, f)}
+    analysis.findings = [
+        dataclasses.replace(f, message=f"{f.message}; not fixed: {reason}", fix=None)
+        if (f.code, f.line, f.column) in permitted else f
+        for f in analysis.findings
+    ]
+    analysis.fixes = [(c, f) for c, f in analysis.fixes if (c, *f.at) not in permitted]
+    return FixOutcome(text, analysis=analysis, errors=[*outcome.errors, reason], before=analysis.findings)
 
 
 def _count_resolved(outcome: FixOutcome, text: str) -> None:
@@ -364,25 +403,27 @@ def _fix_pass(
     tree: ast.Module | None,
     accepted: _Accepted | None = None,
 ) -> str:
-    """One pass: "changed" (go again), "done" (stable; the last analysis stands), or "final"
-    (a lazy fix found nothing to do: re-analyse once so the message says so)."""
+    """One pass: "changed" (go again) or "done" (stable; this pass's analysis stands, its lazy
+    fixes that found nothing to do saying why)."""
     module = parse(outcome.text, path)
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
     outcome.before = analysis.findings if outcome.before is None else outcome.before
     contexts = _contexts(analysis.findings)
-    allowed, all_built = _applicable(_permitted(analysis, policy, accepted, contexts))
-    if not allowed:
-        return "done" if all_built else "final"
+    permitted = _permitted(analysis, policy, accepted, contexts)
+    chosen = choose_compatible([f for _, f in permitted], analysis.position, build=materialize)
+    refused = [(c, f) for c, f in permitted if f.build is None and not materialize(f)]  # built: nothing to do
+    if not chosen:
+        _say_refused(analysis, refused)
+        return "done"
     if not _reproduces(outcome, module):
         return "done"
-    chosen = choose_compatible([f for _, f in allowed], analysis.position)
     new_text = apply_fixes(module, chosen, path).code
-    applied = [(c, f) for c, f in allowed if f in chosen]
+    applied = [(c, f) for c, f in permitted if f in chosen]
     if not _acceptable(outcome, new_text, applied, path):
         return "done"
     if accepted:
-        accepted.record(allowed, chosen, contexts)
+        accepted.record([cf for cf in permitted if cf not in refused], chosen, contexts)
     outcome.new_files.extend(_new_files(applied, path))
     outcome.text = new_text
     return "changed"
@@ -393,10 +434,18 @@ def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
     return {(f.code, f.line, f.column): f.context for f in findings}
 
 
-def _applicable(permitted: Sequence[tuple[str, Fix]]) -> tuple[list[tuple[str, Fix]], bool]:
-    """The permitted fixes that have something to apply; and whether every lazy one did."""
-    allowed = [(c, f) for c, f in permitted if materialize(f)]
-    return allowed, len(allowed) == len(permitted)
+def _say_refused(analysis: Analysis, refused: Sequence[tuple[str, Fix]]) -> None:
+    """Lazy fixes built in this pass that found nothing to do: their findings say why and offer
+    no fix, as ``analyze_module(build_fixes=True)`` would say (without planning them again)."""
+    why = {(c, *f.at): f.description for c, f in refused}
+    if not why:
+        return
+    analysis.findings = [
+        dataclasses.replace(f, message=f"{f.message}; {why[key]}", fix=None)
+        if (key := (f.code, f.line, f.column)) in why else f
+        for f in analysis.findings
+    ]
+    analysis.fixes = [(c, f) for c, f in analysis.fixes if (c, *f.at) not in why]
 
 
 def _reproduces(outcome: FixOutcome, module: cst.Module) -> bool:
