@@ -555,13 +555,15 @@ def bench_pathological(dest: Path, repeat: int, timeout: float) -> list[tuple[st
     root = path.parent
     check = ws("check", path.name, "--no-cache", "-q", "-j1")
     floor = _median(lambda: ast_floor([path]), repeat)
+    cpu = _children_cpu()
     text = _median(_cmd(check, root), repeat)
+    text_cpu = (_children_cpu() - cpu) / repeat
     lines = path.read_text().count("\n")
     from wsrefactor.complexity import measure_file
 
     cc = max(b.complexity for b in measure_file(str(path)))
-    print(f"pathological: {lines} lines, CC {cc}; check (text) {text:.2f} s", flush=True)
-    start = time.perf_counter()
+    print(f"pathological: {lines} lines, CC {cc}; check (text) {text:.2f} s wall, {text_cpu:.2f} s CPU", flush=True)
+    start, cpu = time.perf_counter(), _children_cpu()
     args = [*check, "--format", "json"]
     try:
         done = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=timeout)  # nosec B603
@@ -569,9 +571,10 @@ def bench_pathological(dest: Path, repeat: int, timeout: float) -> list[tuple[st
         _check_json(args, done.returncode, done.stdout, done.stderr)
     except subprocess.TimeoutExpired:
         stopped = " (STOPPED)"
-    as_json = time.perf_counter() - start
+    as_json, json_cpu = time.perf_counter() - start, _children_cpu() - cpu
     bound = ">= " if stopped else ""
-    print(f"pathological: check --format json {as_json:.2f} s{stopped}; json / text = {bound}{as_json / text:.1f}x")
+    print(f"pathological: check --format json {as_json:.2f} s wall, {json_cpu:.2f} s CPU{stopped}; "
+          f"json / text = {bound}{as_json / text:.1f}x wall, {bound}{json_cpu / max(text_cpu, 1e-9):.1f}x CPU")
     return [("ast.parse floor", floor), ("check (text)", text), (f"check --format json{stopped}", as_json)]
 
 
@@ -698,6 +701,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _compute_cold(args: Any) -> dict[str, float]:
     chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
+    print(_load())
     cold: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wsrefactor-bench-") as tmp:
         dest = Path(tmp)
@@ -712,9 +716,16 @@ def _compute_cold(args: Any) -> dict[str, float]:
                 root = websocket_corpus(dest, args.websocket_files) if name == "fix-websocket" else stdlib_corpus(dest, args.stdlib_limit)
                 rows = bench_fix(name, root, args.jobs, args.fix_timeout)
             _print_table(rows)
+            print(_load())
             sys.stdout.flush()
         _stdlib_corpus(chosen, dest, args, cold)
     return cold
+
+
+def _load() -> str:
+    """The load average: on a shared machine, the context every wall-clock figure needs."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average: {one:.1f}, {five:.1f}, {fifteen:.1f} ({time.strftime('%H:%M:%S')})"
 
 
 def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) -> None:
@@ -730,6 +741,7 @@ def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) ->
         print(f"\n## {name}: {len(files)} files, {lines} lines")
         rows = bench_corpus(name, root, args.repeat, args.jobs, not args.no_peers)
         _print_table(rows)
+        print(_load())
         sys.stdout.flush()
         cold[name] = rows[3][1]
 
