@@ -298,14 +298,21 @@ def materialize(fix: Fix) -> bool:
 
 def check_parses(text: str, path: str) -> str | None:
     """Why ``text`` is not valid Python (None when it is): fixed output must parse."""
+    problem, _ = _parse_both(text, path)
+    return problem
+
+
+def _parse_both(text: str, path: str) -> tuple[str | None, tuple[cst.Module, ast.Module] | None]:
+    """Why ``text`` is not valid Python, or its libcst and ``ast`` trees (the next fix pass
+    starts from them instead of parsing the same text again)."""
     try:
-        cst.parse_module(text)
+        module = cst.parse_module(text)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(text, filename=path)
+            tree = ast.parse(text, filename=path)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as exc:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return None
+        return (str(exc).splitlines()[0] if str(exc) else type(exc).__name__), None
+    return None, (module, tree)
 
 
 @dataclass
@@ -317,6 +324,7 @@ class FixOutcome:
     analysis: Analysis | None = None
     errors: list[str] = field(default_factory=list)
     before: list[Finding] | None = None  # the findings of the text as it was read
+    parsed: tuple[cst.Module, ast.Module] | None = None  # ``text`` parsed by the pass that wrote it
 
 
 def fix_text(
@@ -334,7 +342,7 @@ def fix_text(
     accepted = _Accepted(policy, path) if policy.only is not None else None
     seen = {_digest(text)}
     for passes in range(1, MAX_FIX_PASSES + 1):
-        tree = tree if outcome.text is text else _ast_or_none(outcome.text)
+        tree = tree if outcome.parsed is None else outcome.parsed[1]
         step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
         if step == "done":
             break
@@ -405,7 +413,7 @@ def _fix_pass(
 ) -> str:
     """One pass: "changed" (go again) or "done" (stable; this pass's analysis stands, its lazy
     fixes that found nothing to do saying why)."""
-    module = parse(outcome.text, path)
+    module = parse(outcome.text, path) if outcome.parsed is None else outcome.parsed[0]
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
     outcome.before = analysis.findings if outcome.before is None else outcome.before
@@ -468,12 +476,14 @@ def _permitted(
 
 def _acceptable(outcome: FixOutcome, new_text: str, applied: Sequence[tuple[str, Fix]], path: str) -> bool:
     """Whether the pass's output parses and changed something (a parse failure is reported)."""
-    problem = check_parses(new_text, path)
+    if new_text == outcome.text:
+        return False
+    problem, outcome.parsed = _parse_both(new_text, path)
     if problem is not None:
         codes = ", ".join(sorted({c for c, _ in applied}))
         outcome.errors.append(f"fix by {codes} would not parse ({problem}); not applied")
         return False
-    return new_text != outcome.text
+    return True
 
 
 def _first_difference(a: str, b: str) -> int:
