@@ -93,7 +93,10 @@ class _Accepted:
         permitted: Sequence[tuple[str, Fix]],
         chosen: Sequence[Fix],
         contexts: Mapping[tuple[str, int, int], str],
+        refused: Sequence[tuple[str, Fix]] = (),
     ) -> None:
+        """Remember the permitted fixes not applied yet (a refused one will never be)."""
+        permitted = [cf for cf in permitted if cf not in refused]
         keys = {id(f): (c, contexts.get((c, *f.at), "")) for c, f in permitted}
         if self.pending is None:
             self.pending = Counter(keys[id(f)] for _, f in permitted if f not in chosen)
@@ -416,30 +419,44 @@ def _fix_pass(
     module = parse(outcome.text, path) if outcome.parsed is None else outcome.parsed[0]
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
-    outcome.before = analysis.findings if outcome.before is None else outcome.before
+    if outcome.before is None:
+        outcome.before = analysis.findings
     contexts = _contexts(analysis.findings)
     permitted = _permitted(analysis, policy, accepted, contexts)
     chosen = choose_compatible([f for _, f in permitted], analysis.position, build=materialize)
-    refused = [(c, f) for c, f in permitted if f.build is None and not materialize(f)]  # built: nothing to do
+    refused = _refused(permitted)
     if not chosen:
         _say_refused(analysis, refused)
         return "done"
-    if not _reproduces(outcome, module):
-        return "done"
-    new_text = apply_fixes(module, chosen, path).code
     applied = [(c, f) for c, f in permitted if f in chosen]
-    if not _acceptable(outcome, new_text, applied, path):
+    new_text = _apply(outcome, module, applied, path)
+    if new_text is None:
         return "done"
     if accepted:
-        accepted.record([cf for cf in permitted if cf not in refused], chosen, contexts)
+        accepted.record(permitted, chosen, contexts, refused)
     outcome.new_files.extend(_new_files(applied, path))
     outcome.text = new_text
     return "changed"
 
 
+def _apply(outcome: FixOutcome, module: cst.Module, applied: Sequence[tuple[str, Fix]], path: str) -> str | None:
+    """The text with the pass's fixes applied; None when the file cannot be reproduced, or the
+    result does not parse (both reported) or is the same text."""
+    if not _reproduces(outcome, module):
+        return None
+    new_text = apply_fixes(module, [f for _, f in applied], path).code
+    return new_text if _acceptable(outcome, new_text, applied, path) else None
+
+
 def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
     """Each finding's fingerprint text by (code, line, column), to recognise it in a later pass."""
     return {(f.code, f.line, f.column): f.context for f in findings}
+
+
+def _refused(permitted: Sequence[tuple[str, Fix]]) -> list[tuple[str, Fix]]:
+    """The fixes built in this pass that turned out to have nothing to apply (a lazy fix that
+    overlapped the chosen ones was not built: it is not refused, it waits)."""
+    return [(c, f) for c, f in permitted if f.build is None and not materialize(f)]
 
 
 def _say_refused(analysis: Analysis, refused: Sequence[tuple[str, Fix]]) -> None:
