@@ -2042,6 +2042,9 @@ def _string_keys(node: cst.Dict | cst.DictComp) -> bool:
     return all(isinstance(e, cst.DictElement) and _literal_type(e.key) == "str" for e in node.elements)
 
 
+_CLASS_TYPES: dict[int, tuple[Any, Any]] = {}
+
+
 def class_attribute_types(cls: cst.ClassDef) -> dict[str, str]:
     """``x: T`` in the class body and ``self.x: T = ...`` in its methods."""
     out: dict[str, str] = {}
@@ -2843,6 +2846,7 @@ class ExtractRule(Rule):
         fix = Fix(
             FixSafety.UNSAFE, "extract method",
             build=lambda f: self._plan_into(f, node, block, ancestors, in_class, module_level),
+            anchors=(node,),  # what it replaces, known before it is planned (engine: plan only what can apply)
         )
         self._report(node, message, fix)
 
@@ -2854,7 +2858,10 @@ class ExtractRule(Rule):
         if self._module_types is None:
             self._module_types = module_type_facts(self.ctx.module)
         classes, any_imported = self._module_types
-        attributes = class_attribute_types(anc[-3]) if in_class and isinstance(anc[-3], cst.ClassDef) else {}
+        attributes = (
+            _by_identity(_CLASS_TYPES, anc[-3], 64, class_attribute_types)  # once per class, not per method
+            if in_class and isinstance(anc[-3], cst.ClassDef) else {}
+        )
         return Planner(
             metric=self.metric, limit=self.limit_from(self.opts), in_class=in_class,
             module_level=module_level, taken=self._names,

@@ -278,3 +278,142 @@ def test_cross_file_scope_project_sees_unlisted_files(tmp_path):
     write(tmp_path, "pyproject.toml", base + 'cross-file-scope = "project"\n')
     r = run_cli("check", "pkg/beta.py", cwd=tmp_path)
     assert r.returncode == 1 and r.stdout.startswith("pkg/beta.py:1:1: TST900") and "alpha.py:" not in r.stdout
+
+
+# ------------------------------------------------------------------ the fix loop reaches its fixed point
+
+
+def _nested(depth: int, branches: int = 11) -> str:
+    """``level0`` holding ``level1`` holding ... ``level{depth-1}``, each over WS301's CC limit:
+    the extraction of a closure waits for its enclosing function's (their fixes overlap), so the
+    fix loop needs one pass per level."""
+
+    def body(level: int, pad: str) -> list[str]:
+        lines = []
+        for k in range(branches):
+            lines += [f"{pad}if x == {k}:", f"{pad}    x = x + {k + level}", f"{pad}    print(x, {k})"]
+        if level + 1 < depth:
+            lines += [f"{pad}def level{level + 1}(x):", *body(level + 1, pad + "    "), f"{pad}x = level{level + 1}(x)"]
+        return [*lines, f"{pad}return x"]
+
+    return "\n".join(["def level0(x):", *body(0, "    ")]) + "\n"
+
+
+def _fix(text: str, codes: tuple[str, ...], path: str = "m.py", rules: list | None = None):
+    from wsrefactor.config import Config
+    from wsrefactor.engine import FixPolicy, fix_text
+    from wsrefactor.registry import load_rules
+
+    known = load_rules(())
+    chosen = rules if rules is not None else [known[c] for c in codes]
+    return fix_text(path, text, chosen, Config(), FixPolicy(unsafe=True))
+
+
+def test_fix_loop_runs_until_stable_beyond_the_old_eight_passes(monkeypatch):
+    """Nine nested functions over the limit: nine passes of extractions (the loop used to stop
+    after eight with one still pending, so a second run changed the file again)."""
+    from wsrefactor.rules import _extract
+
+    plans = []
+    run = _extract.Planner.run
+    monkeypatch.setattr(_extract.Planner, "run", lambda self, func, cc, n: plans.append(func.name.value) or run(self, func, cc, n))
+    text = _nested(9)
+    first = _fix(text, ("WS301",))
+    assert first.errors == [] and first.applied == {"WS301": 9}
+    compile(first.text, "m.py", "exec")
+    assert [f.code for f in first.analysis.findings] == []
+    # A lazy fix overlapping the one chosen in its pass is not planned in that pass: one plan a pass.
+    assert plans == [f"level{k}" for k in range(9)]
+    second = _fix(first.text, ("WS301",))
+    assert second.text == first.text and second.applied == {}
+
+
+def test_refusals_of_the_last_pass_are_reported_without_planning_again(monkeypatch):
+    from wsrefactor.rules import _extract
+
+    plans = []
+    run = _extract.Planner.run
+    monkeypatch.setattr(_extract.Planner, "run", lambda self, func, cc, n: plans.append(func.name.value) or run(self, func, cc, n))
+    text = (REPO / "fixtures" / "WS301" / "refused_early_return.py").read_text()
+    outcome = _fix(text, ("WS301",))
+    assert outcome.text == text and outcome.errors == []
+    (finding,) = outcome.analysis.findings
+    assert finding.fix is None and "; no safe extraction remains" in finding.message
+    assert len(plans) == 1  # the refusal found in the pass is the one reported
+
+
+TOGGLE = """
+import libcst as cst
+from wsrefactor.model import FixSafety
+from wsrefactor.rule import Fix, Rule
+
+
+class Toggle(Rule):
+    '''Flags every ``1`` and ``2`` and swaps them: its fixes never settle.'''
+
+    code = "TST901"
+    name = "toggle"
+    category = "meta"
+    fix_safety = FixSafety.SAFE
+    summary = "toggled"
+
+    def visit_Integer(self, node):
+        if node.value in ("1", "2"):
+            new = cst.Integer("2" if node.value == "1" else "1")
+            self.report(node, fix=Fix(FixSafety.SAFE, "toggle", {node: new}))
+
+
+class Count(Rule):
+    '''Flags every integer and adds one: each pass changes the file, none comes back.'''
+
+    code = "TST902"
+    name = "count"
+    category = "meta"
+    fix_safety = FixSafety.SAFE
+    summary = "counted"
+
+    def visit_Integer(self, node):
+        self.report(node, fix=Fix(FixSafety.SAFE, "count", {node: cst.Integer(str(int(node.value) + 1))}))
+"""
+
+
+@pytest.fixture
+def never_settle(tmp_path, monkeypatch):
+    write(tmp_path, "never_settle.py", TOGGLE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import never_settle
+
+    return never_settle
+
+
+def test_fixes_undoing_one_another_leave_the_file_unchanged(never_settle):
+    text = "x = 1\ny = 3\n"
+    outcome = _fix(text, (), rules=[never_settle.Toggle])
+    assert outcome.text == text and outcome.applied == {} and outcome.new_files == []
+    assert outcome.errors == ["fixes undo one another (pass 2 brought back the text of an earlier pass); file left unchanged"]
+    (finding,) = outcome.analysis.findings
+    assert finding.fix is None and finding.message.endswith("; not fixed: " + outcome.errors[0])
+    again = _fix(outcome.text, (), rules=[never_settle.Toggle])
+    assert again.text == text and again.errors == outcome.errors  # the second run decides the same way
+
+
+def test_fixes_that_keep_changing_the_file_stop_at_the_pass_budget(never_settle, monkeypatch):
+    from wsrefactor import engine
+
+    monkeypatch.setattr(engine, "MAX_FIX_PASSES", 5)
+    text = "x = 1\n"
+    outcome = _fix(text, (), rules=[never_settle.Count])
+    assert outcome.text == text and outcome.applied == {}
+    assert outcome.errors == [engine.UNSETTLED.format(passes=5)]
+    assert [f.fix for f in outcome.analysis.findings] == [None]
+    assert _fix(text, (), rules=[never_settle.Count]).errors == outcome.errors
+
+
+def test_unsettled_file_is_not_written_and_the_run_says_why(tmp_path):
+    write(tmp_path, "toggle.py", TOGGLE)
+    write(tmp_path, "pyproject.toml", '[tool.wsrefactor]\nselect = ["TST901"]\nplugins = ["toggle.py"]\n')
+    target = write(tmp_path, "src/a.py", "x = 1\n")
+    r = run_cli("fix", "src", "--no-cache", "-j", "1", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert target.read_text() == "x = 1\n"
+    assert "fixes undo one another" in r.stdout + r.stderr

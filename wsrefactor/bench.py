@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# The interpreter every measured command runs under (tests replace it to simulate a Python that
+# cannot import wsrefactor).
+PYTHON: list[str] = [sys.executable]
 # check corpora (the full table each) and the special measurements
 SPECIAL = ("fix-websocket", "fix-stdlib", "pathological", "project-phase")
 CORPORA = ("stdlib", "synthetic1x", "synthetic10x", "websocket", *SPECIAL)
@@ -103,29 +106,87 @@ def libcst_floor(files: Sequence[Path]) -> None:
             continue  # a floor measurement skips what does not parse
 
 
+class BenchFailure(Exception):
+    """A measured command did not do its work: the bench stops, no figure is printed for it."""
+
+
+# What Python itself prints when ``python -m wsrefactor`` never reached wsrefactor (exit 1, the
+# same code as "findings remain") or when wsrefactor died outside its own error handling.
+_PYTHON_ERRORS = ("No module named", "Error while finding module specification", "Traceback (most recent call last)")
+
+
+def ws(*args: str) -> list[str]:
+    """``python -m wsrefactor ARGS`` under the bench's interpreter."""
+    return [*PYTHON, "-m", "wsrefactor", *args]
+
+
+def failure(args: Sequence[str], returncode: int, stderr: str, ok: Sequence[int] = (0, 1)) -> str | None:
+    """Why a finished command of ours did not do its work, in one line (None when it did).
+
+    Exit 1 means "findings remain" to wsrefactor and "no module named wsrefactor" to Python, so
+    the exit code alone cannot tell a result from a failure: Python's own messages on stderr do.
+    """
+    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+    command = " ".join(os.path.basename(a) if a in PYTHON else a for a in args)
+    if returncode not in ok:
+        return f"`{command}` exited {returncode}" + (f": {last}" if last else "")
+    if any(marker in stderr for marker in _PYTHON_ERRORS):
+        return f"`{command}` failed: {last}"
+    return None
+
+
 def _cmd(args: Sequence[str], cwd: Path, ours: bool = True) -> Callable[[], object]:
-    """A timed command; for wsrefactor's own, exit 0/1 only (a usage error is not a time)."""
+    """A timed command; for wsrefactor's own, one that did its work (exit 0/1, no Python error):
+    a failed command is not a time."""
 
     def run() -> object:
         done = subprocess.run(list(args), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # nosec B603
-        if ours and done.returncode not in (0, 1):
-            raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(args)}\n{done.stderr.decode()}")
+        problem = failure(args, done.returncode, done.stderr.decode(errors="replace")) if ours else None
+        if problem is not None:
+            raise BenchFailure(problem)
         return done
 
     return run
 
 
+def check_importable(cwd: Path) -> str:
+    """The ``wsrefactor`` package the measured commands import from ``cwd`` (the corpora's
+    directory, outside the repository), which must be the one this bench belongs to: otherwise
+    every figure would time an error message, or another checkout's code."""
+    import wsrefactor
+
+    try:
+        import wsrefactor.rules  # noqa: F401 - mapped from ``rules/``: importable only when installed
+    except ImportError as exc:
+        raise BenchFailure(f"{exc} in the bench's own Python: install wsrefactor (pip install -e .)") from None
+    code = "import wsrefactor, wsrefactor.rules; print(wsrefactor.__file__)"
+    args = [*PYTHON, "-c", code]
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True)  # nosec B603
+    problem = failure(args, done.returncode, done.stderr, ok=(0,))
+    if problem is not None:
+        last = problem.rsplit(": ", 1)[-1]
+        raise BenchFailure(f"wsrefactor is not importable by {PYTHON[0]} outside the repository ({last}); "
+                           "install it (pip install -e .) or run the bench with the Python that has it")
+    theirs, ours = Path(done.stdout.strip()).resolve(), Path(wsrefactor.__file__).resolve()
+    if theirs != ours:
+        raise BenchFailure(f"the measured commands would run {theirs.parent}, not this bench's {ours.parent}; "
+                           "run the bench with the Python that has this checkout installed")
+    return str(theirs.parent)
+
+
 def _peak_rss_mb(args: Sequence[str], cwd: Path) -> float:
     code = (
         "import resource,subprocess,sys;"
-        "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "d=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE,text=True);"
+        "sys.stderr.write(d.stderr);"
+        "print(d.returncode,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True)  # nosec B603
-    try:
-        return int(out.stdout.strip()) / 1024
-    except ValueError:
-        return float("nan")
+    returncode, _, kilobytes = out.stdout.strip().partition(" ")
+    problem = failure(args, int(returncode) if returncode.lstrip("-").isdigit() else -1, out.stderr)
+    if problem is not None:
+        raise BenchFailure(problem)
+    return int(kilobytes) / 1024
 
 
 SEMGREP_RULES = """\
@@ -161,14 +222,13 @@ def _semgrep_rules(dest: Path) -> Path:
 
 def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> list[tuple[str, float]]:
     files = _files(root)
-    ws = [sys.executable, "-m", "wsrefactor"]
     rows: list[tuple[str, float]] = []
     rows.append(("ast.parse floor", _median(lambda: ast_floor(files), repeat)))
     rows.append(("libcst.parse_module floor", _median(lambda: libcst_floor(files), 1)))
     for label, extra in (("check --select WS, cold, -j1", ["-j1"]), (f"check --select WS, cold, -j{jobs}", [f"-j{jobs}"])):
-        rows.append((label, _median(_cmd([*ws, "check", ".", "--select", "WS", "--no-cache", "-q", *extra], root), repeat)))
-    rows.append((f"check (WS + bandit), cold, -j{jobs}", _median(_cmd([*ws, "check", ".", "--no-cache", "-q", f"-j{jobs}"], root), repeat)))
-    warm = [*ws, "check", ".", "--select", "WS", "-q", f"-j{jobs}"]
+        rows.append((label, _median(_cmd(ws("check", ".", "--select", "WS", "--no-cache", "-q", *extra), root), repeat)))
+    rows.append((f"check (WS + bandit), cold, -j{jobs}", _median(_cmd(ws("check", ".", "--no-cache", "-q", f"-j{jobs}"), root), repeat)))
+    warm = ws("check", ".", "--select", "WS", "-q", f"-j{jobs}")
     _cmd(warm, root)()
     rows.append(("check --select WS, warm (nothing changed)", _median(_cmd(warm, root), repeat)))
     target = files[len(files) // 2]
@@ -181,9 +241,9 @@ def bench_corpus(name: str, root: Path, repeat: int, jobs: int, peers: bool) -> 
     rows.append(("check --select WS, warm, one file changed", _median(one_changed, repeat)))
     target.write_bytes(original)
     five = [str(p.relative_to(root)) for p in files[:5]]
-    rows.append(("pre-commit sized (5 files, no cache)", _median(_cmd([*ws, "check", *five, "--no-cache", "-q"], root), repeat)))
-    rows.append(("gate", _median(_cmd([*ws, "gate", "."], root), repeat)))
-    rows.append(("peak memory MB (check, cold)", _peak_rss_mb([*ws, "check", ".", "--no-cache", "-q", f"-j{jobs}"], root)))
+    rows.append(("pre-commit sized (5 files, no cache)", _median(_cmd(ws("check", *five, "--no-cache", "-q"), root), repeat)))
+    rows.append(("gate", _median(_cmd(ws("gate", "."), root), repeat)))
+    rows.append(("peak memory MB (check, cold)", _peak_rss_mb(ws("check", ".", "--no-cache", "-q", f"-j{jobs}"), root)))
     if peers:
         rules = _semgrep_rules(root.parent)
         for peer, args in (
@@ -386,7 +446,7 @@ def _fix_round(root: Path, jobs: int, timeout: float | None) -> tuple[float, str
     processes started in the background by a shell) and keeps every file it finished."""
     import signal
 
-    args = [sys.executable, "-m", "wsrefactor", "fix", ".", "--unsafe-fixes", "--no-cache", f"-j{jobs}"]
+    args = ws("fix", ".", "--unsafe-fixes", "--no-cache", f"-j{jobs}")
     start = time.perf_counter()
     proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # nosec B603
     try:
@@ -397,8 +457,21 @@ def _fix_round(root: Path, jobs: int, timeout: float | None) -> tuple[float, str
         out, err = proc.communicate()
         finished = False
     seconds = time.perf_counter() - start
-    lines = [ln for ln in (out + err).splitlines() if ln.startswith(("Fixed", "wsrefactor: interrupted"))]
-    return seconds, (lines[-1] if lines else (err.strip().splitlines() or ["(no summary)"])[-1]), finished
+    return seconds, fix_summary(args, proc.returncode, out, err, finished), finished
+
+
+def fix_summary(args: Sequence[str], returncode: int, out: str, err: str, finished: bool) -> str:
+    """The fix run's summary line (``Fixed ...``, or ``wsrefactor: interrupted ...`` when the
+    bench stopped it); a run that failed, or printed neither, raises ``BenchFailure``."""
+    problem = failure(args, returncode, err, ok=(0, 1) if finished else (0, 1, 130))
+    wanted = "Fixed " if finished else ("Fixed ", "wsrefactor: interrupted")
+    lines = [ln for ln in (out + err).splitlines() if ln.startswith(wanted)]
+    if problem is None and not lines:
+        last = next((ln.strip() for ln in reversed((out + err).splitlines()) if ln.strip()), "no output")
+        problem = f"`{' '.join(args[-6:])}` printed no summary: {last}"
+    if problem is not None:
+        raise BenchFailure(problem)
+    return lines[-1]
 
 
 def _snapshot(root: Path) -> dict[Path, bytes]:
@@ -408,18 +481,24 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 def _fix_contract(root: Path, before: dict[Path, bytes], jobs: int) -> str:
     """Every changed file compiles; a second fix run changes nothing (``fix --diff`` exits 0)."""
     targets, changed, broken = _read_bytes(root, before)
-    second = subprocess.run(  # nosec B603
-        [sys.executable, "-m", "wsrefactor", "fix", *targets, "--unsafe-fixes", "--no-cache", "--diff", "-q", f"-j{jobs}"],
-        cwd=root, capture_output=True, text=True,
-    ) if changed else None
-    if second is None:
+    if not changed:
         return "no file changed"
-    again = "second run changes nothing" if second.returncode == 0 else (
-        f"SECOND RUN WOULD CHANGE {second.stdout.count('+++ ')} file(s)" if second.returncode == 1
-        else f"second run failed ({second.returncode}): {second.stderr.strip()[-200:]}"
-    )
+    args = ws("fix", *targets, "--unsafe-fixes", "--no-cache", "--diff", "-q", f"-j{jobs}")
+    second = subprocess.run(args, cwd=root, capture_output=True, text=True)  # nosec B603
+    again = second_run(args, second.returncode, second.stdout, second.stderr)
     compiled = "all compile" if not broken else f"{len(broken)} DO NOT COMPILE: " + "; ".join(broken[:3])
     return f"{len(changed)} files changed, {compiled}; {again}"
+
+
+def second_run(args: Sequence[str], returncode: int, out: str, err: str) -> str:
+    """What the second ``fix --diff`` run says: nothing to change (exit 0), or how many files it
+    would change (exit 1 with a diff); anything else is a failure, not a contract result."""
+    problem = failure(args, returncode, err)
+    if problem is None and returncode == 1 and "+++ " not in out:
+        problem = f"`fix --diff` exited 1 without a diff: {err.strip()[-200:] or 'no output'}"
+    if problem is not None:
+        raise BenchFailure(problem)
+    return "second run changes nothing" if returncode == 0 else f"SECOND RUN WOULD CHANGE {out.count('+++ ')} file(s)"
 
 
 def _read_bytes(root: Path, before: dict[Path, bytes]) -> tuple[list[Any], list[Any], list[Any]]:
@@ -448,12 +527,11 @@ def bench_fix(name: str, root: Path, jobs: int, timeout: float | None) -> list[t
     """``check --select WS`` vs ``fix --unsafe-fixes`` on the same files, and the fix contracts.
     Wall and CPU time both: on a shared machine the CPU ratio is the one that means something."""
     files = _files(root)
-    ws = [sys.executable, "-m", "wsrefactor"]
     cpu = time.process_time()
     floor = _median(lambda: ast_floor(files), 1)
     floor_cpu = time.process_time() - cpu
     cpu = _children_cpu()
-    check = _median(_cmd([*ws, "check", ".", "--select", "WS", "--no-cache", "-q", f"-j{jobs}"], root), 1)
+    check = _median(_cmd(ws("check", ".", "--select", "WS", "--no-cache", "-q", f"-j{jobs}"), root), 1)
     check_cpu = _children_cpu() - cpu
     print(f"{name}: {len(files)} files; ast.parse {floor:.2f} s; check --select WS {check:.2f} s wall, {check_cpu:.2f} s CPU",
           flush=True)
@@ -475,25 +553,43 @@ def bench_pathological(dest: Path, repeat: int, timeout: float) -> list[tuple[st
     ``timeout``: then the ratio is a lower bound)."""
     path = pathological_function(dest)
     root = path.parent
-    ws = [sys.executable, "-m", "wsrefactor", "check", path.name, "--no-cache", "-q", "-j1"]
+    check = ws("check", path.name, "--no-cache", "-q", "-j1")
     floor = _median(lambda: ast_floor([path]), repeat)
-    text = _median(_cmd(ws, root), repeat)
+    cpu = _children_cpu()
+    text = _median(_cmd(check, root), repeat)
+    text_cpu = (_children_cpu() - cpu) / repeat
     lines = path.read_text().count("\n")
     from wsrefactor.complexity import measure_file
 
     cc = max(b.complexity for b in measure_file(str(path)))
-    print(f"pathological: {lines} lines, CC {cc}; check (text) {text:.2f} s", flush=True)
-    start = time.perf_counter()
+    print(f"pathological: {lines} lines, CC {cc}; check (text) {text:.2f} s wall, {text_cpu:.2f} s CPU", flush=True)
+    start, cpu = time.perf_counter(), _children_cpu()
+    args = [*check, "--format", "json"]
     try:
-        subprocess.run([*ws, "--format", "json"], cwd=root, stdout=subprocess.DEVNULL,  # nosec B603
-                       stderr=subprocess.DEVNULL, timeout=timeout)
+        done = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=timeout)  # nosec B603
         stopped = ""
+        _check_json(args, done.returncode, done.stdout, done.stderr)
     except subprocess.TimeoutExpired:
         stopped = " (STOPPED)"
-    as_json = time.perf_counter() - start
+    as_json, json_cpu = time.perf_counter() - start, _children_cpu() - cpu
     bound = ">= " if stopped else ""
-    print(f"pathological: check --format json {as_json:.2f} s{stopped}; json / text = {bound}{as_json / text:.1f}x")
+    print(f"pathological: check --format json {as_json:.2f} s wall, {json_cpu:.2f} s CPU{stopped}; "
+          f"json / text = {bound}{as_json / text:.1f}x wall, {bound}{json_cpu / max(text_cpu, 1e-9):.1f}x CPU")
     return [("ast.parse floor", floor), ("check (text)", text), (f"check --format json{stopped}", as_json)]
+
+
+def _check_json(args: Sequence[str], returncode: int, out: str, err: str) -> None:
+    """A JSON check that did its work printed a JSON document."""
+    import json
+
+    problem = failure(args, returncode, err)
+    if problem is None:
+        try:
+            json.loads(out)
+        except ValueError:
+            problem = f"`check --format json` printed no JSON: {out.strip()[:200] or err.strip()[-200:] or 'no output'}"
+    if problem is not None:
+        raise BenchFailure(problem)
 
 
 PROJECT_MODULE = '''"""Module {i} (generated by wsrefactor.bench)."""
@@ -592,7 +688,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fix-timeout", type=float, default=900.0, help="stop a fix run after this many seconds (SIGTERM)")
     parser.add_argument("--websocket-files", type=int, default=400, help="size of the WebSocket-heavy corpus")
     args = parser.parse_args(argv)
-    cold = _compute_cold(args)
+    try:
+        cold = _compute_cold(args)
+    except BenchFailure as exc:  # one line, and no figure: a failed command is not a time
+        print(f"wsrefactor.bench: error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     if "synthetic1x" in cold and "synthetic10x" in cold:
         print(f"\nscaling: 10x the files took {cold['synthetic10x'] / cold['synthetic1x']:.1f}x the time "
               f"(check --select WS, cold, -j{args.jobs})")
@@ -601,9 +701,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _compute_cold(args: Any) -> dict[str, float]:
     chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
+    print(_load())
     cold: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wsrefactor-bench-") as tmp:
         dest = Path(tmp)
+        print(f"measuring {check_importable(dest)} with {PYTHON[0]}", flush=True)
         for name in [c for c in chosen if c in SPECIAL]:
             print(f"\n## {name}")
             if name == "pathological":
@@ -614,9 +716,16 @@ def _compute_cold(args: Any) -> dict[str, float]:
                 root = websocket_corpus(dest, args.websocket_files) if name == "fix-websocket" else stdlib_corpus(dest, args.stdlib_limit)
                 rows = bench_fix(name, root, args.jobs, args.fix_timeout)
             _print_table(rows)
+            print(_load())
             sys.stdout.flush()
         _stdlib_corpus(chosen, dest, args, cold)
     return cold
+
+
+def _load() -> str:
+    """The load average: on a shared machine, the context every wall-clock figure needs."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average: {one:.1f}, {five:.1f}, {fifteen:.1f} ({time.strftime('%H:%M:%S')})"
 
 
 def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) -> None:
@@ -632,6 +741,7 @@ def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) ->
         print(f"\n## {name}: {len(files)} files, {lines} lines")
         rows = bench_corpus(name, root, args.repeat, args.jobs, not args.no_peers)
         _print_table(rows)
+        print(_load())
         sys.stdout.flush()
         cold[name] = rows[3][1]
 

@@ -6,7 +6,9 @@ Everything here runs inside a worker process and returns only picklable results.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import hashlib
 import os
 import warnings
 from collections import Counter, defaultdict
@@ -26,7 +28,13 @@ from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
 from wsrefactor.walk import walk
 
-MAX_FIX_PASSES = 8
+# Fixing a file is repeated until a pass changes nothing: each pass re-finds what the previous
+# one left (a nested function's extraction needs its enclosing one done first, one level a pass).
+# Past this many passes still changing the file (or on a pass that brings back an earlier text)
+# the file is left as it was read: a partial result would be changed again by the next run.
+MAX_FIX_PASSES = 32
+UNSETTLED = "fixes did not settle within {passes} passes (each pass still changed the file); file left unchanged"
+CYCLE = "fixes undo one another (pass {passes} brought back the text of an earlier pass); file left unchanged"
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,10 @@ class _Accepted:
         permitted: Sequence[tuple[str, Fix]],
         chosen: Sequence[Fix],
         contexts: Mapping[tuple[str, int, int], str],
+        refused: Sequence[tuple[str, Fix]] = (),
     ) -> None:
+        """Remember the permitted fixes not applied yet (a refused one will never be)."""
+        permitted = [cf for cf in permitted if cf not in refused]
         keys = {id(f): (c, contexts.get((c, *f.at), "")) for c, f in permitted}
         if self.pending is None:
             self.pending = Counter(keys[id(f)] for _, f in permitted if f not in chosen)
@@ -290,14 +301,21 @@ def materialize(fix: Fix) -> bool:
 
 def check_parses(text: str, path: str) -> str | None:
     """Why ``text`` is not valid Python (None when it is): fixed output must parse."""
+    problem, _ = _parse_both(text, path)
+    return problem
+
+
+def _parse_both(text: str, path: str) -> tuple[str | None, tuple[cst.Module, ast.Module] | None]:
+    """Why ``text`` is not valid Python, or its libcst and ``ast`` trees (the next fix pass
+    starts from them instead of parsing the same text again)."""
     try:
-        cst.parse_module(text)
+        module = cst.parse_module(text)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(text, filename=path)
+            tree = ast.parse(text, filename=path)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as exc:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return None
+        return (str(exc).splitlines()[0] if str(exc) else type(exc).__name__), None
+    return None, (module, tree)
 
 
 @dataclass
@@ -309,6 +327,7 @@ class FixOutcome:
     analysis: Analysis | None = None
     errors: list[str] = field(default_factory=list)
     before: list[Finding] | None = None  # the findings of the text as it was read
+    parsed: tuple[cst.Module, ast.Module] | None = None  # ``text`` parsed by the pass that wrote it
 
 
 def fix_text(
@@ -319,22 +338,53 @@ def fix_text(
     policy: FixPolicy,
     tree: ast.Module | None = None,
 ) -> FixOutcome:
-    """Apply allowed fixes, re-parse and re-check, until nothing changes (bounded passes)."""
+    """Apply allowed fixes, re-parse and re-check, until a pass changes nothing: the result is a
+    fixed point (a second run changes nothing), or the text as read when the passes do not settle
+    within ``MAX_FIX_PASSES`` or come back to an earlier text (the findings then say why)."""
     outcome = FixOutcome(text)
     accepted = _Accepted(policy, path) if policy.only is not None else None
-    step = "final"
-    for _ in range(MAX_FIX_PASSES):
-        tree = tree if outcome.text is text else _ast_or_none(outcome.text)
+    seen = {_digest(text)}
+    for passes in range(1, MAX_FIX_PASSES + 1):
+        tree = tree if outcome.parsed is None else outcome.parsed[1]
         step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
-        if step != "changed" or (accepted is not None and accepted.done):
+        if step == "done":
             break
-    if step != "done":
-        final = outcome.text
-        outcome.analysis = analyze_module(
-            path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
-        )
+        if accepted is not None and accepted.done:  # interactive: every accepted fix is in
+            final = outcome.text
+            outcome.analysis = analyze_module(
+                path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
+            )
+            break
+        digest = _digest(outcome.text)
+        if digest in seen:
+            return _unsettled(outcome, path, text, rules, config, policy, CYCLE.format(passes=passes))
+        seen.add(digest)
+    else:
+        return _unsettled(outcome, path, text, rules, config, policy, UNSETTLED.format(passes=MAX_FIX_PASSES))
     _count_resolved(outcome, text)
     return outcome
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _unsettled(
+    outcome: FixOutcome, path: str, text: str, rules: Sequence[type[Rule]], config: Config, policy: FixPolicy,
+    reason: str,
+) -> FixOutcome:
+    """Fixes that keep changing the file: keep the text as read, so the next run decides exactly
+    the same way (deterministic, no pass depends on time) and changes nothing either. Every
+    finding whose fix the run would have applied says why it was not."""
+    analysis = analyze_module(path, parse(text, path), rules, config, tree=_ast_or_none(text))
+    permitted = {(c, *f.at) for c, f in analysis.fixes if policy.allows_fix(c, f)}
+    analysis.findings = [
+        dataclasses.replace(f, message=f"{f.message}; not fixed: {reason}", fix=None)
+        if (f.code, f.line, f.column) in permitted else f
+        for f in analysis.findings
+    ]
+    analysis.fixes = [(c, f) for c, f in analysis.fixes if (c, *f.at) not in permitted]
+    return FixOutcome(text, analysis=analysis, errors=[*outcome.errors, reason], before=analysis.findings)
 
 
 def _count_resolved(outcome: FixOutcome, text: str) -> None:
@@ -364,28 +414,38 @@ def _fix_pass(
     tree: ast.Module | None,
     accepted: _Accepted | None = None,
 ) -> str:
-    """One pass: "changed" (go again), "done" (stable; the last analysis stands), or "final"
-    (a lazy fix found nothing to do: re-analyse once so the message says so)."""
-    module = parse(outcome.text, path)
+    """One pass: "changed" (go again) or "done" (stable; this pass's analysis stands, its lazy
+    fixes that found nothing to do saying why)."""
+    module = parse(outcome.text, path) if outcome.parsed is None else outcome.parsed[0]
     analysis = analyze_module(path, module, rules, config, tree=tree)
     outcome.analysis = analysis
-    outcome.before = analysis.findings if outcome.before is None else outcome.before
+    if outcome.before is None:
+        outcome.before = analysis.findings
     contexts = _contexts(analysis.findings)
-    allowed, all_built = _applicable(_permitted(analysis, policy, accepted, contexts))
-    if not allowed:
-        return "done" if all_built else "final"
-    if not _reproduces(outcome, module):
+    permitted = _permitted(analysis, policy, accepted, contexts)
+    chosen = choose_compatible([f for _, f in permitted], analysis.position, build=materialize)
+    refused = _refused(permitted)
+    if not chosen:
+        _say_refused(analysis, refused)
         return "done"
-    chosen = choose_compatible([f for _, f in allowed], analysis.position)
-    new_text = apply_fixes(module, chosen, path).code
-    applied = [(c, f) for c, f in allowed if f in chosen]
-    if not _acceptable(outcome, new_text, applied, path):
+    applied = [(c, f) for c, f in permitted if f in chosen]
+    new_text = _apply(outcome, module, applied, path)
+    if new_text is None:
         return "done"
     if accepted:
-        accepted.record(allowed, chosen, contexts)
+        accepted.record(permitted, chosen, contexts, refused)
     outcome.new_files.extend(_new_files(applied, path))
     outcome.text = new_text
     return "changed"
+
+
+def _apply(outcome: FixOutcome, module: cst.Module, applied: Sequence[tuple[str, Fix]], path: str) -> str | None:
+    """The text with the pass's fixes applied; None when the file cannot be reproduced, or the
+    result does not parse (both reported) or is the same text."""
+    if not _reproduces(outcome, module):
+        return None
+    new_text = apply_fixes(module, [f for _, f in applied], path).code
+    return new_text if _acceptable(outcome, new_text, applied, path) else None
 
 
 def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
@@ -393,10 +453,24 @@ def _contexts(findings: Sequence[Finding]) -> dict[tuple[str, int, int], str]:
     return {(f.code, f.line, f.column): f.context for f in findings}
 
 
-def _applicable(permitted: Sequence[tuple[str, Fix]]) -> tuple[list[tuple[str, Fix]], bool]:
-    """The permitted fixes that have something to apply; and whether every lazy one did."""
-    allowed = [(c, f) for c, f in permitted if materialize(f)]
-    return allowed, len(allowed) == len(permitted)
+def _refused(permitted: Sequence[tuple[str, Fix]]) -> list[tuple[str, Fix]]:
+    """The fixes built in this pass that turned out to have nothing to apply (a lazy fix that
+    overlapped the chosen ones was not built: it is not refused, it waits)."""
+    return [(c, f) for c, f in permitted if f.build is None and not materialize(f)]
+
+
+def _say_refused(analysis: Analysis, refused: Sequence[tuple[str, Fix]]) -> None:
+    """Lazy fixes built in this pass that found nothing to do: their findings say why and offer
+    no fix, as ``analyze_module(build_fixes=True)`` would say (without planning them again)."""
+    why = {(c, *f.at): f.description for c, f in refused}
+    if not why:
+        return
+    analysis.findings = [
+        dataclasses.replace(f, message=f"{f.message}; {why[key]}", fix=None)
+        if (key := (f.code, f.line, f.column)) in why else f
+        for f in analysis.findings
+    ]
+    analysis.fixes = [(c, f) for c, f in analysis.fixes if (c, *f.at) not in why]
 
 
 def _reproduces(outcome: FixOutcome, module: cst.Module) -> bool:
@@ -419,12 +493,14 @@ def _permitted(
 
 def _acceptable(outcome: FixOutcome, new_text: str, applied: Sequence[tuple[str, Fix]], path: str) -> bool:
     """Whether the pass's output parses and changed something (a parse failure is reported)."""
-    problem = check_parses(new_text, path)
+    if new_text == outcome.text:
+        return False
+    problem, outcome.parsed = _parse_both(new_text, path)
     if problem is not None:
         codes = ", ".join(sorted({c for c, _ in applied}))
         outcome.errors.append(f"fix by {codes} would not parse ({problem}); not applied")
         return False
-    return new_text != outcome.text
+    return True
 
 
 def _first_difference(a: str, b: str) -> int:

@@ -40,18 +40,39 @@ def _overlaps(a: CodeRange, b: CodeRange) -> bool:
 
 
 def choose_compatible(
-    fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]
+    fixes: Sequence[Fix],
+    position: Callable[[cst.CSTNode], CodeRange],
+    build: Callable[[Fix], bool] | None = None,
 ) -> list[Fix]:
-    """The fixes that can be applied together in one pass (first come, first served)."""
+    """The fixes that can be applied together in one pass (first come, first served).
+
+    With ``build`` (the engine's ``materialize``), lazy fixes are built here, in order: one
+    whose declared ``anchors`` overlap a fix already chosen is not built at all (it could not be
+    applied in this pass; the next pass finds it again), and one that ``build`` says has nothing
+    to apply is skipped.
+    """
     taken: list[CodeRange] = []
     chosen = []
     for fix in fixes:
-        spans = [position(n) for n in (fix.anchors or tuple(fix.replacements))]
-        if any(_overlaps(s, t) for s in spans for t in taken):
+        if build is not None:
+            if fix.build is not None and fix.anchors and _overlaps_any(_spans(fix, position), taken):
+                continue
+            if not build(fix):
+                continue
+        spans = _spans(fix, position)
+        if _overlaps_any(spans, taken):
             continue
         taken.extend(spans)
         chosen.append(fix)
     return chosen
+
+
+def _spans(fix: Fix, position: Callable[[cst.CSTNode], CodeRange]) -> list[CodeRange]:
+    return [position(n) for n in (fix.anchors or tuple(fix.replacements))]
+
+
+def _overlaps_any(spans: Sequence[CodeRange], taken: Sequence[CodeRange]) -> bool:
+    return any(_overlaps(s, t) for s in spans for t in taken)
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
