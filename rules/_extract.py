@@ -83,6 +83,7 @@ from libcst.metadata import (
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
+from wsrefactor.rules._extract_bases import hierarchy_names
 from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.walk import visit
 
@@ -1162,6 +1163,7 @@ class Extractor:
         self.facts = function_facts(func, scopes, in_class, enclosing)
         self.types = types if types is not None else _Types()
         self.refusals: dict[str, int] = {}
+        self._narrowing: dict[str, int] | None = None  # see ``_attribute_narrowing``
 
     # -- data flow ---------------------------------------------------------
 
@@ -1248,7 +1250,7 @@ class Extractor:
         cand.inputs = tuple(flow.inputs)
         cand.outputs = tuple(flow.outputs)
         cand.uses_receiver = flow.uses_receiver
-        return None
+        return self._type_problem(cand)
 
     def _run(self, cand: _Candidate, stmts: list[cst.BaseStatement]) -> _Run:
         span = self._known_facts().index.span
@@ -1461,20 +1463,131 @@ class Extractor:
         return unique_name(choices[0], self.taken, self.prefix)
 
     def _input_annotation(self, name: str, cand: _Candidate) -> str | None:
-        """The declared type, narrowed where the function tested or rebound the name before the
-        run (``if x is None: return`` leaves ``X`` of ``X | None``; a union narrowed otherwise
-        is unknown here: ``Any``)."""
-        declared = self.types.annotation(name)
-        if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
+        """The input's type as mypy sees it at the run, else the fallback (``Any``)."""
+        precise = self._input_type(name, cand)
+        return precise if precise is not None else self.types.fallback
+
+    def _input_type(self, name: str, cand: _Candidate) -> str | None:
+        """The declared type, narrowed as it is at the run: ``T`` inside ``if isinstance(x, T):``,
+        ``X`` of ``X | None`` after ``if x is None: return``; None when narrowing makes it
+        unknown here (another ``isinstance`` test or rebinding before the run, a union narrowed
+        otherwise)."""
+        declared = self.types.of(name)
+        if declared is None:
+            return None
+        enclosing = self._isinstance_around(name, cand)
+        if enclosing is not None:
+            return enclosing
+        if not self._narrowed_before(name, cand):
+            return declared
+        if self._isinstance_before(name, cand):
+            return None
+        if not _is_union(declared):
             return declared
         parts = _union_parts(declared)
-        return self._none_guarded_2(parts, name, cand)
-
-    def _none_guarded_2(self, parts: Any, name: str, cand: _Candidate) -> str | None:
         if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
             rest = [p for p in parts if p != "None"]
             return rest[0] if len(rest) == 1 else " | ".join(rest)
-        return self.types.fallback
+        return None
+
+    def _isinstance_around(self, name: str, cand: _Candidate) -> str | None:
+        """``T`` (``A | B`` for a tuple) when the run sits in the body of ``if isinstance(name, T):``."""
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body:
+                kind = _isinstance_type(parent.test, name)
+                if kind is not None:
+                    return kind
+        return None
+
+    def _isinstance_before(self, name: str, cand: _Candidate) -> bool:
+        facts = self._known_facts()
+        first = facts.index.span[cand.container.body[cand.start]][0]
+        for read in facts.reads_by_name.get(name, ()):
+            if read.index >= first:
+                break
+            parent = facts.index.parent.get(read.node)
+            if isinstance(parent, cst.Arg):
+                call = facts.index.parent.get(parent)
+                if isinstance(call, cst.Call) and _is_name(call.func, "isinstance"):
+                    return True
+        return False
+
+    def _type_problem(self, cand: _Candidate) -> str | None:
+        """Why the helper would be typed less precisely than mypy checks the run in place:
+        an attribute narrowed before the run (``if self.x is not None:``, ``self.x = ...``:
+        the helper sees the declared, wider type), or, in annotated code, an input or result
+        whose type is not known as the function knows it."""
+        chain = self._narrowed_attribute(cand)
+        if chain is not None:
+            return f"'{chain}' narrowed before the block"
+        if not self.types.typed:
+            return None
+        for name in cand.inputs:
+            if self._input_type(name, cand) is None:
+                return f"type of '{name}' unknown at the block"
+        for name in cand.outputs:
+            declared = self.types.of(name)
+            if declared is None or _is_union(declared):
+                return f"type of '{name}' unknown after the block"
+        return None
+
+    def _narrowed_attribute(self, cand: _Candidate) -> str | None:
+        facts = self._known_facts()
+        narrowed = self._attribute_narrowing()
+        if not narrowed:
+            return None
+        lo, hi = facts.index.span[cand.container.body[cand.start]][0], facts.index.span[cand.container.body[cand.stop - 1]][1]
+        for node, (start, _end) in facts.index.span.items():
+            if not (lo <= start <= hi) or not isinstance(node, cst.Attribute):
+                continue
+            chain = _attribute_chain(node, facts.index.parent.get(node))
+            if chain is not None and narrowed.get(chain, hi + 1) < lo:
+                return chain
+        return None
+
+    def _attribute_narrowing(self) -> dict[str, int]:
+        """Attribute chains (``self.request``) tested or assigned in the function -> first index;
+        assigned ``self.x`` whose class annotation is not a union are left out."""
+        if self._narrowing is not None:
+            return self._narrowing
+        facts = self._known_facts()
+        out: dict[str, int] = {}
+        for node, (start, _end) in facts.index.span.items():
+            if not isinstance(node, cst.Attribute):
+                continue
+            parent = facts.index.parent.get(node)
+            chain = _attribute_chain(node, parent)
+            if chain is None or start >= out.get(chain, start + 1):
+                continue
+            assigned = isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node
+            if assigned:
+                owner, _, attr = chain.rpartition(".")
+                kind = self.types.attributes.get(attr) if owner == facts.receiver else None
+                if kind is None or _is_union(kind):
+                    out[chain] = start
+            elif self._narrowed_by_test(node):
+                out[chain] = start
+        self._narrowing = out
+        return out
+
+    def _narrowed_by_test(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` the subject of a test mypy narrows on: ``if x:``, ``x is (not) None``,
+        ``x == ...``, ``not x``, ``a and x``, ``isinstance(x, T)`` in an ``if``/``while``/
+        ``assert``/conditional expression (``len(x) > 3`` narrows nothing)?"""
+        for current, parent in self._ancestry(node):
+            if parent is None or _tests_the_name(current, parent) and not isinstance(parent, cst.Call):
+                return parent is not None
+            if isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation, cst.ComparisonTarget)):
+                continue
+            if isinstance(parent, cst.Comparison):
+                if not _compares_with_none(parent):
+                    return False  # ``x in y``, ``x > 3``, ``x != y``: no narrowing to lose
+                continue
+            if isinstance(parent, cst.Arg):
+                call = self._known_facts().index.parent.get(parent)
+                return isinstance(call, cst.Call) and _is_name(call.func, "isinstance") and call.args[0] is parent
+            return False
+        return False
 
     def _none_guarded(self, name: str, cand: _Candidate) -> bool:
         """Is ``name`` surely not None at the run: ``if x is None: return/raise/x = ...`` or
@@ -1840,6 +1953,40 @@ def _union_parts(annotation: str) -> list[str] | None:
     return parts if all(parts) else None
 
 
+def _attribute_chain(node: cst.Attribute, parent: cst.CSTNode | None) -> str | None:
+    """``self.request.headers`` for an attribute of names only, else None (a call, a subscript,
+    a method called: ``order.get(...)`` narrows nothing)."""
+    if isinstance(parent, cst.Call) and parent.func is node:
+        return None
+    parts = [node.attr.value]
+    value = node.value
+    while isinstance(value, cst.Attribute):
+        parts.append(value.attr.value)
+        value = value.value
+    if not isinstance(value, cst.Name):
+        return None
+    parts.append(value.value)
+    return ".".join(reversed(parts))
+
+
+def _compares_with_none(node: cst.Comparison) -> bool:
+    sides = [node.left, *(t.comparator for t in node.comparisons)]
+    return any(_is_name(side, "None") for side in sides)
+
+
+def _isinstance_type(test: cst.BaseExpression, name: str) -> str | None:
+    """``T`` for ``isinstance(name, T)``, ``A | B`` for ``isinstance(name, (A, B))``."""
+    if not (isinstance(test, cst.Call) and _is_name(test.func, "isinstance") and len(test.args) == 2):
+        return None
+    if not _is_name(test.args[0].value, name):
+        return None
+    kind = test.args[1].value
+    members = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    if not all(isinstance(m, (cst.Name, cst.Attribute)) for m in members):
+        return None
+    return " | ".join(_code(m) for m in members)
+
+
 def _is_union(annotation: str) -> bool:
     parts = _union_parts(annotation)
     return bool(parts and len(parts) > 1) or annotation.strip().startswith(("Union[", "typing.Union["))
@@ -1863,6 +2010,7 @@ class _Types:
     returns: str | None = None
     typed: bool = False  # the function is annotated: prefer runs whose names have known types
     fallback: str | None = None  # "Any" (imported by the fix if need be), or None if unusable
+    attributes: Mapping[str, str] = field(default_factory=dict)  # annotated ``self.x`` of the class
 
     def of(self, name: str) -> str | None:
         return self.known.get(name)
@@ -1892,7 +2040,8 @@ def infer_types(
     body = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
     infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
     _target_names_to_value(body, explicit, inferred, infer)
-    return _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
+    types = _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
+    return replace(types, attributes=attributes)
 
 
 def _target_names_to_value(
@@ -1981,8 +2130,9 @@ class _Inference:
             return "list[Any]"
         if isinstance(node, cst.Name):
             kinds = self.inferred.get(node.value)
-            if node.value in self.known:
-                return self.known[node.value]
+            if node.value in self.known:  # a union may be narrowed where it is copied: unknown
+                kind = self.known[node.value]
+                return None if _is_union(kind) else kind
             return next(iter(kinds)) if kinds and len(kinds) == 1 else None
         return self._expr_body(node)
 
@@ -2014,6 +2164,8 @@ class _Inference:
         match = _DICT_TYPE.match(owner or "")
         if match and method == "setdefault" and len(node.args) == 2:
             return match.group(2)
+        if match and method == "get" and match.group(2).strip() == "Any":
+            return "Any"  # ``dict[str, Any].get(...)`` is ``Any`` to mypy too
         return None
 
 
@@ -2389,9 +2541,11 @@ class Planner:
     match_ok: bool = True  # ``match`` statements allowed (Python 3.10+)
     prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
     refusals: Counter[str] = field(default_factory=Counter)
+    original: cst.FunctionDef | None = None  # the function being refactored (set by ``run``)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
         deadline = time.process_time() + self.budget
+        self.original = func
         main = _Unit(func, cc, length)
         units = [main]
         try:
@@ -2437,8 +2591,21 @@ class Planner:
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
             module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
-            def_col=self.def_col, types=self.types, prefix=self.prefix,
+            def_col=self.def_col, types=self._unit_types(unit), prefix=self.prefix,
         )
+
+    def _unit_types(self, unit: _Unit) -> _Types:
+        """A helper's own signature is what its body is checked against: its parameters' (maybe
+        narrowed) annotations and its return annotation, which a tail helper of it returns."""
+        if unit.func is self.original:
+            return self.types
+        params = unit.func.params
+        own = {
+            p.name.value: _code(p.annotation.annotation)
+            for p in (*params.params, *params.kwonly_params) if p.annotation is not None
+        }
+        returns = _code(unit.func.returns.annotation) if unit.func.returns is not None else None
+        return replace(self.types, known={**self.types.known, **own}, returns=returns)
 
     def _split(self, units: list[_Unit], deadline: float) -> None:
         self._chunk(units[0], units, deadline)
@@ -2862,8 +3029,21 @@ class ExtractRule(Rule):
             enclosing=_enclosing_names(anc), def_col=int(getattr(block, "col_offset", 0)),
             budget=float(self.opts.get("plan-budget", BUDGET_OPTION.default)),
             match_ok=self.ctx.target_version >= (3, 10),
-            prefix="__" if in_class and _has_outside_bases(anc[-3], classes) else "_",
+            prefix=self._method_prefix(anc) if in_class else "_",
         )
+
+    def _method_prefix(self, anc: Sequence[cst.CSTNode]) -> str:
+        """``_`` when every class above and below this one is known (their names are then
+        taken: a helper never overrides nor is overridden), else ``__`` (class-private)."""
+        cls = anc[-3]
+        if not isinstance(cls, cst.ClassDef) or not isinstance(anc[-4], cst.Module):
+            return "__" if _has_outside_bases(cls, self._module_types[0]) else "_"  # type: ignore[index]
+        tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+        names = hierarchy_names(self.ctx.path, tree, cls.name.value)
+        if names is None:
+            return "__"
+        self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
+        return "_"
 
     def _plan_into(
         self, fix: Fix, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool,

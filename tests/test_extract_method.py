@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 from pathlib import Path
 
@@ -669,3 +670,54 @@ def test_ws301_and_ws302_in_one_pass_never_reuse_a_helper_name():
 
     names = [n.name for n in _ast.walk(_ast.parse(fixed)) if isinstance(n, _ast.FunctionDef)]
     assert len(names) == len(set(names)) and len(names) > 2
+
+
+CHILD_MODULE = """
+from {base_import} import {base}
+
+
+class Child({base}):
+    def handle(self, kind, out):
+        if kind == "say":
+            if out:
+                out.append(1)
+            out.append(kind)
+        elif kind == "ping":
+            if out:
+                out.append(2)
+            out.append(kind)
+        elif kind == "quit":
+            if out:
+                out.append(3)
+            out.append(kind)
+        return out
+"""
+
+
+def _two_modules(tmp_path: Path, base_import: str, base: str) -> Path:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .base import Base\n")
+    (pkg / "base.py").write_text("class Root:\n    def _handle_quit(self):\n        return 'root'\n\n\n"
+                                 "class Base(Root):\n    def _handle_say(self):\n        return 'base'\n")
+    (pkg / "sub.py").write_text("from .child import Child\n\n\nclass Sub(Child):\n"
+                                "    def _handle_ping(self):\n        return 'sub'\n")
+    child = pkg / "child.py"
+    child.write_text(CHILD_MODULE.format(base_import=base_import, base=base))
+    return child
+
+
+@pytest.mark.parametrize("base_import,base", [(".base", "Base"), ("pkg.base", "Base"), ("pkg", "Base")])
+def test_helpers_never_take_a_name_of_a_base_or_subclass_in_another_module(tmp_path, base_import, base):
+    """Issue 14: the base (and its base) in ``base.py``, resolved through a relative, an absolute
+    and a package re-export import, and a subclass in ``sub.py``: no helper takes their names."""
+    child = _two_modules(tmp_path, base_import, base)
+    fixed = fix_source(child.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(child))
+    helpers = {n for n in re.findall(r"def (_\w+)\(", fixed)}
+    assert helpers == {"_handle_say_2", "_handle_ping_2", "_handle_quit_2"}, fixed  # not class-private
+
+
+def test_a_base_outside_the_project_makes_method_helpers_class_private(tmp_path):
+    child = _two_modules(tmp_path, "asyncio", "Protocol")
+    fixed = fix_source(child.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(child))
+    assert {n for n in re.findall(r"def (_\w+)\(", fixed)} == {"__handle_say", "__handle_ping", "__handle_quit"}
