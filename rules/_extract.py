@@ -1391,6 +1391,8 @@ class Extractor:
             for j in range(i + 1, len(body) + 1):
                 if block is self.func.body and i == first and j == len(body):
                     continue  # the whole body: nothing gained
+                if j - i == 1 and isinstance(body[i], cst.SimpleStatementLine):
+                    continue  # a one-statement helper adds a call and no clarity
                 cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
                 cand.cc = sum(ccs[i:j])
                 cand.lines = self.position(body[j - 1]).end.line - self.position(body[i]).start.line + 1
@@ -2662,8 +2664,8 @@ class Planner:
         plans: list[Plan] = []
         for i, j in _paragraph_chunks(body, sizes, first, cap):
             extractor._check_deadline()
-            if j - i < 2 and sizes[i] == 0:
-                continue
+            if j - i < 2 and isinstance(body[i], cst.SimpleStatementLine):
+                continue  # a one-statement helper adds a call and no clarity
             cand = _Candidate(block, (), i, j, tail=j == len(body))
             reason = extractor._analyse(cand)
             if reason is not None:

@@ -721,3 +721,26 @@ def test_a_base_outside_the_project_makes_method_helpers_class_private(tmp_path)
     child = _two_modules(tmp_path, "asyncio", "Protocol")
     fixed = fix_source(child.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(child))
     assert {n for n in re.findall(r"def (_\w+)\(", fixed)} == {"__handle_say", "__handle_ping", "__handle_quit"}
+
+
+def test_one_statement_helpers_are_refused_but_one_statement_dispatch_handlers_are_kept():
+    """A helper holding one simple statement (plus its return) adds a call and no clarity."""
+    ors = " or ".join(f"value.get('k{i}')" for i in range(7))
+    source = f"def build(value):\n    a = {ors}\n    return a or {ors.replace('k', 'j')}\n"
+    findings = check_source(source, ["WS301"], {"WS301": {"max-cc": 10}})
+    assert findings and findings[0].fix is None, findings[0].fix  # `a = ...` alone would have been moved
+    dispatch = """
+        def handle(kind, value, out):
+            if kind == "a":
+                out.append(value.get("a") or value.get("b") or value.get("c"))
+            elif kind == "b":
+                out.append(value.get("d") or value.get("e") or value.get("f"))
+            elif kind == "c":
+                out.append(value.get("g") or value.get("h") or value.get("i"))
+            return out
+    """
+    fixed = _fix(dispatch, max_cc=6)
+    assert {"_handle_a", "_handle_b", "_handle_c"} <= set(re.findall(r"def (_\w+)\(", fixed)), fixed
+    old, new = _exec(textwrap.dedent(dispatch)), _exec(fixed)
+    for kind in "abcz":
+        assert new["handle"](kind, {"e": 2, "i": 3}, []) == old["handle"](kind, {"e": 2, "i": 3}, [])
