@@ -1149,8 +1149,10 @@ class Extractor:
         def_col: int = 0,
         types: _Types | None = None,
         prefix: str = "_",
+        inherited: frozenset[str] = frozenset(),
     ) -> None:
         self.prefix = prefix
+        self.inherited = inherited  # attribute chains narrowed where this (helper) function is called
         self.module_level = module_level
         self.func = func
         self.position = position
@@ -1479,7 +1481,7 @@ class Extractor:
             return None
         enclosing = self._isinstance_around(name, cand)
         if enclosing is not None:
-            return enclosing
+            return _narrow_to(declared, enclosing)
         if not self._narrowed_before(name, cand):
             return declared
         if self._isinstance_before(name, cand):
@@ -1522,6 +1524,9 @@ class Extractor:
         chain = self._narrowed_attribute(cand)
         if chain is not None:
             return f"'{chain}' narrowed before the block"
+        subject = self._narrowing_lost_after(cand)
+        if subject is not None:
+            return f"'{subject}' narrowed in the block and used after it"
         if not self.types.typed:
             return None
         for name in cand.inputs:
@@ -1547,13 +1552,65 @@ class Extractor:
                 return chain
         return None
 
+    def _narrowing_lost_after(self, cand: _Candidate) -> str | None:
+        """A name or attribute the run narrows for the code after it (``assert x is not None``,
+        ``assert isinstance(sock, SSLSocket)``, ``if x is None: raise``) that is read after it:
+        in a helper the narrowing ends at the helper's return."""
+        facts = self._known_facts()
+        hi = facts.index.span[cand.container.body[cand.stop - 1]][1]
+        subjects: set[str] = set()
+        for stmt in cand.container.body[cand.start:cand.stop]:
+            tests: list[cst.BaseExpression] = []
+            if isinstance(stmt, cst.SimpleStatementLine):
+                tests = [small.test for small in stmt.body if isinstance(small, cst.Assert)]
+            elif isinstance(stmt, cst.If) and stmt.orelse is None and _body(stmt.body) and _terminates(_body(stmt.body)[-1]):
+                tests = [stmt.test]
+            for test in tests:
+                subjects |= _test_subjects(test)
+        subjects = {x for x in subjects if self._narrowing_matters(x, facts)}
+        if not subjects:
+            return None
+        for node, (start, _end) in facts.index.span.items():
+            if start <= hi:
+                continue
+            if isinstance(node, cst.Name) and node.value in subjects:
+                return node.value
+            if isinstance(node, cst.Attribute):
+                chain = _attribute_chain(node, facts.index.parent.get(node))
+                if chain in subjects:
+                    return chain
+        return None
+
+    def _narrowing_matters(self, subject: str, facts: _Facts) -> bool:
+        """A test narrows ``subject`` for mypy unless its declared type is a plain, known one
+        (``raw_value: str`` stays ``str`` after ``if not raw_value: raise``)."""
+        owner, _, attr = subject.rpartition(".")
+        if not owner:
+            kind = self.types.of(subject)
+            if kind is None:
+                return self.types.typed
+        else:
+            kind = self.types.attributes.get(attr) if owner == facts.receiver else None
+            if kind is None:
+                return True
+        return _is_union(kind) or kind.split("[")[0].strip() in ("Any", "object", "typing.Any")
+
+    def narrowed_at(self, plan: Plan) -> frozenset[str]:
+        """Attribute chains narrowed before ``plan``'s run: still narrowed in its helper's caller
+        context, so a helper of the helper must not read them either."""
+        block = _resolve(self.func, plan.container_path)
+        if block is None or self.facts is None:
+            return frozenset(self.inherited)
+        lo = self.facts.index.span[block.body[plan.start]][0]
+        return frozenset(c for c, at in self._attribute_narrowing().items() if at < lo)
+
     def _attribute_narrowing(self) -> dict[str, int]:
         """Attribute chains (``self.request``) tested or assigned in the function -> first index;
         assigned ``self.x`` whose class annotation is not a union are left out."""
         if self._narrowing is not None:
             return self._narrowing
         facts = self._known_facts()
-        out: dict[str, int] = {}
+        out: dict[str, int] = dict.fromkeys(self.inherited, -1)  # narrowed around the helper's call
         for node, (start, _end) in facts.index.span.items():
             if not isinstance(node, cst.Attribute):
                 continue
@@ -1926,11 +1983,11 @@ def _not_none_test(test: cst.BaseExpression, name: str) -> bool:
 
 
 def _none_guard(stmt: cst.BaseStatement, name: str) -> bool:
-    """``if name is None:`` ending in return/raise or binding ``name`` (no else), or
-    ``assert name is not None``."""
+    """``if name is None:`` ending in return/raise (no else), or ``assert name is not None``."""
     if isinstance(stmt, cst.If) and stmt.orelse is None and _none_comparison(stmt.test, name, cst.Is):
         body = _body(stmt.body)
-        return bool(body) and (_terminates(body[-1]) or _binds(name, body))
+        # rebinding (``if x is None: x = klass``) narrows to what was bound, not to ``X``
+        return bool(body) and _terminates(body[-1])
     if isinstance(stmt, cst.SimpleStatementLine):
         return any(isinstance(s, cst.Assert) and _not_none_test(s.test, name) for s in stmt.body)
     return False
@@ -1969,6 +2026,45 @@ def _attribute_chain(node: cst.Attribute, parent: cst.CSTNode | None) -> str | N
         return None
     parts.append(value.value)
     return ".".join(reversed(parts))
+
+
+_GENERIC_CLASSES = frozenset({
+    "Iterable", "AsyncIterable", "Iterator", "AsyncIterator", "Mapping", "MutableMapping", "Sequence",
+    "MutableSequence", "Collection", "Container", "Awaitable", "Coroutine", "Generator", "AsyncGenerator",
+    "Callable", "dict", "list", "set", "frozenset", "tuple", "deque", "defaultdict", "OrderedDict", "Counter",
+    "Set", "MutableSet", "Future", "Task", "Queue", "type",
+})
+
+
+def _narrow_to(declared: str, kind: str) -> str | None:
+    """What ``isinstance(x, kind)`` leaves of ``declared``: the union member of that class
+    (``Iterable[Data]`` of ``Data | Iterable[Data]``), else ``kind`` itself, unless it is a
+    generic class whose parameters only mypy knows (None)."""
+    heads = [k.strip().rpartition(".")[2] for k in kind.split("|")]
+    members = _union_parts(declared) or [declared]
+    picked = [m for m in members if m.split("[")[0].strip().rpartition(".")[2] in heads]
+    if len(picked) == len(heads):
+        return " | ".join(picked)
+    return None if any(h in _GENERIC_CLASSES for h in heads) else kind
+
+
+def _test_subjects(test: cst.BaseExpression) -> set[str]:
+    """Names and attribute chains a test narrows: ``x``, ``self.x`` in ``x is not None``,
+    ``isinstance(self.x, T)``, ``a and not b`` (never the type in ``isinstance``)."""
+    if isinstance(test, cst.BooleanOperation):
+        return _test_subjects(test.left) | _test_subjects(test.right)
+    if isinstance(test, cst.UnaryOperation):
+        return _test_subjects(test.expression)
+    if isinstance(test, cst.Comparison):
+        return _test_subjects(test.left) | {s for t in test.comparisons for s in _test_subjects(t.comparator)} - {"None"}
+    if isinstance(test, cst.Call) and _is_name(test.func, "isinstance") and test.args:
+        return _test_subjects(test.args[0].value)
+    if isinstance(test, cst.Name):
+        return {test.value}
+    if isinstance(test, cst.Attribute):
+        chain = _attribute_chain(test, None)
+        return {chain} if chain else set()
+    return set()
 
 
 def _compares_with_none(node: cst.Comparison) -> bool:
@@ -2123,6 +2219,8 @@ class _Inference:
         simple = _literal_type(node)
         if simple is not None:
             return simple
+        if isinstance(node, (cst.Dict, cst.List, cst.Set)) and not node.elements:
+            return None  # ``kwargs = {}``: mypy infers the item types from later uses
         if isinstance(node, (cst.Dict, cst.DictComp)) and self.any_imported:
             return "dict[str, Any]" if _string_keys(node) else None
         return self._expr_body_2(node)
@@ -2491,6 +2589,7 @@ class _Unit:
     cc: int
     length: int
     stuck: bool = False
+    narrowed: frozenset[str] = frozenset()  # attribute chains narrowed where it is called
 
     def value(self, metric: str) -> int:
         return self.cc if metric == "cc" else self.length
@@ -2593,7 +2692,7 @@ class Planner:
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
             module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
-            def_col=self.def_col, types=self._unit_types(unit), prefix=self.prefix,
+            def_col=self.def_col, types=self._unit_types(unit), prefix=self.prefix, inherited=unit.narrowed,
         )
 
     def _unit_types(self, unit: _Unit) -> _Types:
@@ -2627,7 +2726,7 @@ class Planner:
                 self.taken.add(plan.helper_name)
                 unit.func, helper = built
                 unit.cc, unit.length = plan.after
-                units.append(_Unit(helper, *plan.helper))
+                units.append(_Unit(helper, *plan.helper, narrowed=unit.narrowed | extractor.narrowed_at(plan)))
                 progress = True
 
     # -- long flat bodies: one helper per paragraph ---------------------------
@@ -2651,7 +2750,7 @@ class Planner:
                 return
             func, helper = built
             helpers.insert(0, helper)
-        self._measure_into(main, func, helpers, units)
+        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans(self, main: _Unit, extractor: Any) -> list[Plan]:
         block = main.func.body
@@ -2708,7 +2807,7 @@ class Planner:
             helpers.append(helper)
         if self.match_ok:
             func = _to_match(func, stmt_path)
-        self._measure_into(main, func, helpers, units)
+        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans_and_stmt_path(self, chain: Any, extractor: Any) -> tuple[list[Plan], Any]:
         stmt_path, stmt, tail, branches = chain
@@ -2729,7 +2828,8 @@ class Planner:
         return plans, stmt_path
 
     def _measure_into(
-        self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit]
+        self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit],
+        narrowed: list[frozenset[str]],
     ) -> None:
         code = cst.Module(body=[func.with_changes(leading_lines=[], decorators=[]), *helpers]).code
         try:
@@ -2741,9 +2841,9 @@ class Planner:
             return
         main.func = func
         main.cc, main.length = blocks[func.name.value].complexity, blocks[func.name.value].length
-        for helper in helpers:
+        for helper, around in zip(helpers, narrowed):
             b = blocks[helper.name.value]
-            units.append(_Unit(helper, b.complexity, b.length))
+            units.append(_Unit(helper, b.complexity, b.length, narrowed=main.narrowed | around))
 
 
 _Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
