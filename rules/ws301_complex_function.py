@@ -77,10 +77,10 @@ class ComplexFunction(ExtractRule):
     complexities most, with the fewest inputs and outputs, is moved, then the next, until the
     function and every helper are within `max-cc`; a body far over the limit is first cut into
     consecutive paragraphs (at blank lines and comments where they fall) on one analysis. The
-    plan is applied only if the function ends within the limit, or at least 30% simpler;
-    otherwise the finding says why (`extraction would leave CC 14 (from 16): no safe extraction
-    remains (return in the middle of the function)`), and nothing changes: a second run finds
-    the same answer, so fixing twice equals fixing once.
+    plan is applied only if the function and every helper end within the limit (a partial
+    plan would leave findings a second run plans again); otherwise the finding says why
+    (`extraction would leave CC 14 (from 16): no safe extraction remains (return in the middle
+    of the function)`), and nothing changes: fixing twice equals fixing once.
 
     What a reviewer gets:
     - **names from what the block does**: the dispatch literal (`_handle_history`), the result and

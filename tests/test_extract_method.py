@@ -744,3 +744,35 @@ def test_one_statement_helpers_are_refused_but_one_statement_dispatch_handlers_a
     old, new = _exec(textwrap.dedent(dispatch)), _exec(fixed)
     for kind in "abcz":
         assert new["handle"](kind, {"e": 2, "i": 3}, []) == old["handle"](kind, {"e": 2, "i": 3}, [])
+
+
+def test_a_plan_that_is_only_simpler_is_refused_so_a_second_run_has_nothing_to_plan():
+    """Issue 14: a partial plan (CC 8 -> 4 with max-cc 3) left findings that a second run planned
+    again (websockets' sync/client.py got 8 more helpers); only plans that bring the function and
+    every helper within the limit are applied."""
+    source = """
+        def f(a, b):  # a generator: the yields stay
+            if a == 1:
+                yield 1
+            if a == 2:
+                yield 2
+            if a == 3:
+                yield 3
+            x = 0
+            if b:
+                x += 1
+            if b > 1:
+                x += 2
+            if b > 2:
+                x += 3
+            if b > 3:
+                x += 4
+            yield x
+    """
+    findings = check_source(textwrap.dedent(source), ["WS301"], {"WS301": {"max-cc": 3}})
+    assert len(findings) == 1 and findings[0].fix is None
+    assert "extraction would leave CC 4 (from 8)" in findings[0].message
+    assert _fix(source, max_cc=3) == textwrap.dedent(source)
+    fixed = _fix(source, max_cc=4)  # reachable: applied, and a second run changes nothing
+    assert fixed != textwrap.dedent(source) and _fix(fixed, max_cc=4) == fixed
+    assert all(cc <= 4 for cc, _ in _functions(fixed).values())
