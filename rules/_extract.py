@@ -3195,6 +3195,10 @@ def _uses_any(helpers: Sequence[cst.FunctionDef]) -> bool:
             nonlocal found
             found = found or node.value == "Any"
 
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # ``t.Any`` is the module's own import: nothing to add
+            return False
+
     for helper in helpers:
         visit(helper.params, Finder())
         if helper.returns is not None:

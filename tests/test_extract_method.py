@@ -776,3 +776,23 @@ def test_a_plan_that_is_only_simpler_is_refused_so_a_second_run_has_nothing_to_p
     fixed = _fix(source, max_cc=4)  # reachable: applied, and a second run changes nothing
     assert fixed != textwrap.dedent(source) and _fix(fixed, max_cc=4) == fixed
     assert all(cc <= 4 for cc, _ in _functions(fixed).values())
+
+
+def test_a_qualified_any_in_a_kept_annotation_adds_no_import():
+    """``typing as t`` modules: a helper parameter annotated ``dict[str, t.Any]`` needs no
+    ``from typing import Any`` (ruff F401 on jupyter_server's filemanager.py)."""
+    source = """
+        import typing as t
+
+
+        def f(errors: dict[str, t.Any], a: int, b: int) -> dict[str, t.Any]:
+            if a:
+                errors["a"] = 1
+            if b:
+                errors["b"] = 2
+            if a and b:
+                errors["c"] = 3
+            return errors
+    """
+    fixed = _fix(source, max_cc=3)
+    assert "def _" in fixed and "from typing import Any" not in fixed, fixed
