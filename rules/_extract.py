@@ -1486,13 +1486,15 @@ class Extractor:
             return declared
         if self._isinstance_before(name, cand):
             return None
-        if not _is_union(declared):
-            return declared
+        return self._narrowed_union(declared, name, cand) if _is_union(declared) else declared
+
+    def _narrowed_union(self, declared: str, name: str, cand: _Candidate) -> str | None:
+        """``X`` of ``X | None`` guarded against None before the run; None for other narrowing."""
         parts = _union_parts(declared)
-        if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
-            rest = [p for p in parts if p != "None"]
-            return rest[0] if len(rest) == 1 else " | ".join(rest)
-        return None
+        if parts is None or "None" not in parts or len(parts) < 2 or not self._none_guarded(name, cand):
+            return None
+        rest = [p for p in parts if p != "None"]
+        return rest[0] if len(rest) == 1 else " | ".join(rest)
 
     def _isinstance_around(self, name: str, cand: _Candidate) -> str | None:
         """``T`` (``A | B`` for a tuple) when the run sits in the body of ``if isinstance(name, T):``."""
@@ -1558,27 +1560,20 @@ class Extractor:
         in a helper the narrowing ends at the helper's return."""
         facts = self._known_facts()
         hi = facts.index.span[cand.container.body[cand.stop - 1]][1]
-        subjects: set[str] = set()
-        for stmt in cand.container.body[cand.start:cand.stop]:
-            tests: list[cst.BaseExpression] = []
-            if isinstance(stmt, cst.SimpleStatementLine):
-                tests = [small.test for small in stmt.body if isinstance(small, cst.Assert)]
-            elif isinstance(stmt, cst.If) and stmt.orelse is None and _body(stmt.body) and _terminates(_body(stmt.body)[-1]):
-                tests = [stmt.test]
-            for test in tests:
-                subjects |= _test_subjects(test)
-        subjects = {x for x in subjects if self._narrowing_matters(x, facts)}
+        subjects = {
+            subject
+            for stmt in cand.container.body[cand.start:cand.stop]
+            for test in _narrowing_tests(stmt)
+            for subject in _test_subjects(test)
+            if self._narrowing_matters(subject, facts)
+        }
         if not subjects:
             return None
         for node, (start, _end) in facts.index.span.items():
-            if start <= hi:
-                continue
-            if isinstance(node, cst.Name) and node.value in subjects:
-                return node.value
-            if isinstance(node, cst.Attribute):
-                chain = _attribute_chain(node, facts.index.parent.get(node))
-                if chain in subjects:
-                    return chain
+            if start > hi:
+                read = _read_subject(node, facts.index.parent.get(node))
+                if read in subjects:
+                    return read
         return None
 
     def _narrowing_matters(self, subject: str, facts: _Facts) -> bool:
@@ -1616,18 +1611,18 @@ class Extractor:
                 continue
             parent = facts.index.parent.get(node)
             chain = _attribute_chain(node, parent)
-            if chain is None or start >= out.get(chain, start + 1):
-                continue
-            assigned = isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node
-            if assigned:
-                owner, _, attr = chain.rpartition(".")
-                kind = self.types.attributes.get(attr) if owner == facts.receiver else None
-                if kind is None or _is_union(kind):
-                    out[chain] = start
-            elif self._narrowed_by_test(node):
+            if chain is not None and start < out.get(chain, start + 1) and self._narrows(node, parent, chain):
                 out[chain] = start
         self._narrowing = out
         return out
+
+    def _narrows(self, node: cst.Attribute, parent: cst.CSTNode | None, chain: str) -> bool:
+        """Assigned (unless ``self.x`` is annotated with a plain type), or tested."""
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node:
+            owner, _, attr = chain.rpartition(".")
+            kind = self.types.attributes.get(attr) if owner == self._known_facts().receiver else None
+            return kind is None or _is_union(kind)
+        return self._narrowed_by_test(node)
 
     def _narrowed_by_test(self, node: cst.CSTNode) -> bool:
         """Is ``node`` the subject of a test mypy narrows on: ``if x:``, ``x is (not) None``,
@@ -1643,8 +1638,7 @@ class Extractor:
                     return False  # ``x in y``, ``x > 3``, ``x != y``: no narrowing to lose
                 continue
             if isinstance(parent, cst.Arg):
-                call = self._known_facts().index.parent.get(parent)
-                return isinstance(call, cst.Call) and _is_name(call.func, "isinstance") and call.args[0] is parent
+                return _isinstance_subject(parent, self._known_facts().index.parent.get(parent))
             return False
         return False
 
@@ -2051,20 +2045,47 @@ def _narrow_to(declared: str, kind: str) -> str | None:
 def _test_subjects(test: cst.BaseExpression) -> set[str]:
     """Names and attribute chains a test narrows: ``x``, ``self.x`` in ``x is not None``,
     ``isinstance(self.x, T)``, ``a and not b`` (never the type in ``isinstance``)."""
+    parts = _test_parts(test)
+    if parts is not None:
+        return {s for part in parts for s in _test_subjects(part)} - {"None"}
+    read = _read_subject(test, None)
+    return {read} if read else set()
+
+
+def _test_parts(test: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    """The operands a compound test narrows, or None for a leaf."""
     if isinstance(test, cst.BooleanOperation):
-        return _test_subjects(test.left) | _test_subjects(test.right)
+        return [test.left, test.right]
     if isinstance(test, cst.UnaryOperation):
-        return _test_subjects(test.expression)
+        return [test.expression]
     if isinstance(test, cst.Comparison):
-        return _test_subjects(test.left) | {s for t in test.comparisons for s in _test_subjects(t.comparator)} - {"None"}
+        return [test.left, *(t.comparator for t in test.comparisons)]
     if isinstance(test, cst.Call) and _is_name(test.func, "isinstance") and test.args:
-        return _test_subjects(test.args[0].value)
-    if isinstance(test, cst.Name):
-        return {test.value}
-    if isinstance(test, cst.Attribute):
-        chain = _attribute_chain(test, None)
-        return {chain} if chain else set()
-    return set()
+        return [test.args[0].value]
+    return None
+
+
+def _read_subject(node: cst.CSTNode, parent: cst.CSTNode | None) -> str | None:
+    """The name or attribute chain ``node`` reads (None for anything else)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return _attribute_chain(node, parent)
+    return None
+
+
+def _narrowing_tests(stmt: cst.BaseStatement) -> list[cst.BaseExpression]:
+    """Tests whose narrowing holds after ``stmt``: its ``assert``s, or an ``if`` (no else) whose
+    body ends the flow (``if x is None: raise``)."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return [small.test for small in stmt.body if isinstance(small, cst.Assert)]
+    if isinstance(stmt, cst.If) and stmt.orelse is None and _body(stmt.body) and _terminates(_body(stmt.body)[-1]):
+        return [stmt.test]
+    return []
+
+
+def _isinstance_subject(arg: cst.Arg, call: cst.CSTNode | None) -> bool:
+    return isinstance(call, cst.Call) and _is_name(call.func, "isinstance") and call.args[0] is arg
 
 
 def _compares_with_none(node: cst.Comparison) -> bool:

@@ -194,10 +194,7 @@ def hierarchy_names(path: str, tree: ast.Module, class_name: str) -> frozenset[s
     file (stdin, tests) has no project: only bases of its own module resolve."""
     file = Path(path)
     on_disk = file.is_file()
-    root, name = package_root(file.resolve()) if on_disk else (Path("/nonexistent"), file.stem)
-    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
-    module = _Module(file, name, package, tree, Imports(tree))
-    module.classes = {s.name: s for s in tree.body if isinstance(s, ast.ClassDef)}
+    root, module = _module_of(file, tree, on_disk)
     if class_name not in module.classes:
         return None
     try:
@@ -207,9 +204,22 @@ def hierarchy_names(path: str, tree: ast.Module, class_name: str) -> frozenset[s
     if not on_disk:
         return frozenset(names)
     below = _subclass_index(root)
-    if below is None:
-        return None
-    todo, done = [class_name], set()  # subclasses, and theirs, anywhere in the project
+    return None if below is None else frozenset(names | _subclass_names(below, class_name))
+
+
+def _module_of(file: Path, tree: ast.Module, on_disk: bool) -> tuple[Path, _Module]:
+    """(the project root imports start from, the module being fixed, from its current text)."""
+    root, name = package_root(file.resolve()) if on_disk else (Path("/nonexistent"), file.stem)
+    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+    module = _Module(file, name, package, tree, Imports(tree))
+    module.classes = {s.name: s for s in tree.body if isinstance(s, ast.ClassDef)}
+    return root, module
+
+
+def _subclass_names(below: dict[str, list[tuple[str, set[str]]]], class_name: str) -> set[str]:
+    """Names of the subclasses of ``class_name``, and of theirs, anywhere in the project."""
+    names: set[str] = set()
+    todo, done = [class_name], set()
     while todo:
         current = todo.pop()
         if current in done:
@@ -218,4 +228,4 @@ def hierarchy_names(path: str, tree: ast.Module, class_name: str) -> frozenset[s
         for sub, sub_names in below.get(current, ()):
             names |= sub_names
             todo.append(sub)
-    return frozenset(names)
+    return names
