@@ -1529,6 +1529,9 @@ class Extractor:
         subject = self._narrowing_lost_after(cand)
         if subject is not None:
             return f"'{subject}' narrowed in the block and used after it"
+        empty = next((n for n in cand.inputs if n in self.types.starts_empty and self.types.of(n) is None), None)
+        if empty is not None:  # in place, ``rooms.append(x)`` tells mypy what ``rooms = []`` holds
+            return f"'{empty}' starts empty and gets its item type from the block"
         if not self.types.typed:
             return None
         for name in cand.inputs:
@@ -2130,6 +2133,7 @@ class _Types:
     typed: bool = False  # the function is annotated: prefer runs whose names have known types
     fallback: str | None = None  # "Any" (imported by the fix if need be), or None if unusable
     attributes: Mapping[str, str] = field(default_factory=dict)  # annotated ``self.x`` of the class
+    starts_empty: frozenset[str] = frozenset()  # ``rooms = []``: mypy infers the items from later uses
 
     def of(self, name: str) -> str | None:
         return self.known.get(name)
@@ -2160,7 +2164,22 @@ def infer_types(
     infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
     _target_names_to_value(body, explicit, inferred, infer)
     types = _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
-    return replace(types, attributes=attributes)
+    return replace(types, attributes=attributes, starts_empty=_empty_containers(body))
+
+
+def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
+    """Names bound to ``[]``/``{}``/``set()`` without an annotation."""
+    out: set[str] = set()
+    for node in _walk_own(body):
+        if isinstance(node, cst.Assign) and _is_empty_container(node.value):
+            out.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+    return frozenset(out)
+
+
+def _is_empty_container(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.List, cst.Dict, cst.Set)):
+        return not node.elements
+    return isinstance(node, cst.Call) and not node.args and any(_is_name(node.func, n) for n in ("list", "dict", "set"))
 
 
 def _target_names_to_value(
@@ -2240,7 +2259,7 @@ class _Inference:
         simple = _literal_type(node)
         if simple is not None:
             return simple
-        if isinstance(node, (cst.Dict, cst.List, cst.Set)) and not node.elements:
+        if _is_empty_container(node):
             return None  # ``kwargs = {}``: mypy infers the item types from later uses
         if isinstance(node, (cst.Dict, cst.DictComp)) and self.any_imported:
             return "dict[str, Any]" if _string_keys(node) else None

@@ -796,3 +796,21 @@ def test_a_qualified_any_in_a_kept_annotation_adds_no_import():
     """
     fixed = _fix(source, max_cc=3)
     assert "def _" in fixed and "from typing import Any" not in fixed, fixed
+
+
+def test_an_empty_container_filled_in_the_block_stays_with_its_fill():
+    """``rooms = []`` then ``rooms.append(...)`` in the block: mypy infers the list's item type
+    from the appends; passed to a helper, the caller's ``rooms`` needs an annotation (mypy
+    --strict ``var-annotated`` on the async fixture)."""
+    source = """
+        def collect(messages):
+            rooms = []
+            for message in messages:
+                if message.get("type") == "join" and message.get("room"):
+                    rooms.append(message["room"])
+                elif message.get("type") == "leave" and message.get("room") in rooms:
+                    rooms.remove(message["room"])
+            return sorted(rooms)
+    """
+    findings = check_source(textwrap.dedent(source), ["WS301"], {"WS301": {"max-cc": 3}})
+    assert findings[0].fix is None and "'rooms' starts empty" in findings[0].message, findings[0].message
