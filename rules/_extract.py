@@ -1532,8 +1532,10 @@ class Extractor:
         empty = next((n for n in cand.inputs if n in self.types.starts_empty and self.types.of(n) is None), None)
         if empty is not None:  # in place, ``rooms.append(x)`` tells mypy what ``rooms = []`` holds
             return f"'{empty}' starts empty and gets its item type from the block"
-        if not self.types.typed:
-            return None
+        return self._unknown_type(cand) if self.types.typed else None
+
+    def _unknown_type(self, cand: _Candidate) -> str | None:
+        """In annotated code: an input or result whose type is not known as the function knows it."""
         for name in cand.inputs:
             if self._input_type(name, cand) is None:
                 return f"type of '{name}' unknown at the block"
