@@ -1532,7 +1532,9 @@ class Extractor:
         empty = next((n for n in cand.inputs if n in self.types.starts_empty and self.types.of(n) is None), None)
         if empty is not None:  # in place, ``rooms.append(x)`` tells mypy what ``rooms = []`` holds
             return f"'{empty}' starts empty and gets its item type from the block"
-        return self._unknown_type(cand) if self.types.typed else None
+        if self.types.typed:
+            return self._unknown_type(cand)
+        return _empty_attribute(cand.container.body[cand.start:cand.stop])
 
     def _unknown_type(self, cand: _Candidate) -> str | None:
         """In annotated code: an input or result whose type is not known as the function knows it."""
@@ -2167,6 +2169,17 @@ def infer_types(
     _target_names_to_value(body, explicit, inferred, infer)
     types = _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
     return replace(types, attributes=attributes, starts_empty=_empty_containers(body))
+
+
+def _empty_attribute(stmts: Sequence[cst.BaseStatement]) -> str | None:
+    """``self.handlers = {}`` in an unannotated function: mypy does not check that body, but
+    checks the annotated helper's, where the attribute needs an annotation (``var-annotated``)."""
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Assign) and _is_empty_container(node.value):
+            target = node.targets[0].target
+            if isinstance(target, cst.Attribute):
+                return f"'{_code(target)}' starts empty in an unannotated function"
+    return None
 
 
 def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:

@@ -814,3 +814,27 @@ def test_an_empty_container_filled_in_the_block_stays_with_its_fill():
     """
     findings = check_source(textwrap.dedent(source), ["WS301"], {"WS301": {"max-cc": 3}})
     assert findings[0].fix is None and "'rooms' starts empty" in findings[0].message, findings[0].message
+
+
+def test_an_unannotated_init_keeps_its_empty_container_attributes():
+    """mypy (default settings) does not check an unannotated ``__init__`` but checks the annotated
+    helper: ``self.handlers = {}`` there is a new ``var-annotated`` error (python-socketio)."""
+    source = """
+        class Client:
+            def __init__(self, a, b):
+                if a:
+                    self.x = 1
+                if b:
+                    self.y = 2
+                self.handlers = {}
+                self.names = []
+                if a and b:
+                    self.z = 3
+                if a or b:
+                    self.w = 4
+    """
+    fixed = _fix(source, max_cc=3)
+    assert fixed != textwrap.dedent(source)
+    for name in re.findall(r"def (_[a-z]\w*)\(", fixed):
+        helper = fixed[fixed.index(f"def {name}("):].split("\n\n")[0]
+        assert "= {}" not in helper and "= []" not in helper, fixed
