@@ -83,6 +83,7 @@ from libcst.metadata import (
 from wsrefactor import complexity
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
+from wsrefactor.rules._extract_bases import hierarchy_names
 from wsrefactor.rules._prefilter import index, per_tree
 from wsrefactor.walk import visit
 
@@ -1148,8 +1149,10 @@ class Extractor:
         def_col: int = 0,
         types: _Types | None = None,
         prefix: str = "_",
+        inherited: frozenset[str] = frozenset(),
     ) -> None:
         self.prefix = prefix
+        self.inherited = inherited  # attribute chains narrowed where this (helper) function is called
         self.module_level = module_level
         self.func = func
         self.position = position
@@ -1162,6 +1165,7 @@ class Extractor:
         self.facts = function_facts(func, scopes, in_class, enclosing)
         self.types = types if types is not None else _Types()
         self.refusals: dict[str, int] = {}
+        self._narrowing: dict[str, int] | None = None  # see ``_attribute_narrowing``
 
     # -- data flow ---------------------------------------------------------
 
@@ -1248,7 +1252,7 @@ class Extractor:
         cand.inputs = tuple(flow.inputs)
         cand.outputs = tuple(flow.outputs)
         cand.uses_receiver = flow.uses_receiver
-        return None
+        return self._type_problem(cand)
 
     def _run(self, cand: _Candidate, stmts: list[cst.BaseStatement]) -> _Run:
         span = self._known_facts().index.span
@@ -1389,6 +1393,8 @@ class Extractor:
             for j in range(i + 1, len(body) + 1):
                 if block is self.func.body and i == first and j == len(body):
                     continue  # the whole body: nothing gained
+                if j - i == 1 and isinstance(body[i], cst.SimpleStatementLine):
+                    continue  # a one-statement helper adds a call and no clarity
                 cand = _Candidate(block, path, i, j, tail=tail and j == len(body))
                 cand.cc = sum(ccs[i:j])
                 cand.lines = self.position(body[j - 1]).end.line - self.position(body[i]).start.line + 1
@@ -1461,20 +1467,187 @@ class Extractor:
         return unique_name(choices[0], self.taken, self.prefix)
 
     def _input_annotation(self, name: str, cand: _Candidate) -> str | None:
-        """The declared type, narrowed where the function tested or rebound the name before the
-        run (``if x is None: return`` leaves ``X`` of ``X | None``; a union narrowed otherwise
-        is unknown here: ``Any``)."""
-        declared = self.types.annotation(name)
-        if declared is None or not _is_union(declared) or not self._narrowed_before(name, cand):
-            return declared
-        parts = _union_parts(declared)
-        return self._none_guarded_2(parts, name, cand)
+        """The input's type as mypy sees it at the run, else the fallback (``Any``)."""
+        precise = self._input_type(name, cand)
+        return precise if precise is not None else self.types.fallback
 
-    def _none_guarded_2(self, parts: Any, name: str, cand: _Candidate) -> str | None:
-        if parts is not None and "None" in parts and len(parts) > 1 and self._none_guarded(name, cand):
-            rest = [p for p in parts if p != "None"]
-            return rest[0] if len(rest) == 1 else " | ".join(rest)
-        return self.types.fallback
+    def _input_type(self, name: str, cand: _Candidate) -> str | None:
+        """The declared type, narrowed as it is at the run: ``T`` inside ``if isinstance(x, T):``,
+        ``X`` of ``X | None`` after ``if x is None: return``; None when narrowing makes it
+        unknown here (another ``isinstance`` test or rebinding before the run, a union narrowed
+        otherwise)."""
+        declared = self.types.of(name)
+        if declared is None:
+            return None
+        enclosing = self._isinstance_around(name, cand)
+        if enclosing is not None:
+            return _narrow_to(declared, enclosing)
+        if not self._narrowed_before(name, cand):
+            return declared
+        if self._isinstance_before(name, cand):
+            return None
+        return self._narrowed_union(declared, name, cand) if _is_union(declared) else declared
+
+    def _narrowed_union(self, declared: str, name: str, cand: _Candidate) -> str | None:
+        """``X`` of ``X | None`` guarded against None before the run; None for other narrowing."""
+        parts = _union_parts(declared)
+        if parts is None or "None" not in parts or len(parts) < 2 or not self._none_guarded(name, cand):
+            return None
+        rest = [p for p in parts if p != "None"]
+        return rest[0] if len(rest) == 1 else " | ".join(rest)
+
+    def _isinstance_around(self, name: str, cand: _Candidate) -> str | None:
+        """``T`` (``A | B`` for a tuple) when the run sits in the body of ``if isinstance(name, T):``."""
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body:
+                kind = _isinstance_type(parent.test, name)
+                if kind is not None:
+                    return kind
+        return None
+
+    def _isinstance_before(self, name: str, cand: _Candidate) -> bool:
+        facts = self._known_facts()
+        first = facts.index.span[cand.container.body[cand.start]][0]
+        for read in facts.reads_by_name.get(name, ()):
+            if read.index >= first:
+                break
+            parent = facts.index.parent.get(read.node)
+            if isinstance(parent, cst.Arg):
+                call = facts.index.parent.get(parent)
+                if isinstance(call, cst.Call) and _is_name(call.func, "isinstance"):
+                    return True
+        return False
+
+    def _type_problem(self, cand: _Candidate) -> str | None:
+        """Why the helper would be typed less precisely than mypy checks the run in place:
+        an attribute narrowed before the run (``if self.x is not None:``, ``self.x = ...``:
+        the helper sees the declared, wider type), or, in annotated code, an input or result
+        whose type is not known as the function knows it."""
+        chain = self._narrowed_attribute(cand)
+        if chain is not None:
+            return f"'{chain}' narrowed before the block"
+        subject = self._narrowing_lost_after(cand)
+        if subject is not None:
+            return f"'{subject}' narrowed in the block and used after it"
+        empty = next((n for n in cand.inputs if n in self.types.starts_empty and self.types.of(n) is None), None)
+        if empty is not None:  # in place, ``rooms.append(x)`` tells mypy what ``rooms = []`` holds
+            return f"'{empty}' starts empty and gets its item type from the block"
+        if self.types.typed:
+            return self._unknown_type(cand)
+        return _empty_attribute(cand.container.body[cand.start:cand.stop])
+
+    def _unknown_type(self, cand: _Candidate) -> str | None:
+        """In annotated code: an input or result whose type is not known as the function knows it."""
+        for name in cand.inputs:
+            if self._input_type(name, cand) is None:
+                return f"type of '{name}' unknown at the block"
+        for name in cand.outputs:
+            declared = self.types.of(name)
+            if declared is None or _is_union(declared):
+                return f"type of '{name}' unknown after the block"
+        return None
+
+    def _narrowed_attribute(self, cand: _Candidate) -> str | None:
+        facts = self._known_facts()
+        narrowed = self._attribute_narrowing()
+        if not narrowed:
+            return None
+        lo, hi = facts.index.span[cand.container.body[cand.start]][0], facts.index.span[cand.container.body[cand.stop - 1]][1]
+        for node, (start, _end) in facts.index.span.items():
+            if not (lo <= start <= hi) or not isinstance(node, cst.Attribute):
+                continue
+            chain = _attribute_chain(node, facts.index.parent.get(node))
+            if chain is not None and narrowed.get(chain, hi + 1) < lo:
+                return chain
+        return None
+
+    def _narrowing_lost_after(self, cand: _Candidate) -> str | None:
+        """A name or attribute the run narrows for the code after it (``assert x is not None``,
+        ``assert isinstance(sock, SSLSocket)``, ``if x is None: raise``) that is read after it:
+        in a helper the narrowing ends at the helper's return."""
+        facts = self._known_facts()
+        hi = facts.index.span[cand.container.body[cand.stop - 1]][1]
+        subjects = {
+            subject
+            for stmt in cand.container.body[cand.start:cand.stop]
+            for test in _narrowing_tests(stmt)
+            for subject in _test_subjects(test)
+            if self._narrowing_matters(subject, facts)
+        }
+        if not subjects:
+            return None
+        for node, (start, _end) in facts.index.span.items():
+            if start > hi:
+                read = _read_subject(node, facts.index.parent.get(node))
+                if read in subjects:
+                    return read
+        return None
+
+    def _narrowing_matters(self, subject: str, facts: _Facts) -> bool:
+        """A test narrows ``subject`` for mypy unless its declared type is a plain, known one
+        (``raw_value: str`` stays ``str`` after ``if not raw_value: raise``)."""
+        owner, _, attr = subject.rpartition(".")
+        if not owner:
+            kind = self.types.of(subject)
+            if kind is None:
+                return self.types.typed
+        else:
+            kind = self.types.attributes.get(attr) if owner == facts.receiver else None
+            if kind is None:
+                return True
+        return _is_union(kind) or kind.split("[")[0].strip() in ("Any", "object", "typing.Any")
+
+    def narrowed_at(self, plan: Plan) -> frozenset[str]:
+        """Attribute chains narrowed before ``plan``'s run: still narrowed in its helper's caller
+        context, so a helper of the helper must not read them either."""
+        block = _resolve(self.func, plan.container_path)
+        if block is None or self.facts is None:
+            return frozenset(self.inherited)
+        lo = self.facts.index.span[block.body[plan.start]][0]
+        return frozenset(c for c, at in self._attribute_narrowing().items() if at < lo)
+
+    def _attribute_narrowing(self) -> dict[str, int]:
+        """Attribute chains (``self.request``) tested or assigned in the function -> first index;
+        assigned ``self.x`` whose class annotation is not a union are left out."""
+        if self._narrowing is not None:
+            return self._narrowing
+        facts = self._known_facts()
+        out: dict[str, int] = dict.fromkeys(self.inherited, -1)  # narrowed around the helper's call
+        for node, (start, _end) in facts.index.span.items():
+            if not isinstance(node, cst.Attribute):
+                continue
+            parent = facts.index.parent.get(node)
+            chain = _attribute_chain(node, parent)
+            if chain is not None and start < out.get(chain, start + 1) and self._narrows(node, parent, chain):
+                out[chain] = start
+        self._narrowing = out
+        return out
+
+    def _narrows(self, node: cst.Attribute, parent: cst.CSTNode | None, chain: str) -> bool:
+        """Assigned (unless ``self.x`` is annotated with a plain type), or tested."""
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node:
+            owner, _, attr = chain.rpartition(".")
+            kind = self.types.attributes.get(attr) if owner == self._known_facts().receiver else None
+            return kind is None or _is_union(kind)
+        return self._narrowed_by_test(node)
+
+    def _narrowed_by_test(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` the subject of a test mypy narrows on: ``if x:``, ``x is (not) None``,
+        ``x == ...``, ``not x``, ``a and x``, ``isinstance(x, T)`` in an ``if``/``while``/
+        ``assert``/conditional expression (``len(x) > 3`` narrows nothing)?"""
+        for current, parent in self._ancestry(node):
+            if parent is None or _tests_the_name(current, parent) and not isinstance(parent, cst.Call):
+                return parent is not None
+            if isinstance(parent, (cst.BooleanOperation, cst.UnaryOperation, cst.ComparisonTarget)):
+                continue
+            if isinstance(parent, cst.Comparison):
+                if not _compares_with_none(parent):
+                    return False  # ``x in y``, ``x > 3``, ``x != y``: no narrowing to lose
+                continue
+            if isinstance(parent, cst.Arg):
+                return _isinstance_subject(parent, self._known_facts().index.parent.get(parent))
+            return False
+        return False
 
     def _none_guarded(self, name: str, cand: _Candidate) -> bool:
         """Is ``name`` surely not None at the run: ``if x is None: return/raise/x = ...`` or
@@ -1811,11 +1984,11 @@ def _not_none_test(test: cst.BaseExpression, name: str) -> bool:
 
 
 def _none_guard(stmt: cst.BaseStatement, name: str) -> bool:
-    """``if name is None:`` ending in return/raise or binding ``name`` (no else), or
-    ``assert name is not None``."""
+    """``if name is None:`` ending in return/raise (no else), or ``assert name is not None``."""
     if isinstance(stmt, cst.If) and stmt.orelse is None and _none_comparison(stmt.test, name, cst.Is):
         body = _body(stmt.body)
-        return bool(body) and (_terminates(body[-1]) or _binds(name, body))
+        # rebinding (``if x is None: x = klass``) narrows to what was bound, not to ``X``
+        return bool(body) and _terminates(body[-1])
     if isinstance(stmt, cst.SimpleStatementLine):
         return any(isinstance(s, cst.Assert) and _not_none_test(s.test, name) for s in stmt.body)
     return False
@@ -1838,6 +2011,106 @@ def _union_parts(annotation: str) -> list[str] | None:
             current += ch
     parts.append(current.strip())
     return parts if all(parts) else None
+
+
+def _attribute_chain(node: cst.Attribute, parent: cst.CSTNode | None) -> str | None:
+    """``self.request.headers`` for an attribute of names only, else None (a call, a subscript,
+    a method called: ``order.get(...)`` narrows nothing)."""
+    if isinstance(parent, cst.Call) and parent.func is node:
+        return None
+    parts = [node.attr.value]
+    value = node.value
+    while isinstance(value, cst.Attribute):
+        parts.append(value.attr.value)
+        value = value.value
+    if not isinstance(value, cst.Name):
+        return None
+    parts.append(value.value)
+    return ".".join(reversed(parts))
+
+
+_GENERIC_CLASSES = frozenset({
+    "Iterable", "AsyncIterable", "Iterator", "AsyncIterator", "Mapping", "MutableMapping", "Sequence",
+    "MutableSequence", "Collection", "Container", "Awaitable", "Coroutine", "Generator", "AsyncGenerator",
+    "Callable", "dict", "list", "set", "frozenset", "tuple", "deque", "defaultdict", "OrderedDict", "Counter",
+    "Set", "MutableSet", "Future", "Task", "Queue", "type",
+})
+
+
+def _narrow_to(declared: str, kind: str) -> str | None:
+    """What ``isinstance(x, kind)`` leaves of ``declared``: the union member of that class
+    (``Iterable[Data]`` of ``Data | Iterable[Data]``), else ``kind`` itself, unless it is a
+    generic class whose parameters only mypy knows (None)."""
+    heads = [k.strip().rpartition(".")[2] for k in kind.split("|")]
+    members = _union_parts(declared) or [declared]
+    picked = [m for m in members if m.split("[")[0].strip().rpartition(".")[2] in heads]
+    if len(picked) == len(heads):
+        return " | ".join(picked)
+    return None if any(h in _GENERIC_CLASSES for h in heads) else kind
+
+
+def _test_subjects(test: cst.BaseExpression) -> set[str]:
+    """Names and attribute chains a test narrows: ``x``, ``self.x`` in ``x is not None``,
+    ``isinstance(self.x, T)``, ``a and not b`` (never the type in ``isinstance``)."""
+    parts = _test_parts(test)
+    if parts is not None:
+        return {s for part in parts for s in _test_subjects(part)} - {"None"}
+    read = _read_subject(test, None)
+    return {read} if read else set()
+
+
+def _test_parts(test: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    """The operands a compound test narrows, or None for a leaf."""
+    if isinstance(test, cst.BooleanOperation):
+        return [test.left, test.right]
+    if isinstance(test, cst.UnaryOperation):
+        return [test.expression]
+    if isinstance(test, cst.Comparison):
+        return [test.left, *(t.comparator for t in test.comparisons)]
+    if isinstance(test, cst.Call) and _is_name(test.func, "isinstance") and test.args:
+        return [test.args[0].value]
+    return None
+
+
+def _read_subject(node: cst.CSTNode, parent: cst.CSTNode | None) -> str | None:
+    """The name or attribute chain ``node`` reads (None for anything else)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return _attribute_chain(node, parent)
+    return None
+
+
+def _narrowing_tests(stmt: cst.BaseStatement) -> list[cst.BaseExpression]:
+    """Tests whose narrowing holds after ``stmt``: its ``assert``s, or an ``if`` (no else) whose
+    body ends the flow (``if x is None: raise``)."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return [small.test for small in stmt.body if isinstance(small, cst.Assert)]
+    if isinstance(stmt, cst.If) and stmt.orelse is None and _body(stmt.body) and _terminates(_body(stmt.body)[-1]):
+        return [stmt.test]
+    return []
+
+
+def _isinstance_subject(arg: cst.Arg, call: cst.CSTNode | None) -> bool:
+    return isinstance(call, cst.Call) and _is_name(call.func, "isinstance") and call.args[0] is arg
+
+
+def _compares_with_none(node: cst.Comparison) -> bool:
+    sides = [node.left, *(t.comparator for t in node.comparisons)]
+    return any(_is_name(side, "None") for side in sides)
+
+
+def _isinstance_type(test: cst.BaseExpression, name: str) -> str | None:
+    """``T`` for ``isinstance(name, T)``, ``A | B`` for ``isinstance(name, (A, B))``."""
+    if not (isinstance(test, cst.Call) and _is_name(test.func, "isinstance") and len(test.args) == 2):
+        return None
+    if not _is_name(test.args[0].value, name):
+        return None
+    kind = test.args[1].value
+    members = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    if not all(isinstance(m, (cst.Name, cst.Attribute)) for m in members):
+        return None
+    return " | ".join(_code(m) for m in members)
 
 
 def _is_union(annotation: str) -> bool:
@@ -1863,6 +2136,8 @@ class _Types:
     returns: str | None = None
     typed: bool = False  # the function is annotated: prefer runs whose names have known types
     fallback: str | None = None  # "Any" (imported by the fix if need be), or None if unusable
+    attributes: Mapping[str, str] = field(default_factory=dict)  # annotated ``self.x`` of the class
+    starts_empty: frozenset[str] = frozenset()  # ``rooms = []``: mypy infers the items from later uses
 
     def of(self, name: str) -> str | None:
         return self.known.get(name)
@@ -1892,7 +2167,34 @@ def infer_types(
     body = list(func.body.body) if isinstance(func.body, cst.IndentedBlock) else []
     infer = _Inference(known, inferred, classes, attributes, any_imported or any_usable)
     _target_names_to_value(body, explicit, inferred, infer)
-    return _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
+    types = _code_returns(inferred, known, explicit, func, params, typed, any_imported, any_usable)
+    return replace(types, attributes=attributes, starts_empty=_empty_containers(body))
+
+
+def _empty_attribute(stmts: Sequence[cst.BaseStatement]) -> str | None:
+    """``self.handlers = {}`` in an unannotated function: mypy does not check that body, but
+    checks the annotated helper's, where the attribute needs an annotation (``var-annotated``)."""
+    for node in _walk_own(stmts):
+        if isinstance(node, cst.Assign) and _is_empty_container(node.value):
+            target = node.targets[0].target
+            if isinstance(target, cst.Attribute):
+                return f"'{_code(target)}' starts empty in an unannotated function"
+    return None
+
+
+def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
+    """Names bound to ``[]``/``{}``/``set()`` without an annotation."""
+    out: set[str] = set()
+    for node in _walk_own(body):
+        if isinstance(node, cst.Assign) and _is_empty_container(node.value):
+            out.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+    return frozenset(out)
+
+
+def _is_empty_container(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.List, cst.Dict, cst.Set)):
+        return not node.elements
+    return isinstance(node, cst.Call) and not node.args and any(_is_name(node.func, n) for n in ("list", "dict", "set"))
 
 
 def _target_names_to_value(
@@ -1972,6 +2274,8 @@ class _Inference:
         simple = _literal_type(node)
         if simple is not None:
             return simple
+        if _is_empty_container(node):
+            return None  # ``kwargs = {}``: mypy infers the item types from later uses
         if isinstance(node, (cst.Dict, cst.DictComp)) and self.any_imported:
             return "dict[str, Any]" if _string_keys(node) else None
         return self._expr_body_2(node)
@@ -1981,8 +2285,9 @@ class _Inference:
             return "list[Any]"
         if isinstance(node, cst.Name):
             kinds = self.inferred.get(node.value)
-            if node.value in self.known:
-                return self.known[node.value]
+            if node.value in self.known:  # a union may be narrowed where it is copied: unknown
+                kind = self.known[node.value]
+                return None if _is_union(kind) else kind
             return next(iter(kinds)) if kinds and len(kinds) == 1 else None
         return self._expr_body(node)
 
@@ -2014,6 +2319,8 @@ class _Inference:
         match = _DICT_TYPE.match(owner or "")
         if match and method == "setdefault" and len(node.args) == 2:
             return match.group(2)
+        if match and method == "get" and match.group(2).strip() == "Any":
+            return "Any"  # ``dict[str, Any].get(...)`` is ``Any`` to mypy too
         return None
 
 
@@ -2328,7 +2635,6 @@ def radon_functions(tree: Any) -> dict[int, Any]:
 # planning a whole refactoring of one function
 # --------------------------------------------------------------------------
 
-CLEARLY_SIMPLER = 0.7  # a run that cannot reach the limit must at least cut the measure by 30%
 MIN_DISPATCH_BRANCHES = 3
 
 
@@ -2340,6 +2646,7 @@ class _Unit:
     cc: int
     length: int
     stuck: bool = False
+    narrowed: frozenset[str] = frozenset()  # attribute chains narrowed where it is called
 
     def value(self, metric: str) -> int:
         return self.cc if metric == "cc" else self.length
@@ -2392,9 +2699,11 @@ class Planner:
     match_ok: bool = True  # ``match`` statements allowed (Python 3.10+)
     prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
     refusals: Counter[str] = field(default_factory=Counter)
+    original: cst.FunctionDef | None = None  # the function being refactored (set by ``run``)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
         deadline = time.process_time() + self.budget
+        self.original = func
         main = _Unit(func, cc, length)
         units = [main]
         try:
@@ -2407,10 +2716,13 @@ class Planner:
             return self._refused(func, main, self._why())
         over = self._build_over(units)
         start, end = before[0 if self.metric == "cc" else 1], main.value(self.metric)
-        if over and not (end <= CLEARLY_SIMPLER * start and all(u.value(self.metric) < start for u in units)):
+        if over:
+            # Only a plan that brings every function within the limit is applied: a partial one
+            # would leave findings that a second run plans again (fixing twice must equal fixing once).
             what = self._compute_what()
             why = self._why()
-            return self._refused(func, main, f"extraction would leave {what} {end} (from {start})" + (f": {why}" if why else ""))
+            left = f"{what} {end}" if main in over else f"a helper at {what} {max(u.value(self.metric) for u in over)}"
+            return self._refused(func, main, f"extraction would leave {left} (from {start})" + (f": {why}" if why else ""))
         helpers = _call_order(main.func, [u.func for u in units[1:]])
         return Refactoring(func, main.func, tuple(helpers), before, (main.cc, main.length))
 
@@ -2440,8 +2752,21 @@ class Planner:
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
             module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
-            def_col=self.def_col, types=self.types, prefix=self.prefix,
+            def_col=self.def_col, types=self._unit_types(unit), prefix=self.prefix, inherited=unit.narrowed,
         )
+
+    def _unit_types(self, unit: _Unit) -> _Types:
+        """A helper's own signature is what its body is checked against: its parameters' (maybe
+        narrowed) annotations and its return annotation, which a tail helper of it returns."""
+        if unit.func is self.original:
+            return self.types
+        params = unit.func.params
+        own = {
+            p.name.value: _code(p.annotation.annotation)
+            for p in (*params.params, *params.kwonly_params) if p.annotation is not None
+        }
+        returns = _code(unit.func.returns.annotation) if unit.func.returns is not None else None
+        return replace(self.types, known={**self.types.known, **own}, returns=returns)
 
     def _split(self, units: list[_Unit], deadline: float) -> None:
         self._chunk(units[0], units, deadline)
@@ -2461,7 +2786,7 @@ class Planner:
                 self.taken.add(plan.helper_name)
                 unit.func, helper = built
                 unit.cc, unit.length = plan.after
-                units.append(_Unit(helper, *plan.helper))
+                units.append(_Unit(helper, *plan.helper, narrowed=unit.narrowed | extractor.narrowed_at(plan)))
                 progress = True
 
     # -- long flat bodies: one helper per paragraph ---------------------------
@@ -2485,7 +2810,7 @@ class Planner:
                 return
             func, helper = built
             helpers.insert(0, helper)
-        self._measure_into(main, func, helpers, units)
+        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans(self, main: _Unit, extractor: Any) -> list[Plan]:
         block = main.func.body
@@ -2498,8 +2823,8 @@ class Planner:
         plans: list[Plan] = []
         for i, j in _paragraph_chunks(body, sizes, first, cap):
             extractor._check_deadline()
-            if j - i < 2 and sizes[i] == 0:
-                continue
+            if j - i < 2 and isinstance(body[i], cst.SimpleStatementLine):
+                continue  # a one-statement helper adds a call and no clarity
             cand = _Candidate(block, (), i, j, tail=j == len(body))
             reason = extractor._analyse(cand)
             if reason is not None:
@@ -2542,7 +2867,7 @@ class Planner:
             helpers.append(helper)
         if self.match_ok:
             func = _to_match(func, stmt_path)
-        self._measure_into(main, func, helpers, units)
+        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans_and_stmt_path(self, chain: Any, extractor: Any) -> tuple[list[Plan], Any]:
         stmt_path, stmt, tail, branches = chain
@@ -2563,7 +2888,8 @@ class Planner:
         return plans, stmt_path
 
     def _measure_into(
-        self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit]
+        self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit],
+        narrowed: list[frozenset[str]],
     ) -> None:
         code = cst.Module(body=[func.with_changes(leading_lines=[], decorators=[]), *helpers]).code
         try:
@@ -2575,9 +2901,9 @@ class Planner:
             return
         main.func = func
         main.cc, main.length = blocks[func.name.value].complexity, blocks[func.name.value].length
-        for helper in helpers:
+        for helper, around in zip(helpers, narrowed):
             b = blocks[helper.name.value]
-            units.append(_Unit(helper, b.complexity, b.length))
+            units.append(_Unit(helper, b.complexity, b.length, narrowed=main.narrowed | around))
 
 
 _Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
@@ -2869,8 +3195,21 @@ class ExtractRule(Rule):
             enclosing=_enclosing_names(anc), def_col=int(getattr(block, "col_offset", 0)),
             budget=float(self.opts.get("plan-budget", BUDGET_OPTION.default)),
             match_ok=self.ctx.target_version >= (3, 10),
-            prefix="__" if in_class and _has_outside_bases(anc[-3], classes) else "_",
+            prefix=self._method_prefix(anc) if in_class else "_",
         )
+
+    def _method_prefix(self, anc: Sequence[cst.CSTNode]) -> str:
+        """``_`` when every class above and below this one is known (their names are then
+        taken: a helper never overrides nor is overridden), else ``__`` (class-private)."""
+        cls = anc[-3]
+        if not isinstance(cls, cst.ClassDef) or not isinstance(anc[-4], cst.Module):
+            return "__" if _has_outside_bases(cls, self._module_types[0]) else "_"  # type: ignore[index]
+        tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+        names = hierarchy_names(self.ctx.path, tree, cls.name.value)
+        if names is None:
+            return "__"
+        self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
+        return "_"
 
     def _plan_into(
         self, fix: Fix, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool,
@@ -2917,6 +3256,10 @@ def _uses_any(helpers: Sequence[cst.FunctionDef]) -> bool:
         def visit_Name(self, node: cst.Name) -> None:
             nonlocal found
             found = found or node.value == "Any"
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # ``t.Any`` is the module's own import: nothing to add
+            return False
 
     for helper in helpers:
         visit(helper.params, Finder())

@@ -77,28 +77,36 @@ class ComplexFunction(ExtractRule):
     complexities most, with the fewest inputs and outputs, is moved, then the next, until the
     function and every helper are within `max-cc`; a body far over the limit is first cut into
     consecutive paragraphs (at blank lines and comments where they fall) on one analysis. The
-    plan is applied only if the function ends within the limit, or at least 30% simpler;
-    otherwise the finding says why (`extraction would leave CC 14 (from 16): no safe extraction
-    remains (return in the middle of the function)`), and nothing changes: a second run finds
-    the same answer, so fixing twice equals fixing once.
+    plan is applied only if the function and every helper end within the limit (a partial
+    plan would leave findings a second run plans again); otherwise the finding says why
+    (`extraction would leave CC 14 (from 16): no safe extraction remains (return in the middle
+    of the function)`), and nothing changes: fixing twice equals fixing once.
 
     What a reviewer gets:
     - **names from what the block does**: the dispatch literal (`_handle_history`), the result and
       the call producing it (`user = db.load(...)` -> `_load_user`, else `_compute_<result>`), a
       short comment above the block, the dominant call, the attribute it sets; never `_part3`,
       never a segment repeated (`_invoice_response_invoice_response`). A name the module already
-      uses (any function, method or attribute of the module, same-module base classes included)
-      is never reused. In a class that derives from a class of another module, method helpers
-      are class-private (`self.__handle_say(...)`, mangled by Python to `_Class__handle_say`), so
-      no base or subclass elsewhere can override one or be overridden by it;
-    - **annotations kept**: each parameter is annotated from the function's signature, a local
-      annotation, or an obvious inference (literals, `str(...)`/`int(...)`/`len(...)`, a class
-      of the module called as constructor, an annotated `self.` attribute and `.setdefault` on a
-      typed dict), `Any` for the rest (imported from `typing` if the module does not import it;
-      a module using the name `Any` for something else gets no annotation there); the helper
-      returns `-> None`, the function's return annotation (tail call), or its results' types.
-      So `mypy --strict` finds nothing new in a helper. Keyword-only parameters stay
-      keyword-only (`*, now: float | None`, called `now=now`);
+      uses (any function, method or attribute of the module) is never reused, nor a name of the
+      class hierarchy: bases are resolved through the module's imports to the project's files
+      (up the whole hierarchy), and the project's subclasses of the class count too. When a
+      base is outside the project (standard library, third party), method helpers are
+      class-private (`self.__handle_say(...)`, mangled by Python to `_Class__handle_say`), so
+      no class whose names cannot be seen can override one or be overridden by it;
+    - **typed as mypy checked the code in place**: each parameter is annotated from the
+      function's signature, a local annotation, or an obvious inference (literals,
+      `str(...)`/`int(...)`/`len(...)`, a class of the module called as constructor, an
+      annotated `self.` attribute, `.setdefault`/`.get` on a typed dict), narrowed as it is at
+      the block (`T` inside `if isinstance(x, T):`, `X` of `X | None` after `if x is None:
+      return`); the helper returns `-> None`, its caller's return annotation (tail call), or its
+      results' types. In an annotated function a block is refused when a name's type there is
+      not known that precisely (`type of 'x' unknown at the block`); in an unannotated one
+      `Any` stands in (imported from `typing` if need be). A block reading an attribute that
+      was narrowed before it (`if self.request is not None:`, `self.loop = loop`) is refused
+      everywhere: the helper would see the attribute's wider declared type. So `mypy --strict`
+      finds nothing new in a helper. Keyword-only parameters stay keyword-only (`*, now: float
+      | None`, called `now=now`);
+    - no one-statement helpers (a call and no clarity), except a dispatch branch's handler;
     - at most three results (a tuple, unpacked at the call); more are refused;
     - the docstring and decorators stay on the original function; comments above a moved
       block move with it; helpers follow the function in the order its calls read;

@@ -54,9 +54,9 @@ class LongFunction(ExtractRule):
     `wsrefactor explain WS301`): the whole plan is made before anything is applied, run after
     run, each the one that makes the longer of the two functions shortest with the fewest
     inputs and outputs, verified with radon, until the function and its helpers fit (a body
-    far over the limit is first cut into paragraphs); it is applied only if the function ends
-    within `max-lines` or at least 30% shorter, else the finding says why. Helpers are named
-    from what they do, keep the parameters' annotations and keyword-only markers, return at
+    far over the limit is first cut into paragraphs); it is applied only if the function and
+    every helper end within `max-lines`, else the finding says why. Helpers are named
+    from what they do, keep the parameters' (narrowed) annotations and keyword-only markers, return at
     most three values, follow the function in call order; the docstring, decorators and
     comments stay with the code they belong to (a docstring is never moved into a helper). It
     refuses the same runs as WS301: `return` except at the tail, `yield`, `break`/`continue`
