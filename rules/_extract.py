@@ -64,7 +64,6 @@ import bisect
 import itertools
 import keyword
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1145,7 +1144,7 @@ class Extractor:
         length: int,
         module_level: bool = True,
         enclosing: frozenset[str] = frozenset(),
-        deadline: float | None = None,
+        budget: PlanningBudget | None = None,
         def_col: int = 0,
         types: _Types | None = None,
         prefix: str = "_",
@@ -1160,7 +1159,7 @@ class Extractor:
         self.taken = taken_names
         self.cc = cc
         self.length = length
-        self.deadline = deadline
+        self.budget = budget
         self.def_col = def_col
         self.facts = function_facts(func, scopes, in_class, enclosing)
         self.types = types if types is not None else _Types()
@@ -1389,7 +1388,7 @@ class Extractor:
         body = list(block.body)
         first, ccs = self._statement_cc(body, block)
         for i in range(first, len(body)):
-            self._check_deadline()
+            self._spend(len(body) - i)
             for j in range(i + 1, len(body) + 1):
                 if block is self.func.body and i == first and j == len(body):
                     continue  # the whole body: nothing gained
@@ -1432,7 +1431,7 @@ class Extractor:
                 break  # penalties only add: nothing further can rank among the best
             if tried >= ANALYSE_LIMIT and analysed:
                 break  # a long flat block: the best of the first few hundred is good enough
-            self._check_deadline()
+            self._spend(1 + cand.stop - cand.start)
             reason = self._analyse(cand)
             if reason is not None:
                 self._refuse(reason)
@@ -1442,15 +1441,15 @@ class Extractor:
             bisect.insort(analysed, cand, key=_rank)
         analysed.sort(key=_rank)
         for cand in analysed[:VERIFY_LIMIT]:
-            self._check_deadline()
+            self._spend(4 * (1 + cand.stop - cand.start))
             plan = self._verify(cand, metric)
             if plan is not None:
                 return plan
         return None
 
-    def _check_deadline(self) -> None:
-        if self.deadline is not None and time.process_time() > self.deadline:
-            raise PlanningBudgetExceeded
+    def _spend(self, units: int = 1) -> None:
+        if self.budget is not None:
+            self.budget.spend(units)
 
     def _untyped(self, cand: _Candidate) -> int:
         """Inputs and outputs without a known type, counted only in annotated code."""
@@ -1765,6 +1764,31 @@ class Extractor:
 
 class PlanningBudgetExceeded(Exception):
     """Planning one function took longer than its budget: the finding says so, the run goes on."""
+
+
+# Work units (statements a candidate search, analysis or verification walks) one CPU second of
+# planning covers on the reference machine: 6,200 on average over the largest functions of
+# _pydecimal, argparse, typing, inspect, tarfile, email's header parser and the bench's CC-235
+# setter (2-core x86_64, Python 3.11; 340 to 11,000 per function). The budget is counted in units,
+# not read from a clock, so a file gets the same decision on every run and every machine: a
+# second ``fix`` never plans what the first one refused for lack of time.
+UNITS_PER_SECOND = 6_000
+
+
+class PlanningBudget:
+    """What one function's plan may still spend; shared by the extractors of that function."""
+
+    __slots__ = ("left", "spent")
+
+    def __init__(self, seconds: float) -> None:
+        self.left = int(seconds * UNITS_PER_SECOND)
+        self.spent = 0
+
+    def spend(self, units: int) -> None:
+        self.spent += units
+        self.left -= units
+        if self.left < 0:
+            raise PlanningBudgetExceeded
 
 
 def _is_docstring(stmt: cst.CSTNode) -> bool:
@@ -2702,13 +2726,13 @@ class Planner:
     original: cst.FunctionDef | None = None  # the function being refactored (set by ``run``)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
-        deadline = time.process_time() + self.budget
+        budget = PlanningBudget(self.budget)
         self.original = func
         main = _Unit(func, cc, length)
         units = [main]
         try:
-            self._dispatch(main, units, deadline)
-            self._split(units, deadline)
+            self._dispatch(main, units, budget)
+            self._split(units, budget)
         except PlanningBudgetExceeded:
             return self._refused(func, main, f"too large to plan within {self.budget:g} s")
         before = (cc, length)
@@ -2743,7 +2767,7 @@ class Planner:
         top = ", ".join(r for r, _ in self.refusals.most_common(2))
         return f"no safe extraction remains ({top})"
 
-    def _extractor(self, unit: _Unit, deadline: float) -> Extractor:
+    def _extractor(self, unit: _Unit, budget: PlanningBudget) -> Extractor:
         """A fresh analysis of ``unit`` on its own (scopes of its code only: cheap, and the same
         whatever else the module holds)."""
         wrapper = cst.MetadataWrapper(cst.Module(body=[unit.func]), unsafe_skip_copy=True)
@@ -2751,7 +2775,7 @@ class Planner:
         positions = wrapper.resolve(PositionProvider)
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,
-            module_level=self.module_level, enclosing=self.enclosing, deadline=deadline,
+            module_level=self.module_level, enclosing=self.enclosing, budget=budget,
             def_col=self.def_col, types=self._unit_types(unit), prefix=self.prefix, inherited=unit.narrowed,
         )
 
@@ -2768,15 +2792,15 @@ class Planner:
         returns = _code(unit.func.returns.annotation) if unit.func.returns is not None else None
         return replace(self.types, known={**self.types.known, **own}, returns=returns)
 
-    def _split(self, units: list[_Unit], deadline: float) -> None:
-        self._chunk(units[0], units, deadline)
+    def _split(self, units: list[_Unit], budget: PlanningBudget) -> None:
+        self._chunk(units[0], units, budget)
         progress = True
         while progress:
             progress = False
             for unit in list(units):
                 if unit.stuck or unit.value(self.metric) <= self.limit:
                     continue
-                extractor = self._extractor(unit, deadline)
+                extractor = self._extractor(unit, budget)
                 plan = extractor.plan(self.metric)
                 self.refusals.update(extractor.refusals)
                 built = _build(unit.func, plan) if plan is not None else None
@@ -2791,12 +2815,12 @@ class Planner:
 
     # -- long flat bodies: one helper per paragraph ---------------------------
 
-    def _chunk(self, main: _Unit, units: list[_Unit], deadline: float) -> None:
+    def _chunk(self, main: _Unit, units: list[_Unit], budget: PlanningBudget) -> None:
         """A body far over the limit is cut into consecutive paragraphs, each within the limit,
         all planned on one analysis (halving it step by step would analyse it again each time)."""
         if main.value(self.metric) <= CHUNK_FACTOR * self.limit or not isinstance(main.func.body, cst.IndentedBlock):
             return
-        extractor = self._extractor(main, deadline)
+        extractor = self._extractor(main, budget)
         if extractor.facts is None:
             return
         plans = self._compute_plans(main, extractor)
@@ -2822,7 +2846,7 @@ class Planner:
         ]
         plans: list[Plan] = []
         for i, j in _paragraph_chunks(body, sizes, first, cap):
-            extractor._check_deadline()
+            extractor._spend(1 + j - i)
             if j - i < 2 and isinstance(body[i], cst.SimpleStatementLine):
                 continue  # a one-statement helper adds a call and no clarity
             cand = _Candidate(block, (), i, j, tail=j == len(body))
@@ -2843,7 +2867,7 @@ class Planner:
 
     # -- dispatch handlers ---------------------------------------------------
 
-    def _dispatch(self, main: _Unit, units: list[_Unit], deadline: float) -> None:
+    def _dispatch(self, main: _Unit, units: list[_Unit], budget: PlanningBudget) -> None:
         """``if kind == "say": ... elif kind == "history": ...``: one handler per branch, and a
         ``match`` on the kind (3.10+) or the same chain of calls in the function."""
         if main.value(self.metric) <= self.limit:
@@ -2851,7 +2875,7 @@ class Planner:
         chain = _find_dispatch(main.func)
         if chain is None:
             return
-        extractor = self._extractor(main, deadline)
+        extractor = self._extractor(main, budget)
         if extractor.facts is None:
             return
         plans, stmt_path = self._compute_plans_and_stmt_path(chain, extractor)

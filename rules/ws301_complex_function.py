@@ -128,14 +128,17 @@ class ComplexFunction(ExtractRule):
 
     Planning is near-linear in the function's size (one scope and data-flow analysis per
     step, shared by every candidate block; per-statement facts cached across steps; a few
-    hundred candidates analysed per step at most). A function whose plan takes longer than
-    `plan-budget` CPU seconds is reported `too large to plan within 5 s` and the run goes on.
+    hundred candidates analysed per step at most). A function whose plan needs more work than
+    `plan-budget` seconds' worth (counted in work units, 6,000 a second — never read from a
+    clock, so every run decides the same) is reported `too large to plan within 5 s` and the run
+    goes on.
 
     ## Options
     - `max-cc` (int, default 10): highest complexity allowed.
     - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helpers go
       right after the function or right before it.
-    - `plan-budget` (float, default 5.0): CPU seconds one function's plan may take.
+    - `plan-budget` (float, default 5.0): seconds of planning one function may take on the
+      reference machine, counted as work units (deterministic: the same on every run and machine).
     """
 
     code = "WS301"

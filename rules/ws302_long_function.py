@@ -69,7 +69,8 @@ class LongFunction(ExtractRule):
     - `max-lines` (int, default 50): longest function allowed, in lines.
     - `helper-placement` (`"after"` or `"before"`, default `"after"`): whether the extracted helpers go
       right after the function or right before it.
-    - `plan-budget` (float, default 5.0): CPU seconds one function's plan may take.
+    - `plan-budget` (float, default 5.0): seconds of planning one function may take on the
+      reference machine, counted as work units (deterministic: the same on every run and machine).
     """
 
     code = "WS302"

@@ -838,3 +838,39 @@ def test_an_unannotated_init_keeps_its_empty_container_attributes():
     for name in re.findall(r"def (_[a-z]\w*)\(", fixed):
         helper = fixed[fixed.index(f"def {name}("):].split("\n\n")[0]
         assert "= {}" not in helper and "= []" not in helper, fixed
+
+
+def test_planning_budget_counts_work_not_time(monkeypatch):
+    """The budget is work units, never a clock: a slow machine (here: a clock that races ahead)
+    decides exactly as a fast one, so a second ``fix`` cannot plan what the first refused."""
+    import time
+
+    from wsrefactor.rules import _extract
+
+    source = textwrap.dedent("""
+        def f(a, b):
+            total = 0
+            for x in a:
+                if x > 1:
+                    total += x
+                elif x < -1:
+                    total -= x
+            for y in b:
+                if y:
+                    total *= 2
+                elif y is None:
+                    total = 0
+            return total
+    """)
+    options = {"WS301": {"max-cc": 4}}
+    budget = _extract.PlanningBudget(1.0)
+    assert budget.left == _extract.UNITS_PER_SECOND
+    plain = check_source(source, ["WS301"], options)
+    ticks = iter(range(0, 10**9, 10**6))
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+    racing = check_source(source, ["WS301"], options)
+    assert [(f.message, f.fix is not None) for f in racing] == [(f.message, f.fix is not None) for f in plain]
+    assert plain[0].fix is not None
+    tight = {"WS301": {"max-cc": 4, "plan-budget": 2 / _extract.UNITS_PER_SECOND}}
+    assert check_source(source, ["WS301"], tight)[0].message.endswith("too large to plan within 0.000333333 s")
