@@ -10,6 +10,7 @@ import ast
 from collections.abc import Collection
 
 from wsrefactor.rules._prefilter import index, prefixes
+from wsrefactor.semantic.buffers import int_literal
 
 __all__ = ["imports_from", "int_literal", "may_call", "number_literal", "prefixes"]
 
@@ -24,14 +25,6 @@ def imports_from(tree: ast.Module, prefix_set: frozenset[str]) -> bool:
     return index(tree).imports.binds_any(prefix_set)
 
 
-def int_literal(node: ast.expr) -> int | None:
-    """``int_value``: an integer literal, possibly negated (``True`` is a name to libcst)."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = int_literal(node.operand)
-        return None if inner is None else -inner
-    return None
 
 
 def number_literal(node: ast.expr) -> float | None:

@@ -312,11 +312,7 @@ def _bandit_section(file: Path) -> Any:
 
     parser = configparser.ConfigParser()
     try:
-        parser.read_string(Path(file).read_text(encoding="utf-8"), source=str(file))
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read config: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{file}: config is not valid UTF-8") from None
+        parser.read_string(_config_text(file), source=str(file))
     except configparser.Error as exc:
         raise ConfigError(f"{file}: malformed INI: {' '.join(str(exc).split())}") from None
     return parser["bandit"] if parser.has_section("bandit") else None
@@ -343,16 +339,22 @@ def _read_bandit_ini(file: Path) -> dict[str, Any]:
     return table
 
 
-def _read_toml(file: Path) -> dict[str, Any]:
-    where = str(file)
+def _config_text(file: Path) -> str:
+    """A config file's text; an unreadable or non-UTF-8 file is one line naming it."""
     try:
-        return tomllib.loads(Path(file).read_text(encoding="utf-8"))
+        return Path(file).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read config: {exc.strerror or exc}") from None
+        raise ConfigError(f"{file}: cannot read config: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{where}: config is not valid UTF-8") from None
+        raise ConfigError(f"{file}: config is not valid UTF-8") from None
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    text = _config_text(file)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: malformed TOML: {exc}") from None
+        raise ConfigError(f"{file}: malformed TOML: {exc}") from None
 
 
 def _kind(file: Path) -> str | None:
