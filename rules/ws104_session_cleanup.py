@@ -56,7 +56,8 @@ _CLOSE_METHODS = {
     "socketio": ("disconnect",),
 }
 _PATHS = (("disconnect", "the client disconnects"), ("exception", "the handler raises"),
-          ("return", "the handler returns early"))
+          ("return", "the handler returns early"), ("before", "a call before the `try` raises"))
+_ALL_PATHS = frozenset(key for key, _ in _PATHS)
 
 
 def undo_names(method: str) -> tuple[str, ...]:
@@ -405,19 +406,53 @@ class SessionNotInvalidated(Rule):
         self._seen: set[int] = set()
         for ep in self.model.endpoints:
             if ep.kind in ("asgi", "websockets"):
-                for writes in self._groups(ep.registry_writes):
+                for writes in self._groups([*ep.registry_writes, *self._wrapper_writes(ep)]):
                     self._check_function_group(ep, writes)
             elif ep.kind in _CLOSE_METHODS:
                 self._check_class_endpoint(ep)
 
-    @staticmethod
-    def _groups(writes: Sequence[RegistryWrite]) -> list[list[RegistryWrite]]:
-        """Writes by the handler statement they happen at (a helper's write and its call)."""
+    def _groups(self, writes: Sequence[RegistryWrite]) -> list[list[RegistryWrite]]:
+        """Writes by the handler statement they happen at (a helper's write and its call). A
+        call the model took for a registration only by its name (an imported ``x.connect(ws)``,
+        whose body is not visible) is not one: a ``connect`` may only accept."""
         out: dict[int, list[RegistryWrite]] = {}
         for w in writes:
+            if w.kind == "call" and isinstance(w.node, cst.Call) and self.model.resolve_call(w.node, w.function) is None:
+                continue
             if w.anchor is not None and not (w.kind == "store" and _callee(w.node)[0] == "put_nowait"):
                 out.setdefault(id(w.anchor), []).append(w)
         return list(out.values())
+
+    def _wrapper_writes(self, ep: Endpoint) -> list[RegistryWrite]:
+        """Registrations of wrappers: ``session = Session(websocket, name)`` (a class of this
+        module constructed with the connection among its arguments) then
+        ``sessions.append(session)`` / ``by_name[name] = session`` in the same function."""
+        if ep.handler is None or not ep.ws_param:
+            return []
+        out: list[RegistryWrite] = []
+        for func, ws, chain in self.model.ws_flow(ep.handler, ep.ws_param):
+            wrappers = self._wrappers_in(func, ws)
+            for node in walk(func.body, into_defs=False) if wrappers else ():
+                found = _wrapper_store(node, wrappers)
+                if found is not None:
+                    name, kind, container = found
+                    anchor = self.model.statement_in(chain[0] if chain else node, ep.handler)
+                    out.append(RegistryWrite(node, func, self.model.statement_of(node), name, chain, anchor,
+                                             kind=kind, container=container))
+        return out
+
+    def _wrappers_in(self, func: cst.FunctionDef, ws: str) -> set[str]:
+        """Names bound in ``func`` to an instance of a same-module class built with ``ws``."""
+        out = set()
+        for node in walk(func.body, into_defs=False):
+            if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
+                continue
+            target, value = node.targets[0].target, node.value
+            if (isinstance(target, cst.Name) and isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
+                    and value.func.value in self.model.classes
+                    and any(isinstance(a.value, cst.Name) and a.value.value == ws for a in value.args)):
+                out.add(target.value)
+        return out
 
     def _pos(self, node: cst.CSTNode) -> int:
         return self._order.get(id(node), -1)
@@ -468,7 +503,7 @@ class SessionNotInvalidated(Rule):
         owner = next(
             (i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1
         )
-        leaks = {"disconnect", "exception", "return"}
+        leaks = set(_ALL_PATHS)
         for func, node in levels[owner:]:
             stmt = self.model.statement_in(node, func)
             if stmt is None:
@@ -477,7 +512,9 @@ class SessionNotInvalidated(Rule):
             if not leaks:
                 return
         func, node = levels[owner]
-        fix = self._fix(ep, func, node, inner, regs) if func is ep.handler and node is levels[-1][1] else None
+        # A call raising before a later ``try`` needs that ``try`` moved up, not a second ``finally``.
+        fixable = func is ep.handler and node is levels[-1][1] and "before" not in leaks
+        fix = self._fix(ep, func, node, inner, regs) if fixable else None
         self._report(node, self._message(node, leaks), ep.handler, fix)
 
     def _message(self, node: cst.CSTNode, leaks: set[str]) -> str:
@@ -555,6 +592,14 @@ class SessionNotInvalidated(Rule):
                 covered |= {"disconnect", "exception"} if kind == "broad" else {"disconnect"}
         return covered
 
+    def _raises_between(self, func: cst.FunctionDef, stmt: cst.CSTNode, node: cst.Try | cst.TryStar) -> bool:
+        """A call (which may raise) runs after ``stmt`` and before the ``try`` ``node`` starts
+        (``stmt`` not inside it): the ``finally`` does not cover it."""
+        if self._pos(node) < self._pos(stmt):
+            return False
+        lo, hi = self._end(stmt), self._pos(node)
+        return any(isinstance(n, cst.Call) and lo < self._pos(n) < hi for n in walk(func.body, into_defs=False))
+
     def _early_return(self, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
         for node in walk(func.body, into_defs=False):
             if isinstance(node, cst.Return) and self._pos(node) > self._end(stmt):
@@ -567,7 +612,7 @@ class SessionNotInvalidated(Rule):
         leaks = {"disconnect", "exception"}
         for node in self._tries(func, stmt):
             if node.finalbody is not None and self._undoes([node.finalbody.body], regs):
-                return set()
+                return {"before"} if self._raises_between(func, stmt, node) else set()
             leaks -= self._handler_cover(func, node, regs)
         if self._early_return(func, stmt):
             leaks.add("return")
@@ -610,8 +655,8 @@ class SessionNotInvalidated(Rule):
 
     def _class_write_ok(self, ep: Endpoint, writes: Sequence[RegistryWrite], node: cst.CSTNode,
                         closers: Sequence[cst.FunctionDef]) -> bool:
-        if ep.kind == "socketio" and all(w.kind == "join" for w in writes):
-            return True  # socketio leaves every room of a disconnected client itself
+        if ep.kind == "socketio" and all(w.kind == "join" for w in writes if w.kind != "call"):
+            return True  # socketio leaves every room of a disconnected client itself (also through a helper)
         root = self.model.function_of(node)
         if root is None or any(root is c for c in closers):
             return True
@@ -824,6 +869,19 @@ def _at_tail(stmt: cst.CSTNode, stmts: Sequence[cst.CSTNode]) -> bool:
     regions = [h.body.body for h in last.handlers]
     regions.append(last.orelse.body.body if last.orelse is not None else last.body.body)
     return any(_at_tail(stmt, r) for r in regions)
+
+
+def _wrapper_store(node: cst.CSTNode, wrappers: set[str]) -> tuple[str, str, cst.BaseExpression] | None:
+    """(wrapper name, write kind, container) when ``node`` stores one of ``wrappers``:
+    ``coll.append(w)``/``.add(w)``... or ``reg[k] = w``."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in STORE_METHODS:
+        name = next((a.value.value for a in node.args if isinstance(a.value, cst.Name) and a.value.value in wrappers),
+                    None)
+        return (name, "store", node.func.value) if name is not None else None
+    if isinstance(node, cst.Assign) and isinstance(node.value, cst.Name) and node.value.value in wrappers:
+        sub = next((t.target for t in node.targets if isinstance(t.target, cst.Subscript)), None)
+        return (node.value.value, "setitem", sub.value) if sub is not None else None
+    return None
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
