@@ -136,10 +136,15 @@ def _reg_of(write: RegistryWrite) -> _Reg:
 class SessionNotInvalidated(Rule):
     """
     ## What it does
-    Finds WebSocket endpoints that register the connection (`await manager.connect(ws)`,
-    `clients[key] = ws`, `clients.add(ws)`, `clients.append(ws)`, a same-module helper that does
-    one of these, `join`/`subscribe`/`register`, Channels `group_add`) where some way out of the
-    handler leaves it registered:
+    Finds WebSocket endpoints that register the connection (`clients[key] = ws`,
+    `clients.add(ws)`, `clients.append(ws)`, a same-module function or method that does one of
+    these with it, e.g. `await manager.connect(ws)`, Channels `group_add`; also an instance of a
+    same-module class built with the connection, `session = Session(ws, name)`, stored the same
+    way) where some way out of the handler leaves it registered. Whether a call registers is
+    decided from the callee's body: a `connect()` that only accepts is no registration, and a
+    callee whose body is not in the module (an imported manager) is not taken for one by its name
+    (the rule stays silent there). A helper that undoes its own registration in a `finally` is
+    no leak at its call site.
 
     - FastAPI/Starlette function endpoints and `websockets` handlers: the undo (paired by name:
       connect/disconnect, add/discard|remove, register/unregister, join/leave,
@@ -148,12 +153,14 @@ class SessionNotInvalidated(Rule):
       inside a same-module helper called there) is not in a `finally`. An undo in
       `except WebSocketDisconnect:` covers a client disconnect but not an exception raised by the
       handler (a broad `except Exception:`/bare `except:` covers both) nor an early `return`;
-      the message says which path leaks.
+      the message says which path leaks. A `finally` that undoes it does not cover a call made
+      between the registration and its `try` (reported as "a call before the `try` raises",
+      without a fix: the `try` has to start right after the registration).
     - Django Channels consumers: a `group_add` (or another registration) without its undo in
       `disconnect` (Channels calls it on close).
     - Starlette `WebSocketEndpoint`: a registration without an undo in `on_disconnect`; tornado:
       in `on_close`; python-socketio: a registration of the sid in `disconnect` (rooms are left
-      by socketio itself and are not reported).
+      by socketio itself and are not reported, directly or through a helper).
 
     Reported on the registration call's line.
 
@@ -165,25 +172,29 @@ class SessionNotInvalidated(Rule):
 
     ## Example
     ```python
+    clients: dict[str, WebSocket] = {}
+
     @app.websocket("/ws/{client_id}")
     async def endpoint(websocket: WebSocket, client_id: str):
-        await manager.connect(client_id, websocket)
+        await websocket.accept()
+        clients[client_id] = websocket
         while True:
             text = await websocket.receive_text()
-            await manager.broadcast(text)
+            await broadcast(text)
     ```
 
     ## Use instead
     ```python
     @app.websocket("/ws/{client_id}")
     async def endpoint(websocket: WebSocket, client_id: str):
-        await manager.connect(client_id, websocket)
+        await websocket.accept()
+        clients[client_id] = websocket
         try:
             while True:
                 text = await websocket.receive_text()
-                await manager.broadcast(text)
+                await broadcast(text)
         finally:
-            manager.disconnect(client_id)
+            clients.pop(client_id, None)
     ```
     The fix is *unsafe* (cleanup now runs on paths that used to skip it) and is offered for
     function endpoints when the registration is a statement of the handler body (or of a `try`
@@ -192,7 +203,7 @@ class SessionNotInvalidated(Rule):
     that `try`. The undo is the handler's own undo statement when it has one, else: the paired
     method of the same-module manager class, its arguments matched to the registration's by
     parameter name, awaited when the registration was awaited and the undo is `async def` (an
-    imported object's undo is awaited like its registration); `reg.pop(k, None)` for
+    imported Channels layer's `group_discard` is awaited like its `group_add`); `reg.pop(k, None)` for
     `reg[k] = ws`; `.discard(ws)` for `.add(ws)`; `.remove(ws)` for `.append(ws)`.
     An existing undo statement that would now run twice is moved into the `finally` when nothing
     runs between it and the `finally` (the last statement of an `except` body), or when it ran
