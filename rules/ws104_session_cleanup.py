@@ -154,7 +154,8 @@ class SessionNotInvalidated(Rule):
       `except WebSocketDisconnect:` covers a client disconnect but not an exception raised by the
       handler (a broad `except Exception:`/bare `except:` covers both) nor an early `return`;
       the message says which path leaks. A `finally` that undoes it does not cover a call made
-      between the registration and its `try` (reported as "a call before the `try` raises",
+      between the registration and its `try` (an `await` there is reported as "a call before the
+      `try` raises",
       without a fix: the `try` has to start right after the registration).
     - Django Channels consumers: a `group_add` (or another registration) without its undo in
       `disconnect` (Channels calls it on close).
@@ -604,12 +605,14 @@ class SessionNotInvalidated(Rule):
         return covered
 
     def _raises_between(self, func: cst.FunctionDef, stmt: cst.CSTNode, node: cst.Try | cst.TryStar) -> bool:
-        """A call (which may raise) runs after ``stmt`` and before the ``try`` ``node`` starts
-        (``stmt`` not inside it): the ``finally`` does not cover it."""
+        """An ``await`` runs after ``stmt`` and before the ``try`` ``node`` starts (``stmt`` not
+        inside it): the ``finally`` does not cover it. Awaits only: each is a cancellation point
+        and does I/O (a dropped client, Redis down), while a sync ``log.info(...)`` there is not
+        worth a report."""
         if self._pos(node) < self._pos(stmt):
             return False
         lo, hi = self._end(stmt), self._pos(node)
-        return any(isinstance(n, cst.Call) and lo < self._pos(n) < hi for n in walk(func.body, into_defs=False))
+        return any(isinstance(n, cst.Await) and lo < self._pos(n) < hi for n in walk(func.body, into_defs=False))
 
     def _early_return(self, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
         for node in walk(func.body, into_defs=False):

@@ -275,6 +275,12 @@ async def ok(websocket: WebSocket):
 """
 
 
+def test_sync_call_before_the_try_is_not_reported(tmp_path):
+    src = BEFORE_TRY.replace("    await load_history(websocket)\n    try:", "    print(websocket)\n    try:", 1)
+    assert src != BEFORE_TRY
+    assert _findings(tmp_path, src) == []
+
+
 def test_call_raising_before_the_try_leaks(tmp_path):
     (found,) = _findings(tmp_path, BEFORE_TRY, want_edits=True)
     assert found.line == _at(BEFORE_TRY, "clients.add(websocket)")
