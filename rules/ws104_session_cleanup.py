@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
@@ -457,14 +457,16 @@ class SessionNotInvalidated(Rule):
         """Names bound in ``func`` to an instance of a same-module class built with ``ws``."""
         out = set()
         for node in walk(func.body, into_defs=False):
-            if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
-                continue
-            target, value = node.targets[0].target, node.value
-            if (isinstance(target, cst.Name) and isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
-                    and value.func.value in self.model.classes
-                    and any(isinstance(a.value, cst.Name) and a.value.value == ws for a in value.args)):
-                out.add(target.value)
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if isinstance(target, cst.Name) and self._builds_with(node.value, ws):
+                    out.add(target.value)
         return out
+
+    def _builds_with(self, value: cst.BaseExpression, ws: str) -> bool:
+        """``C(..., ws, ...)`` with ``C`` a class of this module."""
+        return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
+                and value.func.value in self.model.classes and _name_in(value.args, {ws}) is not None)
 
     def _pos(self, node: cst.CSTNode) -> int:
         return self._order.get(id(node), -1)
@@ -889,13 +891,17 @@ def _wrapper_store(node: cst.CSTNode, wrappers: set[str]) -> tuple[str, str, cst
     """(wrapper name, write kind, container) when ``node`` stores one of ``wrappers``:
     ``coll.append(w)``/``.add(w)``... or ``reg[k] = w``."""
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in STORE_METHODS:
-        name = next((a.value.value for a in node.args if isinstance(a.value, cst.Name) and a.value.value in wrappers),
-                    None)
+        name = _name_in(node.args, wrappers)
         return (name, "store", node.func.value) if name is not None else None
-    if isinstance(node, cst.Assign) and isinstance(node.value, cst.Name) and node.value.value in wrappers:
+    if isinstance(node, cst.Assign) and _name_in([node], wrappers):
         sub = next((t.target for t in node.targets if isinstance(t.target, cst.Subscript)), None)
-        return (node.value.value, "setitem", sub.value) if sub is not None else None
+        return (cast(cst.Name, node.value).value, "setitem", sub.value) if sub is not None else None
     return None
+
+
+def _name_in(holders: Sequence[cst.Arg | cst.Assign], names: set[str]) -> str | None:
+    """The first ``.value`` among ``holders`` (call arguments, assignments) that is a bare name in ``names``."""
+    return next((h.value.value for h in holders if isinstance(h.value, cst.Name) and h.value.value in names), None)
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
