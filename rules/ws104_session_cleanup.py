@@ -514,9 +514,9 @@ class SessionNotInvalidated(Rule):
         inner = max(writes, key=lambda w: len(w.via))
         levels = self._levels(inner)
         regs = [_reg_of(w) for w in writes]
-        owner = next(
-            (i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1
-        )
+        owner = self._owner(ep, levels, regs)
+        if owner is None:
+            return
         leaks = set(_ALL_PATHS)
         for func, node in levels[owner:]:
             stmt = self.model.statement_in(node, func)
@@ -530,6 +530,20 @@ class SessionNotInvalidated(Rule):
         fixable = func is ep.handler and node is levels[-1][1] and "before" not in leaks
         fix = self._fix(ep, func, node, inner, regs) if fixable else None
         self._report(node, self._message(node, leaks), ep.handler, fix)
+
+    def _owner(self, ep: Endpoint, levels: Sequence[tuple[cst.FunctionDef, cst.CSTNode]],
+               regs: Sequence[_Reg]) -> int | None:
+        """The level the registration is judged at: the innermost that reads from the socket after
+        it (else the handler); None when a level inside it (a helper) undoes its own registration
+        on every way out of it."""
+        owner = next((i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1)
+        if any(self._undone_within(func, node, regs) for func, node in levels[:owner]):
+            return None
+        return owner
+
+    def _undone_within(self, func: cst.FunctionDef, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
+        stmt = self.model.statement_in(node, func)
+        return stmt is not None and not self._leaks(func, stmt, regs)
 
     def _message(self, node: cst.CSTNode, leaks: set[str]) -> str:
         text = " ".join(self.ctx.module.code_for_node(node).split())

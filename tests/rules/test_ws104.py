@@ -137,6 +137,54 @@ def test_helper_with_its_own_finally_is_no_leak(tmp_path):
     assert _findings(tmp_path, HELPER_FINALLY) == []
 
 
+WATCHER = """
+import asyncio
+
+import websockets
+
+WATCH = {}
+
+
+async def watch(websocket, key):
+    try:
+        connected = WATCH[key]
+    except KeyError:
+        return
+    connected.add(websocket)
+    try:
+        await websocket.wait_closed()
+    finally:
+        connected.remove(websocket)
+
+
+async def leaky_watch(websocket, key):
+    connected = WATCH[key]
+    connected.add(websocket)
+    await websocket.wait_closed()
+    connected.remove(websocket)
+
+
+async def handler(websocket):
+    message = await websocket.recv()
+    if message == "watch":
+        await watch(websocket, message)
+    else:
+        await leaky_watch(websocket, message)
+
+
+async def main():
+    async with websockets.serve(handler, "", 8001):
+        await asyncio.Future()
+"""
+
+
+def test_helper_undoing_in_its_finally_without_reading_is_no_leak(tmp_path):
+    # the helper reads nothing after the registration: the call site is where it used to be
+    # judged, but the helper's own ``finally`` already undoes it on every way out
+    found = _findings(tmp_path, WATCHER)
+    assert [f.line for f in found] == [_at(WATCHER, "await leaky_watch(websocket, message)")]
+
+
 ROOMS = """
 import socketio
 
