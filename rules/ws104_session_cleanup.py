@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
@@ -56,7 +56,8 @@ _CLOSE_METHODS = {
     "socketio": ("disconnect",),
 }
 _PATHS = (("disconnect", "the client disconnects"), ("exception", "the handler raises"),
-          ("return", "the handler returns early"))
+          ("return", "the handler returns early"), ("before", "a call before the `try` raises"))
+_ALL_PATHS = frozenset(key for key, _ in _PATHS)
 
 
 def undo_names(method: str) -> tuple[str, ...]:
@@ -135,10 +136,15 @@ def _reg_of(write: RegistryWrite) -> _Reg:
 class SessionNotInvalidated(Rule):
     """
     ## What it does
-    Finds WebSocket endpoints that register the connection (`await manager.connect(ws)`,
-    `clients[key] = ws`, `clients.add(ws)`, `clients.append(ws)`, a same-module helper that does
-    one of these, `join`/`subscribe`/`register`, Channels `group_add`) where some way out of the
-    handler leaves it registered:
+    Finds WebSocket endpoints that register the connection (`clients[key] = ws`,
+    `clients.add(ws)`, `clients.append(ws)`, a same-module function or method that does one of
+    these with it, e.g. `await manager.connect(ws)`, Channels `group_add`; also an instance of a
+    same-module class built with the connection, `session = Session(ws, name)`, stored the same
+    way) where some way out of the handler leaves it registered. Whether a call registers is
+    decided from the callee's body: a `connect()` that only accepts is no registration, and a
+    callee whose body is not in the module (an imported manager) is not taken for one by its name
+    (the rule stays silent there). A helper that undoes its own registration in a `finally` is
+    no leak at its call site.
 
     - FastAPI/Starlette function endpoints and `websockets` handlers: the undo (paired by name:
       connect/disconnect, add/discard|remove, register/unregister, join/leave,
@@ -147,12 +153,15 @@ class SessionNotInvalidated(Rule):
       inside a same-module helper called there) is not in a `finally`. An undo in
       `except WebSocketDisconnect:` covers a client disconnect but not an exception raised by the
       handler (a broad `except Exception:`/bare `except:` covers both) nor an early `return`;
-      the message says which path leaks.
+      the message says which path leaks. A `finally` that undoes it does not cover a call made
+      between the registration and its `try` (an `await` there is reported as "a call before the
+      `try` raises",
+      without a fix: the `try` has to start right after the registration).
     - Django Channels consumers: a `group_add` (or another registration) without its undo in
       `disconnect` (Channels calls it on close).
     - Starlette `WebSocketEndpoint`: a registration without an undo in `on_disconnect`; tornado:
       in `on_close`; python-socketio: a registration of the sid in `disconnect` (rooms are left
-      by socketio itself and are not reported).
+      by socketio itself and are not reported, directly or through a helper).
 
     Reported on the registration call's line.
 
@@ -164,25 +173,29 @@ class SessionNotInvalidated(Rule):
 
     ## Example
     ```python
+    clients: dict[str, WebSocket] = {}
+
     @app.websocket("/ws/{client_id}")
     async def endpoint(websocket: WebSocket, client_id: str):
-        await manager.connect(client_id, websocket)
+        await websocket.accept()
+        clients[client_id] = websocket
         while True:
             text = await websocket.receive_text()
-            await manager.broadcast(text)
+            await broadcast(text)
     ```
 
     ## Use instead
     ```python
     @app.websocket("/ws/{client_id}")
     async def endpoint(websocket: WebSocket, client_id: str):
-        await manager.connect(client_id, websocket)
+        await websocket.accept()
+        clients[client_id] = websocket
         try:
             while True:
                 text = await websocket.receive_text()
-                await manager.broadcast(text)
+                await broadcast(text)
         finally:
-            manager.disconnect(client_id)
+            clients.pop(client_id, None)
     ```
     The fix is *unsafe* (cleanup now runs on paths that used to skip it) and is offered for
     function endpoints when the registration is a statement of the handler body (or of a `try`
@@ -191,7 +204,7 @@ class SessionNotInvalidated(Rule):
     that `try`. The undo is the handler's own undo statement when it has one, else: the paired
     method of the same-module manager class, its arguments matched to the registration's by
     parameter name, awaited when the registration was awaited and the undo is `async def` (an
-    imported object's undo is awaited like its registration); `reg.pop(k, None)` for
+    imported Channels layer's `group_discard` is awaited like its `group_add`); `reg.pop(k, None)` for
     `reg[k] = ws`; `.discard(ws)` for `.add(ws)`; `.remove(ws)` for `.append(ws)`.
     An existing undo statement that would now run twice is moved into the `finally` when nothing
     runs between it and the `finally` (the last statement of an `except` body), or when it ran
@@ -405,19 +418,55 @@ class SessionNotInvalidated(Rule):
         self._seen: set[int] = set()
         for ep in self.model.endpoints:
             if ep.kind in ("asgi", "websockets"):
-                for writes in self._groups(ep.registry_writes):
+                for writes in self._groups([*ep.registry_writes, *self._wrapper_writes(ep)]):
                     self._check_function_group(ep, writes)
             elif ep.kind in _CLOSE_METHODS:
                 self._check_class_endpoint(ep)
 
-    @staticmethod
-    def _groups(writes: Sequence[RegistryWrite]) -> list[list[RegistryWrite]]:
-        """Writes by the handler statement they happen at (a helper's write and its call)."""
+    def _groups(self, writes: Sequence[RegistryWrite]) -> list[list[RegistryWrite]]:
+        """Writes by the handler statement they happen at (a helper's write and its call). A
+        call the model took for a registration only by its name (an imported ``x.connect(ws)``,
+        whose body is not visible) is not one: a ``connect`` may only accept."""
         out: dict[int, list[RegistryWrite]] = {}
         for w in writes:
+            if w.kind == "call" and isinstance(w.node, cst.Call) and self.model.resolve_call(w.node, w.function) is None:
+                continue
             if w.anchor is not None and not (w.kind == "store" and _callee(w.node)[0] == "put_nowait"):
                 out.setdefault(id(w.anchor), []).append(w)
         return list(out.values())
+
+    def _wrapper_writes(self, ep: Endpoint) -> list[RegistryWrite]:
+        """Registrations of wrappers: ``session = Session(websocket, name)`` (a class of this
+        module constructed with the connection among its arguments) then
+        ``sessions.append(session)`` / ``by_name[name] = session`` in the same function."""
+        if ep.handler is None or not ep.ws_param:
+            return []
+        out: list[RegistryWrite] = []
+        for func, ws, chain in self.model.ws_flow(ep.handler, ep.ws_param):
+            wrappers = self._wrappers_in(func, ws)
+            for node in walk(func.body, into_defs=False) if wrappers else ():
+                found = _wrapper_store(node, wrappers)
+                if found is not None:
+                    name, kind, container = found
+                    anchor = self.model.statement_in(chain[0] if chain else node, ep.handler)
+                    out.append(RegistryWrite(node, func, self.model.statement_of(node), name, chain, anchor,
+                                             kind=kind, container=container))
+        return out
+
+    def _wrappers_in(self, func: cst.FunctionDef, ws: str) -> set[str]:
+        """Names bound in ``func`` to an instance of a same-module class built with ``ws``."""
+        out = set()
+        for node in walk(func.body, into_defs=False):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1:
+                target = node.targets[0].target
+                if isinstance(target, cst.Name) and self._builds_with(node.value, ws):
+                    out.add(target.value)
+        return out
+
+    def _builds_with(self, value: cst.BaseExpression, ws: str) -> bool:
+        """``C(..., ws, ...)`` with ``C`` a class of this module."""
+        return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
+                and value.func.value in self.model.classes and _name_in(value.args, {ws}) is not None)
 
     def _pos(self, node: cst.CSTNode) -> int:
         return self._order.get(id(node), -1)
@@ -465,10 +514,10 @@ class SessionNotInvalidated(Rule):
         inner = max(writes, key=lambda w: len(w.via))
         levels = self._levels(inner)
         regs = [_reg_of(w) for w in writes]
-        owner = next(
-            (i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1
-        )
-        leaks = {"disconnect", "exception", "return"}
+        owner = self._owner(ep, levels, regs)
+        if owner is None:
+            return
+        leaks = set(_ALL_PATHS)
         for func, node in levels[owner:]:
             stmt = self.model.statement_in(node, func)
             if stmt is None:
@@ -477,8 +526,24 @@ class SessionNotInvalidated(Rule):
             if not leaks:
                 return
         func, node = levels[owner]
-        fix = self._fix(ep, func, node, inner, regs) if func is ep.handler and node is levels[-1][1] else None
+        # A call raising before a later ``try`` needs that ``try`` moved up, not a second ``finally``.
+        fixable = func is ep.handler and node is levels[-1][1] and "before" not in leaks
+        fix = self._fix(ep, func, node, inner, regs) if fixable else None
         self._report(node, self._message(node, leaks), ep.handler, fix)
+
+    def _owner(self, ep: Endpoint, levels: Sequence[tuple[cst.FunctionDef, cst.CSTNode]],
+               regs: Sequence[_Reg]) -> int | None:
+        """The level the registration is judged at: the innermost that reads from the socket after
+        it (else the handler); None when a level inside it (a helper) undoes its own registration
+        on every way out of it."""
+        owner = next((i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1)
+        if any(self._undone_within(func, node, regs) for func, node in levels[:owner]):
+            return None
+        return owner
+
+    def _undone_within(self, func: cst.FunctionDef, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
+        stmt = self.model.statement_in(node, func)
+        return stmt is not None and not self._leaks(func, stmt, regs)
 
     def _message(self, node: cst.CSTNode, leaks: set[str]) -> str:
         text = " ".join(self.ctx.module.code_for_node(node).split())
@@ -555,6 +620,16 @@ class SessionNotInvalidated(Rule):
                 covered |= {"disconnect", "exception"} if kind == "broad" else {"disconnect"}
         return covered
 
+    def _raises_between(self, func: cst.FunctionDef, stmt: cst.CSTNode, node: cst.Try | cst.TryStar) -> bool:
+        """An ``await`` runs after ``stmt`` and before the ``try`` ``node`` starts (``stmt`` not
+        inside it): the ``finally`` does not cover it. Awaits only: each is a cancellation point
+        and does I/O (a dropped client, Redis down), while a sync ``log.info(...)`` there is not
+        worth a report."""
+        if self._pos(node) < self._pos(stmt):
+            return False
+        lo, hi = self._end(stmt), self._pos(node)
+        return any(isinstance(n, cst.Await) and lo < self._pos(n) < hi for n in walk(func.body, into_defs=False))
+
     def _early_return(self, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
         for node in walk(func.body, into_defs=False):
             if isinstance(node, cst.Return) and self._pos(node) > self._end(stmt):
@@ -567,7 +642,7 @@ class SessionNotInvalidated(Rule):
         leaks = {"disconnect", "exception"}
         for node in self._tries(func, stmt):
             if node.finalbody is not None and self._undoes([node.finalbody.body], regs):
-                return set()
+                return {"before"} if self._raises_between(func, stmt, node) else set()
             leaks -= self._handler_cover(func, node, regs)
         if self._early_return(func, stmt):
             leaks.add("return")
@@ -610,8 +685,8 @@ class SessionNotInvalidated(Rule):
 
     def _class_write_ok(self, ep: Endpoint, writes: Sequence[RegistryWrite], node: cst.CSTNode,
                         closers: Sequence[cst.FunctionDef]) -> bool:
-        if ep.kind == "socketio" and all(w.kind == "join" for w in writes):
-            return True  # socketio leaves every room of a disconnected client itself
+        if ep.kind == "socketio" and all(w.kind == "join" for w in writes if w.kind != "call"):
+            return True  # socketio leaves every room of a disconnected client itself (also through a helper)
         root = self.model.function_of(node)
         if root is None or any(root is c for c in closers):
             return True
@@ -824,6 +899,23 @@ def _at_tail(stmt: cst.CSTNode, stmts: Sequence[cst.CSTNode]) -> bool:
     regions = [h.body.body for h in last.handlers]
     regions.append(last.orelse.body.body if last.orelse is not None else last.body.body)
     return any(_at_tail(stmt, r) for r in regions)
+
+
+def _wrapper_store(node: cst.CSTNode, wrappers: set[str]) -> tuple[str, str, cst.BaseExpression] | None:
+    """(wrapper name, write kind, container) when ``node`` stores one of ``wrappers``:
+    ``coll.append(w)``/``.add(w)``... or ``reg[k] = w``."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in STORE_METHODS:
+        name = _name_in(node.args, wrappers)
+        return (name, "store", node.func.value) if name is not None else None
+    if isinstance(node, cst.Assign) and _name_in([node], wrappers):
+        sub = next((t.target for t in node.targets if isinstance(t.target, cst.Subscript)), None)
+        return (cast(cst.Name, node.value).value, "setitem", sub.value) if sub is not None else None
+    return None
+
+
+def _name_in(holders: Sequence[cst.Arg | cst.Assign], names: set[str]) -> str | None:
+    """The first ``.value`` among ``holders`` (call arguments, assignments) that is a bare name in ``names``."""
+    return next((h.value.value for h in holders if isinstance(h.value, cst.Name) and h.value.value in names), None)
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])

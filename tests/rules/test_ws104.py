@@ -1,0 +1,356 @@
+"""WS104 session-not-invalidated: issue #12's snippets (registrations of wrappers; a helper that
+undoes its own registration; socket.io rooms through a helper; a ``connect`` that only accepts;
+a call raising between the registration and the ``try``), and one decision for plain check and
+edits. The rule still decides on libcst (the port to the server model is not done, see
+docs/ports/WS104.md), so there is no "no libcst on a plain check" test yet."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wsrefactor.config import Config
+from wsrefactor.registry import load_rules
+from wsrefactor.runner import Job, process_file
+from wsrefactor.selection import Selection
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = sorted(p for p in (REPO / "fixtures" / "WS104").glob("*.py") if not p.name.endswith(".fixed.py"))
+
+
+def _job(want_edits: bool = False) -> Job:
+    return Job(Config(), Selection(("WS104",), (), tuple(load_rules(()))), want_edits=want_edits)
+
+
+def _findings(tmp_path: Path, src: str, want_edits: bool = False, name: str = "example.py") -> list:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(src).lstrip("\n"), encoding="utf-8")
+    result = process_file(str(path), _job(want_edits))
+    assert result.internal_error is None
+    return [f for f in result.findings if f.code == "WS104"]
+
+
+def _at(src: str, text: str) -> int:
+    lines = textwrap.dedent(src).lstrip("\n").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
+
+
+# -- miss 6: registrations of wrappers ---------------------------------------------------------------
+
+WRAPPER = """
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+sessions = []
+by_name = {}
+
+
+class Session:
+    def __init__(self, websocket, name):
+        self.websocket = websocket
+        self.name = name
+
+
+@app.websocket("/ws/{name}")
+async def endpoint(websocket: WebSocket, name: str):
+    await websocket.accept()
+    session = Session(websocket, name)
+    sessions.append(session)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/named/{name}")
+async def named(websocket: WebSocket, name: str):
+    await websocket.accept()
+    session = Session(websocket, name)
+    by_name[name] = session
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        by_name.pop(name, None)
+"""
+
+
+def test_registered_wrapper_is_a_registration(tmp_path):
+    (found,) = _findings(tmp_path, WRAPPER, want_edits=True)
+    assert found.line == _at(WRAPPER, "sessions.append(session)")
+    assert found.fix is not None
+    texts = [e.content for e in found.fix.edits]
+    assert any("sessions.remove(session)" in t for t in texts)
+
+
+def test_value_not_built_from_the_connection_is_no_wrapper(tmp_path):
+    src = WRAPPER.replace("Session(websocket, name)", "Session(None, name)")
+    assert _findings(tmp_path, src) == []
+
+
+# -- false alarm 3: helpers that undo their own registration; socket.io rooms through a helper -------
+
+HELPER_FINALLY = """
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+clients = set()
+
+
+async def serve(websocket):
+    clients.add(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        clients.discard(websocket)
+
+
+async def track(websocket):
+    clients.add(websocket)
+    try:
+        await pump(websocket)
+    finally:
+        clients.discard(websocket)
+
+
+async def pump(websocket):
+    async for text in websocket.iter_text():
+        print(text)
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await websocket.accept()
+    await serve(websocket)
+
+
+@app.websocket("/ws2")
+async def endpoint2(websocket: WebSocket):
+    await websocket.accept()
+    await track(websocket)
+    await websocket.send_text("bye")
+"""
+
+
+def test_helper_with_its_own_finally_is_no_leak(tmp_path):
+    assert _findings(tmp_path, HELPER_FINALLY) == []
+
+
+WATCHER = """
+import asyncio
+
+import websockets
+
+WATCH = {}
+
+
+async def watch(websocket, key):
+    try:
+        connected = WATCH[key]
+    except KeyError:
+        return
+    connected.add(websocket)
+    try:
+        await websocket.wait_closed()
+    finally:
+        connected.remove(websocket)
+
+
+async def leaky_watch(websocket, key):
+    connected = WATCH[key]
+    connected.add(websocket)
+    await websocket.wait_closed()
+    connected.remove(websocket)
+
+
+async def handler(websocket):
+    message = await websocket.recv()
+    if message == "watch":
+        await watch(websocket, message)
+    else:
+        await leaky_watch(websocket, message)
+
+
+async def main():
+    async with websockets.serve(handler, "", 8001):
+        await asyncio.Future()
+"""
+
+
+def test_helper_undoing_in_its_finally_without_reading_is_no_leak(tmp_path):
+    # the helper reads nothing after the registration: the call site is where it used to be
+    # judged, but the helper's own ``finally`` already undoes it on every way out
+    found = _findings(tmp_path, WATCHER)
+    assert [f.line for f in found] == [_at(WATCHER, "await leaky_watch(websocket, message)")]
+
+
+ROOMS = """
+import socketio
+
+sio = socketio.AsyncServer(async_mode="asgi")
+users = {}
+
+
+async def join_room(sid, room):
+    await sio.enter_room(sid, room)
+    await sio.emit("joined", room, to=room)
+
+
+async def remember(sid, name):
+    users[name] = sid
+
+
+@sio.event
+async def join(sid, data):
+    await join_room(sid, data["room"])
+
+
+@sio.event
+async def direct(sid, data):
+    await sio.enter_room(sid, data["room"])
+
+
+@sio.event
+async def login(sid, data):
+    await remember(sid, data["name"])
+"""
+
+
+def test_socketio_room_through_a_helper_is_not_reported(tmp_path):
+    found = _findings(tmp_path, ROOMS)
+    # only the sid stored in a dict of the app (no ``disconnect`` handler) is reported
+    assert [f.line for f in found] == [_at(ROOMS, 'await remember(sid, data["name"])')]
+
+
+# -- accuracy corpus: a ``connect()`` that only accepts is no registration ------------------------
+
+ONLY_ACCEPTS = """
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+
+
+class Manager:
+    def __init__(self):
+        self.active = []
+
+    async def connect(self, websocket):
+        await websocket.accept()
+
+    async def join(self, websocket):
+        await websocket.accept()
+        self.active.append(websocket)
+
+
+manager = Manager()
+
+
+@app.websocket("/accepts")
+async def accepts(websocket: WebSocket):
+    await manager.connect(websocket)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/registers")
+async def registers(websocket: WebSocket):
+    await manager.join(websocket)
+    while True:
+        await websocket.receive_text()
+"""
+
+IMPORTED = """
+from fastapi import FastAPI, WebSocket
+
+from .manager import manager
+
+app = FastAPI()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await manager.connect(websocket)
+    async for text in websocket.iter_text():
+        print(text)
+"""
+
+
+def test_registration_is_decided_from_the_callee_body(tmp_path):
+    found = _findings(tmp_path, ONLY_ACCEPTS)
+    assert [f.line for f in found] == [_at(ONLY_ACCEPTS, "await manager.join(websocket)")]
+
+
+def test_callee_not_visible_is_not_taken_for_a_registration_by_its_name(tmp_path):
+    assert _findings(tmp_path, IMPORTED) == []
+
+
+# -- accuracy corpus: a call that can raise between the registration and the ``try`` ---------------
+
+BEFORE_TRY = """
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+clients = set()
+
+
+async def load_history(websocket):
+    await websocket.send_text("history")
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await websocket.accept()
+    clients.add(websocket)
+    await load_history(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        clients.discard(websocket)
+
+
+@app.websocket("/ok")
+async def ok(websocket: WebSocket):
+    await websocket.accept()
+    clients.add(websocket)
+    try:
+        await load_history(websocket)
+        while True:
+            await websocket.receive_text()
+    finally:
+        clients.discard(websocket)
+"""
+
+
+def test_sync_call_before_the_try_is_not_reported(tmp_path):
+    src = BEFORE_TRY.replace("    await load_history(websocket)\n    try:", "    print(websocket)\n    try:", 1)
+    assert src != BEFORE_TRY
+    assert _findings(tmp_path, src) == []
+
+
+def test_call_raising_before_the_try_leaks(tmp_path):
+    (found,) = _findings(tmp_path, BEFORE_TRY, want_edits=True)
+    assert found.line == _at(BEFORE_TRY, "clients.add(websocket)")
+    assert "a call before the `try` raises" in found.message
+    assert found.fix is None  # the ``try`` has to move up; a second ``finally`` would undo twice
+
+
+# -- one decision for plain check and edits ------------------------------------------------------------
+
+
+def _key(findings):
+    return [(f.line, f.column, f.end_line, f.end_column, f.message, f.context) for f in findings]
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_plain_check_equals_the_edits_path(path):
+    plain = process_file(str(path), _job())
+    edits = process_file(str(path), _job(want_edits=True))
+    assert plain.internal_error is None and edits.internal_error is None
+    assert _key(plain.findings) == _key(edits.findings)
+
+
+@pytest.mark.parametrize("src", [WRAPPER, ROOMS, ONLY_ACCEPTS, BEFORE_TRY], ids=["wrapper", "rooms", "accepts", "before"])
+def test_snippets_plain_equals_edits(tmp_path, src):
+    assert _key(_findings(tmp_path, src)) == _key(_findings(tmp_path, src, want_edits=True))
