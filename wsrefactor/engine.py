@@ -157,7 +157,7 @@ def parse(text: str, path: str) -> cst.Module:
     except cst.ParserSyntaxError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         if _ast_or_none(text) is not None:  # valid Python that libcst 1.x cannot parse
-            first = "libcst cannot parse this valid Python (libcst limitation); its rules were skipped"
+            first = "libcst cannot parse this valid Python (libcst limitation); no fix, and its libcst rules were skipped"
             raise SourceError(first, line=exc.raw_line, column=exc.raw_column + 1) from None
         raise SourceError(f"syntax error: {first}", line=exc.raw_line, column=exc.raw_column + 1) from None
     except RecursionError:

@@ -240,6 +240,7 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
             _libcst_pass(result, source, candidates, job, here, tree)
         except SourceError as exc:
             result.findings.append(parse_error(result.path, exc))
+            _without_fixes(result, candidates, tree, text, job.config.rule_options, analyses)
             return result
         except RecursionError:  # ast accepted it, but libcst's tree is too deep to walk
             result.findings.append(parse_error(result.path, SourceError("too deeply nested to analyse")))
@@ -250,6 +251,17 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         # bandit annotates the tree it walks: it goes last, when no rule reads the tree any more
         result.findings.extend(bandit_findings(result.path, text, here.selection, tree))
     return result
+
+
+def _without_fixes(
+    result: FileResult, rules: list[type[Rule]], tree: ast.Module, text: str, options: Mapping[str, Any],
+    analyses: Analyses | None,
+) -> None:
+    """libcst could not parse the file: the rules that decide on the ``ast`` still report what a
+    plain check reports (so every output format agrees), with no fix to offer."""
+    before = len(result.findings)
+    _semantic_only(result, rules, tree, text, options, analyses)
+    result.findings[before:] = [replace(f, fix=None) for f in result.findings[before:]]
 
 
 def _decide_from_ast(

@@ -465,10 +465,19 @@ def test_json_output_for_hostile_tree_is_valid(tmp_path):
 
 
 def test_valid_python_libcst_cannot_parse_is_named_honestly(tmp_path):
-    """libcst 1.x rejects a parenthesized annotated target; that is not the file's fault."""
-    write(tmp_path, "odd.py", DANGLING + "\n\ndef f():\n    (x): int\n    return 1\n")  # a rule wants it
+    """libcst 1.x rejects a parenthesized annotated target; that is not the file's fault. Rules
+    that decide on the ast (WS205) still report it in every format; only fixes need libcst."""
+    odd = DANGLING + "\n\ndef f():\n    (x): int\n    return 1\n"
+    write(tmp_path, "odd.py", odd)
     write(tmp_path, "good.py", DANGLING)
-    r = check(tmp_path)
+    r = check(tmp_path)  # a plain check never parses libcst for WS205
+    assert "odd.py:5:5: WS205" in r.stdout and "good.py:5:5: WS205" in r.stdout and r.returncode == 1
+    data = json.loads(check(tmp_path, "--format", "json").stdout)
+    odd_found = {(d["code"], d["fix"] is None) for d in data if d["filename"] == "odd.py"}
+    assert odd_found == {("WS000", True), ("WS205", True)}
+    [ws000] = [d for d in data if d["code"] == "WS000"]
+    assert "libcst cannot parse this valid Python" in ws000["message"] and "syntax error" not in ws000["message"]
+    r = run_cli("fix", ".", "--select", "WS", "--unsafe-fixes", "--no-cache", cwd=tmp_path)
     line = ws000_line(r.stdout, "odd.py")
-    assert "libcst cannot parse this valid Python" in line and "syntax error" not in line
-    assert "good.py:5:5: WS205" in r.stdout and r.returncode == 1
+    assert "libcst cannot parse this valid Python" in line and "no fix" in line
+    assert (tmp_path / "odd.py").read_text() == odd and (tmp_path / "good.py").read_text() == FIXED
