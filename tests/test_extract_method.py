@@ -82,7 +82,7 @@ SESSIONS = [
 def test_async_fixture_same_results(hello, messages):
     before = (FIXTURES / "WS301" / "async_await.py").read_text()
     after = (FIXTURES / "WS301" / "async_await.fixed.py").read_text()
-    assert "async def _iter_json" in after and "await _iter_json(" in after
+    assert "async def _build_rooms" in after and "await _build_rooms(" in after
     results = []
     for source in (before, after):
         ns = _exec(source)
