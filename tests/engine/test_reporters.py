@@ -97,10 +97,14 @@ def test_sarif_valid_and_complete(in_tmp: Path, schema: dict[str, Any]) -> None:
     assert rule["id"] == "WS205" and rule["name"] == "dangling-task"
     rules = load_rules(())
     assert rule["shortDescription"]["text"] == rules["WS205"].summary
-    assert rule["fullDescription"]["text"] == (
+    # the whole "What it does" section, joined into one paragraph: no heading, no later section
+    full = rule["fullDescription"]["text"]
+    assert full.startswith(
         "Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)` "
         "calls whose result is thrown away (an expression statement, or assigned to `_`)."
     )
+    assert "\n" not in full and "#" not in full and "Why is this bad" not in full
+    assert full == " ".join(rules["WS205"].docs().split("## What it does", 1)[1].split("##", 1)[0].split())
     assert "helpUri" not in rule and rule["help"]["markdown"] == rules["WS205"].docs()
     assert "security-severity" not in rule.get("properties", {})
     assert rule["defaultConfiguration"]["level"] == "warning"
