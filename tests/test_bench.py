@@ -109,3 +109,23 @@ def test_another_checkout_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PYTHONPATH", str(other))
     with pytest.raises(bench.BenchFailure, match="would run .*other"):
         bench.check_importable(tmp_path)
+
+
+def test_repo_corpus_copies_python_files_with_their_layout(tmp_path: Path) -> None:
+    source = tmp_path / "project"
+    (source / "app" / "routers").mkdir(parents=True)
+    (source / "app" / "routers" / "ws.py").write_text("x = 1\n")
+    (source / "README.md").write_text("docs\n")
+    (source / ".git").mkdir()
+    (source / ".git" / "hook.py").write_text("y = 2\n")
+    out = bench.repo_corpus(source, tmp_path / "dest")
+    assert [p.relative_to(out).as_posix() for p in bench._files(out)] == ["app/routers/ws.py"]
+    assert (source / "app" / "routers" / "ws.py").read_text() == "x = 1\n"  # the source is untouched
+
+
+def test_repo_that_is_not_a_directory_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--repo", str(tmp_path / "missing")])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "--repo" in err and "not a directory" in err

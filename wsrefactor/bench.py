@@ -14,6 +14,10 @@ application: routers, services, tests), ``fix-websocket`` and ``fix-stdlib`` (``
 changed file must compile and a second run must change nothing), ``pathological`` (``check
 --format json`` vs text on one CC-235 generated setter) and ``project-phase`` (WS303/WS304
 ``finalize`` alone at N and 10N files).
+
+``--repo DIR`` adds a checked-out repository (copied into the temporary directory, ``.py`` files
+only, so nothing in ``DIR`` is touched) as a check corpus: the ratio on real code, e.g. a
+snapshot of a FastAPI application with many routers, services and tests (issue #11's target).
 """
 
 from __future__ import annotations
@@ -687,7 +691,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--fix-timeout", type=float, default=900.0, help="stop a fix run after this many seconds (SIGTERM)")
     parser.add_argument("--websocket-files", type=int, default=400, help="size of the WebSocket-heavy corpus")
+    parser.add_argument("--repo", action="append", type=Path, default=[], metavar="DIR",
+                        help="also measure the check table on a checked-out repository (copied; repeatable)")
     args = parser.parse_args(argv)
+    for repo in args.repo:
+        if not repo.is_dir():
+            parser.error(f"--repo {repo}: not a directory")
     try:
         cold = _compute_cold(args)
     except BenchFailure as exc:  # one line, and no figure: a failed command is not a time
@@ -699,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _compute_cold(args: Any) -> dict[str, float]:
-    chosen = args.corpus or ["stdlib", "synthetic1x", "synthetic10x"]
+    chosen = args.corpus or ([] if args.repo else ["stdlib", "synthetic1x", "synthetic10x"])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}")
     print(_load())
     cold: dict[str, float] = {}
@@ -728,9 +737,26 @@ def _load() -> str:
     return f"load average: {one:.1f}, {five:.1f}, {fifteen:.1f} ({time.strftime('%H:%M:%S')})"
 
 
+def repo_corpus(source: Path, dest: Path) -> Path:
+    """The ``.py`` files of a checked-out repository, copied with their layout (no ``.git``, no
+    config: the defaults are what is measured)."""
+    out = dest / f"repo_{source.resolve().name}"
+    for path in sorted(source.rglob("*.py")):
+        rel = path.relative_to(source)
+        if ".git" in rel.parts or not path.is_file():
+            continue
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return out
+
+
 def _stdlib_corpus(chosen: Any, dest: Any, args: Any, cold: dict[str, float]) -> None:
-    for name in [c for c in chosen if c not in SPECIAL]:
-        if name == "stdlib":
+    names = [c for c in chosen if c not in SPECIAL] + [f"repo:{r}" for r in args.repo]
+    for name in names:
+        if name.startswith("repo:"):
+            root = repo_corpus(Path(name[5:]), dest)
+        elif name == "stdlib":
             root = stdlib_corpus(dest, args.stdlib_limit)
         elif name == "websocket":
             root = websocket_corpus(dest, args.websocket_files)
