@@ -467,16 +467,34 @@ def _message(parsed: _Parsed) -> str:
 class MessageNotValidated(SemanticRule):
     """
     ## What it does
-    Finds a JSON message received by a WebSocket endpoint that is used as a dict (`msg["type"]`,
-    `msg.get("room")`, `"text" in msg`, `{**msg}`, `f(**msg)`) before any schema validation. The
-    message is parsed by `json.loads()` (also `orjson`/`ujson`/`simplejson.loads`) from what
-    `receive_text()`/`receive_bytes()`/`receive()`/`iter_text()`/`recv()`/`async for` returned,
-    or by `receive_json()`; in the endpoint (FastAPI/Starlette functions and `WebSocketEndpoint`
-    classes, `websockets` handlers, tornado `on_message`, Channels `receive`) or in a same-module
-    helper the socket or the raw message is passed to. Validation is a call that takes the message
-    first: Pydantic `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema
-    .validate`, marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`,
-    or building a class from it (`Message(**msg)`). Reported on the `loads`/`receive_json` call.
+    Finds a JSON message received on a WebSocket connection that is used as a dict
+    (`msg["type"]`, `msg.get("room")`, `"text" in msg`, `{**msg}`, `f(**msg)`) before any schema
+    validation. The message is what `receive_json()`/`iter_json()` return (also through awaited
+    wrappers such as `asyncio.wait_for(ws.receive_json(), 5)`), what Channels hands to
+    `(Async)JsonWebsocketConsumer.receive_json(self, content)` and a `WebSocketEndpoint` with
+    `encoding = "json"` to `on_receive`, or what `json.loads()` (also `orjson`/`ujson`/
+    `simplejson.loads`) makes of a received frame: what `receive_text()`/`receive_bytes()`/
+    `receive()`/`iter_text()`/`recv()`/`async for` returned, a tornado `on_message` or Channels
+    `receive` was handed, or a name copied from one (`text = message.get("text")`). The frame and
+    the parsed message are followed into same-module functions and collaborator methods they are
+    passed to (`self.connection.handle_incoming_message(message)` where `self.connection` holds an
+    instance of a class of the module). Connections are known from what they are (an endpoint's
+    socket of any framework, a parameter annotated `WebSocket`, a value passed from one), never
+    from a name. Validation is a call that takes the message first: Pydantic
+    `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema.validate`,
+    marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`, or
+    building a class from it (`Message(**msg)`). A broad `except` (`Exception`, `KeyError`,
+    bare) around the parse is *not* validation: the finding stays when its handler re-raises,
+    `break`s out of the receive loop or `return`s from it (one bad frame ends the session); it
+    is silent when the handler lets the session go on (an error reply and `continue`, a log
+    line, a `return` from a per-message callback). Reported on the `loads`/`receive_json` call,
+    or on the `content` parameter.
+
+    Where the rule would have to guess it stays silent: a frame that reaches `json.loads` in
+    another module or through a queue (`await queue.put(frame)` in one task, `json.loads(item)`
+    in another), a handler that ends the session by other means (`await ws.close()` then
+    falling through), and `**msg` passed to a callee whose name starts with a capital letter
+    (taken for a class that validates its fields).
 
     ## Why is this bad?
     A WebSocket message is untrusted input. Invalid JSON, a list instead of an object or a missing
