@@ -170,14 +170,20 @@ class _Finder:
         seen.add(id(fn))
         if depth == 0 or not (names or sites):
             return
+        for callee, param in self._passed_on(fn, names, sites):
+            if id(callee) not in seen:
+                yield from self._flows(callee, {param}, set(), depth - 1, seen)
+
+    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, str]]:
+        """``(callee, parameter)`` for each call of ``fn`` passing the frame to a same-module function."""
         for call, scope in self.server.calls_in(fn):
             callee = self.server.resolve(call, scope)
-            if callee is None or id(callee) in seen:
+            if callee is None:
                 continue
             for arg in [*call.args, *(k.value for k in call.keywords)]:
                 param = self.server.bound_parameter(call, callee, arg) if _is_raw(arg, names, sites) else None
                 if param is not None:
-                    yield from self._flows(callee, {param}, set(), depth - 1, seen)
+                    yield callee, param
 
     def _aliases(self, fn: Scope, names: set[str], sites: set[int]) -> set[str]:
         """``text = message.get("text")``, ``raw = await ws.recv()``: more names of the frame."""
@@ -256,15 +262,20 @@ class _Usage:
                 continue
             if not isinstance(use.ctx, ast.Load):
                 return None  # rebound: no longer the message
-            if self._validated_by(use):
-                return "validated"
             guarded = guarded or self._isinstance_check(use)
-            if self._dict_use(use) and not (guarded and self._lenient_read(use)):
-                return "dict"
-            verdict = self._through_call(fn, use, depth)
+            verdict = self._use_verdict(fn, use, depth, guarded)
             if verdict is not None:
                 return verdict
         return None
+
+    def _use_verdict(self, fn: Scope, use: ast.Name, depth: int, guarded: bool) -> str | None:
+        """One read of the message: validated, a dict use (a lenient one after an ``isinstance``
+        check is fine), or what the callee it is passed to does with it."""
+        if self._validated_by(use):
+            return "validated"
+        if self._dict_use(use) and not (guarded and self._lenient_read(use)):
+            return "dict"
+        return self._through_call(fn, use, depth)
 
     # -- a broad ``except`` around the parse --------------------------------------------------------
 
@@ -272,17 +283,25 @@ class _Usage:
         """Inside a ``try`` met before any loop, whose broad handlers (``except Exception``,
         ``KeyError``...) all let the session go on. A handler that re-raises, breaks out of the
         receive loop or returns from it ends the session on one bad frame: not a reason for silence."""
-        node = parsed.node
+        found = self._broad_try(parsed.node)
+        if found is None:
+            return False
+        try_node, child, broad = found
+        in_body = any(child is s for s in try_node.body)  # type: ignore[attr-defined]
+        return in_body and not any(self._ends_session(h, try_node) for h in broad)
+
+    def _broad_try(self, node: ast.AST) -> tuple[ast.AST, ast.AST, list[ast.ExceptHandler]] | None:
+        """The innermost ``try`` with broad handlers around ``node`` before any loop or def, the
+        child of it ``node`` is in, and those handlers."""
         child: ast.AST = node
         current = self.server.parent(node)
         while current is not None and not isinstance(current, (*_LOOPS, *_DEFS)):
-            if isinstance(current, ast.Try) or type(current).__name__ == "TryStar":
-                broad = [h for h in current.handlers if self._broad(h)]  # type: ignore[attr-defined]
-                if broad:
-                    in_body = any(child is s for s in current.body)  # type: ignore[attr-defined]
-                    return in_body and not any(self._ends_session(h, current) for h in broad)
+            handlers = getattr(current, "handlers", None) if isinstance(current, ast.stmt) else None
+            broad = [h for h in handlers or () if self._broad(h)]
+            if broad:
+                return current, child, broad
             child, current = current, self.server.parent(current)
-        return False
+        return None
 
     def _broad(self, handler: ast.ExceptHandler) -> bool:
         kinds = handler.type
@@ -331,18 +350,10 @@ class _Usage:
     def _dict_use(self, node: ast.AST) -> bool:
         """``node["k"]``, ``node.get(...)``, ``"k" in node``, ``{**node}``, ``f(**node)`` (f not a class)."""
         parent = self.server.parent(node)
-        if isinstance(parent, ast.Subscript) and parent.value is node:
-            return True
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            return parent.attr in DICT_METHODS
-        if isinstance(parent, ast.Compare):
-            return any(c is node and isinstance(op, (ast.In, ast.NotIn)) for c, op in zip(parent.comparators, parent.ops))
-        if isinstance(parent, ast.keyword) and parent.arg is None:
+        if isinstance(parent, ast.keyword):
             call = self.server.parent(parent)
-            return isinstance(call, ast.Call) and not _class_like(call.func)
-        if isinstance(parent, ast.Dict):
-            return any(k is None and v is node for k, v in zip(parent.keys, parent.values))
-        return False
+            return parent.arg is None and isinstance(call, ast.Call) and not _class_like(call.func)
+        return _indexed(parent, node) or _tested_for_key(parent, node) or _spread_in_dict(parent, node)
 
     def _lenient_read(self, use: ast.Name) -> bool:
         """``msg.get(...)``, ``"k" in msg``: reads that never raise on a dict."""
@@ -367,6 +378,24 @@ class _Usage:
         if callee is None or param is None or callee is fn:
             return None
         return self.of_name(callee, param, None, depth - 1)
+
+
+def _indexed(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``node[...]``, ``node.get(...)`` and the other dict methods."""
+    if isinstance(parent, ast.Subscript):
+        return parent.value is node
+    return isinstance(parent, ast.Attribute) and parent.value is node and parent.attr in DICT_METHODS
+
+
+def _tested_for_key(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``"k" in node`` / ``"k" not in node``."""
+    return isinstance(parent, ast.Compare) and any(
+        c is node and isinstance(op, (ast.In, ast.NotIn)) for c, op in zip(parent.comparators, parent.ops))
+
+
+def _spread_in_dict(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``{**node}``."""
+    return isinstance(parent, ast.Dict) and any(k is None and v is node for k, v in zip(parent.keys, parent.values))
 
 
 def _handler_nodes(handler: ast.ExceptHandler) -> Iterator[ast.AST]:
@@ -411,46 +440,80 @@ def _rewrite(server: ServerModel, parsed: _Parsed) -> _Rewrite | None:
     """The fix applies to ``name = <parse>`` alone on its line, written in an async function
     endpoint (FastAPI/Starlette or ``websockets``) itself, inside the loop that receives the
     message (so ``continue`` skips to the next one)."""
-    fn, site, analyses = parsed.function, parsed.site, server.analyses
-    endpoint = next((ep for ep in server.endpoints if ep.node is fn.node and ep.kind in ("asgi", "websockets")), None)
-    stmt = server.model.statement_of(parsed.node)
-    if endpoint is None or parsed.name is None or not isinstance(fn.node, ast.AsyncFunctionDef) or not isinstance(
-            stmt, ast.Assign) or len(stmt.targets) != 1 or not _alone_on_its_line(analyses, stmt):
+    place = _fix_place(server, parsed)
+    if place is None or parsed.name is None:
         return None
-    if server.function_of(stmt) is not fn or server.enclosing_loop(stmt) is None or (
-            server.enclosing_loop(stmt) is not site.loop):
-        return None
+    kind, stmt = place
+    fn, analyses = parsed.function, server.analyses
     exc = fresh_name(fn.node, ("exc", "error", "validation_error", "ws103_error"))
-    ws_expr = site.node.func.value if isinstance(site.node, ast.Call) and isinstance(
-        site.node.func, ast.Attribute) else getattr(site.node, "iter", None)
-    if exc is None or ws_expr is None:
+    ws_expr = _connection_expr(parsed.site)
+    raw = _raw_receive(parsed, stmt)
+    if exc is None or ws_expr is None or raw is None:
         return None
-    raw_method = raw_name = None
-    if parsed.loads is not None:
-        call = parsed.node
-        if stmt.value is not call or len(call.args) != 1 or call.keywords or isinstance(  # type: ignore[attr-defined]
-                call.args[0], ast.Starred):  # type: ignore[attr-defined]
-            return None
-    else:
-        if site.method != "receive_json" or not site.awaited or not (
-                isinstance(stmt.value, ast.Await) and stmt.value.value is site.node):
-            return None
-        raw_method = "receive_bytes" if site.mode == "json-binary" else "receive_text"
-        raw_name = fresh_name(fn.node, ("raw", "raw_message", f"{parsed.name}_raw"))
-        if raw_name is None:
-            return None
     end_line = stmt.end_lineno or stmt.lineno
     return _Rewrite(
         (stmt.lineno, analyses.char_column(stmt.lineno, stmt.col_offset)),
         (end_line, analyses.char_column(end_line, stmt.end_col_offset or 0)),
-        parsed.name, analyses.segment(ws_expr), endpoint.kind, exc, fn.name,
-        ShapeReader(server).read(fn, parsed.name, stmt), parsed.loads is not None, raw_method, raw_name,
+        parsed.name, analyses.segment(ws_expr), kind, exc, fn.name,
+        ShapeReader(server).read(fn, parsed.name, stmt), parsed.loads is not None, *raw,
     )
+
+
+def _fix_place(server: ServerModel, parsed: _Parsed) -> tuple[str, ast.Assign] | None:
+    """The endpoint's kind and the ``name = <parse>`` statement, when the fix can go there."""
+    fn = parsed.function
+    kind = _async_endpoint_kind(server, fn)
+    stmt = server.model.statement_of(parsed.node)
+    if kind is None or not isinstance(stmt, ast.Assign):
+        return None
+    loop = server.enclosing_loop(stmt)
+    in_place = server.function_of(stmt) is fn and loop is not None and loop is parsed.site.loop
+    return (kind, stmt) if in_place and _lone_assignment(server.analyses, stmt) else None
+
+
+def _async_endpoint_kind(server: ServerModel, fn: Scope) -> str | None:
+    """``asgi``/``websockets`` when ``fn`` is such an endpoint function, and async."""
+    if not isinstance(fn.node, ast.AsyncFunctionDef):
+        return None
+    return next((ep.kind for ep in server.endpoints if ep.node is fn.node and ep.kind in ("asgi", "websockets")), None)
+
+
+def _lone_assignment(analyses: Analyses, stmt: ast.Assign) -> bool:
+    """``name = value`` with one target, alone on its line."""
+    return len(stmt.targets) == 1 and _alone_on_its_line(analyses, stmt)
+
+
+def _connection_expr(site: Receive) -> ast.expr | None:
+    """``ws`` of ``ws.recv()`` / ``async for message in ws``."""
+    node = site.node
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.value
+    return getattr(node, "iter", None)
+
+
+def _raw_receive(parsed: _Parsed, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
+    """How the fix reads the frame: ``(None, None)`` keeps ``json.loads(<one argument>)``'s
+    argument; ``receive_json()`` becomes ``receive_text()``/``receive_bytes()`` into a fresh
+    name; None: no fix."""
+    site = parsed.site
+    if parsed.loads is not None:
+        return (None, None) if stmt.value is parsed.node and _one_argument(parsed.node) else None
+    awaited = isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
+    if site.method != "receive_json" or not site.awaited or not awaited:
+        return None
+    raw_name = fresh_name(parsed.function.node, ("raw", "raw_message", f"{parsed.name}_raw"))
+    return ("receive_bytes" if site.mode == "json-binary" else "receive_text", raw_name) if raw_name else None
 
 
 def _alone_on_its_line(analyses: Analyses, stmt: ast.stmt) -> bool:
     return not analyses.line(stmt.lineno)[: stmt.col_offset].strip() and ";" not in analyses.line(
         stmt.end_lineno or stmt.lineno)[stmt.end_col_offset or 0:].split("#")[0]
+
+
+def _one_argument(call: ast.AST) -> bool:
+    """``f(x)``: one positional argument, not starred, no keywords."""
+    return isinstance(call, ast.Call) and len(call.args) == 1 and not call.keywords and not isinstance(
+        call.args[0], ast.Starred)
 
 
 def _message(parsed: _Parsed) -> str:

@@ -60,14 +60,24 @@ def read_of(server: ServerModel, use: ast.Name) -> tuple[ast.expr, str, bool] | 
     if isinstance(parent, ast.Subscript) and parent.value is use:
         return _keyed(parent, str_value(parent.slice), True)
     if isinstance(parent, ast.Attribute) and parent.value is use and parent.attr == "get":
-        call = server.parent(parent)
-        if isinstance(call, ast.Call) and call.func is parent:
-            return _keyed(call, str_value(call.args[0]) if call.args else None, False)
-        return None
-    if isinstance(parent, ast.Compare) and len(parent.ops) == 1 and isinstance(parent.ops[0], (ast.In, ast.NotIn)) and (
-            parent.comparators[0] is use):
-        return _keyed(parent, str_value(parent.left), False)
+        return _get_read(server, parent)
+    if _membership(parent, use):
+        return _keyed(parent, str_value(parent.left), False)  # type: ignore[union-attr, arg-type]
     return None
+
+
+def _get_read(server: ServerModel, attr: ast.Attribute) -> tuple[ast.expr, str, bool] | None:
+    """``msg.get("k")``: optional."""
+    call = server.parent(attr)
+    if not isinstance(call, ast.Call) or call.func is not attr:
+        return None
+    return _keyed(call, str_value(call.args[0]) if call.args else None, False)
+
+
+def _membership(parent: ast.AST | None, use: ast.expr) -> bool:
+    """``"k" in use`` / ``"k" not in use``."""
+    return isinstance(parent, ast.Compare) and len(parent.ops) == 1 and isinstance(
+        parent.ops[0], (ast.In, ast.NotIn)) and parent.comparators[0] is use
 
 
 def _keyed(expr: ast.expr, key: str | None, required: bool) -> tuple[ast.expr, str, bool] | None:
@@ -83,6 +93,19 @@ def _literals(node: ast.AST) -> list[str] | None:
         values = [str_value(e) for e in node.elts]
         return values if all(v is not None for v in values) else None  # type: ignore[return-value]
     return None
+
+
+def _compared_with(comparison: ast.Compare, expr: ast.AST) -> list[str] | None:
+    """The literals of ``expr == "a"``, ``"a" == expr``, ``expr in ("a", "b")``."""
+    if len(comparison.ops) != 1:
+        return None
+    left = comparison.left is expr
+    op = comparison.ops[0]
+    if not (isinstance(op, ast.Eq) or (left and isinstance(op, ast.In))):
+        return None
+    if not left and comparison.comparators[0] is not expr:
+        return None
+    return _literals(comparison.comparators[0] if left else comparison.left)
 
 
 def _case_literals(pattern: ast.pattern) -> list[str] | None:
@@ -127,22 +150,22 @@ class ShapeReader:
         self._first: ast.AST | None = None
 
     def read(self, fn: Scope, name: str, after: ast.AST) -> Shape:
-        reads = [r for r in (read_of(self.server, u) for u in uses_until_rebound(self.server, fn, name, after)) if r]
+        reads = self._reads(fn, name, after)
         shape = Shape()
         dispatch = self._dispatch(fn, reads)
         if dispatch:
             shape = self._set_dispatch(shape, dispatch)
         tested = {id(e) for e, _ in dispatch}
-        key_required = shape.key_required
+        key_required = any(required for expr, _, required in reads if id(expr) in tested)
         for expr, key, required in reads:
-            if id(expr) in tested:
-                key_required = key_required or required
-            else:
+            if id(expr) not in tested:
                 self._place(shape, expr, key, required)
-        fallback = shape.fallback
-        if fallback is None and self._read_after(shape, reads):
-            fallback = {}
+        fallback = {} if shape.fallback is None and self._read_after(shape, reads) else shape.fallback
         return Shape(shape.common, shape.key, key_required, shape.branches, fallback)
+
+    def _reads(self, fn: Scope, name: str, after: ast.AST) -> list[tuple[ast.expr, str, bool]]:
+        found = (read_of(self.server, u) for u in uses_until_rebound(self.server, fn, name, after))
+        return [r for r in found if r is not None]
 
     def _dispatch(self, fn: Scope, reads: list[tuple[ast.expr, str, bool]]) -> list[tuple[ast.expr, ast.AST]]:
         """``(read expression, If or Match)`` for the most used dispatch key."""
@@ -173,18 +196,10 @@ class ShapeReader:
     def _compared_literals(self, expr: ast.AST) -> tuple[ast.If, list[str]] | None:
         """``if <expr> == "lit":`` (also ``in (...)``, ``"lit" == <expr>``, first of an ``and``)."""
         comparison = self.server.parent(expr)
-        if not isinstance(comparison, ast.Compare) or len(comparison.ops) != 1:
-            return None
-        left = comparison.left is expr
-        op = comparison.ops[0]
-        if not (isinstance(op, ast.Eq) or (left and isinstance(op, ast.In))):
-            return None
-        if not left and comparison.comparators[0] is not expr:
-            return None
-        values = _literals(comparison.comparators[0] if left else comparison.left)
+        values = _compared_with(comparison, expr) if isinstance(comparison, ast.Compare) else None
         if not values:
             return None
-        test: ast.AST = comparison
+        test: ast.AST = comparison  # type: ignore[assignment]
         parent = self.server.parent(test)
         if isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.And) and parent.values[0] is test:
             test, parent = parent, self.server.parent(parent)
