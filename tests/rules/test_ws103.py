@@ -188,6 +188,36 @@ def test_awaited_wrappers_are_seen_through(tmp_path):
     _check(tmp_path, AWAITED_WRAPPERS)
 
 
+WRAPPED_IN_A_LOOP = """
+import asyncio
+import json
+
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await websocket.accept()
+    while True:
+        info = await asyncio.wait_for(websocket.receive_json(), timeout=5)  # found
+        msg = json.loads(await asyncio.wait_for(websocket.receive_text(), timeout=5))  # found
+        await websocket.send_text(info["name"] + msg["text"])
+"""
+
+
+def test_fix_offered_only_where_the_frame_can_be_read_raw(tmp_path):
+    """``json.loads(await wait_for(...))`` keeps its argument inside the validation; a wrapped
+    ``receive_json()`` cannot become ``receive_text()`` in place: reported without a fix."""
+    path = write(tmp_path, WRAPPED_IN_A_LOOP)
+    assert lines("WS103", path) == _marked(WRAPPED_IN_A_LOOP)
+    found = process_file(str(path), job("WS103", want_edits=True)).findings
+    assert [(f.line, f.fix is not None) for f in found] == [(13, False), (14, True)]
+    outcome = fix_text(str(path), path.read_text(), [RULE], Config(), FixPolicy(unsafe=True))
+    assert "model_validate_json(await asyncio.wait_for(websocket.receive_text(), timeout=5))" in outcome.text
+
+
 # -- issue #12 misses 3: Channels ``receive_json(self, content)`` --------------------------------------
 
 CHANNELS_JSON = """
@@ -360,7 +390,7 @@ def test_former_prefilter_cases(tmp_path, src):
 
 # -- one decision, no libcst on a plain check -------------------------------------------------------
 
-SNIPPETS = [BROAD_EXCEPT, CALLBACK_RETURNS, AWAITED_WRAPPERS, CHANNELS_JSON, JSON_ENDPOINT, COLLABORATOR, LOADS_ALIASED]
+SNIPPETS = [BROAD_EXCEPT, CALLBACK_RETURNS, AWAITED_WRAPPERS, WRAPPED_IN_A_LOOP, CHANNELS_JSON, JSON_ENDPOINT, COLLABORATOR, LOADS_ALIASED]
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
