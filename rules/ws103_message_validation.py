@@ -312,14 +312,21 @@ class _Usage:
         return any(self.model.qualified_name(n, scope) in BROAD_EXCEPTIONS for n in names)
 
     def _ends_session(self, handler: ast.ExceptHandler, try_node: ast.AST) -> bool:
-        """The handler raises, breaks out of the loop around the ``try``, or returns from it."""
+        """The handler raises, closes the connection, breaks out of the loop around the ``try``,
+        or returns from it."""
         in_loop = self.server.enclosing_loop(try_node) is not None
         for node in _handler_nodes(handler):
             if isinstance(node, ast.Raise) or (isinstance(node, ast.Break) and _leaves(handler, node, self.server)):
                 return True
-            if isinstance(node, ast.Return) and in_loop:
+            if (isinstance(node, ast.Return) and in_loop) or self._closes(node):
                 return True
         return False
+
+    def _closes(self, node: ast.AST) -> bool:
+        """``ws.close(...)`` / tornado's and Channels' ``self.close()`` on a known connection."""
+        func = node.func if isinstance(node, ast.Call) else None
+        return isinstance(func, ast.Attribute) and func.attr == "close" and self.server.is_connection(
+            func.value, self.model.scope_of(node))
 
     # -- uses -----------------------------------------------------------------------------------
 
@@ -548,15 +555,15 @@ class MessageNotValidated(SemanticRule):
     marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`, or
     building a class from it (`Message(**msg)`). A broad `except` (`Exception`, `KeyError`,
     bare) around the parse is *not* validation: the finding stays when its handler re-raises,
-    `break`s out of the receive loop or `return`s from it (one bad frame ends the session); it
-    is silent when the handler lets the session go on (an error reply and `continue`, a log
-    line, a `return` from a per-message callback). Reported on the `loads`/`receive_json` call,
-    or on the `content` parameter.
+    closes the connection, `break`s out of the receive loop or `return`s from it (one bad frame
+    ends the session); it is silent when the handler lets the session go on (an error reply and
+    `continue`, a log line, a `return` from a per-message callback). Reported on the
+    `loads`/`receive_json` call, or on the `content` parameter.
 
     Where the rule would have to guess it stays silent: a frame that reaches `json.loads` in
     another module or through a queue (`await queue.put(frame)` in one task, `json.loads(item)`
-    in another), a handler that ends the session by other means (`await ws.close()` then
-    falling through), and `**msg` passed to a callee whose name starts with a capital letter
+    in another), a handler that ends the session through a helper (closing the socket in a
+    function it calls), and `**msg` passed to a callee whose name starts with a capital letter
     (taken for a class that validates its fields).
 
     ## Why is this bad?

@@ -86,6 +86,17 @@ async def bare(websocket: WebSocket):
         pass
 
 
+@app.websocket("/close")
+async def closes(websocket: WebSocket):
+    await websocket.accept()
+    while True:
+        try:
+            msg = json.loads(await websocket.receive_text())  # found
+            await websocket.send_text(msg["text"])
+        except Exception:
+            await websocket.close(code=1003)
+
+
 @app.websocket("/reply")
 async def replies(websocket: WebSocket):
     await websocket.accept()
@@ -135,6 +146,15 @@ class Echo(WebSocketHandler):
             self.write_message(data["text"])
         except Exception:
             return  # the next frame is handled as usual: the session goes on
+
+
+class Closing(WebSocketHandler):
+    def on_message(self, message):
+        try:
+            data = json.loads(message)  # found
+            self.write_message(data["text"])
+        except Exception:
+            self.close(1003)
 
 
 class Fragile(WebSocketHandler):
