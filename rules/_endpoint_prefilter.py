@@ -338,24 +338,6 @@ def _sio_decorator(method: str, call: ast.Call | None) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# shapes the rules look for
-# --------------------------------------------------------------------------------------------
-
-
-def method_calls(tree: ast.Module, methods: frozenset[str]) -> list[ast.Call]:
-    """Calls ``name.<method>(...)`` with a bare name as receiver, in the reached functions: how
-    the model sees a call on the websocket (``websocket.accept()``, ``ws.receive_text()``)."""
-    return per_tree(_method_calls, tree, methods)
-
-
-def _method_calls(tree: ast.Module, methods: frozenset[str]) -> list[ast.Call]:
-    return [
-        c for c in reached_nodes(tree, ast.Call)
-        if isinstance(c.func, ast.Attribute) and c.func.attr in methods and isinstance(c.func.value, ast.Name)
-    ]
-
-
-# --------------------------------------------------------------------------------------------
 # where the analysis of an endpoint can look
 # --------------------------------------------------------------------------------------------
 

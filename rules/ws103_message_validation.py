@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import ast
-import keyword
 import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 
-from wsrefactor.codegen import render
+from wsrefactor.message_models import (
+    PYDANTIC_NAMES,
+    TYPING_NAMES,
+    Namer,
+    Plan,
+    Shape,
+    ShapeReader,
+    bound_name,
+    fresh_name,
+    make_plan,
+    models_target,
+    render_models,
+    str_value,
+)
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Option, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import (
-    endpoint_facts,
-    method_calls,
-    reached_nodes,
-)
-from wsrefactor.rules._endpoints import (
-    Endpoint,
-    EndpointModel,
-    ReceiveSite,
-    endpoints,
-    positional_params,
-    walk,
-)
-from wsrefactor.rules._helpers import call_name
-from wsrefactor.rules._prefilter import per_tree
+from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
+from wsrefactor.semantic import Analyses, Scope
+from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.server import Receive, ServerModel
+
+# -- data tables -----------------------------------------------------------------------------------
 
 LOADS = frozenset({"json.loads", "orjson.loads", "ujson.loads", "simplejson.loads", "rapidjson.loads"})
 #: method / function names that validate their argument against a schema
@@ -42,763 +44,527 @@ VALIDATOR_FUNCS = frozenset({
     "pydantic.parse_obj_as", "pydantic.tools.parse_obj_as",
 })
 DICT_METHODS = frozenset({"get", "pop", "setdefault", "keys", "items", "values"})
-_RAW_KEYS = ("text", "bytes")
-_BASEMODEL_ATTRS = frozenset({
-    "copy", "dict", "json", "schema", "schema_json", "construct", "validate", "fields", "parse_obj",
-    "parse_raw", "parse_file", "from_orm", "update_forward_refs", "model_config", "model_fields",
+#: Exceptions whose handler catches what indexing a malformed message raises.
+BROAD_EXCEPTIONS = frozenset({
+    "builtins.Exception", "builtins.BaseException", "builtins.KeyError", "builtins.LookupError",
 })
-_PYDANTIC = ("BaseModel", "ConfigDict", "Field", "TypeAdapter", "ValidationError", "Discriminator", "Tag")
-_TYPING = ("Annotated", "Any", "Literal", "Union")
+_RAW_KEYS = ("text", "bytes")
 _PLACEHOLDER = "__ws103_raw__"
+_FLOW_DEPTH = 2  # same-module calls the raw message is followed through to its ``json.loads``
+_USE_DEPTH = 3  # same-module calls the parsed message is followed through to a dict use
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-# --------------------------------------------------------------------------------------------
-# where parsed messages come from
-# --------------------------------------------------------------------------------------------
+# -- where parsed messages come from ------------------------------------------------------------------
 
 
 @dataclass(eq=False)
-class Parsed:
-    """A parsed message: ``node`` the ``json.loads``/``receive_json`` call (reported), ``name``
-    the name it is bound to in ``function`` (None when used in place), ``site`` the receive."""
+class _Parsed:
+    """A parsed client message. ``node``: what is reported (the ``json.loads``/``receive_json``
+    call, or the callback parameter the framework hands the parsed message to); ``holder``: the
+    expression whose value is the message; ``name``: what it is bound to in ``function`` (None:
+    used in place), its uses counted past ``after`` and, for ``iter_json()``, inside ``within``."""
 
-    node: cst.Call
-    function: cst.FunctionDef
-    name: str | None
-    site: ReceiveSite
-    raw: cst.BaseExpression | None = None  # the json.loads argument
-
-
-def _unawait(node: cst.CSTNode) -> cst.CSTNode:
-    return node.expression if isinstance(node, cst.Await) else node
-
-
-def _str_key(node: cst.CSTNode | None) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
+    node: ast.AST
+    function: Scope
+    site: Receive
+    holder: ast.AST
+    name: str | None = None
+    after: ast.AST | None = None
+    within: ast.AST | None = None
+    loads: str | None = None  # the qualified ``loads`` that parsed it
 
 
-def _subscript_key(node: cst.Subscript) -> str | None:
-    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-        return None
-    return _str_key(node.slice[0].slice.value)
+def _unawait(node: ast.AST) -> ast.AST:
+    return node.value if isinstance(node, ast.Await) else node
 
 
-def _is_raw_expr(node: cst.CSTNode, names: set[str], sites: set[int]) -> bool:
-    """The received message itself: a receive call, a name bound to one, ``raw.decode()``,
-    ``message["text"]``/``message.get("bytes")`` of an ASGI ``receive()`` message."""
-    node = _unawait(node)
-    if id(node) in sites:
-        return True
-    if isinstance(node, cst.Name):
-        return node.value in names
-    inner = _raw_inner(node)
-    return inner is not None and _is_raw_expr(inner, names, sites)
-
-
-def _raw_inner(node: cst.CSTNode) -> cst.CSTNode | None:
-    """``x`` of ``x.decode()``, ``x["text"]``, ``x.get("bytes")``."""
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        attr = node.func.attr.value
-        if attr == "decode" or (attr == "get" and node.args and _str_key(node.args[0].value) in _RAW_KEYS):
+def _raw_inner(node: ast.AST) -> ast.AST | None:
+    """``x`` of ``x.decode()``, ``x["text"]``, ``x.get("bytes")``: the same frame, unwrapped."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        attr = node.func.attr
+        if attr == "decode" or (attr == "get" and node.args and str_value(node.args[0]) in _RAW_KEYS):
             return node.func.value
-    if isinstance(node, cst.Subscript) and _subscript_key(node) in _RAW_KEYS:
+    if isinstance(node, ast.Subscript) and str_value(node.slice) in _RAW_KEYS:
         return node.value
     return None
 
 
-def _bound_name(model: EndpointModel, node: cst.CSTNode) -> str | None:
-    """``name = <node>`` (also ``name := <node>``, through ``await``)."""
-    parent = model.parent(node)
-    if isinstance(parent, cst.Await):
-        node, parent = parent, model.parent(parent)
-    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and parent.value is node:
-        target = parent.targets[0].target
-        return target.value if isinstance(target, cst.Name) else None
-    if isinstance(parent, (cst.NamedExpr, cst.AnnAssign)) and parent.value is node:
-        return parent.target.value if isinstance(parent.target, cst.Name) else None
-    return None
-
-
-def _raw_flows(model: EndpointModel, func: cst.FunctionDef, names: set[str], depth: int = 2) -> Iterator[tuple[cst.FunctionDef, set[str]]]:
-    """``func`` with its raw-message names, then same-module helpers the message is passed to."""
-    yield func, names
-    if depth == 0 or not names:
-        return
-    for call, target in model.callees(func):
-        bound = {model.bound_param(call, target, n) for n in names} - {None}
-        if bound:
-            yield from _raw_flows(model, target, bound, depth - 1)  # type: ignore[arg-type]
+def _is_raw(node: ast.AST, names: set[str], sites: set[int]) -> bool:
+    """The received frame itself: a receive (its call or holder), a name bound to one, or
+    ``raw.decode()`` / ``message["text"]`` / ``message.get("bytes")`` of one."""
+    if id(node) in sites:
+        return True
+    node = _unawait(node)
+    if id(node) in sites:
+        return True
+    if isinstance(node, ast.Name):
+        return isinstance(node.ctx, ast.Load) and node.id in names
+    inner = _raw_inner(node)
+    return inner is not None and _is_raw(inner, names, sites)
 
 
 class _Finder:
-    """Parsed messages of one endpoint."""
+    """The parsed client messages of a module: what ``receive_json()``/``iter_json()`` return,
+    what a Channels ``receive_json(self, content)`` (or a ``WebSocketEndpoint`` with ``encoding =
+    "json"``) is handed, and every ``json.loads`` of a received frame — in the function that
+    receives it, through names it is copied to (``text = message.get("text")``), and in the
+    same-module functions and collaborator methods the frame is passed to."""
 
-    def __init__(self, ctx, model: EndpointModel) -> None:  # noqa: ANN001 - FileContext
-        self.ctx = ctx
-        self.model = model
+    def __init__(self, server: ServerModel) -> None:
+        self.server = server
+        self.model = server.model
 
-    def sources(self, ep: Endpoint) -> list[Parsed]:
-        out: list[Parsed] = []
+    def parsed(self) -> list[_Parsed]:
+        out: list[_Parsed] = []
         seen: set[int] = set()
-        for site in ep.receives:
-            for parsed in self._for_site(site):
-                if id(parsed.node) not in seen:
-                    seen.add(id(parsed.node))
-                    out.append(parsed)
+        for site in self.server.receives:
+            for found in self._for_site(site):
+                if id(found.node) not in seen:
+                    seen.add(id(found.node))
+                    out.append(found)
         return out
 
-    def _for_site(self, site: ReceiveSite) -> Iterator[Parsed]:
-        if site.mode in ("json", "json-binary") and isinstance(site.node, cst.Call):
-            yield Parsed(site.node, site.function, site.target, site)
+    def _for_site(self, site: Receive) -> Iterator[_Parsed]:
+        if site.callback:
+            if self._callback_mode(site) == "json":
+                node = _parameter(site.function, site.target)
+                if node is not None:
+                    yield _Parsed(node, site.function, site, node, site.target)
+                return
+        elif site.mode in ("json", "json-binary") and isinstance(site.node, ast.Call):
+            yield self._received_json(site)
             return
         names = {site.target} if site.target else set()
-        flows = list(_raw_flows(self.model, site.function, names))
-        passed = self._passed_to(site)
-        if passed is not None:
-            flows += list(_raw_flows(self.model, passed[0], {passed[1]}, depth=1))
-        for func, raw_names in flows:
-            sites = {id(site.node)} if func is site.function else set()
-            yield from self._loads_in(func, raw_names, sites, site)
+        sites = {id(site.node)} | ({id(site.holder)} if site.holder is not None else set())
+        for fn, raw_names, raw_sites in self._flows(site.function, names, sites, _FLOW_DEPTH, set()):
+            yield from self._loads_in(fn, raw_names, raw_sites, site)
 
-    def _loads_in(self, func: cst.FunctionDef, names: set[str], sites: set[int], site: ReceiveSite) -> Iterator[Parsed]:
-        for node in walk(func.body, into_defs=False):
-            if isinstance(node, cst.Call) and node.args and call_name(self.ctx, node) in LOADS:
-                arg = node.args[0].value
-                if _is_raw_expr(arg, names, sites):
-                    yield Parsed(node, func, _bound_name(self.model, node), site, arg)
+    def _callback_mode(self, site: Receive) -> str:
+        """``on_receive`` of a ``WebSocketEndpoint`` whose ``encoding = "json"`` gets parsed JSON."""
+        if site.connection == "asgi-class" and site.method == "on_receive":
+            cls = site.function.parent
+            bound = self.model.attribute_bindings(cls, "encoding") if cls is not None else []
+            if len(bound) == 1 and str_value(bound[0].value) == "json":
+                return "json"
+        return site.mode
 
+    def _received_json(self, site: Receive) -> _Parsed:
+        call = site.node
+        holder = site.holder if site.holder is not None else call
+        if site.method.startswith("iter_") and site.loop is not None:
+            loop = site.loop
+            return _Parsed(call, site.function, site, holder, site.target, loop.iter, loop)  # type: ignore[attr-defined]
+        bound = bound_name(self.server, holder)
+        name, after = bound if bound is not None else (None, None)
+        return _Parsed(call, site.function, site, holder, name, after)
 
-    def _passed_to(self, site: ReceiveSite) -> tuple[cst.FunctionDef, str] | None:
-        """``helper(ws, await ws.receive_text())``: the helper and its parameter."""
-        holder = self.model.parent(site.node) if site.awaited else site.node
-        arg = self.model.parent(holder) if holder is not None else None
-        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
-        if not isinstance(call, cst.Call) or arg.star:  # type: ignore[union-attr]
-            return None
-        target = self.model.resolve_call(call, site.function)
-        param = _param_for(self.model, call, arg, target) if target is not None else None  # type: ignore[arg-type]
-        return (target, param) if target is not None and param is not None else None
-
-
-def _param_for(model: EndpointModel, call: cst.Call, arg: cst.Arg, target: cst.FunctionDef) -> str | None:
-    """The parameter of ``target`` that ``arg`` of ``call`` binds."""
-    if arg.keyword is not None:
-        return arg.keyword.value
-    params = positional_params(target)
-    if params and model.class_of(target) is not None and isinstance(call.func, cst.Attribute):
-        params = params[1:]
-    index = [a for a in call.args if a.keyword is None].index(arg)
-    return params[index].name.value if index < len(params) else None
-
-
-# --------------------------------------------------------------------------------------------
-# how the parsed message is used
-# --------------------------------------------------------------------------------------------
-
-
-def _dict_use(model: EndpointModel, node: cst.CSTNode) -> bool:
-    """``node["k"]``, ``node.get(...)``, ``"k" in node``, ``{**node}``, ``f(**node)`` (f lower-case)."""
-    parent = model.parent(node)
-    if isinstance(parent, (cst.Subscript, cst.Attribute)) and parent.value is node:
-        return isinstance(parent, cst.Subscript) or parent.attr.value in DICT_METHODS
-    if isinstance(parent, cst.ComparisonTarget) and parent.comparator is node:
-        return isinstance(parent.operator, (cst.In, cst.NotIn))
-    if isinstance(parent, cst.Arg) and parent.star == "**":
-        call = model.parent(parent)
-        return isinstance(call, cst.Call) and not _class_like(call.func)
-    return isinstance(parent, cst.StarredDictElement)
-
-
-def _lenient_read(model: EndpointModel, use: cst.Name) -> bool:
-    """``msg.get(...)``, ``"k" in msg``: reads that never raise on a dict."""
-    parent = model.parent(use)
-    if isinstance(parent, cst.Attribute):
-        return parent.attr.value in ("get", "keys", "items", "values")
-    return isinstance(parent, cst.ComparisonTarget)
-
-
-_BROAD = frozenset({"builtins.Exception", "builtins.BaseException", "builtins.KeyError", "builtins.LookupError"})
-
-
-def _broad_handler(ctx, handler: cst.ExceptHandler) -> bool:  # noqa: ANN001
-    kinds = handler.type
-    if kinds is None:
-        return True
-    names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
-    return any(ctx.qualname(n) in _BROAD for n in names)
-
-
-def _caught_in_place(model: EndpointModel, node: cst.CSTNode) -> bool:
-    """Inside a ``try`` with a broad handler, met before any loop: the error does not end the
-    connection (a callback returns, the loop goes on)."""
-    ctx = model.ctx
-    for anc in model.ancestors(node):
-        if isinstance(anc, (cst.While, cst.For, cst.FunctionDef, cst.Lambda)):
-            return False
-        if isinstance(anc, cst.Try) and any(_broad_handler(ctx, h) for h in anc.handlers):
-            return not any(model.parent(node) is h for h in anc.handlers) and _in_body(model, node, anc)
-    return False
-
-
-def _in_body(model: EndpointModel, node: cst.CSTNode, try_node: cst.Try) -> bool:
-    body = try_node.body
-    return any(a is body for a in model.ancestors(node))
-
-
-def _class_like(func: cst.BaseExpression) -> bool:
-    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-    return isinstance(name, str) and name[:1].isupper()
-
-
-def _validated_by(ctx, model: EndpointModel, node: cst.CSTNode) -> bool:  # noqa: ANN001
-    """``node`` is an argument of a schema validation (``Model.model_validate(node)``,
-    ``Model(**node)``, ``jsonschema.validate(node, schema)``, ``schema.load(node)``...)."""
-    arg = model.parent(node)
-    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
-    if not isinstance(call, cst.Call):
-        return False
-    if _class_like(call.func) and (arg.star == "**" or len(call.args) == 1):  # type: ignore[union-attr]
-        return True
-    func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value in VALIDATOR_ATTRS:
-        return True
-    return call_name(ctx, call) in VALIDATOR_FUNCS or (isinstance(func, cst.Name) and func.value in ("from_dict", "structure"))
-
-
-def _rebinds(model: EndpointModel, node: cst.Name) -> bool:
-    parent = model.parent(node)
-    if isinstance(parent, (cst.AssignTarget, cst.For, cst.NamedExpr, cst.AnnAssign, cst.AsName)):
-        return getattr(parent, "target", getattr(parent, "name", None)) is node
-    return False
-
-
-def _uses(model: EndpointModel, scope: cst.CSTNode, name: str, after: cst.CSTNode | None) -> Iterator[cst.Name]:
-    """Uses of ``name`` in ``scope`` in source order, after the statement ``after``, until rebound."""
-    inside = {id(n) for n in walk(after)} if after is not None else set()
-    for node in _nodes_after(scope, after):
-        if id(node) in inside or not _is_use(model, node, name):
-            continue
-        if _rebinds(model, node):
+    def _flows(
+        self, fn: Scope, names: set[str], sites: set[int], depth: int, seen: set[int]
+    ) -> Iterator[tuple[Scope, set[str], set[int]]]:
+        """``fn`` with the names holding the raw frame (aliases included), then the same-module
+        functions and methods the frame is passed to, with their parameter."""
+        names = self._aliases(fn, names, sites)
+        yield fn, names, sites
+        seen.add(id(fn))
+        if depth == 0 or not (names or sites):
             return
+        for callee, param in self._passed_on(fn, names, sites):
+            if id(callee) not in seen:
+                yield from self._flows(callee, {param}, set(), depth - 1, seen)
+
+    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, str]]:
+        """``(callee, parameter)`` for each call of ``fn`` passing the frame to a same-module function."""
+        for call, scope in self.server.calls_in(fn):
+            callee = self.server.resolve(call, scope)
+            if callee is None:
+                continue
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                param = self.server.bound_parameter(call, callee, arg) if _is_raw(arg, names, sites) else None
+                if param is not None:
+                    yield callee, param
+
+    def _aliases(self, fn: Scope, names: set[str], sites: set[int]) -> set[str]:
+        """``text = message.get("text")``, ``raw = await ws.recv()``: more names of the frame."""
+        names = set(names)
+        assigns = [n for n in _own_nodes(fn.node) if isinstance(n, (ast.Assign, ast.NamedExpr))]
+        changed = True
+        while changed:
+            changed = False
+            for node in assigns:
+                target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else getattr(
+                    node, "target", None)
+                if isinstance(target, ast.Name) and target.id not in names and _is_raw(node.value, names, sites):
+                    names.add(target.id)
+                    changed = True
+        return names
+
+    def _loads_in(self, fn: Scope, names: set[str], sites: set[int], site: Receive) -> Iterator[_Parsed]:
+        for call, scope in self.server.calls_in(fn):
+            if not call.args or not _is_raw(call.args[0], names, sites):
+                continue
+            loads = self.model.qualified_name(call.func, scope)
+            if loads in LOADS:
+                bound = bound_name(self.server, call)
+                name, after = bound if bound is not None else (None, None)
+                yield _Parsed(call, fn, site, call, name, after, loads=loads)
+
+
+def _parameter(fn: Scope, name: str | None) -> ast.arg | None:
+    args = getattr(fn.node, "args", None)
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs] if args is not None else []
+    return next((p for p in params if p.arg == name), None)
+
+
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a def's body, not entering nested defs and classes."""
+    todo = list(getattr(fn, "body", ()))
+    while todo:
+        node = todo.pop()
         yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
 
 
-def _nodes_after(scope: cst.CSTNode, after: cst.CSTNode | None) -> Iterator[cst.CSTNode]:
-    started = after is None
-    for node in walk(scope):
-        if started:
-            yield node
-        else:
-            started = node is after
+# -- how the parsed message is used ------------------------------------------------------------------
 
 
-def _is_use(model: EndpointModel, node: cst.CSTNode, name: str) -> bool:
-    """``name`` as a variable (not ``x.name``, not ``f(name=...)``)."""
-    if not isinstance(node, cst.Name) or node.value != name:
-        return False
-    parent = model.parent(node)
-    if isinstance(parent, cst.Attribute):
-        return parent.attr is not node
-    return not (isinstance(parent, cst.Arg) and parent.keyword is node)
+def _class_like(func: ast.expr) -> bool:
+    """``Message(...)``, ``schemas.Message(...)``: a class by Python's naming convention."""
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name[:1].isupper()
 
 
 class _Usage:
     """Whether a parsed message is used as a dict before any schema validation."""
 
-    def __init__(self, ctx, model: EndpointModel) -> None:  # noqa: ANN001
-        self.ctx = ctx
-        self.model = model
+    def __init__(self, server: ServerModel) -> None:
+        self.server = server
+        self.model = server.model
 
-    def verdict(self, parsed: Parsed) -> str | None:
-        """``"dict"`` (flag), ``"validated"`` or None (never used as a dict, or any error is
-        caught by a broad ``try`` inside the receive loop / callback)."""
-        if _caught_in_place(self.model, parsed.node):
+    def verdict(self, parsed: _Parsed) -> str | None:
+        """``"dict"`` (report), ``"validated"``, or None: never used as a dict, or every error is
+        caught by a broad ``try`` whose handler lets the session go on."""
+        if self._caught_in_place(parsed):
             return None
-        holder = parsed.node
-        if isinstance(self.model.parent(holder), cst.Await):
-            holder = self.model.parent(holder)
         if parsed.name is None:
-            if _validated_by(self.ctx, self.model, holder):
+            if self._validated_by(parsed.holder):
                 return "validated"
-            return "dict" if _dict_use(self.model, holder) else None
-        if parsed.site.method.startswith("iter_") and parsed.site.loop is not None:
-            return self.of_name(parsed.function, parsed.name, None, 3, parsed.site.loop.body)
-        stmt = self.model.statement_of(parsed.node)
-        return self.of_name(parsed.function, parsed.name, stmt, depth=3)
+            return "dict" if self._dict_use(parsed.holder) else None
+        return self.of_name(parsed.function, parsed.name, parsed.after, _USE_DEPTH, parsed.within)
 
-    def of_name(
-        self, func: cst.FunctionDef, name: str, after: cst.CSTNode | None, depth: int, scope: cst.CSTNode | None = None
-    ) -> str | None:
+    def of_name(self, fn: Scope, name: str, after: ast.AST | None, depth: int, within: ast.AST | None = None) -> str | None:
+        inside = {id(n) for n in ast.walk(within)} if within is not None else None
         guarded = False
-        for use in _uses(self.model, scope or func.body, name, after):
-            if _validated_by(self.ctx, self.model, use):
-                return "validated"
+        for use in self.server.uses_after(fn, name, after):
+            if inside is not None and id(use) not in inside:
+                continue
+            if not isinstance(use.ctx, ast.Load):
+                return None  # rebound: no longer the message
             guarded = guarded or self._isinstance_check(use)
-            if _dict_use(self.model, use) and not (guarded and _lenient_read(self.model, use)):
-                return "dict"
-            verdict = self._through_call(func, use, depth)
+            verdict = self._use_verdict(fn, use, depth, guarded)
             if verdict is not None:
                 return verdict
         return None
 
-    def _isinstance_check(self, use: cst.Name) -> bool:
-        """``isinstance(msg, dict)``: from here on, ``msg.get(...)`` cannot raise."""
-        arg = self.model.parent(use)
-        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
-        return isinstance(call, cst.Call) and self.ctx.qualname(call.func) == "builtins.isinstance"
+    def _use_verdict(self, fn: Scope, use: ast.Name, depth: int, guarded: bool) -> str | None:
+        """One read of the message: validated, a dict use (a lenient one after an ``isinstance``
+        check is fine), or what the callee it is passed to does with it."""
+        if self._validated_by(use):
+            return "validated"
+        if self._dict_use(use) and not (guarded and self._lenient_read(use)):
+            return "dict"
+        return self._through_call(fn, use, depth)
 
-    def _through_call(self, func: cst.FunctionDef, use: cst.Name, depth: int) -> str | None:
-        arg = self.model.parent(use)
-        call = self.model.parent(arg) if isinstance(arg, cst.Arg) else None
-        if depth == 0 or not isinstance(call, cst.Call):
-            return None
-        target = self.model.resolve_call(call, func)
-        param = self.model.bound_param(call, target, use.value) if target is not None else None
-        if target is None or param is None or target is func:
-            return None
-        return self.of_name(target, param, None, depth - 1)
+    # -- a broad ``except`` around the parse --------------------------------------------------------
 
-
-# --------------------------------------------------------------------------------------------
-# the message shape: keys read, and the dispatch on a `type`-like key
-# --------------------------------------------------------------------------------------------
-
-
-def _read_of(model: EndpointModel, use: cst.Name) -> tuple[cst.BaseExpression, str, bool] | None:
-    """``(expression, key, required)`` for ``msg["k"]``, ``msg.get("k")`` and ``"k" in msg``."""
-    parent = model.parent(use)
-    if isinstance(parent, cst.Subscript) and parent.value is use:
-        expr, key, required = parent, _subscript_key(parent), True
-    elif isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value == "get":
-        expr, required = model.parent(parent), False
-        key = _first_str_arg(expr)
-    elif isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, (cst.In, cst.NotIn)):
-        expr, required = model.parent(parent), False
-        key = _str_key(getattr(expr, "left", None))
-    else:
-        return None
-    return (expr, key, required) if key is not None else None  # type: ignore[return-value]
-
-
-def _first_str_arg(call: cst.CSTNode | None) -> str | None:
-    return _str_key(call.args[0].value) if isinstance(call, cst.Call) and call.args else None
-
-
-def _literals(node: cst.CSTNode) -> list[str] | None:
-    """``"chat"`` -> ["chat"]; ``("a", "b")`` -> ["a", "b"]."""
-    if _str_key(node) is not None:
-        return [_str_key(node)]  # type: ignore[list-item]
-    if isinstance(node, (cst.Tuple, cst.List, cst.Set)) and node.elements:
-        values = [_str_key(e.value) for e in node.elements]
-        return values if all(v is not None for v in values) else None  # type: ignore[return-value]
-    return None
-
-
-def _compared_literals(model: EndpointModel, expr: cst.CSTNode) -> tuple[cst.If, list[str]] | None:
-    """``if <expr> == "lit":`` (also ``in (...)``, ``"lit" == <expr>``, first of an ``and``)."""
-    values, comparison = _comparison_values(model, expr)
-    if not values or comparison is None:
-        return None
-    test: cst.CSTNode = comparison
-    parent = model.parent(test)
-    if isinstance(parent, cst.BooleanOperation) and isinstance(parent.operator, cst.And) and parent.left is test:
-        test, parent = parent, model.parent(parent)
-    return (parent, values) if isinstance(parent, cst.If) and parent.test is test else None
-
-
-def _comparison_values(model: EndpointModel, expr: cst.CSTNode) -> tuple[list[str] | None, cst.Comparison | None]:
-    """The literals ``expr`` is compared with: ``expr == "a"``, ``"a" == expr``, ``expr in ("a", "b")``."""
-    up = model.parent(expr)
-    comparison = model.parent(up) if isinstance(up, cst.ComparisonTarget) else up
-    if not isinstance(comparison, cst.Comparison) or len(comparison.comparisons) != 1:
-        return None, None
-    target = comparison.comparisons[0]
-    left = comparison.left is expr
-    if isinstance(target.operator, cst.Equal) or (left and isinstance(target.operator, cst.In)):
-        return _literals(target.comparator if left else comparison.left), comparison
-    return None, None
-
-
-@dataclass(eq=False)
-class Shape:
-    """What the code reads from one parsed message."""
-
-    common: dict[str, bool] = field(default_factory=dict)  # key -> required
-    key: str | None = None  # the dispatch key
-    key_required: bool = False
-    branches: dict[str, dict[str, bool]] = field(default_factory=dict)  # literal -> keys
-    fallback: dict[str, bool] | None = None
-    # (body node, literals or None for the fallback), for telling where a read sits
-    scopes: list[tuple[cst.CSTNode, tuple[str, ...] | None]] = field(default_factory=list)
-    first_dispatch: cst.CSTNode | None = None
-
-
-def _merge(keys: dict[str, bool], key: str, required: bool) -> None:
-    keys[key] = keys.get(key, False) or required
-
-
-class _ShapeReader:
-    def __init__(self, model: EndpointModel) -> None:
-        self.model = model
-
-    def read(self, func: cst.FunctionDef, name: str, after: cst.CSTNode) -> Shape:
-        reads = self._reads(func, name, after)
-        shape = Shape()
-        dispatch = self._dispatch(func, reads)
-        if dispatch:
-            self._set_dispatch(shape, dispatch)
-        tested = {id(e) for e, _ in dispatch}
-        for expr, key, required in reads:
-            if id(expr) in tested:
-                shape.key_required = shape.key_required or required
-            else:
-                self._place(shape, expr, key, required)
-        if shape.fallback is None and self._read_after(shape, reads):
-            shape.fallback = {}
-        return shape
-
-    def _reads(self, func: cst.FunctionDef, name: str, after: cst.CSTNode) -> list[tuple[cst.CSTNode, str, bool]]:
-        found = (_read_of(self.model, use) for use in _uses(self.model, func.body, name, after))
-        return [r for r in found if r is not None]
-
-    def _dispatch(self, func: cst.FunctionDef, reads: list) -> list[tuple[cst.CSTNode, cst.CSTNode]]:
-        """``(read expression, If or Match)`` for the most used dispatch key."""
-        by_key: dict[str, list[tuple[cst.CSTNode, cst.CSTNode]]] = {}
-        for expr, key, _ in reads:
-            for holder in self._dispatch_points(func, expr):
-                by_key.setdefault(key, []).append((expr, holder))
-        if not by_key:
-            return []
-        best = max(by_key, key=lambda k: (len(by_key[k]), k == "type"))
-        return [(e, h) for e, h in by_key[best]] if best else []
-
-    def _dispatch_points(self, func: cst.FunctionDef, expr: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        found = _compared_literals(self.model, expr)
-        if found is not None:
-            yield found[0]
-        parent = self.model.parent(expr)
-        if isinstance(parent, cst.Match) and parent.subject is expr:
-            yield parent
-        alias = _bound_name(self.model, expr)
-        if alias is not None:
-            stmt = self.model.statement_of(expr)
-            for use in _uses(self.model, func.body, alias, stmt):
-                yield from self._dispatch_points_direct(use)
-
-    def _dispatch_points_direct(self, use: cst.Name) -> Iterator[cst.CSTNode]:
-        found = _compared_literals(self.model, use)
-        if found is not None:
-            yield found[0]
-        parent = self.model.parent(use)
-        if isinstance(parent, cst.Match) and parent.subject is use:
-            yield parent
-
-    def _set_dispatch(self, shape: Shape, dispatch: list[tuple[cst.CSTNode, cst.CSTNode]]) -> None:
-        self._holders = {id(h) for _, h in dispatch}
-        for expr, holder in dispatch:
-            key = _read_key(expr)
-            shape.key = key
-            if shape.first_dispatch is None:
-                shape.first_dispatch = holder
-            if isinstance(holder, cst.If):
-                self._if_scopes(shape, holder)
-            elif isinstance(holder, cst.Match):
-                self._match_scopes(shape, holder)
-
-    def _if_scopes(self, shape: Shape, node: cst.If) -> None:
-        literals = self._if_literals(node)
-        for lit in literals:
-            shape.branches.setdefault(lit, {})
-        shape.scopes.append((node.body, literals))
-        orelse = node.orelse
-        if isinstance(orelse, cst.Else) or (isinstance(orelse, cst.If) and not self._dispatches(orelse)):
-            shape.fallback = shape.fallback if shape.fallback is not None else {}
-            shape.scopes.append((orelse, None))
-
-    def _if_literals(self, node: cst.If) -> tuple[str, ...]:
-        for expr in walk(node.test):
-            found = _compared_literals(self.model, expr)
-            if found is not None and found[0] is node:
-                return tuple(found[1])
-        return ()
-
-    def _dispatches(self, node: cst.If) -> bool:
-        return id(node) in self._holders
-
-    def _match_scopes(self, shape: Shape, node: cst.Match) -> None:
-        for case in node.cases:
-            literals = _case_literals(case.pattern)
-            if literals is None or case.guard is not None:
-                shape.fallback = shape.fallback if shape.fallback is not None else {}
-                shape.scopes.append((case, None))
-                continue
-            for lit in literals:
-                shape.branches.setdefault(lit, {})
-            shape.scopes.append((case, tuple(literals)))
-
-    def _place(self, shape: Shape, expr: cst.CSTNode, key: str, required: bool) -> None:
-        scopes = {id(body): lits for body, lits in shape.scopes}
-        for anc in self.model.ancestors(expr):
-            if id(anc) not in scopes:
-                continue
-            lits = scopes[id(anc)]
-            if lits is None:
-                _merge(shape.fallback, key, required)  # type: ignore[arg-type]
-            for lit in lits or ():
-                _merge(shape.branches[lit], key, required)
-            return
-        _merge(shape.common, key, required)
-
-    def _read_after(self, shape: Shape, reads: list) -> bool:
-        """A read after the dispatch, outside its branches: unmatched types reach it."""
-        first = shape.first_dispatch
-        if first is None:
+    def _caught_in_place(self, parsed: _Parsed) -> bool:
+        """Inside a ``try`` met before any loop, whose broad handlers (``except Exception``,
+        ``KeyError``...) all let the session go on. A handler that re-raises, breaks out of the
+        receive loop or returns from it ends the session on one bad frame: not a reason for silence."""
+        found = self._broad_try(parsed.node)
+        if found is None:
             return False
-        inside = {id(n) for n in walk(first)}
-        order = {id(n): i for i, n in enumerate(walk(self.model.function_of(first) or first))}
-        start = order.get(id(first), 0)
-        return any(id(e) not in inside and order.get(id(e), -1) > start for e, k, _ in reads if k != shape.key)
+        try_node, child, broad = found
+        in_body = any(child is s for s in try_node.body)  # type: ignore[attr-defined]
+        return in_body and not any(self._ends_session(h, try_node) for h in broad)
+
+    def _broad_try(self, node: ast.AST) -> tuple[ast.AST, ast.AST, list[ast.ExceptHandler]] | None:
+        """The innermost ``try`` with broad handlers around ``node`` before any loop or def, the
+        child of it ``node`` is in, and those handlers."""
+        child: ast.AST = node
+        current = self.server.parent(node)
+        while current is not None and not isinstance(current, (*_LOOPS, *_DEFS)):
+            handlers = getattr(current, "handlers", None) if isinstance(current, ast.stmt) else None
+            broad = [h for h in handlers or () if self._broad(h)]
+            if broad:
+                return current, child, broad
+            child, current = current, self.server.parent(current)
+        return None
+
+    def _broad(self, handler: ast.ExceptHandler) -> bool:
+        kinds = handler.type
+        if kinds is None:
+            return True
+        names = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+        scope = self.model.scope_of(handler)
+        return any(self.model.qualified_name(n, scope) in BROAD_EXCEPTIONS for n in names)
+
+    def _ends_session(self, handler: ast.ExceptHandler, try_node: ast.AST) -> bool:
+        """The handler raises, closes the connection, breaks out of the loop around the ``try``,
+        or returns from it."""
+        in_loop = self.server.enclosing_loop(try_node) is not None
+        for node in _handler_nodes(handler):
+            if isinstance(node, ast.Raise) or (isinstance(node, ast.Break) and _leaves(handler, node, self.server)):
+                return True
+            if (isinstance(node, ast.Return) and in_loop) or self._closes(node):
+                return True
+        return False
+
+    def _closes(self, node: ast.AST) -> bool:
+        """``ws.close(...)`` / tornado's and Channels' ``self.close()`` on a known connection."""
+        func = node.func if isinstance(node, ast.Call) else None
+        return isinstance(func, ast.Attribute) and func.attr == "close" and self.server.is_connection(
+            func.value, self.model.scope_of(node))
+
+    # -- uses -----------------------------------------------------------------------------------
+
+    def _validated_by(self, node: ast.AST) -> bool:
+        """``node`` is an argument of a schema validation (``Model.model_validate(node)``,
+        ``Model(**node)``, ``jsonschema.validate(node, schema)``, ``schema.load(node)``...)."""
+        call, star = self._argument_of(node)
+        if call is None:
+            return False
+        if _class_like(call.func) and (star or len(call.args) + len(call.keywords) == 1):
+            return True
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in VALIDATOR_ATTRS:
+            return True
+        return self.model.qualified_name(func, self.model.scope_of(call)) in VALIDATOR_FUNCS or (
+            isinstance(func, ast.Name) and func.id in ("from_dict", "structure"))
+
+    def _argument_of(self, node: ast.AST) -> tuple[ast.Call | None, bool]:
+        """The call ``node`` is an argument of (positional, keyword or ``**node``), and whether starred."""
+        parent = self.server.parent(node)
+        if isinstance(parent, ast.keyword):
+            call = self.server.parent(parent)
+            return (call, parent.arg is None) if isinstance(call, ast.Call) else (None, False)
+        if isinstance(parent, ast.Call) and any(a is node for a in parent.args):
+            return parent, False
+        return None, False
+
+    def _dict_use(self, node: ast.AST) -> bool:
+        """``node["k"]``, ``node.get(...)``, ``"k" in node``, ``{**node}``, ``f(**node)`` (f not a class)."""
+        parent = self.server.parent(node)
+        if isinstance(parent, ast.keyword):
+            call = self.server.parent(parent)
+            return parent.arg is None and isinstance(call, ast.Call) and not _class_like(call.func)
+        return _indexed(parent, node) or _tested_for_key(parent, node) or _spread_in_dict(parent, node)
+
+    def _lenient_read(self, use: ast.Name) -> bool:
+        """``msg.get(...)``, ``"k" in msg``: reads that never raise on a dict."""
+        parent = self.server.parent(use)
+        if isinstance(parent, ast.Attribute):
+            return parent.attr in ("get", "keys", "items", "values")
+        return isinstance(parent, ast.Compare)
+
+    def _isinstance_check(self, use: ast.Name) -> bool:
+        """``isinstance(msg, dict)``: from here on, ``msg.get(...)`` cannot raise."""
+        call = self.server.parent(use)
+        return isinstance(call, ast.Call) and any(a is use for a in call.args) and self.model.qualified_name(
+            call.func, self.model.scope_of(call)) == "builtins.isinstance"
+
+    def _through_call(self, fn: Scope, use: ast.Name, depth: int) -> str | None:
+        """``handle(msg)``: how the same-module callee (or collaborator method) uses its parameter."""
+        call, star = self._argument_of(use)
+        if depth == 0 or call is None or star:
+            return None
+        callee = self.server.resolve(call, self.model.scope_of(call))
+        param = self.server.bound_parameter(call, callee, use) if callee is not None else None
+        if callee is None or param is None or callee is fn:
+            return None
+        return self.of_name(callee, param, None, depth - 1)
 
 
-def _read_key(expr: cst.CSTNode) -> str | None:
-    if isinstance(expr, cst.Subscript):
-        return _subscript_key(expr)
-    if isinstance(expr, cst.Call) and expr.args:
-        return _str_key(expr.args[0].value)
-    return None
+def _indexed(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``node[...]``, ``node.get(...)`` and the other dict methods."""
+    if isinstance(parent, ast.Subscript):
+        return parent.value is node
+    return isinstance(parent, ast.Attribute) and parent.value is node and parent.attr in DICT_METHODS
 
 
-def _case_literals(pattern: cst.MatchPattern) -> list[str] | None:
-    if isinstance(pattern, cst.MatchValue) and _str_key(pattern.value) is not None:
-        return [_str_key(pattern.value)]  # type: ignore[list-item]
-    if isinstance(pattern, cst.MatchOr):
-        values = [_case_literals(p.pattern) for p in pattern.patterns]
-        if all(v is not None for v in values):
-            return [x for v in values for x in v]  # type: ignore[union-attr]
-    return None
+def _tested_for_key(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``"k" in node`` / ``"k" not in node``."""
+    return isinstance(parent, ast.Compare) and any(
+        c is node and isinstance(op, (ast.In, ast.NotIn)) for c, op in zip(parent.comparators, parent.ops))
 
 
-# --------------------------------------------------------------------------------------------
-# generated code
-# --------------------------------------------------------------------------------------------
+def _spread_in_dict(parent: ast.AST | None, node: ast.AST) -> bool:
+    """``{**node}``."""
+    return isinstance(parent, ast.Dict) and any(k is None and v is node for k, v in zip(parent.keys, parent.values))
 
 
-def _pystr(text: str) -> str:
-    """A Python string literal, double-quoted when that needs no escaping."""
-    literal = repr(text)
-    if literal[0] == "'" and '"' not in text and "'" not in text:
-        return '"' + literal[1:-1] + '"'
-    return literal
+def _handler_nodes(handler: ast.ExceptHandler) -> Iterator[ast.AST]:
+    """The handler's own nodes (nested defs and classes excluded)."""
+    return _own_nodes(handler)
 
 
-def _tuple_code(values: list[str]) -> str:
-    codes = [_pystr(v) for v in values]
-    return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
+def _leaves(handler: ast.ExceptHandler, node: ast.Break, server: ServerModel) -> bool:
+    """A ``break`` in the handler that is not inside a loop of the handler itself."""
+    current = server.parent(node)
+    while current is not None and current is not handler:
+        if isinstance(current, _LOOPS):
+            return False
+        current = server.parent(current)
+    return True
 
 
-def _camel(text: str) -> str:
-    parts = re.findall(r"[A-Za-z0-9]+", text)
-    name = "".join(p[:1].upper() + p[1:] for p in parts)
-    return name if name[:1].isalpha() else "Type" + name
-
-
-def _plain(key: str) -> bool:
-    return (key.isidentifier() and not keyword.iskeyword(key) and not key.startswith("_")
-            and not key.startswith("model_") and key not in _BASEMODEL_ATTRS)
-
-
-class _Namer:
-    def __init__(self, taken: set[str]) -> None:
-        self.taken = set(taken)
-
-    def take(self, *candidates: str) -> str:
-        for name in candidates:
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
-        n = 2
-        while f"{candidates[-1]}{n}" in self.taken:
-            n += 1
-        self.taken.add(f"{candidates[-1]}{n}")
-        return f"{candidates[-1]}{n}"
-
-
-def _fields(keys: dict[str, bool], n: dict[str, str], first: tuple[str, str, bool] | None = None) -> list[dict]:
-    """Field records: ``first`` is the dispatch key ``(key, annotation, required)``."""
-    out: list[dict] = []
-    used: set[str] = set()
-    items = [first] if first is not None else []
-    items += [(k, n["Any"], r) for k, r in keys.items() if first is None or k != first[0]]
-    for key, annotation, required in items:
-        name = _field_name(key, used)
-        used.add(name)
-        if name != key:
-            default = f"{n['Field']}(alias={_pystr(key)})" if required else f"{n['Field']}(default=None, alias={_pystr(key)})"
-        else:
-            default = "" if required else "None"
-        out.append({"name": name, "annotation": annotation, "default": default, "alias": name != key})
-    return out
-
-
-def _field_name(key: str, used: set[str]) -> str:
-    """The key itself when it can be a field name, else ``f_<key>`` (with an alias)."""
-    if _plain(key) and key not in used:
-        return key
-    name = "f_" + re.sub(r"\W", "_", key, flags=re.ASCII).strip("_").lower()
-    while name in used or not name.isidentifier() or keyword.iskeyword(name):
-        name += "_"
-    return name
+# -- the fix, decided with the finding ---------------------------------------------------------------
 
 
 @dataclass(eq=False)
-class Plan:
-    """The generated code for one parsed message."""
+class _Rewrite:
+    """How the fix rewrites ``name = json.loads(raw)`` / ``name = await ws.receive_json()``:
+    the statement's span, the names, the connection's text, the framework kind, the fresh
+    exception name, ``receive_json`` -> ``receive_text``/``receive_bytes`` into ``raw_name``,
+    the handler's name and the message shape the models are generated from."""
 
-    models: list[dict]
-    union: str | None = None
-    adapter: str | None = None
-    tag_func: str | None = None
-    key: str | None = None
-    literals: list[str] = field(default_factory=list)
-    fallback: str | None = None
-
-    @property
-    def entry(self) -> str:
-        """The name the handler uses: the TypeAdapter, or the one model."""
-        return self.adapter or self.models[0]["name"]
-
-    @property
-    def aliased(self) -> bool:
-        return any(f["alias"] for m in self.models for f in m["fields"])
-
-    def template_values(self) -> dict:
-        return {
-            "models": self.models, "union": self.union, "adapter": self.adapter, "tag_func": self.tag_func,
-            "callable": bool(self.fallback) or (self.key is not None and not _plain(self.key)),
-            "key_code": _pystr(self.key or ""), "literal_tuple": _tuple_code(self.literals),
-            "fallback": self.fallback, "fallback_code": _pystr(self.fallback or ""),
-        }
-
-
-def make_plan(shape: Shape, handler: str, namer: _Namer, n: dict[str, str]) -> Plan:
-    camel = _camel(handler)
-    if shape.key is None or not shape.branches:
-        name = namer.take(f"{camel}Message")
-        return Plan([{"name": name, "tag_code": "", "fields": _fields(shape.common, n)}])
-    models = []
-    for lit, keys in shape.branches.items():
-        name = namer.take(f"{_camel(lit)}Message", f"{camel}{_camel(lit)}Message")
-        first = (shape.key, f"{n['Literal']}[{_pystr(lit)}]", True)
-        models.append({"name": name, "tag_code": _pystr(lit), "fields": _fields({**shape.common, **keys}, n, first)})
-    fallback = None
-    if shape.fallback is not None:
-        fallback = namer.take("OtherMessage", f"{camel}OtherMessage")
-        keys = {**shape.common, **shape.fallback}
-        required = shape.key_required or keys.get(shape.key, False)
-        models.append({"name": fallback, "tag_code": _pystr(fallback), "fields": _fields(keys, n, (shape.key, n["Any"], required))})
-    snake = re.sub(r"\W", "_", handler).strip("_").lower() or "handler"
-    return Plan(
-        models, union=namer.take(f"{camel}Message"), adapter=namer.take(f"{snake.upper()}_MESSAGE_ADAPTER"),
-        tag_func=namer.take(f"_{snake}_message_tag"), key=shape.key, literals=list(shape.branches), fallback=fallback,
-    )
-
-
-def render_models(plans: list[Plan], n: dict[str, str], header: bool, origin: str = "") -> str:
-    values = [p.template_values() for p in plans]
-    body = render("ws103_models.py.jinja2", header=False, shapes=values, n=n, origin=origin)
-    if not header:
-        return body.strip() + "\n"
-    words = set(re.findall(r"\w+", body))
-    text = render(
-        "ws103_models.py.jinja2", header=True, shapes=values, n=n, origin=origin,
-        typing_names=[x for x in _TYPING if x in words], pydantic_names=[x for x in _PYDANTIC if x in words],
-    )
-    return text.strip() + "\n"
-
-
-def _project_root(path: str) -> str:
-    """The nearest directory above ``path`` holding pyproject.toml/setup.cfg/setup.py/.git, else the cwd."""
-    here = os.path.dirname(os.path.abspath(path))
-    while True:
-        if any(os.path.exists(os.path.join(here, m)) for m in ("pyproject.toml", "setup.cfg", "setup.py", ".git")):
-            return here
-        up = os.path.dirname(here)
-        if up == here:
-            return os.getcwd()
-        here = up
-
-
-def models_target(option: str, path: str) -> tuple[str, str] | None:
-    """``(absolute path, dotted module)`` for the ``models-module`` option (None: inline)."""
-    option = option.strip().replace("{module}", os.path.splitext(os.path.basename(path))[0])
-    if not option:
-        return None
-    if not option.endswith(".py"):
-        option = option.replace(".", "/") + ".py"
-    rel = option.replace(os.sep, "/").lstrip("/")
-    dotted = rel[:-3].replace("/", ".")
-    dotted = dotted[4:] if dotted.startswith("src.") else dotted
-    return os.path.join(_project_root(path), rel), dotted
-
-
-def _fresh(func: cst.FunctionDef, candidates: tuple[str, ...]) -> str | None:
-    used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
-    return next((c for c in candidates if c not in used), None)
-
-
-def _assignment(model: EndpointModel, parsed: Parsed) -> cst.SimpleStatementLine | None:
-    """``name = <parse>`` alone on its line, in the loop that receives the message."""
-    stmt = model.statement_of(parsed.node)
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    assign = stmt.body[0]
-    holder = model.parent(parsed.node) if parsed.raw is None else parsed.node
-    if not isinstance(assign, cst.Assign) or assign.value is not holder or len(assign.targets) != 1:
-        return None
-    loop = model.enclosing_loop(stmt)
-    return stmt if loop is not None and loop is parsed.site.loop else None
-
-
-class _Swap(cst.CSTTransformer):
-    """Put the updated ``json.loads`` argument where the placeholder name is."""
-
-    def __init__(self, value: cst.BaseExpression) -> None:
-        super().__init__()
-        self.value = value
-
-    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
-        return self.value if original_node.value == _PLACEHOLDER else updated_node
-
-
-@dataclass(eq=False)
-class Target:
-    """Where the fix goes: the statement ``name = json.loads(raw)`` / ``name = await ws.receive_json()``."""
-
-    statement: cst.SimpleStatementLine
+    stmt_start: tuple[int, int]
+    stmt_end: tuple[int, int]
     name: str
     ws: str
     kind: str
-    raw_method: str | None = None  # receive_json -> receive_text / receive_bytes
+    exc: str
+    handler: str
+    shape: Shape
+    loads: bool
+    raw_method: str | None = None
     raw_name: str | None = None
-    exc: str = "exc"
 
 
-class MessageNotValidated(Rule):
+def _rewrite(server: ServerModel, parsed: _Parsed) -> _Rewrite | None:
+    """The fix applies to ``name = <parse>`` alone on its line, written in an async function
+    endpoint (FastAPI/Starlette or ``websockets``) itself, inside the loop that receives the
+    message (so ``continue`` skips to the next one)."""
+    place = _fix_place(server, parsed)
+    if place is None or parsed.name is None:
+        return None
+    kind, stmt = place
+    fn, analyses = parsed.function, server.analyses
+    exc = fresh_name(fn.node, ("exc", "error", "validation_error", "ws103_error"))
+    ws_expr = _connection_expr(parsed.site)
+    raw = _raw_receive(parsed, stmt)
+    if exc is None or ws_expr is None or raw is None:
+        return None
+    end_line = stmt.end_lineno or stmt.lineno
+    return _Rewrite(
+        (stmt.lineno, analyses.char_column(stmt.lineno, stmt.col_offset)),
+        (end_line, analyses.char_column(end_line, stmt.end_col_offset or 0)),
+        parsed.name, analyses.segment(ws_expr), kind, exc, fn.name,
+        ShapeReader(server).read(fn, parsed.name, stmt), parsed.loads is not None, *raw,
+    )
+
+
+def _fix_place(server: ServerModel, parsed: _Parsed) -> tuple[str, ast.Assign] | None:
+    """The endpoint's kind and the ``name = <parse>`` statement, when the fix can go there."""
+    fn = parsed.function
+    kind = _async_endpoint_kind(server, fn)
+    stmt = server.model.statement_of(parsed.node)
+    if kind is None or not isinstance(stmt, ast.Assign):
+        return None
+    loop = server.enclosing_loop(stmt)
+    in_place = server.function_of(stmt) is fn and loop is not None and loop is parsed.site.loop
+    return (kind, stmt) if in_place and _lone_assignment(server.analyses, stmt) else None
+
+
+def _async_endpoint_kind(server: ServerModel, fn: Scope) -> str | None:
+    """``asgi``/``websockets`` when ``fn`` is such an endpoint function, and async."""
+    if not isinstance(fn.node, ast.AsyncFunctionDef):
+        return None
+    return next((ep.kind for ep in server.endpoints if ep.node is fn.node and ep.kind in ("asgi", "websockets")), None)
+
+
+def _lone_assignment(analyses: Analyses, stmt: ast.Assign) -> bool:
+    """``name = value`` with one target, alone on its line."""
+    return len(stmt.targets) == 1 and _alone_on_its_line(analyses, stmt)
+
+
+def _connection_expr(site: Receive) -> ast.expr | None:
+    """``ws`` of ``ws.recv()`` / ``async for message in ws``."""
+    node = site.node
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.value
+    return getattr(node, "iter", None)
+
+
+def _raw_receive(parsed: _Parsed, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
+    """How the fix reads the frame: ``(None, None)`` keeps ``json.loads(<one argument>)``'s
+    argument; ``receive_json()`` becomes ``receive_text()``/``receive_bytes()`` into a fresh
+    name; None: no fix."""
+    site = parsed.site
+    if parsed.loads is not None:
+        return (None, None) if stmt.value is parsed.node and _one_argument(parsed.node) else None
+    awaited = isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
+    if site.method != "receive_json" or not site.awaited or not awaited:
+        return None
+    raw_name = fresh_name(parsed.function.node, ("raw", "raw_message", f"{parsed.name}_raw"))
+    return ("receive_bytes" if site.mode == "json-binary" else "receive_text", raw_name) if raw_name else None
+
+
+def _alone_on_its_line(analyses: Analyses, stmt: ast.stmt) -> bool:
+    return not analyses.line(stmt.lineno)[: stmt.col_offset].strip() and ";" not in analyses.line(
+        stmt.end_lineno or stmt.lineno)[stmt.end_col_offset or 0:].split("#")[0]
+
+
+def _one_argument(call: ast.AST) -> bool:
+    """``f(x)``: one positional argument, not starred, no keywords."""
+    return isinstance(call, ast.Call) and len(call.args) == 1 and not call.keywords and not isinstance(
+        call.args[0], ast.Starred)
+
+
+def _message(parsed: _Parsed) -> str:
+    if parsed.loads is not None:
+        source = f"message parsed by `{parsed.loads}()`"
+    elif isinstance(parsed.node, ast.arg):
+        source = f"message `{parsed.name}` handed to `{parsed.site.method}()`"
+    else:
+        source = f"message parsed by `{parsed.site.method}()`"
+    return (f"{source} is used as a dict without schema validation; a malformed message raises in the "
+            "handler and drops the connection")
+
+
+class MessageNotValidated(SemanticRule):
     """
     ## What it does
-    Finds a JSON message received by a WebSocket endpoint that is used as a dict (`msg["type"]`,
-    `msg.get("room")`, `"text" in msg`, `{**msg}`, `f(**msg)`) before any schema validation. The
-    message is parsed by `json.loads()` (also `orjson`/`ujson`/`simplejson.loads`) from what
-    `receive_text()`/`receive_bytes()`/`receive()`/`iter_text()`/`recv()`/`async for` returned,
-    or by `receive_json()`; in the endpoint (FastAPI/Starlette functions and `WebSocketEndpoint`
-    classes, `websockets` handlers, tornado `on_message`, Channels `receive`) or in a same-module
-    helper the socket or the raw message is passed to. Validation is a call that takes the message
-    first: Pydantic `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema
-    .validate`, marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`,
-    or building a class from it (`Message(**msg)`). Reported on the `loads`/`receive_json` call.
+    Finds a JSON message received on a WebSocket connection that is used as a dict
+    (`msg["type"]`, `msg.get("room")`, `"text" in msg`, `{**msg}`, `f(**msg)`) before any schema
+    validation. The message is what `receive_json()`/`iter_json()` return (also through awaited
+    wrappers such as `asyncio.wait_for(ws.receive_json(), 5)`), what Channels hands to
+    `(Async)JsonWebsocketConsumer.receive_json(self, content)` and a `WebSocketEndpoint` with
+    `encoding = "json"` to `on_receive`, or what `json.loads()` (also `orjson`/`ujson`/
+    `simplejson.loads`) makes of a received frame: what `receive_text()`/`receive_bytes()`/
+    `receive()`/`iter_text()`/`recv()`/`async for` returned, a tornado `on_message` or Channels
+    `receive` was handed, or a name copied from one (`text = message.get("text")`). The frame and
+    the parsed message are followed into same-module functions and collaborator methods they are
+    passed to (`self.connection.handle_incoming_message(message)` where `self.connection` holds an
+    instance of a class of the module). Connections are known from what they are (an endpoint's
+    socket of any framework, a parameter annotated `WebSocket`, a value passed from one), never
+    from a name. Validation is a call that takes the message first: Pydantic
+    `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema.validate`,
+    marshmallow `schema.load`, `dacite.from_dict`, `cattrs.structure`, `msgspec.convert`, or
+    building a class from it (`Message(**msg)`). A broad `except` (`Exception`, `KeyError`,
+    bare) around the parse is *not* validation: the finding stays when its handler re-raises,
+    closes the connection, `break`s out of the receive loop or `return`s from it (one bad frame
+    ends the session); it is silent when the handler lets the session go on (an error reply and
+    `continue`, a log line, a `return` from a per-message callback). Reported on the
+    `loads`/`receive_json` call, or on the `content` parameter.
+
+    Where the rule would have to guess it stays silent: a frame that reaches `json.loads` in
+    another module or through a queue (`await queue.put(frame)` in one task, `json.loads(item)`
+    in another), a handler that ends the session through a helper (closing the socket in a
+    function it calls), and `**msg` passed to a callee whose name starts with a capital letter
+    (taken for a class that validates its fields).
 
     ## Why is this bad?
     A WebSocket message is untrusted input. Invalid JSON, a list instead of an object or a missing
@@ -890,19 +656,14 @@ class MessageNotValidated(Rule):
     severity = Severity.WARNING
     fix_safety = FixSafety.UNSAFE
     summary = "received JSON message used as a dict without schema validation"
-    tokens = ("loads", "receive_json", "iter_json")
+    tokens = ("loads", "receive_json", "iter_json", "encoding")
     options = (
         Option("models-module", str, "", "where the generated Pydantic models go: empty for the same module "
                "(after its imports), else a path relative to the project root (`{module}`: the file's stem)"),
     )
 
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """An endpoint, and a ``json.loads``-like call or an ASGI ``receive_json``/``iter_json``
-        (see ``_may_report``); files without a framework import stop at once."""
-        if tree is None:
-            return cls.matches_text(text)
-        return per_tree(_may_report, tree)
+    requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
+    fix_node_types = (cst.Call,)
 
     VALID = [
         Valid("""
@@ -1115,72 +876,31 @@ class MessageNotValidated(Rule):
         ),
     ]
 
-    def leave_Module(self, original_node: cst.Module) -> None:
-        model = endpoints(self.ctx)
-        if not model.endpoints:
-            return
-        finder, usage = _Finder(self.ctx, model), _Usage(self.ctx, model)
-        imports = self.ctx.imports
-        self._namer = _Namer(set(imports.aliases) | set(imports.module_bindings))
-        self._plans: list[Plan] = []
-        seen: set[int] = set()
-        for ep in model.endpoints:
-            for parsed in finder.sources(ep):
-                if id(parsed.node) in seen or usage.verdict(parsed) != "dict":
-                    continue
-                seen.add(id(parsed.node))
-                self._report(model, ep, parsed)
-
-    def _report(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> None:
-        source = "json.loads()" if parsed.raw is not None else f"{parsed.site.method}()"
-        if parsed.raw is not None:
-            source = f"{call_name(self.ctx, parsed.node)}()"
-        scope = ".".join(
-            a.name.value for a in reversed(list(model.ancestors(parsed.node))) if isinstance(a, (cst.FunctionDef, cst.ClassDef))
-        )
-        self.report(
-            parsed.node,
-            f"message parsed by `{source}` is used as a dict without schema validation; a malformed message "
-            "raises in the handler and drops the connection",
-            fix=self._fix(model, ep, parsed),
-            stmt=model.statement_of(parsed.node),
-            scope=scope,
-        )
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        server = analyses(ServerModel)
+        usage = _Usage(server)
+        for parsed in _Finder(server).parsed():
+            if usage.verdict(parsed) != "dict":
+                continue
+            rewrite = _rewrite(server, parsed)
+            yield detect_at(analyses, parsed.node, _message(parsed), fixable=rewrite is not None, data=rewrite)
 
     # -- fix ----------------------------------------------------------------------------------
 
-    def _target(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> Target | None:
-        handler = ep.handler
-        if ep.kind not in ("asgi", "websockets") or handler is None or parsed.function is not handler:
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        rewrite: _Rewrite = detection.data
+        if self.ctx.target_version < (3, 9):
+            return None  # the generated models use ``dict[...]``-era typing
+        stmt = self.ctx.positions.find(rewrite.stmt_start, rewrite.stmt_end, (cst.SimpleStatementLine,))
+        if not isinstance(stmt, cst.SimpleStatementLine):
             return None
-        if handler.asynchronous is None or parsed.name is None or self.ctx.target_version < (3, 9):
-            return None
-        stmt = _assignment(model, parsed)
-        if stmt is None or model.function_of(stmt) is not handler:
-            return None
-        exc = _fresh(handler, ("exc", "error", "validation_error", "ws103_error"))
-        target = Target(stmt, parsed.name, parsed.site.ws_name, ep.kind, exc=exc or "")
-        return self._raw_parts(handler, parsed, target)
-
-    def _raw_parts(self, handler: cst.FunctionDef, parsed: Parsed, target: Target) -> Target | None:
-        if not target.exc:
-            return None
-        if parsed.raw is not None:
-            args = parsed.node.args
-            return target if len(args) == 1 and args[0].keyword is None and not args[0].star else None
-        if parsed.site.method != "receive_json" or not parsed.site.awaited:
-            return None
-        target.raw_method = "receive_bytes" if parsed.site.mode == "json-binary" else "receive_text"
-        target.raw_name = _fresh(handler, ("raw", "raw_message", f"{parsed.name}_raw"))
-        return target if target.raw_name else None
-
-    def _fix(self, model: EndpointModel, ep: Endpoint, parsed: Parsed) -> Fix | None:
-        target = self._target(model, ep, parsed)
-        if target is None:
-            return None
-        shape = _ShapeReader(model).read(parsed.function, target.name, target.statement)
-        n, wanted = self._refs(file_mode=False)
-        plan = make_plan(shape, parsed.function.name.value, self._namer, n)
+        if not hasattr(self, "_plans"):
+            imports = self.ctx.imports
+            self._namer = Namer(set(imports.aliases) | set(imports.module_bindings))
+            self._plans: list[Plan] = []
+        n, wanted = self._refs()
+        plan = make_plan(rewrite.shape, rewrite.handler, self._namer, n)
         self._plans.append(plan)
         plans, ctx = self._plans, self.ctx
         where = models_target(str(self.opts["models-module"]), ctx.path)
@@ -1191,24 +911,25 @@ class MessageNotValidated(Rule):
                 fix.module_statements = tuple(ctx.module.code_for_node(s).strip() for s in cst.parse_module(text).body)
                 used = text
             else:
-                text = render_models(plans, {k: k for k in (*_TYPING, *_PYDANTIC)}, header=True, origin=os.path.basename(ctx.path))
+                text = render_models(plans, {k: k for k in (*TYPING_NAMES, *PYDANTIC_NAMES)}, header=True,
+                                     origin=os.path.basename(ctx.path))
                 if os.path.exists(where[0]) and open(where[0], encoding="utf-8").read() != text:
                     return  # another module's models are there: no fix after all
                 fix.new_files = ((where[0], text),)
                 used = ""
-            code = self._handler_code(target, plan, n)
-            fix.replacements = {target.statement: self._replace(target, code)}
-            fix.imports = self._imports(wanted, used + code, where, plan)
+            code = _handler_code(rewrite, plan, n)
+            fix.replacements = {stmt: self._replace(rewrite, code)}
+            fix.imports = _imports(wanted, used + code, where, plan)
 
         return Fix(FixSafety.UNSAFE, f"validate the message with Pydantic ({plan.entry}); answer invalid ones with "
-                   "an error frame", build=build, anchors=(target.statement,))
+                   "an error frame", build=build, anchors=(stmt,))
 
-    def _refs(self, file_mode: bool) -> tuple[dict[str, str], dict[str, tuple[str, str | None]]]:
+    def _refs(self) -> tuple[dict[str, str], dict[str, tuple[str, str | None]]]:
         """How generated code names pydantic/typing things here, and the import each needs."""
         imports = self.ctx.imports
         n: dict[str, str] = {}
         wanted: dict[str, tuple[str, str | None]] = {}
-        for mod, names in (("typing", _TYPING), ("pydantic", _PYDANTIC)):
+        for mod, names in (("typing", TYPING_NAMES), ("pydantic", PYDANTIC_NAMES)):
             for name in names:
                 bound = imports.aliases.get(name)
                 if bound == f"{mod}.{name}":
@@ -1219,38 +940,18 @@ class MessageNotValidated(Rule):
                     n[name], wanted[name] = f"{mod}.{name}", (mod, None)
         return n, wanted
 
-    def _imports(self, wanted, text: str, where, plan: Plan) -> tuple[tuple[str, str | None], ...]:  # noqa: ANN001
-        out = [wanted[k] for k in (*_TYPING, *_PYDANTIC) if k in wanted and re.search(
-            rf"(?<![\w.]){re.escape(wanted[k][0] + '.' + k if wanted[k][1] is None else k)}\b", text)]
-        if where is not None:
-            out.append((where[1], plan.entry))
-        if "json.dumps(" in text:
-            out.append(("json", None))
-        return tuple(dict.fromkeys(out))
-
-    def _handler_code(self, target: Target, plan: Plan, n: dict[str, str]) -> str:
-        method = "validate_json" if plan.adapter else "model_validate_json"
-        dump = "by_alias=True, exclude_unset=True" if plan.aliased else "exclude_unset=True"
-        frame = '{"error": "invalid message", "detail": ' + f"{target.exc}.errors(include_url=False, include_input=False)}}"
-        send = f"send_json(\n        {frame}\n    )" if target.kind == "asgi" else f"send(\n        json.dumps({frame})\n    )"
-        raw = target.raw_name or _PLACEHOLDER
-        return (
-            f"try:\n    {target.name} = {plan.entry}.{method}({raw}).model_dump({dump})\n"
-            f"except {n['ValidationError']} as {target.exc}:\n    await {target.ws}.{send}\n    continue\n"
-        )
-
-    def _replace(self, target: Target, code: str):  # noqa: ANN202
+    def _replace(self, rewrite: _Rewrite, code: str) -> Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel]:
         config = self.ctx.module.config_for_parsing
         new_try = cst.parse_statement(code, config=config)
         first = None
-        if target.raw_method is not None:
-            first = cst.parse_statement(f"{target.raw_name} = await {target.ws}.{target.raw_method}()\n", config=config)
+        if rewrite.raw_method is not None:
+            first = cst.parse_statement(f"{rewrite.raw_name} = await {rewrite.ws}.{rewrite.raw_method}()\n", config=config)
 
-        def apply(updated: cst.CSTNode) -> cst.CSTNode:
-            node = new_try
+        def apply(updated: cst.CSTNode) -> cst.CSTNode | cst.FlattenSentinel:
+            node: Any = new_try
             if first is None:
                 node = new_try.visit(_Swap(updated.body[0].value.args[0].value))  # type: ignore[attr-defined]
-            inner = node.body.body[0].with_changes(trailing_whitespace=updated.trailing_whitespace)
+            inner = node.body.body[0].with_changes(trailing_whitespace=updated.trailing_whitespace)  # type: ignore[attr-defined]
             node = node.with_changes(body=node.body.with_changes(body=[inner]))
             lead = getattr(updated, "leading_lines", ())
             if first is None:
@@ -1260,21 +961,36 @@ class MessageNotValidated(Rule):
         return apply
 
 
-# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
-
-_JSON_RECEIVES = frozenset({"receive_json", "iter_json"})
-
-
-def _may_report(tree: ast.Module) -> bool:
-    """A parsed message is a JSON receive call of an ``asgi``/``asgi-class`` endpoint (the only
-    kinds whose receives have a JSON mode), or a ``LOADS`` call with an argument in a function the
-    message reaches; either way an endpoint of the file."""
-    facts = endpoint_facts(tree)
-    if facts is None or not facts.endpoints:
-        return False
-    if facts.of_kind("asgi", "asgi-class") and method_calls(tree, _JSON_RECEIVES):
-        return True
-    return any(
-        (call.args or call.keywords) and facts.imports.may_be(call.func, LOADS)
-        for call in reached_nodes(tree, ast.Call)
+def _handler_code(rewrite: _Rewrite, plan: Plan, n: dict[str, str]) -> str:
+    method = "validate_json" if plan.adapter else "model_validate_json"
+    dump = "by_alias=True, exclude_unset=True" if plan.aliased else "exclude_unset=True"
+    frame = '{"error": "invalid message", "detail": ' + f"{rewrite.exc}.errors(include_url=False, include_input=False)}}"
+    send = f"send_json(\n        {frame}\n    )" if rewrite.kind == "asgi" else f"send(\n        json.dumps({frame})\n    )"
+    raw = rewrite.raw_name or _PLACEHOLDER
+    return (
+        f"try:\n    {rewrite.name} = {plan.entry}.{method}({raw}).model_dump({dump})\n"
+        f"except {n['ValidationError']} as {rewrite.exc}:\n    await {rewrite.ws}.{send}\n    continue\n"
     )
+
+
+def _imports(
+    wanted: dict[str, tuple[str, str | None]], text: str, where: tuple[str, str] | None, plan: Plan
+) -> tuple[tuple[str, str | None], ...]:
+    out = [wanted[k] for k in (*TYPING_NAMES, *PYDANTIC_NAMES) if k in wanted and re.search(
+        rf"(?<![\w.]){re.escape(wanted[k][0] + '.' + k if wanted[k][1] is None else k)}\b", text)]
+    if where is not None:
+        out.append((where[1], plan.entry))
+    if "json.dumps(" in text:
+        out.append(("json", None))
+    return tuple(dict.fromkeys(out))
+
+
+class _Swap(cst.CSTTransformer):
+    """Put the updated ``json.loads`` argument where the placeholder name is."""
+
+    def __init__(self, value: cst.BaseExpression) -> None:
+        super().__init__()
+        self.value = value
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.value if original_node.value == _PLACEHOLDER else updated_node

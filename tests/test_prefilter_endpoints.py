@@ -1,4 +1,4 @@
-"""The ``wants`` prefilters of the endpoint rules not yet ported (WS103, WS104; ``rules/_endpoint_prefilter.py``):
+"""The ``wants`` prefilters of the endpoint rules not yet ported (WS104; ``rules/_endpoint_prefilter.py``):
 cases the soundness corpus does not cover. Each positive case is checked against the full rule
 (it really reports, and ``wants`` says yes); each negative one is a file the rule cannot report on
 that the old text tokens let through."""
@@ -33,26 +33,6 @@ def reports(code: str, src: str) -> bool:
 
 
 POSITIVE = {
-    "loads-aliased-in-websockets-handler": ("WS103", """
-        from json import loads as parse
-        import websockets
-
-        async def handler(ws):
-            async for raw in ws:
-                msg = parse(raw)
-                await ws.send(msg["text"])
-
-        start = websockets.serve(handler, "", 8765)
-    """),
-    "loads-in-tornado-callback": ("WS103", """
-        import json
-        import tornado.websocket
-
-        class Chat(tornado.websocket.WebSocketHandler):
-            def on_message(self, message):
-                data = json.loads(message)
-                self.write_message(data["text"])
-    """),
     "register-in-a-helper": ("WS104", """
         from fastapi import FastAPI, WebSocket
 
@@ -89,7 +69,7 @@ def test_wanted_where_the_rule_reports(case):
 
 
 NEGATIVE = {
-    "no-framework-import": ("WS103 WS104", """
+    "no-framework-import": ("WS104", """
         import json
 
         async def websocket_handler(websocket):
@@ -110,7 +90,7 @@ NEGATIVE = {
 
         serve(chat, max_size=None)
     """),
-    "framework-import-without-endpoint": ("WS103 WS104", """
+    "framework-import-without-endpoint": ("WS104", """
         import json
         from fastapi import FastAPI, WebSocket
 
@@ -123,7 +103,7 @@ NEGATIVE = {
             msg = json.loads(await websocket.receive_text())
             registry[msg["id"]] = websocket
     """),
-    "endpoint-without-the-rule-shapes": ("WS103 WS104", """
+    "endpoint-without-the-rule-shapes": ("WS104", """
         from fastapi import FastAPI, WebSocket
 
         app = FastAPI()
@@ -149,5 +129,5 @@ def test_not_wanted_where_the_rule_cannot_report(case):
 
 
 def test_without_a_tree_the_text_tokens_decide():
-    for code in ("WS103", "WS104"):
+    for code in ("WS104",):
         assert RULES[code].wants("import os\n", None, {}) is False
