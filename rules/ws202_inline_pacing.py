@@ -14,6 +14,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.identifiers import identifiers
 from wsrefactor.semantic.sends import Sends
 from wsrefactor.semantic.server import Endpoint, Receive, ServerModel
 
@@ -362,22 +363,25 @@ class _Pacing:
         the connection is handed to), then those of any other connection value of the module."""
         seen: set[int] = set()
         for ep in self.server.endpoints:
-            readers = self._readers(ep)
-            for site in self.server.receives:
-                if ep.kind == "socketio" or id(site.function) not in readers:
-                    continue
-                region = self._region_of(site)
-                if region is None or id(region) in seen:
-                    continue
-                seen.add(id(region))
-                yield _Region(region, site.function, self._names(ep, site.function),
-                              ep.kind in _FIXABLE_KINDS and isinstance(region, (ast.While, ast.For, ast.AsyncFor)))
+            if ep.kind != "socketio":
+                yield from self._endpoint_regions(ep, seen)
         for site in self.server.receives:
             region = self._region_of(site)
             if region is not None and id(region) not in seen:
                 seen.add(id(region))
                 yield _Region(region, site.function, (site.function.name,),
                               site.connection in _FIXABLE_KINDS and not site.callback)
+
+    def _endpoint_regions(self, ep: Endpoint, seen: set[int]) -> Iterator[_Region]:
+        readers = self._readers(ep)
+        fixable_kind = ep.kind in _FIXABLE_KINDS
+        for site in self.server.receives:
+            region = self._region_of(site) if id(site.function) in readers else None
+            if region is None or id(region) in seen:
+                continue
+            seen.add(id(region))
+            yield _Region(region, site.function, self._names(ep, site.function),
+                          fixable_kind and isinstance(region, (ast.While, ast.For, ast.AsyncFor)))
 
     def _readers(self, ep: Endpoint) -> set[int]:
         """Ids of the endpoint's handlers and of the same-module functions the connection is
@@ -579,20 +583,7 @@ def _number(node: ast.expr) -> float | None:
 
 def _fresh_name(fn: ast.AST, base: str) -> str:
     """``base`` with underscores appended until no identifier of ``fn`` has that name."""
-    used: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-        elif isinstance(node, (ast.arg, ast.keyword)) and node.arg:
-            used.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            used.add(node.name)
-        elif isinstance(node, ast.alias):
-            used.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            used.update(node.names)
+    used = identifiers(fn)
     name = base
     while name in used:
         name += "_"

@@ -71,6 +71,31 @@ FOUND = {
                 await manager.send_personal_message("tick", websocket)
                 await asyncio.sleep(0.5)
     """),
+    "send_to_connection through self.attr of a class of the module, two calls deep": _case("""
+        class Sessions:
+            def __init__(self):
+                self.by_id: dict[str, WebSocket] = {}
+
+            async def send_to_connection(self, connection_id, data):
+                await self._push(self.by_id[connection_id], data)
+
+            async def _push(self, ws, data):
+                await ws.send_text(data)
+
+        class Streamer:
+            def __init__(self):
+                self.sessions = Sessions()
+
+            async def run(self, websocket):
+                for i in range(10):
+                    await self.sessions.send_to_connection("me", str(i))
+                    await asyncio.sleep(1)
+
+        streamer = Streamer()
+
+        async def stream(websocket):
+            await streamer.run(websocket)
+    """),
     "send_to_connection of a function, the connection passed in": _case("""
         async def send_to_connection(conn, payload):
             await conn.send({"type": "websocket.send", "text": payload})
