@@ -26,6 +26,10 @@ _INLINE_WRAPPERS = frozenset({
 })
 # Callback endpoints whose next message waits for the callback (socketio runs handlers as tasks).
 _CALLBACKS = frozenset({"on_receive", "on_message", "receive", "receive_json", "websocket_receive"})
+# Connect callbacks of class endpoints: the framework delivers no message until they return
+# (Starlette's dispatch awaits on_connect before its receive loop, Channels dispatches one message
+# at a time, tornado defers on_message until a coroutine open() is done).
+_CONNECT_CALLBACKS = ("on_connect", "open", "connect", "websocket_connect")
 _MAX_DEPTH = 4  # awaited calls followed from a receive loop to a paced loop
 _FIXABLE_KINDS = ("asgi", "websockets")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -70,12 +74,13 @@ class InlinePacingSleep(SemanticRule):
     connection value (an endpoint's websocket of FastAPI/Starlette or `websockets`, the socket
     passed to a helper, a parameter annotated `WebSocket`, `self.ws = websocket`...); the
     `on_receive`/`on_message`/`receive` callbacks of `WebSocketEndpoint`, tornado and Channels
-    count too, since the next message waits for them. Functions started as tasks
-    (`create_task`, `ensure_future`, `TaskGroup`, `add_task`), startup hooks and lifespans are not
-    awaited from a receive loop and are not reported; a sleeping loop that sends nothing, or that
-    is itself the receive loop (it reads on every turn), or a sleep in an `except` handler (a
-    retry back-off) is not reported. Reported on the `sleep` line, naming the endpoint and the
-    call chain.
+    count too, since the next message waits for them, and so do their connect callbacks
+    (`on_connect`, `open`, `connect`): no message is delivered until they return. Functions
+    started as tasks (`create_task`, `ensure_future`, `TaskGroup`, `add_task`), startup hooks and
+    lifespans are not awaited from a receive loop and are not reported; a sleeping loop that
+    sends nothing, or that is itself the receive loop (it reads on every turn), or a sleep in an
+    `except` handler (a retry back-off) is not reported. Reported on the `sleep` line, naming the
+    endpoint and the call chain.
 
     A loop *sends* when it calls any send method, decided from what the call does, not from its
     name: a same-module function or method (`send_to_session`, `send_personal_message`,
@@ -382,6 +387,11 @@ class _Pacing:
             seen.add(id(region))
             yield _Region(region, site.function, self._names(ep, site.function),
                           fixable_kind and isinstance(region, (ast.While, ast.For, ast.AsyncFor)))
+        if isinstance(ep.node, ast.ClassDef):
+            for fn in (ep.methods.get(name) for name in _CONNECT_CALLBACKS):
+                if fn is not None and id(fn.node) not in seen:
+                    seen.add(id(fn.node))
+                    yield _Region(fn.node, fn, (ep.node.name, fn.name), False)
 
     def _readers(self, ep: Endpoint) -> set[int]:
         """Ids of the endpoint's handlers and of the same-module functions the connection is

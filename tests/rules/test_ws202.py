@@ -175,6 +175,32 @@ FOUND = {
                     await self.send(text_data=str(n))
                     await asyncio.sleep(1)
     """,
+    "a paced loop in a Channels connect callback": """
+        import asyncio
+        import json
+        from channels.generic.websocket import AsyncWebsocketConsumer
+
+        class Numbers(AsyncWebsocketConsumer):
+            async def connect(self):
+                await self.accept()
+                for i in range(1000):
+                    await self.send(json.dumps({"n": i}))
+                    await asyncio.sleep(1)
+    """,
+    "a paced helper awaited from a Starlette on_connect": """
+        import asyncio
+        from starlette.endpoints import WebSocketEndpoint
+
+        class Intro(WebSocketEndpoint):
+            async def on_connect(self, websocket):
+                await websocket.accept()
+                await self.replay(websocket)
+
+            async def replay(self, websocket):
+                for line in ("a", "b", "c"):
+                    await websocket.send_text(line)
+                    await asyncio.sleep(0.5)
+    """,
     "a receive loop of a connection outside any endpoint": """
         import asyncio
         from starlette.websockets import WebSocket
@@ -234,6 +260,20 @@ CLEAN = {
                 await send_stream.send(i)
                 await asyncio.sleep(1)
     """),
+    "a Channels connect callback that starts the paced loop as a task": """
+        import asyncio
+        from channels.generic.websocket import AsyncWebsocketConsumer
+
+        class Numbers(AsyncWebsocketConsumer):
+            async def connect(self):
+                await self.accept()
+                self.ticker = asyncio.create_task(self.tick())
+
+            async def tick(self):
+                while True:
+                    await self.send(text_data="tick")
+                    await asyncio.sleep(1)
+    """,
     # documented silence: the callee is in another module, the receiver of unknown kind
     "an imported manager's send method": _case("""
         from .manager import manager
@@ -339,3 +379,10 @@ def test_fix_spawns_a_stream_found_through_a_send_method(tmp_path):
     assert "_spawn(stream(websocket), stream_tasks)" in fixed
     assert "_cancel_tasks(stream_tasks)" in fixed
     assert fix_source(fixed, ["WS202"]) == fixed
+
+
+def test_a_connect_callback_is_named_in_the_chain(tmp_path):
+    path = write(tmp_path, FOUND["a paced helper awaited from a Starlette on_connect"])
+    (finding,) = process_file(str(path), job("WS202")).findings
+    assert "receive loop of `Intro` (Intro -> on_connect -> self.replay)" in finding.message
+    assert finding.fix is None  # callbacks get no fix
