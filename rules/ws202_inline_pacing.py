@@ -387,11 +387,17 @@ class _Pacing:
             seen.add(id(region))
             yield _Region(region, site.function, self._names(ep, site.function),
                           fixable_kind and isinstance(region, (ast.While, ast.For, ast.AsyncFor)))
-        if isinstance(ep.node, ast.ClassDef):
-            for fn in (ep.methods.get(name) for name in _CONNECT_CALLBACKS):
-                if fn is not None and id(fn.node) not in seen:
-                    seen.add(id(fn.node))
-                    yield _Region(fn.node, fn, (ep.node.name, fn.name), False)
+        yield from self._connect_regions(ep, seen)
+
+    @staticmethod
+    def _connect_regions(ep: Endpoint, seen: set[int]) -> Iterator[_Region]:
+        """The connect callback of a class endpoint: no message is delivered until it returns."""
+        if not isinstance(ep.node, ast.ClassDef):
+            return
+        for fn in (ep.methods.get(name) for name in _CONNECT_CALLBACKS):
+            if fn is not None and id(fn.node) not in seen:
+                seen.add(id(fn.node))
+                yield _Region(fn.node, fn, (ep.node.name, fn.name), False)
 
     def _readers(self, ep: Endpoint) -> set[int]:
         """Ids of the endpoint's handlers and of the same-module functions the connection is
