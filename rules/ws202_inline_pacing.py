@@ -70,9 +70,10 @@ class InlinePacingSleep(SemanticRule):
     literal or any non-literal expression; `sleep(0)` only yields and is not reported) inside a
     loop that sends to a client, when that loop runs *inline* in a receive loop: written inside
     it, or in a same-module function awaited from it (followed through the call graph,
-    `asyncio.gather`/`wait_for`/`shield` included). Receive loops are the loops that read a
-    connection value (an endpoint's websocket of FastAPI/Starlette or `websockets`, the socket
-    passed to a helper, a parameter annotated `WebSocket`, `self.ws = websocket`...); the
+    `asyncio.gather`/`wait_for`/`shield` included); a same-module async generator whose loop
+    sleeps between `yield`s paces the `async for` that consumes it and sends. Receive loops are
+    the loops that read a connection value (an endpoint's websocket of FastAPI/Starlette or
+    `websockets`, the socket passed to a helper, a parameter annotated `WebSocket`, `self.ws = websocket`...); the
     `on_receive`/`on_message`/`receive` callbacks of `WebSocketEndpoint`, tornado and Channels
     count too, since the next message waits for them, and so do their connect callbacks
     (`on_connect`, `open`, `connect`): no message is delivered until they return. Functions
@@ -143,8 +144,8 @@ class InlinePacingSleep(SemanticRule):
     `_log_task_failure` and `_cancel_tasks`, plus `import asyncio`/`import logging`.
     No fix is offered when the sleeping loop is written inside the receive loop itself (move it
     into a function first), when the awaited call's result is used or it is an argument of
-    `gather`/`wait_for`, for callback endpoints, or
-    when the module already defines one of the helper names differently.
+    `gather`/`wait_for`, for callback endpoints, for a paced async generator consumed by
+    `async for`, or when the module already defines one of the helper names differently.
 
     ## Options
     None.
@@ -437,6 +438,7 @@ class _Pacing:
     def _scan(self, region: _Region) -> list[_Hit]:
         hits = [_Hit(s, ()) for s in self._paced_sleeps(region.node, region.function)
                 if self.server.enclosing_loop(s) is not region.node]
+        hits.extend(self._paced_streams(region.node, region.function, ()))
         seen = {id(region.function)}
         frontier: list[tuple[Scope, tuple[ast.Call, ...]]] = [
             (target, (call,)) for call, target in self._inline_calls(region.node, region.function)
@@ -448,6 +450,7 @@ class _Pacing:
                     continue
                 seen.add(id(target))
                 hits.extend(_Hit(s, chain) for s in self._paced_sleeps(target.node, target))
+                hits.extend(self._paced_streams(target.node, target, chain))
                 nxt.extend((t, (*chain, c)) for c, t in self._inline_calls(target.node, target))
             frontier = nxt
         return hits
@@ -486,6 +489,31 @@ class _Pacing:
             if loop is None or id(loop) in self.read_loops or not _positive_delay(sleep) or self._backoff(sleep, loop):
                 continue
             if isinstance(self.server.parent(sleep), ast.Await) and self._loop_sends(loop):
+                out.append(sleep)
+        return out
+
+    def _paced_streams(self, root: ast.AST, fn: Scope, chain: tuple[ast.Call, ...]) -> list[_Hit]:
+        """Sleeps pacing an async generator of this module that an ``async for`` under ``root``
+        consumes and sends on (``async for token in fake_stream(text): await ws.send_text(token)``)."""
+        out = []
+        for call, scope in self.server.calls_in(fn):
+            loop = self.server.parent(call)
+            if not (isinstance(loop, ast.AsyncFor) and loop.iter is call and _under(call, root, self.server)):
+                continue
+            generator = self.server.resolve(call, scope)
+            if generator is not None and generator.is_async and self._loop_sends(loop):
+                out.extend(_Hit(s, (*chain, call)) for s in self._paced_yields(generator))
+        return out
+
+    def _paced_yields(self, generator: Scope) -> list[ast.Call]:
+        """Awaited positive sleeps of ``generator`` in a loop that yields (not a receive loop, not
+        in an ``except`` handler of that loop)."""
+        out = []
+        for sleep in self.sleeps:
+            loop = self.server.enclosing_loop(sleep) if self.server.function_of(sleep) is generator else None
+            if loop is None or id(loop) in self.read_loops or not _positive_delay(sleep) or self._backoff(sleep, loop):
+                continue
+            if isinstance(self.server.parent(sleep), ast.Await) and any(isinstance(n, ast.Yield) for n in _own(loop)):
                 out.append(sleep)
         return out
 

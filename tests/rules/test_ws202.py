@@ -201,6 +201,25 @@ FOUND = {
                     await websocket.send_text(line)
                     await asyncio.sleep(0.5)
     """,
+    "a paced async generator consumed by a sending async for": """
+        import asyncio
+        from fastapi import FastAPI, WebSocket
+
+        app = FastAPI()
+
+        async def fake_stream(prompt):
+            for word in prompt.split():
+                await asyncio.sleep(0.5)
+                yield word
+
+        @app.websocket("/chat")
+        async def chat(websocket: WebSocket):
+            await websocket.accept()
+            while True:
+                prompt = await websocket.receive_text()
+                async for token in fake_stream(prompt):
+                    await websocket.send_text(token)
+    """,
     "a receive loop of a connection outside any endpoint": """
         import asyncio
         from starlette.websockets import WebSocket
@@ -273,6 +292,43 @@ CLEAN = {
                 while True:
                     await self.send(text_data="tick")
                     await asyncio.sleep(1)
+    """,
+    "a paced async generator collected, not sent": """
+        import asyncio
+        from fastapi import FastAPI, WebSocket
+
+        app = FastAPI()
+
+        async def fake_stream(prompt):
+            for word in prompt.split():
+                await asyncio.sleep(0.5)
+                yield word
+
+        @app.websocket("/chat")
+        async def chat(websocket: WebSocket):
+            await websocket.accept()
+            while True:
+                prompt = await websocket.receive_text()
+                words = []
+                async for token in fake_stream(prompt):
+                    words.append(token)
+                await websocket.send_text(" ".join(words))
+    """,
+    "a paced async generator served over HTTP": """
+        import asyncio
+        from fastapi import FastAPI
+        from fastapi.responses import StreamingResponse
+
+        app = FastAPI()
+
+        async def fake_stream(prompt):
+            for word in prompt.split():
+                await asyncio.sleep(0.5)
+                yield word
+
+        @app.get("/chat")
+        async def chat(prompt: str):
+            return StreamingResponse(fake_stream(prompt))
     """,
     # documented silence: the callee is in another module, the receiver of unknown kind
     "an imported manager's send method": _case("""
