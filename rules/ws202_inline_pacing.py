@@ -495,7 +495,7 @@ class _Pacing:
     def _paced_streams(self, root: ast.AST, fn: Scope, chain: tuple[ast.Call, ...]) -> list[_Hit]:
         """Sleeps pacing an async generator of this module that an ``async for`` under ``root``
         consumes and sends on (``async for token in fake_stream(text): await ws.send_text(token)``)."""
-        out = []
+        out: list[_Hit] = []
         for call, scope in self.server.calls_in(fn):
             loop = self.server.parent(call)
             if not (isinstance(loop, ast.AsyncFor) and loop.iter is call and _under(call, root, self.server)):
