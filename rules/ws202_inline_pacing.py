@@ -330,7 +330,9 @@ class _Region:
 @dataclass(frozen=True)
 class _Hit:
     sleep: ast.Call
-    chain: tuple[ast.Call, ...]  # awaited calls from the receive loop to the sleep's function
+    # calls from the receive loop to the sleep's function: awaited, or the async generator an
+    # ``async for`` consumes
+    chain: tuple[ast.Call, ...]
 
 
 class _Pacing:
