@@ -187,6 +187,19 @@ FOUND = {
                     await self.send(json.dumps({"n": i}))
                     await asyncio.sleep(1)
     """,
+    "a tornado coroutine open() that streams forever": """
+        from asyncio import sleep
+        from tornado.websocket import WebSocketHandler
+
+        class Monitor(WebSocketHandler):
+            async def open(self):
+                while True:
+                    await self.write_message("sample")
+                    await sleep(5)
+
+            def on_message(self, message):
+                self.write_message(message)
+    """,
     "a paced helper awaited from a Starlette on_connect": """
         import asyncio
         from starlette.endpoints import WebSocketEndpoint
