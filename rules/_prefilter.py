@@ -56,17 +56,6 @@ def full_name(expr: ast.AST | None) -> str | None:
             return None
 
 
-def last_name(func: ast.expr) -> str:
-    """The last name of a called expression (``send`` for ``ws.send``, ``q[0].send`` too)."""
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Subscript):
-        return last_name(func.value)
-    return ""
-
-
 def _bound_names(stmt: ast.stmt) -> list[str]:
     """Names a module-level statement binds that shadow builtins (as ``ImportTable`` sees them)."""
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -211,11 +200,6 @@ class AstIndex:
     @cached_property
     def imports(self) -> AstImports:
         return AstImports(self.nodes(ast.Import, ast.ImportFrom), self.tree)
-
-    @cached_property
-    def called(self) -> frozenset[str]:
-        """The last name of every called expression."""
-        return frozenset(last_name(c.func) for c in self.nodes(ast.Call))
 
     @property
     def has_async(self) -> bool:

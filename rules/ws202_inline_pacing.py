@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import libcst as cst
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Rule, Valid
-from wsrefactor.rules._ast_twins import imports_from, may_call, number_literal, prefixes
-from wsrefactor.rules._endpoints import (
-    ASGI_APP_CTORS,
-    CHANNELS_CONSUMERS,
-    SOCKETIO_SERVERS,
-    TORNADO_HANDLER,
-    WEBSOCKET_ENDPOINT,
-    WEBSOCKET_ROUTE,
-    WEBSOCKET_TYPES,
-    WEBSOCKETS_SERVE,
-    Endpoint,
-    EndpointModel,
-    endpoints,
-    walk,
-)
-from wsrefactor.rules._helpers import call_name, keyword, number_value, positional
-from wsrefactor.rules._prefilter import index, last_name, per_tree
+from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
+from wsrefactor.semantic import Analyses, Scope
+from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.identifiers import identifiers
+from wsrefactor.semantic.sends import Sends
+from wsrefactor.semantic.server import Endpoint, Receive, ServerModel
 
 _SLEEPS = frozenset({"asyncio.sleep", "asyncio.tasks.sleep", "anyio.sleep", "trio.sleep"})
-_SENDS = frozenset({
-    "send", "send_text", "send_bytes", "send_json", "send_str", "send_message", "send_personal_message",
-    "write_message", "emit", "broadcast",
-})
 # Awaiting these awaits their arguments inline.
 _INLINE_WRAPPERS = frozenset({
     "asyncio.gather", "asyncio.tasks.gather", "asyncio.wait_for", "asyncio.tasks.wait_for",
@@ -41,12 +26,13 @@ _INLINE_WRAPPERS = frozenset({
 })
 # Callback endpoints whose next message waits for the callback (socketio runs handlers as tasks).
 _CALLBACKS = frozenset({"on_receive", "on_message", "receive", "receive_json", "websocket_receive"})
-_MAX_DEPTH = 4
-# Every name the endpoint model finds an endpoint by (its app, route, base class, serve...).
-_ENDPOINT_IMPORTS = prefixes(
-    ASGI_APP_CTORS | WEBSOCKET_TYPES | WEBSOCKET_ROUTE | WEBSOCKET_ENDPOINT | WEBSOCKETS_SERVE
-    | TORNADO_HANDLER | CHANNELS_CONSUMERS | SOCKETIO_SERVERS
-)
+# Connect callbacks of class endpoints: the framework delivers no message until they return
+# (Starlette's dispatch awaits on_connect before its receive loop, Channels dispatches one message
+# at a time, tornado defers on_message until a coroutine open() is done).
+_CONNECT_CALLBACKS = ("on_connect", "open", "connect", "websocket_connect")
+_MAX_DEPTH = 4  # awaited calls followed from a receive loop to a paced loop
+_FIXABLE_KINDS = ("asgi", "websockets")
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 SPAWN_FUNC = '''def _spawn(coro, tasks):
     """Run ``coro`` as a task of one connection: kept in ``tasks`` until done, its failure logged."""
@@ -64,30 +50,49 @@ CANCEL_FUNC = '''def _cancel_tasks(tasks):
         task.cancel()'''
 _HELPERS = {"_spawn": SPAWN_FUNC, "_log_task_failure": LOG_FUNC, "_cancel_tasks": CANCEL_FUNC}
 
+Span = tuple[tuple[int, int], tuple[int, int]]  # (line, 0-based column) start and end, as libcst's
+
 
 @dataclass(frozen=True)
-class _Hit:
-    sleep: cst.Call
-    chain: tuple[cst.Call, ...]  # awaited calls from the receive loop to the sleep's function
+class _Plan:
+    """The fix, decided in ``detect``: the receive loop to wrap in ``try``/``finally``, the
+    ``await f(...)`` expressions to turn into ``_spawn(f(...), tasks)``, the tasks' name."""
+
+    loop: Span
+    awaits: tuple[Span, ...]
+    tasks: str
 
 
-class InlinePacingSleep(Rule):
+class InlinePacingSleep(SemanticRule):
     """
     ## What it does
     Finds `await asyncio.sleep(d)` (also `anyio.sleep`/`trio.sleep`) with `d > 0` (a positive
     literal or any non-literal expression; `sleep(0)` only yields and is not reported) inside a
-    loop that sends on a connection (`send*`, `write_message`, `emit`, `broadcast`, or a
-    same-module function that does), when that loop runs *inline* in an endpoint's receive
-    loop: written inside it, or in a same-module function awaited from it (followed through the
-    call graph, `asyncio.gather`/`wait_for`/`shield` included). Receive loops are those of
-    FastAPI/Starlette endpoints and `websockets` handlers (and helpers the socket is passed to);
-    the `on_receive`/`on_message`/`receive` callbacks of `WebSocketEndpoint`, tornado and Channels
-    count too, since the next message waits for them. Functions started as tasks
-    (`create_task`, `ensure_future`, `TaskGroup`, `add_task`), startup hooks and lifespans are not
-    awaited from a receive loop and are not reported; a sleeping loop that sends nothing, or that
-    is itself the receive loop (it reads on every turn), or a sleep in an `except` handler (a
-    retry back-off) is not reported. Reported on the
-    `sleep` line, naming the endpoint and the call chain.
+    loop that sends to a client, when that loop runs *inline* in a receive loop: written inside
+    it, or in a same-module function awaited from it (followed through the call graph,
+    `asyncio.gather`/`wait_for`/`shield` included); a same-module async generator whose loop
+    sleeps between `yield`s paces the `async for` that consumes it and sends. Receive loops are
+    the loops that read a connection value (an endpoint's websocket of FastAPI/Starlette or
+    `websockets`, the socket passed to a helper, a parameter annotated `WebSocket`, `self.ws = websocket`...); the
+    `on_receive`/`on_message`/`receive` callbacks of `WebSocketEndpoint`, tornado and Channels
+    count too, since the next message waits for them, and so do their connect callbacks
+    (`on_connect`, `open`, `connect`): no message is delivered until they return. Functions
+    started as tasks (`create_task`, `ensure_future`, `TaskGroup`, `add_task`), startup hooks and
+    lifespans are not awaited from a receive loop and are not reported; a sleeping loop that
+    sends nothing, or that is itself the receive loop (it reads on every turn), or a sleep in an
+    `except` handler (a retry back-off) is not reported. Reported on the `sleep` line, naming the
+    endpoint and the call chain.
+
+    A loop *sends* when it calls any send method, decided from what the call does, not from its
+    name: a same-module function or method (`send_to_session`, `send_personal_message`,
+    `notify`...) sends when its body sends, itself or through its helpers a few calls deep; a
+    call into another module sends when it is a send method (`send`, `send_*`,
+    `write_message`) of a value known to be a connection, a method only a WebSocket connection
+    offers (`send_text`, `send_json`, `send_bytes`, `send_str`, `write_message`), or `emit`/`send`
+    of a socket.io server. A same-module `send_*` method that only fills a queue, and `.send()`
+    on a queue, a generator or any value not known to be a connection, are not sends. Where the
+    callee is in another module and the receiver is not known to be a connection
+    (`await imported_manager.send_to(user, data)`), the rule cannot tell and stays silent.
 
     ## Why is this bad?
     `asyncio.sleep` does not block the event loop: other connections are unaffected. What it
@@ -139,8 +144,8 @@ class InlinePacingSleep(Rule):
     `_log_task_failure` and `_cancel_tasks`, plus `import asyncio`/`import logging`.
     No fix is offered when the sleeping loop is written inside the receive loop itself (move it
     into a function first), when the awaited call's result is used or it is an argument of
-    `gather`/`wait_for`, for callback endpoints, or
-    when the module already defines one of the helper names differently.
+    `gather`/`wait_for`, for callback endpoints, for a paced async generator consumed by
+    `async for`, or when the module already defines one of the helper names differently.
 
     ## Options
     None.
@@ -153,15 +158,9 @@ class InlinePacingSleep(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "paced send loop awaited inline from a receive loop: the connection reads nothing meanwhile"
     tokens = ("sleep",)
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """An awaited positive sleep (by qualified name) in a loop that may send, not in an
-        ``except`` handler of that loop, in a file importing something endpoints are found by:
-        what ``_paced_sleeps`` needs before the endpoint model is even asked."""
-        if not cls.matches_text(text):
-            return False
-        return tree is None or _may_pace(tree)
+    # Receive loops read connections of these frameworks (found by their imports).
+    requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
+    fix_node_types = (cst.Call,)
 
     VALID = [
         Valid("""
@@ -298,301 +297,349 @@ class InlinePacingSleep(Rule):
         ),
     ]
 
-    # -- finding ---------------------------------------------------------------------------
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
+        yield from _Pacing(analyses).detections()
 
-    def leave_Module(self, original_node: cst.Module) -> None:
-        self.model = endpoints(self.ctx)
-        self._reported: set[int] = set()
-        self._read_loops = {id(r.loop) for ep in self.model.endpoints for r in ep.receives if r.loop is not None}
-        for ep in self.model.endpoints:
-            for region, func in self._read_regions(ep):
-                hits = self._scan_region(region, func)
-                fix = self._fix(ep, region, func, hits)
-                for hit in hits:
-                    self._report(ep, hit, region, fix if hit.chain and hit.chain[0] in self._fixed else None)
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        plan: _Plan | None = detection.data
+        if plan is None:
+            return None
+        find = self.ctx.positions.find
+        loop = find(*plan.loop, (cst.While, cst.For))
+        awaits = [find(*span, (cst.Await,)) for span in plan.awaits]
+        if loop is None or any(a is None for a in awaits):
+            return None
+        return _build_fix(self.ctx.module, loop, awaits, plan.tasks)  # type: ignore[arg-type]
+
+
+# -- detection, on the ast server model ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A receive loop (or receive callback ``def``), the function it is written in, the names the
+    message starts with (endpoint -> reading helper) and whether the fix may rewrite it."""
+
+    node: ast.AST
+    function: Scope
+    names: tuple[str, ...]
+    fixable: bool
+
+
+@dataclass(frozen=True)
+class _Hit:
+    sleep: ast.Call
+    # calls from the receive loop to the sleep's function: awaited, or the async generator an
+    # ``async for`` consumes
+    chain: tuple[ast.Call, ...]
+
+
+class _Pacing:
+    """The paced send loops awaited inline from the receive loops of one module."""
+
+    def __init__(self, analyses: Analyses) -> None:
+        self.analyses = analyses
+        self.server: ServerModel = analyses(ServerModel)
+        self.sends: Sends = analyses(Sends)
+        self.model = self.server.model
+        self.read_loops = {id(r.loop) for r in self.server.receives if r.loop is not None}
+        self.sleeps = [call for call, scope in self.model.calls()
+                       if self.model.qualified_name(call.func, scope) in _SLEEPS]
+
+    def detections(self) -> Iterator[Detection]:
+        reported: set[int] = set()
+        for region in self._regions():
+            hits = self._scan(region)
+            plan, spawned = self._plan(region, hits)
+            for hit in hits:
+                if id(hit.sleep) in reported:
+                    continue
+                reported.add(id(hit.sleep))
+                fixable = plan is not None and bool(hit.chain) and any(hit.chain[0] is c for c in spawned)
+                found = detect_at(self.analyses, hit.sleep, self._message(region, hit), fixable=fixable,
+                                  data=plan if fixable else None)
+                if fixable:  # the fix rewrites the receive loop: its lines are the finding's statement
+                    found = dataclasses.replace(found, stmt_line=region.node.lineno,  # type: ignore[attr-defined]
+                                                stmt_end_line=region.node.end_lineno)  # type: ignore[attr-defined]
+                yield found
+
+    # -- receive loops --------------------------------------------------------------------------
+
+    def _regions(self) -> Iterator[_Region]:
+        """Receive loops and callbacks: those of each endpoint (its handlers and the functions
+        the connection is handed to), then those of any other connection value of the module."""
+        seen: set[int] = set()
+        for ep in self.server.endpoints:
+            if ep.kind != "socketio":
+                yield from self._endpoint_regions(ep, seen)
+        for site in self.server.receives:
+            region = self._region_of(site)
+            if region is not None and id(region) not in seen:
+                seen.add(id(region))
+                yield _Region(region, site.function, (site.function.name,),
+                              site.connection in _FIXABLE_KINDS and not site.callback)
+
+    def _endpoint_regions(self, ep: Endpoint, seen: set[int]) -> Iterator[_Region]:
+        readers = self._readers(ep)
+        fixable_kind = ep.kind in _FIXABLE_KINDS
+        for site in self.server.receives:
+            region = self._region_of(site) if id(site.function) in readers else None
+            if region is None or id(region) in seen:
+                continue
+            seen.add(id(region))
+            yield _Region(region, site.function, self._names(ep, site.function),
+                          fixable_kind and isinstance(region, (ast.While, ast.For, ast.AsyncFor)))
+        yield from self._connect_regions(ep, seen)
 
     @staticmethod
-    def _read_regions(ep: Endpoint) -> list[tuple[cst.CSTNode, cst.FunctionDef]]:
-        """Receive loops (and receive callbacks) with the function they are written in."""
-        out: list[tuple[cst.CSTNode, cst.FunctionDef]] = []
-        for site in ep.receives:
-            region = site.loop
-            if region is None and ep.kind != "socketio" and site.method in _CALLBACKS:
-                region = site.node if isinstance(site.node, cst.FunctionDef) else None
-            if region is not None and not any(region is r for r, _ in out):
-                out.append((region, site.function))
-        return out
+    def _connect_regions(ep: Endpoint, seen: set[int]) -> Iterator[_Region]:
+        """The connect callback of a class endpoint: no message is delivered until it returns."""
+        if not isinstance(ep.node, ast.ClassDef):
+            return
+        for fn in (ep.methods.get(name) for name in _CONNECT_CALLBACKS):
+            if fn is not None and id(fn.node) not in seen:
+                seen.add(id(fn.node))
+                yield _Region(fn.node, fn, (ep.node.name, fn.name), False)
 
-    def _scan_region(self, region: cst.CSTNode, func: cst.FunctionDef) -> list[_Hit]:
-        hits = [_Hit(s, ()) for s in self._paced_sleeps(region, func) if self._loop_of(s) is not region]
-        seen = {id(func)}
-        frontier = [(call, target, (call,)) for call, target in self._inline_calls(region, func)]
+    def _readers(self, ep: Endpoint) -> set[int]:
+        """Ids of the endpoint's handlers and of the same-module functions the connection is
+        handed to from them (as an argument, or as the receiver ``self``), a few calls deep."""
+        found = {id(fn): fn for fn in ep.handlers}
+        frontier = list(ep.handlers)
         for _ in range(_MAX_DEPTH):
-            nxt = []
-            for _call, target, chain in frontier:
+            nxt: list[Scope] = []
+            for fn in frontier:
+                for call, scope in self.server.calls_in(fn):
+                    callee = self.server.resolve(call, scope)
+                    if callee is not None and id(callee) not in found and self._hands_connection(call, scope):
+                        found[id(callee)] = callee
+                        nxt.append(callee)
+            frontier = nxt
+        return set(found)
+
+    def _hands_connection(self, call: ast.Call, scope: Scope) -> bool:
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        return any(self.server.is_connection(a, scope) for a in [receiver, *call.args, *(k.value for k in call.keywords)])
+
+    @staticmethod
+    def _region_of(site: Receive) -> ast.AST | None:
+        if site.loop is not None:
+            return site.loop
+        return site.node if site.callback and site.method in _CALLBACKS else None
+
+    def _names(self, ep: Endpoint, reader: Scope) -> tuple[str, ...]:
+        """endpoint -> reading helper (function endpoints); a class endpoint is named by its class."""
+        name = getattr(ep.node, "name", "?")
+        if isinstance(ep.node, ast.ClassDef) or any(reader is h for h in ep.handlers):
+            return (name,)
+        return (name, reader.name)
+
+    # -- paced sends reached inline -------------------------------------------------------------
+
+    def _scan(self, region: _Region) -> list[_Hit]:
+        hits = [_Hit(s, ()) for s in self._paced_sleeps(region.node, region.function)
+                if self.server.enclosing_loop(s) is not region.node]
+        hits.extend(self._paced_streams(region.node, region.function, ()))
+        seen = {id(region.function)}
+        frontier: list[tuple[Scope, tuple[ast.Call, ...]]] = [
+            (target, (call,)) for call, target in self._inline_calls(region.node, region.function)
+        ]
+        for _ in range(_MAX_DEPTH):
+            nxt: list[tuple[Scope, tuple[ast.Call, ...]]] = []
+            for target, chain in frontier:
                 if id(target) in seen:
                     continue
                 seen.add(id(target))
-                hits.extend(_Hit(s, chain) for s in self._paced_sleeps(target, target))
-                nxt.extend((c, t, (*chain, c)) for c, t in self._inline_calls(target, target))
+                hits.extend(_Hit(s, chain) for s in self._paced_sleeps(target.node, target))
+                hits.extend(self._paced_streams(target.node, target, chain))
+                nxt.extend((t, (*chain, c)) for c, t in self._inline_calls(target.node, target))
             frontier = nxt
         return hits
 
-    def _inline_calls(self, root: cst.CSTNode, func: cst.FunctionDef) -> list[tuple[cst.Call, cst.FunctionDef]]:
-        """Same-module functions awaited inline under ``root`` (directly or via gather/wait_for)."""
+    def _inline_calls(self, root: ast.AST, fn: Scope) -> list[tuple[ast.Call, Scope]]:
+        """Async functions of this module awaited inline under ``root`` (directly or through
+        ``gather``/``wait_for``/``shield``), in source order."""
         out = []
-        for node in walk(root, into_defs=False):
-            if isinstance(node, cst.Call) and self._awaited_inline(node):
-                target = self.model.resolve_call(node, func)
-                if target is not None and target.asynchronous is not None:
-                    out.append((node, target))
+        for call, scope in self.server.calls_in(fn):
+            if _under(call, root, self.server) and self._awaited_inline(call):
+                target = self.server.resolve(call, scope)
+                if target is not None and target.is_async:
+                    out.append((call, target))
+        out.sort(key=lambda pair: (pair[0].lineno, pair[0].col_offset))
         return out
 
-    def _awaited_inline(self, call: cst.Call) -> bool:
-        parent = self.model.parent(call)
-        if isinstance(parent, cst.Await):
+    def _awaited_inline(self, call: ast.Call) -> bool:
+        parent = self.server.parent(call)
+        if isinstance(parent, ast.Await):
             return True
-        wrapper = self.model.parent(parent) if isinstance(parent, cst.Arg) else None
+        wrapper = self.server.parent(parent) if isinstance(parent, ast.keyword) else parent
         return (
-            isinstance(wrapper, cst.Call)
-            and call_name(self.ctx, wrapper) in _INLINE_WRAPPERS
-            and isinstance(self.model.parent(wrapper), cst.Await)
+            isinstance(wrapper, ast.Call) and wrapper is not call
+            and self.model.qualified_name(wrapper.func, self.model.scope_of(wrapper)) in _INLINE_WRAPPERS
+            and isinstance(self.server.parent(wrapper), ast.Await)
         )
 
-    def _paced_sleeps(self, root: cst.CSTNode, func: cst.FunctionDef) -> list[cst.Call]:
+    def _paced_sleeps(self, root: ast.AST, fn: Scope) -> list[ast.Call]:
+        """Awaited positive sleeps under ``root`` in ``fn``'s own code, in a loop that sends and
+        is not a receive loop, not in an ``except`` handler of that loop."""
         out = []
-        for node in walk(root, into_defs=False):
-            if not isinstance(node, cst.Call) or call_name(self.ctx, node) not in _SLEEPS:
+        for sleep in self.sleeps:
+            if self.server.function_of(sleep) is not fn or not _under(sleep, root, self.server):
                 continue
-            loop = self._loop_of(node)
-            if loop is None or id(loop) in self._read_loops or not _positive_delay(node) or self._backoff(node, loop):
+            loop = self.server.enclosing_loop(sleep)
+            if loop is None or id(loop) in self.read_loops or not _positive_delay(sleep) or self._backoff(sleep, loop):
                 continue
-            if isinstance(self.model.parent(node), cst.Await) and self._sends(loop, func):
-                out.append(node)
+            if isinstance(self.server.parent(sleep), ast.Await) and self._loop_sends(loop):
+                out.append(sleep)
         return out
 
-    def _backoff(self, sleep: cst.Call, loop: cst.CSTNode) -> bool:
-        """A sleep in an ``except`` handler inside the loop: a retry back-off, not pacing."""
-        for anc in self.model.ancestors(sleep):
-            if anc is loop:
-                return False
-            if isinstance(anc, cst.ExceptHandler):
-                return True
-        return False
-
-    def _loop_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.model.enclosing_loop(node)
-
-    def _sends(self, root: cst.CSTNode, func: cst.FunctionDef, depth: int = 2) -> bool:
-        """Whether ``root`` sends on a connection (or calls a same-module function that does)."""
-        for node in walk(root, into_defs=False):
-            if not isinstance(node, cst.Call):
+    def _paced_streams(self, root: ast.AST, fn: Scope, chain: tuple[ast.Call, ...]) -> list[_Hit]:
+        """Sleeps pacing an async generator of this module that an ``async for`` under ``root``
+        consumes and sends on (``async for token in fake_stream(text): await ws.send_text(token)``)."""
+        out: list[_Hit] = []
+        for call, scope in self.server.calls_in(fn):
+            loop = self.server.parent(call)
+            if not (isinstance(loop, ast.AsyncFor) and loop.iter is call and _under(call, root, self.server)):
                 continue
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _SENDS:
+            generator = self.server.resolve(call, scope)
+            if generator is not None and generator.is_async and self._loop_sends(loop):
+                out.extend(_Hit(s, (*chain, call)) for s in self._paced_yields(generator))
+        return out
+
+    def _paced_yields(self, generator: Scope) -> list[ast.Call]:
+        """Awaited positive sleeps of ``generator`` in a loop that yields (not a receive loop, not
+        in an ``except`` handler of that loop)."""
+        out = []
+        for sleep in self.sleeps:
+            loop = self.server.enclosing_loop(sleep) if self.server.function_of(sleep) is generator else None
+            if loop is None or id(loop) in self.read_loops or not _positive_delay(sleep) or self._backoff(sleep, loop):
+                continue
+            if isinstance(self.server.parent(sleep), ast.Await) and any(isinstance(n, ast.Yield) for n in _own(loop)):
+                out.append(sleep)
+        return out
+
+    def _backoff(self, sleep: ast.Call, loop: ast.AST) -> bool:
+        """A sleep in an ``except`` handler inside the loop: a retry back-off, not pacing."""
+        current = self.server.parent(sleep)
+        while current is not None and current is not loop:
+            if isinstance(current, ast.ExceptHandler):
                 return True
-            target = self.model.resolve_call(node, func) if depth else None
-            if target is not None and target is not func and self._sends(target.body, target, depth - 1):
-                return True
+            current = self.server.parent(current)
         return False
 
-    def _report(self, ep: Endpoint, hit: _Hit, region: cst.CSTNode, fix: Fix | None) -> None:
-        if id(hit.sleep) in self._reported:
-            return
-        self._reported.add(id(hit.sleep))
-        code = self.ctx.module.code_for_node
-        names = self._chain_names(ep, hit, region)
-        func = self.model.function_of(hit.sleep)
-        message = (
-            f"`{' '.join(code(hit.sleep).split())}` paces a send loop awaited inline from the receive loop of "
+    def _loop_sends(self, loop: ast.AST) -> bool:
+        """Some call in the loop (nested defs aside) sends to a client (``Sends``)."""
+        return any(
+            isinstance(node, ast.Call) and self.sends.call_sends(node, self.model.scope_of(node))
+            for node in _own(loop)
+        )
+
+    # -- the message and the fix ----------------------------------------------------------------
+
+    def _message(self, region: _Region, hit: _Hit) -> str:
+        segment = self.analyses.segment
+        names = [*region.names, *(segment(c.func) for c in hit.chain)]
+        return (
+            f"`{' '.join(segment(hit.sleep).split())}` paces a send loop awaited inline from the receive loop of "
             f"`{names[0]}` ({' -> '.join(names)}): this connection reads no message (pings and close "
             "included) until the loop ends; run it as a background task"
         )
-        scope = ".".join(
-            n.name.value for n in [*reversed(list(self.model.ancestors(hit.sleep)))]
-            if isinstance(n, (cst.FunctionDef, cst.ClassDef))
-        )
-        stmt = region if fix is not None else None
-        self.report(hit.sleep, message, fix=fix, stmt=stmt, scope=scope or (func.name.value if func else ""))
 
-    def _chain_names(self, ep: Endpoint, hit: _Hit, region: cst.CSTNode) -> list[str]:
-        """endpoint -> reading helper (if any) -> awaited calls."""
-        owner = ep.handler or ep.cls
-        names = [owner.name.value if owner is not None else "?"]
-        reader = region if isinstance(region, cst.FunctionDef) else self.model.function_of(region)
-        if reader is not None and ep.handler is not None and reader is not ep.handler:
-            names.append(reader.name.value)
-        names.extend(self.ctx.module.code_for_node(c.func) for c in hit.chain)
-        return names
-
-    # -- fix ---------------------------------------------------------------------------------
-
-    def _fix(self, ep: Endpoint, region: cst.CSTNode, func: cst.FunctionDef, hits: list[_Hit]) -> Fix | None:
-        self._fixed: list[cst.Call] = []
-        if ep.kind not in ("asgi", "websockets") or not isinstance(region, (cst.While, cst.For)):
-            return None
-        if not self._helpers_free():
-            return None
-        calls = []
+    def _plan(self, region: _Region, hits: list[_Hit]) -> tuple[_Plan | None, list[ast.Call]]:
+        """Spawn the inline calls of ``region`` that lead to its hits, when each is a whole
+        ``await f(...)`` statement of the loop's own function and the helper names are free."""
+        if not region.fixable or not self._helpers_free():
+            return None, []
+        calls: list[ast.Call] = []
         for hit in hits:
             if hit.chain and self._spawnable(hit.chain[0], region) and not any(c is hit.chain[0] for c in calls):
                 calls.append(hit.chain[0])
         if not calls:
-            return None
-        self._fixed = calls
-        return _build_fix(self.ctx.module, region, calls, _fresh_name(func, "stream_tasks"), self.model)
+            return None, []
+        awaits = tuple(self._span(self.server.parent(c)) for c in calls)  # type: ignore[arg-type]
+        tasks = _fresh_name(region.function.node, "stream_tasks")
+        return _Plan(self._span(region.node), awaits, tasks), calls
 
     def _helpers_free(self) -> bool:
-        """The helper names are free, or already hold exactly our helpers."""
-        code = self.ctx.module.code_for_node
+        """The helper names are unbound at module level, or bound once to exactly our helpers."""
         for name, text in _HELPERS.items():
-            existing = self.model.functions.get(name)
-            if existing is not None and code(existing).strip() != text:
+            bound = self.model.module.bindings.get(name, ())
+            if bound and not (len(bound) == 1 and bound[0].kind == "def"
+                              and self.analyses.segment(bound[0].node).strip() == text):
                 return False
         return True
 
-    def _spawnable(self, call: cst.Call, region: cst.CSTNode) -> bool:
-        """``await f(...)`` as a whole statement, in the receive loop's own function."""
-        awaited = self.model.parent(call)
-        expr = self.model.parent(awaited) if isinstance(awaited, cst.Await) else None
-        line = self.model.parent(expr) if isinstance(expr, cst.Expr) else None
-        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+    def _spawnable(self, call: ast.Call, region: _Region) -> bool:
+        """``await f(...)`` alone on its line as a whole statement, in the receive loop's own function."""
+        awaited = self.server.parent(call)
+        stmt = self.server.parent(awaited) if isinstance(awaited, ast.Await) else None
+        if not isinstance(stmt, ast.Expr) or self.server.function_of(call) is not region.function:
             return False
-        return self.model.function_of(call) is self.model.function_of(region)
+        before = self.analyses.line(stmt.lineno)[: stmt.col_offset]
+        after = self.analyses.line(stmt.end_lineno or stmt.lineno)[stmt.end_col_offset or 0:].strip()
+        return not before.strip() and (not after or after.startswith("#"))
+
+    def _span(self, node: ast.AST) -> Span:
+        char = self.analyses.char_column
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        return (line, char(line, node.col_offset)), (end_line, char(end_line, node.end_col_offset))  # type: ignore[attr-defined]
 
 
-# -- the prefilter: ``_paced_sleeps`` and ``_sends`` on Python's ast, erring towards a file ------
+def _own(node: ast.AST) -> Iterator[ast.AST]:
+    """``node``'s descendants, not entering nested defs, lambdas and classes."""
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        current = todo.pop()
+        yield current
+        if not isinstance(current, _DEFS):
+            todo.extend(ast.iter_child_nodes(current))
 
 
-def _ast_paced_sleep(tree: ast.Module, value: ast.expr) -> bool:
-    """An awaited ``asyncio``/``anyio``/``trio`` ``sleep`` with a delay ``_positive_delay`` takes."""
-    return isinstance(value, ast.Call) and _ast_positive_delay(value) and may_call(tree, value, _SLEEPS)
+def _under(node: ast.AST, root: ast.AST, server: ServerModel) -> bool:
+    """``node`` is ``root`` or below it."""
+    current: ast.AST | None = node
+    while current is not None:
+        if current is root:
+            return True
+        current = server.parent(current)
+    return False
 
 
-def _ast_positive_delay(call: ast.Call) -> bool:
-    """``_positive_delay``: the first positional, ``delay=`` or ``seconds=``; a literal > 0 or any
-    expression."""
+def _positive_delay(call: ast.Call) -> bool:
+    """The first positional, ``delay=`` or ``seconds=``: a number literal > 0, or any expression."""
     plain = [a for a in call.args if not isinstance(a, ast.Starred)]
     words = {k.arg: k.value for k in call.keywords if k.arg}
     arg = plain[0] if plain else words.get("delay", words.get("seconds"))
     if arg is None:
         return False
-    value = number_literal(arg)
+    value = _number(arg)
     return value is None or value > 0
 
 
-class _Place(NamedTuple):
-    """Where a node sits: its innermost def, innermost loop in that def (None: no loop), whether
-    that loop is inside another loop of the def, and whether the node is in one of its handlers."""
-
-    func: ast.AST | None
-    loop: ast.AST | None
-    nested: bool
-    handler: bool
-
-
-def _may_pace(tree: ast.Module) -> bool:
-    """Cheapest first: the sleeps are few, sends and endpoint imports are sets to look up."""
-    facts = index(tree)
-    sleeps = [a for a in facts.nodes(ast.Await) if _ast_paced_sleep(tree, a.value)]
-    if not sleeps or facts.called.isdisjoint(_SENDS) or not imports_from(tree, _ENDPOINT_IMPORTS):
-        return False
-    inline = per_tree(_inline_names, tree)
-    return any(
-        _may_read_around(place, inline) and _loop_may_send(tree, place.loop)
-        for place in _sleep_places(tree, sleeps)
-    )
+def _number(node: ast.expr) -> float | None:
+    """A number literal, possibly negated (``True`` is not one)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _number(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    return None
 
 
-def _may_read_around(place: _Place, inline: frozenset[str]) -> bool:
-    """``_scan_region`` finds a sleep only in a loop nested in a receive loop, in a receive
-    callback, or in a function awaited inline (by the name it is called by)."""
-    name = getattr(place.func, "name", None)
-    return place.nested or name in _CALLBACKS or name in inline
-
-
-def _inline_names(tree: ast.Module) -> frozenset[str]:
-    """Names called where ``_awaited_inline`` looks: ``await f()``, ``await wrapper(f(), ...)``."""
-    names: set[str] = set()
-    for awaited in index(tree).nodes(ast.Await):
-        call = awaited.value
-        if not isinstance(call, ast.Call):
-            continue
-        names.add(last_name(call.func))
-        for arg in (*call.args, *(k.value for k in call.keywords)):
-            inner = arg.value if isinstance(arg, ast.Starred) else arg
-            if isinstance(inner, ast.Call):
-                names.add(last_name(inner.func))
-    return frozenset(names)
-
-
-def _loop_may_send(tree: ast.Module, loop: ast.AST | None) -> bool:
-    """``_sends``: a send in the loop, or a call of a function that may reach one."""
-    if loop is None:
-        return False
-    if _sends_itself(loop):
-        return True
-    senders = per_tree(_ast_senders, tree)
-    return any(isinstance(n, ast.Call) and last_name(n.func) in senders for n in ast.walk(loop))
-
-
-def _sleep_places(tree: ast.Module, sleeps: list[ast.Await]) -> Iterator[_Place]:
-    """Where each of ``sleeps`` is, when it is in a loop of its function (``enclosing_loop``) and
-    not in an ``except`` handler inside that loop (``_backoff``)."""
-    wanted = {id(a) for a in sleeps}
-    stack: list[tuple[ast.AST, _Place]] = [(tree, _Place(None, None, False, False))]
-    while stack:
-        node, place = stack.pop()
-        if id(node) in wanted and place.loop is not None and not place.handler:
-            yield place
-        stack.extend((child, _within(node, child, place)) for child in ast.iter_child_nodes(node))
-
-
-def _within(node: ast.AST, child: ast.AST, place: _Place) -> _Place:
-    """The place of ``child`` of ``node`` at ``place`` (a def or lambda starts afresh)."""
-    if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        return _Place(child, None, False, False)
-    if isinstance(child, (ast.For, ast.AsyncFor, ast.While)):
-        return _Place(place.func, child, place.loop is not None, False)
-    if isinstance(node, ast.Try) and not place.handler and child in node.handlers:
-        return place._replace(handler=True)
-    return place
-
-
-def _sends_itself(node: ast.AST) -> bool:
-    """A ``.send*(...)``-like call under ``node``."""
-    return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _SENDS for n in ast.walk(node)
-    )
-
-
-def _ast_senders(tree: ast.Module) -> frozenset[str]:
-    """Names of the functions ``_sends`` may follow a call into (two calls deep) to a send."""
-    defs = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
-    direct = {d.name for d in defs if _sends_itself(d)}
-    calling = {
-        d.name for d in defs if any(isinstance(n, ast.Call) and last_name(n.func) in direct for n in ast.walk(d))
-    }
-    return frozenset(direct | calling)
-
-
-def _positive_delay(call: cst.Call) -> bool:
-    arg = positional(call, 0) or keyword(call, "delay") or keyword(call, "seconds")
-    if arg is None:
-        return False
-    value = number_value(arg.value)
-    return value is None or value > 0
-
-
-def _fresh_name(func: cst.FunctionDef, base: str) -> str:
-    used = {n.value for n in walk(func) if isinstance(n, cst.Name)}
+def _fresh_name(fn: ast.AST, base: str) -> str:
+    """``base`` with underscores appended until no identifier of ``fn`` has that name."""
+    used = identifiers(fn)
     name = base
     while name in used:
         name += "_"
     return name
 
 
-def _build_fix(module: cst.Module, loop: cst.CSTNode, calls: list[cst.Call], tasks: str,
-               model: EndpointModel) -> Fix:
+# -- the fix (libcst) ---------------------------------------------------------------------------
+
+
+def _build_fix(module: cst.Module, loop: cst.CSTNode, awaits: list[cst.Await], tasks: str) -> Fix:
     config = module.config_for_parsing
     init = cst.parse_statement(f"{tasks}: set[asyncio.Task] = set()\n", config=config)
     cancel = cst.parse_statement(f"_cancel_tasks({tasks})\n", config=config)
@@ -610,7 +657,7 @@ def _build_fix(module: cst.Module, loop: cst.CSTNode, calls: list[cst.Call], tas
         )
         return cst.FlattenSentinel([init.with_changes(leading_lines=updated.leading_lines), new_try])
 
-    replacements: dict[cst.CSTNode, object] = {model.parent(c): spawn for c in calls}
+    replacements: dict[cst.CSTNode, Any] = {a: spawn for a in awaits}
     replacements[loop] = wrap
     return Fix(
         FixSafety.UNSAFE,
