@@ -1,4 +1,4 @@
-"""The ``wants`` prefilters of the endpoint rules not yet ported (WS103, WS104; ``rules/_endpoint_prefilter.py``):
+"""The ``wants`` prefilter of the endpoint rule not yet ported (WS103; ``rules/_endpoint_prefilter.py``):
 cases the soundness corpus does not cover. Each positive case is checked against the full rule
 (it really reports, and ``wants`` says yes); each negative one is a file the rule cannot report on
 that the old text tokens let through."""
@@ -53,31 +53,6 @@ POSITIVE = {
                 data = json.loads(message)
                 self.write_message(data["text"])
     """),
-    "register-in-a-helper": ("WS104", """
-        from fastapi import FastAPI, WebSocket
-
-        app = FastAPI()
-        clients = {}
-
-        def remember(key, sock):
-            clients[key] = sock
-
-        @app.websocket("/ws/{key}")
-        async def chat(websocket: WebSocket, key: str):
-            await websocket.accept()
-            remember(key, websocket)
-            while True:
-                await websocket.receive_text()
-    """),
-    "channels-async-to-sync-group-add": ("WS104", """
-        from asgiref.sync import async_to_sync
-        from channels.generic.websocket import WebsocketConsumer
-
-        class Chat(WebsocketConsumer):
-            def connect(self):
-                async_to_sync(self.channel_layer.group_add)("room", self.channel_name)
-                self.accept()
-    """),
 }
 
 
@@ -89,7 +64,7 @@ def test_wanted_where_the_rule_reports(case):
 
 
 NEGATIVE = {
-    "no-framework-import": ("WS103 WS104", """
+    "no-framework-import": ("WS103", """
         import json
 
         async def websocket_handler(websocket):
@@ -97,20 +72,7 @@ NEGATIVE = {
             data = json.loads(await websocket.receive_text())
             clients[data["id"]] = websocket
     """),
-    "relative-import-of-a-namesake": ("WS104", """
-        from .websockets import serve
-        from .fastapi import FastAPI
-
-        app = FastAPI()
-
-        @app.websocket("/ws")
-        async def chat(ws):
-            await ws.accept()
-            clients.add(ws)
-
-        serve(chat, max_size=None)
-    """),
-    "framework-import-without-endpoint": ("WS103 WS104", """
+    "framework-import-without-endpoint": ("WS103", """
         import json
         from fastapi import FastAPI, WebSocket
 
@@ -123,7 +85,7 @@ NEGATIVE = {
             msg = json.loads(await websocket.receive_text())
             registry[msg["id"]] = websocket
     """),
-    "endpoint-without-the-rule-shapes": ("WS103 WS104", """
+    "endpoint-without-the-rule-shapes": ("WS103", """
         from fastapi import FastAPI, WebSocket
 
         app = FastAPI()
@@ -149,5 +111,4 @@ def test_not_wanted_where_the_rule_cannot_report(case):
 
 
 def test_without_a_tree_the_text_tokens_decide():
-    for code in ("WS103", "WS104"):
-        assert RULES[code].wants("import os\n", None, {}) is False
+    assert RULES["WS103"].wants("import os\n", None, {}) is False
