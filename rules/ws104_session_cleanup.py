@@ -394,6 +394,8 @@ class SessionNotInvalidated(SemanticRule):
     # -- fix ---------------------------------------------------------------------------------------
 
     def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        """Rebuild the planned edit: the registration's statement and the undo statements to
+        delete are found by their spans, the block and the ``try`` from the statement."""
         plan = detection.data
         if not isinstance(plan, _Plan):
             return None
@@ -406,10 +408,15 @@ class SessionNotInvalidated(SemanticRule):
         index = next(i for i, s in enumerate(block.body) if s is stmt)
         target = block.body[index + 1] if plan.into_next_try else None
         removals = [positions.find(*span, (cst.SimpleStatementLine,)) for span in plan.removals]
-        if (plan.into_next_try and not isinstance(target, cst.Try)) or any(r is None for r in removals):
+        if not _located(target, plan.into_next_try, removals):
             return None
-        builder = _FixBuilder(self.ctx.module, parents, plan.undo, [r for r in removals if r is not None])
+        builder = _FixBuilder(self.ctx.module, parents, plan.undo, removals)
         return builder.build(block, index, target if isinstance(target, cst.Try) else None)
+
+
+def _located(target: cst.CSTNode | None, into_next_try: bool, removals: Sequence[cst.CSTNode | None]) -> bool:
+    """Every node the plan names was found where ``detect`` saw it."""
+    return (isinstance(target, cst.Try) or not into_next_try) and all(r is not None for r in removals)
 
 
 def _start(node: ast.AST) -> tuple[int, int]:
@@ -718,7 +725,7 @@ class _Checker:
 
     def _class_write_ok(self, er: EndpointRegistrations, writes: Sequence[Registration], node: ast.AST,
                         closers: Sequence[_FunctionDef]) -> bool:
-        if er.endpoint.kind == "socketio" and all(w.kind == "join" for w in writes if w.kind != "call"):
+        if er.endpoint.kind == "socketio" and _only_joins(writes):
             return True  # socketio leaves every room of a disconnected client itself (also through a helper)
         root = self.regs.def_of(node)
         if root is None or any(root is c for c in closers):
@@ -729,23 +736,37 @@ class _Checker:
 
     def _plan(self, er: EndpointRegistrations, func: _FunctionDef, node: ast.AST, inner: Registration,
               regs: Sequence[_Reg]) -> _Plan | None:
+        """The fix, decided here once: ``try: <rest> finally: <undo>`` after the registration's
+        statement (or a ``finally`` added to the ``try`` right after it); None when none is safe."""
         stmt = self.regs.statement_in(node, func)
-        block = self._fixable_block(stmt, func) if stmt is not None else None
-        if stmt is None or block is None or block[-1] is stmt:
+        rest = self._rest_after(stmt, func) if stmt is not None else None
+        if stmt is None or not rest:
             return None
-        index = next(i for i, s in enumerate(block) if s is stmt)
-        rest = block[index + 1:]
         existing = self._undo_statements(func, stmt, regs)
         undo = self._undo_text(existing, node, inner)
         if undo is None:
             return None
-        first = rest[0]
-        target = first if isinstance(first, ast.Try) and self._alone(first) and not self._reads_in(
-            er, rest[1:]) else None
+        target = self._next_try(er, rest)
         removals = self._removals(existing, [target] if target is not None else rest)
         if removals is None:
             return None
         return _Plan(undo, self._span(stmt), target is not None, tuple(self._span(s) for s in removals))
+
+    def _rest_after(self, stmt: ast.stmt, func: _FunctionDef) -> list[ast.stmt] | None:
+        """The statements after ``stmt`` in its fixable block (None: the block is not fixable)."""
+        block = self._fixable_block(stmt, func)
+        if block is None:
+            return None
+        index = next(i for i, s in enumerate(block) if s is stmt)
+        return block[index + 1:]
+
+    def _next_try(self, er: EndpointRegistrations, rest: Sequence[ast.stmt]) -> ast.Try | None:
+        """The ``try`` right after the registration that takes the ``finally``, unless the handler
+        still reads after it (then everything after the registration is wrapped)."""
+        first = rest[0]
+        if isinstance(first, ast.Try) and self._alone(first) and not self._reads_in(er, rest[1:]):
+            return first
+        return None
 
     def _fixable_block(self, stmt: ast.stmt, func: _FunctionDef) -> list[ast.stmt] | None:
         """The statements holding ``stmt`` if they are the handler body or a ``try`` body nested
@@ -869,8 +890,7 @@ class _Checker:
         return None
 
     def _undo_same_module(self, call: ast.Call, target: _FunctionDef, awaited: bool) -> str | None:
-        scope = self.model.scopes.defined_by(target)
-        cls = scope.parent if scope is not None and scope.parent is not None and scope.parent.kind == "class" else None
+        cls = self._class_of(target)
         undo = next((d for n in undo_names(target.name) if (d := self._def_named(cls, n)) is not None), None)
         if undo is None:
             return None
@@ -880,6 +900,12 @@ class _Checker:
         head = self._code(call.func.value) + "." if isinstance(call.func, ast.Attribute) else ""
         prefix = "await " if awaited and isinstance(undo, ast.AsyncFunctionDef) else ""
         return f"{prefix}{head}{undo.name}({args})"
+
+    def _class_of(self, func: _FunctionDef) -> Any:
+        """The class scope ``func`` is a method of (None for a function)."""
+        scope = self.model.scopes.defined_by(func)
+        parent = scope.parent if scope is not None else None
+        return parent if parent is not None and parent.kind == "class" else None
 
     def _def_named(self, cls: Any, name: str) -> _FunctionDef | None:
         """A method of ``cls`` (through its same-module bases), or a module-level function."""
@@ -919,6 +945,11 @@ class _Checker:
         bound = {name: self._code(arg) for name, arg in zip(params, call.args)}
         bound.update({k.arg: self._code(k.value) for k in call.keywords if k.arg is not None})
         return bound
+
+
+def _only_joins(writes: Sequence[Registration]) -> bool:
+    """The real writes (the helper calls leading to them aside) are all joins."""
+    return all(w.kind == "join" for w in writes if w.kind != "call")
 
 
 def _defaults(func: _FunctionDef) -> set[str]:

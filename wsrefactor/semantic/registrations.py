@@ -147,6 +147,34 @@ def walk_own(root: ast.AST, *, into_defs: bool = False) -> Iterator[ast.AST]:
             stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
+def _first_parameter(node: ast.AST) -> str | None:
+    if not isinstance(node, FUNCTION_DEFS):
+        return None
+    params = [*node.args.posonlyargs, *node.args.args]
+    return params[0].arg if params else None
+
+
+def _assigns_into(node: ast.Assign, name: str) -> bool:
+    """``obj[key] = name`` / ``obj.attr = name`` (also inside a tuple/list/dict display)."""
+    return mentions(node.value, name) and any(isinstance(t, (ast.Subscript, ast.Attribute)) for t in node.targets)
+
+
+def _wrapper_store(node: ast.AST, names: set[str]) -> tuple[str, ast.expr, str] | None:
+    """(kind, container, wrapper name) when ``node`` stores one of ``names``:
+    ``coll.append(w)``/``.add(w)``... or ``reg[k] = w``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in STORE_METHODS:
+        name = next((a.id for a in call_arguments(node) if isinstance(a, ast.Name) and a.id in names), None)
+        return ("store", node.func.value, name) if name is not None else None
+    return _wrapper_setitem(node, names) if isinstance(node, ast.Assign) else None
+
+
+def _wrapper_setitem(node: ast.Assign, names: set[str]) -> tuple[str, ast.expr, str] | None:
+    if not (isinstance(node.value, ast.Name) and node.value.id in names):
+        return None
+    sub = next((t for t in node.targets if isinstance(t, ast.Subscript)), None)
+    return ("setitem", sub.value, node.value.id) if sub is not None else None
+
+
 def binds_param(node: ast.AST, name: str) -> bool:
     """``node`` is a def or lambda with a parameter ``name`` (it shadows an outer ``name``)."""
     if not isinstance(node, (*FUNCTION_DEFS, ast.Lambda)):
@@ -232,14 +260,19 @@ class Registrations:
             if not isinstance(node, ast.Call):
                 continue
             callee = self.resolve(node)
-            if callee is None or callee is flow.function:
-                continue
-            arg = next((a for a in call_arguments(node) if _named(a, flow.name)), None)
-            bound = self.bound_parameter(node, callee, arg) if arg is not None else None
-            if bound is None and flow.name == "self" and self._is_method(callee):
-                bound = "self" if isinstance(node.func, ast.Attribute) and _named(node.func.value, "self") else None
-            if bound is not None:
+            bound = self._bound(flow, node, callee) if callee is not None and callee is not flow.function else None
+            if callee is not None and bound is not None:
                 yield node, callee, bound
+
+    def _bound(self, flow: Flow, call: ast.Call, callee: ast.AST) -> str | None:
+        """The parameter of ``callee`` the connection binds to (``self`` through ``self.m()``)."""
+        arg = next((a for a in call_arguments(call) if _named(a, flow.name)), None)
+        if arg is not None:
+            return self.bound_parameter(call, callee, arg)
+        if flow.name == "self" and self._is_method(callee) and isinstance(call.func, ast.Attribute) \
+                and _named(call.func.value, "self"):
+            return "self"
+        return None
 
     def _is_method(self, func: ast.AST) -> bool:
         scope = self.scope(func)
@@ -260,17 +293,13 @@ class Registrations:
     def roots(self, ep: Endpoint) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
         """Where the connection enters: the handler's connection parameter (function kinds and
         ``WebSocketEndpoint`` methods), ``self`` (tornado, Channels), the sid (socket.io)."""
-        out: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]] = []
         if ep.kind in ("tornado", "channels"):
-            out = [(h.node, h.self_name or "self") for h in ep.handlers if isinstance(h.node, FUNCTION_DEFS)]
+            pairs = [(h, h.self_name or "self") for h in ep.handlers]
         elif ep.kind == "socketio":
-            for h in ep.handlers:
-                node = h.node
-                if isinstance(node, FUNCTION_DEFS) and [*node.args.posonlyargs, *node.args.args]:
-                    out.append((node, [*node.args.posonlyargs, *node.args.args][0].arg))
+            pairs = [(h, _first_parameter(h.node) or "") for h in ep.handlers]
         else:
-            out = [(fn.node, param) for fn, param in ep.roots if isinstance(fn.node, FUNCTION_DEFS)]
-        return out
+            pairs = list(ep.roots)
+        return [(fn.node, name) for fn, name in pairs if isinstance(fn.node, FUNCTION_DEFS) and name]
 
     def _endpoint(self, ep: Endpoint) -> EndpointRegistrations:
         handler = ep.node if ep.kind in ("asgi", "websockets") and isinstance(ep.node, FUNCTION_DEFS) else None
@@ -299,33 +328,46 @@ class Registrations:
             if not isinstance(node, (ast.Call, ast.Assign, ast.For, ast.AsyncFor)) or not self._in_scope(flow, node):
                 continue
             if isinstance(node, ast.Assign):
-                if mentions(node.value, flow.name):
-                    for t in node.targets:
-                        if isinstance(t, ast.Subscript):
-                            self._record(found, root, flow, node, "setitem", t.value)
+                self._scan_assign(found, root, flow, node)
             elif isinstance(node, (ast.For, ast.AsyncFor)):
                 if _named(node.iter, flow.name) and flow.name != "self" and found.handler is not None:
                     found.receives.append(ReceivePoint(node, flow.chain, node))
             else:
                 self._scan_call(found, root, flow, node, kind)
 
+    def _scan_assign(self, found: EndpointRegistrations, root: ast.AST, flow: Flow, node: ast.Assign) -> None:
+        """``reg[k] = ws`` (also inside a tuple/list/dict display)."""
+        if mentions(node.value, flow.name):
+            for t in node.targets:
+                if isinstance(t, ast.Subscript):
+                    self._record(found, root, flow, node, "setitem", t.value)
+
     def _scan_call(self, found: EndpointRegistrations, root: ast.AST, flow: Flow, node: ast.Call, kind: str) -> None:
         func = node.func
         if isinstance(func, ast.Attribute) and _named(func.value, flow.name):
-            if found.handler is not None and func.attr in RECEIVE_METHODS.get(kind, ()):
-                found.receives.append(ReceivePoint(node, flow.chain, self.server.enclosing_loop(node)))
+            self._scan_receive(found, flow, node, func.attr)
             return
         method = func.attr if isinstance(func, ast.Attribute) else None
         container = func.value if isinstance(func, ast.Attribute) else None
         if any(_named(a, flow.name) for a in call_arguments(node)):
-            if method in STORE_METHODS:
-                self._record(found, root, flow, node, "store", container)
-            elif method in JOIN_METHODS:
-                self._record(found, root, flow, node, "join", container)
-            elif self._registers(node, flow.name):
-                self._record(found, root, flow, node, "call", container)
+            what = self._argument_write(node, method, flow.name)
+            if what is not None:
+                self._record(found, root, flow, node, what, container)
         elif kind == "channels" and method == "group_add":
             self._record(found, root, flow, node, "join", container)
+
+    def _scan_receive(self, found: EndpointRegistrations, flow: Flow, node: ast.Call, method: str) -> None:
+        """``ws.receive_text()``/``ws.recv()``... on a function endpoint's connection."""
+        if found.handler is not None and method in RECEIVE_METHODS.get(found.endpoint.kind, ()):
+            found.receives.append(ReceivePoint(node, flow.chain, self.server.enclosing_loop(node)))
+
+    def _argument_write(self, node: ast.Call, method: str | None, name: str) -> str | None:
+        """What handing ``name`` to ``node`` is: a store, a join, a storing callee, or nothing."""
+        if method in STORE_METHODS:
+            return "store"
+        if method in JOIN_METHODS:
+            return "join"
+        return "call" if self._registers(node, name) else None
 
     def _registers(self, call: ast.Call, name: str) -> bool:
         """``call`` hands ``name`` to a same-module function that stores it."""
@@ -350,8 +392,7 @@ class Registrations:
 
     def _stores_at(self, func: ast.AST, node: ast.AST, name: str, depth: int) -> bool:
         if isinstance(node, ast.Assign):
-            return mentions(node.value, name) and any(isinstance(t, (ast.Subscript, ast.Attribute))
-                                                      for t in node.targets)
+            return _assigns_into(node, name)
         if not isinstance(node, ast.Call):
             return False
         arg = next((a for a in call_arguments(node) if _named(a, name)), None)
@@ -359,6 +400,9 @@ class Registrations:
             return False
         if isinstance(node.func, ast.Attribute) and node.func.attr in STORE_METHODS | JOIN_METHODS:
             return True
+        return self._callee_stores(func, node, arg, depth)
+
+    def _callee_stores(self, func: ast.AST, node: ast.Call, arg: ast.expr, depth: int) -> bool:
         callee = self.resolve(node)
         return callee is not None and callee is not func and self.stores_parameter(
             callee, self.bound_parameter(node, callee, arg), depth - 1)
@@ -368,15 +412,10 @@ class Registrations:
         its arguments), then ``sessions.append(session)`` / ``by_name[k] = session``."""
         names = self._wrapper_names(flow)
         for node in walk_own(flow.function) if names else ():
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    node.func.attr in STORE_METHODS:
-                name = next((a.id for a in call_arguments(node) if isinstance(a, ast.Name) and a.id in names), None)
-                if name is not None:
-                    self._record(found, root, flow, node, "store", node.func.value, name)
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in names:
-                sub = next((t for t in node.targets if isinstance(t, ast.Subscript)), None)
-                if sub is not None:
-                    self._record(found, root, flow, node, "setitem", sub.value, node.value.id)
+            stored = _wrapper_store(node, names)
+            if stored is not None:
+                kind, container, name = stored
+                self._record(found, root, flow, node, kind, container, name)
 
     def _wrapper_names(self, flow: Flow) -> set[str]:
         classes = self.model.classes()
