@@ -501,13 +501,14 @@ class _Checker:
         end_column = self.analyses.char_column(end_line, _end(node)[1])
         return (line, column), (end_line, end_column)
 
-    def _alone(self, stmt: ast.stmt) -> bool:
-        """``stmt`` has its lines to itself (libcst: a ``SimpleStatementLine`` of one statement, or
-        a compound statement in an indented block): nothing before it on its first line, nothing
-        but a comment after it on its last."""
+    def _alone(self, stmt: ast.stmt, last_stmt: ast.stmt | None = None) -> bool:
+        """``stmt`` (through ``last_stmt``) has its lines to itself (libcst: a
+        ``SimpleStatementLine``, or a compound statement in an indented block): nothing before it
+        on its first line, nothing but a comment after it on its last."""
+        end = last_stmt if last_stmt is not None else stmt
         first = self.analyses.line(stmt.lineno).encode()
-        last = self.analyses.line(stmt.end_lineno or stmt.lineno).encode()
-        after = last[stmt.end_col_offset or 0:].strip()
+        last = self.analyses.line(end.end_lineno or end.lineno).encode()
+        after = last[end.end_col_offset or 0:].strip()
         return not first[: stmt.col_offset].strip() and (not after or after.startswith(b"#"))
 
     def _ancestors(self, node: ast.AST, stop: ast.AST | None = None) -> Iterator[ast.AST]:
@@ -739,8 +740,8 @@ class _Checker:
         """The fix, decided here once: ``try: <rest> finally: <undo>`` after the registration's
         statement (or a ``finally`` added to the ``try`` right after it); None when none is safe."""
         stmt = self.regs.statement_in(node, func)
-        rest = self._rest_after(stmt, func) if stmt is not None else None
-        if stmt is None or not rest:
+        line, rest = self._rest_after(stmt, func) if stmt is not None else (None, None)
+        if stmt is None or line is None or not rest:
             return None
         existing = self._undo_statements(func, stmt, regs)
         undo = self._undo_text(existing, node, inner)
@@ -750,15 +751,25 @@ class _Checker:
         removals = self._removals(existing, [target] if target is not None else rest)
         if removals is None:
             return None
-        return _Plan(undo, self._span(stmt), target is not None, tuple(self._span(s) for s in removals))
+        span = (self._span(line)[0], self._span(stmt)[1])
+        return _Plan(undo, span, target is not None, tuple(self._span(s) for s in removals))
 
-    def _rest_after(self, stmt: ast.stmt, func: _FunctionDef) -> list[ast.stmt] | None:
-        """The statements after ``stmt`` in its fixable block (None: the block is not fixable)."""
+    def _rest_after(self, stmt: ast.stmt, func: _FunctionDef) -> tuple[ast.stmt | None, list[ast.stmt] | None]:
+        """The first statement of the line ``stmt`` ends (libcst's ``SimpleStatementLine``:
+        ``await ws.accept(); clients.add(ws)``) and the statements after that line in its
+        fixable block; (None, None) when the block is not fixable or ``stmt`` does not end an
+        indented line of its own."""
         block = self._fixable_block(stmt, func)
         if block is None:
-            return None
+            return None, None
         index = next(i for i, s in enumerate(block) if s is stmt)
-        return block[index + 1:]
+        first = index
+        while first > 0 and block[first - 1].end_lineno == block[first].lineno:
+            first -= 1
+        line = block[first]
+        if not self._alone(line, stmt):
+            return None, None
+        return line, block[index + 1:]
 
     def _next_try(self, er: EndpointRegistrations, rest: Sequence[ast.stmt]) -> ast.Try | None:
         """The ``try`` right after the registration that takes the ``finally``, unless the handler
@@ -770,9 +781,7 @@ class _Checker:
 
     def _fixable_block(self, stmt: ast.stmt, func: _FunctionDef) -> list[ast.stmt] | None:
         """The statements holding ``stmt`` if they are the handler body or a ``try`` body nested
-        (through ``try`` bodies) in it, in an indented block (``stmt`` alone on its lines)."""
-        if not self._alone(stmt):
-            return None
+        (through ``try`` bodies) in it."""
         child: ast.AST = stmt
         block: list[ast.stmt] | None = None
         while True:

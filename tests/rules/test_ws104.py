@@ -481,3 +481,53 @@ def test_text_equals_json_with_fixes(monkeypatch):
     assert fixable and all(f["fix"]["edits"] for f in fixable)  # every offered fix has its edits
     # the text summary promises exactly the fixes JSON shows (all WS104 fixes are unsafe)
     assert f"{len(fixable)} more with `wsrefactor fix --unsafe-fixes`" in text.stdout
+
+
+# -- what the semantic model adds: callees resolved through types; a line of several statements -------
+
+TYPED = """
+from fastapi import Depends, FastAPI, WebSocket
+
+app = FastAPI()
+clients = set()
+
+
+class Manager:
+    def __init__(self):
+        self.active = []
+
+    async def connect(self, websocket):
+        await websocket.accept()
+        self.active.append(websocket)
+
+    def disconnect(self, websocket):
+        self.active.remove(websocket)
+
+
+def get_manager() -> Manager:
+    return Manager()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket, manager: Manager = Depends(get_manager)):
+    await manager.connect(websocket)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/two")
+async def two(websocket: WebSocket):
+    await websocket.accept(); clients.add(websocket)
+    while True:
+        await websocket.receive_text()
+"""
+
+
+def test_manager_known_by_its_annotation_registers(tmp_path):
+    found = _findings(tmp_path, TYPED, want_edits=True)
+    assert [f.line for f in found] == [_at(TYPED, "await manager.connect(websocket)"), _at(TYPED, "clients.add")]
+    assert all(f.fix is not None for f in found)
+    texts = [e.content for f in found for e in f.fix.edits]
+    assert any("manager.disconnect(websocket)" in t for t in texts)
+    # the registration ends a line of two statements: the ``try`` starts after that line
+    assert any("clients.discard(websocket)" in t for t in texts)
