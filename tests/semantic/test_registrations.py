@@ -149,3 +149,26 @@ def test_shadowing_parameter_is_another_name():
     """
     (er,), _ = _registrations(src)
     assert er.writes == []
+
+
+def test_class_endpoints_register_self():
+    src = """
+    import tornado.websocket
+    from channels.generic.websocket import AsyncWebsocketConsumer
+
+    clients = set()
+
+    class Feed(tornado.websocket.WebSocketHandler):
+        def open(self):
+            clients.add(self)
+
+    class Chat(AsyncWebsocketConsumer):
+        async def connect(self):
+            await self.channel_layer.group_add("room", self.channel_name)
+            await self.accept()
+    """
+    found, text = _registrations(src)
+    assert [(er.endpoint.kind, [(w.kind, w.name) for w in er.writes]) for er in found] == [
+        ("tornado", [("store", "self")]), ("channels", [("join", "self")]),
+    ]
+    assert found[1].writes[0].receiver == "channel_layer"
