@@ -172,3 +172,29 @@ def test_class_endpoints_register_self():
         ("tornado", [("store", "self")]), ("channels", [("join", "self")]),
     ]
     assert found[1].writes[0].receiver == "channel_layer"
+
+
+def test_join_decided_from_the_receiver_where_known():
+    src = """
+    import socketio
+
+    sio = socketio.AsyncServer()
+
+    class Log:
+        def enter_room(self, sid, room):
+            print(sid, room)
+
+    log = Log()
+
+    @sio.event
+    async def join(sid, data):
+        await sio.enter_room(sid, data["room"])
+        log.enter_room(sid, data["room"])
+        other.enter_room(sid, data["room"])
+    """
+    (er,), text = _registrations(src)
+    # ``sio`` is a socket.io server; ``log`` a class of this module whose method stores nothing;
+    # ``other`` is unknown: its ``enter_room`` is taken for the framework's
+    assert [(w.kind, ast.get_source_segment(text, w.node)) for w in er.writes] == [
+        ("join", 'sio.enter_room(sid, data["room"])'), ("join", 'other.enter_room(sid, data["room"])'),
+    ]

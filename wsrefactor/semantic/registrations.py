@@ -27,10 +27,20 @@ from dataclasses import dataclass, field
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.model import SemanticModel
 from wsrefactor.semantic.scopes import Scope
-from wsrefactor.semantic.server import STORE_METHODS, Endpoint, ServerModel
+from wsrefactor.semantic.server import (
+    SOCKETIO_SERVERS,
+    STORE_METHODS,
+    Endpoint,
+    ServerModel,
+)
 
 #: Channels / socket.io "join a group/room" calls (the frameworks' API names).
 JOIN_METHODS = frozenset({"group_add", "enter_room"})
+#: What a join's receiver may be known to hold: a socket.io server, a Channels layer.
+JOIN_RECEIVERS = SOCKETIO_SERVERS | frozenset({
+    "channels.layers.get_channel_layer", "channels.layers.BaseChannelLayer", "channels.layers.InMemoryChannelLayer",
+    "channels_redis.core.RedisChannelLayer", "channels_redis.pubsub.RedisPubSubChannelLayer",
+})
 ASYNC_TO_SYNC = frozenset({"asgiref.sync.async_to_sync", "channels.db.async_to_sync"})
 #: Receive methods of a function endpoint's connection, by endpoint kind.
 RECEIVE_METHODS = {
@@ -365,9 +375,18 @@ class Registrations:
         """What handing ``name`` to ``node`` is: a store, a join, a storing callee, or nothing."""
         if method in STORE_METHODS:
             return "store"
-        if method in JOIN_METHODS:
+        if method in JOIN_METHODS and self._framework_join(node):
             return "join"
         return "call" if self._registers(node, name) else None
+
+    def _framework_join(self, call: ast.Call) -> bool:
+        """``x.group_add(...)``/``x.enter_room(...)`` is the framework's join unless ``x`` is known
+        to hold something else (a class of this module: its body decides, as for any callee)."""
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        if not isinstance(receiver, (ast.Name, ast.Attribute)):
+            return True
+        known = self.model.type_of(receiver, self.model.scope_of(call))
+        return known is None or known in JOIN_RECEIVERS
 
     def _registers(self, call: ast.Call, name: str) -> bool:
         """``call`` hands ``name`` to a same-module function that stores it."""
