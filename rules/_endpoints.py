@@ -1,4 +1,4 @@
-"""The shared WebSocket endpoint model: what every handler rule (WS101-WS104, WS202) reasons about.
+"""The libcst WebSocket endpoint model the rules not yet on the semantic model (WS103, WS202) reason about.
 
 ``endpoints(ctx)`` builds an :class:`EndpointModel` once per file (memoized on the FileContext as
 ``ctx._ws_endpoints``) by walking ``ctx.module``; node identity is preserved, so nodes found here
@@ -82,12 +82,6 @@ ASGI_RECEIVE_MODES = {
     "receive_text": "text", "receive_bytes": "bytes", "receive_json": "json", "receive": "message",
 }
 ASGI_ITER_MODES = {"iter_text": "text", "iter_bytes": "bytes", "iter_json": "json"}
-#: Method names on a container that store their argument (registry writes).
-STORE_METHODS = frozenset({"add", "append", "appendleft", "insert", "setdefault", "put_nowait"})
-#: Methods of an unknown (imported) object that by convention register a connection.
-REGISTER_METHODS = frozenset({"connect", "register", "join", "subscribe", "attach", "track", "add_connection"})
-#: Channels / socketio "join a group/room" calls.
-JOIN_METHODS = frozenset({"group_add", "enter_room"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,17 +126,6 @@ class ReceiveSite(Site):
 
 
 @dataclass(eq=False)
-class RegistryWrite(Site):
-    """A connection stored somewhere. ``kind``: ``setitem`` (``reg[k] = ws``), ``store``
-    (``.add(ws)``/``.append(ws)``...), ``call`` (ws passed to a same-module helper that stores it,
-    or to an unknown ``.connect/.register/.join...``), ``join`` (Channels ``group_add``, socketio
-    ``enter_room``); ``container``: the container expression when known."""
-
-    kind: str = ""
-    container: cst.BaseExpression | None = None
-
-
-@dataclass(eq=False)
 class Endpoint:
     """One WebSocket endpoint.
 
@@ -169,7 +152,6 @@ class Endpoint:
     default_accepts: bool = False
     accepts: list[Site] = field(default_factory=list)
     receives: list[ReceiveSite] = field(default_factory=list)
-    registry_writes: list[RegistryWrite] = field(default_factory=list)
     #: same-module functions/methods reachable from the handlers, in BFS order
     calls: list[cst.FunctionDef] = field(default_factory=list)
     #: websockets: the serve() call; socketio: the server constructor call
@@ -933,16 +915,15 @@ class EndpointModel:
             ep.receives.append(ReceiveSite(f, f, f, ws, method=method, mode=mode, target=target))
 
     def _scan(self, flow: _Flow) -> None:
-        """Accepts, receives and registry writes of the websocket in ``flow.func``."""
+        """Accepts and receives of the websocket in ``flow.func`` (registrations: WS104's
+        ``wsrefactor/semantic/registrations.py``)."""
         for node in walk(flow.func.body):
-            if not isinstance(node, (cst.Call, cst.For, cst.Assign)) or not self._in_scope(flow, node):
+            if not isinstance(node, (cst.Call, cst.For)) or not self._in_scope(flow, node):
                 continue
             if isinstance(node, cst.Call):
                 self._scan_call(flow, node)
-            elif isinstance(node, cst.For):
-                self._scan_for(flow, node)
             else:
-                self._scan_assign(flow, node)
+                self._scan_for(flow, node)
 
     def _in_scope(self, flow: _Flow, node: cst.CSTNode) -> bool:
         """Whether the websocket name means the websocket at ``node``: a nested def or lambda
@@ -968,38 +949,10 @@ class EndpointModel:
             target=_name(node.target), loop=node,
         ))
 
-    def _scan_assign(self, flow: _Flow, node: cst.Assign) -> None:
-        """``registry[key] = websocket`` (also in a tuple/list/dict value)."""
-        if not self._mentions_ws(node.value, flow.ws):
-            return
-        for t in node.targets:
-            if isinstance(t.target, cst.Subscript):
-                self._record_write(flow, node, "setitem", t.target.value)
-
-    def _record_write(self, flow: _Flow, node: cst.CSTNode, kind: str, container: cst.BaseExpression | None) -> None:
-        flow.ep.registry_writes.append(RegistryWrite(
-            node, flow.func, self.statement_of(node), flow.ws, flow.chain, self._anchor(flow, node),
-            kind=kind, container=container,
-        ))
-
-    @staticmethod
-    def _mentions_ws(value: cst.BaseExpression, ws: str) -> bool:
-        if _name(value) == ws:
-            return True
-        if isinstance(value, (cst.Tuple, cst.List)):
-            return any(_name(e.value) == ws for e in value.elements)
-        if isinstance(value, cst.Dict):
-            return any(isinstance(e, cst.DictElement) and _name(e.value) == ws for e in value.elements)
-        return False
-
     def _scan_call(self, flow: _Flow, node: cst.Call) -> None:
         f = node.func
         if isinstance(f, cst.Attribute) and _name(f.value) == flow.ws:
             self._scan_ws_method(flow, node, f.attr.value)
-        elif any(_name(a.value) == flow.ws for a in node.args):
-            self._scan_ws_argument(flow, node)
-        elif flow.ep.kind == "channels" and isinstance(f, cst.Attribute) and f.attr.value == "group_add":
-            self._record_write(flow, node, "join", f.value)
 
     def _scan_ws_method(self, flow: _Flow, node: cst.Call, method: str) -> None:
         """``websocket.<method>(...)``: an accept or a receive."""
@@ -1032,53 +985,6 @@ class EndpointModel:
             return _name(up.target), up
         return None, loop
 
-    def _scan_ws_argument(self, flow: _Flow, node: cst.Call) -> None:
-        """The websocket passed to a call: stored in a container, joined to a group, or handed to
-        a helper that stores it (or to an unknown ``.connect()``/``.register()``...)."""
-        f = node.func
-        method = f.attr.value if isinstance(f, cst.Attribute) else None
-        container = f.value if isinstance(f, cst.Attribute) else None
-        if method in STORE_METHODS:
-            self._record_write(flow, node, "store", container)
-        elif method in JOIN_METHODS:
-            self._record_write(flow, node, "join", container)
-        elif self._registers(flow, node, method):
-            self._record_write(flow, node, "call", container)
-
-    def _registers(self, flow: _Flow, node: cst.Call, method: str | None) -> bool:
-        target = self.resolve_call(node, flow.func)
-        if target is None:
-            return method in REGISTER_METHODS
-        return self._stores_param(target, self.bound_param(node, target, flow.ws))
-
-    @classmethod
-    def _assigns_into(cls, node: cst.Assign, name: str) -> bool:
-        """``obj[key] = name`` / ``obj.attr = name`` (also inside a tuple/list/dict value)."""
-        return cls._mentions_ws(node.value, name) and any(
-            isinstance(t.target, (cst.Subscript, cst.Attribute)) for t in node.targets
-        )
-
-    def _stores_param(self, func: cst.FunctionDef, name: str | None, depth: int = 3) -> bool:
-        """Whether ``func`` stores its parameter ``name`` (setitem/add/append/..., or passes it on
-        to a helper that does)."""
-        if name is None or depth == 0:
-            return False
-        return any(self._stores_at(func, node, name, depth) for node in walk(func.body))
-
-    def _stores_at(self, func: cst.FunctionDef, node: cst.CSTNode, name: str, depth: int) -> bool:
-        """Whether ``node`` (in ``func``) stores ``name``: an item/attribute assignment of it, a
-        container method called with it, or a same-module helper that stores it in turn."""
-        if isinstance(node, cst.Assign):
-            return self._assigns_into(node, name)
-        if not isinstance(node, cst.Call) or not any(_name(a.value) == name for a in node.args):
-            return False
-        f = node.func
-        if isinstance(f, cst.Attribute) and f.attr.value in STORE_METHODS | JOIN_METHODS:
-            return True
-        target = self.resolve_call(node, func)
-        return target is not None and target is not func and self._stores_param(
-            target, self.bound_param(node, target, name), depth - 1
-        )
 
 
 def endpoints(ctx: FileContext) -> EndpointModel:

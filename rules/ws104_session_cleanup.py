@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import libcst as cst
+from libcst.metadata import ParentNodeProvider
 
 from wsrefactor.model import FixSafety, Severity
-from wsrefactor.rule import Fix, Invalid, Rule, Valid
-from wsrefactor.rules._endpoint_prefilter import endpoint_facts, reached_nodes
-from wsrefactor.rules._endpoints import (
-    JOIN_METHODS,
-    REGISTER_METHODS,
-    STORE_METHODS,
-    Endpoint,
-    EndpointModel,
-    RegistryWrite,
-    endpoints,
-    params_of,
-    positional_params,
-    walk,
+from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
+from wsrefactor.semantic.analyses import Analyses
+from wsrefactor.semantic.callgraph import CallGraph
+from wsrefactor.semantic.detection import Detection
+from wsrefactor.semantic.model import SemanticModel
+from wsrefactor.semantic.registrations import (
+    FUNCTION_DEFS,
+    EndpointRegistrations,
+    Registration,
+    Registrations,
+    call_arguments,
+    callee_name,
+    last_name,
+    walk_own,
 )
-from wsrefactor.rules._helpers import call_name, positional
-from wsrefactor.rules._prefilter import per_tree
+from wsrefactor.semantic.server import ServerModel
 
 # Undo names by registration name (explicit pairs first: the fix uses the first existing one).
 _PAIRS: dict[str, tuple[str, ...]] = {
@@ -47,7 +48,6 @@ _WORDS: dict[str, tuple[str, ...]] = {
 _CLEANUP_PREFIXES = ("disconnect", "unregister", "deregister", "remove", "discard", "leave", "unsubscribe",
                      "cleanup", "clean_up", "release", "drop", "detach", "untrack")
 _BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
-_ASYNC_TO_SYNC = frozenset({"asgiref.sync.async_to_sync", "channels.db.async_to_sync"})
 # Class endpoints: where connections are registered, where they must be undone.
 _CLOSE_METHODS = {
     "channels": ("disconnect", "websocket_disconnect"),
@@ -71,31 +71,11 @@ def undo_names(method: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in out if n != method))
 
 
-def _last(expr: cst.CSTNode | None) -> str | None:
-    """The last name of ``a.b.c`` / ``a.b[k]`` (``c`` / ``b``); None for anything else."""
-    if isinstance(expr, cst.Subscript):
-        expr = expr.value
-    if isinstance(expr, cst.Attribute):
-        return expr.attr.value
-    return expr.value if isinstance(expr, cst.Name) else None
-
-
-def _stable(expr: cst.BaseExpression) -> bool:
-    """Names, attributes, literals and subscripts of those: still valid in a ``finally``."""
-    if isinstance(expr, (cst.Name, cst.SimpleString, cst.Integer, cst.Float)):
-        return True
-    if isinstance(expr, cst.Attribute):
-        return _stable(expr.value)
-    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
-        return _stable(expr.value) and _stable(expr.slice[0].slice.value)
-    return False
-
-
-def _exits(body: cst.BaseSuite) -> bool:
-    """The block ends with ``raise``/``return`` (control never falls through past the try)."""
-    stmts = getattr(body, "body", ())
-    last = stmts[-1] if stmts else None
-    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
+_FunctionDef = ast.FunctionDef | ast.AsyncFunctionDef
+_Span = tuple[tuple[int, int], tuple[int, int]]
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.FunctionDef,
+             ast.AsyncFunctionDef, ast.ClassDef, ast.Match, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+_TRIES = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
 
 @dataclass(frozen=True)
@@ -116,24 +96,25 @@ class _Reg:
         return (recv is None or self.receiver is None or exact) and name in undo_names(self.method)
 
 
-def _callee(call: cst.Call) -> tuple[str | None, str | None]:
-    """(name, receiver's last name) of a call; looks through ``async_to_sync(x.m)(...)``."""
-    func = call.func
-    if isinstance(func, cst.Call) and func.args:
-        func = func.args[0].value
-    if isinstance(func, cst.Attribute):
-        return func.attr.value, _last(func.value)
-    return (func.value, None) if isinstance(func, cst.Name) else (None, None)
+def _reg_of(write: Registration) -> _Reg:
+    return _Reg(write.method, write.receiver)
 
 
-def _reg_of(write: RegistryWrite) -> _Reg:
-    if write.kind == "setitem":
-        return _Reg("__setitem__", _last(write.container))
-    name, recv = _callee(write.node) if isinstance(write.node, cst.Call) else (None, None)
-    return _Reg(name or "", recv)
+@dataclass(frozen=True)
+class _Plan:
+    """The fix decided in ``detect``: the undo statement, the registration's statement (the
+    ``try`` starts after it, or the next statement is the ``try`` that gets the ``finally``), and
+    the existing undo statements to delete. Spans: ((line, column), (line, column)), 0-based
+    character columns as libcst's positions."""
+
+    undo: str
+    statement: _Span
+    into_next_try: bool
+    removals: tuple[_Span, ...]
 
 
-class SessionNotInvalidated(Rule):
+
+class SessionNotInvalidated(SemanticRule):
     """
     ## What it does
     Finds WebSocket endpoints that register the connection (`clients[key] = ws`,
@@ -225,14 +206,8 @@ class SessionNotInvalidated(Rule):
     fix_safety = FixSafety.UNSAFE
     summary = "registered WebSocket connection is not removed on every exit path"
     tokens = ("websocket", "WebSocket", "websockets", "socketio", "channels", "tornado")
-
-    @classmethod
-    def wants(cls, text: str, tree: ast.Module | None, options: Mapping[str, Any]) -> bool:
-        """An endpoint, and some statement that can register a connection (see ``_may_report``);
-        files without a framework import stop at once."""
-        if tree is None:
-            return cls.matches_text(text)
-        return per_tree(_may_report, tree)
+    requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
+    fix_node_types = (cst.Call, cst.Assign)
 
     VALID = [
         Valid("""
@@ -407,119 +382,198 @@ class SessionNotInvalidated(Rule):
         ),
     ]
 
-    # -- driver -----------------------------------------------------------------------------
 
-    def leave_Module(self, original_node: cst.Module) -> None:
-        self.model = endpoints(self.ctx)
-        if not self.model.endpoints:
-            return
-        self._order = {id(n): i for i, n in enumerate(walk(self.ctx.module))}
-        self._ends: dict[int, int] = {}
-        self._seen: set[int] = set()
-        for ep in self.model.endpoints:
-            if ep.kind in ("asgi", "websockets"):
-                for writes in self._groups([*ep.registry_writes, *self._wrapper_writes(ep)]):
-                    self._check_function_group(ep, writes)
-            elif ep.kind in _CLOSE_METHODS:
-                self._check_class_endpoint(ep)
+    # -- detect ------------------------------------------------------------------------------------
 
-    def _groups(self, writes: Sequence[RegistryWrite]) -> list[list[RegistryWrite]]:
-        """Writes by the handler statement they happen at (a helper's write and its call). A
-        call the model took for a registration only by its name (an imported ``x.connect(ws)``,
-        whose body is not visible) is not one: a ``connect`` may only accept."""
-        out: dict[int, list[RegistryWrite]] = {}
-        for w in writes:
-            if w.kind == "call" and isinstance(w.node, cst.Call) and self.model.resolve_call(w.node, w.function) is None:
-                continue
-            if w.anchor is not None and not (w.kind == "store" and _callee(w.node)[0] == "put_nowait"):
-                out.setdefault(id(w.anchor), []).append(w)
-        return list(out.values())
-
-    def _wrapper_writes(self, ep: Endpoint) -> list[RegistryWrite]:
-        """Registrations of wrappers: ``session = Session(websocket, name)`` (a class of this
-        module constructed with the connection among its arguments) then
-        ``sessions.append(session)`` / ``by_name[name] = session`` in the same function."""
-        if ep.handler is None or not ep.ws_param:
+    @classmethod
+    def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterable[Detection]:
+        if not analyses(ServerModel).endpoints:
             return []
-        out: list[RegistryWrite] = []
-        for func, ws, chain in self.model.ws_flow(ep.handler, ep.ws_param):
-            wrappers = self._wrappers_in(func, ws)
-            for node in walk(func.body, into_defs=False) if wrappers else ():
-                found = _wrapper_store(node, wrappers)
-                if found is not None:
-                    name, kind, container = found
-                    anchor = self.model.statement_in(chain[0] if chain else node, ep.handler)
-                    out.append(RegistryWrite(node, func, self.model.statement_of(node), name, chain, anchor,
-                                             kind=kind, container=container))
-        return out
+        return _Checker(analyses).run()
 
-    def _wrappers_in(self, func: cst.FunctionDef, ws: str) -> set[str]:
-        """Names bound in ``func`` to an instance of a same-module class built with ``ws``."""
-        out = set()
-        for node in walk(func.body, into_defs=False):
-            if isinstance(node, cst.Assign) and len(node.targets) == 1:
-                target = node.targets[0].target
-                if isinstance(target, cst.Name) and self._builds_with(node.value, ws):
-                    out.add(target.value)
-        return out
+    # -- fix ---------------------------------------------------------------------------------------
 
-    def _builds_with(self, value: cst.BaseExpression, ws: str) -> bool:
-        """``C(..., ws, ...)`` with ``C`` a class of this module."""
-        return (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)
-                and value.func.value in self.model.classes and _name_in(value.args, {ws}) is not None)
+    def fix(self, node: cst.CSTNode, detection: Detection) -> Fix | None:
+        """Rebuild the planned edit: the registration's statement and the undo statements to
+        delete are found by their spans, the block and the ``try`` from the statement."""
+        plan = detection.data
+        if not isinstance(plan, _Plan):
+            return None
+        positions = self.ctx.positions
+        parents = self.ctx.metadata_for(ParentNodeProvider)
+        stmt = positions.find(*plan.statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+        block = parents.get(stmt) if stmt is not None else None
+        if not isinstance(block, cst.IndentedBlock):
+            return None
+        index = next(i for i, s in enumerate(block.body) if s is stmt)
+        target = block.body[index + 1] if plan.into_next_try else None
+        removals = [positions.find(*span, (cst.SimpleStatementLine,)) for span in plan.removals]
+        if not _located(target, plan.into_next_try, removals):
+            return None
+        builder = _FixBuilder(self.ctx.module, parents, plan.undo, removals)
+        return builder.build(block, index, target if isinstance(target, cst.Try) else None)
 
-    def _pos(self, node: cst.CSTNode) -> int:
-        return self._order.get(id(node), -1)
 
-    def _end(self, node: cst.CSTNode) -> int:
-        if id(node) not in self._ends:
-            last = node
-            for last in walk(node):  # noqa: B007 - keeps the walk's last node
-                pass
-            self._ends[id(node)] = self._pos(last)
-        return self._ends[id(node)]
+def _located(target: cst.CSTNode | None, into_next_try: bool, removals: Sequence[cst.CSTNode | None]) -> bool:
+    """Every node the plan names was found where ``detect`` saw it."""
+    return (isinstance(target, cst.Try) or not into_next_try) and all(r is not None for r in removals)
 
-    def _report(self, node: cst.CSTNode, message: str, func: cst.FunctionDef | None, fix: Fix | None) -> None:
+
+def _start(node: ast.AST) -> tuple[int, int]:
+    return node.lineno, node.col_offset  # type: ignore[attr-defined]
+
+
+def _end(node: ast.AST) -> tuple[int, int]:
+    return node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
+
+
+def _stable(expr: ast.expr) -> bool:
+    """Names, attributes, literals and subscripts of those: still valid in a ``finally``."""
+    if isinstance(expr, ast.Name) or (isinstance(expr, ast.Constant) and not isinstance(expr.value, bool)
+                                      and expr.value is not None and expr.value is not Ellipsis):
+        return True
+    if isinstance(expr, ast.Attribute):
+        return _stable(expr.value)
+    if isinstance(expr, ast.Subscript) and _single_index(expr):
+        return _stable(expr.value) and _stable(expr.slice)
+    return False
+
+
+def _single_index(sub: ast.Subscript) -> bool:
+    return not isinstance(sub.slice, (ast.Slice, ast.Tuple))
+
+
+def _exits(body: Sequence[ast.stmt]) -> bool:
+    """The block ends with ``raise``/``return`` (control never falls through past the try)."""
+    return bool(body) and isinstance(body[-1], (ast.Raise, ast.Return))
+
+
+def _at_tail(stmt: ast.AST, stmts: Sequence[ast.AST]) -> bool:
+    """Nothing runs between ``stmt`` and the end of ``stmts`` (through ``try`` bodies/handlers)."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if last is stmt:
+        return True
+    if not isinstance(last, ast.Try):
+        return False
+    regions: list[Sequence[ast.AST]] = [h.body for h in last.handlers]
+    regions.append(last.orelse or last.body)
+    return any(_at_tail(stmt, r) for r in regions)
+
+
+def _harmless_twice(call: ast.Call) -> bool:
+    """An imported/builtin call that may run twice: anything but ``remove(x)`` / ``pop(k)``."""
+    name, _ = callee_name(call)
+    return name not in ("remove", "pop") or (name == "pop" and len(call.args) >= 2)
+
+
+class _Checker:
+    """The decision for one file: every registration of every endpoint, once."""
+
+    def __init__(self, analyses: Analyses) -> None:
+        self.analyses = analyses
+        self.regs: Registrations = analyses(Registrations)
+        self.server: ServerModel = analyses(ServerModel)
+        self.model: SemanticModel = analyses(SemanticModel)
+        self.graph: CallGraph = analyses(CallGraph)
+        self._seen: set[int] = set()
+        self.found: list[Detection] = []
+
+    def run(self) -> list[Detection]:
+        for er in self.regs.endpoints:
+            kind = er.endpoint.kind
+            if kind in ("asgi", "websockets") and er.handler is not None:
+                for writes in self._groups([w for w in er.writes]):
+                    self._check_function_group(er, writes)
+            elif kind in _CLOSE_METHODS:
+                self._check_class_endpoint(er)
+        return self.found
+
+    # -- structure -------------------------------------------------------------------------------
+
+    def _code(self, node: ast.AST) -> str:
+        return self.analyses.segment(node)
+
+    def _span(self, node: ast.AST) -> _Span:
+        line, end_line = _start(node)[0], _end(node)[0]
+        column = self.analyses.char_column(line, _start(node)[1])
+        end_column = self.analyses.char_column(end_line, _end(node)[1])
+        return (line, column), (end_line, end_column)
+
+    def _alone(self, stmt: ast.stmt, last_stmt: ast.stmt | None = None) -> bool:
+        """``stmt`` (through ``last_stmt``) has its lines to itself (libcst: a
+        ``SimpleStatementLine``, or a compound statement in an indented block): nothing before it
+        on its first line, nothing but a comment after it on its last."""
+        end = last_stmt if last_stmt is not None else stmt
+        first = self.analyses.line(stmt.lineno).encode()
+        last = self.analyses.line(end.end_lineno or end.lineno).encode()
+        after = last[end.end_col_offset or 0:].strip()
+        return not first[: stmt.col_offset].strip() and (not after or after.startswith(b"#"))
+
+    def _ancestors(self, node: ast.AST, stop: ast.AST | None = None) -> Iterator[ast.AST]:
+        current = self.server.parent(node)
+        while current is not None and current is not stop:
+            yield current
+            current = self.server.parent(current)
+
+    def _report(self, node: ast.AST, message: str, func: _FunctionDef | None, plan: _Plan | None) -> None:
+        """A finding on ``node``: when a fix is planned, its statement is the handler (the fix
+        rewrites its body); the fingerprint is the scope and the node's own code."""
         if id(node) in self._seen:
             return
         self._seen.add(id(node))
-        scope = ".".join(n.name.value for n in [*reversed(list(self.model.ancestors(node)))]
-                         if isinstance(n, (cst.FunctionDef, cst.ClassDef)))
-        self.report(node, message, fix=fix, stmt=func if fix is not None else None, scope=scope)
+        (line, column), (end_line, end_column) = self._span(node)
+        stmt = func if plan is not None and func is not None else node
+        scope = self.model.scope_of(node).qualname
+        self.found.append(Detection(
+            line=line, column=column + 1, end_line=end_line, end_column=end_column + 1, message=message,
+            fixable=plan is not None, stmt_line=_start(stmt)[0], stmt_end_line=_end(stmt)[0],
+            context=f"{scope}:{' '.join(self._code(node).split())[:240]}", data=plan,
+        ))
 
-    # -- function endpoints -------------------------------------------------------------------
+    def _groups(self, writes: Sequence[Registration]) -> list[list[Registration]]:
+        """Writes by the handler statement they happen at (a helper's write and its call);
+        ``put_nowait`` hands the connection to a consumer rather than registering it."""
+        out: dict[int, list[Registration]] = {}
+        for w in writes:
+            if w.anchor is not None and not (w.kind == "store" and w.method == "put_nowait"):
+                out.setdefault(id(w.anchor), []).append(w)
+        return list(out.values())
 
-    def _levels(self, write: RegistryWrite) -> list[tuple[cst.FunctionDef, cst.CSTNode]]:
+    # -- function endpoints ----------------------------------------------------------------------
+
+    def _levels(self, write: Registration) -> list[tuple[_FunctionDef, ast.AST]]:
         """(function, registration node there), from the write itself out to the handler."""
-        levels: list[tuple[cst.FunctionDef, cst.CSTNode]] = [(write.function, write.node)]
+        levels: list[tuple[_FunctionDef, ast.AST]] = [(write.function, write.node)]
         for call in reversed(write.via):
-            func = self.model.function_of(call)
+            func = self.regs.def_of(call)
             if func is not None:
                 levels.append((func, call))
         return levels
 
-    def _reads_after(self, ep: Endpoint, func: cst.FunctionDef, node: cst.CSTNode) -> bool:
+    def _reads_after(self, er: EndpointRegistrations, func: ast.AST, node: ast.AST) -> bool:
         """Whether the endpoint reads from the socket in ``func`` after (or around) ``node``."""
-        for site in ep.receives:
+        for site in er.receives:
             for point in (*site.via, site.node):
-                if self.model.function_of(point) is not func:
+                if self.regs.def_of(point) is not func:
                     continue
-                loop = site.loop if point is site.node else self.model.enclosing_loop(point)
-                inside = loop is not None and self._pos(loop) < self._pos(node) <= self._end(loop)
-                if self._pos(point) > self._pos(node) or inside:
+                loop = site.loop if point is site.node else self.server.enclosing_loop(point)
+                inside = loop is not None and _start(loop) < _start(node) < _end(loop)
+                if _start(point) > _start(node) or inside:
                     return True
         return False
 
-    def _check_function_group(self, ep: Endpoint, writes: list[RegistryWrite]) -> None:
+    def _check_function_group(self, er: EndpointRegistrations, writes: list[Registration]) -> None:
         inner = max(writes, key=lambda w: len(w.via))
         levels = self._levels(inner)
         regs = [_reg_of(w) for w in writes]
-        owner = self._owner(ep, levels, regs)
+        owner = self._owner(er, levels, regs)
         if owner is None:
             return
         leaks = set(_ALL_PATHS)
         for func, node in levels[owner:]:
-            stmt = self.model.statement_in(node, func)
+            stmt = self.regs.statement_in(node, func)
             if stmt is None:
                 return
             leaks &= self._leaks(func, stmt, regs)
@@ -527,74 +581,74 @@ class SessionNotInvalidated(Rule):
                 return
         func, node = levels[owner]
         # A call raising before a later ``try`` needs that ``try`` moved up, not a second ``finally``.
-        fixable = func is ep.handler and node is levels[-1][1] and "before" not in leaks
-        fix = self._fix(ep, func, node, inner, regs) if fixable else None
-        self._report(node, self._message(node, leaks), ep.handler, fix)
+        fixable = func is er.handler and node is levels[-1][1] and "before" not in leaks
+        plan = self._plan(er, func, node, inner, regs) if fixable else None
+        self._report(node, self._message(node, leaks), er.handler, plan)
 
-    def _owner(self, ep: Endpoint, levels: Sequence[tuple[cst.FunctionDef, cst.CSTNode]],
+    def _owner(self, er: EndpointRegistrations, levels: Sequence[tuple[_FunctionDef, ast.AST]],
                regs: Sequence[_Reg]) -> int | None:
         """The level the registration is judged at: the innermost that reads from the socket after
         it (else the handler); None when a level inside it (a helper) undoes its own registration
         on every way out of it."""
-        owner = next((i for i, (f, n) in enumerate(levels) if self._reads_after(ep, f, n)), len(levels) - 1)
+        owner = next((i for i, (f, n) in enumerate(levels) if self._reads_after(er, f, n)), len(levels) - 1)
         if any(self._undone_within(func, node, regs) for func, node in levels[:owner]):
             return None
         return owner
 
-    def _undone_within(self, func: cst.FunctionDef, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
-        stmt = self.model.statement_in(node, func)
+    def _undone_within(self, func: _FunctionDef, node: ast.AST, regs: Sequence[_Reg]) -> bool:
+        stmt = self.regs.statement_in(node, func)
         return stmt is not None and not self._leaks(func, stmt, regs)
 
-    def _message(self, node: cst.CSTNode, leaks: set[str]) -> str:
-        text = " ".join(self.ctx.module.code_for_node(node).split())
+    def _message(self, node: ast.AST, leaks: set[str]) -> str:
+        text = " ".join(self._code(node).split())
         text = text if len(text) <= 60 else text[:57] + "..."
         paths = [words for key, words in _PATHS if key in leaks]
         when = ", ".join(paths[:-1]) + (" or " if len(paths) > 1 else "") + paths[-1]
         return f"`{text}` registers the connection, but it stays registered when {when}; undo it in a `finally`"
 
-    # -- where the undo is ------------------------------------------------------------------
+    # -- where the undo is -----------------------------------------------------------------------
 
-    def _is_undo(self, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
-        if isinstance(node, cst.Del):
-            targets = [e.value for e in node.target.elements] if isinstance(node.target, cst.Tuple) else [node.target]
-            return any(isinstance(t, cst.Subscript) and r.undone_by("pop", _last(t)) for t in targets for r in regs)
-        if isinstance(node, cst.Call):
-            name, recv = _callee(node)
+    def _is_undo(self, node: ast.AST, regs: Sequence[_Reg]) -> bool:
+        if isinstance(node, ast.Delete):
+            targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+            return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
+        if isinstance(node, ast.Call):
+            name, recv = callee_name(node)
             return any(r.undone_by(name, recv) for r in regs)
         return False
 
-    def _undoes(self, roots: Iterable[cst.CSTNode], regs: Sequence[_Reg], depth: int = 3) -> bool:
+    def _undoes(self, roots: Iterable[ast.AST], regs: Sequence[_Reg], depth: int = 3) -> bool:
         """Whether the code under ``roots`` (or a same-module function it calls) undoes ``regs``."""
         for root in roots:
-            for node in (root, *walk(root, into_defs=False)):
+            for node in (root, *walk_own(root)):
                 if self._is_undo(node, regs):
                     return True
-                if depth and isinstance(node, cst.Call):
-                    target = self.model.resolve_call(node, self.model.function_of(node))
-                    if target is not None and self._undoes([target.body], regs, depth - 1):
+                if depth and isinstance(node, ast.Call):
+                    target = self.regs.resolve(node)
+                    if target is not None and self._undoes(target.body, regs, depth - 1):
                         return True
         return False
 
-    def _tries(self, func: cst.FunctionDef, stmt: cst.CSTNode) -> list[cst.Try]:
+    def _tries(self, func: _FunctionDef, stmt: ast.AST) -> list[ast.Try]:
         """``try`` statements whose body holds ``stmt``, or that come after it."""
         out = []
-        for node in walk(func.body, into_defs=False):
-            if isinstance(node, (cst.Try, cst.TryStar)):
+        for node in walk_own(func):
+            if isinstance(node, _TRIES):
                 body = node.body
-                around = self._pos(body) < self._pos(stmt) <= self._end(body)
-                if around or self._pos(node) > self._pos(stmt):
+                around = _start(body[0]) <= _start(stmt) and _end(stmt) <= _end(body[-1])
+                if around or _start(node) > _start(stmt):
                     out.append(node)
         return out
 
-    def _handler_kind(self, handler: cst.ExceptHandler) -> str | None:
+    def _handler_kind(self, handler: ast.ExceptHandler) -> str | None:
         if handler.type is None:
             return "broad"
-        types = [e.value for e in handler.type.elements] if isinstance(handler.type, cst.Tuple) else [handler.type]
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         kinds = {self._exception_kind(t) for t in types}
         return "broad" if "broad" in kinds else ("disconnect" if "disconnect" in kinds else None)
 
-    def _exception_kind(self, expr: cst.BaseExpression) -> str | None:
-        name = self.ctx.qualname(expr) or _last(expr) or ""
+    def _exception_kind(self, expr: ast.expr) -> str | None:
+        name = self.model.qualified_name(expr, self.model.scope_of(expr)) or last_name(expr) or ""
         short = name.rsplit(".", 1)[-1]
         if name in _BROAD or short in ("Exception", "BaseException"):
             return "broad"
@@ -602,320 +656,328 @@ class SessionNotInvalidated(Rule):
             return "disconnect"
         return None
 
-    def _undo_after(self, func: cst.FunctionDef, node: cst.CSTNode, regs: Sequence[_Reg]) -> bool:
-        end = self._end(node)
-        later = [s for s in walk(func.body, into_defs=False)
-                 if isinstance(s, cst.SimpleStatementLine) and self._pos(s) > end]
+    def _undo_after(self, func: _FunctionDef, node: ast.AST, regs: Sequence[_Reg]) -> bool:
+        later = [s for s in walk_own(func)
+                 if isinstance(s, ast.stmt) and not isinstance(s, _COMPOUND) and _start(s) >= _end(node)]
         return self._undoes(later, regs)
 
-    def _handler_cover(self, func: cst.FunctionDef, node: cst.Try, regs: Sequence[_Reg]) -> set[str]:
+    def _handler_cover(self, func: _FunctionDef, node: ast.Try, regs: Sequence[_Reg]) -> set[str]:
         covered: set[str] = set()
         for handler in node.handlers:
             kind = self._handler_kind(handler)
             if kind is None:
                 continue
-            if self._undoes([handler.body], regs) or (
-                not _exits(handler.body) and self._undo_after(func, node, regs)
-            ):
+            if self._undoes(handler.body, regs) or (not _exits(handler.body) and self._undo_after(func, node, regs)):
                 covered |= {"disconnect", "exception"} if kind == "broad" else {"disconnect"}
         return covered
 
-    def _raises_between(self, func: cst.FunctionDef, stmt: cst.CSTNode, node: cst.Try | cst.TryStar) -> bool:
+    def _raises_between(self, func: _FunctionDef, stmt: ast.AST, node: ast.AST) -> bool:
         """An ``await`` runs after ``stmt`` and before the ``try`` ``node`` starts (``stmt`` not
         inside it): the ``finally`` does not cover it. Awaits only: each is a cancellation point
         and does I/O (a dropped client, Redis down), while a sync ``log.info(...)`` there is not
         worth a report."""
-        if self._pos(node) < self._pos(stmt):
+        if _start(node) < _start(stmt):
             return False
-        lo, hi = self._end(stmt), self._pos(node)
-        return any(isinstance(n, cst.Await) and lo < self._pos(n) < hi for n in walk(func.body, into_defs=False))
+        lo, hi = _end(stmt), _start(node)
+        return any(isinstance(n, ast.Await) and lo <= _start(n) < hi for n in walk_own(func))
 
-    def _early_return(self, func: cst.FunctionDef, stmt: cst.CSTNode) -> bool:
-        for node in walk(func.body, into_defs=False):
-            if isinstance(node, cst.Return) and self._pos(node) > self._end(stmt):
-                if not any(isinstance(a, cst.ExceptHandler) for a in self.model.ancestors(node)):
+    def _early_return(self, func: _FunctionDef, stmt: ast.AST) -> bool:
+        for node in walk_own(func):
+            if isinstance(node, ast.Return) and _start(node) >= _end(stmt):
+                if not any(isinstance(a, ast.ExceptHandler) for a in self._ancestors(node, func)):
                     return True
         return False
 
-    def _leaks(self, func: cst.FunctionDef, stmt: cst.CSTNode, regs: Sequence[_Reg]) -> set[str]:
+    def _leaks(self, func: _FunctionDef, stmt: ast.AST, regs: Sequence[_Reg]) -> set[str]:
         """The exit paths of ``func`` after ``stmt`` that skip every undo of ``regs``."""
         leaks = {"disconnect", "exception"}
         for node in self._tries(func, stmt):
-            if node.finalbody is not None and self._undoes([node.finalbody.body], regs):
+            if node.finalbody and self._undoes(node.finalbody, regs):
                 return {"before"} if self._raises_between(func, stmt, node) else set()
             leaks -= self._handler_cover(func, node, regs)
         if self._early_return(func, stmt):
             leaks.add("return")
         return leaks
 
-    # -- class endpoints ----------------------------------------------------------------------
+    # -- class endpoints -------------------------------------------------------------------------
 
-    def _class_writes(self, ep: Endpoint) -> list[RegistryWrite]:
-        """The model's writes plus sync Channels ``async_to_sync(layer.group_add)(...)``."""
-        writes = list(ep.registry_writes)
-        if ep.kind != "channels":
-            return writes
-        for func in ep.handlers:
-            for node in walk(func.body, into_defs=False):
-                if isinstance(node, cst.Call) and isinstance(node.func, cst.Call):
-                    inner = node.func
-                    first = positional(inner, 0)
-                    if call_name(self.ctx, inner) in _ASYNC_TO_SYNC and first is not None and _last(first.value) == "group_add":
-                        stmt = self.model.statement_of(node)
-                        writes.append(RegistryWrite(node, func, stmt, "self", (), stmt, kind="join",
-                                                    container=first.value))
-        return writes
-
-    def _close_methods(self, ep: Endpoint) -> list[cst.FunctionDef]:
+    def _close_methods(self, er: EndpointRegistrations) -> list[_FunctionDef]:
+        ep = er.endpoint
         if ep.kind == "socketio":
-            return [f for name, f in ep.events.items() if name == "disconnect"]
-        methods = self.model.methods_of(ep.cls) if ep.cls is not None else ep.methods
-        return [methods[n] for n in _CLOSE_METHODS[ep.kind] if n in methods]
+            return [h.node for h in ep.handlers if isinstance(h.node, FUNCTION_DEFS) and _event(h.node) == "disconnect"]
+        cls = self.model.scopes.defined_by(ep.node)
+        out = []
+        for name in _CLOSE_METHODS[ep.kind]:
+            method = self.graph.method(cls, name) if cls is not None else None
+            if method is not None and isinstance(method.node, FUNCTION_DEFS):
+                out.append(method.node)
+        return out
 
-    def _check_class_endpoint(self, ep: Endpoint) -> None:
-        closers = self._close_methods(ep)
-        for writes in self._groups(self._class_writes(ep)):
+    def _check_class_endpoint(self, er: EndpointRegistrations) -> None:
+        closers = self._close_methods(er)
+        for writes in self._groups(er.writes):
             node = writes[0].via[0] if writes[0].via else writes[0].node
-            if self._class_write_ok(ep, writes, node, closers):
+            if self._class_write_ok(er, writes, node, closers):
                 continue
-            where = (f"`{closers[0].name.value}` does not undo it" if closers
-                     else f"the class has no `{_CLOSE_METHODS[ep.kind][0]}` method to undo it")
-            text = " ".join(self.ctx.module.code_for_node(node).split())[:60]
+            where = (f"`{closers[0].name}` does not undo it" if closers
+                     else f"the class has no `{_CLOSE_METHODS[er.endpoint.kind][0]}` method to undo it")
+            text = " ".join(self._code(node).split())[:60]
             self._report(node, f"`{text}` registers the connection, but {where}", None, None)
 
-    def _class_write_ok(self, ep: Endpoint, writes: Sequence[RegistryWrite], node: cst.CSTNode,
-                        closers: Sequence[cst.FunctionDef]) -> bool:
-        if ep.kind == "socketio" and all(w.kind == "join" for w in writes if w.kind != "call"):
+    def _class_write_ok(self, er: EndpointRegistrations, writes: Sequence[Registration], node: ast.AST,
+                        closers: Sequence[_FunctionDef]) -> bool:
+        if er.endpoint.kind == "socketio" and _only_joins(writes):
             return True  # socketio leaves every room of a disconnected client itself (also through a helper)
-        root = self.model.function_of(node)
+        root = self.regs.def_of(node)
         if root is None or any(root is c for c in closers):
             return True
-        return self._undoes([c.body for c in closers], [_reg_of(w) for w in writes])
+        return self._undoes([s for c in closers for s in c.body], [_reg_of(w) for w in writes])
 
-    # -- fix ---------------------------------------------------------------------------------
+    # -- the fix plan ----------------------------------------------------------------------------
 
-    def _fix(self, ep: Endpoint, func: cst.FunctionDef, node: cst.CSTNode, inner: RegistryWrite,
-             regs: Sequence[_Reg]) -> Fix | None:
-        stmt = self.model.statement_in(node, func)
-        block = self._fixable_block(stmt, func)
-        if block is None or block.body[-1] is stmt:
+    def _plan(self, er: EndpointRegistrations, func: _FunctionDef, node: ast.AST, inner: Registration,
+              regs: Sequence[_Reg]) -> _Plan | None:
+        """The fix, decided here once: ``try: <rest> finally: <undo>`` after the registration's
+        statement (or a ``finally`` added to the ``try`` right after it); None when none is safe."""
+        stmt = self.regs.statement_in(node, func)
+        line, rest = self._rest_after(stmt, func) if stmt is not None else (None, None)
+        if stmt is None or line is None or not rest:
             return None
-        index = next(i for i, s in enumerate(block.body) if s is stmt)
-        rest = list(block.body[index + 1:])
         existing = self._undo_statements(func, stmt, regs)
-        undo = self._undo_text(existing, node, func, inner)
+        undo = self._undo_text(existing, node, inner)
         if undo is None:
             return None
-        target = rest[0] if isinstance(rest[0], cst.Try) and not self._reads_in(ep, rest[1:]) else None
-        removals = self._removals(existing, [target] if target is not None else rest, func)
+        target = self._next_try(er, rest)
+        removals = self._removals(existing, [target] if target is not None else rest)
         if removals is None:
             return None
-        return _FixBuilder(self.model, undo, removals).build(block, index, target)
+        span = (self._span(line)[0], self._span(stmt)[1])
+        return _Plan(undo, span, target is not None, tuple(self._span(s) for s in removals))
 
-    def _fixable_block(self, stmt: cst.CSTNode | None, func: cst.FunctionDef) -> cst.IndentedBlock | None:
-        """The block holding ``stmt`` if it is the handler body or a ``try`` body nested (through
-        ``try`` bodies) in it."""
-        block = self.model.parent(stmt) if stmt is not None else None
-        if not isinstance(block, cst.IndentedBlock) or not any(s is stmt for s in block.body):
-            return None
-        cur = block
-        while isinstance(cur, cst.IndentedBlock) and cur is not func.body:
-            owner = self.model.parent(cur)
-            cur = self.model.parent(owner) if isinstance(owner, cst.Try) and owner.body is cur else None
-        return block if cur is func.body else None
+    def _rest_after(self, stmt: ast.stmt, func: _FunctionDef) -> tuple[ast.stmt | None, list[ast.stmt] | None]:
+        """The first statement of the line ``stmt`` ends (libcst's ``SimpleStatementLine``:
+        ``await ws.accept(); clients.add(ws)``) and the statements after that line in its
+        fixable block; (None, None) when the block is not fixable or ``stmt`` does not end an
+        indented line of its own."""
+        block = self._fixable_block(stmt, func)
+        if block is None:
+            return None, None
+        index = next(i for i, s in enumerate(block) if s is stmt)
+        first = index
+        while first > 0 and block[first - 1].end_lineno == block[first].lineno:
+            first -= 1
+        line = block[first]
+        if not self._alone(line, stmt):
+            return None, None
+        return line, block[index + 1:]
 
-    def _reads_in(self, ep: Endpoint, stmts: Sequence[cst.CSTNode]) -> bool:
-        points = [p for site in ep.receives for p in (*site.via, site.node)]
-        return any(self._pos(s) <= self._pos(p) <= self._end(s) for s in stmts for p in points)
+    def _next_try(self, er: EndpointRegistrations, rest: Sequence[ast.stmt]) -> ast.Try | None:
+        """The ``try`` right after the registration that takes the ``finally``, unless the handler
+        still reads after it (then everything after the registration is wrapped)."""
+        first = rest[0]
+        if isinstance(first, ast.Try) and self._alone(first) and not self._reads_in(er, rest[1:]):
+            return first
+        return None
 
-    def _undo_statements(self, func: cst.FunctionDef, stmt: cst.CSTNode,
-                         regs: Sequence[_Reg]) -> list[cst.SimpleStatementLine]:
+    def _fixable_block(self, stmt: ast.stmt, func: _FunctionDef) -> list[ast.stmt] | None:
+        """The statements holding ``stmt`` if they are the handler body or a ``try`` body nested
+        (through ``try`` bodies) in it."""
+        child: ast.AST = stmt
+        block: list[ast.stmt] | None = None
+        while True:
+            owner = self.server.parent(child)
+            body = getattr(owner, "body", None)
+            if not (isinstance(body, list) and any(s is child for s in body)):
+                return None
+            block = block if block is not None else body
+            if owner is func:
+                return block
+            if not isinstance(owner, ast.Try):
+                return None
+            child = owner
+
+    def _reads_in(self, er: EndpointRegistrations, stmts: Sequence[ast.AST]) -> bool:
+        points = [p for site in er.receives for p in (*site.via, site.node)]
+        return any(_start(s) <= _start(p) and _end(p) <= _end(s) for s in stmts for p in points)
+
+    def _undo_statements(self, func: _FunctionDef, stmt: ast.AST, regs: Sequence[_Reg]) -> list[ast.Expr]:
         """Statements after ``stmt`` that are exactly an undo call (possibly awaited)."""
         out = []
-        for node in walk(func.body, into_defs=False):
-            if isinstance(node, cst.SimpleStatementLine) and self._pos(node) > self._end(stmt):
-                small = node.body[0]
-                value = small.value if isinstance(small, cst.Expr) else None
-                value = value.expression if isinstance(value, cst.Await) else value
-                if len(node.body) == 1 and value is not None and self._is_undo(value, regs):
+        for node in walk_own(func):
+            if isinstance(node, ast.Expr) and _start(node) >= _end(stmt) and self._alone(node):
+                value = node.value.value if isinstance(node.value, ast.Await) else node.value
+                if self._is_undo(value, regs):
                     out.append(node)
         return out
 
-    def _removals(self, existing: Sequence[cst.SimpleStatementLine], region: Sequence[cst.CSTNode],
-                  func: cst.FunctionDef) -> list[cst.SimpleStatementLine] | None:
+    def _removals(self, existing: Sequence[ast.Expr], region: Sequence[ast.AST]) -> list[ast.Expr] | None:
         """Undo statements to delete (they would run twice); None when one can be neither
         deleted nor safely run twice."""
         out = []
-        lo, hi = self._pos(region[0]), self._end(region[-1])
+        lo, hi = _start(region[0]), _end(region[-1])
         for stmt in existing:
-            inside = lo <= self._pos(stmt) <= hi
-            removable = isinstance(self.model.parent(stmt), cst.IndentedBlock)
-            if removable and (not inside or _at_tail(stmt, region)):
+            inside = lo <= _start(stmt) <= hi
+            if not inside or _at_tail(stmt, region):
                 out.append(stmt)
-            elif not self._idempotent(stmt, func):
+            elif not self._idempotent(stmt):
                 return None
         return out
 
-    def _idempotent(self, stmt: cst.SimpleStatementLine, func: cst.FunctionDef, depth: int = 2) -> bool:
+    def _idempotent(self, stmt: ast.AST, depth: int = 2) -> bool:
         """A second call of this undo is harmless (judged from the same-module implementation)."""
-        calls = [n for n in walk(stmt) if isinstance(n, cst.Call)]
-        return bool(calls) and all(self._call_idempotent(c, func, depth) for c in calls)
+        calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+        return bool(calls) and all(self._call_idempotent(c, depth) for c in calls)
 
-    def _call_idempotent(self, call: cst.Call, func: cst.FunctionDef, depth: int) -> bool:
-        target = self.model.resolve_call(call, func)
+    def _call_idempotent(self, call: ast.Call, depth: int) -> bool:
+        target = self.regs.resolve(call)
         if target is None:
             return _harmless_twice(call)
         if depth == 0:
             return False
-        for node in walk(target.body, into_defs=False):
-            if not isinstance(node, (cst.Del, cst.Call)) or self._guarded(node):
+        for node in walk_own(target):
+            if not isinstance(node, (ast.Delete, ast.Call)) or self._guarded(node, target):
                 continue
-            if isinstance(node, cst.Del) or not self._call_idempotent(node, target, depth - 1):
+            if isinstance(node, ast.Delete) or not self._call_idempotent(node, depth - 1):
                 return False
         return True
 
-    def _guarded(self, node: cst.CSTNode) -> bool:
+    def _guarded(self, node: ast.AST, func: ast.AST) -> bool:
         """Inside ``if x in ...:`` or a ``try`` with handlers."""
-        for anc in self.model.ancestors(node):
-            if isinstance(anc, cst.If) and any(
-                isinstance(c.operator, cst.In) for n in [anc.test, *walk(anc.test)] if isinstance(n, cst.Comparison)
-                for c in n.comparisons
+        for anc in self._ancestors(node, func):
+            if isinstance(anc, ast.If) and any(
+                isinstance(n, ast.Compare) and any(isinstance(op, ast.In) for op in n.ops) for n in ast.walk(anc.test)
             ):
                 return True
-            if isinstance(anc, cst.Try) and anc.handlers:
+            if isinstance(anc, ast.Try) and anc.handlers:
                 return True
-            if isinstance(anc, cst.FunctionDef):
-                return False
         return False
 
-    # -- the undo statement -------------------------------------------------------------------
+    # -- the undo statement ----------------------------------------------------------------------
 
-    def _undo_text(self, existing: Sequence[cst.SimpleStatementLine], node: cst.CSTNode,
-                   func: cst.FunctionDef, inner: RegistryWrite) -> str | None:
+    def _undo_text(self, existing: Sequence[ast.Expr], node: ast.AST, inner: Registration) -> str | None:
         if existing:
-            return self.ctx.module.code_for_node(existing[0].body[0]).strip()
-        if isinstance(node, cst.Assign):
+            return self._code(existing[0]).strip()
+        if isinstance(node, ast.Assign):
             return self._undo_setitem(node)
-        if not isinstance(node, cst.Call) or not all(_stable(a.value) for a in node.args):
+        if not isinstance(node, ast.Call) or not all(_stable(a) for a in call_arguments(node)):
             return None
-        awaited = isinstance(self.model.parent(node), cst.Await)
+        awaited = isinstance(self.server.parent(node), ast.Await)
         if inner.node is node and inner.kind == "store":
-            return self._undo_store(node, _callee(node)[0] or "", inner.ws_name)
-        target = self.model.resolve_call(node, func)
+            return self._undo_store(node, callee_name(node)[0] or "", inner.name)
+        target = self.regs.resolve(node)
         if target is not None:
             return self._undo_same_module(node, target, awaited)
         return self._undo_imported(node, awaited)
 
-    def _undo_imported(self, node: cst.Call, awaited: bool) -> str | None:
-        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration."""
-        code = self.ctx.module.code_for_node
-        undo = _PAIRS.get(_callee(node)[0] or "", (None,))[0]
-        if undo is None or not isinstance(node.func, cst.Attribute):
-            return None
-        args = ", ".join(code(a).strip().rstrip(",") for a in node.args)
-        return f"{'await ' if awaited else ''}{code(node.func.value)}.{undo}({args})"
+    def _arguments_text(self, call: ast.Call) -> list[str]:
+        """The call's arguments as written, in source order (keywords as ``k=v``)."""
+        args: list[ast.AST] = [*call.args, *call.keywords]
+        return [self._code(a).strip() for a in sorted(args, key=_start)]
 
-    def _undo_setitem(self, node: cst.Assign) -> str | None:
-        code = self.ctx.module.code_for_node
-        for t in node.targets:
-            sub = t.target
-            if isinstance(sub, cst.Subscript) and len(sub.slice) == 1 and isinstance(sub.slice[0].slice, cst.Index):
-                key = sub.slice[0].slice.value
-                if _stable(sub.value) and _stable(key):
-                    return f"{code(sub.value)}.pop({code(key)}, None)"
+    def _undo_imported(self, node: ast.Call, awaited: bool) -> str | None:
+        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration."""
+        undo = _PAIRS.get(callee_name(node)[0] or "", (None,))[0]
+        if undo is None or not isinstance(node.func, ast.Attribute):
+            return None
+        args = ", ".join(self._arguments_text(node))
+        return f"{'await ' if awaited else ''}{self._code(node.func.value)}.{undo}({args})"
+
+    def _undo_setitem(self, node: ast.Assign) -> str | None:
+        for sub in node.targets:
+            if isinstance(sub, ast.Subscript) and _single_index(sub) and _stable(sub.value) and _stable(sub.slice):
+                return f"{self._code(sub.value)}.pop({self._code(sub.slice)}, None)"
         return None
 
-    def _undo_store(self, node: cst.Call, method: str, ws: str) -> str | None:
-        code = self.ctx.module.code_for_node
-        arg = next((a.value for a in node.args if isinstance(a.value, cst.Name) and a.value.value == ws), None)
-        if arg is None or not isinstance(node.func, cst.Attribute):
+    def _undo_store(self, node: ast.Call, method: str, ws: str) -> str | None:
+        arg = next((a for a in call_arguments(node) if isinstance(a, ast.Name) and a.id == ws), None)
+        if arg is None or not isinstance(node.func, ast.Attribute):
             return None
         if method == "add":
-            return f"{code(node.func.value)}.discard({ws})"
+            return f"{self._code(node.func.value)}.discard({ws})"
         if method in ("append", "appendleft", "insert"):
-            return f"{code(node.func.value)}.remove({ws})"
+            return f"{self._code(node.func.value)}.remove({ws})"
         return None
 
-    def _undo_same_module(self, call: cst.Call, target: cst.FunctionDef, awaited: bool) -> str | None:
-        cls = self.model.class_of(target)
-        pool = self.model.methods_of(cls) if cls is not None else self.model.functions
-        undo = next((pool[n] for n in undo_names(target.name.value) if n in pool), None)
+    def _undo_same_module(self, call: ast.Call, target: _FunctionDef, awaited: bool) -> str | None:
+        cls = self._class_of(target)
+        undo = next((d for n in undo_names(target.name) if (d := self._def_named(cls, n)) is not None), None)
         if undo is None:
             return None
-        args = _map_args(self.ctx.module, call, target, undo, method=cls is not None)
+        args = self._map_args(call, target, undo, method=cls is not None)
         if args is None:
             return None
-        func = call.func
-        head = self.ctx.module.code_for_node(func.value) + "." if isinstance(func, cst.Attribute) else ""
-        prefix = "await " if awaited and undo.asynchronous is not None else ""
-        return f"{prefix}{head}{undo.name.value}({args})"
+        head = self._code(call.func.value) + "." if isinstance(call.func, ast.Attribute) else ""
+        prefix = "await " if awaited and isinstance(undo, ast.AsyncFunctionDef) else ""
+        return f"{prefix}{head}{undo.name}({args})"
 
+    def _class_of(self, func: _FunctionDef) -> Any:
+        """The class scope ``func`` is a method of (None for a function)."""
+        scope = self.model.scopes.defined_by(func)
+        parent = scope.parent if scope is not None else None
+        return parent if parent is not None and parent.kind == "class" else None
 
-def _map_args(module: cst.Module, call: cst.Call, reg: cst.FunctionDef, undo: cst.FunctionDef,
-              method: bool) -> str | None:
-    """The undo's arguments: the registration's arguments matched by parameter name."""
-    bound = _bind_args(module, call, reg, method)
-    if bound is None:
+    def _def_named(self, cls: Any, name: str) -> _FunctionDef | None:
+        """A method of ``cls`` (through its same-module bases), or a module-level function."""
+        if cls is not None:
+            found = self.graph.method(cls, name)
+            return found.node if found is not None and isinstance(found.node, FUNCTION_DEFS) else None
+        for stmt in self.analyses.tree.body:
+            if isinstance(stmt, FUNCTION_DEFS) and stmt.name == name:
+                return stmt
         return None
-    out, by_keyword = [], False
-    for param in params_of(undo)[1 if method else 0:]:
-        name = param.name.value
-        if name in bound:
-            out.append(f"{name}={bound[name]}" if by_keyword else bound[name])
-        elif param.default is None:
+
+    def _map_args(self, call: ast.Call, reg: _FunctionDef, undo: _FunctionDef, method: bool) -> str | None:
+        """The undo's arguments: the registration's arguments matched by parameter name."""
+        bound = self._bind_args(call, reg, method)
+        if bound is None:
             return None
-        else:
-            by_keyword = True
-    return ", ".join(out)
+        out, by_keyword = [], False
+        a = undo.args
+        params = [*a.posonlyargs, *a.args, *a.kwonlyargs][1 if method else 0:]
+        defaults = _defaults(undo)
+        for param in params:
+            name = param.arg
+            if name in bound:
+                out.append(f"{name}={bound[name]}" if by_keyword else bound[name])
+            elif name not in defaults:
+                return None
+            else:
+                by_keyword = True
+        return ", ".join(out)
+
+    def _bind_args(self, call: ast.Call, func: _FunctionDef, method: bool) -> dict[str, str] | None:
+        """Parameter name -> argument source of ``call`` to ``func``."""
+        params = [p.arg for p in [*func.args.posonlyargs, *func.args.args]][int(method):]
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords) \
+                or len(call.args) > len(params):
+            return None
+        bound = {name: self._code(arg) for name, arg in zip(params, call.args)}
+        bound.update({k.arg: self._code(k.value) for k in call.keywords if k.arg is not None})
+        return bound
 
 
-def _bind_args(module: cst.Module, call: cst.Call, func: cst.FunctionDef, method: bool) -> dict[str, str] | None:
-    """Parameter name -> argument source of ``call`` to ``func``."""
-    params = [p.name.value for p in positional_params(func)][int(method):]
-    plain = [a for a in call.args if a.keyword is None]
-    if any(a.star for a in call.args) or len(plain) > len(params):
-        return None
-    bound = {name: module.code_for_node(arg.value) for name, arg in zip(params, plain)}
-    bound.update({a.keyword.value: module.code_for_node(a.value) for a in call.args if a.keyword is not None})
-    return bound
+def _only_joins(writes: Sequence[Registration]) -> bool:
+    """The real writes (the helper calls leading to them aside) are all joins."""
+    return all(w.kind == "join" for w in writes if w.kind != "call")
 
 
-def _harmless_twice(call: cst.Call) -> bool:
-    """An imported/builtin call that may run twice: anything but ``remove(x)`` / ``pop(k)``."""
-    name, _ = _callee(call)
-    plain = [a for a in call.args if a.keyword is None]
-    return name not in ("remove", "pop") or (name == "pop" and len(plain) >= 2)
+def _defaults(func: _FunctionDef) -> set[str]:
+    """The parameters of ``func`` that have a default value."""
+    a = func.args
+    positional = [*a.posonlyargs, *a.args]
+    out = {p.arg for p in positional[len(positional) - len(a.defaults):]} if a.defaults else set()
+    out |= {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
+    return out
 
 
-def _at_tail(stmt: cst.CSTNode, stmts: Sequence[cst.CSTNode]) -> bool:
-    """Nothing runs between ``stmt`` and the end of ``stmts`` (through ``try`` bodies/handlers)."""
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if last is stmt:
-        return True
-    if not isinstance(last, cst.Try):
-        return False
-    regions = [h.body.body for h in last.handlers]
-    regions.append(last.orelse.body.body if last.orelse is not None else last.body.body)
-    return any(_at_tail(stmt, r) for r in regions)
-
-
-def _wrapper_store(node: cst.CSTNode, wrappers: set[str]) -> tuple[str, str, cst.BaseExpression] | None:
-    """(wrapper name, write kind, container) when ``node`` stores one of ``wrappers``:
-    ``coll.append(w)``/``.add(w)``... or ``reg[k] = w``."""
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in STORE_METHODS:
-        name = _name_in(node.args, wrappers)
-        return (name, "store", node.func.value) if name is not None else None
-    if isinstance(node, cst.Assign) and _name_in([node], wrappers):
-        sub = next((t.target for t in node.targets if isinstance(t.target, cst.Subscript)), None)
-        return (cast(cst.Name, node.value).value, "setitem", sub.value) if sub is not None else None
-    return None
-
-
-def _name_in(holders: Sequence[cst.Arg | cst.Assign], names: set[str]) -> str | None:
-    """The first ``.value`` among ``holders`` (call arguments, assignments) that is a bare name in ``names``."""
-    return next((h.value.value for h in holders if isinstance(h.value, cst.Name) and h.value.value in names), None)
+def _event(func: _FunctionDef) -> str:
+    """The socket.io event a handler serves: ``@sio.on("name")``'s name, else the function's name."""
+    for dec in func.decorator_list:
+        if isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute) and dec.func.attr == "on" and dec.args:
+            first = dec.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+    return func.name
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
@@ -924,10 +986,11 @@ _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
 class _FixBuilder:
     """Builds the try/finally fix: the new ``finally`` plus removed duplicate undos."""
 
-    def __init__(self, model: EndpointModel, undo: str, removals: Sequence[cst.SimpleStatementLine]) -> None:
-        self.undo = cst.parse_statement(undo + "\n", config=model.ctx.module.config_for_parsing)
+    def __init__(self, module: cst.Module, parents: Mapping[cst.CSTNode, cst.CSTNode], undo: str,
+                 removals: Sequence[cst.SimpleStatementLine]) -> None:
+        self.undo = cst.parse_statement(undo + "\n", config=module.config_for_parsing)
         self.removals = removals
-        self.parent = model.parent
+        self.parents = parents
 
     @staticmethod
     def _filtered(body: Sequence[cst.BaseStatement], drop: set[int]) -> list[cst.BaseStatement]:
@@ -937,10 +1000,12 @@ class _FixBuilder:
     def build(self, block: cst.IndentedBlock, index: int, target: cst.Try | None) -> Fix:
         drops: dict[int, tuple[cst.IndentedBlock, set[int]]] = {}
         for stmt in self.removals:
-            owner = self.parent(stmt)
+            owner = self.parents[stmt]
+            if not isinstance(owner, cst.IndentedBlock):
+                continue
             entry = drops.setdefault(id(owner), (owner, set()))
             entry[1].add(next(i for i, s in enumerate(owner.body) if s is stmt))
-        replacements: dict[cst.CSTNode, object] = {}
+        replacements: dict[cst.CSTNode, Any] = {}
         for owner, idx in drops.values():
             if owner is not block:
                 replacements[owner] = lambda u, idx=idx: u.with_changes(body=self._filtered(u.body, idx))
@@ -953,13 +1018,13 @@ class _FixBuilder:
         return Fix(FixSafety.UNSAFE, "undo the registration in a `finally`", replacements=replacements)
 
     def _add_finally(self, updated: cst.Try) -> cst.Try:
-        old = list(updated.finalbody.body.body) if updated.finalbody is not None else []
+        old: list[Any] = list(updated.finalbody.body.body) if updated.finalbody is not None else []
         return updated.with_changes(finalbody=cst.Finally(body=cst.IndentedBlock(body=[self.undo, *old])))
 
     def _wrap(self, updated: cst.IndentedBlock, index: int, drop: set[int]) -> cst.IndentedBlock:
         head = list(updated.body[: index + 1])
         rest = [s for i, s in enumerate(updated.body) if i > index and i not in drop]
-        first = rest[0]
+        first: Any = rest[0]
         rest[0] = first.with_changes(leading_lines=[])
         new_try = cst.Try(
             body=cst.IndentedBlock(body=rest),
@@ -967,51 +1032,3 @@ class _FixBuilder:
             leading_lines=first.leading_lines,
         )
         return updated.with_changes(body=[*head, new_try])
-
-
-# ---- the ast prefilter (``wants``) ----------------------------------------------------------------
-
-#: Methods whose call with the connection is a registry write (``_scan_ws_argument``).
-_WRITE_METHODS = STORE_METHODS | JOIN_METHODS | REGISTER_METHODS
-
-
-def _may_report(tree: ast.Module) -> bool:
-    """Every report is on a registry write of an endpoint: ``reg[k] = ws`` (or, in a helper the
-    connection is passed to, ``obj.attr = ws``), ``x.add(ws)``/``x.join(ws)``..., or a Channels
-    ``group_add``; the connection is always a bare name there."""
-    facts = endpoint_facts(tree)
-    if facts is None or not facts.endpoints:
-        return False
-    if any(_stores_name(node) for node in reached_nodes(tree, ast.Assign)):
-        return True
-    if any(_writes_name(call) for call in reached_nodes(tree, ast.Call)):
-        return True
-    return bool(facts.of_kind("channels")) and _mentions_group_add(tree)
-
-
-def _mentions_name(value: ast.expr) -> bool:
-    """The model's ``_mentions_ws`` for some name: a bare name, or one in a tuple/list/dict display."""
-    if isinstance(value, ast.Name):
-        return True
-    if isinstance(value, (ast.Tuple, ast.List)):
-        return any(isinstance(e, ast.Name) for e in value.elts)
-    return isinstance(value, ast.Dict) and any(isinstance(v, ast.Name) for v in value.values)
-
-
-def _stores_name(node: ast.Assign) -> bool:
-    return _mentions_name(node.value) and any(isinstance(t, (ast.Subscript, ast.Attribute)) for t in node.targets)
-
-
-def _writes_name(call: ast.Call) -> bool:
-    func = call.func
-    if not isinstance(func, ast.Attribute) or func.attr not in _WRITE_METHODS:
-        return False
-    values = [a.value if isinstance(a, ast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
-    return any(isinstance(v, ast.Name) for v in values)
-
-
-def _mentions_group_add(tree: ast.Module) -> bool:
-    """``self.channel_layer.group_add(...)``, also as ``async_to_sync(layer.group_add)(...)``."""
-    return any(a.attr == "group_add" for a in reached_nodes(tree, ast.Attribute)) or any(
-        n.id == "group_add" for n in reached_nodes(tree, ast.Name)
-    )

@@ -142,11 +142,6 @@ def test_accept_and_registry_through_manager_helper():
     assert [code(mod, c) for c in accept.via] == ["manager.connect(client_id, websocket)", "self._accept(websocket)"]
     assert code(mod, accept.anchor) == "await manager.connect(client_id, websocket)"
     assert accept.ws_name == "sock"
-    kinds = sorted((w.kind, code(mod, w.node)) for w in ep.registry_writes)
-    assert kinds == [
-        ("call", "manager.connect(client_id, websocket)"),
-        ("setitem", "self.active[client_id] = websocket"),
-    ]
     assert {f.name.value for f in ep.calls} == {"connect", "_accept", "broadcast"}
     assert m.instances == {"manager": "ConnectionManager"}
 
@@ -174,9 +169,6 @@ def test_registry_stores_and_call_graph_utilities():
             log("joined")
     """)
     (ep,) = m.endpoints
-    assert sorted((w.kind, code(mod, w.container)) for w in ep.registry_writes) == [
-        ("call", "hub"), ("store", "clients"), ("store", 'rooms.setdefault("lobby", [])'),
-    ]
     assert [f.name.value for f in m.reachable(ep.handler)] == ["log", "audit"]
     assert [(code(mod, c), f.name.value) for c, f in m.callees(ep.handler)] == [('log("joined")', "log")]
 
@@ -288,7 +280,6 @@ def test_tornado_handler():
     assert ep.kind == "tornado" and ep.cls.name.value == "Chat"
     assert set(ep.methods) == {"check_origin", "open", "on_message"}
     assert [(r.method, r.target) for r in ep.receives] == [("on_message", "message")]
-    assert [w.kind for w in ep.registry_writes] == ["store"]
 
 
 def test_socketio_server_and_events():
@@ -317,7 +308,6 @@ def test_socketio_server_and_events():
     assert ep.kind == "socketio" and ep.server_call is m.socketio_servers[0].call
     assert set(ep.events) == {"connect", "chat", "disconnect"}
     assert ep.handler.name.value == "connect" and ep.ws_param == "sid"
-    assert [w.kind for w in ep.registry_writes] == ["join"]
 
 
 def test_channels_router_and_consumers():
@@ -350,7 +340,6 @@ def test_channels_router_and_consumers():
     assert chat.kind == "channels" and not chat.default_accepts
     assert [a.ws_name for a in chat.accepts] == ["self"]
     assert [r.method for r in chat.receives] == ["receive"]
-    assert [w.kind for w in chat.registry_writes] == ["join"]
     assert quiet.default_accepts and [(r.method, r.mode) for r in quiet.receives] == [("receive_json", "json")]
 
 

@@ -1,16 +1,21 @@
 """WS104 session-not-invalidated: issue #12's snippets (registrations of wrappers; a helper that
 undoes its own registration; socket.io rooms through a helper; a ``connect`` that only accepts;
-a call raising between the registration and the ``try``), and one decision for plain check and
-edits. The rule still decides on libcst (the port to the server model is not done, see
-docs/ports/WS104.md), so there is no "no libcst on a plain check" test yet."""
+a call raising between the registration and the ``try``), the shapes its old prefilter was tested
+on, and one decision for plain check and edits: the rule decides on the ast semantic model
+(``wsrefactor/semantic/registrations.py``), so a plain check never parses libcst for it, and text
+and ``--format json --show-fixes`` report the same findings."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
+import libcst as cst
 import pytest
+from typer.testing import CliRunner
 
+from wsrefactor.cli import app
 from wsrefactor.config import Config
 from wsrefactor.registry import load_rules
 from wsrefactor.runner import Job, process_file
@@ -354,3 +359,175 @@ def test_plain_check_equals_the_edits_path(path):
 @pytest.mark.parametrize("src", [WRAPPER, ROOMS, ONLY_ACCEPTS, BEFORE_TRY], ids=["wrapper", "rooms", "accepts", "before"])
 def test_snippets_plain_equals_edits(tmp_path, src):
     assert _key(_findings(tmp_path, src)) == _key(_findings(tmp_path, src, want_edits=True))
+
+
+# -- shapes the old ``wants`` prefilter was tested on (tests/test_prefilter_endpoints.py) --------------
+
+REMEMBER = """
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+clients = {}
+
+def remember(key, sock):
+    clients[key] = sock
+
+@app.websocket("/ws/{key}")
+async def chat(websocket: WebSocket, key: str):
+    await websocket.accept()
+    remember(key, websocket)
+    while True:
+        await websocket.receive_text()
+"""
+
+SYNC_CONSUMER = """
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import WebsocketConsumer
+
+class Chat(WebsocketConsumer):
+    def connect(self):
+        async_to_sync(self.channel_layer.group_add)("room", self.channel_name)
+        self.accept()
+"""
+
+
+def test_registration_in_a_helper_is_reported_at_the_call(tmp_path):
+    (found,) = _findings(tmp_path, REMEMBER, want_edits=True)
+    assert found.line == _at(REMEMBER, "remember(key, websocket)")
+    assert found.fix is None  # no paired undo (``forget``/``unremember``) to call in the ``finally``
+    with_undo = REMEMBER.replace("@app.websocket", "def unremember(key):\n    clients.pop(key, None)\n\n@app.websocket")
+    (found,) = _findings(tmp_path, with_undo, want_edits=True)
+    assert found.fix is not None
+    assert any("unremember(key)" in e.content for e in found.fix.edits)
+
+
+def test_sync_channels_group_add_through_async_to_sync(tmp_path):
+    (found,) = _findings(tmp_path, SYNC_CONSUMER)
+    assert found.line == _at(SYNC_CONSUMER, "async_to_sync(")
+    assert "the class has no `disconnect` method" in found.message
+    undone = SYNC_CONSUMER + """
+    def disconnect(self, code):
+        async_to_sync(self.channel_layer.group_discard)("room", self.channel_name)
+"""
+    assert _findings(tmp_path, undone) == []
+
+
+@pytest.mark.parametrize("src", [
+    # no framework import: ``websocket`` is only a name
+    """
+    async def websocket_handler(websocket):
+        await websocket.accept()
+        clients[1] = websocket
+    """,
+    # a relative import of a namesake module is not the framework
+    """
+    from .websockets import serve
+    from .fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def chat(ws):
+        await ws.accept()
+        clients.add(ws)
+
+    serve(chat, max_size=None)
+    """,
+    # no endpoint: a helper taking a WebSocket is not one
+    """
+    from fastapi import FastAPI, WebSocket
+
+    def make_app():
+        return FastAPI()
+
+    async def helper(websocket: WebSocket):
+        await websocket.accept()
+        registry[1] = websocket
+    """,
+], ids=["no-framework", "relative-namesake", "no-endpoint"])
+def test_no_endpoint_no_finding(tmp_path, src):
+    assert _findings(tmp_path, src) == []
+
+
+# -- no libcst on a plain check; text equals ``--format json --show-fixes`` --------------------------------
+
+
+def test_plain_check_never_parses_libcst(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("libcst parsed during a plain check")
+
+    monkeypatch.setattr(cst, "parse_module", refuse)
+    found = []
+    for path in FIXTURES:
+        result = process_file(str(path), _job())
+        assert result.internal_error is None
+        found += [f for f in result.findings if f.code == "WS104"]
+    assert len(found) >= 10
+    assert any(f.fix is not None for f in found)  # fixable findings are known without libcst
+
+
+def test_text_equals_json_with_fixes(monkeypatch):
+    monkeypatch.chdir(REPO)
+    runner = CliRunner()
+    paths = [str(p.relative_to(REPO)) for p in FIXTURES]
+    text = runner.invoke(app, ["check", "--no-cache", "--select", "WS104", *paths])
+    data = runner.invoke(app, ["check", "--no-cache", "--select", "WS104", "--format", "json", "--show-fixes", *paths])
+    assert text.exit_code == data.exit_code == 1
+    findings = json.loads(data.stdout)
+    from_json = [f"{f['filename']}:{f['line']}:{f['column']}: WS104 {f['message']}" for f in findings]
+    from_text = [line for line in text.stdout.splitlines() if " WS104 " in line]
+    assert from_json and sorted(from_text) == sorted(from_json)
+    fixable = [f for f in findings if f["fix"] is not None]
+    assert fixable and all(f["fix"]["edits"] for f in fixable)  # every offered fix has its edits
+    # the text summary promises exactly the fixes JSON shows (all WS104 fixes are unsafe)
+    assert f"{len(fixable)} more with `wsrefactor fix --unsafe-fixes`" in text.stdout
+
+
+# -- what the semantic model adds: callees resolved through types; a line of several statements -------
+
+TYPED = """
+from fastapi import Depends, FastAPI, WebSocket
+
+app = FastAPI()
+clients = set()
+
+
+class Manager:
+    def __init__(self):
+        self.active = []
+
+    async def connect(self, websocket):
+        await websocket.accept()
+        self.active.append(websocket)
+
+    def disconnect(self, websocket):
+        self.active.remove(websocket)
+
+
+def get_manager() -> Manager:
+    return Manager()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket, manager: Manager = Depends(get_manager)):
+    await manager.connect(websocket)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/two")
+async def two(websocket: WebSocket):
+    await websocket.accept(); clients.add(websocket)
+    while True:
+        await websocket.receive_text()
+"""
+
+
+def test_manager_known_by_its_annotation_registers(tmp_path):
+    found = _findings(tmp_path, TYPED, want_edits=True)
+    assert [f.line for f in found] == [_at(TYPED, "await manager.connect(websocket)"), _at(TYPED, "clients.add")]
+    assert all(f.fix is not None for f in found)
+    texts = [e.content for f in found for e in f.fix.edits]
+    assert any("manager.disconnect(websocket)" in t for t in texts)
+    # the registration ends a line of two statements: the ``try`` starts after that line
+    assert any("clients.discard(websocket)" in t for t in texts)
