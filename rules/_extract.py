@@ -83,7 +83,7 @@ from wsrefactor import complexity
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 from wsrefactor.rules._extract_bases import hierarchy_names
-from wsrefactor.rules._prefilter import index, per_tree
+from wsrefactor.semantic.nodes import NodeIndex, per_tree
 from wsrefactor.walk import visit
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
@@ -2587,10 +2587,10 @@ def upper_bounds(tree: ast.Module, metric: str) -> list[int]:
     """Per function, a number radon's cannot exceed, from the ``ast`` index alone: complexity is
     1 + radon's increments of every decision on the function's lines (radon counts only those
     of its body); length is its span (radon's end is the last line a body node starts on)."""
-    functions = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    functions = NodeIndex.of(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
     if metric != "cc":
         return [(f.end_lineno or f.lineno) - f.lineno + 1 for f in functions]
-    marks = sorted(_increment(n) for n in index(tree).nodes(*_DECISIONS))
+    marks = sorted(_increment(n) for n in NodeIndex.of(tree).nodes(*_DECISIONS))
     lines = [line for line, _ in marks]
     totals = [0, *itertools.accumulate(inc for _, inc in marks)]
     return [
@@ -2647,7 +2647,7 @@ def radon_functions(tree: Any) -> dict[int, Any]:
     """
     if tree is None:
         return {}
-    defs = index(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
+    defs = NodeIndex.of(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
     ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
     blocks = [b for b in per_tree(radon_blocks, tree) if (b.lineno, b.col_offset) in ordinal]
     # ``endline`` is the definition's real last line (radon's stops where the last statement
