@@ -199,6 +199,7 @@ class OriginNotChecked(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
+    uses_project_facts = True  # how other modules call this one (analyses.facts)
     fix_node_types = (cst.FunctionDef, cst.ClassDef, cst.Call)
 
     VALID = [

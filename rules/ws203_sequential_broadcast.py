@@ -647,6 +647,7 @@ class SequentialBroadcast(SemanticRule):
     fix_safety = FixSafety.UNSAFE
     summary = "broadcast awaits each connection in turn; one slow client delays all the others"
     tokens = ("send",)
+    uses_project_facts = True  # how other modules call this one (analyses.facts)
     fix_node_types = (cst.For,)
     options = (
         Option(

@@ -1,0 +1,630 @@
+"""Cross-module facts for per-file semantic rules: a small summary per module, resolved over the
+project, handed back to each file as ``analyses.facts`` (issue #12: "same module or another").
+
+A per-file rule decides from one module; the server code it judges often spans several
+(``await manager.handle(websocket)`` in ``api/ws.py``, the receive in ``manager.py``). Three steps:
+
+1. **summarize** (``ModuleSummary.compute``, one per file, from the ``ast`` analyses already
+   built): the module's functions with their positional parameters and what each does with a
+   parameter directly (``param.send_text(...)`` -> ``send``; ``.accept()``; receives;
+   ``coll.append(param)`` -> ``register``), the calls that hand a parameter on (``Edge`` from a
+   parameter) or hand a *connection value* on (``Edge`` from ``conn:<kind>``, decided by
+   ``ServerModel``), module-level instances (``manager = Manager()``), re-exported imports,
+   module-level references (``websocket_urlpatterns = [path(..., Consumer.as_asgi())]``) and
+   Channels routers whose websocket application is not origin-validated.
+2. **resolve** (``resolve(summaries)``, in the parent process, linear in the edges): call
+   targets to functions through imports, re-exports and instances; connection kinds flow
+   *forward* along edges from the calls that pass a connection; effects flow *backward* (a
+   function sends on its parameter if it hands it to one that does); Channels routes are followed
+   through module-level references to consumer classes.
+3. **hand back** (``FileFacts``): per file, which of its parameters receive connections from
+   other code (``connections``), what the callables it calls do with each argument
+   (``effects_of``), and which of its consumer classes an unvalidated router reaches
+   (``routed``). ``ServerModel`` seeds its connection values from ``connections``, so every rule on
+   it sees a manager method's parameter as the connection it is.
+
+Facts are small frozen records (pickled to workers, hashed into the result cache key).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import contextvars
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from wsrefactor.semantic.analyses import Analyses
+from wsrefactor.semantic.model import SemanticModel
+from wsrefactor.semantic.scopes import Scope
+
+#: What a callee does with a parameter, decided from its own body (evidence kept by the name).
+SEND, ACCEPT, RECEIVE, REGISTER, UNREGISTER = "send", "accept", "receive", "register", "unregister"
+_CONNECTION_SENDS = frozenset({"send_text", "send_json", "send_bytes", "send_str", "write_message"})
+_RECEIVES = frozenset({"receive_text", "receive_json", "receive_bytes", "receive", "recv", "iter_text",
+                       "iter_json", "iter_bytes"})
+_STORES = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
+_UNDOS = frozenset({"remove", "discard", "pop"})
+_DEPTH = 6  # alias / reference hops followed when resolving a name
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A call handing a value to another callable: ``source`` is a parameter name of the calling
+    function (forwarding) or ``conn:<kind>`` (a connection value, from ``ServerModel``).
+    ``target``: the callee's qualified name(s) as the caller sees them (``|``-separated
+    alternatives); ``index``/``keyword``: where the value goes; ``bound``: called through an
+    instance (``obj.m()``, ``Cls()``), so ``self`` is not among the arguments."""
+
+    source: str
+    target: str
+    index: int
+    keyword: str
+    bound: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    name: str  # module-qualified: ``app.manager.Manager.handle``
+    params: tuple[str, ...]  # positional parameters, ``self`` included
+    skip: int  # parameters a bound call fills implicitly (1 for methods and classmethods)
+    unbound_skip: int  # ... and an unbound call (``Class.m(...)``): 1 for classmethods only
+    effects: tuple[tuple[str, str], ...]  # (param, effect) with evidence in the body
+    plain_sends: tuple[str, ...]  # params sent on by a generic ``send``: evidence if a connection
+    forwards: tuple[Edge, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    path: str
+    module: str
+    functions: tuple[FunctionSummary, ...] = ()
+    classes: tuple[str, ...] = ()
+    instances: tuple[tuple[str, str], ...] = ()  # module-level ``name = Class()``: (qualified, class)
+    aliases: tuple[tuple[str, str], ...] = ()  # module-level imports: (qualified here, meaning)
+    passes: tuple[Edge, ...] = ()  # connection values handed to callables
+    calls: tuple[tuple[str, bool], ...] = ()  # every qualified call target with arguments
+    references: tuple[tuple[str, tuple[str, ...]], ...] = ()  # module-level name -> names in its value
+    routes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # unvalidated Channels apps: (line, names)
+
+    @classmethod
+    def compute(cls, analyses: Analyses) -> ModuleSummary:
+        return _Summarizer(analyses).summary()
+
+
+# -- step 1: one module --------------------------------------------------------------------------
+
+
+def module_of(path: str) -> str:
+    from wsrefactor.project_graph import module_name
+
+    return module_name(path)[0]
+
+
+def absolute_name(name: str, module: str, path: str) -> str:
+    """A qualified name as written through this module's imports, made project-absolute:
+    ``.manager.X`` -> ``pkg.manager.X``; a bare module-level name -> ``module.name``."""
+    if name.startswith("."):
+        from wsrefactor.project_graph import absolute
+
+        return absolute(name, module, path)
+    return name
+
+
+def call_target(model: SemanticModel, call: ast.Call, scope: Scope, module: str, path: str) -> tuple[str, bool] | None:
+    """The qualified callee of ``call`` as the project resolver names it, and whether it is called
+    through an instance. ``f()``, ``mod.f()``, ``obj.m()`` (obj imported, or a module-level/self
+    attribute of a known class), ``Cls(...)``, ``Cls(...).m()`` and ``Cls.factory().m()``."""
+    func = call.func
+    local = {b.name for bs in model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
+
+    def qualify(expr: ast.expr) -> str | None:
+        name = model.qualified_name(expr, scope)
+        if name is None or name.startswith("builtins."):
+            return None
+        head = name.split(".")[0]
+        if head in local and not name.startswith("."):
+            return f"{module}.{name}"
+        return absolute_name(name, module, path)
+
+    if isinstance(func, ast.Name):
+        found = qualify(func)
+        return (found, False) if found else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    receiver = func.value
+    if isinstance(receiver, ast.Call):  # ``Cls(...).m()`` / ``Cls.instance().m()``
+        made = qualify(receiver.func)
+        if made is None:
+            return None
+        owner = made.rpartition(".")[0]
+        alts = [f"{made}.{func.attr}"] + ([f"{owner}.{func.attr}"] if owner else [])
+        return "|".join(alts), True
+    if isinstance(receiver, (ast.Name, ast.Attribute)):
+        typed = model.type_of(receiver, scope)
+        if typed is not None:
+            cls = qualify_type(typed, module, path, local)
+            return f"{cls}.{func.attr}", True
+    found = qualify(func)
+    return (found, False) if found else None
+
+
+def qualify_type(name: str, module: str, path: str, local: set[str]) -> str:
+    if name.split(".")[0] in local:
+        return f"{module}.{name}"
+    return absolute_name(name, module, path)
+
+
+def _root(expr: ast.expr) -> str | None:
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+class _Summarizer:
+    def __init__(self, analyses: Analyses) -> None:
+        from wsrefactor.semantic.server import ServerModel
+
+        self.analyses = analyses
+        self.path = analyses.path
+        self.module = module_of(analyses.path)
+        self.model = analyses(SemanticModel)
+        self.local = {b.name for bs in self.model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
+        self.server = analyses(ServerModel) if self._framework() else None
+
+    def _framework(self) -> bool:
+        from wsrefactor.semantic.imports import Imports
+
+        return analyses_imports_any(self.analyses(Imports)) or bool(self.analyses.facts.connections)
+
+    def target(self, call: ast.Call, scope: Scope) -> tuple[str, bool] | None:
+        return call_target(self.model, call, scope, self.module, self.path)
+
+    def summary(self) -> ModuleSummary:
+        functions = [self._function(s) for s in self.model.scopes.scopes if s.kind == "function"
+                     and isinstance(s.node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        passes: list[Edge] = []
+        calls: set[tuple[str, bool]] = set()
+        for call, scope in self.model.calls():
+            args = [*call.args, *(k.value for k in call.keywords)]
+            if not args:
+                continue
+            found = self.target(call, scope)
+            if found is None:
+                continue
+            calls.add(found)
+            if self.server is not None:
+                passes.extend(self._passes(call, scope, found))
+        return ModuleSummary(
+            self.path, self.module, tuple(functions),
+            classes=tuple(f"{self.module}.{s.qualname}" for s in self.model.scopes.scopes if s.kind == "class"),
+            instances=tuple(self._instances()), aliases=tuple(self._aliases()), passes=tuple(passes),
+            calls=tuple(sorted(calls)), references=tuple(self._references()), routes=tuple(self._routes()),
+        )
+
+    def _passes(self, call: ast.Call, scope: Scope, found: tuple[str, bool]) -> Iterator[Edge]:
+        assert self.server is not None
+        if self.server.resolve(call, scope) is not None:
+            return  # a same-module callee: ServerModel already follows the connection there
+        for index, arg in enumerate(call.args):
+            kind = self.server.connection_kind(arg, scope)
+            if kind is not None:
+                yield Edge(f"conn:{kind}", found[0], index, "", found[1], call.lineno)
+        for kw in call.keywords:
+            kind = self.server.connection_kind(kw.value, scope) if kw.arg else None
+            if kind is not None and kw.arg:
+                yield Edge(f"conn:{kind}", found[0], -1, kw.arg, found[1], call.lineno)
+
+    def _function(self, fn: Scope) -> FunctionSummary:
+        node = fn.node
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        params = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs])
+        method = fn.self_name is not None and fn.parent is not None and fn.parent.kind == "class"
+        static = "staticmethod" in fn.decorators
+        classmethod_ = "classmethod" in fn.decorators
+        skip = 1 if method and not static else 0
+        effects: set[tuple[str, str]] = set()
+        plain: set[str] = set()
+        forwards: list[Edge] = []
+        own = set(params)
+        for call in _own_calls(node):
+            func = call.func
+            if isinstance(func, ast.Attribute):
+                root = _root(func.value)
+                if root in own:
+                    self._effect(func.attr, root, effects, plain)
+                if func.attr in _STORES | _UNDOS:
+                    for arg in call.args:
+                        if isinstance(arg, ast.Name) and arg.id in own:
+                            effects.add((arg.id, REGISTER if func.attr in _STORES else UNREGISTER))
+            found = None
+            for index, arg in enumerate(call.args):
+                if isinstance(arg, ast.Name) and arg.id in own:
+                    found = found or self.target(call, fn) or self._self_target(call, fn)
+                    if found:
+                        forwards.append(Edge(arg.id, found[0], index, "", found[1], call.lineno))
+            for kw in call.keywords:
+                if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id in own:
+                    found = found or self.target(call, fn) or self._self_target(call, fn)
+                    if found:
+                        forwards.append(Edge(kw.value.id, found[0], -1, kw.arg, found[1], call.lineno))
+        for sub in _own_nodes(node):
+            if isinstance(sub, (ast.For, ast.AsyncFor)) and isinstance(sub.iter, ast.Name) and sub.iter.id in own:
+                if isinstance(sub, ast.AsyncFor):
+                    effects.add((sub.iter.id, RECEIVE))
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Name) and sub.value.id in own:
+                for t in sub.targets:
+                    if isinstance(t, ast.Subscript):
+                        effects.add((sub.value.id, REGISTER))
+        return FunctionSummary(
+            f"{self.module}.{fn.qualname}", params, skip, 1 if classmethod_ else 0,
+            tuple(sorted(effects)), tuple(sorted(plain)), tuple(forwards), node.lineno,
+        )
+
+    def _self_target(self, call: ast.Call, fn: Scope) -> tuple[str, bool] | None:
+        """``self.m(...)`` / ``cls.m(...)`` on the method's own class (this module)."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and fn.self_name == func.value.id):
+            return None
+        cls = fn.parent
+        if cls is None or cls.kind != "class":
+            return None
+        return f"{self.module}.{cls.qualname}.{func.attr}", True
+
+    @staticmethod
+    def _effect(method: str, root: str, effects: set[tuple[str, str]], plain: set[str]) -> None:
+        from wsrefactor.semantic.broadcast import send_method
+
+        if method in _CONNECTION_SENDS:
+            effects.add((root, SEND))
+        elif send_method(method):
+            plain.add(root)
+        elif method == "accept":
+            effects.add((root, ACCEPT))
+        elif method in _RECEIVES:
+            effects.add((root, RECEIVE))
+
+    def _instances(self) -> Iterator[tuple[str, str]]:
+        for name, bindings in self.model.module.bindings.items():
+            values = [b.value for b in bindings if b.kind in ("assign", "annassign")]
+            if len(values) != 1 or not isinstance(values[0], ast.Call):
+                continue
+            made = self.model.qualified_name(values[0].func, self.model.module)
+            if made is not None and not made.startswith("builtins."):
+                yield f"{self.module}.{name}", qualify_type(made, self.module, self.path, self.local)
+
+    def _aliases(self) -> Iterator[tuple[str, str]]:
+        for name, bindings in self.model.module.bindings.items():
+            meanings = {b.qualified for b in bindings if b.kind == "import" and b.qualified}
+            if len(meanings) == 1 and len(bindings) == 1:
+                yield f"{self.module}.{name}", absolute_name(meanings.pop(), self.module, self.path)
+
+    def _names_in(self, expr: ast.AST) -> tuple[str, ...]:
+        out: list[str] = []
+        for node in ast.walk(expr):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                name = self.model.qualified_name(node, self.model.module)
+                if name is not None and not name.startswith("builtins."):
+                    out.append(qualify_type(name, self.module, self.path, self.local))
+        return tuple(dict.fromkeys(out))
+
+    def _references(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """Module-level ``name = [...]`` / ``name = f(...)``: the names its value refers to (how a
+        Channels ``websocket_urlpatterns`` list reaches its consumers)."""
+        for stmt in self.model.module.node.body:  # type: ignore[attr-defined]
+            targets: list[ast.expr] = []
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            if not targets or not isinstance(value, (ast.List, ast.Tuple, ast.Call, ast.BinOp)):
+                continue
+            names = self._names_in(value)
+            for t in targets:
+                if isinstance(t, ast.Name) and names:
+                    yield f"{self.module}.{t.id}", names
+
+    def _routes(self) -> Iterator[tuple[int, tuple[str, ...]]]:
+        """Channels ``ProtocolTypeRouter`` websocket applications no origin validator wraps."""
+        from wsrefactor.semantic.server import CHANNELS_ORIGIN_VALIDATORS
+
+        if self.server is None:
+            return
+        for call in self.server.channels_routers:
+            app = _websocket_application(call, self.model)
+            if app is None:
+                continue
+            names = list(self._names_in(app))
+            if isinstance(app, ast.Name):
+                for b in self.model.module.bindings.get(app.id, ()):
+                    if b.value is not None:
+                        names.extend(self._names_in(b.value))
+            if not any(n in CHANNELS_ORIGIN_VALIDATORS for n in names):
+                yield call.lineno, tuple(dict.fromkeys(names))
+
+
+def analyses_imports_any(imports: object) -> bool:
+    from wsrefactor.semantic.imports import Imports
+
+    assert isinstance(imports, Imports)
+    return imports.imports_any(("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio",
+                                "channels", "aiohttp", "quart", "sanic", "litestar"))
+
+
+def _websocket_application(call: ast.Call, model: SemanticModel) -> ast.expr | None:
+    mapping = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "application_mapping"), None)
+    if isinstance(mapping, ast.Dict):
+        found = [v for k, v in zip(mapping.keys, mapping.values) if isinstance(k, ast.Constant) and k.value == "websocket"]
+        return found[-1] if found else None
+    if isinstance(mapping, ast.Call) and model.qualified_name(mapping.func, model.module) == "builtins.dict":
+        return next((k.value for k in mapping.keywords if k.arg == "websocket"), None)
+    return None
+
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
+    todo = list(getattr(fn, "body", ()))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, _NESTED):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _own_calls(fn: ast.AST) -> Iterator[ast.Call]:
+    return (n for n in _own_nodes(fn) if isinstance(n, ast.Call))
+
+
+# -- step 3: what one file is told ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Callee:
+    """A resolved callable another file's calls reach, with what it does per parameter."""
+
+    target: str  # as the calling file names it
+    params: tuple[str, ...]
+    skip: int
+    unbound_skip: int
+    effects: tuple[tuple[str, tuple[str, ...]], ...]  # param -> effects
+    where: str  # "path:line" of the def (messages)
+
+    def param_at(self, index: int, keyword: str, bound: bool) -> str | None:
+        if keyword:
+            return keyword if keyword in self.params else None
+        at = index + (self.skip if bound else self.unbound_skip)
+        return self.params[at] if 0 <= at < len(self.params) else None
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the project tells one file (empty for a file no other file reaches)."""
+
+    connections: tuple[tuple[str, str, str], ...] = ()  # (function qualname in module, param, kind)
+    callees: tuple[Callee, ...] = ()
+    routed: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()  # (class qualname, router path, line, names)
+    sources: tuple[str, ...] = field(default=(), compare=False)  # "path:line" of the calls behind connections
+
+    def __bool__(self) -> bool:
+        return bool(self.connections or self.callees or self.routed)
+
+    def digest(self) -> bytes:
+        """What the result cache adds to the file's key: any change here re-decides the file."""
+        return hashlib.sha256(repr((self.connections, self.callees, self.routed)).encode()).digest()
+
+    def connection_params(self, qualname: str) -> dict[str, str]:
+        return {p: k for q, p, k in self.connections if q == qualname}
+
+    def callee(self, target: str) -> Callee | None:
+        return next((c for c in self.callees if c.target == target), None)
+
+    def effects_of(self, target: str, bound: bool, index: int, keyword: str = "") -> frozenset[str]:
+        """What the callable named ``target`` (as ``call_target`` names it) does with the argument
+        at ``index`` (or ``keyword``)."""
+        callee = self.callee(target)
+        param = callee.param_at(index, keyword, bound) if callee is not None else None
+        if callee is None or param is None:
+            return frozenset()
+        return frozenset(dict(callee.effects).get(param, ()))
+
+
+EMPTY = FileFacts()
+
+# The facts of the run being analysed, set by the runner around each file (``using``); read by
+# ``Analyses.facts`` (engine-owned: rules never set or pass them).
+_CURRENT: contextvars.ContextVar[Mapping[str, FileFacts] | None] = contextvars.ContextVar("xmodule", default=None)
+
+
+@contextlib.contextmanager
+def using(facts: Mapping[str, FileFacts] | None) -> Iterator[None]:
+    token = _CURRENT.set(facts)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def facts_for(path: str) -> FileFacts:
+    current = _CURRENT.get()
+    return current.get(path, EMPTY) if current else EMPTY
+
+
+# -- step 2: the project ---------------------------------------------------------------------------
+
+
+class _Index:
+    def __init__(self, summaries: Sequence[ModuleSummary]) -> None:
+        self.functions: dict[str, tuple[ModuleSummary, FunctionSummary]] = {}
+        self.classes: dict[str, str] = {}  # qualified class -> path
+        self.instances: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        self.references: dict[str, tuple[str, ...]] = {}
+        for s in summaries:
+            for f in s.functions:
+                self.functions[f.name] = (s, f)
+            self.classes.update((c, s.path) for c in s.classes)
+            self.instances.update(s.instances)
+            self.aliases.update(s.aliases)
+            self.references.update(s.references)
+        self._memo: dict[str, tuple[FunctionSummary, bool] | None] = {}
+
+    def canonical(self, name: str) -> str:
+        return self.through(name)[0]
+
+    def through(self, name: str) -> tuple[str, bool]:
+        """``name`` with re-exports and instance names replaced (``pkg.manager`` -> its class),
+        and whether an instance was passed through (its methods are then called bound)."""
+        bound = False
+        for _ in range(_DEPTH):
+            for cut in range(name.count(".") + 1, 0, -1):
+                head, _, rest = _split(name, cut)
+                if head in self.aliases and self.aliases[head] != head:
+                    name = self.aliases[head] + (f".{rest}" if rest else "")
+                    break
+                if head in self.instances and rest:
+                    name = f"{self.instances[head]}.{rest}"
+                    bound = True
+                    break
+            else:
+                return name, bound
+        return name, bound
+
+    def function(self, target: str) -> tuple[FunctionSummary, bool] | None:
+        """The function a target names, and whether calling it so is bound (``Cls()`` constructs,
+        ``manager.handle`` goes through a module-level instance)."""
+        if target not in self._memo:
+            found: tuple[FunctionSummary, bool] | None = None
+            for alt in target.split("|"):
+                name, bound = self.through(alt)
+                if name in self.functions:
+                    found = (self.functions[name][1], bound)
+                elif name in self.classes and f"{name}.__init__" in self.functions:
+                    found = (self.functions[f"{name}.__init__"][1], True)
+                if found is not None:
+                    break
+            self._memo[target] = found
+        return self._memo[target]
+
+    def param(self, edge: Edge) -> tuple[FunctionSummary, str] | None:
+        found = self.function(edge.target)
+        if found is None:
+            return None
+        fn, bound = found
+        if edge.keyword:
+            return (fn, edge.keyword) if edge.keyword in fn.params else None
+        at = edge.index + (fn.skip if (edge.bound or bound) else fn.unbound_skip)
+        return (fn, fn.params[at]) if 0 <= at < len(fn.params) else None
+
+
+def _split(name: str, cut: int) -> tuple[str, str, str]:
+    parts = name.split(".")
+    return ".".join(parts[:cut]), ".", ".".join(parts[cut:])
+
+
+def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
+    """Every file's facts from every module's summary (only files with something to be told)."""
+    summaries = sorted(summaries, key=lambda s: s.path)
+    index = _Index(summaries)
+    by_name = {f.name: s for s in summaries for f in s.functions}
+    # connection kinds, forward along edges (a worklist: each (function, param) enters once)
+    conn: dict[tuple[str, str], str] = {}
+    origin: dict[tuple[str, str], str] = {}
+    todo: list[tuple[str, str]] = []
+    for s in summaries:
+        for edge in s.passes:
+            hit = index.param(edge)
+            if hit is not None and (hit[0].name, hit[1]) not in conn:
+                conn[(hit[0].name, hit[1])] = edge.source.partition(":")[2]
+                origin[(hit[0].name, hit[1])] = f"{s.path}:{edge.line}"
+                todo.append((hit[0].name, hit[1]))
+    while todo:
+        name, param = todo.pop()
+        _, fn = index.functions[name]
+        for edge in fn.forwards:
+            hit = index.param(edge) if edge.source == param else None
+            if hit is not None and (hit[0].name, hit[1]) not in conn:
+                conn[(hit[0].name, hit[1])] = conn[(name, param)]
+                origin[(hit[0].name, hit[1])] = origin[(name, param)]
+                todo.append((hit[0].name, hit[1]))
+    effects = _effects(index, conn)
+    facts: dict[str, FileFacts] = {}
+    routed = _routed(summaries, index)
+    for s in summaries:
+        mine = tuple(sorted(
+            (name[len(s.module) + 1:], param, kind) for (name, param), kind in conn.items()
+            if by_name.get(name) is s and index.functions[name][1].name == name))
+        callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
+        routes = tuple(sorted(r for r in routed if index.classes.get(f"{s.module}.{r[0]}") == s.path))
+        sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in mine}))
+        found = FileFacts(mine, callees, routes, sources)
+        if found:
+            facts[s.path] = found
+    return facts
+
+
+def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, dict[str, set[str]]]:
+    """Per function and parameter, what it does (directly or through the functions it hands the
+    parameter to), to a fixed point; a generic ``send`` counts on a known connection only."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for name, (_, fn) in index.functions.items():
+        mine = out.setdefault(name, {})
+        for param, effect in fn.effects:
+            mine.setdefault(param, set()).add(effect)
+        for param in fn.plain_sends:
+            if (name, param) in conn:
+                mine.setdefault(param, set()).add(SEND)
+    edges = [(name, e, index.param(e)) for name, (_, fn) in index.functions.items() for e in fn.forwards]
+    resolved = [(name, e.source, hit[0].name, hit[1]) for name, e, hit in edges if hit is not None]
+    changed = True
+    while changed:  # monotone: at most (#params x #effects) rounds, each linear in the edges
+        changed = False
+        for name, param, callee, cparam in resolved:
+            got = out.get(callee, {}).get(cparam)
+            if got:
+                mine = out[name].setdefault(param, set())
+                if not got <= mine:
+                    mine |= got
+                    changed = True
+    return out
+
+
+def _callee(index: _Index, effects: Mapping[str, Mapping[str, set[str]]], target: str, bound: bool) -> Callee | None:
+    found = index.function(target)
+    if found is None:
+        return None
+    fn, through = found
+    mine = {p: tuple(sorted(e)) for p, e in effects.get(fn.name, {}).items() if e}
+    if not mine:
+        return None
+    summary = index.functions[fn.name][0]
+    unbound = fn.skip if through else fn.unbound_skip  # through an instance: always bound
+    return Callee(target, fn.params, fn.skip, unbound, tuple(sorted(mine.items())), f"{summary.path}:{fn.line}")
+
+
+def _routed(summaries: Sequence[ModuleSummary], index: _Index) -> list[tuple[str, str, int, tuple[str, ...]]]:
+    """Consumer classes (relative to their module) an unvalidated Channels router reaches in
+    another module, through module-level references (``websocket_urlpatterns``)."""
+    out: list[tuple[str, str, int, tuple[str, ...]]] = []
+    for s in summaries:
+        for line, names in s.routes:
+            seen: set[str] = set()
+            todo = [index.canonical(n) for n in names]
+            for _ in range(_DEPTH):
+                nxt = []
+                for name in todo:
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    cls = name if name in index.classes else name.rpartition(".")[0]  # ``Consumer.as_asgi``
+                    path = index.classes.get(cls)
+                    if path is not None and path != s.path:
+                        module = next(m.module for m in summaries if m.path == path)
+                        out.append((cls[len(module) + 1:], s.path, line, names))
+                    nxt.extend(index.canonical(n) for n in index.references.get(name, ()))
+                todo = nxt
+    return sorted(set(out))
