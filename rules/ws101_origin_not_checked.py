@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -630,6 +631,7 @@ class _Detector:
             yield from self._socketio(call)
         for call in self.server.channels_routers:
             yield from self._channels(call)
+        yield from self._routed_consumers()
 
     # -- what counts as a check -------------------------------------------------------------------
 
@@ -987,6 +989,34 @@ class _Detector:
         yield detect_at(self.analyses, call,
                         "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
                         "any web page can connect (cross-site WebSocket hijacking)")
+
+    def _routed_consumers(self) -> Iterator[Detection]:
+        """A consumer of this module that a ``ProtocolTypeRouter`` of another module reaches
+        (through ``URLRouter`` and ``websocket_urlpatterns``) with no origin validator around it
+        (``analyses.facts.routed``): reported at its ``accept`` (or the class), since that is
+        where a user reads the consumer; the router itself is reported in its own file."""
+        routed = self.analyses.facts.routed
+        if not routed:
+            return
+        classes = {s.qualname: s for s in self.model.scopes.scopes if s.kind == "class"}
+        done: set[int] = set()
+        for name, router, line, names in routed:
+            cls = classes.get(name)
+            if cls is None or id(cls) in done or any(n in self.validators for n in names):
+                continue
+            ep = next((e for e in self.server.endpoints if e.node is cls.node and e.kind == "channels"), None)
+            if ep is None:
+                continue
+            done.add(id(cls))
+            accepts = [site for fn in ep.methods.values() if fn.parent is cls
+                       for site, _ in self.server.accepts_reached(fn)]
+            where = min((a.node for a in accepts), key=lambda n: (n.lineno, n.col_offset), default=cls.node)
+            yield detect_at(
+                self.analyses, where,
+                f"Channels consumer `{name}` is routed by `{os.path.basename(router)}:{line}`, whose websocket "
+                "application no AllowedHostsOriginValidator/OriginValidator wraps: any web page can connect "
+                "(cross-site WebSocket hijacking)",
+            )
 
     def _websocket_application(self, call: ast.Call) -> ast.expr | None:
         """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when

@@ -21,20 +21,35 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wsrefactor.semantic.summary import FileFacts, ModuleSummary, resolve
+from wsrefactor.semantic.summary import FileFacts, ModuleSummary, resolve, summarize
 
 # A file none of these occur in cannot send, receive, accept, register or route a connection,
-# nor hand one on: it is not summarized (the text is read anyway to hash it).
+# nor hand one on (the callee side); the caller side is every file a rule reading facts would
+# run on, so each such rule's own ``tokens`` join the gate (a rule without tokens: no gate).
 GATE = ("send", "recv", "receive", "accept", "socket", "Socket", "connect", "consumer", "Consumer",
         "Router", "urlpatterns", "append", "add(")
 
 
-def wanted(job: Any) -> bool:
-    """Whether an enabled rule reads cross-module facts."""
+def _readers(job: Any) -> list[Any]:
     from wsrefactor.registry import load_rules
 
     rules = load_rules(job.config.plugins)
-    return any(getattr(r, "uses_project_facts", False) and job.selection.enabled(c) for c, r in rules.items())
+    return [r for c, r in rules.items() if getattr(r, "uses_project_facts", False) and job.selection.enabled(c)]
+
+
+def wanted(job: Any) -> bool:
+    """Whether an enabled rule reads cross-module facts."""
+    return bool(_readers(job))
+
+
+def gate(job: Any) -> tuple[str, ...] | None:
+    """The tokens one of which a file must hold to be summarized (None: every file)."""
+    tokens = list(GATE)
+    for rule in _readers(job):
+        if not rule.tokens:
+            return None
+        tokens.extend(rule.tokens)
+    return tuple(dict.fromkeys(tokens))
 
 
 def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFacts]:
@@ -46,7 +61,8 @@ def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFa
     paths = list(files)
     if job.config.cross_file_scope == "project":
         paths += sorted(set(discover([job.config.root], job.config, job.lookup).files) - set(paths))
-    found = map_chunks(_summarize_many, paths, jobs, _cache_key(job), job.config.root, job.config.cache_dir)
+    found = map_chunks(_summarize_many, paths, jobs, _cache_key(job), job.config.root, job.config.cache_dir,
+                       gate(job))
     return resolve([s for s in found if s is not None])
 
 
@@ -69,19 +85,23 @@ def _cache_key(job: Any) -> str | None:
         return None
     from wsrefactor.cache import run_key
 
-    return "summary-" + run_key("summary", job.config.root)
+    return "summary-" + run_key("summary", job.config.root, gate(job))
 
 
-def _summarize_many(paths: Sequence[str], key: str | None, root: str, cache_dir: str) -> list[ModuleSummary | None]:
+def _summarize_many(
+    paths: Sequence[str], key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None = GATE
+) -> list[ModuleSummary | None]:
     cache = None
     if key is not None:
         from wsrefactor.cache import Cache
 
         cache = Cache(Path(root) / cache_dir, key)
-    return [summarize_file(p, cache) for p in paths]
+    return [summarize_file(p, root, cache, tokens) for p in paths]
 
 
-def summarize_file(path: str, cache: Any = None) -> ModuleSummary | None:
+def summarize_file(
+    path: str, root: str = ".", cache: Any = None, tokens: tuple[str, ...] | None = GATE
+) -> ModuleSummary | None:
     """One file's summary, or None (unreadable, not Python, or nothing to tell)."""
     try:
         with open(path, "rb") as fh:
@@ -92,13 +112,13 @@ def summarize_file(path: str, cache: Any = None) -> ModuleSummary | None:
         hit = cache.get(path, raw)
         if hit is not None:
             return hit[0]  # type: ignore[no-any-return]
-    summary = _summarize(path, raw)
+    summary = _summarize(path, raw, root, tokens)
     if cache is not None:
         cache.put(path, raw, (summary,))
     return summary
 
 
-def _summarize(path: str, raw: bytes) -> ModuleSummary | None:
+def _summarize(path: str, raw: bytes, root: str, tokens: tuple[str, ...] | None) -> ModuleSummary | None:
     from wsrefactor.runner import _python_ast
     from wsrefactor.semantic.analyses import Analyses
     from wsrefactor.source import SourceError, decode
@@ -107,14 +127,14 @@ def _summarize(path: str, raw: bytes) -> ModuleSummary | None:
         text = decode(path, raw).text
     except SourceError:
         return None
-    if not any(token in text for token in GATE):
+    if tokens is not None and not any(token in text for token in tokens):
         return None
     try:
         tree = _python_ast(text, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     try:
-        return ModuleSummary.compute(Analyses(tree, text, path))
+        return summarize(Analyses(tree, text, path), root)
     except RecursionError:
         return None
 

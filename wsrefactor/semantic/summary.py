@@ -92,7 +92,14 @@ class ModuleSummary:
 
     @classmethod
     def compute(cls, analyses: Analyses) -> ModuleSummary:
-        return _Summarizer(analyses).summary()
+        return _Summarizer(analyses, module_of(analyses.path)).summary()
+
+
+def summarize(analyses: Analyses, root: str) -> ModuleSummary:
+    """The summary of one module named from the project root (``src/app/x.py`` ->
+    ``src.app.x``): relative imports then resolve exactly, with or without ``__init__.py`` files,
+    and absolute ones (``app.x``) by their unique dotted suffix (``_Index.through``)."""
+    return _Summarizer(analyses, root_module(analyses.path, root)).summary()
 
 
 # -- step 1: one module --------------------------------------------------------------------------
@@ -102,6 +109,20 @@ def module_of(path: str) -> str:
     from wsrefactor.project_graph import module_name
 
     return module_name(path)[0]
+
+
+def root_module(path: str, root: str) -> str:
+    import os
+    from pathlib import Path
+
+    try:
+        rel = Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(root)))
+    except ValueError:
+        return module_of(path)
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else module_of(path)
 
 
 def absolute_name(name: str, module: str, path: str) -> str:
@@ -165,12 +186,12 @@ def _root(expr: ast.expr) -> str | None:
 
 
 class _Summarizer:
-    def __init__(self, analyses: Analyses) -> None:
+    def __init__(self, analyses: Analyses, module: str) -> None:
         from wsrefactor.semantic.server import ServerModel
 
         self.analyses = analyses
         self.path = analyses.path
-        self.module = module_of(analyses.path)
+        self.module = module
         self.model = analyses(SemanticModel)
         self.local = {b.name for bs in self.model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
         self.server = analyses(ServerModel) if self._framework() else None
@@ -405,6 +426,7 @@ class Callee:
 class FileFacts:
     """What the project tells one file (empty for a file no other file reaches)."""
 
+    module: str = ""  # the module name its summary used (``call_target`` names callees with it)
     connections: tuple[tuple[str, str, str], ...] = ()  # (function qualname in module, param, kind)
     callees: tuple[Callee, ...] = ()
     routed: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()  # (class qualname, router path, line, names)
@@ -415,7 +437,7 @@ class FileFacts:
 
     def digest(self) -> bytes:
         """What the result cache adds to the file's key: any change here re-decides the file."""
-        return hashlib.sha256(repr((self.connections, self.callees, self.routed)).encode()).digest()
+        return hashlib.sha256(repr((self.module, self.connections, self.callees, self.routed)).encode()).digest()
 
     def connection_params(self, qualname: str) -> dict[str, str]:
         return {p: k for q, p, k in self.connections if q == qualname}
@@ -434,6 +456,45 @@ class FileFacts:
 
 
 EMPTY = FileFacts()
+
+
+class ProjectCalls:
+    """What the callables a file's calls reach in other modules do with each argument
+    (``analyses(ProjectCalls).effects(call, scope, arg)`` -> ``{"send", "register", ...}``): the
+    caller-side view of the facts, for rules that judge a call by what its callee does."""
+
+    def __init__(self, analyses: Analyses) -> None:
+        self.facts: FileFacts = analyses.facts
+        self.model = analyses(SemanticModel) if self.facts.callees else None
+        self.path = analyses.path
+
+    @classmethod
+    def compute(cls, analyses: Analyses) -> ProjectCalls:
+        return cls(analyses)
+
+    def callee(self, call: ast.Call, scope: Scope) -> tuple[Callee, bool] | None:
+        """The resolved callable of another module ``call`` reaches, and whether it is bound."""
+        if self.model is None:
+            return None
+        found = call_target(self.model, call, scope, self.facts.module, self.path)
+        callee = self.facts.callee(found[0]) if found is not None else None
+        return (callee, found[1]) if callee is not None and found is not None else None
+
+    def effects(self, call: ast.Call, scope: Scope, arg: ast.expr) -> frozenset[str]:
+        found = self.callee(call, scope)
+        if found is None:
+            return frozenset()
+        callee, bound = found
+        for index, value in enumerate(call.args):
+            if isinstance(value, ast.Starred):
+                return frozenset()
+            if value is arg:
+                param = callee.param_at(index, "", bound)
+                return frozenset(dict(callee.effects).get(param, ())) if param else frozenset()
+        for kw in call.keywords:
+            if kw.value is arg and kw.arg:
+                return frozenset(dict(callee.effects).get(kw.arg, ()))
+        return frozenset()
 
 # The facts of the run being analysed, set by the runner around each file (``using``); read by
 # ``Analyses.facts`` (engine-owned: rules never set or pass them).
@@ -464,6 +525,15 @@ class _Index:
         self.instances: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.references: dict[str, tuple[str, ...]] = {}
+        # every proper dotted suffix of a module name -> that module, when unique (``app.x`` for
+        # ``src.app.x``): how absolute imports written from another sys.path entry resolve
+        modules = {s.module for s in summaries}
+        self.suffixes: dict[str, str | None] = {}
+        for module in modules:
+            parts = module.split(".")
+            for cut in range(1, len(parts)):
+                tail = ".".join(parts[cut:])
+                self.suffixes[tail] = None if tail in self.suffixes or tail in modules else module
         for s in summaries:
             for f in s.functions:
                 self.functions[f.name] = (s, f)
@@ -481,6 +551,8 @@ class _Index:
         and whether an instance was passed through (its methods are then called bound)."""
         bound = False
         for _ in range(_DEPTH):
+            if name in self.functions or name in self.classes:
+                return name, bound
             for cut in range(name.count(".") + 1, 0, -1):
                 head, _, rest = _split(name, cut)
                 if head in self.aliases and self.aliases[head] != head:
@@ -489,6 +561,9 @@ class _Index:
                 if head in self.instances and rest:
                     name = f"{self.instances[head]}.{rest}"
                     bound = True
+                    break
+                if self.suffixes.get(head):
+                    name = f"{self.suffixes[head]}" + (f".{rest}" if rest else "")
                     break
             else:
                 return name, bound
@@ -561,7 +636,7 @@ def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
         callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
         routes = tuple(sorted(r for r in routed if index.classes.get(f"{s.module}.{r[0]}") == s.path))
         sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in mine}))
-        found = FileFacts(mine, callees, routes, sources)
+        found = FileFacts(s.module, mine, callees, routes, sources)
         if found:
             facts[s.path] = found
     return facts
