@@ -16,18 +16,21 @@ cache entry) need nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wsrefactor.semantic.summary import FileFacts, ModuleSummary, resolve, summarize
+from wsrefactor.semantic.summary import FileFacts, ModuleSummary, callers_wanted, resolve, root_module, summarize
 
-# A file none of these occur in cannot send, receive, accept, register or route a connection,
-# nor hand one on (the callee side); the caller side is every file a rule reading facts would
-# run on, so each such rule's own ``tokens`` join the gate (a rule without tokens: no gate).
-GATE = ("send", "recv", "receive", "accept", "socket", "Socket", "connect", "consumer", "Consumer",
-        "Router", "urlpatterns", "append", "add(")
+# The first round summarizes the files that can start a fact: a framework's import (connection
+# values), a connection-only send (a callee's effect needs no other evidence), Channels routing.
+# Later rounds add the files the summarized ones hand a value to (forward) and the files that
+# mention a callable known to do something with a parameter (callers), until nothing is added.
+GATE = ("fastapi", "starlette", "websockets", "tornado", "socketio", "channels", "aiohttp", "quart", "sanic",
+        "litestar", "send_text", "send_json", "send_bytes", "send_str", "write_message", "ProtocolTypeRouter",
+        "URLRouter", "urlpatterns", "as_asgi")
 
 
 def _readers(job: Any) -> list[Any]:
@@ -42,14 +45,9 @@ def wanted(job: Any) -> bool:
     return bool(_readers(job))
 
 
-def gate(job: Any) -> tuple[str, ...] | None:
-    """The tokens one of which a file must hold to be summarized (None: every file)."""
-    tokens = list(GATE)
-    for rule in _readers(job):
-        if not rule.tokens:
-            return None
-        tokens.extend(rule.tokens)
-    return tuple(dict.fromkeys(tokens))
+def gate(job: Any) -> tuple[str, ...]:
+    """The tokens one of which a file must hold to be summarized in the first round."""
+    return GATE
 
 
 def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFacts]:
@@ -59,11 +57,86 @@ def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFa
     from wsrefactor.parallel import map_chunks
 
     paths = list(files)
+    root = job.config.root
     if job.config.cross_file_scope == "project":
-        paths += sorted(set(discover([job.config.root], job.config, job.lookup).files) - set(paths))
-    found = map_chunks(_summarize_many, paths, jobs, _cache_key(job), job.config.root, job.config.cache_dir,
-                       gate(job))
-    return resolve([s for s in found if s is not None])
+        paths += sorted(set(discover([root], job.config, job.lookup).files) - set(paths))
+    key, cache_dir = _cache_key(job), job.config.cache_dir
+    found = dict(map_chunks(_summarize_many, paths, jobs, key, root, cache_dir, gate(job)))
+    # a module that only hands a connection on (``relay.pump(ws)`` -> ``reader.read_all(ws)``)
+    # may hold no gate token: the modules the summarized ones hand values to are summarized too
+    modules = _Modules(paths, root)
+    fresh = [s for s in found.values() if s is not None]
+    full: set[str] = set()
+    for _ in range(_ROUNDS):
+        forward = {p for s in fresh for p in modules.targets(s)}
+        names = callers_wanted(s for s in found.values() if s is not None)
+        wanted = sorted((forward | modules.mentioning(names, [p for p in paths if found.get(p) is None])) - full)
+        wanted = [p for p in wanted if found.get(p) is None]
+        if not wanted:
+            break
+        full.update(wanted)
+        more = dict(map_chunks(_summarize_many, wanted, jobs, key, root, cache_dir, None))
+        found.update(more)
+        fresh = [s for s in more.values() if s is not None]
+    return resolve([s for s in found.values() if s is not None])
+
+
+_ROUNDS = 6
+
+
+class _Modules:
+    """The run's files by the module name a summary gives them, and by unique dotted suffix."""
+
+    def __init__(self, paths: Sequence[str], root: str) -> None:
+        self.by_name = {root_module(p, root): p for p in paths}
+        self._texts: dict[str, str] = {}
+        self.suffixes: dict[str, str | None] = {}
+        for name, path in self.by_name.items():
+            parts = name.split(".")
+            for cut in range(1, len(parts)):
+                tail = ".".join(parts[cut:])
+                self.suffixes[tail] = None if tail in self.suffixes or tail in self.by_name else path
+
+    def path_of(self, dotted: str) -> str | None:
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            head = ".".join(parts[:cut])
+            found = self.by_name.get(head) or self.suffixes.get(head)
+            if found:
+                return found
+        return None
+
+    def mentioning(self, names: set[str], paths: Sequence[str]) -> set[str]:
+        """The files among ``paths`` whose text holds one of ``names`` as a word."""
+        if not names:
+            return set()
+        word = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(names))))
+        out = set()
+        for path in paths:
+            if path not in self._texts:
+                try:
+                    with open(path, "rb") as fh:
+                        self._texts[path] = fh.read().decode("utf-8", "replace")
+                except OSError:
+                    self._texts[path] = ""
+            if word.search(self._texts[path]):
+                out.add(path)
+        return out
+
+    def targets(self, summary: ModuleSummary) -> set[str]:
+        """The files defining what ``summary``'s calls hand a connection or a parameter to."""
+        out: set[str] = set()
+        edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
+        for edge in edges:
+            for alt in edge.target.split("|"):
+                path = self.path_of(alt)
+                if path is not None and path != summary.path:
+                    out.add(path)
+        for _, target in summary.aliases + summary.instances:  # re-exports and instances
+            path = self.path_of(target)
+            if path is not None and path != summary.path:
+                out.add(path)
+        return out
 
 
 def with_facts(job: Any, files: Sequence[str], jobs: int) -> Any:
@@ -81,6 +154,8 @@ def cache_content(job: Any, path: str, raw: bytes) -> bytes:
 
 
 def _cache_key(job: Any) -> str | None:
+    """Per root and gate (module names depend on the root; a file the gate leaves out is cached as
+    such, apart from the same file summarized in full because another module hands it a value)."""
     if not job.cache_key or job.fix is not None:
         return None
     from wsrefactor.cache import run_key
@@ -89,14 +164,14 @@ def _cache_key(job: Any) -> str | None:
 
 
 def _summarize_many(
-    paths: Sequence[str], key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None = GATE
-) -> list[ModuleSummary | None]:
+    paths: Sequence[str], key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None = GATE,
+) -> list[tuple[str, ModuleSummary | None]]:
     cache = None
     if key is not None:
         from wsrefactor.cache import Cache
 
-        cache = Cache(Path(root) / cache_dir, key)
-    return [summarize_file(p, root, cache, tokens) for p in paths]
+        cache = Cache(Path(root) / cache_dir, key if tokens is not None else key + "-full")
+    return [(p, summarize_file(p, root, cache, tokens)) for p in paths]
 
 
 def summarize_file(

@@ -135,12 +135,15 @@ def absolute_name(name: str, module: str, path: str) -> str:
     return name
 
 
-def call_target(model: SemanticModel, call: ast.Call, scope: Scope, module: str, path: str) -> tuple[str, bool] | None:
+def call_target(
+    model: SemanticModel, call: ast.Call, scope: Scope, module: str, path: str, local: set[str] | None = None
+) -> tuple[str, bool] | None:
     """The qualified callee of ``call`` as the project resolver names it, and whether it is called
     through an instance. ``f()``, ``mod.f()``, ``obj.m()`` (obj imported, or a module-level/self
     attribute of a known class), ``Cls(...)``, ``Cls(...).m()`` and ``Cls.factory().m()``."""
     func = call.func
-    local = {b.name for bs in model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
+    if local is None:
+        local = module_locals(model)
 
     def qualify(expr: ast.expr) -> str | None:
         name = model.qualified_name(expr, scope)
@@ -173,6 +176,11 @@ def call_target(model: SemanticModel, call: ast.Call, scope: Scope, module: str,
     return (found, False) if found else None
 
 
+def module_locals(model: SemanticModel) -> set[str]:
+    """The module's own functions and classes (their qualified names get the module's prefix)."""
+    return {b.name for bs in model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
+
+
 def qualify_type(name: str, module: str, path: str, local: set[str]) -> str:
     if name.split(".")[0] in local:
         return f"{module}.{name}"
@@ -193,7 +201,7 @@ class _Summarizer:
         self.path = analyses.path
         self.module = module
         self.model = analyses(SemanticModel)
-        self.local = {b.name for bs in self.model.module.bindings.values() for b in bs if b.kind in ("def", "class")}
+        self.local = module_locals(self.model)
         self.server = analyses(ServerModel) if self._framework() else None
 
     def _framework(self) -> bool:
@@ -202,7 +210,7 @@ class _Summarizer:
         return analyses_imports_any(self.analyses(Imports)) or bool(self.analyses.facts.connections)
 
     def target(self, call: ast.Call, scope: Scope) -> tuple[str, bool] | None:
-        return call_target(self.model, call, scope, self.module, self.path)
+        return call_target(self.model, call, scope, self.module, self.path, self.local)
 
     def summary(self) -> ModuleSummary:
         functions = [self._function(s) for s in self.model.scopes.scopes if s.kind == "function"
@@ -251,7 +259,8 @@ class _Summarizer:
         plain: set[str] = set()
         forwards: list[Edge] = []
         own = set(params)
-        for call in _own_calls(node):
+        nodes = list(_own_nodes(node))
+        for call in (n for n in nodes if isinstance(n, ast.Call)):
             func = call.func
             if isinstance(func, ast.Attribute):
                 root = _root(func.value)
@@ -272,7 +281,7 @@ class _Summarizer:
                     found = found or self.target(call, fn) or self._self_target(call, fn)
                     if found:
                         forwards.append(Edge(kw.value.id, found[0], -1, kw.arg, found[1], call.lineno))
-        for sub in _own_nodes(node):
+        for sub in nodes:
             if isinstance(sub, (ast.For, ast.AsyncFor)) and isinstance(sub.iter, ast.Name) and sub.iter.id in own:
                 if isinstance(sub, ast.AsyncFor):
                     effects.add((sub.iter.id, RECEIVE))
@@ -395,10 +404,6 @@ def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
         yield node
         if not isinstance(node, _NESTED):
             todo.extend(ast.iter_child_nodes(node))
-
-
-def _own_calls(fn: ast.AST) -> Iterator[ast.Call]:
-    return (n for n in _own_nodes(fn) if isinstance(n, ast.Call))
 
 
 # -- step 3: what one file is told ---------------------------------------------------------------
@@ -605,7 +610,50 @@ def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
     """Every file's facts from every module's summary (only files with something to be told)."""
     summaries = sorted(summaries, key=lambda s: s.path)
     index = _Index(summaries)
+    conn, origin = _connections(summaries, index)
+    effects = _effects(index, conn)
     by_name = {f.name: s for s in summaries for f in s.functions}
+    facts: dict[str, FileFacts] = {}
+    routed = _routed(summaries, index)
+    for s in summaries:
+        mine = tuple(sorted(
+            (name[len(s.module) + 1:], param, kind) for (name, param), kind in conn.items() if by_name.get(name) is s))
+        callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
+        routes = tuple(sorted(r for r in routed if index.classes.get(f"{s.module}.{r[0]}") == s.path))
+        sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in mine}))
+        found = FileFacts(s.module, mine, callees, routes, sources)
+        if found:
+            facts[s.path] = found
+    return facts
+
+
+def callers_wanted(summaries: Iterable[ModuleSummary]) -> set[str]:
+    """The names a caller of a callable that sends on a parameter must write (the function's, or
+    for a method its class's or a module-level instance's): a module holding none of them cannot
+    hand such a callable a value, so it needs no summary. Other effects (register, accept,
+    receive) matter only for a value known to be a connection, which forward edges follow."""
+    summaries = sorted(summaries, key=lambda s: s.path)
+    index = _Index(summaries)
+    conn, _ = _connections(summaries, index)
+    instances: dict[str, set[str]] = {}
+    for name, cls in index.instances.items():
+        instances.setdefault(cls, set()).add(name.rpartition(".")[2])
+    out: set[str] = set()
+    for name, params in _effects(index, conn).items():
+        if not any(SEND in e for e in params.values()):
+            continue
+        owner, _, last = name.rpartition(".")
+        if owner in index.classes:
+            out.add(owner.rpartition(".")[2])
+            out.update(instances.get(owner, ()))
+        else:
+            out.add(last)
+    return out
+
+
+def _connections(
+    summaries: Sequence[ModuleSummary], index: _Index
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
     # connection kinds, forward along edges (a worklist: each (function, param) enters once)
     conn: dict[tuple[str, str], str] = {}
     origin: dict[tuple[str, str], str] = {}
@@ -626,20 +674,7 @@ def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
                 conn[(hit[0].name, hit[1])] = conn[(name, param)]
                 origin[(hit[0].name, hit[1])] = origin[(name, param)]
                 todo.append((hit[0].name, hit[1]))
-    effects = _effects(index, conn)
-    facts: dict[str, FileFacts] = {}
-    routed = _routed(summaries, index)
-    for s in summaries:
-        mine = tuple(sorted(
-            (name[len(s.module) + 1:], param, kind) for (name, param), kind in conn.items()
-            if by_name.get(name) is s and index.functions[name][1].name == name))
-        callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
-        routes = tuple(sorted(r for r in routed if index.classes.get(f"{s.module}.{r[0]}") == s.path))
-        sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in mine}))
-        found = FileFacts(s.module, mine, callees, routes, sources)
-        if found:
-            facts[s.path] = found
-    return facts
+    return conn, origin
 
 
 def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, dict[str, set[str]]]:
