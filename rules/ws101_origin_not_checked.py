@@ -1010,7 +1010,8 @@ class _Detector:
             done.add(id(cls))
             accepts = [site for fn in ep.methods.values() if fn.parent is cls
                        for site, _ in self.server.accepts_reached(fn)]
-            where = min((a.node for a in accepts), key=lambda n: (n.lineno, n.col_offset), default=cls.node)
+            where = min((a.node for a in accepts), default=cls.node,
+                        key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
             yield detect_at(
                 self.analyses, where,
                 f"Channels consumer `{name}` is routed by `{os.path.basename(router)}:{line}`, whose websocket "

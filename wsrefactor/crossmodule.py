@@ -22,7 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wsrefactor.semantic.summary import FileFacts, ModuleSummary, callers_wanted, resolve, root_module, summarize
+from wsrefactor.semantic.summary import (
+    FileFacts,
+    ModuleSummary,
+    callers_wanted,
+    resolve,
+    root_module,
+    summarize,
+)
 
 # The first round summarizes the files that can start a fact: a framework's import (connection
 # values), a connection-only send (a callee's effect needs no other evidence), Channels routing.

@@ -688,18 +688,23 @@ def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, di
         for param in fn.plain_sends:
             if (name, param) in conn:
                 mine.setdefault(param, set()).add(SEND)
-    edges = [(name, e, index.param(e)) for name, (_, fn) in index.functions.items() for e in fn.forwards]
-    resolved = [(name, e.source, hit[0].name, hit[1]) for name, e, hit in edges if hit is not None]
-    changed = True
-    while changed:  # monotone: at most (#params x #effects) rounds, each linear in the edges
-        changed = False
-        for name, param, callee, cparam in resolved:
-            got = out.get(callee, {}).get(cparam)
-            if got:
-                mine = out[name].setdefault(param, set())
-                if not got <= mine:
-                    mine |= got
-                    changed = True
+    # callers of each (function, parameter): a worklist pushes effects back along the edges; each
+    # pair re-enters only when its effects grow (at most 5 times), so the work is linear in edges
+    callers: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name, (_, fn) in index.functions.items():
+        for edge in fn.forwards:
+            hit = index.param(edge)
+            if hit is not None:
+                callers.setdefault((hit[0].name, hit[1]), []).append((name, edge.source))
+    todo = [(name, param) for name, params in out.items() for param in params]
+    while todo:
+        callee, cparam = todo.pop()
+        got = out[callee][cparam]
+        for name, param in callers.get((callee, cparam), ()):
+            have = out[name].setdefault(param, set())
+            if not got <= have:
+                have |= got
+                todo.append((name, param))
     return out
 
 
@@ -725,7 +730,7 @@ def _routed(summaries: Sequence[ModuleSummary], index: _Index) -> list[tuple[str
             seen: set[str] = set()
             todo = [index.canonical(n) for n in names]
             for _ in range(_DEPTH):
-                nxt = []
+                nxt: list[str] = []
                 for name in todo:
                     if name in seen:
                         continue
