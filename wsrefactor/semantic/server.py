@@ -543,6 +543,8 @@ class ServerModel:
             return
         functions = {s.qualname: s for s in self.model.scopes.scopes if s.kind == "function"}
         for qualname, param, kind in wanted:
+            if ":" in kind:  # a value kind of another rule (``msg:...``), not a connection
+                continue
             fn = functions.get(qualname)
             b = self.parameter_binding(fn, param) if fn is not None else None
             if b is not None and id(b) not in self._connections:

@@ -662,7 +662,7 @@ def _connections(
         for edge in s.passes:
             hit = index.param(edge)
             if hit is not None and (hit[0].name, hit[1]) not in conn:
-                conn[(hit[0].name, hit[1])] = edge.source.partition(":")[2]
+                conn[(hit[0].name, hit[1])] = edge.source.removeprefix("conn:")  # other kinds: "msg:..."
                 origin[(hit[0].name, hit[1])] = f"{s.path}:{edge.line}"
                 todo.append((hit[0].name, hit[1]))
     while todo:
@@ -686,7 +686,7 @@ def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, di
         for param, effect in fn.effects:
             mine.setdefault(param, set()).add(effect)
         for param in fn.plain_sends:
-            if (name, param) in conn:
+            if ":" not in conn.get((name, param), ":"):  # a connection kind, not another value's
                 mine.setdefault(param, set()).add(SEND)
     # callers of each (function, parameter): a worklist pushes effects back along the edges; each
     # pair re-enters only when its effects grow (at most 5 times), so the work is linear in edges
