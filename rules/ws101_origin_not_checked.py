@@ -22,6 +22,7 @@ from wsrefactor.semantic.server import (
     ServerModel,
     Site,
 )
+from wsrefactor.semantic.summary import websocket_application
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"})
@@ -995,23 +996,15 @@ class _Detector:
         (through ``URLRouter`` and ``websocket_urlpatterns``) with no origin validator around it
         (``analyses.facts.routed``): reported at its ``accept`` (or the class), since that is
         where a user reads the consumer; the router itself is reported in its own file."""
-        routed = self.analyses.facts.routed
-        if not routed:
-            return
         classes = {s.qualname: s for s in self.model.scopes.scopes if s.kind == "class"}
-        done: set[int] = set()
-        for name, router, line, names in routed:
+        done: set[str] = set()
+        for name, router, line, names in self.analyses.facts.routed:
             cls = classes.get(name)
-            if cls is None or id(cls) in done or any(n in self.validators for n in names):
+            ep = self._consumer(cls) if name not in done and not any(n in self.validators for n in names) else None
+            if ep is None or cls is None:
                 continue
-            ep = next((e for e in self.server.endpoints if e.node is cls.node and e.kind == "channels"), None)
-            if ep is None:
-                continue
-            done.add(id(cls))
-            accepts = [site for fn in ep.methods.values() if fn.parent is cls
-                       for site, _ in self.server.accepts_reached(fn)]
-            where = min((a.node for a in accepts), default=cls.node,
-                        key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+            done.add(name)
+            where = self._first_accept(ep, cls)
             yield detect_at(
                 self.analyses, where,
                 f"Channels consumer `{name}` is routed by `{os.path.basename(router)}:{line}`, whose websocket "
@@ -1019,17 +1012,19 @@ class _Detector:
                 "(cross-site WebSocket hijacking)",
             )
 
+    def _consumer(self, cls: Scope | None) -> Endpoint | None:
+        if cls is None:
+            return None
+        return next((e for e in self.server.endpoints if e.node is cls.node and e.kind == "channels"), None)
+
+    def _first_accept(self, ep: Endpoint, cls: Scope) -> ast.AST:
+        """The consumer's first ``accept`` (its own methods, through their helpers), else the class."""
+        accepts = [site.node for fn in ep.methods.values() if fn.parent is cls
+                   for site, _ in self.server.accepts_reached(fn)]
+        return min(accepts, default=cls.node, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+
     def _websocket_application(self, call: ast.Call) -> ast.expr | None:
-        """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when
-        repeated) or of ``ProtocolTypeRouter(dict(websocket=...))``."""
-        mapping = _positional(call, 0) or _keyword(call, "application_mapping")
-        if isinstance(mapping, ast.Dict):
-            found = [v for k, v in zip(mapping.keys, mapping.values)
-                     if isinstance(k, ast.Constant) and k.value == "websocket"]
-            return found[-1] if found else None
-        if isinstance(mapping, ast.Call) and self._qualified(mapping.func) == "builtins.dict":
-            return _keyword(mapping, "websocket")
-        return None
+        return websocket_application(call, self.model)  # one reading of the router, shared with the summary
 
     def _validates(self, expr: ast.AST) -> bool:
         return any(isinstance(n, ast.Call) and (self._qualified(n.func) in CHANNELS_ORIGIN_VALIDATORS

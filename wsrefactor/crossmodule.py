@@ -60,32 +60,56 @@ def gate(job: Any) -> tuple[str, ...]:
 def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFacts]:
     """Every file's facts, from the summaries of ``files`` (and, with ``cross-file-scope =
     "project"``, of the project's other files)."""
+    paths = _project_paths(files, job)
+    where = (jobs, _cache_key(job), job.config.root, job.config.cache_dir)
+    found = _summaries(paths, gate(job), *where)
+    _expand(found, paths, where)
+    return resolve([s for s in found.values() if s is not None])
+
+
+def _project_paths(files: Sequence[str], job: Any) -> list[str]:
     from wsrefactor.discovery import discover
-    from wsrefactor.parallel import map_chunks
 
     paths = list(files)
-    root = job.config.root
     if job.config.cross_file_scope == "project":
-        paths += sorted(set(discover([root], job.config, job.lookup).files) - set(paths))
-    key, cache_dir = _cache_key(job), job.config.cache_dir
-    found = dict(map_chunks(_summarize_many, paths, jobs, key, root, cache_dir, gate(job)))
-    # a module that only hands a connection on (``relay.pump(ws)`` -> ``reader.read_all(ws)``)
-    # may hold no gate token: the modules the summarized ones hand values to are summarized too
-    modules = _Modules(paths, root)
+        paths += sorted(set(discover([job.config.root], job.config, job.lookup).files) - set(paths))
+    return paths
+
+
+def _expand(found: dict[str, ModuleSummary | None], paths: Sequence[str], where: tuple[Any, ...]) -> None:
+    """Later rounds: a module that only hands a connection on (``relay.pump(ws)`` ->
+    ``reader.read_all(ws)``) may hold no gate token, so the modules the summarized ones hand
+    values to are summarized too, and so are the modules naming a callable known to send on a
+    parameter (its callers); until nothing is added."""
+    modules = _Modules(paths, where[2])
     fresh = [s for s in found.values() if s is not None]
-    full: set[str] = set()
+    tried: set[str] = set()  # summarized in full already (None: not Python, unreadable)
     for _ in range(_ROUNDS):
-        forward = {p for s in fresh for p in modules.targets(s)}
-        names = callers_wanted(s for s in found.values() if s is not None)
-        wanted = sorted((forward | modules.mentioning(names, [p for p in paths if found.get(p) is None])) - full)
-        wanted = [p for p in wanted if found.get(p) is None]
+        wanted = [p for p in _next_round(modules, fresh, found, paths) if p not in tried]
         if not wanted:
-            break
-        full.update(wanted)
-        more = dict(map_chunks(_summarize_many, wanted, jobs, key, root, cache_dir, None))
+            return
+        tried.update(wanted)
+        more = _summaries(wanted, None, *where)
         found.update(more)
         fresh = [s for s in more.values() if s is not None]
-    return resolve([s for s in found.values() if s is not None])
+
+
+def _summaries(
+    paths: Sequence[str], tokens: tuple[str, ...] | None, jobs: int, key: str | None, root: str, cache_dir: str
+) -> dict[str, ModuleSummary | None]:
+    from wsrefactor.parallel import map_chunks
+
+    return dict(map_chunks(_summarize_many, paths, jobs, key, root, cache_dir, tokens))
+
+
+def _next_round(
+    modules: _Modules, fresh: Sequence[ModuleSummary], found: Mapping[str, ModuleSummary | None], paths: Sequence[str]
+) -> list[str]:
+    """The files not summarized yet that the last round's summaries reach."""
+    left = [p for p in paths if found.get(p) is None]
+    forward = {p for s in fresh for p in modules.targets(s)}
+    callers = modules.mentioning(callers_wanted(s for s in found.values() if s is not None), left)
+    return sorted(p for p in forward | callers if found.get(p) is None)
 
 
 _ROUNDS = 6

@@ -34,8 +34,10 @@ import contextvars
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from wsrefactor.semantic.analyses import Analyses
+from wsrefactor.semantic.imports import Imports
 from wsrefactor.semantic.model import SemanticModel
 from wsrefactor.semantic.scopes import Scope
 
@@ -142,38 +144,38 @@ def call_target(
     through an instance. ``f()``, ``mod.f()``, ``obj.m()`` (obj imported, or a module-level/self
     attribute of a known class), ``Cls(...)``, ``Cls(...).m()`` and ``Cls.factory().m()``."""
     func = call.func
-    if local is None:
-        local = module_locals(model)
+    local = module_locals(model) if local is None else local
 
     def qualify(expr: ast.expr) -> str | None:
         name = model.qualified_name(expr, scope)
         if name is None or name.startswith("builtins."):
             return None
-        head = name.split(".")[0]
-        if head in local and not name.startswith("."):
-            return f"{module}.{name}"
-        return absolute_name(name, module, path)
+        return qualify_type(name, module, path, local)
 
-    if isinstance(func, ast.Name):
-        found = qualify(func)
-        return (found, False) if found else None
-    if not isinstance(func, ast.Attribute):
-        return None
-    receiver = func.value
-    if isinstance(receiver, ast.Call):  # ``Cls(...).m()`` / ``Cls.instance().m()``
-        made = qualify(receiver.func)
-        if made is None:
+    if isinstance(func, ast.Attribute):
+        through = _through_receiver(func, qualify)
+        if through is not None:
+            return through
+        if isinstance(func.value, ast.Call):
             return None
-        owner = made.rpartition(".")[0]
-        alts = [f"{made}.{func.attr}"] + ([f"{owner}.{func.attr}"] if owner else [])
-        return "|".join(alts), True
-    if isinstance(receiver, (ast.Name, ast.Attribute)):
-        typed = model.type_of(receiver, scope)
+        typed = model.type_of(func.value, scope) if isinstance(func.value, (ast.Name, ast.Attribute)) else None
         if typed is not None:
-            cls = qualify_type(typed, module, path, local)
-            return f"{cls}.{func.attr}", True
+            return f"{qualify_type(typed, module, path, local)}.{func.attr}", True
+    elif not isinstance(func, ast.Name):
+        return None
     found = qualify(func)
     return (found, False) if found else None
+
+
+def _through_receiver(func: ast.Attribute, qualify: Any) -> tuple[str, bool] | None:
+    """``Cls(...).m()`` / ``Cls.instance().m()``: the method of the class made (or its owner's)."""
+    receiver = func.value
+    made = qualify(receiver.func) if isinstance(receiver, ast.Call) else None
+    if made is None:
+        return None
+    owner = made.rpartition(".")[0]
+    alts = [f"{made}.{func.attr}"] + ([f"{owner}.{func.attr}"] if owner else [])
+    return "|".join(alts), True
 
 
 def module_locals(model: SemanticModel) -> set[str]:
@@ -182,9 +184,22 @@ def module_locals(model: SemanticModel) -> set[str]:
 
 
 def qualify_type(name: str, module: str, path: str, local: set[str]) -> str:
+    """A name as this module's model qualifies it, made project-absolute."""
     if name.split(".")[0] in local:
         return f"{module}.{name}"
     return absolute_name(name, module, path)
+
+
+def arguments(call: ast.Call) -> Iterator[tuple[int, str, ast.expr]]:
+    """``(index, "", value)`` per positional argument (up to a ``*args``), ``(-1, keyword, value)``
+    per named one (``**kwargs`` skipped)."""
+    for index, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):
+            break
+        yield index, "", arg
+    for kw in call.keywords:
+        if kw.arg:
+            yield -1, kw.arg, kw.value
 
 
 def _root(expr: ast.expr) -> str | None:
@@ -205,8 +220,6 @@ class _Summarizer:
         self.server = analyses(ServerModel) if self._framework() else None
 
     def _framework(self) -> bool:
-        from wsrefactor.semantic.imports import Imports
-
         return analyses_imports_any(self.analyses(Imports)) or bool(self.analyses.facts.connections)
 
     def target(self, call: ast.Call, scope: Scope) -> tuple[str, bool] | None:
@@ -215,18 +228,7 @@ class _Summarizer:
     def summary(self) -> ModuleSummary:
         functions = [self._function(s) for s in self.model.scopes.scopes if s.kind == "function"
                      and isinstance(s.node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        passes: list[Edge] = []
-        calls: set[tuple[str, bool]] = set()
-        for call, scope in self.model.calls():
-            args = [*call.args, *(k.value for k in call.keywords)]
-            if not args:
-                continue
-            found = self.target(call, scope)
-            if found is None:
-                continue
-            calls.add(found)
-            if self.server is not None:
-                passes.extend(self._passes(call, scope, found))
+        calls, passes = self._calls()
         return ModuleSummary(
             self.path, self.module, tuple(functions),
             classes=tuple(f"{self.module}.{s.qualname}" for s in self.model.scopes.scopes if s.kind == "class"),
@@ -234,65 +236,50 @@ class _Summarizer:
             calls=tuple(sorted(calls)), references=tuple(self._references()), routes=tuple(self._routes()),
         )
 
+    def _calls(self) -> tuple[set[tuple[str, bool]], list[Edge]]:
+        """Every qualified target called with arguments; the calls handing a connection on."""
+        passes: list[Edge] = []
+        calls: set[tuple[str, bool]] = set()
+        for call, scope in self.model.calls():
+            found = self.target(call, scope) if call.args or call.keywords else None
+            if found is not None:
+                calls.add(found)
+                passes.extend(self._passes(call, scope, found))
+        return calls, passes
+
     def _passes(self, call: ast.Call, scope: Scope, found: tuple[str, bool]) -> Iterator[Edge]:
-        assert self.server is not None
-        if self.server.resolve(call, scope) is not None:
+        server = self.server
+        if server is None or server.resolve(call, scope) is not None:
             return  # a same-module callee: ServerModel already follows the connection there
-        for index, arg in enumerate(call.args):
-            kind = self.server.connection_kind(arg, scope)
+        for index, keyword, arg in arguments(call):
+            kind = server.connection_kind(arg, scope)
             if kind is not None:
-                yield Edge(f"conn:{kind}", found[0], index, "", found[1], call.lineno)
-        for kw in call.keywords:
-            kind = self.server.connection_kind(kw.value, scope) if kw.arg else None
-            if kind is not None and kw.arg:
-                yield Edge(f"conn:{kind}", found[0], -1, kw.arg, found[1], call.lineno)
+                yield Edge(f"conn:{kind}", found[0], index, keyword, found[1], call.lineno)
 
     def _function(self, fn: Scope) -> FunctionSummary:
         node = fn.node
-        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        params = tuple(a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs])
-        method = fn.self_name is not None and fn.parent is not None and fn.parent.kind == "class"
-        static = "staticmethod" in fn.decorators
-        classmethod_ = "classmethod" in fn.decorators
-        skip = 1 if method and not static else 0
+        params = _parameters(node)
         effects: set[tuple[str, str]] = set()
         plain: set[str] = set()
         forwards: list[Edge] = []
         own = set(params)
         nodes = list(_own_nodes(node))
         for call in (n for n in nodes if isinstance(n, ast.Call)):
-            func = call.func
-            if isinstance(func, ast.Attribute):
-                root = _root(func.value)
-                if root in own:
-                    self._effect(func.attr, root, effects, plain)
-                if func.attr in _STORES | _UNDOS:
-                    for arg in call.args:
-                        if isinstance(arg, ast.Name) and arg.id in own:
-                            effects.add((arg.id, REGISTER if func.attr in _STORES else UNREGISTER))
-            found = None
-            for index, arg in enumerate(call.args):
-                if isinstance(arg, ast.Name) and arg.id in own:
-                    found = found or self.target(call, fn) or self._self_target(call, fn)
-                    if found:
-                        forwards.append(Edge(arg.id, found[0], index, "", found[1], call.lineno))
-            for kw in call.keywords:
-                if kw.arg and isinstance(kw.value, ast.Name) and kw.value.id in own:
-                    found = found or self.target(call, fn) or self._self_target(call, fn)
-                    if found:
-                        forwards.append(Edge(kw.value.id, found[0], -1, kw.arg, found[1], call.lineno))
-        for sub in nodes:
-            if isinstance(sub, (ast.For, ast.AsyncFor)) and isinstance(sub.iter, ast.Name) and sub.iter.id in own:
-                if isinstance(sub, ast.AsyncFor):
-                    effects.add((sub.iter.id, RECEIVE))
-            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Name) and sub.value.id in own:
-                for t in sub.targets:
-                    if isinstance(t, ast.Subscript):
-                        effects.add((sub.value.id, REGISTER))
+            _call_effects(call, own, effects, plain)
+            forwards.extend(self._forwards(call, fn, own))
+        _statement_effects(nodes, own, effects)
+        skip, unbound = _skips(fn)
         return FunctionSummary(
-            f"{self.module}.{fn.qualname}", params, skip, 1 if classmethod_ else 0,
-            tuple(sorted(effects)), tuple(sorted(plain)), tuple(forwards), node.lineno,
+            f"{self.module}.{fn.qualname}", params, skip, unbound,
+            tuple(sorted(effects)), tuple(sorted(plain)), tuple(forwards), getattr(node, "lineno", 0),
         )
+
+    def _forwards(self, call: ast.Call, fn: Scope, own: set[str]) -> Iterator[Edge]:
+        """The call's arguments that are parameters of ``fn``, handed to a callee it names."""
+        passed = [(i, k, a.id) for i, k, a in arguments(call) if isinstance(a, ast.Name) and a.id in own]
+        found = (self.target(call, fn) or self._self_target(call, fn)) if passed else None
+        for index, keyword, name in passed if found else ():
+            yield Edge(name, found[0], index, keyword, found[1], call.lineno)  # type: ignore[index]
 
     def _self_target(self, call: ast.Call, fn: Scope) -> tuple[str, bool] | None:
         """``self.m(...)`` / ``cls.m(...)`` on the method's own class (this module)."""
@@ -304,18 +291,6 @@ class _Summarizer:
             return None
         return f"{self.module}.{cls.qualname}.{func.attr}", True
 
-    @staticmethod
-    def _effect(method: str, root: str, effects: set[tuple[str, str]], plain: set[str]) -> None:
-        from wsrefactor.semantic.broadcast import send_method
-
-        if method in _CONNECTION_SENDS:
-            effects.add((root, SEND))
-        elif send_method(method):
-            plain.add(root)
-        elif method == "accept":
-            effects.add((root, ACCEPT))
-        elif method in _RECEIVES:
-            effects.add((root, RECEIVE))
 
     def _instances(self) -> Iterator[tuple[str, str]]:
         for name, bindings in self.model.module.bindings.items():
@@ -364,7 +339,7 @@ class _Summarizer:
         if self.server is None:
             return
         for call in self.server.channels_routers:
-            app = _websocket_application(call, self.model)
+            app = websocket_application(call, self.model)
             if app is None:
                 continue
             names = list(self._names_in(app))
@@ -376,22 +351,82 @@ class _Summarizer:
                 yield call.lineno, tuple(dict.fromkeys(names))
 
 
-def analyses_imports_any(imports: object) -> bool:
-    from wsrefactor.semantic.imports import Imports
-
-    assert isinstance(imports, Imports)
-    return imports.imports_any(("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio",
-                                "channels", "aiohttp", "quart", "sanic", "litestar"))
+FRAMEWORKS = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels", "aiohttp",
+              "quart", "sanic", "litestar")
 
 
-def _websocket_application(call: ast.Call, model: SemanticModel) -> ast.expr | None:
-    mapping = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "application_mapping"), None)
+def analyses_imports_any(imports: Imports) -> bool:
+    return imports.imports_any(FRAMEWORKS)
+
+
+def _parameters(node: ast.AST) -> tuple[str, ...]:
+    args = getattr(node, "args", None)
+    if not isinstance(args, ast.arguments):
+        return ()
+    return tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
+
+
+def _skips(fn: Scope) -> tuple[int, int]:
+    """Parameters a bound call (``obj.m()``) and an unbound one (``Class.m()``) fill implicitly."""
+    method = fn.self_name is not None and fn.parent is not None and fn.parent.kind == "class"
+    bound = 1 if method and "staticmethod" not in fn.decorators else 0
+    return bound, 1 if "classmethod" in fn.decorators else 0
+
+
+def _call_effects(call: ast.Call, own: set[str], effects: set[tuple[str, str]], plain: set[str]) -> None:
+    """``param.send_text(...)`` and the like; ``coll.append(param)`` / ``coll.remove(param)``."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return
+    root = _root(func.value)
+    if root in own:
+        _method_effect(func.attr, root, effects, plain)
+    if func.attr in _STORES or func.attr in _UNDOS:
+        effect = REGISTER if func.attr in _STORES else UNREGISTER
+        effects.update((a.id, effect) for a in call.args if isinstance(a, ast.Name) and a.id in own)
+
+
+def _method_effect(method: str, root: str, effects: set[tuple[str, str]], plain: set[str]) -> None:
+    from wsrefactor.semantic.broadcast import send_method
+
+    if method in _CONNECTION_SENDS:
+        effects.add((root, SEND))
+    elif send_method(method):
+        plain.add(root)
+    elif method == "accept":
+        effects.add((root, ACCEPT))
+    elif method in _RECEIVES:
+        effects.add((root, RECEIVE))
+
+
+def _statement_effects(nodes: Sequence[ast.AST], own: set[str], effects: set[tuple[str, str]]) -> None:
+    """``async for m in param`` receives; ``table[key] = param`` registers."""
+    for sub in nodes:
+        if isinstance(sub, ast.AsyncFor) and isinstance(sub.iter, ast.Name) and sub.iter.id in own:
+            effects.add((sub.iter.id, RECEIVE))
+        elif isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Name) and sub.value.id in own:
+            if any(isinstance(t, ast.Subscript) for t in sub.targets):
+                effects.add((sub.value.id, REGISTER))
+
+
+def websocket_application(call: ast.Call, model: SemanticModel) -> ast.expr | None:
+    """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when repeated) or
+    of ``ProtocolTypeRouter(dict(websocket=...))``."""
+    mapping = _mapping_argument(call)
     if isinstance(mapping, ast.Dict):
-        found = [v for k, v in zip(mapping.keys, mapping.values) if isinstance(k, ast.Constant) and k.value == "websocket"]
+        found = [v for k, v in zip(mapping.keys, mapping.values)
+                 if isinstance(k, ast.Constant) and k.value == "websocket"]
         return found[-1] if found else None
-    if isinstance(mapping, ast.Call) and model.qualified_name(mapping.func, model.module) == "builtins.dict":
+    if isinstance(mapping, ast.Call) and model.qualified_name(mapping.func, model.scope_of(mapping)) == "builtins.dict":
         return next((k.value for k in mapping.keywords if k.arg == "websocket"), None)
     return None
+
+
+def _mapping_argument(call: ast.Call) -> ast.expr | None:
+    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
+    if plain:
+        return plain[0]
+    return next((k.value for k in call.keywords if k.arg == "application_mapping"), None)
 
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -557,22 +592,28 @@ class _Index:
         bound = False
         for _ in range(_DEPTH):
             if name in self.functions or name in self.classes:
-                return name, bound
-            for cut in range(name.count(".") + 1, 0, -1):
-                head, _, rest = _split(name, cut)
-                if head in self.aliases and self.aliases[head] != head:
-                    name = self.aliases[head] + (f".{rest}" if rest else "")
-                    break
-                if head in self.instances and rest:
-                    name = f"{self.instances[head]}.{rest}"
-                    bound = True
-                    break
-                if self.suffixes.get(head):
-                    name = f"{self.suffixes[head]}" + (f".{rest}" if rest else "")
-                    break
-            else:
-                return name, bound
+                break
+            step = self._rewrite(name)
+            if step is None:
+                break
+            name, through_instance = step
+            bound = bound or through_instance
         return name, bound
+
+    def _rewrite(self, name: str) -> tuple[str, bool] | None:
+        """One step: the longest prefix of ``name`` that is a re-export, an instance or a unique
+        module suffix, replaced by what it stands for."""
+        for cut in range(name.count(".") + 1, 0, -1):
+            head, _, rest = _split(name, cut)
+            tail = f".{rest}" if rest else ""
+            if head in self.aliases and self.aliases[head] != head:
+                return self.aliases[head] + tail, False
+            if head in self.instances and rest:
+                return self.instances[head] + tail, True
+            module = self.suffixes.get(head)
+            if module:
+                return module + tail, False
+        return None
 
     def function(self, target: str) -> tuple[FunctionSummary, bool] | None:
         """The function a target names, and whether calling it so is bound (``Cls()`` constructs,
@@ -612,19 +653,31 @@ def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
     index = _Index(summaries)
     conn, origin = _connections(summaries, index)
     effects = _effects(index, conn)
-    by_name = {f.name: s for s in summaries for f in s.functions}
+    mine = _connections_by_file(summaries, conn)
+    routed: dict[str, list[tuple[str, str, int, tuple[str, ...]]]] = {}
+    for path, route in _routed(summaries, index):
+        routed.setdefault(path, []).append(route)
     facts: dict[str, FileFacts] = {}
-    routed = _routed(summaries, index)
     for s in summaries:
-        mine = tuple(sorted(
-            (name[len(s.module) + 1:], param, kind) for (name, param), kind in conn.items() if by_name.get(name) is s))
+        told = tuple(sorted(mine.get(s.path, ())))
         callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
-        routes = tuple(sorted(r for r in routed if index.classes.get(f"{s.module}.{r[0]}") == s.path))
-        sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in mine}))
-        found = FileFacts(s.module, mine, callees, routes, sources)
+        sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in told}))
+        found = FileFacts(s.module, told, callees, tuple(sorted(routed.get(s.path, ()))), sources)
         if found:
             facts[s.path] = found
     return facts
+
+
+def _connections_by_file(
+    summaries: Sequence[ModuleSummary], conn: Mapping[tuple[str, str], str]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """(qualname in its module, param, kind) per file defining the function."""
+    by_name = {f.name: s for s in summaries for f in s.functions}
+    mine: dict[str, list[tuple[str, str, str]]] = {}
+    for (name, param), kind in conn.items():
+        owner = by_name[name]
+        mine.setdefault(owner.path, []).append((name[len(owner.module) + 1:], param, kind))
+    return mine
 
 
 def callers_wanted(summaries: Iterable[ModuleSummary]) -> set[str]:
@@ -680,22 +733,12 @@ def _connections(
 def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, dict[str, set[str]]]:
     """Per function and parameter, what it does (directly or through the functions it hands the
     parameter to), to a fixed point; a generic ``send`` counts on a known connection only."""
-    out: dict[str, dict[str, set[str]]] = {}
-    for name, (_, fn) in index.functions.items():
-        mine = out.setdefault(name, {})
-        for param, effect in fn.effects:
-            mine.setdefault(param, set()).add(effect)
-        for param in fn.plain_sends:
-            if ":" not in conn.get((name, param), ":"):  # a connection kind, not another value's
-                mine.setdefault(param, set()).add(SEND)
+    out = {name: _direct_effects(name, fn, conn) for name, (_, fn) in index.functions.items()}
     # callers of each (function, parameter): a worklist pushes effects back along the edges; each
     # pair re-enters only when its effects grow (at most 5 times), so the work is linear in edges
     callers: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for name, (_, fn) in index.functions.items():
-        for edge in fn.forwards:
-            hit = index.param(edge)
-            if hit is not None:
-                callers.setdefault((hit[0].name, hit[1]), []).append((name, edge.source))
+    for name, edge, hit in _resolved_forwards(index):
+        callers.setdefault((hit[0].name, hit[1]), []).append((name, edge.source))
     todo = [(name, param) for name, params in out.items() for param in params]
     while todo:
         callee, cparam = todo.pop()
@@ -706,6 +749,24 @@ def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, di
                 have |= got
                 todo.append((name, param))
     return out
+
+
+def _direct_effects(name: str, fn: FunctionSummary, conn: Mapping[tuple[str, str], str]) -> dict[str, set[str]]:
+    mine: dict[str, set[str]] = {}
+    for param, effect in fn.effects:
+        mine.setdefault(param, set()).add(effect)
+    for param in fn.plain_sends:
+        if ":" not in conn.get((name, param), ":"):  # a connection kind, not another value's
+            mine.setdefault(param, set()).add(SEND)
+    return mine
+
+
+def _resolved_forwards(index: _Index) -> Iterator[tuple[str, Edge, tuple[FunctionSummary, str]]]:
+    for name, (_, fn) in index.functions.items():
+        for edge in fn.forwards:
+            hit = index.param(edge)
+            if hit is not None:
+                yield name, edge, hit
 
 
 def _callee(index: _Index, effects: Mapping[str, Mapping[str, set[str]]], target: str, bound: bool) -> Callee | None:
@@ -721,25 +782,32 @@ def _callee(index: _Index, effects: Mapping[str, Mapping[str, set[str]]], target
     return Callee(target, fn.params, fn.skip, unbound, tuple(sorted(mine.items())), f"{summary.path}:{fn.line}")
 
 
-def _routed(summaries: Sequence[ModuleSummary], index: _Index) -> list[tuple[str, str, int, tuple[str, ...]]]:
-    """Consumer classes (relative to their module) an unvalidated Channels router reaches in
-    another module, through module-level references (``websocket_urlpatterns``)."""
-    out: list[tuple[str, str, int, tuple[str, ...]]] = []
+def _routed(
+    summaries: Sequence[ModuleSummary], index: _Index
+) -> list[tuple[str, tuple[str, str, int, tuple[str, ...]]]]:
+    """Per consumer file, the classes (relative to their module) an unvalidated Channels router of
+    another module reaches through module-level references (``websocket_urlpatterns``)."""
+    modules = {s.path: s.module for s in summaries}
+    out = set()
     for s in summaries:
         for line, names in s.routes:
-            seen: set[str] = set()
-            todo = [index.canonical(n) for n in names]
-            for _ in range(_DEPTH):
-                nxt: list[str] = []
-                for name in todo:
-                    if name in seen:
-                        continue
-                    seen.add(name)
-                    cls = name if name in index.classes else name.rpartition(".")[0]  # ``Consumer.as_asgi``
-                    path = index.classes.get(cls)
-                    if path is not None and path != s.path:
-                        module = next(m.module for m in summaries if m.path == path)
-                        out.append((cls[len(module) + 1:], s.path, line, names))
-                    nxt.extend(index.canonical(n) for n in index.references.get(name, ()))
-                todo = nxt
-    return sorted(set(out))
+            for cls in _reached_classes(names, index):
+                path = index.classes[cls]
+                if path != s.path:
+                    out.add((path, (cls[len(modules[path]) + 1:], s.path, line, names)))
+    return sorted(out)
+
+
+def _reached_classes(names: Sequence[str], index: _Index) -> Iterator[str]:
+    """The project classes ``names`` refer to, directly (``Consumer.as_asgi()``) or through
+    module-level values, ``_DEPTH`` references deep."""
+    seen: set[str] = set()
+    todo = [index.canonical(n) for n in names]
+    for _ in range(_DEPTH):
+        fresh = [n for n in dict.fromkeys(todo) if n not in seen]
+        seen.update(fresh)
+        for name in fresh:
+            cls = name if name in index.classes else name.rpartition(".")[0]
+            if cls in index.classes:
+                yield cls
+        todo = [index.canonical(r) for n in fresh for r in index.references.get(n, ())]
