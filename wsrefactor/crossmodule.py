@@ -31,13 +31,13 @@ from wsrefactor.semantic.summary import (
     summarize,
 )
 
-# The first round summarizes the files that can start a fact: a framework's import (connection
-# values), a connection-only send (a callee's effect needs no other evidence), Channels routing.
+# The first round summarizes the files that can start a fact: a connection value (every framework's
+# connection type, route or handler base spells "socket": WebSocket, websockets, Websocket...), a
+# connection-only send (a callee's effect needs no other evidence), Channels routing.
 # Later rounds add the files the summarized ones hand a value to (forward) and the files that
 # mention a callable known to do something with a parameter (callers), until nothing is added.
-GATE = ("fastapi", "starlette", "websockets", "tornado", "socketio", "channels", "aiohttp", "quart", "sanic",
-        "litestar", "send_text", "send_json", "send_bytes", "send_str", "write_message", "ProtocolTypeRouter",
-        "URLRouter", "urlpatterns", "as_asgi")
+GATE = ("socket", "Socket", "send_text", "send_json", "send_bytes", "send_str", "write_message",
+        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi")
 
 
 def _readers(job: Any) -> list[Any]:

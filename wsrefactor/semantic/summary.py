@@ -220,14 +220,18 @@ class _Summarizer:
         self.server = analyses(ServerModel) if self._framework() else None
 
     def _framework(self) -> bool:
-        return analyses_imports_any(self.analyses(Imports)) or bool(self.analyses.facts.connections)
+        """Whether connection values can occur here (``ServerModel`` is the costly part): a
+        framework is imported and something spells "socket" (a connection type, a websocket route,
+        a consumer base), or other modules hand this one connections."""
+        text = self.analyses.text
+        sockets = "socket" in text or "Socket" in text
+        return (sockets and analyses_imports_any(self.analyses(Imports))) or bool(self.analyses.facts.connections)
 
     def target(self, call: ast.Call, scope: Scope) -> tuple[str, bool] | None:
         return call_target(self.model, call, scope, self.module, self.path, self.local)
 
     def summary(self) -> ModuleSummary:
-        functions = [self._function(s) for s in self.model.scopes.scopes if s.kind == "function"
-                     and isinstance(s.node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        functions = self._functions()
         calls, passes = self._calls()
         return ModuleSummary(
             self.path, self.module, tuple(functions),
@@ -256,41 +260,51 @@ class _Summarizer:
             if kind is not None:
                 yield Edge(f"conn:{kind}", found[0], index, keyword, found[1], call.lineno)
 
-    def _function(self, fn: Scope) -> FunctionSummary:
-        node = fn.node
-        params = _parameters(node)
-        effects: set[tuple[str, str]] = set()
-        plain: set[str] = set()
-        forwards: list[Edge] = []
-        own = set(params)
-        nodes = list(_own_nodes(node))
-        for call in (n for n in nodes if isinstance(n, ast.Call)):
-            _call_effects(call, own, effects, plain)
-            forwards.extend(self._forwards(call, fn, own))
-        _statement_effects(nodes, own, effects)
+    def _functions(self) -> list[FunctionSummary]:
+        """Every def's summary, from one pass over the model's calls and one over the tree (a
+        def's own code: comprehensions included, nested defs and lambdas not)."""
+        parts: dict[int, _Parts] = {}
+        for scope in self.model.scopes.scopes:
+            if scope.kind == "function" and isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                parts[id(scope)] = _Parts(scope, _parameters(scope.node))
+        for call, scope in self.model.calls():
+            own = parts.get(id(_owner(scope)))
+            if own is not None:
+                _call_effects(call, own.params, own.effects, own.plain)
+                own.forwards.extend(self._forwards(call, scope, own.params))
+        for node in ast.walk(self.analyses.tree):
+            if isinstance(node, (ast.AsyncFor, ast.Assign)):
+                own = parts.get(id(_owner(self.model.scope_of(node))))
+                if own is not None:
+                    _statement_effects((node,), own.params, own.effects)
+        return [self._function(p) for p in parts.values()]
+
+    def _function(self, parts: _Parts) -> FunctionSummary:
+        fn = parts.scope
         skip, unbound = _skips(fn)
         return FunctionSummary(
-            f"{self.module}.{fn.qualname}", params, skip, unbound,
-            tuple(sorted(effects)), tuple(sorted(plain)), tuple(forwards), getattr(node, "lineno", 0),
+            f"{self.module}.{fn.qualname}", parts.names, skip, unbound, tuple(sorted(parts.effects)),
+            tuple(sorted(parts.plain)), tuple(parts.forwards), getattr(fn.node, "lineno", 0),
         )
 
-    def _forwards(self, call: ast.Call, fn: Scope, own: set[str]) -> Iterator[Edge]:
-        """The call's arguments that are parameters of ``fn``, handed to a callee it names."""
+    def _forwards(self, call: ast.Call, scope: Scope, own: set[str]) -> Iterator[Edge]:
+        """The call's arguments that are parameters of its def, handed to a callee it names."""
         passed = [(i, k, a.id) for i, k, a in arguments(call) if isinstance(a, ast.Name) and a.id in own]
-        found = (self.target(call, fn) or self._self_target(call, fn)) if passed else None
+        found = (self.target(call, scope) or self._self_target(call, scope)) if passed else None
         for index, keyword, name in passed if found else ():
             yield Edge(name, found[0], index, keyword, found[1], call.lineno)  # type: ignore[index]
 
-    def _self_target(self, call: ast.Call, fn: Scope) -> tuple[str, bool] | None:
+    def _self_target(self, call: ast.Call, scope: Scope) -> tuple[str, bool] | None:
         """``self.m(...)`` / ``cls.m(...)`` on the method's own class (this module)."""
+        fn = _owner(scope)
         func = call.func
-        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and fn.self_name == func.value.id):
+        if fn is None or not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                              and fn.self_name == func.value.id):
             return None
         cls = fn.parent
         if cls is None or cls.kind != "class":
             return None
         return f"{self.module}.{cls.qualname}.{func.attr}", True
-
 
     def _instances(self) -> Iterator[tuple[str, str]]:
         for name, bindings in self.model.module.bindings.items():
@@ -357,6 +371,28 @@ FRAMEWORKS = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flas
 
 def analyses_imports_any(imports: Imports) -> bool:
     return imports.imports_any(FRAMEWORKS)
+
+
+@dataclass
+class _Parts:
+    """What one def's summary is built from, gathered while walking the module once."""
+
+    scope: Scope
+    names: tuple[str, ...]
+    params: set[str] = field(default_factory=set)
+    effects: set[tuple[str, str]] = field(default_factory=set)
+    plain: set[str] = field(default_factory=set)
+    forwards: list[Edge] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.params = set(self.names)
+
+
+def _owner(scope: Scope | None) -> Scope | None:
+    """The def whose own code ``scope`` is (through comprehensions; a lambda is its own)."""
+    while scope is not None and scope.kind == "comprehension":
+        scope = scope.parent
+    return scope if scope is not None and scope.kind == "function" else None
 
 
 def _parameters(node: ast.AST) -> tuple[str, ...]:
@@ -427,18 +463,6 @@ def _mapping_argument(call: ast.Call) -> ast.expr | None:
     if plain:
         return plain[0]
     return next((k.value for k in call.keywords if k.arg == "application_mapping"), None)
-
-
-_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-
-
-def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
-    todo = list(getattr(fn, "body", ()))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, _NESTED):
-            todo.extend(ast.iter_child_nodes(node))
 
 
 # -- step 3: what one file is told ---------------------------------------------------------------
