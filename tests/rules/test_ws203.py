@@ -254,3 +254,21 @@ def test_a_generic_send_counts_once_a_connection_reaches_that_parameter(tmp_path
     found = [(p, n) for p, n, _ in project_findings(root, "WS203")]
     assert ("chat/rooms.py", line_of(rooms, "for key in")) in found
     assert ("chat/rooms.py", line_of(rooms, "for element in")) in found
+
+
+def test_the_edits_path_sees_the_same_cross_module_facts(tmp_path):
+    """JSON/SARIF edits run the rule in the libcst pass: the facts are there too, and the fix of a
+    loop whose evidence is in another module gathers it."""
+    from dataclasses import replace as _replace
+
+    from wsrefactor.config import Config
+    from wsrefactor.registry import load_rules
+    from wsrefactor.runner import Job, execute
+    from wsrefactor.selection import Selection
+
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/senders.py": _SENDERS, "chat/rooms.py": _ROOMS})
+    job = Job(_replace(Config(), root=str(root)), Selection(("WS203",), (), tuple(load_rules(()))), want_edits=True)
+    found = [f for f in execute([str(root)], job, jobs=1).findings if f.code == "WS203"]
+    assert [f.line for f in found] == [line_of(_ROOMS, "for key in"), line_of(_ROOMS, "for p in")]
+    edits = [e.content for f in found if f.fix is not None for e in f.fix.edits]
+    assert any("asyncio.gather" in text for text in edits)
