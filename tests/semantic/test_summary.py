@@ -218,3 +218,49 @@ def test_project_facts_reads_other_files_only_with_project_scope(tmp_path):
 def _analyses(path: Path) -> Analyses:
     text = path.read_text()
     return Analyses(ast.parse(text), text, str(path))
+
+
+def test_caller_side_effects_through_an_annotated_dependency(tmp_path):
+    """WS104's question (issue #12 "Misses" 6/WS104 across modules): ``await ws_manager.connect(ws)``
+    where ``ws_manager: Annotated[ChatManager, Depends(...)]`` and ``connect`` (another module)
+    accepts and registers the connection."""
+    endpoint = """
+        from typing import Annotated
+
+        from fastapi import APIRouter, Depends, WebSocket
+
+        from .manager import ChatManager, get_manager
+
+        router = APIRouter()
+
+
+        @router.websocket("/ws")
+        async def ws(websocket: WebSocket, ws_manager: Annotated[ChatManager, Depends(get_manager)]):
+            await ws_manager.connect("u", websocket)
+    """
+    manager = """
+        class ChatManager:
+            def __init__(self):
+                self.connections = {}
+
+            async def connect(self, user, websocket):
+                await websocket.accept()
+                self.connections.setdefault(user, set()).add(websocket)
+
+
+        def get_manager():
+            return ChatManager()
+    """
+    root = project(tmp_path, {"app/__init__.py": "", "app/ws.py": endpoint, "app/manager.py": manager})
+    facts = resolve(_summary(root, p) for p in ("app/ws.py", "app/manager.py"))
+    path = str(root / "app/ws.py")
+    text = (root / "app/ws.py").read_text()
+    tree = ast.parse(text)
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "connect")
+    with using(facts):
+        analyses = Analyses(tree, text, path)
+        from wsrefactor.semantic import SemanticModel
+
+        scope = analyses(SemanticModel).scope_of(call)
+        assert analyses(ProjectCalls).effects(call, scope, call.args[1]) == {"accept", "register"}
+        assert analyses(ProjectCalls).effects(call, scope, call.args[0]) == frozenset()

@@ -46,8 +46,9 @@ SEND, ACCEPT, RECEIVE, REGISTER, UNREGISTER = "send", "accept", "receive", "regi
 _CONNECTION_SENDS = frozenset({"send_text", "send_json", "send_bytes", "send_str", "write_message"})
 _RECEIVES = frozenset({"receive_text", "receive_json", "receive_bytes", "receive", "recv", "iter_text",
                        "iter_json", "iter_bytes"})
-_STORES = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
-_UNDOS = frozenset({"remove", "discard", "pop"})
+# the argument a store/undo method keeps or drops (``insert(i, x)``, ``setdefault(key, value)``)
+_STORES = {"add": 0, "append": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
+_UNDOS = {"remove": 0, "discard": 0, "pop": 0}
 _DEPTH = 6  # alias / reference hops followed when resolving a name
 
 
@@ -417,9 +418,10 @@ def _call_effects(call: ast.Call, own: set[str], effects: set[tuple[str, str]], 
     root = _root(func.value)
     if root in own:
         _method_effect(func.attr, root, effects, plain)
-    if func.attr in _STORES or func.attr in _UNDOS:
-        effect = REGISTER if func.attr in _STORES else UNREGISTER
-        effects.update((a.id, effect) for a in call.args if isinstance(a, ast.Name) and a.id in own)
+    at = _STORES.get(func.attr, _UNDOS.get(func.attr))
+    kept = call.args[at] if at is not None and len(call.args) > at else None
+    if isinstance(kept, ast.Name) and kept.id in own:
+        effects.add((kept.id, REGISTER if func.attr in _STORES else UNREGISTER))
 
 
 def _method_effect(method: str, root: str, effects: set[tuple[str, str]], plain: set[str]) -> None:
