@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from wsrefactor.semantic.server import (
     ServerModel,
     Site,
 )
+from wsrefactor.semantic.summary import websocket_application
 
 CORS_MIDDLEWARE = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security", "fastapi.params.Security"})
@@ -199,6 +201,7 @@ class OriginNotChecked(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
+    uses_project_facts = True  # how other modules call this one (analyses.facts)
     fix_node_types = (cst.FunctionDef, cst.ClassDef, cst.Call)
 
     VALID = [
@@ -629,6 +632,7 @@ class _Detector:
             yield from self._socketio(call)
         for call in self.server.channels_routers:
             yield from self._channels(call)
+        yield from self._routed_consumers()
 
     # -- what counts as a check -------------------------------------------------------------------
 
@@ -987,17 +991,40 @@ class _Detector:
                         "Channels websocket application not wrapped in AllowedHostsOriginValidator/OriginValidator: "
                         "any web page can connect (cross-site WebSocket hijacking)")
 
+    def _routed_consumers(self) -> Iterator[Detection]:
+        """A consumer of this module that a ``ProtocolTypeRouter`` of another module reaches
+        (through ``URLRouter`` and ``websocket_urlpatterns``) with no origin validator around it
+        (``analyses.facts.routed``): reported at its ``accept`` (or the class), since that is
+        where a user reads the consumer; the router itself is reported in its own file."""
+        classes = {s.qualname: s for s in self.model.scopes.scopes if s.kind == "class"}
+        done: set[str] = set()
+        for name, router, line, names in self.analyses.facts.routed:
+            cls = classes.get(name)
+            ep = self._consumer(cls) if name not in done and not any(n in self.validators for n in names) else None
+            if ep is None or cls is None:
+                continue
+            done.add(name)
+            where = self._first_accept(ep, cls)
+            yield detect_at(
+                self.analyses, where,
+                f"Channels consumer `{name}` is routed by `{os.path.basename(router)}:{line}`, whose websocket "
+                "application no AllowedHostsOriginValidator/OriginValidator wraps: any web page can connect "
+                "(cross-site WebSocket hijacking)",
+            )
+
+    def _consumer(self, cls: Scope | None) -> Endpoint | None:
+        if cls is None:
+            return None
+        return next((e for e in self.server.endpoints if e.node is cls.node and e.kind == "channels"), None)
+
+    def _first_accept(self, ep: Endpoint, cls: Scope) -> ast.AST:
+        """The consumer's first ``accept`` (its own methods, through their helpers), else the class."""
+        accepts = [site.node for fn in ep.methods.values() if fn.parent is cls
+                   for site, _ in self.server.accepts_reached(fn)]
+        return min(accepts, default=cls.node, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+
     def _websocket_application(self, call: ast.Call) -> ast.expr | None:
-        """The ``"websocket"`` value of ``ProtocolTypeRouter({...})`` (the last one when
-        repeated) or of ``ProtocolTypeRouter(dict(websocket=...))``."""
-        mapping = _positional(call, 0) or _keyword(call, "application_mapping")
-        if isinstance(mapping, ast.Dict):
-            found = [v for k, v in zip(mapping.keys, mapping.values)
-                     if isinstance(k, ast.Constant) and k.value == "websocket"]
-            return found[-1] if found else None
-        if isinstance(mapping, ast.Call) and self._qualified(mapping.func) == "builtins.dict":
-            return _keyword(mapping, "websocket")
-        return None
+        return websocket_application(call, self.model)  # one reading of the router, shared with the summary
 
     def _validates(self, expr: ast.AST) -> bool:
         return any(isinstance(n, ast.Call) and (self._qualified(n.func) in CHANNELS_ORIGIN_VALIDATORS

@@ -103,6 +103,7 @@ class MessageSizeUnbounded(SemanticRule):
     options = (Option("max-message-bytes", int, 65536, "the bound written by the fix"),)
 
     requires_any_import = ("fastapi", "starlette", "websockets")
+    uses_project_facts = True  # how other modules call this one (analyses.facts)
     fix_node_types = (cst.Call,)
 
     VALID = [

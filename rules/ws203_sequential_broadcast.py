@@ -19,6 +19,7 @@ from wsrefactor.semantic.broadcast import (
     send_method,
 )
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.summary import SEND, ProjectCalls
 from wsrefactor.walk import visit
 
 # Awaited reads: a loop that reads the reply from a shared endpoint is a conversation, not a fan-out.
@@ -105,8 +106,10 @@ def _passed(call: ast.Call, values: set[str]) -> list[str]:
 class _Loop:
     """One ``for`` loop: its per-iteration values and what is known about each."""
 
-    def __init__(self, loop: ast.For | ast.AsyncFor, scope: Scope, conns: Connections) -> None:
-        self.loop, self.scope, self.conns = loop, scope, conns
+    def __init__(
+        self, loop: ast.For | ast.AsyncFor, scope: Scope, conns: Connections, calls: ProjectCalls | None = None
+    ) -> None:
+        self.loop, self.scope, self.conns, self.calls = loop, scope, conns, calls
         self.targets = _target_names(loop.target) or []
         self.known: set[str] = set()  # per-iteration values known to be connections
         self._types(loop.target, conns.element_types(loop.iter, scope))
@@ -162,7 +165,20 @@ class _Loop:
 
     def _send_to(self, call: ast.Call, values: set[str], guarded: bool) -> str | None:
         """The per-iteration value ``call`` sends to as a connection, if there is evidence."""
-        return self._method_send(call, guarded) or self._passed_send(call, values) or self._destination(call, values)
+        return (self._method_send(call, guarded) or self._passed_send(call, values) or self._destination(call, values)
+                or self._sent_elsewhere(call, values))
+
+    def _sent_elsewhere(self, call: ast.Call, values: set[str]) -> str | None:
+        """An argument built from a per-iteration value (``players[p].websocket``) handed to a
+        callable of another module that sends on that parameter as a connection (its body, or
+        the callables it hands it on to: ``analyses.facts``)."""
+        if self.calls is None:
+            return None
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            mentioned = sorted(_names_in(arg) & values)
+            if mentioned and SEND in self.calls.effects(call, self.scope, arg):
+                return mentioned[0]
+        return None
 
     def _method_send(self, call: ast.Call, guarded: bool) -> str | None:
         """``value.send_text(...)``, ``value.websocket.send(...)``, ``self.active[value].send(...)``."""
@@ -208,13 +224,14 @@ def _fan_outs(analyses: Analyses) -> Iterator[tuple[ast.For | ast.AsyncFor, str,
     """Loops that await a send to each connection; a loop with evidence marks its collection as
     holding connections for the others (two rounds)."""
     conns = analyses(Connections)
+    calls = analyses(ProjectCalls) if analyses.facts.callees else None
     loops = _loops(analyses)
     done: dict[int, tuple[str, list[ast.Call]]] = {}
     for _ in range(2):
         for loop, scope in loops:
             if id(loop) in done:
                 continue
-            sends, shared_reply = _Loop(loop, scope, conns).sends()
+            sends, shared_reply = _Loop(loop, scope, conns, calls).sends()
             if sends and not shared_reply:
                 done[id(loop)] = (sends[0][1], [c for c, _ in sends])
                 conns.learn(loop.iter, loop.target, sends[0][1])
@@ -647,6 +664,7 @@ class SequentialBroadcast(SemanticRule):
     fix_safety = FixSafety.UNSAFE
     summary = "broadcast awaits each connection in turn; one slow client delays all the others"
     tokens = ("send",)
+    uses_project_facts = True  # how other modules call this one (analyses.facts)
     fix_node_types = (cst.For,)
     options = (
         Option(

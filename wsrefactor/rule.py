@@ -247,6 +247,9 @@ class Rule(cst.BatchableCSTVisitor):
     INVALID: ClassVar[Sequence[Example]] = ()
     # Project rules collect facts per file and decide across files (see ProjectRule).
     is_project_rule: ClassVar[bool] = False
+    # The rule reads cross-module facts (``analyses.facts``): the runner then summarizes the
+    # project's modules before the per-file pass (``wsrefactor/crossmodule.py``).
+    uses_project_facts: ClassVar[bool] = False
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__()
@@ -334,7 +337,8 @@ class SemanticRule(Rule):
         """``detect`` behind the declared gate, in source order."""
         if not cls.matches_text(analyses.text):
             return []
-        if cls.requires_any_import and not analyses(Imports).imports_any(cls.requires_any_import):
+        if (cls.requires_any_import and not analyses(Imports).imports_any(cls.requires_any_import)
+                and not (cls.uses_project_facts and analyses.facts.connections)):
             return []
         merged = {o.name: o.default for o in cls.options} | dict(options)
         return sorted(cls.detect(analyses, merged), key=lambda d: (d.line, d.column, d.end_line, d.end_column))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wsrefactor.config import Config, ConfigLookup, ConfigMap
+from wsrefactor.crossmodule import cache_content, with_facts
 from wsrefactor.discovery import discover, generated_header
 from wsrefactor.engine import (
     Analysis,
@@ -36,6 +37,7 @@ from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule, SemanticRule
 from wsrefactor.selection import Selection, file_settings
 from wsrefactor.semantic.analyses import Analyses
+from wsrefactor.semantic.summary import using
 from wsrefactor.source import (
     ChangedOnDisk,
     SourceError,
@@ -104,6 +106,8 @@ class Job:
     # Per-file configs (the nearest config file above each file); None: ``config`` governs all.
     configs: ConfigMap | None = None
     lookup: ConfigLookup | None = field(default=None, compare=False, repr=False)
+    # Cross-module facts per file (``wsrefactor/crossmodule.py``), set by ``execute``.
+    xfacts: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "lookup": None}  # its loader is a closure; workers use ``configs``
@@ -180,11 +184,13 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
     if _generated(result, source.text, here.config):
         return result
     cache = _cache(job, here.config)
-    hit = cache.get(path, source.raw) if cache is not None else None
+    keyed = cache_content(job, path, source.raw)
+    hit = cache.get(path, keyed) if cache is not None else None
     if hit is not None:
         return hit  # type: ignore[no-any-return]
     try:
-        result = _analyze(result, source, rules, job, here)
+        with using(job.xfacts):  # ``analyses.facts`` of this file, on both decision paths
+            result = _analyze(result, source, rules, job, here)
     except RecursionError:
         result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
         return result
@@ -194,7 +200,7 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
         result.internal_error = f"{path}: internal error while analysing: {type(exc).__name__}: {exc}"
         return result
     if cache is not None:
-        cache.put(path, source.raw, result)
+        cache.put(path, keyed, result)
     return result
 
 
@@ -409,7 +415,7 @@ def _cached(paths: Sequence[str], job: Job) -> tuple[list[FileResult], list[str]
         cache = _cache(job, job.config_for(path))
         try:
             with open(path, "rb") as fh:
-                hit = cache.get(path, fh.read())
+                hit = cache.get(path, cache_content(job, path, fh.read()))
         except OSError:
             hit = None
         if hit is None:
@@ -857,6 +863,8 @@ def execute(
     files = list(found.files)
     if job.lookup is not None:
         job = replace(job, configs=job.lookup.snapshot())
+    # before sharding: every shard resolves the same summaries, so each decides its files exactly
+    job = with_facts(job, files, jobs)
     run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
     if shard is not None:
         run.shard = _shard_state(files, shard, job, jobs)

@@ -212,3 +212,43 @@ def test_one_cross_file_rule_selected(tmp_path):
     outputs = _sharded(root, ".", "json", 2, tmp_path, "--select", "WS304")
     code, merged = _merged(root, outputs, "json")
     assert json.loads(merged) == json.loads(full) and code == 1
+
+
+def _cross_module_project(root: Path, count: int = 12) -> Path:
+    """Endpoints handing their websocket to managers of other modules (WS102 in the managers),
+    send helpers of other modules called in loops (WS203 in the callers): each file's finding
+    depends on files that mostly sit in other shards."""
+    app = root / "app"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "__init__.py").touch()
+    (app / "senders.py").write_text("async def push(conn, text):\n    await conn.send_text(text)\n")
+    for i in range(count):
+        (app / f"manager_{i}.py").write_text(
+            f"class Manager{i}:\n    async def handle(self, websocket):\n"
+            "        while True:\n            data = await websocket.receive_text()\n            print(data)\n\n\n"
+            f"manager = Manager{i}()\n"
+        )
+        (app / f"api_{i}.py").write_text(
+            "from fastapi import APIRouter, WebSocket\n\n"
+            f"from app.manager_{i} import manager\nfrom app.senders import push\n\nrouter = APIRouter()\n\n\n"
+            f'@router.websocket("/ws{i}")\nasync def ws(websocket: WebSocket):\n'
+            "    await websocket.accept()  # wsrefactor: ignore[WS101]\n    await manager.handle(websocket)\n\n\n"
+            "async def tell(rooms, text):\n    for r in rooms:\n        await push(rooms[r].conn, text)\n"
+        )
+    return root
+
+
+def test_cross_module_facts_give_every_shard_the_unsharded_findings(tmp_path):
+    """Every shard summarizes the same discovered files before it selects its own, so a file's
+    cross-module findings do not depend on which shard checks it."""
+    root = _cross_module_project(tmp_path / "proj")
+    _, full = _invoke(root, "check", ".", "--format", "json", "--no-cache", "-j", "1")
+    outputs = _sharded(root, ".", "json", 4, tmp_path)
+    _, merged = _merged(root, outputs, "json")
+    assert json.loads(merged) == json.loads(full)
+    findings = json.loads(full)
+    by_code = {c: sorted(Path(f["filename"]).name for f in findings if f["code"] == c) for c in ("WS102", "WS203")}
+    assert by_code["WS102"] == sorted(f"manager_{i}.py" for i in range(12))
+    assert by_code["WS203"] == sorted(f"api_{i}.py" for i in range(12))
+    managers = {shard_of(str(root / "app" / f"manager_{i}.py"), str(root), 4) for i in range(12)}
+    assert len(managers) > 1  # the managers really are spread over several shards

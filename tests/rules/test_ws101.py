@@ -327,3 +327,70 @@ def test_plain_check_never_parses_libcst(monkeypatch):
         assert result.internal_error is None
         found += result.findings
     assert len(found) >= 15
+
+
+# -- Channels routing across modules (asgi.py -> routing.py -> consumers.py) -----------------------
+
+from tests.rules._projects import findings as project_findings  # noqa: E402
+from tests.rules._projects import line_of, project  # noqa: E402
+
+_CONSUMER = """
+    from channels.generic.websocket import WebsocketConsumer
+
+
+    class ChatConsumer(WebsocketConsumer):
+        def connect(self):
+            self.accept()
+
+        def receive(self, text_data):
+            self.send(text_data=text_data)
+"""
+_ROUTING = """
+    from django.urls import path
+
+    from .consumers import ChatConsumer
+
+    websocket_urlpatterns = [
+        path("ws/chat/<str:name>/", ChatConsumer.as_asgi()),
+    ]
+"""
+_ASGI = """
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django.core.asgi import get_asgi_application
+
+    from chat.routing import websocket_urlpatterns
+
+    application = ProtocolTypeRouter({
+        "http": get_asgi_application(),
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    })
+"""
+
+
+def _channels_project(root, asgi=_ASGI):
+    return project(root, {"chat/__init__.py": "", "chat/consumers.py": _CONSUMER, "chat/routing.py": _ROUTING,
+                          "site/__init__.py": "", "site/asgi.py": asgi})
+
+
+def test_consumer_routed_by_an_unvalidated_router_in_another_module(tmp_path):
+    found = project_findings(_channels_project(tmp_path), "WS101")
+    assert [(p, n) for p, n, _ in found] == [
+        ("chat/consumers.py", line_of(_CONSUMER, "self.accept()")),
+        ("site/asgi.py", line_of(_ASGI, "ProtocolTypeRouter({")),
+    ]
+    assert "asgi.py:" in found[0][2]
+
+
+def test_consumer_behind_an_origin_validator_in_another_module_is_clean(tmp_path):
+    asgi = _ASGI.replace("from channels.auth import AuthMiddlewareStack",
+                         "from channels.auth import AuthMiddlewareStack\n"
+                         "from channels.security.websocket import AllowedHostsOriginValidator")
+    asgi = asgi.replace('"websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),',
+                        '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),')
+    assert project_findings(_channels_project(tmp_path, asgi), "WS101") == []
+
+
+def test_a_consumer_no_router_reaches_is_not_reported(tmp_path):
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/consumers.py": _CONSUMER})
+    assert project_findings(root, "WS101") == []

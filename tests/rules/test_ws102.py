@@ -242,3 +242,108 @@ def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
         assert result.internal_error is None
         found += result.findings
     assert len(found) >= 8
+
+
+# -- across modules (issue #12 "Misses" 2: "same module or another") ------------------------------
+
+from tests.rules._projects import findings as _project_findings  # noqa: E402
+from tests.rules._projects import line_of, project  # noqa: E402
+
+_ENDPOINT = """
+    from fastapi import APIRouter, WebSocket
+
+    from app.manager import manager
+
+    router = APIRouter()
+
+
+    @router.websocket("/ws")
+    async def ws_endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await manager.handle(websocket)
+"""
+_MANAGER = """
+    class Manager:
+        def __init__(self):
+            self.active = []
+
+        async def handle(self, websocket):
+            self.active.append(websocket)
+            while True:
+                data = await websocket.receive_text()
+                print(data)
+
+
+    manager = Manager()
+"""
+
+
+def _manager_project(root: Path, endpoint: str = _ENDPOINT, manager: str = _MANAGER) -> Path:
+    return project(root, {"app/__init__.py": "", "app/ws.py": endpoint, "app/manager.py": manager})
+
+
+def test_receive_in_another_modules_manager_method_is_found_there(tmp_path):
+    root = _manager_project(tmp_path)
+    found = _project_findings(root, "WS102")
+    assert [(p, n) for p, n, _ in found] == [("app/manager.py", line_of(_MANAGER, "receive_text"))]
+
+
+def test_two_modules_deep_through_a_relative_import_without_init_files(tmp_path):
+    endpoint = """
+        from fastapi import APIRouter, WebSocket
+
+        from ..services import relay
+
+        router = APIRouter()
+
+
+        @router.websocket("/chat")
+        async def chat(websocket: WebSocket):
+            await websocket.accept()
+            await relay.pump("x", websocket)
+    """
+    relay = """
+        from . import reader
+
+
+        async def pump(name, ws):
+            await reader.read_all(ws, name)
+    """
+    reader = """
+        async def read_all(sock, name):
+            while True:
+                text = await sock.receive_text()
+                print(name, text)
+    """
+    root = project(tmp_path, {"backend/routers/chat.py": endpoint, "backend/services/relay.py": relay,
+                              "backend/services/reader.py": reader})
+    found = _project_findings(root, "WS102")
+    assert [(p, n) for p, n, _ in found] == [("backend/services/reader.py", line_of(reader, "receive_text"))]
+
+
+def test_a_parameter_named_websocket_that_no_connection_reaches_is_not_a_connection(tmp_path):
+    endpoint = _ENDPOINT.replace("await manager.handle(websocket)", 'await manager.handle("websocket")')
+    root = _manager_project(tmp_path, endpoint=endpoint)
+    assert _project_findings(root, "WS102") == []
+
+
+def test_a_callee_that_measures_the_size_is_a_check(tmp_path):
+    manager = _MANAGER.replace("print(data)", "if len(data) > 4096:\n                    return\n                print(data)")
+    root = _manager_project(tmp_path, manager=manager)
+    assert _project_findings(root, "WS102") == []
+
+
+def test_subset_runs_see_the_other_files_only_with_project_scope(tmp_path):
+    root = _manager_project(tmp_path)
+    assert _project_findings(root, "WS102", paths=["app/manager.py"]) == []
+    found = _project_findings(root, "WS102", paths=["app/manager.py"], scope="project")
+    assert [(p, n) for p, n, _ in found] == [("app/manager.py", line_of(_MANAGER, "receive_text"))]
+
+
+def test_the_cache_re_decides_a_file_when_another_file_changes_what_it_passes(tmp_path):
+    root = _manager_project(tmp_path)
+    first = _project_findings(root, "WS102", cache=True)
+    assert _project_findings(root, "WS102", cache=True) == first != []  # warm: served from the cache
+    endpoint = _ENDPOINT.replace("await manager.handle(websocket)", 'await manager.handle("websocket")')
+    (root / "app" / "ws.py").write_text(textwrap.dedent(endpoint).lstrip("\n"), encoding="utf-8")
+    assert _project_findings(root, "WS102", cache=True) == []  # manager.py unchanged, its facts gone

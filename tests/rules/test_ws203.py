@@ -170,3 +170,105 @@ def test_message_names_the_connection_value(tmp_path):
     path = write(tmp_path, FOUND["ids looked up in the connection table"])
     (finding,) = process_file(str(path), job("WS203")).findings
     assert "each `connection`" in finding.message and finding.fix is None
+
+
+# -- across modules (issue #12 "Misses" 7: the callee's body decides, same module or another) -----
+
+from tests.rules._projects import findings as project_findings  # noqa: E402
+from tests.rules._projects import line_of, project  # noqa: E402
+
+_SENDERS = """
+    async def send_to(conn, message):
+        await conn.send_text(message)
+
+
+    async def render(element, message):
+        await element.send(message)
+
+
+    class Event:
+        def __init__(self, text):
+            self.text = text
+
+        async def send(self, websocket):
+            await deliver(websocket, self.text)
+
+
+    async def deliver(target, text):
+        await target.send_json({"text": text})
+"""
+_ROOMS = """
+    from chat.senders import Event, render, send_to
+
+
+    class Room:
+        def __init__(self):
+            self.members = {}
+            self.elements = []
+
+        async def broadcast(self, message):
+            for key in self.members:
+                await send_to(self.members[key].conn, message)
+
+        async def announce(self, players, text):
+            for p in players:
+                await Event(text).send(players[p].websocket)
+
+        async def draw(self, message):
+            for element in self.elements:
+                await render(element, message)
+"""
+
+
+def test_a_send_in_another_modules_callee_is_the_evidence(tmp_path):
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/senders.py": _SENDERS, "chat/rooms.py": _ROOMS})
+    found = [(p, n) for p, n, _ in project_findings(root, "WS203")]
+    assert found == [("chat/rooms.py", line_of(_ROOMS, "for key in")), ("chat/rooms.py", line_of(_ROOMS, "for p in"))]
+
+
+def test_a_generic_send_in_another_module_is_no_evidence(tmp_path):
+    # ``render`` calls ``element.send(...)``: nothing says ``element`` is a connection
+    rooms = _ROOMS.replace("send_to(self.members[key].conn, message)", "render(self.members[key], message)")
+    rooms = rooms.replace("Event(text).send(players[p].websocket)", "render(players[p], text)")
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/senders.py": _SENDERS, "chat/rooms.py": rooms})
+    assert project_findings(root, "WS203") == []
+
+
+def test_a_generic_send_counts_once_a_connection_reaches_that_parameter(tmp_path):
+    endpoint = """
+        from fastapi import FastAPI, WebSocket
+
+        from chat.senders import render
+
+        app = FastAPI()
+
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket):
+            await websocket.accept()
+            await render(websocket, "hello")
+    """
+    rooms = _ROOMS.replace("send_to(self.members[key].conn, message)", "render(self.members[key], message)")
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/senders.py": _SENDERS, "chat/rooms.py": rooms,
+                              "chat/api.py": endpoint})
+    found = [(p, n) for p, n, _ in project_findings(root, "WS203")]
+    assert ("chat/rooms.py", line_of(rooms, "for key in")) in found
+    assert ("chat/rooms.py", line_of(rooms, "for element in")) in found
+
+
+def test_the_edits_path_sees_the_same_cross_module_facts(tmp_path):
+    """JSON/SARIF edits run the rule in the libcst pass: the facts are there too, and the fix of a
+    loop whose evidence is in another module gathers it."""
+    from dataclasses import replace as _replace
+
+    from wsrefactor.config import Config
+    from wsrefactor.registry import load_rules
+    from wsrefactor.runner import Job, execute
+    from wsrefactor.selection import Selection
+
+    root = project(tmp_path, {"chat/__init__.py": "", "chat/senders.py": _SENDERS, "chat/rooms.py": _ROOMS})
+    job = Job(_replace(Config(), root=str(root)), Selection(("WS203",), (), tuple(load_rules(()))), want_edits=True)
+    found = [f for f in execute([str(root)], job, jobs=1).findings if f.code == "WS203"]
+    assert [f.line for f in found] == [line_of(_ROOMS, "for key in"), line_of(_ROOMS, "for p in")]
+    edits = [e.content for f in found if f.fix is not None for e in f.fix.edits]
+    assert any("asyncio.gather" in text for text in edits)

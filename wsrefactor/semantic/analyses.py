@@ -43,6 +43,15 @@ class Analyses:
             Analyses.computed += 1
         return self._cache[kind]  # type: ignore[no-any-return]
 
+    @property
+    def facts(self) -> Any:
+        """What the rest of the project tells this file (``semantic.summary.FileFacts``: its
+        parameters that receive connections, what the callables it calls do with their
+        arguments); empty outside a run or for a file nothing reaches. Set by the runner."""
+        from wsrefactor.semantic.summary import facts_for
+
+        return facts_for(self.path)
+
     def line(self, lineno: int) -> str:
         """Line ``lineno`` (1-based) as Python numbers lines (``\\r\\n``, ``\\r`` or ``\\n``)."""
         if self._lines is None:

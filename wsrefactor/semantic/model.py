@@ -216,6 +216,8 @@ class SemanticModel:
             outer = self.qualified_name(ann.value, scope)
             if outer in ("typing.Optional", "typing_extensions.Optional"):
                 return self._annotation_type_in(ann.slice, scope)
+            if outer in ("typing.Annotated", "typing_extensions.Annotated") and isinstance(ann.slice, ast.Tuple):
+                return self._annotation_type_in(ann.slice.elts[0], scope)  # FastAPI's Annotated[X, Depends()]
             return outer
         return self.qualified_name(ann, scope)
 

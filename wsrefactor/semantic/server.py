@@ -530,9 +530,25 @@ class ServerModel:
                 b = self.parameter_binding(fn, param)
                 if b is not None:
                     self._connections[id(b)] = "asgi" if ep.kind == "asgi-class" else ep.kind
+        self._seed_from_project()
         for _ in range(6):
             if not self._propagate_once():
                 break
+
+    def _seed_from_project(self) -> None:
+        """Parameters that other modules hand connections to (``analyses.facts``, resolved from
+        every module's summary by the runner: ``wsrefactor/semantic/summary.py``)."""
+        wanted = self.analyses.facts.connections
+        if not wanted:
+            return
+        functions = {s.qualname: s for s in self.model.scopes.scopes if s.kind == "function"}
+        for qualname, param, kind in wanted:
+            if ":" in kind:  # a value kind of another rule (``msg:...``), not a connection
+                continue
+            fn = functions.get(qualname)
+            b = self.parameter_binding(fn, param) if fn is not None else None
+            if b is not None and id(b) not in self._connections:
+                self._connections[id(b)] = kind
 
     def _propagate_once(self) -> bool:
         changed = False

@@ -1,0 +1,249 @@
+"""The run's cross-module pass: summarize the project's modules, resolve them, hand each file its
+facts (``wsrefactor/semantic/summary.py`` has the model; this is the plumbing).
+
+Before the per-file pass, when an enabled rule reads cross-module facts (``uses_project_facts``),
+every file of the run, and with ``cross-file-scope = "project"`` every other file of the project,
+is summarized (``ast`` only, in the workers, cached by content); the summaries are resolved in
+the parent (linear in the call edges), and the run's ``Job`` carries each file's ``FileFacts``.
+The per-file pass then sees them as ``analyses.facts`` (``summary.using`` around each file), in
+a plain check and in a fixing pass alike.
+
+Why before and not after: a file's findings (and its fixes) then come from one pass, so ``fix``,
+``--shard K/N`` (every shard summarizes the same discovered files, so each decides its own files
+exactly as an unsharded run does) and the result cache (the facts' digest is part of a file's
+cache entry) need nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from wsrefactor.semantic.summary import (
+    FileFacts,
+    ModuleSummary,
+    callers_wanted,
+    resolve,
+    root_module,
+    summarize,
+)
+
+# The first round summarizes the files that can start a fact: a connection value (every framework's
+# connection type, route or handler base spells "socket": WebSocket, websockets, Websocket...), a
+# connection-only send (a callee's effect needs no other evidence), Channels routing.
+# Later rounds add the files the summarized ones hand a value to (forward) and the files that
+# mention a callable known to do something with a parameter (callers), until nothing is added.
+GATE = ("socket", "Socket", "send_text", "send_json", "send_bytes", "send_str", "write_message",
+        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi")
+
+
+def _readers(job: Any) -> list[Any]:
+    from wsrefactor.registry import load_rules
+
+    rules = load_rules(job.config.plugins)
+    return [r for c, r in rules.items() if getattr(r, "uses_project_facts", False) and job.selection.enabled(c)]
+
+
+def wanted(job: Any) -> bool:
+    """Whether an enabled rule reads cross-module facts."""
+    return bool(_readers(job))
+
+
+def gate(job: Any) -> tuple[str, ...]:
+    """The tokens one of which a file must hold to be summarized in the first round."""
+    return GATE
+
+
+def project_facts(files: Sequence[str], job: Any, jobs: int) -> dict[str, FileFacts]:
+    """Every file's facts, from the summaries of ``files`` (and, with ``cross-file-scope =
+    "project"``, of the project's other files)."""
+    paths = _project_paths(files, job)
+    where = (jobs, _cache_key(job), job.config.root, job.config.cache_dir)
+    found = _summaries(paths, gate(job), *where)
+    _expand(found, paths, where)
+    return resolve([s for s in found.values() if s is not None])
+
+
+def _project_paths(files: Sequence[str], job: Any) -> list[str]:
+    from wsrefactor.discovery import discover
+
+    paths = list(files)
+    if job.config.cross_file_scope == "project":
+        paths += sorted(set(discover([job.config.root], job.config, job.lookup).files) - set(paths))
+    return paths
+
+
+def _expand(found: dict[str, ModuleSummary | None], paths: Sequence[str], where: tuple[Any, ...]) -> None:
+    """Later rounds: a module that only hands a connection on (``relay.pump(ws)`` ->
+    ``reader.read_all(ws)``) may hold no gate token, so the modules the summarized ones hand
+    values to are summarized too, and so are the modules naming a callable known to send on a
+    parameter (its callers); until nothing is added."""
+    modules = _Modules(paths, where[2])
+    fresh = [s for s in found.values() if s is not None]
+    tried: set[str] = set()  # summarized in full already (None: not Python, unreadable)
+    for _ in range(_ROUNDS):
+        wanted = [p for p in _next_round(modules, fresh, found, paths) if p not in tried]
+        if not wanted:
+            return
+        tried.update(wanted)
+        more = _summaries(wanted, None, *where)
+        found.update(more)
+        fresh = [s for s in more.values() if s is not None]
+
+
+def _summaries(
+    paths: Sequence[str], tokens: tuple[str, ...] | None, jobs: int, key: str | None, root: str, cache_dir: str
+) -> dict[str, ModuleSummary | None]:
+    from wsrefactor.parallel import map_chunks
+
+    return dict(map_chunks(_summarize_many, paths, jobs, key, root, cache_dir, tokens))
+
+
+def _next_round(
+    modules: _Modules, fresh: Sequence[ModuleSummary], found: Mapping[str, ModuleSummary | None], paths: Sequence[str]
+) -> list[str]:
+    """The files not summarized yet that the last round's summaries reach."""
+    left = [p for p in paths if found.get(p) is None]
+    forward = {p for s in fresh for p in modules.targets(s)}
+    callers = modules.mentioning(callers_wanted(s for s in found.values() if s is not None), left)
+    return sorted(p for p in forward | callers if found.get(p) is None)
+
+
+_ROUNDS = 6
+
+
+class _Modules:
+    """The run's files by the module name a summary gives them, and by unique dotted suffix."""
+
+    def __init__(self, paths: Sequence[str], root: str) -> None:
+        self.by_name = {root_module(p, root): p for p in paths}
+        self._texts: dict[str, str] = {}
+        self.suffixes: dict[str, str | None] = {}
+        for name, path in self.by_name.items():
+            parts = name.split(".")
+            for cut in range(1, len(parts)):
+                tail = ".".join(parts[cut:])
+                self.suffixes[tail] = None if tail in self.suffixes or tail in self.by_name else path
+
+    def path_of(self, dotted: str) -> str | None:
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            head = ".".join(parts[:cut])
+            found = self.by_name.get(head) or self.suffixes.get(head)
+            if found:
+                return found
+        return None
+
+    def mentioning(self, names: set[str], paths: Sequence[str]) -> set[str]:
+        """The files among ``paths`` whose text holds one of ``names`` as a word."""
+        if not names:
+            return set()
+        word = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(names))))
+        out = set()
+        for path in paths:
+            if path not in self._texts:
+                try:
+                    with open(path, "rb") as fh:
+                        self._texts[path] = fh.read().decode("utf-8", "replace")
+                except OSError:
+                    self._texts[path] = ""
+            if word.search(self._texts[path]):
+                out.add(path)
+        return out
+
+    def targets(self, summary: ModuleSummary) -> set[str]:
+        """The files defining what ``summary``'s calls hand a connection or a parameter to."""
+        out: set[str] = set()
+        edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
+        for edge in edges:
+            for alt in edge.target.split("|"):
+                path = self.path_of(alt)
+                if path is not None and path != summary.path:
+                    out.add(path)
+        for _, target in summary.aliases + summary.instances:  # re-exports and instances
+            path = self.path_of(target)
+            if path is not None and path != summary.path:
+                out.add(path)
+        return out
+
+
+def with_facts(job: Any, files: Sequence[str], jobs: int) -> Any:
+    """``job`` carrying the files' cross-module facts (unchanged when no rule reads them)."""
+    if not wanted(job):
+        return job
+    return replace(job, xfacts=project_facts(files, job, jobs))
+
+
+def cache_content(job: Any, path: str, raw: bytes) -> bytes:
+    """What a file's result-cache entry is keyed on: its bytes, plus its facts' digest when the
+    project tells it anything (another file changing what it passes re-decides this one)."""
+    facts = (getattr(job, "xfacts", None) or {}).get(path)
+    return raw if not facts else raw + b"\0xfacts\0" + facts.digest()
+
+
+def _cache_key(job: Any) -> str | None:
+    """Per root and gate (module names depend on the root; a file the gate leaves out is cached as
+    such, apart from the same file summarized in full because another module hands it a value)."""
+    if not job.cache_key or job.fix is not None:
+        return None
+    from wsrefactor.cache import run_key
+
+    return "summary-" + run_key("summary", job.config.root, gate(job))
+
+
+def _summarize_many(
+    paths: Sequence[str], key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None = GATE,
+) -> list[tuple[str, ModuleSummary | None]]:
+    cache = None
+    if key is not None:
+        from wsrefactor.cache import Cache
+
+        cache = Cache(Path(root) / cache_dir, key if tokens is not None else key + "-full")
+    return [(p, summarize_file(p, root, cache, tokens)) for p in paths]
+
+
+def summarize_file(
+    path: str, root: str = ".", cache: Any = None, tokens: tuple[str, ...] | None = GATE
+) -> ModuleSummary | None:
+    """One file's summary, or None (unreadable, not Python, or nothing to tell)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    if cache is not None:
+        hit = cache.get(path, raw)
+        if hit is not None:
+            return hit[0]  # type: ignore[no-any-return]
+    summary = _summarize(path, raw, root, tokens)
+    if cache is not None:
+        cache.put(path, raw, (summary,))
+    return summary
+
+
+def _summarize(path: str, raw: bytes, root: str, tokens: tuple[str, ...] | None) -> ModuleSummary | None:
+    from wsrefactor.runner import _python_ast
+    from wsrefactor.semantic.analyses import Analyses
+    from wsrefactor.source import SourceError, decode
+
+    try:
+        text = decode(path, raw).text
+    except SourceError:
+        return None
+    if tokens is not None and not any(token in text for token in tokens):
+        return None
+    try:
+        tree = _python_ast(text, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    try:
+        return summarize(Analyses(tree, text, path), root)
+    except RecursionError:
+        return None
+
+
+def facts_of(job: Any) -> Mapping[str, FileFacts] | None:
+    return getattr(job, "xfacts", None)
