@@ -64,10 +64,10 @@ import bisect
 import itertools
 import keyword
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Protocol
 
 import libcst as cst
 import libcst.helpers
@@ -1139,7 +1139,7 @@ class Extractor:
         scopes: Any,
         position: Callable[[cst.CSTNode], CodeRange],
         in_class: bool,
-        taken_names: set[str],
+        taken_names: _Names,
         cc: int,
         length: int,
         module_level: bool = True,
@@ -1974,7 +1974,15 @@ def _attribute_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str])
     return ""
 
 
-def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
+class _Names(Protocol):
+    """The module's taken names as planning uses them: asked about, and added to."""
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+    def add(self, name: str, /) -> None: ...
+
+
+def unique_name(words: str, taken: _Names, prefix: str = "_") -> str:
     """``_words``, suffixed only when the module (or a same-module base class) has the name.
 
     ``prefix`` ``__`` makes a method helper class-private (Python mangles it to ``_Class__words``):
@@ -2715,7 +2723,7 @@ class Planner:
     limit: int
     in_class: bool
     module_level: bool
-    taken: set[str]
+    taken: _Names
     types: _Types
     enclosing: frozenset[str] = frozenset()
     def_col: int = 0
@@ -2749,6 +2757,14 @@ class Planner:
             return self._refused(func, main, f"extraction would leave {left} (from {start})" + (f": {why}" if why else ""))
         helpers = _call_order(main.func, [u.func for u in units[1:]])
         return Refactoring(func, main.func, tuple(helpers), before, (main.cc, main.length))
+
+    def memo_key(self, func: cst.FunctionDef, cc: int, length: int) -> tuple[Any, ...]:
+        """Everything :meth:`run` decides from except the taken names (see ``_NameLog``): the
+        function's code (positions are taken from it alone) and the planner's settings."""
+        return (
+            cst.Module(body=[func]).code, cc, length, self.metric, self.limit, self.in_class, self.module_level,
+            repr(self.types), tuple(sorted(self.enclosing)), self.def_col, self.budget, self.match_ok, self.prefix,
+        )
 
     def _build_over(self, units: list[Any]) -> list[Any]:
         over = [u for u in units if u.value(self.metric) > self.limit]
@@ -2932,6 +2948,56 @@ class Planner:
 
 _Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
 CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
+
+
+class _NameLog:
+    """The module's taken names seen through one planning run: the answers it got about names
+    it did not add itself, and the names it added. A memoised plan is reused only when every
+    answer is still the same, and its additions are then made again."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.asked: dict[str, bool] = {}
+        self.added: list[str] = []
+        self._own: set[str] = set()
+
+    def __contains__(self, name: object, /) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in self._own:
+            return True
+        return self.asked.setdefault(name, name in self.names)
+
+    def add(self, name: str, /) -> None:
+        self._own.add(name)
+        self.added.append(name)
+        self.names.add(name)
+
+
+# A plan depends only on the function's code, the planner's settings and the taken names it
+# asked about: the same function in the next fix pass (refused, or not chosen because another
+# fix overlapped it) is not planned again. Key: ``Planner.memo_key``.
+_PLANS: OrderedDict[tuple[Any, ...], tuple[dict[str, bool], list[str], Refactoring]] = OrderedDict()
+PLAN_MEMO_SIZE = 256
+
+
+def run_memoised(planner: Planner, names: set[str], func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
+    """``planner.run(func, cc, length)`` (``planner.taken`` is ``names``), or the same result
+    remembered from an earlier pass or file where it was planned with the same answers."""
+    key = planner.memo_key(func, cc, length)
+    hit = _PLANS.get(key)
+    if hit is not None and all((name in names) == answer for name, answer in hit[0].items()):
+        _PLANS.move_to_end(key)
+        asked, added, result = hit
+        names.update(added)
+        return replace(result, original=func)
+    log = _NameLog(names)
+    planner.taken = log
+    result = planner.run(func, cc, length)
+    _PLANS[key] = (log.asked, log.added, result)
+    if len(_PLANS) > PLAN_MEMO_SIZE:
+        _PLANS.popitem(last=False)
+    return result
 
 
 def _line_span(extractor: Extractor, stmt: cst.CSTNode) -> int:
@@ -3240,7 +3306,8 @@ class ExtractRule(Rule):
         module_level: bool,
     ) -> None:
         planner = self._planner(node, block, anc, in_class, module_level)
-        result = planner.run(node, int(block.complexity), int(block.endline - block.lineno + 1))
+        names = self._names if self._names is not None else set()  # always set by ``_planner``
+        result = run_memoised(planner, names, node, int(block.complexity), int(block.endline - block.lineno + 1))
         if result.func is None:
             fix.description = result.reason or "no safe extraction remains"
             return
