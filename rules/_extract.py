@@ -1689,10 +1689,20 @@ class Extractor:
             return types.returns or types.fallback
         if not cand.outputs:
             return "None"
-        kinds = [types.annotation(o) for o in cand.outputs]
+        kinds = [self._output_annotation(o, cand) for o in cand.outputs]
         if any(k is None for k in kinds):
             return None
         return kinds[0] if len(kinds) == 1 else f"tuple[{', '.join(kinds)}]"  # type: ignore[arg-type]
+
+    def _output_annotation(self, name: str, cand: _Candidate) -> str | None:
+        """An output's known type; for a container the run itself starts empty (``settings = {}``
+        then ``settings["host"] = ...``) the container of ``Any`` that holds whatever mypy infers
+        for it; else the fallback (``Any``)."""
+        if self.types.of(name) is None and self.types.fallback == "Any":
+            started = _started_empty(cand.container.body[cand.start:cand.stop], name)
+            if started is not None:
+                return started
+        return self.types.annotation(name)
 
     def _verify(self, cand: _Candidate, metric: str, hint: str | None = None, measure: bool = True) -> Plan | None:
         """The plan for ``cand`` if radon agrees that both functions come out better."""
@@ -2221,6 +2231,53 @@ def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
         if isinstance(node, cst.Assign) and _is_empty_container(node.value):
             out.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
     return frozenset(out)
+
+
+# dict methods whose first argument is a key (the others take none: ``items()``, ``copy()``)
+_DICT_KEY_METHODS = frozenset({"get", "setdefault", "pop"})
+_DICT_KEYLESS_METHODS = frozenset({"items", "keys", "values", "copy", "clear"})
+
+
+def _started_empty(stmts: Sequence[cst.BaseStatement], name: str) -> str | None:
+    """The annotation of ``name`` when the run binds it exactly once, by a top-level
+    ``name = {}`` / ``[]`` / ``set()``: ``list[Any]``, ``set[Any]``, ``dict[str, Any]`` when every
+    key it is used with is a string literal, else ``dict[Any, Any]`` (never narrower than what
+    mypy infers from the run's uses, so returning it checks)."""
+    value: cst.BaseExpression | None = None
+    for stmt in stmts:
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_name(small.targets[0].target, name):
+            value = small.value
+            break
+    if value is None or not _is_empty_container(value):
+        return None
+    own = list(_walk_own(stmts))
+    if sum(name in _names_bound_by(node) for node in own) != 1:
+        return None
+    if isinstance(value, cst.List) or (isinstance(value, cst.Call) and _is_name(value.func, "list")):
+        return "list[Any]"
+    if isinstance(value, cst.Set) or (isinstance(value, cst.Call) and _is_name(value.func, "set")):
+        return "set[Any]"
+    return "dict[str, Any]" if _string_keyed(own, name) else "dict[Any, Any]"
+
+
+def _string_keyed(nodes: Sequence[cst.CSTNode], name: str) -> bool:
+    """Is every key ``name`` is subscripted or looked up with a string literal (and no other
+    method, such as ``update``, brings keys of its own)?"""
+    for node in nodes:
+        if isinstance(node, cst.Subscript) and _is_name(node.value, name):
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if not isinstance(index, cst.Index) or _literal_type(index.value) != "str":
+                return False
+        elif isinstance(node, cst.Attribute) and _is_name(node.value, name):
+            if node.attr.value not in _DICT_KEY_METHODS | _DICT_KEYLESS_METHODS:
+                return False
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_name(node.func.value, name):
+            if node.func.attr.value in _DICT_KEY_METHODS and (
+                not node.args or _literal_type(node.args[0].value) != "str"
+            ):
+                return False
+    return True
 
 
 def _is_empty_container(node: cst.BaseExpression) -> bool:
@@ -2977,13 +3034,21 @@ class _NameLog:
 # A plan depends only on the function's code, the planner's settings and the taken names it
 # asked about: the same function in the next fix pass (refused, or not chosen because another
 # fix overlapped it) is not planned again. Key: ``Planner.memo_key``.
+# The memo belongs to one run's settings (``owner``): a new configuration starts it afresh.
 _PLANS: OrderedDict[tuple[Any, ...], tuple[dict[str, bool], list[str], Refactoring]] = OrderedDict()
+_PLANS_OWNER: list[object] = []
 PLAN_MEMO_SIZE = 256
 
 
-def run_memoised(planner: Planner, names: set[str], func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
+def run_memoised(
+    planner: Planner, names: set[str], func: cst.FunctionDef, cc: int, length: int, owner: object = None
+) -> Refactoring:
     """``planner.run(func, cc, length)`` (``planner.taken`` is ``names``), or the same result
-    remembered from an earlier pass or file where it was planned with the same answers."""
+    remembered from an earlier pass or file of the run (same ``owner``, the configuration's
+    rule options) where it was planned with the same answers."""
+    if not _PLANS_OWNER or _PLANS_OWNER[0] is not owner:
+        _PLANS.clear()
+        _PLANS_OWNER[:] = [owner]
     key = planner.memo_key(func, cc, length)
     hit = _PLANS.get(key)
     if hit is not None and all((name in names) == answer for name, answer in hit[0].items()):
@@ -3307,7 +3372,10 @@ class ExtractRule(Rule):
     ) -> None:
         planner = self._planner(node, block, anc, in_class, module_level)
         names = self._names if self._names is not None else set()  # always set by ``_planner``
-        result = run_memoised(planner, names, node, int(block.complexity), int(block.endline - block.lineno + 1))
+        owner = getattr(self.ctx, "_options", None)  # the run's configuration: one memo per run
+        result = run_memoised(
+            planner, names, node, int(block.complexity), int(block.endline - block.lineno + 1), owner
+        )
         if result.func is None:
             fix.description = result.reason or "no safe extraction remains"
             return
