@@ -324,8 +324,10 @@ def function_facts(
     visit(func, index)
     facts = _Facts(func, scope, index)
     _collect_writes(facts)
-    _ReadCollector(facts, _own_names(scope, body_nodes), enclosing).collect(scopes)
-    _collect_statement_facts(facts, body_nodes)
+    own = {a.name for a in scope.assignments}
+    aug_reads = _collect_statement_facts(facts, body_nodes)  # one walk: declared_outer, yields, ``x += 1``
+    _ReadCollector(facts, own - facts.declared_outer, enclosing).collect(scopes)
+    facts.reads.extend(aug_reads)  # after libcst's accesses, as before (the sort below is stable)
     facts.reads.sort(key=lambda e: e.index)
     facts.writes.sort(key=lambda e: e.index)
     facts.read_keys = [e.index for e in facts.reads]
@@ -347,15 +349,6 @@ def _collect_writes(facts: _Facts) -> None:
         elif node in index.span:
             nested = _in_nested(node, index, facts.func)
             facts.writes.append(_Event(assignment.name, node, index.span[node][0], nested))
-
-
-def _own_names(scope: FunctionScope, body_nodes: Sequence[cst.CSTNode]) -> set[str]:
-    """Names local to the function: bound in it and not declared global/nonlocal."""
-    own = {a.name for a in scope.assignments}
-    for node in _walk_own(body_nodes):
-        if isinstance(node, (cst.Global, cst.Nonlocal)):
-            own -= {n.name.value for n in node.names}
-    return own
 
 
 @dataclass
@@ -403,15 +396,18 @@ class _ReadCollector:
         return name not in {a.name for a in _scope_chain_assignments(sc, self.facts.scope)}
 
 
-def _collect_statement_facts(facts: _Facts, body_nodes: Sequence[cst.CSTNode]) -> None:
-    """What libcst's scopes do not say: ``x += 1`` reads x; global/nonlocal; generators."""
+def _collect_statement_facts(facts: _Facts, body_nodes: Sequence[cst.CSTNode]) -> list[_Event]:
+    """What libcst's scopes do not say: global/nonlocal (the names the function does not own),
+    generators, and (returned) ``x += 1`` reading x."""
+    reads: list[_Event] = []
     for node in _walk_own(body_nodes):
         if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
-            facts.reads.append(_Event(node.target.value, node.target, facts.index.span[node.target][0]))
+            reads.append(_Event(node.target.value, node.target, facts.index.span[node.target][0]))
         elif isinstance(node, (cst.Global, cst.Nonlocal)):
             facts.declared_outer.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
             facts.is_generator = True
+    return reads
 
 
 def _method_shape(facts: _Facts) -> None:
@@ -2216,12 +2212,23 @@ def infer_types(
 def _empty_attribute(stmts: Sequence[cst.BaseStatement]) -> str | None:
     """``self.handlers = {}`` in an unannotated function: mypy does not check that body, but
     checks the annotated helper's, where the attribute needs an annotation (``var-annotated``)."""
-    for node in _walk_own(stmts):
+    for stmt in stmts:  # runs overlap: each statement is walked once
+        found: tuple[str | None] = _by_identity(_EMPTY_ATTRIBUTE_CACHE, stmt, 20000, _statement_empty_attribute)
+        if found[0] is not None:
+            return found[0]
+    return None
+
+
+_EMPTY_ATTRIBUTE_CACHE: dict[int, tuple[Any, Any]] = {}
+
+
+def _statement_empty_attribute(stmt: cst.BaseStatement) -> tuple[str | None]:
+    for node in _walk_own([stmt]):
         if isinstance(node, cst.Assign) and _is_empty_container(node.value):
             target = node.targets[0].target
             if isinstance(target, cst.Attribute):
-                return f"'{_code(target)}' starts empty in an unannotated function"
-    return None
+                return (f"'{_code(target)}' starts empty in an unannotated function",)
+    return (None,)
 
 
 def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
