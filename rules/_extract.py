@@ -72,6 +72,7 @@ from typing import Any, Callable, ClassVar, Protocol
 import libcst as cst
 import libcst.helpers
 from libcst.metadata import (
+    Assignment,
     CodeRange,
     FunctionScope,
     PositionProvider,
@@ -343,6 +344,8 @@ def _collect_writes(facts: _Facts) -> None:
     """Parameters, and every binding of the function's names (those in nested scopes flagged)."""
     index = facts.index
     for assignment in facts.scope.assignments:
+        if not isinstance(assignment, Assignment):
+            continue  # builtins: never in a function's scope
         node = assignment.node
         if isinstance(node, cst.Param):
             facts.params.add(assignment.name)
@@ -492,7 +495,8 @@ def _with_blocks(stmt: cst.With, tail: bool) -> Iterator[_SubBlock]:
 
 def _try_blocks(stmt: cst.Try | cst.TryStar, tail: bool) -> Iterator[_SubBlock]:
     yield (("try", 0),), stmt.body, False, ()
-    for k, handler in enumerate(stmt.handlers):
+    handlers: Sequence[cst.ExceptHandler | cst.ExceptStarHandler] = stmt.handlers
+    for k, handler in enumerate(handlers):
         yield (("handler", k),), handler.body, False, (handler,)
     if stmt.orelse is not None:
         yield (("else", 0),), stmt.orelse.body, False, ()
@@ -552,7 +556,7 @@ def statement_cc(stmt: cst.BaseStatement) -> int:
         return cached[1]
     from radon.visitors import ComplexityVisitor
 
-    code = cst.Module(body=[stmt]).code
+    code = cst.Module(body=[_as_module_statement(stmt)]).code
     value = ComplexityVisitor.from_code(code).complexity - 1
     if len(_CC_CACHE) > 20000:
         _CC_CACHE.clear()
@@ -992,7 +996,20 @@ def _meet(branches: Sequence[set[str] | None]) -> set[str] | None:
 def _body(block: cst.BaseSuite) -> list[cst.BaseStatement]:
     if isinstance(block, cst.IndentedBlock):
         return list(block.body)
-    return [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[attr-defined]
+    suite = cst.ensure_type(block, cst.SimpleStatementSuite)  # the only other suite
+    return [cst.SimpleStatementLine(body=list(suite.body))]
+
+
+def _as_module_statement(stmt: cst.BaseStatement) -> cst.SimpleStatementLine | cst.BaseCompoundStatement:
+    """``stmt`` typed as a module accepts it (every statement is one of the two)."""
+    return cst.ensure_type(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement))  # type: ignore[arg-type]
+
+
+def _leading(stmt: cst.CSTNode) -> Sequence[cst.EmptyLine]:
+    """The blank and comment lines above a statement (every statement kind has them)."""
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        return stmt.leading_lines
+    return ()
 
 
 def _seq_defs(stmts: Sequence[cst.BaseStatement]) -> set[str] | None:
@@ -1169,7 +1186,8 @@ class Extractor:
 
     def _chain(self, node: cst.CSTNode) -> list[tuple[cst.IndentedBlock, int, cst.CSTNode | None]]:
         """(container, index, inner container) from the statement holding ``node`` up to the body."""
-        ix = self.facts.index
+        facts = self._known_facts()
+        ix = facts.index
         stmt: cst.CSTNode | None = node if node in ix.stmt_parent else ix.owner_stmt.get(node)
         while stmt is not None and stmt not in ix.stmt_parent:
             stmt = ix.parent.get(stmt)
@@ -1180,9 +1198,9 @@ class Extractor:
             chain.append((container, pos, inner))
             inner = container
             owner = ix.block_owner.get(container)
-            while owner is not None and owner not in ix.stmt_parent and owner is not self.facts.func:
+            while owner is not None and owner not in ix.stmt_parent and owner is not facts.func:
                 owner = ix.parent.get(owner)
-            if owner is None or owner is self.facts.func:
+            if owner is None or owner is facts.func:
                 break
             stmt = owner
         return chain
@@ -1908,7 +1926,7 @@ def _last_value_of(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExp
 
 
 def _comment_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
-    for line in stmts[0].leading_lines:
+    for line in _leading(stmts[0]):
         if line.comment is not None and not _PRAGMA.match(line.comment.value):
             words = re.findall(r"[A-Za-z0-9]+", line.comment.value)
             return "_".join(words) if 1 <= len(words) <= 4 else ""
@@ -2537,7 +2555,7 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     stmts = list(block.body[plan.start:plan.stop])
     first = stmts[0]
     # comments above the run describe its code: they move with it; blank lines above stay
-    lead = list(first.leading_lines)
+    lead = list(_leading(first))
     k = next((i for i, ln in enumerate(lead) if ln.comment is not None), len(lead))
     moved = [first.with_changes(leading_lines=lead[k:]), *stmts[1:]]
     if plan.outputs:
@@ -2917,8 +2935,8 @@ class Planner:
         self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans(self, main: _Unit, extractor: Any) -> list[Plan]:
-        block = main.func.body
-        body = list(block.body)
+        block = cst.ensure_type(main.func.body, cst.IndentedBlock)  # checked by ``_chunk``
+        body: list[cst.BaseStatement] = list(block.body)
         first = self._compute_first(body)
         cap = self.limit - 1 if self.metric == "cc" else self.limit - 2
         sizes = [
@@ -3090,7 +3108,7 @@ def _paragraph_chunks(
             chunks.append((start, end))
             start, total = end, sum(sizes[end:k])
             last_break = -1
-        if k > start and body[k].leading_lines:
+        if k > start and _leading(body[k]):
             last_break = k
         total += sizes[k]
     if start < len(body):
@@ -3378,10 +3396,10 @@ class ExtractRule(Rule):
         module_level: bool,
     ) -> None:
         planner = self._planner(node, block, anc, in_class, module_level)
-        names = self._names if self._names is not None else set()  # always set by ``_planner``
+        taken = self._names if self._names is not None else set()  # always set by ``_planner``
         owner = getattr(self.ctx, "_options", None)  # the run's configuration: one memo per run
         result = run_memoised(
-            planner, names, node, int(block.complexity), int(block.endline - block.lineno + 1), owner
+            planner, taken, node, int(block.complexity), int(block.endline - block.lineno + 1), owner
         )
         if result.func is None:
             fix.description = result.reason or "no safe extraction remains"
@@ -3394,7 +3412,8 @@ class ExtractRule(Rule):
         )
         names = ", ".join(f"{h.name.value}()" for h in result.helpers)
         fix.description = f"extract {len(result.helpers)} helper{'s' if len(result.helpers) > 1 else ''} {names} ({numbers})"
-        fix.replacements = {node: result.apply}
+        apply: Callable[[cst.CSTNode], Any] = result.apply  # type: ignore[assignment]  # called with ``node``
+        fix.replacements = {node: apply}
         if not self._module_types[1] and _uses_any(result.helpers):  # type: ignore[index]
             fix.imports = (("typing", "Any"),)
 
@@ -3466,7 +3485,7 @@ def _enclosing_names(ancestors: Sequence[cst.CSTNode]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _tests_the_name(node: cst.CSTNode, parent: cst.CSTNode) -> bool:
+def _tests_the_name(node: cst.CSTNode, parent: cst.CSTNode | None) -> bool:
     """``node`` (a read of a name) is tested: an ``if``/``while`` test, an ``assert``, a
     conditional expression or an ``isinstance`` call, which narrow its type from there on."""
     if isinstance(parent, (cst.If, cst.While)) and node is parent.test:
