@@ -2268,41 +2268,53 @@ def _started_empty(stmts: Sequence[cst.BaseStatement], name: str) -> str | None:
     ``name = {}`` / ``[]`` / ``set()``: ``list[Any]``, ``set[Any]``, ``dict[str, Any]`` when every
     key it is used with is a string literal, else ``dict[Any, Any]`` (never narrower than what
     mypy infers from the run's uses, so returning it checks)."""
-    value: cst.BaseExpression | None = None
-    for stmt in stmts:
-        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_name(small.targets[0].target, name):
-            value = small.value
-            break
+    value = _first_assigned(stmts, name)
     if value is None or not _is_empty_container(value):
         return None
     own = list(_walk_own(stmts))
     if sum(name in _names_bound_by(node) for node in own) != 1:
         return None
-    if isinstance(value, cst.List) or (isinstance(value, cst.Call) and _is_name(value.func, "list")):
-        return "list[Any]"
-    if isinstance(value, cst.Set) or (isinstance(value, cst.Call) and _is_name(value.func, "set")):
-        return "set[Any]"
-    return "dict[str, Any]" if _string_keyed(own, name) else "dict[Any, Any]"
+    kind = _container_kind(value)
+    if kind != "dict":
+        return f"{kind}[Any]"
+    return "dict[str, Any]" if all(_string_key_use(node, name) for node in own) else "dict[Any, Any]"
 
 
-def _string_keyed(nodes: Sequence[cst.CSTNode], name: str) -> bool:
-    """Is every key ``name`` is subscripted or looked up with a string literal (and no other
-    method, such as ``update``, brings keys of its own)?"""
-    for node in nodes:
-        if isinstance(node, cst.Subscript) and _is_name(node.value, name):
-            index = node.slice[0].slice if len(node.slice) == 1 else None
-            if not isinstance(index, cst.Index) or _literal_type(index.value) != "str":
-                return False
-        elif isinstance(node, cst.Attribute) and _is_name(node.value, name):
-            if node.attr.value not in _DICT_KEY_METHODS | _DICT_KEYLESS_METHODS:
-                return False
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_name(node.func.value, name):
-            if node.func.attr.value in _DICT_KEY_METHODS and (
-                not node.args or _literal_type(node.args[0].value) != "str"
-            ):
-                return False
+def _container_kind(value: cst.BaseExpression) -> str:
+    """"list", "set" or "dict" for an empty container (see ``_is_empty_container``)."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+        return value.func.value
+    return "list" if isinstance(value, cst.List) else "set" if isinstance(value, cst.Set) else "dict"
+
+
+def _first_assigned(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExpression | None:
+    """The value of the first top-level ``name = value`` statement of the run."""
+    for stmt in stmts:
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_name(small.targets[0].target, name):
+            return small.value
+    return None
+
+
+def _string_key_use(node: cst.CSTNode, name: str) -> bool:
+    """``node`` does not give the dict ``name`` a key other than a string literal (a subscript
+    or a key lookup with one, a key-less method; ``update`` and the like bring keys of their own)."""
+    if isinstance(node, cst.Subscript) and _is_name(node.value, name):
+        return _string_subscript(node)
+    if isinstance(node, cst.Attribute) and _is_name(node.value, name):
+        return node.attr.value in _DICT_KEY_METHODS | _DICT_KEYLESS_METHODS
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_name(node.func.value, name):
+        return node.func.attr.value not in _DICT_KEY_METHODS or _first_arg_type(node) == "str"
     return True
+
+
+def _string_subscript(node: cst.Subscript) -> bool:
+    index = node.slice[0].slice if len(node.slice) == 1 else None
+    return isinstance(index, cst.Index) and _literal_type(index.value) == "str"
+
+
+def _first_arg_type(call: cst.Call) -> str | None:
+    return _literal_type(call.args[0].value) if call.args else None
 
 
 def _is_empty_container(node: cst.BaseExpression) -> bool:
