@@ -3335,6 +3335,7 @@ class ExtractRule(Rule):
         self._names: set[str] | None = None
         self._module_types: tuple[frozenset[str], bool] | None = None
         self._ordinal = -1
+        self._prefixes: dict[str, str] = {}  # top-level class name -> its method helpers' prefix
 
     def _functions(self) -> dict[int, Any]:
         if self._radon is None:
@@ -3396,12 +3397,14 @@ class ExtractRule(Rule):
         cls = anc[-3]
         if not isinstance(cls, cst.ClassDef) or not isinstance(anc[-4], cst.Module):
             return "__" if _has_outside_bases(cls, self._module_types[0]) else "_"  # type: ignore[index]
-        tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-        names = hierarchy_names(self.ctx.path, tree, cls.name.value)
-        if names is None:
-            return "__"
-        self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
-        return "_"
+        known = self._prefixes.get(cls.name.value)
+        if known is None:  # once per class and pass: the project's files are walked for it
+            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+            names = hierarchy_names(self.ctx.path, tree, cls.name.value)
+            if names is not None:
+                self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
+            known = self._prefixes[cls.name.value] = "__" if names is None else "_"
+        return known
 
     def _plan_into(
         self, fix: Fix, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool,
