@@ -64,14 +64,15 @@ import bisect
 import itertools
 import keyword
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Protocol
 
 import libcst as cst
 import libcst.helpers
 from libcst.metadata import (
+    Assignment,
     CodeRange,
     FunctionScope,
     PositionProvider,
@@ -324,8 +325,10 @@ def function_facts(
     visit(func, index)
     facts = _Facts(func, scope, index)
     _collect_writes(facts)
-    _ReadCollector(facts, _own_names(scope, body_nodes), enclosing).collect(scopes)
-    _collect_statement_facts(facts, body_nodes)
+    own = {a.name for a in scope.assignments}
+    aug_reads = _collect_statement_facts(facts, body_nodes)  # one walk: declared_outer, yields, ``x += 1``
+    _ReadCollector(facts, own - facts.declared_outer, enclosing).collect(scopes)
+    facts.reads.extend(aug_reads)  # after libcst's accesses, as before (the sort below is stable)
     facts.reads.sort(key=lambda e: e.index)
     facts.writes.sort(key=lambda e: e.index)
     facts.read_keys = [e.index for e in facts.reads]
@@ -341,21 +344,14 @@ def _collect_writes(facts: _Facts) -> None:
     """Parameters, and every binding of the function's names (those in nested scopes flagged)."""
     index = facts.index
     for assignment in facts.scope.assignments:
+        if not isinstance(assignment, Assignment):
+            continue  # builtins: never in a function's scope
         node = assignment.node
         if isinstance(node, cst.Param):
             facts.params.add(assignment.name)
         elif node in index.span:
             nested = _in_nested(node, index, facts.func)
             facts.writes.append(_Event(assignment.name, node, index.span[node][0], nested))
-
-
-def _own_names(scope: FunctionScope, body_nodes: Sequence[cst.CSTNode]) -> set[str]:
-    """Names local to the function: bound in it and not declared global/nonlocal."""
-    own = {a.name for a in scope.assignments}
-    for node in _walk_own(body_nodes):
-        if isinstance(node, (cst.Global, cst.Nonlocal)):
-            own -= {n.name.value for n in node.names}
-    return own
 
 
 @dataclass
@@ -403,15 +399,18 @@ class _ReadCollector:
         return name not in {a.name for a in _scope_chain_assignments(sc, self.facts.scope)}
 
 
-def _collect_statement_facts(facts: _Facts, body_nodes: Sequence[cst.CSTNode]) -> None:
-    """What libcst's scopes do not say: ``x += 1`` reads x; global/nonlocal; generators."""
+def _collect_statement_facts(facts: _Facts, body_nodes: Sequence[cst.CSTNode]) -> list[_Event]:
+    """What libcst's scopes do not say: global/nonlocal (the names the function does not own),
+    generators, and (returned) ``x += 1`` reading x."""
+    reads: list[_Event] = []
     for node in _walk_own(body_nodes):
         if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
-            facts.reads.append(_Event(node.target.value, node.target, facts.index.span[node.target][0]))
+            reads.append(_Event(node.target.value, node.target, facts.index.span[node.target][0]))
         elif isinstance(node, (cst.Global, cst.Nonlocal)):
             facts.declared_outer.update(n.name.value for n in node.names)
         elif isinstance(node, cst.Yield):
             facts.is_generator = True
+    return reads
 
 
 def _method_shape(facts: _Facts) -> None:
@@ -496,7 +495,8 @@ def _with_blocks(stmt: cst.With, tail: bool) -> Iterator[_SubBlock]:
 
 def _try_blocks(stmt: cst.Try | cst.TryStar, tail: bool) -> Iterator[_SubBlock]:
     yield (("try", 0),), stmt.body, False, ()
-    for k, handler in enumerate(stmt.handlers):
+    handlers: Sequence[cst.ExceptHandler | cst.ExceptStarHandler] = stmt.handlers
+    for k, handler in enumerate(handlers):
         yield (("handler", k),), handler.body, False, (handler,)
     if stmt.orelse is not None:
         yield (("else", 0),), stmt.orelse.body, False, ()
@@ -556,7 +556,7 @@ def statement_cc(stmt: cst.BaseStatement) -> int:
         return cached[1]
     from radon.visitors import ComplexityVisitor
 
-    code = cst.Module(body=[stmt]).code
+    code = cst.Module(body=[_as_module_statement(stmt)]).code
     value = ComplexityVisitor.from_code(code).complexity - 1
     if len(_CC_CACHE) > 20000:
         _CC_CACHE.clear()
@@ -996,7 +996,20 @@ def _meet(branches: Sequence[set[str] | None]) -> set[str] | None:
 def _body(block: cst.BaseSuite) -> list[cst.BaseStatement]:
     if isinstance(block, cst.IndentedBlock):
         return list(block.body)
-    return [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[attr-defined]
+    suite = cst.ensure_type(block, cst.SimpleStatementSuite)  # the only other suite
+    return [cst.SimpleStatementLine(body=list(suite.body))]
+
+
+def _as_module_statement(stmt: cst.BaseStatement) -> cst.SimpleStatementLine | cst.BaseCompoundStatement:
+    """``stmt`` typed as a module accepts it (every statement is one of the two)."""
+    return cst.ensure_type(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement))  # type: ignore[arg-type]
+
+
+def _leading(stmt: cst.CSTNode) -> Sequence[cst.EmptyLine]:
+    """The blank and comment lines above a statement (every statement kind has them)."""
+    if isinstance(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        return stmt.leading_lines
+    return ()
 
 
 def _seq_defs(stmts: Sequence[cst.BaseStatement]) -> set[str] | None:
@@ -1139,7 +1152,7 @@ class Extractor:
         scopes: Any,
         position: Callable[[cst.CSTNode], CodeRange],
         in_class: bool,
-        taken_names: set[str],
+        taken_names: _Names,
         cc: int,
         length: int,
         module_level: bool = True,
@@ -1173,7 +1186,8 @@ class Extractor:
 
     def _chain(self, node: cst.CSTNode) -> list[tuple[cst.IndentedBlock, int, cst.CSTNode | None]]:
         """(container, index, inner container) from the statement holding ``node`` up to the body."""
-        ix = self.facts.index
+        facts = self._known_facts()
+        ix = facts.index
         stmt: cst.CSTNode | None = node if node in ix.stmt_parent else ix.owner_stmt.get(node)
         while stmt is not None and stmt not in ix.stmt_parent:
             stmt = ix.parent.get(stmt)
@@ -1184,9 +1198,9 @@ class Extractor:
             chain.append((container, pos, inner))
             inner = container
             owner = ix.block_owner.get(container)
-            while owner is not None and owner not in ix.stmt_parent and owner is not self.facts.func:
+            while owner is not None and owner not in ix.stmt_parent and owner is not facts.func:
                 owner = ix.parent.get(owner)
-            if owner is None or owner is self.facts.func:
+            if owner is None or owner is facts.func:
                 break
             stmt = owner
         return chain
@@ -1689,10 +1703,20 @@ class Extractor:
             return types.returns or types.fallback
         if not cand.outputs:
             return "None"
-        kinds = [types.annotation(o) for o in cand.outputs]
+        kinds = [self._output_annotation(o, cand) for o in cand.outputs]
         if any(k is None for k in kinds):
             return None
         return kinds[0] if len(kinds) == 1 else f"tuple[{', '.join(kinds)}]"  # type: ignore[arg-type]
+
+    def _output_annotation(self, name: str, cand: _Candidate) -> str | None:
+        """An output's known type; for a container the run itself starts empty (``settings = {}``
+        then ``settings["host"] = ...``) the container of ``Any`` that holds whatever mypy infers
+        for it; else the fallback (``Any``)."""
+        if self.types.of(name) is None and self.types.fallback == "Any":
+            started = _started_empty(cand.container.body[cand.start:cand.stop], name)
+            if started is not None:
+                return started
+        return self.types.annotation(name)
 
     def _verify(self, cand: _Candidate, metric: str, hint: str | None = None, measure: bool = True) -> Plan | None:
         """The plan for ``cand`` if radon agrees that both functions come out better."""
@@ -1902,7 +1926,7 @@ def _last_value_of(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExp
 
 
 def _comment_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str]) -> str:
-    for line in stmts[0].leading_lines:
+    for line in _leading(stmts[0]):
         if line.comment is not None and not _PRAGMA.match(line.comment.value):
             words = re.findall(r"[A-Za-z0-9]+", line.comment.value)
             return "_".join(words) if 1 <= len(words) <= 4 else ""
@@ -1974,7 +1998,15 @@ def _attribute_words(stmts: Sequence[cst.BaseStatement], outputs: Sequence[str])
     return ""
 
 
-def unique_name(words: str, taken: set[str], prefix: str = "_") -> str:
+class _Names(Protocol):
+    """The module's taken names as planning uses them: asked about, and added to."""
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+    def add(self, name: str, /) -> None: ...
+
+
+def unique_name(words: str, taken: _Names, prefix: str = "_") -> str:
     """``_words``, suffixed only when the module (or a same-module base class) has the name.
 
     ``prefix`` ``__`` makes a method helper class-private (Python mangles it to ``_Class__words``):
@@ -2198,12 +2230,23 @@ def infer_types(
 def _empty_attribute(stmts: Sequence[cst.BaseStatement]) -> str | None:
     """``self.handlers = {}`` in an unannotated function: mypy does not check that body, but
     checks the annotated helper's, where the attribute needs an annotation (``var-annotated``)."""
-    for node in _walk_own(stmts):
+    for stmt in stmts:  # runs overlap: each statement is walked once
+        found: tuple[str | None] = _by_identity(_EMPTY_ATTRIBUTE_CACHE, stmt, 20000, _statement_empty_attribute)
+        if found[0] is not None:
+            return found[0]
+    return None
+
+
+_EMPTY_ATTRIBUTE_CACHE: dict[int, tuple[Any, Any]] = {}
+
+
+def _statement_empty_attribute(stmt: cst.BaseStatement) -> tuple[str | None]:
+    for node in _walk_own([stmt]):
         if isinstance(node, cst.Assign) and _is_empty_container(node.value):
             target = node.targets[0].target
             if isinstance(target, cst.Attribute):
-                return f"'{_code(target)}' starts empty in an unannotated function"
-    return None
+                return (f"'{_code(target)}' starts empty in an unannotated function",)
+    return (None,)
 
 
 def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
@@ -2213,6 +2256,65 @@ def _empty_containers(body: Sequence[cst.BaseStatement]) -> frozenset[str]:
         if isinstance(node, cst.Assign) and _is_empty_container(node.value):
             out.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
     return frozenset(out)
+
+
+# dict methods whose first argument is a key (the others take none: ``items()``, ``copy()``)
+_DICT_KEY_METHODS = frozenset({"get", "setdefault", "pop"})
+_DICT_KEYLESS_METHODS = frozenset({"items", "keys", "values", "copy", "clear"})
+
+
+def _started_empty(stmts: Sequence[cst.BaseStatement], name: str) -> str | None:
+    """The annotation of ``name`` when the run binds it exactly once, by a top-level
+    ``name = {}`` / ``[]`` / ``set()``: ``list[Any]``, ``set[Any]``, ``dict[str, Any]`` when every
+    key it is used with is a string literal, else ``dict[Any, Any]`` (never narrower than what
+    mypy infers from the run's uses, so returning it checks)."""
+    value = _first_assigned(stmts, name)
+    if value is None or not _is_empty_container(value):
+        return None
+    own = list(_walk_own(stmts))
+    if sum(name in _names_bound_by(node) for node in own) != 1:
+        return None
+    kind = _container_kind(value)
+    if kind != "dict":
+        return f"{kind}[Any]"
+    return "dict[str, Any]" if all(_string_key_use(node, name) for node in own) else "dict[Any, Any]"
+
+
+def _container_kind(value: cst.BaseExpression) -> str:
+    """"list", "set" or "dict" for an empty container (see ``_is_empty_container``)."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+        return value.func.value
+    return "list" if isinstance(value, cst.List) else "set" if isinstance(value, cst.Set) else "dict"
+
+
+def _first_assigned(stmts: Sequence[cst.BaseStatement], name: str) -> cst.BaseExpression | None:
+    """The value of the first top-level ``name = value`` statement of the run."""
+    for stmt in stmts:
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_name(small.targets[0].target, name):
+            return small.value
+    return None
+
+
+def _string_key_use(node: cst.CSTNode, name: str) -> bool:
+    """``node`` does not give the dict ``name`` a key other than a string literal (a subscript
+    or a key lookup with one, a key-less method; ``update`` and the like bring keys of their own)."""
+    if isinstance(node, cst.Subscript) and _is_name(node.value, name):
+        return _string_subscript(node)
+    if isinstance(node, cst.Attribute) and _is_name(node.value, name):
+        return node.attr.value in _DICT_KEY_METHODS | _DICT_KEYLESS_METHODS
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_name(node.func.value, name):
+        return node.func.attr.value not in _DICT_KEY_METHODS or _first_arg_type(node) == "str"
+    return True
+
+
+def _string_subscript(node: cst.Subscript) -> bool:
+    index = node.slice[0].slice if len(node.slice) == 1 else None
+    return isinstance(index, cst.Index) and _literal_type(index.value) == "str"
+
+
+def _first_arg_type(call: cst.Call) -> str | None:
+    return _literal_type(call.args[0].value) if call.args else None
 
 
 def _is_empty_container(node: cst.BaseExpression) -> bool:
@@ -2465,7 +2567,7 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     stmts = list(block.body[plan.start:plan.stop])
     first = stmts[0]
     # comments above the run describe its code: they move with it; blank lines above stay
-    lead = list(first.leading_lines)
+    lead = list(_leading(first))
     k = next((i for i, ln in enumerate(lead) if ln.comment is not None), len(lead))
     moved = [first.with_changes(leading_lines=lead[k:]), *stmts[1:]]
     if plan.outputs:
@@ -2715,7 +2817,7 @@ class Planner:
     limit: int
     in_class: bool
     module_level: bool
-    taken: set[str]
+    taken: _Names
     types: _Types
     enclosing: frozenset[str] = frozenset()
     def_col: int = 0
@@ -2749,6 +2851,14 @@ class Planner:
             return self._refused(func, main, f"extraction would leave {left} (from {start})" + (f": {why}" if why else ""))
         helpers = _call_order(main.func, [u.func for u in units[1:]])
         return Refactoring(func, main.func, tuple(helpers), before, (main.cc, main.length))
+
+    def memo_key(self, func: cst.FunctionDef, cc: int, length: int) -> tuple[Any, ...]:
+        """Everything :meth:`run` decides from except the taken names (see ``_NameLog``): the
+        function's code (positions are taken from it alone) and the planner's settings."""
+        return (
+            cst.Module(body=[func]).code, cc, length, self.metric, self.limit, self.in_class, self.module_level,
+            repr(self.types), tuple(sorted(self.enclosing)), self.def_col, self.budget, self.match_ok, self.prefix,
+        )
 
     def _build_over(self, units: list[Any]) -> list[Any]:
         over = [u for u in units if u.value(self.metric) > self.limit]
@@ -2837,8 +2947,8 @@ class Planner:
         self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
 
     def _compute_plans(self, main: _Unit, extractor: Any) -> list[Plan]:
-        block = main.func.body
-        body = list(block.body)
+        block = cst.ensure_type(main.func.body, cst.IndentedBlock)  # checked by ``_chunk``
+        body: list[cst.BaseStatement] = list(block.body)
         first = self._compute_first(body)
         cap = self.limit - 1 if self.metric == "cc" else self.limit - 2
         sizes = [
@@ -2934,6 +3044,64 @@ _Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
 CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
 
 
+class _NameLog:
+    """The module's taken names seen through one planning run: the answers it got about names
+    it did not add itself, and the names it added. A memoised plan is reused only when every
+    answer is still the same, and its additions are then made again."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.asked: dict[str, bool] = {}
+        self.added: list[str] = []
+        self._own: set[str] = set()
+
+    def __contains__(self, name: object, /) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in self._own:
+            return True
+        return self.asked.setdefault(name, name in self.names)
+
+    def add(self, name: str, /) -> None:
+        self._own.add(name)
+        self.added.append(name)
+        self.names.add(name)
+
+
+# A plan depends only on the function's code, the planner's settings and the taken names it
+# asked about: the same function in the next fix pass (refused, or not chosen because another
+# fix overlapped it) is not planned again. Key: ``Planner.memo_key``.
+# The memo belongs to one run's settings (``owner``): a new configuration starts it afresh.
+_PLANS: OrderedDict[tuple[Any, ...], tuple[dict[str, bool], list[str], Refactoring]] = OrderedDict()
+_PLANS_OWNER: list[object] = []
+PLAN_MEMO_SIZE = 256
+
+
+def run_memoised(
+    planner: Planner, names: set[str], func: cst.FunctionDef, cc: int, length: int, owner: object = None
+) -> Refactoring:
+    """``planner.run(func, cc, length)`` (``planner.taken`` is ``names``), or the same result
+    remembered from an earlier pass or file of the run (same ``owner``, the configuration's
+    rule options) where it was planned with the same answers."""
+    if not _PLANS_OWNER or _PLANS_OWNER[0] is not owner:
+        _PLANS.clear()
+        _PLANS_OWNER[:] = [owner]
+    key = planner.memo_key(func, cc, length)
+    hit = _PLANS.get(key)
+    if hit is not None and all((name in names) == answer for name, answer in hit[0].items()):
+        _PLANS.move_to_end(key)
+        asked, added, result = hit
+        names.update(added)
+        return replace(result, original=func)
+    log = _NameLog(names)
+    planner.taken = log
+    result = planner.run(func, cc, length)
+    _PLANS[key] = (log.asked, log.added, result)
+    if len(_PLANS) > PLAN_MEMO_SIZE:
+        _PLANS.popitem(last=False)
+    return result
+
+
 def _line_span(extractor: Extractor, stmt: cst.CSTNode) -> int:
     rng = extractor.position(stmt)
     return rng.end.line - rng.start.line + 1
@@ -2952,7 +3120,7 @@ def _paragraph_chunks(
             chunks.append((start, end))
             start, total = end, sum(sizes[end:k])
             last_break = -1
-        if k > start and body[k].leading_lines:
+        if k > start and _leading(body[k]):
             last_break = k
         total += sizes[k]
     if start < len(body):
@@ -3167,6 +3335,7 @@ class ExtractRule(Rule):
         self._names: set[str] | None = None
         self._module_types: tuple[frozenset[str], bool] | None = None
         self._ordinal = -1
+        self._prefixes: dict[str, str] = {}  # top-level class name -> its method helpers' prefix
 
     def _functions(self) -> dict[int, Any]:
         if self._radon is None:
@@ -3228,19 +3397,25 @@ class ExtractRule(Rule):
         cls = anc[-3]
         if not isinstance(cls, cst.ClassDef) or not isinstance(anc[-4], cst.Module):
             return "__" if _has_outside_bases(cls, self._module_types[0]) else "_"  # type: ignore[index]
-        tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-        names = hierarchy_names(self.ctx.path, tree, cls.name.value)
-        if names is None:
-            return "__"
-        self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
-        return "_"
+        known = self._prefixes.get(cls.name.value)
+        if known is None:  # once per class and pass: the project's files are walked for it
+            tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
+            names = hierarchy_names(self.ctx.path, tree, cls.name.value)
+            if names is not None:
+                self._names.update(n for n in names if n.startswith("_"))  # type: ignore[union-attr]
+            known = self._prefixes[cls.name.value] = "__" if names is None else "_"
+        return known
 
     def _plan_into(
         self, fix: Fix, node: cst.FunctionDef, block: Any, anc: Sequence[cst.CSTNode], in_class: bool,
         module_level: bool,
     ) -> None:
         planner = self._planner(node, block, anc, in_class, module_level)
-        result = planner.run(node, int(block.complexity), int(block.endline - block.lineno + 1))
+        taken = self._names if self._names is not None else set()  # always set by ``_planner``
+        owner = getattr(self.ctx, "_options", None)  # the run's configuration: one memo per run
+        result = run_memoised(
+            planner, taken, node, int(block.complexity), int(block.endline - block.lineno + 1), owner
+        )
         if result.func is None:
             fix.description = result.reason or "no safe extraction remains"
             return
@@ -3252,7 +3427,8 @@ class ExtractRule(Rule):
         )
         names = ", ".join(f"{h.name.value}()" for h in result.helpers)
         fix.description = f"extract {len(result.helpers)} helper{'s' if len(result.helpers) > 1 else ''} {names} ({numbers})"
-        fix.replacements = {node: result.apply}
+        apply: Callable[[cst.CSTNode], Any] = result.apply  # type: ignore[assignment]  # called with ``node``
+        fix.replacements = {node: apply}
         if not self._module_types[1] and _uses_any(result.helpers):  # type: ignore[index]
             fix.imports = (("typing", "Any"),)
 
@@ -3324,7 +3500,7 @@ def _enclosing_names(ancestors: Sequence[cst.CSTNode]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _tests_the_name(node: cst.CSTNode, parent: cst.CSTNode) -> bool:
+def _tests_the_name(node: cst.CSTNode, parent: cst.CSTNode | None) -> bool:
     """``node`` (a read of a name) is tested: an ``if``/``while`` test, an ``assert``, a
     conditional expression or an ``isinstance`` call, which narrow its type from there on."""
     if isinstance(parent, (cst.If, cst.While)) and node is parent.test:

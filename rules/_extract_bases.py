@@ -42,9 +42,14 @@ class _Module:
     tree: ast.Module
     imports: Imports
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    # (last segment of a base's name, class name, every name of its body) per class deriving from
+    # something: computed once per file version (``_derived``), not once per planned method
+    derived: list[tuple[str, str, set[str]]] | None = None
 
 
 _MODULES: dict[Path, tuple[float, _Module | None]] = {}
+# root -> (every project file with its mtime, the subclass index built from exactly those)
+_INDEXES: dict[Path, tuple[tuple[tuple[Path, float], ...], dict[str, list[tuple[str, set[str]]]]]] = {}
 
 
 def package_root(path: Path) -> tuple[Path, str]:
@@ -167,23 +172,46 @@ def _project_files(root: Path) -> list[Path] | None:
 def _subclass_index(root: Path) -> dict[str, list[tuple[str, set[str]]]] | None:
     """Last segment of a base's name -> (name, every name of the body) of each class deriving
     from it in the project (a superset: unrelated classes with a same-named base add names,
-    never remove any). Files are re-read when they change (a fix run writes them)."""
+    never remove any). Files are re-read when they change (a fix run writes them): the index is
+    rebuilt only when a file was added, removed or modified since the last call for ``root``
+    (every method of a run asks; walking every class of the project each time was quadratic)."""
     files = _project_files(root)
     if files is None:
         return None
+    stamps = tuple((path, _mtime(path)) for path in files)
+    cached = _INDEXES.get(root)
+    if cached is not None and cached[0] == stamps:
+        return cached[1]
     index: dict[str, list[tuple[str, set[str]]]] = {}
     for path in files:
         module = _load(path)
         if module is None:
             continue
+        for base, name, names in _derived(module):
+            index.setdefault(base, []).append((name, names))
+    _INDEXES[root] = (stamps, index)
+    return index
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+def _derived(module: _Module) -> list[tuple[str, str, set[str]]]:
+    """(base's last segment, class name, body names) for each base of each class of ``module``."""
+    if module.derived is None:
+        module.derived = []
         for node in ast.walk(module.tree):
             if not isinstance(node, ast.ClassDef):
                 continue
             for base in node.bases:
                 name = dotted_name(base.value if isinstance(base, ast.Subscript) else base)
                 if name:
-                    index.setdefault(name.rpartition(".")[2], []).append((node.name, _class_names(node)))
-    return index
+                    module.derived.append((name.rpartition(".")[2], node.name, _class_names(node)))
+    return module.derived
 
 
 def hierarchy_names(path: str, tree: ast.Module, class_name: str) -> frozenset[str] | None:

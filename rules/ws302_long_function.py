@@ -44,7 +44,7 @@ class LongFunction(ExtractRule):
         return settings
 
 
-    def _build_settings(env: Any) -> Any:
+    def _build_settings(env: Any) -> dict[str, Any]:
         settings = {}
         settings["host"] = env.get("WS_HOST")
         ...
@@ -119,7 +119,7 @@ class LongFunction(ExtractRule):
                 return conf
 
 
-            def _build_conf(env: Any) -> Any:
+            def _build_conf(env: Any) -> dict[str, Any]:
                 conf = {}
                 conf["a"] = env.get("A")
                 conf["b"] = env.get("B")
