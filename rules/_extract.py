@@ -1178,6 +1178,7 @@ class Extractor:
         self.types = types if types is not None else _Types()
         self.refusals: dict[str, int] = {}
         self._narrowing: dict[str, int] | None = None  # see ``_attribute_narrowing``
+        self.pinned: cst.CSTNode | None = None  # a dispatch the function keeps (see ``Planner._dispatch``)
 
     # -- data flow ---------------------------------------------------------
 
@@ -1449,6 +1450,8 @@ class Extractor:
             if tried >= ANALYSE_LIMIT and analysed:
                 break  # a long flat block: the best of the first few hundred is good enough
             self._spend(1 + cand.stop - cand.start)
+            if self._moves_pinned(cand):
+                continue
             reason = self._analyse(cand)
             if reason is not None:
                 self._refuse(reason)
@@ -1463,6 +1466,17 @@ class Extractor:
             if plan is not None:
                 return plan
         return None
+
+    def _moves_pinned(self, cand: _Candidate) -> bool:
+        """Would the run carry the function's dispatch ``match`` (or chain) into a helper?"""
+        if self.pinned is None:
+            return False
+        span = self._known_facts().index.span
+        at = span.get(self.pinned)
+        if at is None:
+            return False
+        lo, hi = span[cand.container.body[cand.start]][0], span[cand.container.body[cand.stop - 1]][1]
+        return lo <= at[0] <= hi
 
     def _spend(self, units: int = 1) -> None:
         if self.budget is not None:
@@ -2810,6 +2824,7 @@ class Planner:
     prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
     refusals: Counter[str] = field(default_factory=Counter)
     original: cst.FunctionDef | None = None  # the function being refactored (set by ``run``)
+    dispatch_at: _Path | None = None  # where the function keeps its dispatch (``_dispatch``)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
         budget = PlanningBudget(self.budget)
@@ -2887,6 +2902,8 @@ class Planner:
                 if unit.stuck or unit.value(self.metric) <= self.limit:
                     continue
                 extractor = self._extractor(unit, budget)
+                if unit is units[0] and self.dispatch_at is not None:
+                    extractor.pinned = _statement_at(unit.func, self.dispatch_at)
                 plan = extractor.plan(self.metric)
                 self.refusals.update(extractor.refusals)
                 built = _build(unit.func, plan) if plan is not None else None
@@ -2909,6 +2926,8 @@ class Planner:
         extractor = self._extractor(main, budget)
         if extractor.facts is None:
             return
+        if self.dispatch_at is not None:
+            extractor.pinned = _statement_at(main.func, self.dispatch_at)
         plans = self._compute_plans(main, extractor)
         if len(plans) < 2:
             return
@@ -2936,6 +2955,8 @@ class Planner:
             if j - i < 2 and isinstance(body[i], cst.SimpleStatementLine):
                 continue  # a one-statement helper adds a call and no clarity
             cand = _Candidate(block, (), i, j, tail=j == len(body))
+            if extractor._moves_pinned(cand):
+                continue
             reason = extractor._analyse(cand)
             if reason is not None:
                 self.refusals[reason] += 1
@@ -2982,7 +3003,8 @@ class Planner:
             helpers.append(helper)
         if self.match_ok and chain.matchable:
             func = _to_match(func, chain.path)
-        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
+        if self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans]):
+            self.dispatch_at = chain.path  # the dispatch stays in the function: no later helper takes it
 
     def _branch_plans(self, chain: _Dispatch, extractor: Extractor) -> tuple[list[Plan], bool]:
         """(a handler plan per branch worth one, whether no such branch was refused)."""
@@ -3009,20 +3031,27 @@ class Planner:
     def _measure_into(
         self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit],
         narrowed: list[frozenset[str]],
-    ) -> None:
+    ) -> bool:
         code = cst.Module(body=[func.with_changes(leading_lines=[], decorators=[]), *helpers]).code
         try:
             blocks = {b.name: b for b in complexity.measure(code, "<extract>", closures=False)}
         except complexity.ComplexityError:
-            return
+            return False
         names = [func.name.value, *(h.name.value for h in helpers)]
         if any(n not in blocks for n in names):
-            return
+            return False
         main.func = func
         main.cc, main.length = blocks[func.name.value].complexity, blocks[func.name.value].length
         for helper, around in zip(helpers, narrowed):
             b = blocks[helper.name.value]
             units.append(_Unit(helper, b.complexity, b.length, narrowed=main.narrowed | around))
+        return True
+
+
+def _statement_at(func: cst.FunctionDef, path: _Path) -> cst.CSTNode | None:
+    *block_path, (_, index) = path
+    block = _resolve(func, block_path)
+    return block.body[index] if block is not None and index < len(block.body) else None
 
 
 CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
