@@ -1297,6 +1297,9 @@ class Extractor:
         """
         if read.nested:
             return False
+        before = read.index < run.lo or self._other_branch(read, cand)
+        if before and self._rebound_each_iteration(read, cand):
+            return True
         span = self._known_facts().index.span
         for container, pos, inner in self._chain(read.node):
             lo, hi = span[container]
@@ -1306,6 +1309,32 @@ class Extractor:
                 )
             if _binds_at(read.name, container, 0, pos, inner):
                 return True
+        return False
+
+    def _other_branch(self, read: _Event, cand: _Candidate) -> bool:
+        """Is ``read`` in another branch of an ``if`` the run is in (never after it in one pass)?"""
+        span = self._known_facts().index.span
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body and parent.orelse is not None:
+                lo, hi = span[parent.orelse]
+                if lo <= read.index <= hi:
+                    return True
+        return False
+
+    def _rebound_each_iteration(self, read: _Event, cand: _Candidate) -> bool:
+        """A read before the run reaches the run's value only through the next iteration of the
+        innermost loop around the run, whose body binds the name again first (``player = ...``
+        at the top of ``while True:``, read by the dispatch test below it)."""
+        loop_body: cst.CSTNode | None = None
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, (cst.For, cst.While)) and node is parent.body:
+                loop_body = node
+                break
+        if loop_body is None:
+            return False
+        for container, pos, inner in self._chain(read.node):
+            if container is loop_body:
+                return _binds_at(read.name, container, 0, pos, inner)
         return False
 
     def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
@@ -2759,7 +2788,7 @@ def radon_functions(tree: Any) -> dict[int, Any]:
 # planning a whole refactoring of one function
 # --------------------------------------------------------------------------
 
-MIN_DISPATCH_BRANCHES = 3
+MIN_DISPATCH_BRANCHES = 2
 
 
 @dataclass
