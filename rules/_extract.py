@@ -1325,16 +1325,18 @@ class Extractor:
         """A read before the run reaches the run's value only through the next iteration of the
         innermost loop around the run, whose body binds the name again first (``player = ...``
         at the top of ``while True:``, read by the dispatch test below it)."""
-        loop_body: cst.CSTNode | None = None
+        loop: cst.For | cst.While | None = None
         for node, parent in self._ancestry(cand.container):
             if isinstance(parent, (cst.For, cst.While)) and node is parent.body:
-                loop_body = node
+                loop = parent
                 break
-        if loop_body is None:
+        if loop is None:
             return False
         for container, pos, inner in self._chain(read.node):
-            if container is loop_body:
-                return _binds_at(read.name, container, 0, pos, inner)
+            if container is loop.body:
+                # ``for kind, value in items``: each iteration binds the target anew
+                by_target = isinstance(loop, cst.For) and read.name in _target_names(loop.target)
+                return by_target or _binds_at(read.name, container, 0, pos, inner)
         return False
 
     def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
