@@ -1248,7 +1248,6 @@ class Extractor:
         problem, has_return, is_async = _flow_problems(stmts, cand.tail, facts.is_generator, cand.skips)
         if problem:
             return problem
-        cand.skips = cand.skips and any(_cached_statement_flow(s).continues for s in stmts)
         cand.tail = cand.tail and has_return
         cand.is_async = is_async
         if facts.declared_outer & _run_stored(stmts):
@@ -1256,16 +1255,16 @@ class Extractor:
 
         run = self._run(cand, stmts)
         flow = self._data_flow(cand, run)
-        checks = (self._closure_problem, self._receiver_problem, self._unbound_problem, self._output_problem)
+        checks = (
+            self._closure_problem, self._receiver_problem, self._unbound_problem, self._output_problem,
+            self._skip_problem, self._pinned_problem,
+        )
         for check in checks:
             problem = check(cand, run, flow)
             if problem:
                 return problem
         if len(flow.outputs) > MAX_OUTPUTS:
             return f"more than {MAX_OUTPUTS} values to return"
-        if cand.skips and flow.outputs:
-            # at a ``continue`` the values may still be unbound: the helper could not return them
-            return "continue in a branch that assigns values read later"
         cand.inputs = tuple(flow.inputs)
         cand.outputs = tuple(flow.outputs)
         cand.uses_receiver = flow.uses_receiver
@@ -1406,6 +1405,17 @@ class Extractor:
                 return f"input '{name}' may be unbound"
         return None
 
+    def _skip_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """A dispatch branch that ``continue``s: its handler returns True there, and nothing else."""
+        cand.skips = cand.skips and any(_cached_statement_flow(s).continues for s in run.stmts)
+        if cand.skips and flow.outputs:
+            # at a ``continue`` the values may still be unbound: the helper could not return them
+            return "continue in a branch that assigns values read later"
+        return None
+
+    def _pinned_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        return "the dispatch stays in the function" if self._moves_pinned(cand) else None
+
     def _output_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
         """If the run raised halfway, a handler or a suppressing ``with`` would see old values."""
         if not flow.outputs:
@@ -1481,8 +1491,6 @@ class Extractor:
             if tried >= ANALYSE_LIMIT and analysed:
                 break  # a long flat block: the best of the first few hundred is good enough
             self._spend(1 + cand.stop - cand.start)
-            if self._moves_pinned(cand):
-                continue
             reason = self._analyse(cand)
             if reason is not None:
                 self._refuse(reason)
@@ -2986,8 +2994,6 @@ class Planner:
             if j - i < 2 and isinstance(body[i], cst.SimpleStatementLine):
                 continue  # a one-statement helper adds a call and no clarity
             cand = _Candidate(block, (), i, j, tail=j == len(body))
-            if extractor._moves_pinned(cand):
-                continue
             reason = extractor._analyse(cand)
             if reason is not None:
                 self.refusals[reason] += 1
@@ -3022,16 +3028,16 @@ class Planner:
             return
         plans, complete = self._branch_plans(chain, extractor)
         # one handler is a dispatch only when every other branch is a one-liner
-        if not plans or (len(plans) < 2 and not complete):
+        if len(plans) >= 2 or (plans and complete):
+            self._apply_dispatch(main, units, chain, extractor, plans)
+
+    def _apply_dispatch(
+        self, main: _Unit, units: list[_Unit], chain: _Dispatch, extractor: Extractor, plans: list[Plan]
+    ) -> None:
+        built = _build_all(main.func, plans)
+        if built is None:
             return
-        func = main.func
-        helpers: list[cst.FunctionDef] = []
-        for plan in plans:
-            built = _build(func, plan)
-            if built is None:
-                return
-            func, helper = built
-            helpers.append(helper)
+        func, helpers = built
         if self.match_ok and chain.matchable:
             func = _to_match(func, chain.path)
         if self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans]):
@@ -3077,6 +3083,18 @@ class Planner:
             b = blocks[helper.name.value]
             units.append(_Unit(helper, b.complexity, b.length, narrowed=main.narrowed | around))
         return True
+
+
+def _build_all(func: cst.FunctionDef, plans: Sequence[Plan]) -> tuple[cst.FunctionDef, list[cst.FunctionDef]] | None:
+    """The function with every plan applied (each replaces its own branch), and the helpers."""
+    helpers: list[cst.FunctionDef] = []
+    for plan in plans:
+        built = _build(func, plan)
+        if built is None:
+            return None
+        func, helper = built
+        helpers.append(helper)
+    return func, helpers
 
 
 def _statement_at(func: cst.FunctionDef, path: _Path) -> cst.CSTNode | None:
@@ -3141,22 +3159,20 @@ class _Case:
 
 def _find_dispatch(func: cst.FunctionDef) -> _Dispatch | None:
     """The largest if/elif chain of the function comparing one subject with values."""
-    best: tuple[int, _Dispatch] | None = None
-    for block, path, tail, _ancestors in _containers(func):
-        for i, stmt in enumerate(block.body):
-            if not isinstance(stmt, cst.If):
-                continue
-            found = _dispatch_branches(stmt)
-            if found is None:
-                continue
-            branches, matchable = found
-            weight = sum(
-                statement_cc(s) + 1 for _, body, _ in branches if body is not None for s in body.body
-            )
-            if best is None or weight > best[0]:
-                last = tail and i == len(block.body) - 1
-                best = weight, _Dispatch((*path, ("body", i)), last, branches, matchable)
-    return best[1] if best is not None else None
+    found = [d for block, path, tail, _ancestors in _containers(func) for d in _block_dispatches(block, path, tail)]
+    return max(found, key=_dispatch_weight, default=None)
+
+
+def _block_dispatches(block: cst.IndentedBlock, path: _Path, tail: bool) -> Iterator[_Dispatch]:
+    for i, stmt in enumerate(block.body):
+        found = _dispatch_branches(stmt) if isinstance(stmt, cst.If) else None
+        if found is not None:
+            yield _Dispatch((*path, ("body", i)), tail and i == len(block.body) - 1, *found)
+
+
+def _dispatch_weight(chain: _Dispatch) -> int:
+    """How much code the chain's branches hold (the first of equals wins: ``max`` keeps it)."""
+    return sum(statement_cc(s) + 1 for _, body, _ in chain.branches if body is not None for s in body.body)
 
 
 def _dispatch_branches(stmt: cst.If) -> tuple[list[_Branch], bool] | None:
@@ -3175,9 +3191,15 @@ def _dispatch_branches(stmt: cst.If) -> tuple[list[_Branch], bool] | None:
         branches.append(((*steps, ("if", 0)), body, case.words))
         steps = (*steps, ("elif", 0))
         node = node.orelse
+    return _finish_dispatch_branches(node, branches, steps, matchable)
+
+
+def _finish_dispatch_branches(
+    node: cst.If | cst.Else | None, branches: list[_Branch], steps: _Path, matchable: bool
+) -> tuple[list[_Branch], bool] | None:
     if isinstance(node, cst.Else):
         body = node.body if isinstance(node.body, cst.IndentedBlock) else None
-        branches.append(((*steps[:-1], ("else", 0)) if steps else (("else", 0),), body, ()))
+        branches.append(((*steps[:-1], ("else", 0)), body, ()))
     if sum(1 for b in branches if b[2]) < MIN_DISPATCH_BRANCHES:
         return None
     return branches, matchable
@@ -3202,26 +3224,34 @@ def _compare_test(test: cst.BaseExpression) -> _Case | None:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     target = test.comparisons[0]
-    left, right = test.left, target.comparator
     if isinstance(target.operator, (cst.Equal, cst.Is)):
-        if _case_words(left) is not None and _is_subject(right):
-            left, right = right, left
-        words = _case_words(right)
-        if words is None or not _is_subject(left):
-            return None
-        identity = isinstance(target.operator, cst.Is)
-        if identity and not _is_constant(right):
-            return None  # ``kind is "say"`` is no dispatch one should keep
-        return _Case(_code(left), (right,), (words,), identity=identity)
-    if isinstance(target.operator, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and _is_subject(left):
-        elements = right.elements
-        if not elements or not all(isinstance(e, cst.Element) for e in elements):
-            return None
-        values = tuple(e.value for e in elements)
-        found = [_case_words(v) for v in values]
-        if all(w is not None for w in found):
-            return _Case(_code(left), values, tuple(w for w in found if w is not None))
+        return _equality_case(test.left, target.comparator, isinstance(target.operator, cst.Is))
+    if isinstance(target.operator, cst.In):
+        return _membership_case(test.left, target.comparator)
     return None
+
+
+def _equality_case(left: cst.BaseExpression, right: cst.BaseExpression, identity: bool) -> _Case | None:
+    """``subject == value`` (either way round) or ``subject is Kind.X``."""
+    if _case_words(left) is not None and _is_subject(right):
+        left, right = right, left
+    words = _case_words(right)
+    if words is None or not _is_subject(left):
+        return None
+    if identity and not _is_constant(right):
+        return None  # ``kind is "say"`` is no dispatch one should keep
+    return _Case(_code(left), (right,), (words,), identity=identity)
+
+
+def _membership_case(left: cst.BaseExpression, right: cst.BaseExpression) -> _Case | None:
+    """``subject in ("a", "b")``."""
+    if not isinstance(right, (cst.Tuple, cst.List, cst.Set)) or not right.elements or not _is_subject(left):
+        return None
+    values = [e.value for e in right.elements if isinstance(e, cst.Element)]
+    found = [w for w in map(_case_words, values) if w is not None]
+    if len(found) != len(right.elements):
+        return None  # a starred element, or a value that is no literal nor constant
+    return _Case(_code(left), tuple(values), tuple(found))
 
 
 def _case_words(node: cst.BaseExpression) -> str | None:
@@ -3303,19 +3333,8 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
         case = _case_test(node.test)
         if case is None or case.identity:
             return func
-        if subject is None:
-            subject = cst.parse_expression(case.subject)
-        patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in case.values]
-        pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
-            [cst.MatchOrElement(p) for p in patterns]
-        )
-        lead = node.leading_lines if node is not stmt else []
-        guard = case.guard.with_changes(lpar=[], rpar=[]) if case.guard is not None else None
-        space = cst.SimpleWhitespace(" ") if guard is not None else cst.SimpleWhitespace("")
-        cases.append(cst.MatchCase(
-            pattern=pattern, body=node.body, guard=guard, leading_lines=lead,
-            whitespace_before_if=space, whitespace_after_if=space,
-        ))
+        subject = subject or cst.parse_expression(case.subject)
+        cases.append(_match_case(case, node.body, node.leading_lines if node is not stmt else []))
         node = node.orelse
     if isinstance(node, cst.Else):
         cases.append(cst.MatchCase(pattern=cst.MatchAs(), body=node.body, leading_lines=node.leading_lines))
@@ -3324,6 +3343,20 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
     match = cst.Match(subject=subject, cases=cases, leading_lines=stmt.leading_lines)
     new_block = block.with_changes(body=[*block.body[:index], match, *block.body[index + 1:]])
     return cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
+
+
+def _match_case(case: _Case, body: cst.BaseSuite, lead: Sequence[cst.EmptyLine]) -> cst.MatchCase:
+    """``case "a" | "b" if guard:`` with the branch's body (its header comment included)."""
+    patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in case.values]
+    pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
+        [cst.MatchOrElement(p) for p in patterns]
+    )
+    guard = case.guard.with_changes(lpar=[], rpar=[]) if case.guard is not None else None
+    space = cst.SimpleWhitespace(" " if guard is not None else "")
+    return cst.MatchCase(
+        pattern=pattern, body=body, guard=guard, leading_lines=lead,
+        whitespace_before_if=space, whitespace_after_if=space,
+    )
 
 
 def _call_order(func: cst.FunctionDef, helpers: Sequence[cst.FunctionDef]) -> list[cst.FunctionDef]:
