@@ -316,3 +316,44 @@ def test_a_loop_target_read_by_an_outer_loop_still_flows_out():
     batches = [[("a", 20), ("b", 3)], [("a", -5)], [], [("b", 0), ("a", 4)]]
     assert after["run"](batches, []) == before["run"](batches, [])
     assert "value = _handle_a(value)" in fixed, fixed
+
+
+def test_decorators_and_docstring_stay_on_the_dispatching_function():
+    source = textwrap.dedent('''
+        CALLS = []
+
+
+        def trace(func):
+            def wrapper(*args):
+                CALLS.append(func.__name__)
+                return func(*args)
+            wrapper.__doc__ = func.__doc__
+            return wrapper
+
+
+        @trace
+        def handle(kind: str, out: list[str]) -> list[str]:
+            """Apply one message."""
+            if kind == "a":
+                if out:
+                    out.append("a1")
+                out.append("a")
+            elif kind == "b":
+                if out:
+                    out.append("b1")
+                out.append("b")
+            elif kind == "c":
+                if out:
+                    out.append("c1")
+                out.append("c")
+            return out
+    ''')
+    fixed = fix_source(source, ["WS301"], {"WS301": {"max-cc": 4}})
+    assert "@trace\ndef handle(kind: str, out: list[str]) -> list[str]:\n    \"\"\"Apply one message.\"\"\"" in fixed
+    assert "def _handle_a(out: list[str]) -> None:" in fixed and "@trace\ndef _handle" not in fixed
+    before, after = _load(source, "before"), _load(fixed, "after")
+    for kind in "abcz":
+        for out in ([], ["x"]):
+            assert after["handle"](kind, list(out)) == before["handle"](kind, list(out))
+    assert after["handle"].__doc__ == "Apply one message."
+    assert after["CALLS"] == before["CALLS"]
