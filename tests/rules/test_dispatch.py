@@ -357,3 +357,41 @@ def test_decorators_and_docstring_stay_on_the_dispatching_function():
             assert after["handle"](kind, list(out)) == before["handle"](kind, list(out))
     assert after["handle"].__doc__ == "Apply one message."
     assert after["CALLS"] == before["CALLS"]
+
+
+def test_a_name_the_loop_rebinds_before_the_dispatch_is_no_output_of_a_branch():
+    """websocket-mud's shape: ``player`` is looked up at the top of each iteration, a branch
+    registers it; the dispatch test reads it only in the next iteration, after the lookup."""
+    source = textwrap.dedent("""
+        def pump(queue, registry, out):
+            while queue:
+                kind, who = queue.pop(0)
+                player = registry.get(who)
+                if not player and kind == "new":
+                    player = who.upper()
+                    if player in registry.values():
+                        out.append("taken")
+                        continue
+                    registry[who] = player
+                    out.append("welcome " + player)
+                elif kind == "msg":
+                    if not player:
+                        out.append("who?")
+                        continue
+                    if len(out) > 5:
+                        out.clear()
+                    out.append(player + " says hi")
+                out.append("ack")
+            return out
+    """)
+    fixed = fix_source(source, ["WS301"], {"WS301": {"max-cc": 6}})
+    assert 'case "new" if not player:\n                if _handle_new(who, registry, out):' in fixed, fixed
+    assert "player = _handle" not in fixed  # no value flows out of a branch
+    before, after = _load(source, "before"), _load(fixed, "after")
+    queues = [
+        [("new", "a"), ("msg", "a"), ("msg", "b"), ("new", "a"), ("new", "b"), ("x", "a")],
+        [("msg", "z")] * 7 + [("new", "z"), ("msg", "z")],
+        [("new", "A"), ("new", "a")],
+    ]
+    for queue in queues:
+        assert after["pump"](list(queue), {}, []) == before["pump"](list(queue), {}, [])
