@@ -124,6 +124,7 @@ class Plan:
     annotations: tuple[str | None, ...] = ()  # per input (None: unannotated)
     kwonly: frozenset[str] = frozenset()  # inputs keyword-only in the function: keyword-only here
     returns: str | None = None  # the helper's return annotation
+    skips: bool = False  # the run ``continue``s its loop: the helper returns True there (dispatch)
 
     def apply(self, func: cst.FunctionDef) -> cst.FlattenSentinel[cst.BaseStatement] | cst.FunctionDef:
         """Rewrite ``func`` (possibly already updated by other fixes) into function + helper."""
@@ -160,6 +161,7 @@ class _Candidate:
     cc: int = 0
     lines: int = 0
     score: float = 0.0
+    skips: bool = False  # a dispatch branch: ``continue`` of the loop around it may become ``return True``
 
 
 # --------------------------------------------------------------------------
@@ -573,18 +575,23 @@ class _StatementFlow:
     is_async: bool
     stored: frozenset[str]  # names it binds in the function's scope
     uses_super: bool  # zero-argument super() or __class__
+    continues: bool = False  # ``continue`` of a loop around the statement
+    besides_continue: str | None = None  # ``problem`` when such a ``continue`` is allowed
 
 
 _FLOW_CACHE: dict[int, tuple[cst.CSTNode, _StatementFlow]] = {}
 
 
-def _flow_problems(stmts: Sequence[cst.BaseStatement], tail: bool, generator: bool) -> tuple[str | None, bool, bool]:
-    """(refusal reason, has return, is async) for a run, looking only at its own code."""
+def _flow_problems(
+    stmts: Sequence[cst.BaseStatement], tail: bool, generator: bool, skips: bool = False
+) -> tuple[str | None, bool, bool]:
+    """(refusal reason, has return, is async) for a run, looking only at its own code; with
+    ``skips`` a ``continue`` of the loop around the run is no problem (see ``_skip_statement``)."""
     problem: str | None = None
     has_return = is_async = False
     for stmt in stmts:
         flow = _cached_statement_flow(stmt)
-        problem = problem or flow.problem
+        problem = problem or (flow.besides_continue if skips else flow.problem)
         has_return = has_return or flow.has_return
         is_async = is_async or flow.is_async
     if problem is None and has_return:
@@ -636,7 +643,8 @@ def _statement_flow(stmt: cst.BaseStatement) -> _StatementFlow:
     walker = _FlowWalker()
     visit(stmt, walker)
     return _StatementFlow(
-        walker.problem, walker.has_return, walker.is_async, frozenset(walker.stored), walker.uses_super
+        walker.problem, walker.has_return, walker.is_async, frozenset(walker.stored), walker.uses_super,
+        walker.continues, walker.besides_continue,
     )
 
 
@@ -658,6 +666,8 @@ class _FlowWalker(cst.CSTVisitor):
         self.is_async = False
         self.stored: set[str] = set()
         self.uses_super = False
+        self.continues = False
+        self.besides_continue: str | None = None
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if not self.nested:
@@ -668,8 +678,10 @@ class _FlowWalker(cst.CSTVisitor):
                 self.uses_super = self.uses_super or node.func.value == "super"
         return super().on_visit(node)
 
-    def _flag(self, problem: str) -> None:
+    def _flag(self, problem: str, is_continue: bool = False) -> None:
         self.problem = self.problem or problem
+        if not is_continue:
+            self.besides_continue = self.besides_continue or problem
 
     def _async_here(self, marker: object | None) -> None:
         if marker is not None and not self.nested:
@@ -747,7 +759,8 @@ class _FlowWalker(cst.CSTVisitor):
 
     def visit_Continue(self, node: cst.Continue) -> None:
         if not self.nested and not self.loops:
-            self._flag("continue of an enclosing loop")
+            self.continues = True
+            self._flag("continue of an enclosing loop", is_continue=True)
 
     # -- names and the frame -------------------------------------------------
 
@@ -1178,6 +1191,7 @@ class Extractor:
         self.types = types if types is not None else _Types()
         self.refusals: dict[str, int] = {}
         self._narrowing: dict[str, int] | None = None  # see ``_attribute_narrowing``
+        self.pinned: cst.CSTNode | None = None  # a dispatch the function keeps (see ``Planner._dispatch``)
 
     # -- data flow ---------------------------------------------------------
 
@@ -1245,7 +1259,7 @@ class Extractor:
         """Why ``cand`` cannot be extracted, or None after filling in its inputs and outputs."""
         facts = self._known_facts()
         stmts = list(cand.container.body[cand.start:cand.stop])
-        problem, has_return, is_async = _flow_problems(stmts, cand.tail, facts.is_generator)
+        problem, has_return, is_async = _flow_problems(stmts, cand.tail, facts.is_generator, cand.skips)
         if problem:
             return problem
         cand.tail = cand.tail and has_return
@@ -1255,7 +1269,10 @@ class Extractor:
 
         run = self._run(cand, stmts)
         flow = self._data_flow(cand, run)
-        checks = (self._closure_problem, self._receiver_problem, self._unbound_problem, self._output_problem)
+        checks = (
+            self._closure_problem, self._receiver_problem, self._unbound_problem, self._output_problem,
+            self._skip_problem, self._pinned_problem,
+        )
         for check in checks:
             problem = check(cand, run, flow)
             if problem:
@@ -1293,6 +1310,9 @@ class Extractor:
         """
         if read.nested:
             return False
+        before = read.index < run.lo or self._other_branch(read, cand)
+        if before and self._rebound_each_iteration(read, cand):
+            return True
         span = self._known_facts().index.span
         for container, pos, inner in self._chain(read.node):
             lo, hi = span[container]
@@ -1302,6 +1322,34 @@ class Extractor:
                 )
             if _binds_at(read.name, container, 0, pos, inner):
                 return True
+        return False
+
+    def _other_branch(self, read: _Event, cand: _Candidate) -> bool:
+        """Is ``read`` in another branch of an ``if`` the run is in (never after it in one pass)?"""
+        span = self._known_facts().index.span
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, cst.If) and node is parent.body and parent.orelse is not None:
+                lo, hi = span[parent.orelse]
+                if lo <= read.index <= hi:
+                    return True
+        return False
+
+    def _rebound_each_iteration(self, read: _Event, cand: _Candidate) -> bool:
+        """A read before the run reaches the run's value only through the next iteration of the
+        innermost loop around the run, whose body binds the name again first (``player = ...``
+        at the top of ``while True:``, read by the dispatch test below it)."""
+        loop: cst.For | cst.While | None = None
+        for node, parent in self._ancestry(cand.container):
+            if isinstance(parent, (cst.For, cst.While)) and node is parent.body:
+                loop = parent
+                break
+        if loop is None:
+            return False
+        for container, pos, inner in self._chain(read.node):
+            if container is loop.body:
+                # ``for kind, value in items``: each iteration binds the target anew
+                by_target = isinstance(loop, cst.For) and read.name in _target_names(loop.target)
+                return by_target or _binds_at(read.name, container, 0, pos, inner)
         return False
 
     def _inputs(self, cand: _Candidate, run: _Run, reads_in: list[_Event]) -> list[str]:
@@ -1370,6 +1418,17 @@ class Extractor:
             if name not in enclosing and not self._bound_before(name, first):
                 return f"input '{name}' may be unbound"
         return None
+
+    def _skip_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        """A dispatch branch that ``continue``s: its handler returns True there, and nothing else."""
+        cand.skips = cand.skips and any(_cached_statement_flow(s).continues for s in run.stmts)
+        if cand.skips and flow.outputs:
+            # at a ``continue`` the values may still be unbound: the helper could not return them
+            return "continue in a branch that assigns values read later"
+        return None
+
+    def _pinned_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
+        return "the dispatch stays in the function" if self._moves_pinned(cand) else None
 
     def _output_problem(self, cand: _Candidate, run: _Run, flow: _Flow) -> str | None:
         """If the run raised halfway, a handler or a suppressing ``with`` would see old values."""
@@ -1460,6 +1519,17 @@ class Extractor:
             if plan is not None:
                 return plan
         return None
+
+    def _moves_pinned(self, cand: _Candidate) -> bool:
+        """Would the run carry the function's dispatch ``match`` (or chain) into a helper?"""
+        if self.pinned is None:
+            return False
+        span = self._known_facts().index.span
+        at = span.get(self.pinned)
+        if at is None:
+            return False
+        lo, hi = span[cand.container.body[cand.start]][0], span[cand.container.body[cand.stop - 1]][1]
+        return lo <= at[0] <= hi
 
     def _spend(self, units: int = 1) -> None:
         if self.budget is not None:
@@ -1699,6 +1769,8 @@ class Extractor:
         """The helper's return annotation: what the function returns for a tail call, ``None``
         without outputs, else the outputs' types (``Any`` where unknown)."""
         types = self.types
+        if cand.skips:
+            return "bool"
         if cand.tail:
             return types.returns or types.fallback
         if not cand.outputs:
@@ -1735,6 +1807,7 @@ class Extractor:
             annotations=tuple(self._input_annotation(n, cand) for n in cand.inputs),
             kwonly=self.types.kwonly & frozenset(cand.inputs),
             returns=self._returns(cand),
+            skips=cand.skips,
         )
         if not measure:
             return plan
@@ -2332,7 +2405,7 @@ def _target_names_to_value(
         elif isinstance(node, cst.Assign):
             _expr_value(node, inferred, infer)
         elif isinstance(node, (cst.For, cst.CompFor)):
-            _is_range_2(node, inferred)
+            _is_range_2(node, inferred, infer.known)
         elif isinstance(node, cst.ExceptHandler) and node.name is not None:
             _code_kind(node, inferred)
         elif isinstance(node, (cst.WithItem, cst.NamedExpr)):
@@ -2349,10 +2422,27 @@ def _expr_value(node: Any, inferred: dict[str, set[str | None]], infer: _Inferen
                 inferred.setdefault(name, set()).add(None)
 
 
-def _is_range_2(node: Any, inferred: dict[str, set[str | None]]) -> None:
+def _is_range_2(node: Any, inferred: dict[str, set[str | None]], known: Mapping[str, str] | None = None) -> None:
     value = "int" if _is_range(node.iter) and isinstance(node.target, cst.Name) else None
+    if value is None and isinstance(node.target, cst.Name) and isinstance(node.iter, cst.Name) and known:
+        value = _item_type(known.get(node.iter.value))
     for name in _target_names(node.target):
         inferred.setdefault(name, set()).add(value)
+
+
+_ITEMS = re.compile(
+    r"^(?:typing\.|collections\.abc\.)?(?:list|List|set|Set|frozenset|FrozenSet|Sequence|Iterable|"
+    r"Iterator|Collection|MutableSequence)\[\s*([^\[\],]+(?:\[.*\])?)\s*\]$"
+)
+
+
+def _item_type(annotation: str | None) -> str | None:
+    """``X`` for ``for x in xs`` when ``xs: list[X]`` (``Sequence[X]``, ``Iterable[X]``...), as mypy
+    infers it (dispatch loops: ``for msg in inbox``)."""
+    match = _ITEMS.match(annotation or "")
+    if match is None or _is_union(match.group(1)):
+        return None
+    return match.group(1).strip()
 
 
 def _code_kind(node: Any, inferred: dict[str, set[str | None]]) -> None:
@@ -2572,8 +2662,13 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     moved = [first.with_changes(leading_lines=lead[k:]), *stmts[1:]]
     if plan.outputs:
         moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
+    if plan.skips:
+        moved = [cst.ensure_type(m.visit(_ContinueToReturn()), cst.BaseStatement) for m in moved]
+        moved.append(cst.SimpleStatementLine([cst.Return(cst.Name("False"))]))
     helper = _helper_def(plan, moved)
-    call_stmt = _call_statement(plan, lead[:k])
+    call_stmt: cst.BaseStatement = (
+        _skip_statement(plan, lead[:k]) if plan.skips else _call_statement(plan, lead[:k])
+    )
     new_block = block.with_changes(body=[*block.body[:plan.start], call_stmt, *block.body[plan.stop:]])
     new_func = cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
     return new_func, helper
@@ -2625,6 +2720,50 @@ def _call_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.Simpl
     text = _wrapped_call(prefix + target, args, plan.call_col)
     parsed = cst.ensure_type(cst.parse_statement(text + "\n"), cst.SimpleStatementLine)
     return cst.SimpleStatementLine([parsed.body[0]], leading_lines=leading_lines)
+
+
+def _skip_statement(plan: Plan, leading_lines: list[cst.EmptyLine]) -> cst.If:
+    """``if helper(...): continue``: the helper returned True where the run ``continue``d."""
+    call = _call_statement(plan, [])
+    expr = cst.ensure_type(call.body[0], cst.Expr).value
+    return cst.If(
+        test=expr,
+        body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Continue()])]),
+        leading_lines=leading_lines,
+    )
+
+
+class _ContinueToReturn(cst.CSTTransformer):
+    """``continue`` of the loop around a run -> ``return True`` (loops and scopes of the run's
+    own keep theirs; a loop's ``else`` clause is outside that loop)."""
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        return False
+
+    def leave_For(self, original_node: cst.For, updated_node: cst.For) -> cst.For:
+        if updated_node.orelse is None:
+            return updated_node
+        return updated_node.with_changes(orelse=updated_node.orelse.visit(self))
+
+    def leave_While(self, original_node: cst.While, updated_node: cst.While) -> cst.While:
+        if updated_node.orelse is None:
+            return updated_node
+        return updated_node.with_changes(orelse=updated_node.orelse.visit(self))
+
+    def leave_Continue(self, original_node: cst.Continue, updated_node: cst.Continue) -> cst.Return:
+        return cst.Return(cst.Name("True"), semicolon=updated_node.semicolon)
 
 
 def describe(plan: Plan) -> str:
@@ -2761,7 +2900,7 @@ def radon_functions(tree: Any) -> dict[int, Any]:
 # planning a whole refactoring of one function
 # --------------------------------------------------------------------------
 
-MIN_DISPATCH_BRANCHES = 3
+MIN_DISPATCH_BRANCHES = 2
 
 
 @dataclass
@@ -2826,6 +2965,7 @@ class Planner:
     prefix: str = "_"  # "__" in a class with bases from other modules (see ``unique_name``)
     refusals: Counter[str] = field(default_factory=Counter)
     original: cst.FunctionDef | None = None  # the function being refactored (set by ``run``)
+    dispatch_at: _Path | None = None  # where the function keeps its dispatch (``_dispatch``)
 
     def run(self, func: cst.FunctionDef, cc: int, length: int) -> Refactoring:
         budget = PlanningBudget(self.budget)
@@ -2911,6 +3051,8 @@ class Planner:
                 if unit.stuck or unit.value(self.metric) <= self.limit:
                     continue
                 extractor = self._extractor(unit, budget)
+                if unit is units[0] and self.dispatch_at is not None:
+                    extractor.pinned = _statement_at(unit.func, self.dispatch_at)
                 plan = extractor.plan(self.metric)
                 self.refusals.update(extractor.refusals)
                 built = _build(unit.func, plan) if plan is not None else None
@@ -2933,6 +3075,8 @@ class Planner:
         extractor = self._extractor(main, budget)
         if extractor.facts is None:
             return
+        if self.dispatch_at is not None:
+            extractor.pinned = _statement_at(main.func, self.dispatch_at)
         plans = self._compute_plans(main, extractor)
         if len(plans) < 2:
             return
@@ -2978,8 +3122,12 @@ class Planner:
     # -- dispatch handlers ---------------------------------------------------
 
     def _dispatch(self, main: _Unit, units: list[_Unit], budget: PlanningBudget) -> None:
-        """``if kind == "say": ... elif kind == "history": ...``: one handler per branch, and a
-        ``match`` on the kind (3.10+) or the same chain of calls in the function."""
+        """``if kind == "say": ... elif kind == Kind.MOVE: ...`` (string, int or enum-member
+        values, maybe guarded: ``elif player and kind == ...``): one handler per branch that is
+        more than one simple statement (a one-line branch already is a call), and a ``match`` on
+        the kind (3.10+, ``==`` tests only) or the same chain of calls, where the chain was (inside
+        a ``try`` when it was there). A branch that ``continue``s the loop around the chain gets a
+        handler returning True there: ``if self._handle_x(...): continue``."""
         if main.value(self.metric) <= self.limit:
             return
         chain = _find_dispatch(main.func)
@@ -2988,59 +3136,83 @@ class Planner:
         extractor = self._extractor(main, budget)
         if extractor.facts is None:
             return
-        plans, stmt_path = self._compute_plans_and_stmt_path(chain, extractor)
-        if len(plans) < 2:
-            return
-        func = main.func
-        helpers: list[cst.FunctionDef] = []
-        for plan in plans:
-            built = _build(func, plan)
-            if built is None:
-                return
-            func, helper = built
-            helpers.append(helper)
-        if self.match_ok:
-            func = _to_match(func, stmt_path)
-        self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans])
+        plans, complete = self._branch_plans(chain, extractor)
+        # one handler is a dispatch only when every other branch is a one-liner
+        if len(plans) >= 2 or (plans and complete):
+            self._apply_dispatch(main, units, chain, extractor, plans)
 
-    def _compute_plans_and_stmt_path(self, chain: Any, extractor: Any) -> tuple[list[Plan], Any]:
-        stmt_path, stmt, tail, branches = chain
+    def _apply_dispatch(
+        self, main: _Unit, units: list[_Unit], chain: _Dispatch, extractor: Extractor, plans: list[Plan]
+    ) -> None:
+        built = _build_all(main.func, plans)
+        if built is None:
+            return
+        func, helpers = built
+        if self.match_ok and chain.matchable:
+            func = _to_match(func, chain.path)
+        if self._measure_into(main, func, helpers, units, [extractor.narrowed_at(p) for p in plans]):
+            self.dispatch_at = chain.path  # the dispatch stays in the function: no later helper takes it
+
+    def _branch_plans(self, chain: _Dispatch, extractor: Extractor) -> tuple[list[Plan], bool]:
+        """(a handler plan per branch worth one, whether no such branch was refused)."""
         plans: list[Plan] = []
-        for steps, body, literals in branches:
+        complete = True
+        for steps, body, words in chain.branches:
             if body is None or len(body.body) < 2 and statement_cc(body.body[0]) == 0:
                 continue
-            cand = _Candidate(body, (*stmt_path, *steps), 0, len(body.body), tail=tail)
+            cand = _Candidate(body, (*chain.path, *steps), 0, len(body.body), tail=chain.tail, skips=True)
             reason = extractor._analyse(cand)
             if reason is not None:
                 self.refusals[reason] += 1
+                complete = False
                 continue
-            hint = _slug("handle_" + ("_or_".join(str(v) for v in literals[:2]) if literals else "other"))
+            hint = _slug("handle_" + ("_or_".join(words[:2]) if words else "other"))
             plan = extractor._verify(cand, self.metric, hint=hint or None, measure=False)
-            if plan is not None:
-                self.taken.add(plan.helper_name)
-                plans.append(plan)
-        return plans, stmt_path
+            if plan is None:
+                complete = False
+                continue
+            self.taken.add(plan.helper_name)
+            plans.append(plan)
+        return plans, complete
 
     def _measure_into(
         self, main: _Unit, func: cst.FunctionDef, helpers: list[cst.FunctionDef], units: list[_Unit],
         narrowed: list[frozenset[str]],
-    ) -> None:
+    ) -> bool:
         code = cst.Module(body=[func.with_changes(leading_lines=[], decorators=[]), *helpers]).code
         try:
             blocks = {b.name: b for b in complexity.measure(code, "<extract>", closures=False)}
         except complexity.ComplexityError:
-            return
+            return False
         names = [func.name.value, *(h.name.value for h in helpers)]
         if any(n not in blocks for n in names):
-            return
+            return False
         main.func = func
         main.cc, main.length = blocks[func.name.value].complexity, blocks[func.name.value].length
         for helper, around in zip(helpers, narrowed):
             b = blocks[helper.name.value]
             units.append(_Unit(helper, b.complexity, b.length, narrowed=main.narrowed | around))
+        return True
 
 
-_Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[Any, ...]]
+def _build_all(func: cst.FunctionDef, plans: Sequence[Plan]) -> tuple[cst.FunctionDef, list[cst.FunctionDef]] | None:
+    """The function with every plan applied (each replaces its own branch), and the helpers."""
+    helpers: list[cst.FunctionDef] = []
+    for plan in plans:
+        built = _build(func, plan)
+        if built is None:
+            return None
+        func, helper = built
+        helpers.append(helper)
+    return func, helpers
+
+
+def _statement_at(func: cst.FunctionDef, path: _Path) -> cst.CSTNode | None:
+    *block_path, (_, index) = path
+    block = _resolve(func, block_path)
+    return block.body[index] if block is not None and index < len(block.body) else None
+
+
 CHUNK_FACTOR = 3  # bodies over this many times the limit are cut into paragraphs first
 
 
@@ -3128,68 +3300,168 @@ def _paragraph_chunks(
     return chunks
 
 
-def _find_dispatch(func: cst.FunctionDef) -> tuple[_Path, cst.If, bool, list[_Branch]] | None:
-    """The first if/elif chain of the function comparing one subject with literals."""
-    for block, path, tail, _ancestors in _containers(func):
-        for i, stmt in enumerate(block.body):
-            if not isinstance(stmt, cst.If):
-                continue
-            branches = _dispatch_branches(stmt)
-            if branches is not None:
-                last = tail and i == len(block.body) - 1
-                return (*path, ("body", i)), stmt, last, branches
-    return None
+_Branch = tuple[_Path, "cst.IndentedBlock | None", tuple[str, ...]]  # (steps, body, words of its values)
 
 
-def _dispatch_branches(stmt: cst.If) -> list[_Branch] | None:
+@dataclass(frozen=True)
+class _Dispatch:
+    """An if/elif chain testing one subject against values, one branch per value (or values)."""
+
+    path: _Path  # of the ``if`` statement
+    tail: bool
+    branches: list[_Branch]
+    matchable: bool  # every test is ``==``/``in`` (``is`` has no ``match`` pattern)
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One test of a dispatch chain: ``subject == value`` / ``subject in (values)`` /
+    ``subject is Kind.X``, with an optional guard (``guard and subject == value``)."""
+
+    subject: str
+    values: tuple[cst.BaseExpression, ...]
+    words: tuple[str, ...]
+    identity: bool = False
+    guard: cst.BaseExpression | None = None
+
+
+def _find_dispatch(func: cst.FunctionDef) -> _Dispatch | None:
+    """The largest if/elif chain of the function comparing one subject with values."""
+    found = [d for block, path, tail, _ancestors in _containers(func) for d in _block_dispatches(block, path, tail)]
+    return max(found, key=_dispatch_weight, default=None)
+
+
+def _block_dispatches(block: cst.IndentedBlock, path: _Path, tail: bool) -> Iterator[_Dispatch]:
+    for i, stmt in enumerate(block.body):
+        found = _dispatch_branches(stmt) if isinstance(stmt, cst.If) else None
+        if found is not None:
+            yield _Dispatch((*path, ("body", i)), tail and i == len(block.body) - 1, *found)
+
+
+def _dispatch_weight(chain: _Dispatch) -> int:
+    """How much code the chain's branches hold (the first of equals wins: ``max`` keeps it)."""
+    return sum(statement_cc(s) + 1 for _, body, _ in chain.branches if body is not None for s in body.body)
+
+
+def _dispatch_branches(stmt: cst.If) -> tuple[list[_Branch], bool] | None:
     subject: str | None = None
     branches: list[_Branch] = []
     node: cst.If | cst.Else | None = stmt
     steps: _Path = ()
+    matchable = True
     while isinstance(node, cst.If):
-        test = _literal_test(node.test)
-        if test is None or (subject is not None and test[0] != subject):
+        case = _case_test(node.test)
+        if case is None or (subject is not None and case.subject != subject):
             return None
-        subject = test[0]
+        subject = case.subject
+        matchable = matchable and not case.identity
         body = node.body if isinstance(node.body, cst.IndentedBlock) else None
-        branches.append(((*steps, ("if", 0)), body, test[1]))
+        branches.append(((*steps, ("if", 0)), body, case.words))
         steps = (*steps, ("elif", 0))
         node = node.orelse
-    return _finish_dispatch_branches(node, branches, steps)
+    return _finish_dispatch_branches(node, branches, steps, matchable)
 
 
 def _finish_dispatch_branches(
-    node: Any, branches: list[_Branch], steps: _Path
-) -> list[_Branch] | None:
+    node: cst.If | cst.Else | None, branches: list[_Branch], steps: _Path, matchable: bool
+) -> tuple[list[_Branch], bool] | None:
     if isinstance(node, cst.Else):
         body = node.body if isinstance(node.body, cst.IndentedBlock) else None
-        branches.append(((*steps[:-1], ("else", 0)) if steps else (("else", 0),), body, ()))
-    literal_branches = [b for b in branches if b[2]]
-    return branches if len(literal_branches) >= MIN_DISPATCH_BRANCHES else None
+        branches.append(((*steps[:-1], ("else", 0)), body, ()))
+    if sum(1 for b in branches if b[2]) < MIN_DISPATCH_BRANCHES:
+        return None
+    return branches, matchable
 
 
-def _literal_test(test: cst.BaseExpression) -> tuple[str, tuple[Any, ...]] | None:
-    """(subject's code, literal values) of ``subject == "lit"`` or ``subject in ("a", "b")``."""
+def _case_test(test: cst.BaseExpression) -> _Case | None:
+    """The dispatch test ``test`` is, if any. A guard after the comparison keeps its order as
+    ``case value if guard``; one before it must be free of side effects (names, attributes,
+    ``not``/``and``/``or`` of them), as ``match`` compares first."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        first = _compare_test(test.left)
+        if first is not None:
+            return replace(first, guard=test.right)
+        last = _compare_test(test.right)
+        if last is not None and _pure_guard(test.left):
+            return replace(last, guard=test.left)
+        return None
+    return _compare_test(test)
+
+
+def _compare_test(test: cst.BaseExpression) -> _Case | None:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     target = test.comparisons[0]
-    left, right = test.left, target.comparator
-    if isinstance(target.operator, cst.Equal):
-        if _literal_value(left) is not None and _plain_subject(right):
-            left, right = right, left
-        value = _literal_value(right)
-        if value is None or not _plain_subject(left):
-            return None
-        return _code(left), (value,)
-    return _plain_subject_2(target, right, left)
-
-
-def _plain_subject_2(target: Any, right: Any, left: Any) -> tuple[str, tuple[Any, ...]] | None:
-    if isinstance(target.operator, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and _plain_subject(left):
-        values = tuple(_literal_value(e.value) for e in right.elements)
-        if values and all(v is not None for v in values):
-            return _code(left), values
+    if isinstance(target.operator, (cst.Equal, cst.Is)):
+        return _equality_case(test.left, target.comparator, isinstance(target.operator, cst.Is))
+    if isinstance(target.operator, cst.In):
+        return _membership_case(test.left, target.comparator)
     return None
+
+
+def _equality_case(left: cst.BaseExpression, right: cst.BaseExpression, identity: bool) -> _Case | None:
+    """``subject == value`` (either way round) or ``subject is Kind.X``."""
+    if _case_words(left) is not None and _is_subject(right):
+        left, right = right, left
+    words = _case_words(right)
+    if words is None or not _is_subject(left):
+        return None
+    if identity and not _is_constant(right):
+        return None  # ``kind is "say"`` is no dispatch one should keep
+    return _Case(_code(left), (right,), (words,), identity=identity)
+
+
+def _membership_case(left: cst.BaseExpression, right: cst.BaseExpression) -> _Case | None:
+    """``subject in ("a", "b")``."""
+    if not isinstance(right, (cst.Tuple, cst.List, cst.Set)) or not right.elements or not _is_subject(left):
+        return None
+    values = [e.value for e in right.elements if isinstance(e, cst.Element)]
+    found = [w for w in map(_case_words, values) if w is not None]
+    if len(found) != len(right.elements):
+        return None  # a starred element, or a value that is no literal nor constant
+    return _Case(_code(left), tuple(values), tuple(found))
+
+
+def _case_words(node: cst.BaseExpression) -> str | None:
+    """What a handler of this value is called after, for a literal or an enum member / constant
+    (``EventEnum.CONNECTION_NEW.value`` -> ``CONNECTION_NEW``); None for anything else."""
+    value = _literal_value(node)
+    if value is not None:
+        return str(value)
+    if not _is_constant(node):
+        return None
+    segments = _code(node).split(".")
+    while len(segments) > 1 and segments[-1] in ("value", "name"):
+        segments.pop()
+    return segments[-1]
+
+
+def _is_constant(node: cst.BaseExpression) -> bool:
+    """A dotted name that names a constant: ``Kind.SAY``, ``mod.Kind.SAY.value``, ``consts.PING``
+    (a class-like segment before the last, or an UPPER_CASE last one). A ``match`` value pattern."""
+    segments: list[str] = []
+    current: cst.BaseExpression = node
+    while isinstance(current, cst.Attribute):
+        segments.insert(0, current.attr.value)
+        current = current.value
+    if not isinstance(current, cst.Name) or not segments:
+        return False
+    segments.insert(0, current.value)
+    last = segments[-1]
+    return any(s[:1].isupper() for s in segments[:-1]) or (last.isupper() and len(last) > 1)
+
+
+def _is_subject(node: cst.BaseExpression) -> bool:
+    return _plain_subject(node) and not _is_constant(node)
+
+
+def _pure_guard(node: cst.BaseExpression) -> bool:
+    """Names, attributes and ``not``/``and``/``or`` of them: evaluating them later changes nothing."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return _pure_guard(node.expression)
+    if isinstance(node, cst.BooleanOperation):
+        return _pure_guard(node.left) and _pure_guard(node.right)
+    return _plain_subject(node) or _literal_value(node) is not None
 
 
 def _literal_value(node: cst.BaseExpression) -> Any:
@@ -3213,7 +3485,8 @@ def _plain_subject(node: cst.BaseExpression) -> bool:
 
 
 def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
-    """The dispatch chain at ``stmt_path`` as ``match subject: case "a": ...``."""
+    """The dispatch chain at ``stmt_path`` as ``match subject: case "a": ...`` (comments above
+    an ``elif``/``else`` stay above its ``case``)."""
     *block_path, (_, index) = stmt_path
     block = _resolve(func, block_path)
     if block is None:
@@ -3225,14 +3498,14 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
     subject: cst.BaseExpression | None = None
     node: cst.If | cst.Else | None = stmt
     while isinstance(node, cst.If):
-        patterns, subject = _ensure_type(node, subject)
-        pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
-            [cst.MatchOrElement(p) for p in patterns]
-        )
-        cases.append(cst.MatchCase(pattern=pattern, body=node.body))
+        case = _case_test(node.test)
+        if case is None or case.identity:
+            return func
+        subject = subject or cst.parse_expression(case.subject)
+        cases.append(_match_case(case, node.body, node.leading_lines if node is not stmt else []))
         node = node.orelse
     if isinstance(node, cst.Else):
-        cases.append(cst.MatchCase(pattern=cst.MatchAs(), body=node.body))
+        cases.append(cst.MatchCase(pattern=cst.MatchAs(), body=node.body, leading_lines=node.leading_lines))
     if subject is None:
         return func
     match = cst.Match(subject=subject, cases=cases, leading_lines=stmt.leading_lines)
@@ -3240,17 +3513,18 @@ def _to_match(func: cst.FunctionDef, stmt_path: _Path) -> cst.FunctionDef:
     return cst.ensure_type(func.deep_replace(block, new_block), cst.FunctionDef)
 
 
-def _ensure_type(node: Any, subject: Any) -> tuple[list[Any], cst.BaseExpression | None]:
-    test = cst.ensure_type(node.test, cst.Comparison)
-    left, right = test.left, test.comparisons[0].comparator
-    if _literal_value(left) is not None and _plain_subject(right):
-        left, right = right, left
-    subject = subject or left.with_changes(lpar=[], rpar=[])
-    values = [right] if isinstance(test.comparisons[0].operator, cst.Equal) else [
-        e.value for e in cst.ensure_type(right, (cst.Tuple, cst.List, cst.Set)).elements  # type: ignore[arg-type]
-    ]
-    patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in values]
-    return patterns, subject
+def _match_case(case: _Case, body: cst.BaseSuite, lead: Sequence[cst.EmptyLine]) -> cst.MatchCase:
+    """``case "a" | "b" if guard:`` with the branch's body (its header comment included)."""
+    patterns = [cst.MatchValue(v.with_changes(lpar=[], rpar=[])) for v in case.values]
+    pattern: cst.MatchPattern = patterns[0] if len(patterns) == 1 else cst.MatchOr(
+        [cst.MatchOrElement(p) for p in patterns]
+    )
+    guard = case.guard.with_changes(lpar=[], rpar=[]) if case.guard is not None else None
+    space = cst.SimpleWhitespace(" " if guard is not None else "")
+    return cst.MatchCase(
+        pattern=pattern, body=body, guard=guard, leading_lines=lead,
+        whitespace_before_if=space, whitespace_after_if=space,
+    )
 
 
 def _call_order(func: cst.FunctionDef, helpers: Sequence[cst.FunctionDef]) -> list[cst.FunctionDef]:

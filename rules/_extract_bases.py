@@ -8,15 +8,21 @@ project's own files (``from .protocol import Protocol`` -> ``<package>/protocol.
 base's names (methods, attributes, anything its body mentions) are collected, up the whole
 hierarchy; the project's classes that name this class as a base contribute theirs too.
 
-When a base cannot be resolved to a project file (a third-party or standard-library class,
-a base computed at run time), its names are unknown: ``hierarchy_names`` answers None and the
-caller makes the helper class-private (``__name``, which Python mangles per class) instead.
+A base outside the project (a third-party or standard-library class) is read the same way
+from its source in the installed packages (``sys.path``, found without importing anything),
+so ``class Manager(LoggingConfigurable)`` gets plain ``_handle_x`` helpers when traitlets is
+installed where wsrefactor runs. When a base cannot be resolved to Python source (not
+installed, a C extension, a base computed at run time), its names are unknown:
+``hierarchy_names`` answers None and the caller makes the helper class-private (``__name``,
+which Python mangles per class) instead.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,16 +125,48 @@ def _find_class(module: _Module, name: str, root: Path, depth: int) -> tuple[_Mo
         return module, module.classes[head]
     qualified = module.imports.aliases.get(head)
     if qualified is None:
-        raise _Unresolved(name)
+        return _from_star_imports(module, name, root, depth)
     full = Imports.absolute(f"{qualified}.{rest}" if rest else qualified, module.package)
     return _find_qualified(full, root, depth + 1)
+
+
+def _from_star_imports(module: _Module, name: str, root: Path, depth: int) -> tuple[_Module, ast.ClassDef]:
+    """``name`` re-exported by ``from .configurable import *`` (a package's ``__init__``)."""
+    for star in module.imports.star_imports:
+        try:
+            return _find_qualified(f"{Imports.absolute(star, module.package)}.{name}", root, depth + 1)
+        except _Unresolved:
+            continue
+    raise _Unresolved(name)
+
+
+def _installed_file(dotted: str) -> Path | None:
+    """The source file of an installed module (``traitlets.config.configurable``), found the way
+    ``import`` would find it on ``sys.path`` but without running any package's code."""
+    search: list[str] | None = list(sys.path)
+    origin: str | None = None
+    for part in dotted.split("."):
+        if search is None:
+            return None
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(part, search)
+        except (ImportError, ValueError, OSError):
+            return None
+        if spec is None:
+            return None
+        locations = spec.submodule_search_locations
+        search = list(locations) if locations is not None else None
+        origin = spec.origin
+    if origin is None or not origin.endswith(".py"):
+        return None
+    return Path(origin)
 
 
 def _find_qualified(full: str, root: Path, depth: int) -> tuple[_Module, ast.ClassDef]:
     """``pkg.mod.Class`` in the project under ``root`` (following re-exports such as a package's
     ``from .mod import Class``)."""
     mod_name, _, cls_name = full.rpartition(".")
-    path = _module_file(root, mod_name) if mod_name else None
+    path = (_module_file(root, mod_name) or _installed_file(mod_name)) if mod_name else None
     target = _load(path) if path is not None else None
     if target is None:
         raise _Unresolved(full)

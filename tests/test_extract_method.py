@@ -717,10 +717,28 @@ def test_helpers_never_take_a_name_of_a_base_or_subclass_in_another_module(tmp_p
     assert helpers == {"_handle_say_2", "_handle_ping_2", "_handle_quit_2"}, fixed  # not class-private
 
 
-def test_a_base_outside_the_project_makes_method_helpers_class_private(tmp_path):
-    child = _two_modules(tmp_path, "asyncio", "Protocol")
+def test_a_base_whose_source_cannot_be_found_makes_method_helpers_class_private(tmp_path):
+    child = _two_modules(tmp_path, "no_such_package_installed_d14c", "Protocol")
     fixed = fix_source(child.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(child))
     assert {n for n in re.findall(r"def (_\w+)\(", fixed)} == {"__handle_say", "__handle_ping", "__handle_quit"}
+
+
+def test_an_installed_base_is_read_from_its_source_so_helpers_stay_plain(tmp_path, monkeypatch):
+    """Issue 14: a base from an installed package (found on ``sys.path`` without importing it,
+    through a ``from .core import *`` re-export) is read like a project base: its names are
+    taken, and the helpers are plain ``_names`` instead of mangled ``__names``."""
+    site = tmp_path / "site"
+    (site / "extpkg").mkdir(parents=True)
+    (site / "extpkg" / "__init__.py").write_text("from .core import *\nraise RuntimeError('never imported')\n")
+    (site / "extpkg" / "core.py").write_text("class Base:\n    def _handle_say(self):\n        return 'ext'\n")
+    monkeypatch.syspath_prepend(str(site))
+    child = _two_modules(tmp_path, "extpkg", "Base")
+    fixed = fix_source(child.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(child))
+    assert {n for n in re.findall(r"def (_\w+)\(", fixed)} == {"_handle_say_2", "_handle_ping_2", "_handle_quit"}
+    (tmp_path / "std").mkdir()
+    stdlib = _two_modules(tmp_path / "std", "asyncio", "Protocol")  # the standard library's source too
+    fixed = fix_source(stdlib.read_text(), ["WS301"], {"WS301": {"max-cc": 4}}, path=str(stdlib))
+    assert {n for n in re.findall(r"def (_\w+)\(", fixed)} == {"_handle_say", "_handle_ping_2", "_handle_quit"}
 
 
 def test_one_statement_helpers_are_refused_but_one_statement_dispatch_handlers_are_kept():
