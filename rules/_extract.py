@@ -2663,7 +2663,7 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
     if plan.outputs:
         moved.append(cst.SimpleStatementLine([cst.Return(_name_list(plan.outputs))]))
     if plan.skips:
-        moved = [cst.ensure_type(m.visit(_ContinueToReturn()), cst.BaseStatement) for m in moved]
+        moved = [_as_statement(m.visit(_ContinueToReturn())) for m in moved]
         moved.append(cst.SimpleStatementLine([cst.Return(cst.Name("False"))]))
     helper = _helper_def(plan, moved)
     call_stmt: cst.BaseStatement = (
@@ -2676,6 +2676,13 @@ def _build(func: cst.FunctionDef, plan: Plan) -> tuple[cst.FunctionDef, cst.Func
 
 _HELPER_DECORATOR = {"classmethod": "classmethod", "static": "staticmethod"}
 
+
+
+def _as_statement(node: cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[Any]) -> cst.BaseStatement:
+    """A statement a transformer returned (``_ContinueToReturn`` never removes or flattens)."""
+    if not isinstance(node, cst.BaseStatement):
+        raise TypeError(f"expected a statement, got {type(node).__name__}")
+    return node
 
 def _helper_def(plan: Plan, body: list[cst.BaseStatement]) -> cst.FunctionDef:
     keywords, params = _compute_keywords_and_params(plan)

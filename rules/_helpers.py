@@ -81,7 +81,7 @@ def add_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
     indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else None
     comma = last.comma
     trailing = comma.whitespace_after if isinstance(comma, cst.Comma) else None
-    if indent is not None and isinstance(trailing, cst.ParenthesizedWhitespace):
+    if indent is not None and isinstance(comma, cst.Comma) and isinstance(trailing, cst.ParenthesizedWhitespace):
         # f(\n    a,\n) -> f(\n    a,\n    new,\n): a comment after "a," stays on a's line.
         separator = trailing.with_changes(empty_lines=[], indent=True, last_line=indent)
         args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=separator))
