@@ -12,7 +12,8 @@ libcst's full provider. The piecewise generation reads libcst internals, all thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -29,6 +30,11 @@ class Positions:
         self._full: Mapping[cst.CSTNode, CodeRange] | None = None
         self._recorder: PositionRecorder | None = None
         self._next = 0  # index of the next top-level statement to generate
+        # nodes by exact span, in generation order; ``find`` on a file with a thousand findings
+        # must not scan every node once per finding
+        self._by_span: dict[tuple[int, int, int, int], list[cst.CSTNode]] = {}
+        self._indexed = 0  # how many entries of the positions computed so far are in _by_span
+        self._indexed_full = False
 
     def _started(self) -> PositionRecorder:
         if self._recorder is None:
@@ -59,7 +65,7 @@ class Positions:
         model finds its libcst node. Generates code only up to the statement ending past ``end``."""
         if self._full is None:
             recorder = self._started()
-            computed = recorder.computed
+            computed: Mapping[cst.CSTNode, CodeRange] = recorder.computed
             body = self.module.body
             while self._next < len(body) and (
                 self._next == 0 or computed[body[self._next - 1]].end.line <= end[0]
@@ -68,11 +74,28 @@ class Positions:
                 self._next += 1
         else:
             computed = self._full
-        for node, rng in computed.items():
-            if (
-                isinstance(node, types)
-                and (rng.start.line, rng.start.column) == start
-                and (rng.end.line, rng.end.column) == end
-            ):
+        for node in self._span_index(computed).get((*start, *end), ()):
+            if isinstance(node, types):
                 return node
         return None
+
+    def _span_index(self, computed: Mapping[cst.CSTNode, CodeRange]) -> dict[tuple[int, int, int, int], list[cst.CSTNode]]:
+        """``_by_span`` brought up to date: the recorder only appends, so the entries not yet
+        indexed are the newest ones (read from the end); the full provider is indexed once."""
+        if computed is self._full:
+            if not self._indexed_full:
+                self._by_span = {}
+                self._add(computed.items())
+                self._indexed_full = True
+            return self._by_span
+        new = len(computed) - self._indexed
+        if new > 0 and isinstance(computed, dict):
+            newest = list(islice(reversed(computed.items()), new))
+            self._add(reversed(newest))
+            self._indexed = len(computed)
+        return self._by_span
+
+    def _add(self, items: Iterable[tuple[cst.CSTNode, CodeRange]]) -> None:
+        for node, rng in items:
+            key = (rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+            self._by_span.setdefault(key, []).append(node)

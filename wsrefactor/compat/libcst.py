@@ -20,7 +20,6 @@ import ast
 import functools
 import inspect
 import textwrap
-from collections.abc import Mapping
 from typing import cast
 
 import libcst as cst
@@ -70,11 +69,11 @@ class PositionRecorder:
         )
 
     @property
-    def computed(self) -> Mapping[cst.CSTNode, CodeRange]:
+    def computed(self) -> dict[cst.CSTNode, CodeRange]:
         """Node -> range for every node generated so far (the provider's own map, not a copy).
 
         The position provider stores only ``CodeRange`` values (never lazy ones)."""
-        return cast(Mapping[cst.CSTNode, CodeRange], self._provider._computed)
+        return cast(dict[cst.CSTNode, CodeRange], self._provider._computed)
 
     def generate(self, node: cst.CSTNode) -> None:
         node._codegen(self._state)
