@@ -208,6 +208,7 @@ class SessionNotInvalidated(SemanticRule):
     tokens = ("websocket", "WebSocket", "websockets", "socketio", "channels", "tornado")
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
     fix_node_types = (cst.Call, cst.Assign)
+    uses_project_facts = True  # what another module's manager does with the connection (analyses.facts)
 
     VALID = [
         Valid("""
@@ -614,7 +615,7 @@ class _Checker:
             return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
         if isinstance(node, ast.Call):
             name, recv = callee_name(node)
-            return any(r.undone_by(name, recv) for r in regs)
+            return any(r.undone_by(name, recv) for r in regs) or self.regs.project_unregisters(node)
         return False
 
     def _undoes(self, roots: Iterable[ast.AST], regs: Sequence[_Reg], depth: int = 3) -> bool:
@@ -831,7 +832,8 @@ class _Checker:
     def _call_idempotent(self, call: ast.Call, depth: int) -> bool:
         target = self.regs.resolve(call)
         if target is None:
-            return _harmless_twice(call)
+            # another module's undo: whether a second call raises (``list.remove``) is not known
+            return not self.regs.project_callee(call) and _harmless_twice(call)
         if depth == 0:
             return False
         for node in walk_own(target):
@@ -867,6 +869,8 @@ class _Checker:
         target = self.regs.resolve(node)
         if target is not None:
             return self._undo_same_module(node, target, awaited)
+        if self.regs.project_callee(node):
+            return None  # another module's manager: its undo and parameters are not in view
         return self._undo_imported(node, awaited)
 
     def _arguments_text(self, call: ast.Call) -> list[str]:
