@@ -30,6 +30,7 @@ from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
 from wsrefactor.semantic.server import Receive, ServerModel
+from wsrefactor.semantic.summary import RAW_MESSAGE
 
 # -- data tables -----------------------------------------------------------------------------------
 
@@ -68,7 +69,7 @@ class _Parsed:
 
     node: ast.AST
     function: Scope
-    site: Receive
+    site: Receive | None  # None: a frame another module received and handed here (no fix)
     holder: ast.AST
     name: str | None = None
     after: ast.AST | None = None
@@ -124,7 +125,26 @@ class _Finder:
                 if id(found.node) not in seen:
                     seen.add(id(found.node))
                     out.append(found)
+        for found in self._handed_over():
+            if id(found.node) not in seen:
+                seen.add(id(found.node))
+                out.append(found)
         return out
+
+    def _handed_over(self) -> Iterator[_Parsed]:
+        """Frames another module received and handed to a function of this one (``msg:raw`` in
+        ``analyses.facts``: ``self.connection.handle_incoming_message(message)`` from a tornado
+        ``on_message`` elsewhere), followed like a frame received here."""
+        facts = self.server.analyses.facts
+        if not facts.connections:
+            return
+        for scope in self.model.scopes.scopes:
+            if scope.kind != "function":
+                continue
+            params = {p for p, kind in facts.connection_params(scope.qualname).items() if kind == RAW_MESSAGE}
+            if params:
+                for fn, raw_names, raw_sites in self._flows(scope, params, set(), _FLOW_DEPTH, set()):
+                    yield from self._loads_in(fn, raw_names, raw_sites, None)
 
     def _for_site(self, site: Receive) -> Iterator[_Parsed]:
         if site.callback:
@@ -200,7 +220,7 @@ class _Finder:
                     changed = True
         return names
 
-    def _loads_in(self, fn: Scope, names: set[str], sites: set[int], site: Receive) -> Iterator[_Parsed]:
+    def _loads_in(self, fn: Scope, names: set[str], sites: set[int], site: Receive | None) -> Iterator[_Parsed]:
         for call, scope in self.server.calls_in(fn):
             if not call.args or not _is_raw(call.args[0], names, sites):
                 continue
@@ -448,7 +468,7 @@ def _rewrite(server: ServerModel, parsed: _Parsed) -> _Rewrite | None:
     endpoint (FastAPI/Starlette or ``websockets``) itself, inside the loop that receives the
     message (so ``continue`` skips to the next one)."""
     place = _fix_place(server, parsed)
-    if place is None or parsed.name is None:
+    if place is None or parsed.name is None or parsed.site is None:
         return None
     kind, stmt = place
     fn, analyses = parsed.function, server.analyses
@@ -471,7 +491,7 @@ def _fix_place(server: ServerModel, parsed: _Parsed) -> tuple[str, ast.Assign] |
     fn = parsed.function
     kind = _async_endpoint_kind(server, fn)
     stmt = server.model.statement_of(parsed.node)
-    if kind is None or not isinstance(stmt, ast.Assign):
+    if kind is None or not isinstance(stmt, ast.Assign) or parsed.site is None:
         return None
     loop = server.enclosing_loop(stmt)
     in_place = server.function_of(stmt) is fn and loop is not None and loop is parsed.site.loop
@@ -505,6 +525,8 @@ def _raw_receive(parsed: _Parsed, stmt: ast.Assign) -> tuple[str | None, str | N
     site = parsed.site
     if parsed.loads is not None:
         return (None, None) if stmt.value is parsed.node and _one_argument(parsed.node) else None
+    if site is None:
+        return None
     awaited = isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
     if site.method != "receive_json" or not site.awaited or not awaited:
         return None
@@ -526,6 +548,8 @@ def _one_argument(call: ast.AST) -> bool:
 def _message(parsed: _Parsed) -> str:
     if parsed.loads is not None:
         source = f"message parsed by `{parsed.loads}()`"
+    elif parsed.site is None:
+        source = "message"
     elif isinstance(parsed.node, ast.arg):
         source = f"message `{parsed.name}` handed to `{parsed.site.method}()`"
     else:
@@ -663,6 +687,7 @@ class MessageNotValidated(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
+    uses_project_facts = True  # frames other modules receive and hand to this one (analyses.facts)
     fix_node_types = (cst.Call,)
 
     VALID = [

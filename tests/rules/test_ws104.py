@@ -537,9 +537,8 @@ def test_manager_known_by_its_annotation_registers(tmp_path):
 
 from dataclasses import replace  # noqa: E402
 
-from wsrefactor.runner import execute  # noqa: E402
-
 from tests.rules._projects import line_of, project  # noqa: E402
+from wsrefactor.runner import execute  # noqa: E402
 
 MANAGER = """
 class Manager:
