@@ -572,7 +572,12 @@ class MessageNotValidated(SemanticRule):
     `receive` was handed, or a name copied from one (`text = message.get("text")`). The frame and
     the parsed message are followed into same-module functions and collaborator methods they are
     passed to (`self.connection.handle_incoming_message(message)` where `self.connection` holds an
-    instance of a class of the module). Connections are known from what they are (an endpoint's
+    instance of a class of the module), and into functions of another module of the project a
+    received frame is handed to (`handle(text)` with `from app.protocol import handle`, or a
+    method of an imported class known from an annotation or a constructor call): the finding is
+    then where the same-module case reports it, at that module's `json.loads`, without a fix.
+    A collaborator whose class is not known statically (`self.connection =
+    self.settings["connection_class"](...)`) is not followed. Connections are known from what they are (an endpoint's
     socket of any framework, a parameter annotated `WebSocket`, a value passed from one), never
     from a name. Validation is a call that takes the message first: Pydantic
     `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema.validate`,

@@ -122,10 +122,15 @@ class SessionNotInvalidated(SemanticRule):
     these with it, e.g. `await manager.connect(ws)`, Channels `group_add`; also an instance of a
     same-module class built with the connection, `session = Session(ws, name)`, stored the same
     way) where some way out of the handler leaves it registered. Whether a call registers is
-    decided from the callee's body: a `connect()` that only accepts is no registration, and a
-    callee whose body is not in the module (an imported manager) is not taken for one by its name
-    (the rule stays silent there). A helper that undoes its own registration in a `finally` is
-    no leak at its call site.
+    decided from the callee's body: a `connect()` that only accepts is no registration. A callee
+    of another module of the project (an imported manager, `await manager.connect(ws)` with
+    `manager.py`'s `connect` appending the socket) is judged from its body through the project's
+    cross-module facts: it registers when it stores the connection (directly or through its own
+    callees) and never removes it; a callee that also removes it (its own `try/finally`) is no
+    leak at its call site, and a callee whose body is not in the project (a library, a file not
+    checked) is never taken for a registration by its name (the rule stays silent there). A
+    helper that undoes its own registration in a `finally` is no leak at its call site. A call
+    whose callee (any module) removes the connection counts as an undo, whatever its name.
 
     - FastAPI/Starlette function endpoints and `websockets` handlers: the undo (paired by name:
       connect/disconnect, add/discard|remove, register/unregister, join/leave,
@@ -185,12 +190,15 @@ class SessionNotInvalidated(SemanticRule):
     that `try`. The undo is the handler's own undo statement when it has one, else: the paired
     method of the same-module manager class, its arguments matched to the registration's by
     parameter name, awaited when the registration was awaited and the undo is `async def` (an
-    imported Channels layer's `group_discard` is awaited like its `group_add`); `reg.pop(k, None)` for
+    imported Channels layer's `group_discard` is awaited like its `group_add`); for another
+    module's manager only the handler's own undo statement (its undo's name and parameters are
+    not in view, so none is made up); `reg.pop(k, None)` for
     `reg[k] = ws`; `.discard(ws)` for `.add(ws)`; `.remove(ws)` for `.append(ws)`.
     An existing undo statement that would now run twice is moved into the `finally` when nothing
     runs between it and the `finally` (the last statement of an `except` body), or when it ran
     after the `try` anyway; elsewhere it is kept only if a second call is harmless (`pop(k, None)`,
-    `discard`, a guarded `remove`, judged from the same-module implementation); otherwise no fix is
+    `discard`, a guarded `remove`, judged from the same-module implementation; another module's
+    undo is never taken for harmless twice); otherwise no fix is
     offered (e.g. `except WebSocketDisconnect: manager.disconnect(ws); await manager.broadcast(...)`
     with a `list.remove` disconnect: moving the undo after the broadcast would send to the dead
     socket). Class-based endpoints are reported without a fix.

@@ -508,7 +508,7 @@ async def endpoint(websocket: WebSocket):
 
 class Handler(WebSocketHandler):
     def open(self):
-        self.connection: Conn = Conn()
+        self.connection = Conn()
 
     def on_message(self, message):
         self.connection.handle_incoming_message(message)
