@@ -474,7 +474,7 @@ def _rewrite(server: ServerModel, parsed: _Parsed) -> _Rewrite | None:
     fn, analyses = parsed.function, server.analyses
     exc = fresh_name(fn.node, ("exc", "error", "validation_error", "ws103_error"))
     ws_expr = _connection_expr(parsed.site)
-    raw = _raw_receive(parsed, stmt)
+    raw = _raw_receive(parsed, parsed.site, stmt)
     if exc is None or ws_expr is None or raw is None:
         return None
     end_line = stmt.end_lineno or stmt.lineno
@@ -518,15 +518,12 @@ def _connection_expr(site: Receive) -> ast.expr | None:
     return getattr(node, "iter", None)
 
 
-def _raw_receive(parsed: _Parsed, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
+def _raw_receive(parsed: _Parsed, site: Receive, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
     """How the fix reads the frame: ``(None, None)`` keeps ``json.loads(<one argument>)``'s
     argument; ``receive_json()`` becomes ``receive_text()``/``receive_bytes()`` into a fresh
     name; None: no fix."""
-    site = parsed.site
     if parsed.loads is not None:
         return (None, None) if stmt.value is parsed.node and _one_argument(parsed.node) else None
-    if site is None:
-        return None
     awaited = isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
     if site.method != "receive_json" or not site.awaited or not awaited:
         return None

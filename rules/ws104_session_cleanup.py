@@ -471,6 +471,12 @@ def _at_tail(stmt: ast.AST, stmts: Sequence[ast.AST]) -> bool:
     return any(_at_tail(stmt, r) for r in regions)
 
 
+def _deletes(node: ast.Delete, regs: Sequence[_Reg]) -> bool:
+    """``del reg[k]`` undoes a ``reg[k] = ws``."""
+    targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+    return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
+
+
 def _harmless_twice(call: ast.Call) -> bool:
     """An imported/builtin call that may run twice: anything but ``remove(x)`` / ``pop(k)``."""
     name, _ = callee_name(call)
@@ -619,8 +625,7 @@ class _Checker:
 
     def _is_undo(self, node: ast.AST, regs: Sequence[_Reg]) -> bool:
         if isinstance(node, ast.Delete):
-            targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
-            return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
+            return _deletes(node, regs)
         if isinstance(node, ast.Call):
             name, recv = callee_name(node)
             return any(r.undone_by(name, recv) for r in regs) or self.regs.project_unregisters(node)
@@ -877,8 +882,6 @@ class _Checker:
         target = self.regs.resolve(node)
         if target is not None:
             return self._undo_same_module(node, target, awaited)
-        if self.regs.project_callee(node):
-            return None  # another module's manager: its undo and parameters are not in view
         return self._undo_imported(node, awaited)
 
     def _arguments_text(self, call: ast.Call) -> list[str]:
@@ -887,7 +890,10 @@ class _Checker:
         return [self._code(a).strip() for a in sorted(args, key=_start)]
 
     def _undo_imported(self, node: ast.Call, awaited: bool) -> str | None:
-        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration."""
+        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration (a
+        library's API pair); None for another module's manager (its undo is not in view)."""
+        if self.regs.project_callee(node):
+            return None
         undo = _PAIRS.get(callee_name(node)[0] or "", (None,))[0]
         if undo is None or not isinstance(node.func, ast.Attribute):
             return None
