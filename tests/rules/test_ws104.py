@@ -688,3 +688,36 @@ def test_without_the_manager_module_nothing_is_decided(tmp_path):
     root = _manager_project(tmp_path)
     (root / "app" / "manager.py").unlink()
     assert _project_findings(root) == []
+
+
+BEFORE_TRY_IMPORTED = """
+from fastapi import FastAPI, WebSocket
+
+from app.manager import manager
+
+app = FastAPI()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await manager.connect(websocket)
+    await manager.broadcast("joined")
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        manager.disconnect(websocket)
+"""
+
+
+def test_imported_manager_call_raising_before_the_try_leaks(tmp_path):
+    """The accuracy corpus' shape (fastapi-nextjs-websocket ``endpoint.py:162``): the ``finally``
+    undoes it, but an ``await`` between the registration and the ``try`` may raise first."""
+    (found,) = _project_findings(_manager_project(tmp_path, BEFORE_TRY_IMPORTED), want_edits=True)
+    assert found.line == line_of(BEFORE_TRY_IMPORTED, "await manager.connect(websocket)")
+    assert "a call before the `try` raises" in found.message
+    assert found.fix is None
+    fine = BEFORE_TRY_IMPORTED.replace('    await manager.broadcast("joined")\n    try:\n',
+                                       '    try:\n        await manager.broadcast("joined")\n')
+    assert fine != BEFORE_TRY_IMPORTED
+    assert _project_findings(_manager_project(tmp_path / "fine", fine)) == []
