@@ -30,6 +30,7 @@ from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
 from wsrefactor.semantic.server import Receive, ServerModel
+from wsrefactor.semantic.summary import RAW_MESSAGE
 
 # -- data tables -----------------------------------------------------------------------------------
 
@@ -68,7 +69,7 @@ class _Parsed:
 
     node: ast.AST
     function: Scope
-    site: Receive
+    site: Receive | None  # None: a frame another module received and handed here (no fix)
     holder: ast.AST
     name: str | None = None
     after: ast.AST | None = None
@@ -124,7 +125,26 @@ class _Finder:
                 if id(found.node) not in seen:
                     seen.add(id(found.node))
                     out.append(found)
+        for found in self._handed_over():
+            if id(found.node) not in seen:
+                seen.add(id(found.node))
+                out.append(found)
         return out
+
+    def _handed_over(self) -> Iterator[_Parsed]:
+        """Frames another module received and handed to a function of this one (``msg:raw`` in
+        ``analyses.facts``: ``self.connection.handle_incoming_message(message)`` from a tornado
+        ``on_message`` elsewhere), followed like a frame received here."""
+        facts = self.server.analyses.facts
+        if not facts.connections:
+            return
+        for scope in self.model.scopes.scopes:
+            if scope.kind != "function":
+                continue
+            params = {p for p, kind in facts.connection_params(scope.qualname).items() if kind == RAW_MESSAGE}
+            if params:
+                for fn, raw_names, raw_sites in self._flows(scope, params, set(), _FLOW_DEPTH, set()):
+                    yield from self._loads_in(fn, raw_names, raw_sites, None)
 
     def _for_site(self, site: Receive) -> Iterator[_Parsed]:
         if site.callback:
@@ -200,7 +220,7 @@ class _Finder:
                     changed = True
         return names
 
-    def _loads_in(self, fn: Scope, names: set[str], sites: set[int], site: Receive) -> Iterator[_Parsed]:
+    def _loads_in(self, fn: Scope, names: set[str], sites: set[int], site: Receive | None) -> Iterator[_Parsed]:
         for call, scope in self.server.calls_in(fn):
             if not call.args or not _is_raw(call.args[0], names, sites):
                 continue
@@ -448,13 +468,13 @@ def _rewrite(server: ServerModel, parsed: _Parsed) -> _Rewrite | None:
     endpoint (FastAPI/Starlette or ``websockets``) itself, inside the loop that receives the
     message (so ``continue`` skips to the next one)."""
     place = _fix_place(server, parsed)
-    if place is None or parsed.name is None:
+    if place is None or parsed.name is None or parsed.site is None:
         return None
     kind, stmt = place
     fn, analyses = parsed.function, server.analyses
     exc = fresh_name(fn.node, ("exc", "error", "validation_error", "ws103_error"))
     ws_expr = _connection_expr(parsed.site)
-    raw = _raw_receive(parsed, stmt)
+    raw = _raw_receive(parsed, parsed.site, stmt)
     if exc is None or ws_expr is None or raw is None:
         return None
     end_line = stmt.end_lineno or stmt.lineno
@@ -471,7 +491,7 @@ def _fix_place(server: ServerModel, parsed: _Parsed) -> tuple[str, ast.Assign] |
     fn = parsed.function
     kind = _async_endpoint_kind(server, fn)
     stmt = server.model.statement_of(parsed.node)
-    if kind is None or not isinstance(stmt, ast.Assign):
+    if kind is None or not isinstance(stmt, ast.Assign) or parsed.site is None:
         return None
     loop = server.enclosing_loop(stmt)
     in_place = server.function_of(stmt) is fn and loop is not None and loop is parsed.site.loop
@@ -498,11 +518,10 @@ def _connection_expr(site: Receive) -> ast.expr | None:
     return getattr(node, "iter", None)
 
 
-def _raw_receive(parsed: _Parsed, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
+def _raw_receive(parsed: _Parsed, site: Receive, stmt: ast.Assign) -> tuple[str | None, str | None] | None:
     """How the fix reads the frame: ``(None, None)`` keeps ``json.loads(<one argument>)``'s
     argument; ``receive_json()`` becomes ``receive_text()``/``receive_bytes()`` into a fresh
     name; None: no fix."""
-    site = parsed.site
     if parsed.loads is not None:
         return (None, None) if stmt.value is parsed.node and _one_argument(parsed.node) else None
     awaited = isinstance(stmt.value, ast.Await) and stmt.value.value is site.node
@@ -526,6 +545,8 @@ def _one_argument(call: ast.AST) -> bool:
 def _message(parsed: _Parsed) -> str:
     if parsed.loads is not None:
         source = f"message parsed by `{parsed.loads}()`"
+    elif parsed.site is None:
+        source = "message"
     elif isinstance(parsed.node, ast.arg):
         source = f"message `{parsed.name}` handed to `{parsed.site.method}()`"
     else:
@@ -548,7 +569,12 @@ class MessageNotValidated(SemanticRule):
     `receive` was handed, or a name copied from one (`text = message.get("text")`). The frame and
     the parsed message are followed into same-module functions and collaborator methods they are
     passed to (`self.connection.handle_incoming_message(message)` where `self.connection` holds an
-    instance of a class of the module). Connections are known from what they are (an endpoint's
+    instance of a class of the module), and into functions of another module of the project a
+    received frame is handed to (`handle(text)` with `from app.protocol import handle`, or a
+    method of an imported class known from an annotation or a constructor call): the finding is
+    then where the same-module case reports it, at that module's `json.loads`, without a fix.
+    A collaborator whose class is not known statically (`self.connection =
+    self.settings["connection_class"](...)`) is not followed. Connections are known from what they are (an endpoint's
     socket of any framework, a parameter annotated `WebSocket`, a value passed from one), never
     from a name. Validation is a call that takes the message first: Pydantic
     `model_validate`/`parse_obj`/`TypeAdapter(...).validate_python`, `jsonschema.validate`,
@@ -663,6 +689,7 @@ class MessageNotValidated(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
+    uses_project_facts = True  # frames other modules receive and hand to this one (analyses.facts)
     fix_node_types = (cst.Call,)
 
     VALID = [

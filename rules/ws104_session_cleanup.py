@@ -122,10 +122,15 @@ class SessionNotInvalidated(SemanticRule):
     these with it, e.g. `await manager.connect(ws)`, Channels `group_add`; also an instance of a
     same-module class built with the connection, `session = Session(ws, name)`, stored the same
     way) where some way out of the handler leaves it registered. Whether a call registers is
-    decided from the callee's body: a `connect()` that only accepts is no registration, and a
-    callee whose body is not in the module (an imported manager) is not taken for one by its name
-    (the rule stays silent there). A helper that undoes its own registration in a `finally` is
-    no leak at its call site.
+    decided from the callee's body: a `connect()` that only accepts is no registration. A callee
+    of another module of the project (an imported manager, `await manager.connect(ws)` with
+    `manager.py`'s `connect` appending the socket) is judged from its body through the project's
+    cross-module facts: it registers when it stores the connection (directly or through its own
+    callees) and never removes it; a callee that also removes it (its own `try/finally`) is no
+    leak at its call site, and a callee whose body is not in the project (a library, a file not
+    checked) is never taken for a registration by its name (the rule stays silent there). A
+    helper that undoes its own registration in a `finally` is no leak at its call site. A call
+    whose callee (any module) removes the connection counts as an undo, whatever its name.
 
     - FastAPI/Starlette function endpoints and `websockets` handlers: the undo (paired by name:
       connect/disconnect, add/discard|remove, register/unregister, join/leave,
@@ -185,12 +190,15 @@ class SessionNotInvalidated(SemanticRule):
     that `try`. The undo is the handler's own undo statement when it has one, else: the paired
     method of the same-module manager class, its arguments matched to the registration's by
     parameter name, awaited when the registration was awaited and the undo is `async def` (an
-    imported Channels layer's `group_discard` is awaited like its `group_add`); `reg.pop(k, None)` for
+    imported Channels layer's `group_discard` is awaited like its `group_add`); for another
+    module's manager only the handler's own undo statement (its undo's name and parameters are
+    not in view, so none is made up); `reg.pop(k, None)` for
     `reg[k] = ws`; `.discard(ws)` for `.add(ws)`; `.remove(ws)` for `.append(ws)`.
     An existing undo statement that would now run twice is moved into the `finally` when nothing
     runs between it and the `finally` (the last statement of an `except` body), or when it ran
     after the `try` anyway; elsewhere it is kept only if a second call is harmless (`pop(k, None)`,
-    `discard`, a guarded `remove`, judged from the same-module implementation); otherwise no fix is
+    `discard`, a guarded `remove`, judged from the same-module implementation; another module's
+    undo is never taken for harmless twice); otherwise no fix is
     offered (e.g. `except WebSocketDisconnect: manager.disconnect(ws); await manager.broadcast(...)`
     with a `list.remove` disconnect: moving the undo after the broadcast would send to the dead
     socket). Class-based endpoints are reported without a fix.
@@ -208,6 +216,7 @@ class SessionNotInvalidated(SemanticRule):
     tokens = ("websocket", "WebSocket", "websockets", "socketio", "channels", "tornado")
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
     fix_node_types = (cst.Call, cst.Assign)
+    uses_project_facts = True  # what another module's manager does with the connection (analyses.facts)
 
     VALID = [
         Valid("""
@@ -462,6 +471,12 @@ def _at_tail(stmt: ast.AST, stmts: Sequence[ast.AST]) -> bool:
     return any(_at_tail(stmt, r) for r in regions)
 
 
+def _deletes(node: ast.Delete, regs: Sequence[_Reg]) -> bool:
+    """``del reg[k]`` undoes a ``reg[k] = ws``."""
+    targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+    return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
+
+
 def _harmless_twice(call: ast.Call) -> bool:
     """An imported/builtin call that may run twice: anything but ``remove(x)`` / ``pop(k)``."""
     name, _ = callee_name(call)
@@ -610,11 +625,10 @@ class _Checker:
 
     def _is_undo(self, node: ast.AST, regs: Sequence[_Reg]) -> bool:
         if isinstance(node, ast.Delete):
-            targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
-            return any(isinstance(t, ast.Subscript) and r.undone_by("pop", last_name(t)) for t in targets for r in regs)
+            return _deletes(node, regs)
         if isinstance(node, ast.Call):
             name, recv = callee_name(node)
-            return any(r.undone_by(name, recv) for r in regs)
+            return any(r.undone_by(name, recv) for r in regs) or self.regs.project_unregisters(node)
         return False
 
     def _undoes(self, roots: Iterable[ast.AST], regs: Sequence[_Reg], depth: int = 3) -> bool:
@@ -831,7 +845,8 @@ class _Checker:
     def _call_idempotent(self, call: ast.Call, depth: int) -> bool:
         target = self.regs.resolve(call)
         if target is None:
-            return _harmless_twice(call)
+            # another module's undo: whether a second call raises (``list.remove``) is not known
+            return not self.regs.project_callee(call) and _harmless_twice(call)
         if depth == 0:
             return False
         for node in walk_own(target):
@@ -875,7 +890,10 @@ class _Checker:
         return [self._code(a).strip() for a in sorted(args, key=_start)]
 
     def _undo_imported(self, node: ast.Call, awaited: bool) -> str | None:
-        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration."""
+        """``x.connect(a, b)`` -> ``x.disconnect(a, b)``, awaited like the registration (a
+        library's API pair); None for another module's manager (its undo is not in view)."""
+        if self.regs.project_callee(node):
+            return None
         undo = _PAIRS.get(callee_name(node)[0] or "", (None,))[0]
         if undo is None or not isinstance(node.func, ast.Attribute):
             return None

@@ -438,3 +438,107 @@ def test_fix_from_the_span_equals_the_goldens():
         text = case.read_bytes().decode("utf-8")
         outcome = fix_text(str(case), text, [RULE], Config(), FixPolicy(unsafe=True))
         assert outcome.text == (golden.read_bytes().decode("utf-8") if golden.exists() else text), case.name
+
+
+# -- issue #12 misses 3: the raw frame handed to another module ("same module or another") --------
+
+from tests.rules._projects import findings as project_findings  # noqa: E402
+from tests.rules._projects import project  # noqa: E402
+
+PROTOCOL = """
+import json
+
+
+def handle(raw):
+    msg = json.loads(raw)  # found
+    return msg["type"]
+
+
+def relay(raw):
+    return handle_later(raw)
+
+
+def handle_later(text):
+    return json.loads(text).get("room")  # found
+
+
+def checked(raw):
+    msg = json.loads(raw)
+    return Message.model_validate(msg)
+
+
+def settings(raw):
+    return json.loads(raw)["debug"]
+
+
+def parsed_already(data):
+    return json.loads(data["payload"])["kind"]
+
+
+class Conn:
+    def handle_incoming_message(self, ws_msg):
+        msg = json.loads(ws_msg)  # found
+        return msg.pop("channel", None)
+"""
+
+SERVER = """
+import json
+
+from fastapi import FastAPI, WebSocket
+from tornado.websocket import WebSocketHandler
+
+from app.protocol import Conn, checked, handle, parsed_already, relay, settings
+
+app = FastAPI()
+CONFIG = '{"debug": true}'
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await websocket.accept()
+    settings(CONFIG)
+    while True:
+        text = await websocket.receive_text()
+        handle(text)
+        relay(text)
+        checked(text)
+        data = await websocket.receive_json()
+        parsed_already(data)
+
+
+class Handler(WebSocketHandler):
+    def open(self):
+        self.connection = Conn()
+
+    def on_message(self, message):
+        self.connection.handle_incoming_message(message)
+"""
+
+
+def _protocol_project(root: Path, server: str = SERVER) -> Path:
+    return project(root, {"app/__init__.py": "", "app/protocol.py": PROTOCOL, "app/server.py": server})
+
+
+def test_raw_frame_handed_to_another_module_is_followed_to_its_parse(tmp_path):
+    found = project_findings(_protocol_project(tmp_path), "WS103")
+    # reported where the same-module case is: at the ``json.loads`` of the callee's module
+    assert sorted((path, line) for path, line, _ in found) == [("app/protocol.py", n) for n in _marked(PROTOCOL)]
+
+
+def test_a_value_not_received_is_not_a_frame(tmp_path):
+    """``settings(CONFIG)`` and a parsed ``receive_json()`` handed over are no raw frames; without
+    the server module nothing is told to the protocol module."""
+    server = SERVER.replace("        handle(text)\n        relay(text)\n", "").replace(
+        "        self.connection.handle_incoming_message(message)\n", "        print(message)\n")
+    assert server != SERVER
+    assert project_findings(_protocol_project(tmp_path / "a", server), "WS103") == []
+    root = _protocol_project(tmp_path / "b")
+    (root / "app" / "server.py").unlink()
+    assert project_findings(root, "WS103") == []
+
+
+def test_a_handed_over_frame_is_no_connection(tmp_path):
+    """The ``msg:raw`` kind reaches WS103 only: no connection rule fires in the protocol module."""
+    root = _protocol_project(tmp_path)
+    for code in ("WS101", "WS102", "WS104", "WS202", "WS203"):
+        assert [f for f in project_findings(root, code) if f[0] == "app/protocol.py"] == [], code

@@ -531,3 +531,193 @@ def test_manager_known_by_its_annotation_registers(tmp_path):
     assert any("manager.disconnect(websocket)" in t for t in texts)
     # the registration ends a line of two statements: the ``try`` starts after that line
     assert any("clients.discard(websocket)" in t for t in texts)
+
+
+# -- "same module or another": a registration made by an imported manager ---------------------------
+
+from dataclasses import replace  # noqa: E402
+
+from tests.rules._projects import line_of, project  # noqa: E402
+from wsrefactor.runner import execute  # noqa: E402
+
+MANAGER = """
+class Manager:
+    def __init__(self):
+        self.active = []
+
+    async def connect(self, websocket):
+        await websocket.accept()
+        self.active.append(websocket)
+
+    def disconnect(self, websocket):
+        self.active.remove(websocket)
+
+    def forget(self, websocket):
+        if websocket in self.active:
+            self.active.remove(websocket)
+
+    async def greet(self, websocket):
+        await websocket.accept()
+
+    async def serve(self, websocket):
+        await websocket.accept()
+        self.active.append(websocket)
+        try:
+            async for text in websocket.iter_text():
+                print(text)
+        finally:
+            self.active.remove(websocket)
+
+    async def broadcast(self, text):
+        for ws in self.active:
+            await ws.send_text(text)
+
+
+manager = Manager()
+"""
+
+ENDPOINTS = """
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from app.manager import manager
+
+app = FastAPI()
+
+
+@app.websocket("/leak")
+async def leak(websocket: WebSocket):
+    await manager.connect(websocket)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/on-disconnect")
+async def on_disconnect(websocket: WebSocket):
+    await manager.connect(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        manager.disconnect(websocket)
+
+
+@app.websocket("/then-broadcast")
+async def then_broadcast(websocket: WebSocket):
+    await manager.connect(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        manager.disconnect(websocket)
+        await manager.broadcast("left")
+
+
+@app.websocket("/finally")
+async def in_finally(websocket: WebSocket):
+    await manager.connect(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        manager.forget(websocket)
+
+
+@app.websocket("/greet")
+async def greet(websocket: WebSocket):
+    await manager.greet(websocket)
+    while True:
+        await websocket.receive_text()
+
+
+@app.websocket("/serve")
+async def serve(websocket: WebSocket):
+    await manager.serve(websocket)
+"""
+
+
+def _project_findings(root: Path, want_edits: bool = False) -> list:
+    config = replace(Config(), root=str(root))
+    job = Job(config, Selection(("WS104",), (), tuple(load_rules(()))), want_edits=want_edits)
+    run = execute([str(root)], job, jobs=1)
+    assert not run.failed, run.messages
+    return [f for f in run.findings if f.code == "WS104"]
+
+
+def _manager_project(root: Path, endpoints: str = ENDPOINTS) -> Path:
+    return project(root, {"app/__init__.py": "", "app/manager.py": MANAGER, "app/main.py": endpoints})
+
+
+def test_imported_manager_registration_is_reported_at_the_call(tmp_path):
+    found = _project_findings(_manager_project(tmp_path), want_edits=True)
+    lines = [f.line for f in found]
+    calls = [n for n, text in enumerate(textwrap.dedent(ENDPOINTS).lstrip("\n").splitlines(), 1)
+             if "await manager.connect(websocket)" in text]
+    # /finally undoes it through `forget` (its body unregisters, whatever its name): silent
+    assert lines == calls[:3]
+    assert all(f.path.endswith("main.py") for f in found)
+    leak, on_disconnect, then_broadcast = found
+    assert "the client disconnects" in leak.message
+    assert "the handler raises" in on_disconnect.message and "disconnects" not in on_disconnect.message
+    # no undo statement in the handler: the manager's undo (name, parameters) is not in this module
+    assert leak.fix is None
+    # the handler's own undo, last in its `except`, moves into the `finally`
+    assert on_disconnect.fix is not None
+    assert any("finally" in e.content for e in on_disconnect.fix.edits)
+    # an undo followed by a broadcast would run twice (`list.remove` in another module): no fix
+    assert then_broadcast.fix is None
+
+
+def test_imported_helper_that_undoes_its_own_registration_is_no_leak(tmp_path):
+    found = _project_findings(_manager_project(tmp_path))
+    lines = {f.line for f in found}
+    assert line_of(ENDPOINTS, "await manager.serve(websocket)") not in lines
+    assert line_of(ENDPOINTS, "await manager.greet(websocket)") not in lines  # accepts only
+
+
+def test_imported_manager_fix_output(tmp_path):
+    only = ENDPOINTS.split('@app.websocket("/then-broadcast")')[0]
+    root = _manager_project(tmp_path, only)
+    result = CliRunner().invoke(app, ["fix", "--select", "WS104", "--no-cache", str(root)])
+    assert result.exit_code == 1, result.output  # /leak remains (no fix)
+    fixed = (root / "app" / "main.py").read_text()
+    assert "    except WebSocketDisconnect:\n        pass\n    finally:\n        manager.disconnect(websocket)\n" in fixed
+    assert [f.line for f in _project_findings(root)] == [line_of(only, "await manager.connect(websocket)")]
+
+
+def test_without_the_manager_module_nothing_is_decided(tmp_path):
+    root = _manager_project(tmp_path)
+    (root / "app" / "manager.py").unlink()
+    assert _project_findings(root) == []
+
+
+BEFORE_TRY_IMPORTED = """
+from fastapi import FastAPI, WebSocket
+
+from app.manager import manager
+
+app = FastAPI()
+
+
+@app.websocket("/ws")
+async def endpoint(websocket: WebSocket):
+    await manager.connect(websocket)
+    await manager.broadcast("joined")
+    try:
+        while True:
+            await websocket.receive_text()
+    finally:
+        manager.disconnect(websocket)
+"""
+
+
+def test_imported_manager_call_raising_before_the_try_leaks(tmp_path):
+    """The accuracy corpus' shape (fastapi-nextjs-websocket ``endpoint.py:162``): the ``finally``
+    undoes it, but an ``await`` between the registration and the ``try`` may raise first."""
+    (found,) = _project_findings(_manager_project(tmp_path, BEFORE_TRY_IMPORTED), want_edits=True)
+    assert found.line == line_of(BEFORE_TRY_IMPORTED, "await manager.connect(websocket)")
+    assert "a call before the `try` raises" in found.message
+    assert found.fix is None
+    fine = BEFORE_TRY_IMPORTED.replace('    await manager.broadcast("joined")\n    try:\n',
+                                       '    try:\n        await manager.broadcast("joined")\n')
+    assert fine != BEFORE_TRY_IMPORTED
+    assert _project_findings(_manager_project(tmp_path / "fine", fine)) == []

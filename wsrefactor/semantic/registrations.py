@@ -33,6 +33,7 @@ from wsrefactor.semantic.server import (
     Endpoint,
     ServerModel,
 )
+from wsrefactor.semantic.summary import REGISTER, UNREGISTER, ProjectCalls
 
 #: Channels / socket.io "join a group/room" calls (the frameworks' API names).
 JOIN_METHODS = frozenset({"group_add", "enter_room"})
@@ -200,6 +201,7 @@ class Registrations:
     def __init__(self, analyses: Analyses) -> None:
         self.server: ServerModel = analyses(ServerModel)
         self.model: SemanticModel = analyses(SemanticModel)
+        self.calls: ProjectCalls | None = analyses(ProjectCalls) if analyses.facts.callees else None
         self._flows: dict[tuple[int, str], list[Flow]] = {}
         self._stores: dict[tuple[int, str, int], bool] = {}
         self.endpoints = [self._endpoint(ep) for ep in self.server.endpoints]
@@ -389,12 +391,36 @@ class Registrations:
         return known is None or known in JOIN_RECEIVERS
 
     def _registers(self, call: ast.Call, name: str) -> bool:
-        """``call`` hands ``name`` to a same-module function that stores it."""
+        """``call`` hands ``name`` to a same-module function that stores it, or to another
+        module's callable that registers it and never unregisters it (``project_registers``)."""
         callee = self.resolve(call)
         arg = next((a for a in call_arguments(call) if _named(a, name)), None)
-        if callee is None or arg is None:
+        if arg is None:
             return False
+        if callee is None:
+            return self.project_registers(call, arg)
         return self.stores_parameter(callee, self.bound_parameter(call, callee, arg))
+
+    def project_registers(self, call: ast.Call, arg: ast.expr) -> bool:
+        """``call`` hands ``arg`` to a callable of another module that registers it (directly or
+        through its own callees, ``analyses.facts``) and does not unregister it itself: one that
+        does both (``try: reg.append(ws) ... finally: reg.remove(ws)``) cleans up after itself,
+        and without the callee's body nothing is decided by name."""
+        if self.calls is None:
+            return False
+        effects = self.calls.effects(call, self.model.scope_of(call), arg)
+        return REGISTER in effects and UNREGISTER not in effects
+
+    def project_unregisters(self, call: ast.Call) -> bool:
+        """``call`` hands one of its arguments to another module's callable that unregisters it."""
+        if self.calls is None:
+            return False
+        scope = self.model.scope_of(call)
+        return any(UNREGISTER in self.calls.effects(call, scope, a) for a in call_arguments(call))
+
+    def project_callee(self, call: ast.Call) -> bool:
+        """``call`` reaches a callable of another module whose body the facts summarize."""
+        return self.calls is not None and self.calls.callee(call, self.model.scope_of(call)) is not None
 
     def stores_parameter(self, func: ast.FunctionDef | ast.AsyncFunctionDef, name: str | None,
                          depth: int = 3) -> bool:
@@ -423,6 +449,8 @@ class Registrations:
 
     def _callee_stores(self, func: ast.AST, node: ast.Call, arg: ast.expr, depth: int) -> bool:
         callee = self.resolve(node)
+        if callee is None:
+            return self.project_registers(node, arg)
         return callee is not None and callee is not func and self.stores_parameter(
             callee, self.bound_parameter(node, callee, arg), depth - 1)
 

@@ -50,6 +50,9 @@ _RECEIVES = frozenset({"receive_text", "receive_json", "receive_bytes", "receive
 _STORES = {"add": 0, "append": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
 _UNDOS = {"remove": 0, "discard": 0, "pop": 0}
 _DEPTH = 6  # alias / reference hops followed when resolving a name
+#: The value kind of a received, not yet parsed frame handed to another module (WS103 reads it
+#: with ``FileFacts.connection_params``; ``ServerModel`` never takes a ``msg:`` kind for a connection).
+RAW_MESSAGE = "msg:raw"
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,10 @@ def arguments(call: ast.Call) -> Iterator[tuple[int, str, ast.expr]]:
             yield -1, kw.arg, kw.value
 
 
+def _is_frame(arg: ast.expr, names: set[str], nodes: set[int]) -> bool:
+    return id(arg) in nodes or (isinstance(arg, ast.Name) and arg.id in names)
+
+
 def _root(expr: ast.expr) -> str | None:
     while isinstance(expr, (ast.Attribute, ast.Subscript)):
         expr = expr.value
@@ -219,6 +226,7 @@ class _Summarizer:
         self.model = analyses(SemanticModel)
         self.local = module_locals(self.model)
         self.server = analyses(ServerModel) if self._framework() else None
+        self._frames_memo: dict[int, tuple[set[str], set[int]]] | None = None
 
     def _framework(self) -> bool:
         """Whether connection values can occur here (``ServerModel`` is the costly part): a
@@ -256,10 +264,30 @@ class _Summarizer:
         server = self.server
         if server is None or server.resolve(call, scope) is not None:
             return  # a same-module callee: ServerModel already follows the connection there
+        frames = self._frames().get(id(scope))
         for index, keyword, arg in arguments(call):
             kind = server.connection_kind(arg, scope)
             if kind is not None:
                 yield Edge(f"conn:{kind}", found[0], index, keyword, found[1], call.lineno)
+            elif frames is not None and _is_frame(arg, *frames):
+                yield Edge(RAW_MESSAGE, found[0], index, keyword, found[1], call.lineno)
+
+    def _frames(self) -> dict[int, tuple[set[str], set[int]]]:
+        """Per function scope, the names bound to a received frame that is not parsed JSON (a
+        tornado ``on_message`` parameter, ``raw = await ws.recv()``) and the receive expressions
+        themselves (``handle(await ws.receive_text())``)."""
+        if self._frames_memo is None:
+            out: dict[int, tuple[set[str], set[int]]] = {}
+            for site in self.server.receives if self.server is not None else ():
+                if site.mode in ("json", "json-binary"):
+                    continue
+                names, nodes = out.setdefault(id(site.function), (set(), set()))
+                if site.target:
+                    names.add(site.target)
+                if not site.callback:
+                    nodes.update(id(n) for n in (site.node, site.holder) if n is not None)
+            self._frames_memo = out
+        return self._frames_memo
 
     def _functions(self) -> list[FunctionSummary]:
         """Every def's summary, from one pass over the model's calls and one over the tree (a
