@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from wsrefactor.rules._extract import index, radon_blocks, upper_bounds
+from wsrefactor.rules._extract import radon_blocks, upper_bounds
+from wsrefactor.semantic.nodes import NodeIndex
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = [
@@ -40,7 +41,7 @@ def branches(a, b=1 if x else 2):
 def _check(text: str) -> None:
     tree = ast.parse(text)
     blocks = {(b.lineno, b.col_offset): b for b in radon_blocks(tree)}
-    functions = index(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    functions = NodeIndex.of(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
     for metric in ("cc", "lines"):
         for function, bound in zip(functions, upper_bounds(tree, metric)):
             block = blocks.get((function.lineno, function.col_offset))
