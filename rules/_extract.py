@@ -2888,13 +2888,18 @@ def _statement_blocks(stmt: ast.stmt) -> Iterator[Sequence[ast.stmt]]:
 
 
 def radon_functions(tree: Any) -> dict[int, Any]:
-    """radon's function/method blocks of ``tree`` keyed by the function's ordinal in source order.
+    """radon's function/method blocks of ``tree`` keyed by the function's ordinal in source order
+    (once per tree: WS301 and WS302 ask for them in ``wants`` and again when reporting; read only).
 
     libcst visits ``def``s in source order too, so the n-th ``FunctionDef`` visited is the n-th
     here: no position metadata is needed to pair them.
     """
     if tree is None:
         return {}
+    return per_tree(_radon_functions, tree)
+
+
+def _radon_functions(tree: Any) -> dict[int, Any]:
     defs = NodeIndex.of(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
     ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
     blocks = [b for b in per_tree(radon_blocks, tree) if (b.lineno, b.col_offset) in ordinal]

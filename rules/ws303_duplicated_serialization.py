@@ -43,6 +43,7 @@ from wsrefactor.rule import (
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
 from wsrefactor.semantic.detection import detect_at
 from wsrefactor.semantic.imports import BUILTINS
+from wsrefactor.semantic.nodes import NodeIndex
 
 _MIN_KEYS = 3
 PLACEHOLDER = "obj"
@@ -202,7 +203,7 @@ def _might_be(node: ast.Dict, min_keys: int) -> bool:
 def candidates(analyses: Analyses, min_keys: int = _MIN_KEYS) -> list[Candidate]:
     """The module's serialization dicts, in source order. The one decision of the rule: the
     facts are built from it, and the fix finds the dicts it replaces with it."""
-    found = [n for n in ast.walk(analyses.tree) if isinstance(n, ast.Dict) and _might_be(n, min_keys)]
+    found = [n for n in analyses(NodeIndex).nodes(ast.Dict) if _might_be(n, min_keys)]
     if not found:
         return []
     model = analyses(SemanticModel)

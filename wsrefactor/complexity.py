@@ -49,7 +49,7 @@ import ast
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union, cast
 
 from radon.complexity import add_inner_blocks, cc_rank, cc_visit_ast
 from radon.visitors import Class, Function
@@ -137,7 +137,10 @@ def span(node: _Definition) -> tuple[int, int]:
 def definition_ends(tree: ast.AST) -> dict[tuple[int, int], int]:
     """Real last line of every ``def``/``class`` of ``tree``, keyed by ``(lineno, col_offset)``
     (the position radon records for the block, which is unique per definition)."""
-    return {(n.lineno, n.col_offset): span(n)[1] for n in ast.walk(tree) if isinstance(n, _DEFINITIONS)}
+    from wsrefactor.semantic.nodes import NodeIndex
+
+    # the shared one-walk index: a walk of its own per file cost about half an ``ast.parse``
+    return {(n.lineno, n.col_offset): span(n)[1] for n in NodeIndex.of(cast(ast.Module, tree)).nodes(*_DEFINITIONS)}
 
 
 def with_real_spans(blocks: Sequence[_Radon], tree: ast.AST) -> list[_Radon]:

@@ -312,7 +312,7 @@ class ScopeTree:
                     where.calls.append(node)
                 elif isinstance(node, ast.NamedExpr):
                     self._walrus(node, where)
-                todo.extend((c, where) for c in ast.iter_child_nodes(node) if not isinstance(c, _LEAVES))
+                todo.extend([(c, where) for c in _children(node)])
 
     def _lambda(self, node: ast.Lambda, where: Scope) -> list[tuple[ast.AST, Scope]]:
         args = node.args
@@ -352,6 +352,24 @@ class ScopeTree:
 
 
 _LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` without the leaves, in its order, without its generators (the
+    hottest loop of the model): the fields are read once per class, ``ctx`` skipped."""
+    kind = type(node)
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+    values: list[Any] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            values.extend(value)
+        else:
+            values.append(value)
+    return [c for c in values if isinstance(c, ast.AST) and not isinstance(c, _LEAVES)]
 
 # Statement kind -> its handler (anything else: its children are expressions).
 _HANDLERS: dict[str, Callable[[ScopeTree, Any, Scope], None]] = {

@@ -27,6 +27,7 @@ Calls are resolved within the module (``resolve``: the ``CallGraph`` plus ``obj.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -192,10 +193,7 @@ class ServerModel:
         self._resolved: dict[int, Scope | None] = {}
         self._visiting: set[int] = set()
         self._by_function: dict[int, list[tuple[ast.Call, Scope]]] | None = None
-        self._parents: dict[int, ast.AST] = {}
-        for node in ast.walk(analyses.tree):
-            for child in ast.iter_child_nodes(node):
-                self._parents[id(child)] = node
+        self._parents: dict[int, ast.AST] = _parents(analyses.tree)
         self._find_endpoints()
         self._propagate()
         self.sites: list[Site] = []
@@ -783,6 +781,34 @@ def _positional(fn: Scope, index: int) -> str | None:
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    """``id(child) -> parent`` as ``ast.walk`` + ``ast.iter_child_nodes`` give it (breadth first,
+    so a shared leaf such as ``Load()`` keeps the same last parent), without their generators
+    (they cost a third of the model)."""
+    parents: dict[int, ast.AST] = {}
+    todo: deque[ast.AST] = deque([tree])
+    while todo:
+        node = todo.popleft()
+        kind = type(node)
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = kind._fields
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for child in value:
+                    if isinstance(child, ast.AST):
+                        parents[id(child)] = node
+                        todo.append(child)
+            elif isinstance(value, ast.AST):
+                parents[id(value)] = node
+                todo.append(value)
+    return parents
 
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

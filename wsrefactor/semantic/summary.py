@@ -39,6 +39,7 @@ from typing import Any
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.imports import Imports
 from wsrefactor.semantic.model import SemanticModel
+from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.semantic.scopes import Scope
 
 #: What a callee does with a parameter, decided from its own body (evidence kept by the name).
@@ -301,11 +302,10 @@ class _Summarizer:
             if own is not None:
                 _call_effects(call, own.params, own.effects, own.plain)
                 own.forwards.extend(self._forwards(call, scope, own.params))
-        for node in ast.walk(self.analyses.tree):
-            if isinstance(node, (ast.AsyncFor, ast.Assign)):
-                own = parts.get(id(_owner(self.model.scope_of(node))))
-                if own is not None:
-                    _statement_effects((node,), own.params, own.effects)
+        for node in self.analyses(NodeIndex).nodes(ast.AsyncFor, ast.Assign):  # effects are sets: any order
+            own = parts.get(id(_owner(self.model.scope_of(node))))
+            if own is not None:
+                _statement_effects((node,), own.params, own.effects)
         return [self._function(p) for p in parts.values()]
 
     def _function(self, parts: _Parts) -> FunctionSummary:
