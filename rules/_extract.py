@@ -85,7 +85,7 @@ from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 from wsrefactor.rules._extract_bases import hierarchy_names
 from wsrefactor.semantic.nodes import NodeIndex, per_tree
-from wsrefactor.walk import visit
+from wsrefactor.walk import child_fields, visit
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 PENALTY_PER_UNTYPED = 1.0  # in annotated code, an input or output whose type is not known
@@ -264,27 +264,38 @@ def _decorator_names(func: cst.FunctionDef) -> set[str]:
     return out
 
 
-class _OwnScopeWalker(cst.CSTVisitor):
-    """Walks a subtree without entering nested functions, lambdas or classes."""
+_NESTED_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
-    def __init__(self, on: Callable[[cst.CSTNode], None]) -> None:
-        super().__init__()
-        self.on = on
-        self.root: cst.CSTNode | None = None
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            return False
-        self.on(node)
-        return True
+def _child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``node``'s children in libcst's visiting order, read off its fields (``node.children``
+    runs libcst's rebuilding traversal to list them)."""
+    fields = child_fields(type(node))
+    if fields is None:  # a node class whose source is missing: libcst lists them
+        return list(node.children)
+    out: list[cst.CSTNode] = []
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return out
 
 
 def _walk_own(nodes: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Every node of ``nodes`` in visiting order (pre-order), without entering nested functions,
+    lambdas or classes (a root is entered whatever it is). An explicit stack, no visitor: the
+    planner walks each function's statements several times per step."""
     found: list[cst.CSTNode] = []
-    walker = _OwnScopeWalker(found.append)
-    for node in nodes:
-        walker.root = node
-        visit(node, walker)
+    for root in nodes:
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node is not root and isinstance(node, _NESTED_SCOPES):
+                continue
+            found.append(node)
+            stack.extend(reversed(_child_nodes(node)))
     return iter(found)
 
 
@@ -2789,13 +2800,15 @@ def _shared_names(module: cst.Module) -> set[str]:
 
 
 def collect_names(module: cst.Module) -> set[str]:
+    """Every ``Name`` in the module (a set: the order of the walk does not matter)."""
     names: set[str] = set()
-
-    class Names(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            names.add(node.value)
-
-    visit(module, Names())
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if type(node) is cst.Name:
+            names.add(node.value)  # its children are parentheses and whitespace
+            continue
+        stack.extend(_child_nodes(node))
     return names
 
 
