@@ -80,11 +80,12 @@ def add_arg(call: cst.Call, new: cst.Arg) -> cst.Call:
     before = call.whitespace_before_args
     indent = before.last_line if isinstance(before, cst.ParenthesizedWhitespace) else None
     comma = last.comma
-    trailing = comma.whitespace_after if isinstance(comma, cst.Comma) else None
-    if indent is not None and isinstance(comma, cst.Comma) and isinstance(trailing, cst.ParenthesizedWhitespace):
+    own_comma = comma if isinstance(comma, cst.Comma) else cst.Comma()
+    trailing = own_comma.whitespace_after
+    if indent is not None and isinstance(trailing, cst.ParenthesizedWhitespace):
         # f(\n    a,\n) -> f(\n    a,\n    new,\n): a comment after "a," stays on a's line.
         separator = trailing.with_changes(empty_lines=[], indent=True, last_line=indent)
-        args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=separator))
+        args[-1] = last.with_changes(comma=own_comma.with_changes(whitespace_after=separator))
         closing = trailing.with_changes(first_line=cst.TrailingWhitespace())
         new = new.with_changes(comma=cst.Comma(whitespace_after=closing))
     elif indent is not None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
