@@ -97,9 +97,47 @@ def _expand(found: dict[str, ModuleSummary | None], paths: Sequence[str], where:
 def _summaries(
     paths: Sequence[str], tokens: tuple[str, ...] | None, jobs: int, key: str | None, root: str, cache_dir: str
 ) -> dict[str, ModuleSummary | None]:
+    """Cached summaries and files without a gate token are settled here; only the rest go to
+    workers (a warm or small run starts no process pool)."""
     from wsrefactor.parallel import map_chunks
 
-    return dict(map_chunks(_summarize_many, paths, jobs, key, root, cache_dir, tokens))
+    cache = _summary_cache(key, root, cache_dir, tokens)
+    found: dict[str, ModuleSummary | None] = {}
+    todo: list[str] = []
+    for path in paths:
+        settled, summary = _settled(path, cache, tokens)
+        if settled:
+            found[path] = summary
+        else:
+            todo.append(path)
+    found.update(map_chunks(_summarize_many, todo, jobs, key, root, cache_dir, tokens))
+    return {path: found[path] for path in paths}
+
+
+def _summary_cache(key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None) -> Any:
+    if key is None:
+        return None
+    from wsrefactor.cache import Cache
+
+    return Cache(Path(root) / cache_dir, key if tokens is not None else key + "-full")
+
+
+def _settled(path: str, cache: Any, tokens: tuple[str, ...] | None) -> tuple[bool, ModuleSummary | None]:
+    """``(True, summary)`` when the file needs no worker: unreadable, a cache hit, or (first round)
+    no gate token in its bytes (Python source encodings are ASCII-compatible, so a token absent
+    from the bytes is absent from the text)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return True, None
+    if cache is not None:
+        hit = cache.get(path, raw)
+        if hit is not None:
+            return True, hit[0]
+    if tokens is not None and not any(token.encode() in raw for token in tokens):
+        return True, None
+    return False, None
 
 
 def _next_round(
@@ -197,11 +235,7 @@ def _cache_key(job: Any) -> str | None:
 def _summarize_many(
     paths: Sequence[str], key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None = GATE,
 ) -> list[tuple[str, ModuleSummary | None]]:
-    cache = None
-    if key is not None:
-        from wsrefactor.cache import Cache
-
-        cache = Cache(Path(root) / cache_dir, key if tokens is not None else key + "-full")
+    cache = _summary_cache(key, root, cache_dir, tokens)
     return [(p, summarize_file(p, root, cache, tokens)) for p in paths]
 
 

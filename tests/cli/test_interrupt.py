@@ -141,9 +141,9 @@ def test_interrupted_run_keeps_finished_files_and_says_how_many(tmp_path):
 
     root = tmp_path / "mid"
     paths = _tree(root)
-    # One file whose 1,000 fixes take seconds, sorted last: on a loaded machine the small files
+    # One file whose 3,000 fixes take several seconds, sorted last: on a loaded machine the small files
     # could otherwise all be written before the signal lands, and there would be no "midway".
-    heavy = "".join(f"async def handler_{i}(ws, x):\n    asyncio.create_task(x())\n\n\n" for i in range(1000))
+    heavy = "".join(f"async def handler_{i}(ws, x):\n    asyncio.create_task(x())\n\n\n" for i in range(3000))
     (root / "zzz_heavy.py").write_text("import asyncio\n\n\n" + heavy)
     proc = _start(root)
     try:
