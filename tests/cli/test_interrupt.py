@@ -37,9 +37,17 @@ def _tree(root: Path) -> list[Path]:
     return paths
 
 
+# As from a terminal: Ctrl-C raises KeyboardInterrupt even when the test itself runs where SIGINT
+# is ignored (a background job inherits SIG_IGN, and Python then installs no handler of its own).
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'wsrefactor'; runpy.run_module('wsrefactor', run_name='__main__', alter_sys=True)"
+)
+
+
 def _start(root: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "wsrefactor", "fix", "--unsafe-fixes", "--select", "WS", "--no-cache", "-j", "2", "."],
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, "fix", "--unsafe-fixes", "--select", "WS", "--no-cache", "-j", "2", "."],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, NO_COLOR="1"), start_new_session=True,
     )
