@@ -80,6 +80,12 @@ def _build_chunks(paths: Sequence[str], jobs: int, *, one_per_chunk: bool) -> li
 
 def _abandon(pool: ProcessPoolExecutor) -> None:
     workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in workers:
         proc.kill()
+    # Let the pool's manager thread see its dead workers and close its wake-up pipe now: at
+    # interpreter exit concurrent.futures wakes every manager still registered, and one racing
+    # to close that pipe made the exit print "Exception ignored ... Bad file descriptor".
+    if manager is not None:
+        manager.join(timeout=10)
