@@ -85,7 +85,7 @@ from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 from wsrefactor.rules._extract_bases import hierarchy_names
 from wsrefactor.semantic.nodes import NodeIndex, per_tree
-from wsrefactor.walk import child_fields, visit
+from wsrefactor.walk import children, visit
 
 PENALTY_PER_NAME = 0.5  # score cost of one more input or output
 PENALTY_PER_UNTYPED = 1.0  # in annotated code, an input or output whose type is not known
@@ -267,22 +267,6 @@ def _decorator_names(func: cst.FunctionDef) -> set[str]:
 _NESTED_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 
-def _child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """``node``'s children in libcst's visiting order, read off its fields (``node.children``
-    runs libcst's rebuilding traversal to list them)."""
-    fields = child_fields(type(node))
-    if fields is None:  # a node class whose source is missing: libcst lists them
-        return list(node.children)
-    out: list[cst.CSTNode] = []
-    for name in fields:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            out.append(value)
-        elif isinstance(value, (tuple, list)):
-            out.extend(item for item in value if isinstance(item, cst.CSTNode))
-    return out
-
-
 def _walk_own(nodes: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     """Every node of ``nodes`` in visiting order (pre-order), without entering nested functions,
     lambdas or classes (a root is entered whatever it is). An explicit stack, no visitor: the
@@ -295,7 +279,7 @@ def _walk_own(nodes: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
             if node is not root and isinstance(node, _NESTED_SCOPES):
                 continue
             found.append(node)
-            stack.extend(reversed(_child_nodes(node)))
+            stack.extend(reversed(children(node)))
     return iter(found)
 
 
@@ -2808,7 +2792,7 @@ def collect_names(module: cst.Module) -> set[str]:
         if type(node) is cst.Name:
             names.add(node.value)  # its children are parentheses and whitespace
             continue
-        stack.extend(_child_nodes(node))
+        stack.extend(children(node))
     return names
 
 

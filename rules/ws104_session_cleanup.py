@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
@@ -409,7 +408,7 @@ class SessionNotInvalidated(SemanticRule):
         if not isinstance(plan, _Plan):
             return None
         positions = self.ctx.positions
-        parents = self.ctx.metadata_for(ParentNodeProvider)
+        parents = self.ctx.parents
         stmt = positions.find(*plan.statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
         block = parents.get(stmt) if stmt is not None else None
         if not isinstance(block, cst.IndentedBlock):

@@ -142,12 +142,17 @@ class _Dispatch:
 
 @functools.lru_cache(maxsize=None)
 def _visitor_names(cls: type[Rule]) -> tuple[tuple[str, str, str], ...]:
-    """``visit_X``/``leave_X`` methods of a rule class, found once per class (not per file)."""
+    """``visit_X``/``leave_X`` methods of a rule class, found once per class (not per file).
+
+    The no-op hooks every libcst visitor inherits (some 350) are left out: the walk would
+    otherwise call each of them on every node of every file."""
     out = []
     for name in dir(cls):
         kind, _, node_type = name.partition("_")
         if kind in ("visit", "leave") and node_type and "_" not in node_type and callable(getattr(cls, name)):
-            out.append((name, kind, node_type))
+            owner = next(k for k in cls.__mro__ if name in vars(k))
+            if not owner.__module__.startswith("libcst."):
+                out.append((name, kind, node_type))
     return tuple(out)
 
 

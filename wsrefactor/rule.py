@@ -154,6 +154,7 @@ class FileContext:
         self.ancestors: list[cst.CSTNode] = []
         self._analyses: Analyses | None = None
         self._positions: Any = None
+        self._parents: Mapping[cst.CSTNode, cst.CSTNode] | None = None
 
     @property
     def analyses(self) -> Analyses:
@@ -177,6 +178,16 @@ class FileContext:
                 raise RuntimeError("positions are only available while the engine analyses a file")
             self._positions = Positions(self.wrapper)
         return self._positions
+
+    @property
+    def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        """Node -> parent over the nodes ``positions`` finds (libcst's ``ParentNodeProvider``
+        without its metadata pass), built on first use."""
+        if self._parents is None:
+            from wsrefactor.walk import parents
+
+            self._parents = parents(self.wrapper.module if self.wrapper is not None else self.module)
+        return self._parents
 
     @property
     def imports(self) -> ImportTable:

@@ -7,6 +7,7 @@ Results are sorted by path, so the output is identical for any number of jobs.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import sys
@@ -723,6 +724,7 @@ def _wanted_project_fixes(
     out: list[tuple[Finding, ProjectEdit]] = []
     if policy is None:
         return out
+    held = functools.cache(lambda path: job.here(path).holds_unsafe)  # an edit may touch every file
     for finding, edit in project:
         if edit is None or not policy.allows_finding(
             finding.path, finding.code, finding.line, finding.column, edit.safety
@@ -731,7 +733,7 @@ def _wanted_project_fixes(
         if edit.new_files and isinstance(policy, InMemoryFixPolicy):
             policy.refused.add(finding.code)
             continue
-        if edit.safety is FixSafety.UNSAFE and any(job.here(path).holds_unsafe for path, _ in edit.payloads):
+        if edit.safety is FixSafety.UNSAFE and any(held(path) for path, _ in edit.payloads):
             run.held_in_tests += 1
             continue
         out.append((finding, edit))
