@@ -44,6 +44,7 @@ from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
 from wsrefactor.semantic.detection import detect_at
 from wsrefactor.semantic.imports import BUILTINS
 from wsrefactor.semantic.nodes import NodeIndex
+from wsrefactor.walk import replace_nodes
 
 _MIN_KEYS = 3
 PLACEHOLDER = "obj"
@@ -811,17 +812,6 @@ def _copies_by_path(copies: Sequence[DictFact]) -> dict[str, list[DictFact]]:
 # --------------------------------------------------------------------------------------------
 
 
-class _Swap(cst.CSTTransformer):
-    """Replace nodes by identity (the libcst nodes found at the copies' spans)."""
-
-    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
-        super().__init__()
-        self.replacements = replacements
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        return self.replacements.get(original_node, updated_node)
-
-
 def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> tuple[cst.Module, int]:
     """Replace the payload's copies by calls. Which dicts they are is decided as in ``collect``
     (``candidates`` on the ast of the text as it is now); libcst only supplies the node at each span."""
@@ -848,7 +838,7 @@ def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> t
         replacements[node] = new.with_changes(lpar=node.lpar, rpar=node.rpar)
     if not replacements:
         return module, 0
-    return module.visit(_Swap(replacements)), len(replacements)
+    return cst.ensure_type(replace_nodes(module, replacements), cst.Module), len(replacements)
 
 
 class _AddMethod(cst.CSTTransformer):

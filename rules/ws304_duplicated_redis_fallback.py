@@ -41,6 +41,7 @@ from wsrefactor.rule import (
 )
 from wsrefactor.semantic import Analyses, Imports, SemanticModel
 from wsrefactor.semantic.detection import detect_at
+from wsrefactor.walk import replace_nodes
 
 DECORATOR = "redis_with_fallback"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
@@ -707,17 +708,6 @@ def _plan(functions: Sequence[FunctionFact], modules: Mapping[str, ModuleFact], 
 # --------------------------------------------------------------------------------------------
 
 
-class _Swap(cst.CSTTransformer):
-    """Replace nodes by identity (the libcst nodes found at the methods' spans)."""
-
-    def __init__(self, replacements: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
-        super().__init__()
-        self.replacements = replacements
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        return self.replacements.get(original_node, updated_node)
-
-
 def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cst.Module, int]:
     """Reduce the payload's methods to their Redis path under the decorator. Which methods match
     is decided as in ``collect`` (``matches`` on the ast of the text as it is now); libcst only
@@ -739,7 +729,7 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
             replacements[node] = reduced  # type: ignore[index]
     if not replacements:
         return module, 0
-    return module.visit(_Swap(replacements)), len(replacements)
+    return cst.ensure_type(replace_nodes(module, replacements), cst.Module), len(replacements)
 
 
 def _split(node: cst.FunctionDef, shape: Shape) -> tuple[list[cst.BaseStatement], cst.Try] | None:

@@ -15,21 +15,8 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from wsrefactor.model import Edit
-from wsrefactor.rule import Fix, Replacement
-
-
-class _Apply(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement]) -> None:
-        super().__init__()
-        self.replacements = replacements
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
-        replacement = self.replacements.get(original_node)
-        if replacement is None:
-            return updated_node
-        if callable(replacement) and not isinstance(replacement, cst.CSTNode):
-            return replacement(updated_node)
-        return replacement
+from wsrefactor.rule import Fix
+from wsrefactor.walk import Replacement, replace_nodes
 
 
 def _overlaps(a: CodeRange, b: CodeRange) -> bool:
@@ -207,7 +194,7 @@ def apply_fixes(module: cst.Module, fixes: Sequence[Fix], path: str | None = Non
         replacements.update(fix.replacements)
     candidates = _names_replaced(module, replacements)
     if replacements:
-        module = module.visit(_Apply(replacements))
+        module = cst.ensure_type(replace_nodes(module, replacements), cst.Module)
     statements = [s for fix in fixes for s in fix.module_statements]
     if statements:
         module = add_module_statements(module, statements, path)

@@ -11,7 +11,7 @@ import ast
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
 import libcst as cst
 
@@ -20,16 +20,10 @@ from wsrefactor.names import ImportTable
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.semantic.imports import Imports
+from wsrefactor.walk import Replacement
 
 AnalysisT = TypeVar("AnalysisT")
 
-# A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
-Replacement = Union[
-    cst.CSTNode,
-    cst.RemovalSentinel,
-    cst.FlattenSentinel,  # type: ignore[type-arg]
-    Callable[[cst.CSTNode], Any],
-]
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ is not available (a stripped install), ``walk`` falls back to libcst's ``visit``
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Union
 
 import libcst as cst
 
 from wsrefactor.compat.libcst import child_fields
 
-__all__ = ["Hook", "child_fields", "children", "parents", "visit", "walk"]
+__all__ = ["Hook", "Replacement", "child_fields", "children", "parents", "replace_nodes", "visit", "walk"]
 
 Hook = Callable[[cst.CSTNode], object]
 
@@ -78,6 +79,89 @@ def parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
             out[child] = node
             stack.append(child)
     return out
+
+
+# A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
+Replacement = Union[
+    cst.CSTNode,
+    cst.RemovalSentinel,
+    cst.FlattenSentinel,  # type: ignore[type-arg]
+    Callable[[cst.CSTNode], Any],
+]
+
+
+def replace_nodes(root: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement]) -> cst.CSTNode:
+    """``root`` with each node of ``replacements`` (by identity) swapped for its value, or for
+    ``value(updated_node)`` when the value is a callable; what a ``CSTTransformer`` whose
+    ``on_leave`` looks the node up returns, but rebuilding only the nodes on the way from a
+    replaced node up to ``root`` (libcst's ``visit`` rebuilds every node of the tree). A sentinel
+    (``RemoveFromParent()``, ``FlattenSentinel``) is honoured in a sequence; elsewhere, or when a
+    node's child order is unknown, libcst's own transformer does the work."""
+    if not replacements:
+        return root
+    up = parents(root)
+    dirty: set[cst.CSTNode] = set()
+    for node in replacements:
+        while node is not root and node in up and node not in dirty:
+            dirty.add(node)
+            node = up[node]
+    try:
+        return _rebuilt(root, replacements, dirty)  # type: ignore[return-value]
+    except _Fallback:
+        return root.visit(_Replace(replacements))  # type: ignore[return-value]
+
+
+class _Fallback(Exception):
+    """A replacement the path rebuild does not model; libcst's transformer handles it."""
+
+
+def _rebuilt(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]) -> object:
+    fields = child_fields(type(node))
+    if fields is None:
+        raise _Fallback
+    changes: dict[str, object] = {}
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode) and value in dirty:
+            new = _rebuilt(value, replacements, dirty)
+            if not isinstance(new, cst.CSTNode):
+                raise _Fallback
+            changes[name] = new
+        elif isinstance(value, (tuple, list)) and any(isinstance(v, cst.CSTNode) and v in dirty for v in value):
+            changes[name] = type(value)(_items(value, replacements, dirty))
+    updated = node.with_changes(**changes) if changes else node
+    value = replacements.get(node)
+    if value is None:
+        return updated
+    if callable(value) and not isinstance(value, cst.CSTNode):
+        return value(updated)
+    return value
+
+
+def _items(values: Iterable[object], replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]) -> Iterator[object]:
+    for item in values:
+        if not (isinstance(item, cst.CSTNode) and item in dirty):
+            yield item
+            continue
+        new = _rebuilt(item, replacements, dirty)
+        if isinstance(new, cst.FlattenSentinel):
+            yield from new.nodes
+        elif not isinstance(new, cst.RemovalSentinel):
+            yield new
+
+
+class _Replace(cst.CSTTransformer):
+    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:  # type: ignore[override]
+        value = self.replacements.get(original_node)
+        if value is None:
+            return updated_node
+        if callable(value) and not isinstance(value, cst.CSTNode):
+            return value(updated_node)
+        return value
 
 
 def _children(node: cst.CSTNode, fields: tuple[str, ...]) -> Iterator[cst.CSTNode]:

@@ -121,3 +121,69 @@ def _all_events(module: cst.Module) -> list[tuple[str, int]]:
     recorder = _Recorder()
     module.visit(recorder)
     return recorder.events
+
+
+class _LibcstReplace(cst.CSTTransformer):
+    """The reference: libcst's own transformer swapping nodes by identity."""
+
+    def __init__(self, replacements):
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):
+        value = self.replacements.get(original_node)
+        if value is None:
+            return updated_node
+        return value(updated_node) if callable(value) and not isinstance(value, cst.CSTNode) else value
+
+
+def _replacements(module: cst.Module, seed: int) -> dict:
+    """A mix of what fixes hand ``apply_fixes``: new names, nested callables that wrap the
+    already-updated node, statements removed or flattened into two."""
+    import random
+
+    rng = random.Random(seed)
+    found: list[cst.CSTNode] = []
+    walk(module, found.append, lambda n: None)
+    out: dict = {}
+    for node in rng.sample(found, min(len(found), 12)):
+        if isinstance(node, cst.Name):
+            out[node] = cst.Name(node.value + "_x")
+        elif isinstance(node, cst.SimpleStatementLine):
+            out[node] = rng.choice(
+                [cst.RemoveFromParent(), cst.FlattenSentinel([node, cst.parse_statement("pass\n")])]
+            )
+        elif isinstance(node, cst.BaseExpression) and not isinstance(node, (cst.BaseString, cst.Ellipsis)):
+            out[node] = lambda updated: cst.Call(cst.Name("wrap"), [cst.Arg(updated)])
+    return out
+
+
+@pytest.mark.parametrize("path", _sources()[:60], ids=lambda p: p.name)
+def test_replace_nodes_equals_libcst_transformer(path):
+    from wsrefactor.walk import replace_nodes
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        pytest.skip("libcst cannot parse this file")
+    for seed in range(4):
+        replacements = _replacements(module, seed)
+        try:
+            expected = module.visit(_LibcstReplace(replacements)).code
+        except (TypeError, ValueError, cst.CSTValidationError):
+            continue  # a combination libcst itself rejects (e.g. removing a required child)
+        got = replace_nodes(module, replacements)
+        assert got.code == expected
+        assert module.code == text  # the input tree is untouched
+
+
+def test_replace_nodes_rebuilds_only_the_path_to_a_replaced_node():
+    from wsrefactor.walk import replace_nodes
+
+    module = cst.parse_module("def f():\n    a = 1\n\ndef g():\n    b = 2\n")
+    target = module.body[1].body.body[0].body[0].targets[0].target
+    new = replace_nodes(module, {target: cst.Name("c")})
+    assert new.code == "def f():\n    a = 1\n\ndef g():\n    c = 2\n"
+    assert new.body[0] is module.body[0]  # the untouched function is the same object
+    assert replace_nodes(module, {}) is module
