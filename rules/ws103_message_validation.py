@@ -29,6 +29,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.queues import GETS, local_slot
 from wsrefactor.semantic.server import Receive, ServerModel
 from wsrefactor.semantic.summary import RAW_MESSAGE
 
@@ -102,8 +103,17 @@ def _is_raw(node: ast.AST, names: set[str], sites: set[int]) -> bool:
         return True
     if isinstance(node, ast.Name):
         return isinstance(node.ctx, ast.Load) and node.id in names
+    if _field_name(node) in names:
+        return True
     inner = _raw_inner(node)
     return inner is not None and _is_raw(inner, names, sites)
+
+
+def _field_name(node: ast.AST) -> str | None:
+    """``item.payload`` -> ``"item.payload"``: how a frame held in a field of a name is named."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
+        return f"{node.value.id}.{node.attr}"
+    return None
 
 
 class _Finder:
@@ -125,11 +135,34 @@ class _Finder:
                 if id(found.node) not in seen:
                     seen.add(id(found.node))
                     out.append(found)
-        for found in self._handed_over():
+        for found in [*self._handed_over(), *self._from_queues()]:
             if id(found.node) not in seen:
                 seen.add(id(found.node))
                 out.append(found)
         return out
+
+    def _from_queues(self) -> Iterator[_Parsed]:
+        """Items ``name = await q.get()`` / ``q.get_nowait()`` takes from a queue another task puts
+        received frames on (``analyses.facts.queues``, decided over the project by
+        ``semantic/queues.py``): the item, or its field that holds the frame (``name.payload``),
+        followed like a frame received here."""
+        carried: dict[str, set[str]] = {}
+        for slot, field_name in self.server.analyses.facts.queues:
+            carried.setdefault(slot, set()).add(field_name)
+        if not carried:
+            return
+        for call, scope in self.model.calls():
+            func = call.func
+            if not isinstance(func, ast.Attribute) or func.attr not in GETS or call.args or call.keywords:
+                continue
+            fields = carried.get(local_slot(self.model, func.value, scope) or "")
+            fn = self.server.function_of(call)
+            bound = bound_name(self.server, call) if fields and fn is not None else None
+            if fn is None or bound is None:
+                continue
+            names = {bound[0] if not f else f"{bound[0]}.{f}" for f in fields or ()}
+            for callee, raw_names, raw_sites in self._flows(fn, names, set(), _FLOW_DEPTH, set()):
+                yield from self._loads_in(callee, raw_names, raw_sites, None)
 
     def _handed_over(self) -> Iterator[_Parsed]:
         """Frames another module received and handed to a function of this one (``msg:raw`` in
@@ -190,20 +223,25 @@ class _Finder:
         seen.add(id(fn))
         if depth == 0 or not (names or sites):
             return
-        for callee, param in self._passed_on(fn, names, sites):
+        for callee, passed in self._passed_on(fn, names, sites):
             if id(callee) not in seen:
-                yield from self._flows(callee, {param}, set(), depth - 1, seen)
+                yield from self._flows(callee, passed, set(), depth - 1, seen)
 
-    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, str]]:
-        """``(callee, parameter)`` for each call of ``fn`` passing the frame to a same-module function."""
+    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, set[str]]]:
+        """``(callee, its names of the frame)`` for each call of ``fn`` passing the frame (or an
+        object holding it in a field: ``handle(item)`` with ``item.payload`` a frame) to a
+        same-module function."""
         for call, scope in self.server.calls_in(fn):
             callee = self.server.resolve(call, scope)
             if callee is None:
                 continue
             for arg in [*call.args, *(k.value for k in call.keywords)]:
-                param = self.server.bound_parameter(call, callee, arg) if _is_raw(arg, names, sites) else None
+                fields = _fields_of(arg, names)
+                if not _is_raw(arg, names, sites) and not fields:
+                    continue
+                param = self.server.bound_parameter(call, callee, arg)
                 if param is not None:
-                    yield callee, param
+                    yield callee, ({param} if _is_raw(arg, names, sites) else {f"{param}.{f}" for f in fields})
 
     def _aliases(self, fn: Scope, names: set[str], sites: set[int]) -> set[str]:
         """``text = message.get("text")``, ``raw = await ws.recv()``: more names of the frame."""
@@ -229,6 +267,14 @@ class _Finder:
                 bound = bound_name(self.server, call)
                 name, after = bound if bound is not None else (None, None)
                 yield _Parsed(call, fn, site, call, name, after, loads=loads)
+
+
+def _fields_of(arg: ast.AST, names: set[str]) -> set[str]:
+    """The fields of the name ``arg`` that hold the frame (``item`` with ``"item.payload"`` in ``names``)."""
+    if not isinstance(arg, ast.Name):
+        return set()
+    prefix = f"{arg.id}."
+    return {n[len(prefix):] for n in names if n.startswith(prefix)}
 
 
 def _parameter(fn: Scope, name: str | None) -> ast.arg | None:

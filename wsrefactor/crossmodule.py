@@ -33,11 +33,12 @@ from wsrefactor.semantic.summary import (
 
 # The first round summarizes the files that can start a fact: a connection value (every framework's
 # connection type, route or handler base spells "socket": WebSocket, websockets, Websocket...), a
-# connection-only send (a callee's effect needs no other evidence), Channels routing.
+# connection-only send (a callee's effect needs no other evidence), Channels routing, a queue (the
+# module making a queue that carries client frames: ``semantic/queues.py``).
 # Later rounds add the files the summarized ones hand a value to (forward) and the files that
 # mention a callable known to do something with a parameter (callers), until nothing is added.
 GATE = ("socket", "Socket", "send_text", "send_json", "send_bytes", "send_str", "write_message",
-        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi")
+        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi", "Queue")
 
 
 def _readers(job: Any) -> list[Any]:
