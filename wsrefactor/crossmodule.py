@@ -197,8 +197,12 @@ class _Modules:
         """The files defining what ``summary``'s calls hand a connection or a parameter to."""
         out: set[str] = set()
         edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
-        for edge in edges:
-            for alt in edge.target.split("|"):
+        targets = [e.target for e in edges]
+        if summary.queues is not None:  # where a queue (or what may hold one) is handed: its reader
+            targets += [a[0] for a in summary.queues.args if a[4].startswith(("slot:", "new:"))]
+            targets += [p[1] for p in summary.queues.puts if p[1]]  # the class wrapping a frame put
+        for target in targets:
+            for alt in target.split("|"):
                 path = self.path_of(alt)
                 if path is not None and path != summary.path:
                     out.add(path)
