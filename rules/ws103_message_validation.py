@@ -109,6 +109,19 @@ def _is_raw(node: ast.AST, names: set[str], sites: set[int]) -> bool:
     return inner is not None and _is_raw(inner, names, sites)
 
 
+def _carried_fields(queues: tuple[tuple[str, str], ...]) -> dict[str, set[str]]:
+    """``FileFacts.queues`` by slot: the fields of its items that hold a client frame."""
+    out: dict[str, set[str]] = {}
+    for slot, field_name in queues:
+        out.setdefault(slot, set()).add(field_name)
+    return out
+
+
+def _item_names(name: str, fields: set[str]) -> set[str]:
+    """How the frame in an item bound to ``name`` is named: ``name`` or ``name.<field>``."""
+    return {f"{name}.{f}" if f else name for f in fields}
+
+
 def _field_name(node: ast.AST) -> str | None:
     """``item.payload`` -> ``"item.payload"``: how a frame held in a field of a name is named."""
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -146,23 +159,27 @@ class _Finder:
         received frames on (``analyses.facts.queues``, decided over the project by
         ``semantic/queues.py``): the item, or its field that holds the frame (``name.payload``),
         followed like a frame received here."""
-        carried: dict[str, set[str]] = {}
-        for slot, field_name in self.server.analyses.facts.queues:
-            carried.setdefault(slot, set()).add(field_name)
-        if not carried:
-            return
-        for call, scope in self.model.calls():
-            func = call.func
-            if not isinstance(func, ast.Attribute) or func.attr not in GETS or call.args or call.keywords:
-                continue
-            fields = carried.get(local_slot(self.model, func.value, scope) or "")
-            fn = self.server.function_of(call)
-            bound = bound_name(self.server, call) if fields and fn is not None else None
-            if fn is None or bound is None:
-                continue
-            names = {bound[0] if not f else f"{bound[0]}.{f}" for f in fields or ()}
+        for fn, names in self._queue_items():
             for callee, raw_names, raw_sites in self._flows(fn, names, set(), _FLOW_DEPTH, set()):
                 yield from self._loads_in(callee, raw_names, raw_sites, None)
+
+    def _queue_items(self) -> Iterator[tuple[Scope, set[str]]]:
+        """``(function, names of the frame)`` per ``name = await q.get()`` on such a queue:
+        ``name`` itself, or ``name.<field>`` for the fields holding the frame."""
+        carried = _carried_fields(self.server.analyses.facts.queues)
+        for call, scope in self.model.calls() if carried else ():
+            fields = carried.get(self._queue_read(call, scope) or "")
+            fn = self.server.function_of(call) if fields else None
+            bound = bound_name(self.server, call) if fn is not None else None
+            if fn is not None and bound is not None:
+                yield fn, _item_names(bound[0], fields or set())
+
+    def _queue_read(self, call: ast.Call, scope: Scope) -> str | None:
+        """The slot (``Class.attr``, ``NAME``) ``call`` gets an item from: ``q.get()``, ``q.get_nowait()``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in GETS or call.args or call.keywords:
+            return None
+        return local_slot(self.model, func.value, scope)
 
     def _handed_over(self) -> Iterator[_Parsed]:
         """Frames another module received and handed to a function of this one (``msg:raw`` in

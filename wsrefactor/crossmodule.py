@@ -196,12 +196,7 @@ class _Modules:
     def targets(self, summary: ModuleSummary) -> set[str]:
         """The files defining what ``summary``'s calls hand a connection or a parameter to."""
         out: set[str] = set()
-        edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
-        targets = [e.target for e in edges]
-        if summary.queues is not None:  # where a queue (or what may hold one) is handed: its reader
-            targets += [a[0] for a in summary.queues.args if a[4].startswith(("slot:", "new:"))]
-            targets += [p[1] for p in summary.queues.puts if p[1]]  # the class wrapping a frame put
-        for target in targets:
+        for target in _handed_to(summary):
             for alt in target.split("|"):
                 path = self.path_of(alt)
                 if path is not None and path != summary.path:
@@ -211,6 +206,13 @@ class _Modules:
             if path is not None and path != summary.path:
                 out.add(path)
         return out
+
+
+def _handed_to(summary: ModuleSummary) -> list[str]:
+    """The targets of the calls that hand a connection, a parameter or a queue on, and the classes
+    wrapping a frame put on a queue."""
+    edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
+    return [e.target for e in edges] + (summary.queues.reached() if summary.queues is not None else [])
 
 
 def with_facts(job: Any, files: Sequence[str], jobs: int) -> Any:

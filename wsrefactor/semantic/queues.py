@@ -52,6 +52,7 @@ QUEUE_TYPES = frozenset({
 PUTS = frozenset({"put", "put_nowait"})
 GETS = frozenset({"get", "get_nowait"})
 UNKNOWN = "?"
+_DEPTH = 8  # slot copies and constructor parameters followed to where a queue is made
 OPAQUE = -2  # an argument record standing for a whole call whose arguments cannot be mapped
 #: Argument expressions that are never a queue (recording them as unknown would only cost space).
 _NOT_A_QUEUE = (ast.Constant, ast.JoinedStr, ast.List, ast.Dict, ast.Set, ast.Tuple, ast.Compare,
@@ -76,6 +77,11 @@ class QueueSummary:
 
     def __bool__(self) -> bool:
         return bool(self.slots or self.args or self.puts or self.dataclasses or self.handlers)
+
+    def reached(self) -> list[str]:
+        """The callables a queue (or what may hold one) is handed to, and the classes wrapping a
+        frame put: their modules must be summarized too (they may hold no gate token)."""
+        return [a[0] for a in self.args if a[4].startswith(("slot:", "new:"))] + [p[1] for p in self.puts if p[1]]
 
 
 # -- step 1: one module --------------------------------------------------------------------------
@@ -166,21 +172,13 @@ class _QueueFacts:
         """``param:<mod.Class.__init__>:<name>`` (``param?:`` when it has a default) for a
         parameter of the ``__init__`` the read is in, not rebound there."""
         fn = scope.function
-        node = fn.node if fn is not None else None
-        if fn is None or fn.name != "__init__" or fn.method_class is None or not isinstance(
-                node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if fn is None or fn.name != "__init__" or fn.method_class is None:
             return None
         bound = fn.bindings.get(name, ())
-        if len(bound) != 1 or bound[0].kind != "param":
-            return None
-        args = node.args
-        positional = [*args.posonlyargs, *args.args]
-        defaulted = {a.arg for a in positional[len(positional) - len(args.defaults):]} if args.defaults else set()
-        defaulted |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None}
-        if all(a.arg != name for a in [*positional, *args.kwonlyargs]):
-            return None  # ``*args`` / ``**kwargs``
-        mark = "param?" if name in defaulted else "param"
-        return f"{mark}:{self.module}.{fn.qualname}:{name}"
+        named = _named_parameters(fn.node)
+        if len(bound) != 1 or bound[0].kind != "param" or name not in named:
+            return None  # rebound, or ``*args`` / ``**kwargs``
+        return f"{'param?' if named[name] else 'param'}:{self.module}.{fn.qualname}:{name}"
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -197,16 +195,16 @@ class _QueueFacts:
         from wsrefactor.semantic.summary import arguments
 
         for index, keyword, value in arguments(call):
-            if isinstance(value, _NOT_A_QUEUE):
-                continue
-            slot = self.slot_of(value, scope)
-            if slot is not None:
-                source = f"slot:{slot}"
-            elif self._makes_queue(value, scope):
-                source = f"new:{self.module}:{value.lineno}:{value.col_offset}"
-            else:
-                source = UNKNOWN
-            yield target, bound, index, keyword, source, self._type(value, scope)
+            if not isinstance(value, _NOT_A_QUEUE):
+                yield target, bound, index, keyword, self._arg_source(value, scope), self._type(value, scope)
+
+    def _arg_source(self, value: ast.expr, scope: Scope) -> str:
+        slot = self.slot_of(value, scope)
+        if slot is not None:
+            return f"slot:{slot}"
+        if self._makes_queue(value, scope):
+            return f"new:{self.module}:{value.lineno}:{value.col_offset}"
+        return UNKNOWN
 
     def _type(self, value: ast.expr, scope: Scope) -> str:
         """The class a name or ``self.attr`` argument holds, project-absolute ("" unknown)."""
@@ -276,16 +274,27 @@ class _QueueFacts:
         return best[1] if best is not None else None
 
     def _dataclasses(self) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """Dataclasses with their fields in order (their generated ``__init__``'s parameters)."""
         for scope in self.model.scopes.scopes:
             node = scope.node
-            if scope.kind != "class" or not isinstance(node, ast.ClassDef):
-                continue
-            names = [self.model.qualified_name(d.func if isinstance(d, ast.Call) else d, scope)
-                     for d in node.decorator_list]
-            if "dataclasses.dataclass" in names:
-                fields = [s.target.id for s in node.body if isinstance(s, ast.AnnAssign)
-                          and isinstance(s.target, ast.Name) and "ClassVar" not in ast.dump(s.annotation)]
-                yield f"{self.module}.{scope.qualname}", tuple(fields)
+            if scope.kind == "class" and isinstance(node, ast.ClassDef) and self._is_dataclass(node, scope):
+                yield f"{self.module}.{scope.qualname}", tuple(_fields(node))
+
+    def _is_dataclass(self, node: ast.ClassDef, scope: Scope) -> bool:
+        return any(self.model.qualified_name(d.func if isinstance(d, ast.Call) else d, scope) == "dataclasses.dataclass"
+                   for d in node.decorator_list)
+
+
+def _named_parameters(node: ast.AST) -> dict[str, bool]:
+    """A def's named parameters, each with whether it has a default."""
+    args = getattr(node, "args", None)
+    if not isinstance(args, ast.arguments):
+        return {}
+    positional = [*args.posonlyargs, *args.args]
+    first_default = len(positional) - len(args.defaults)
+    out = {a.arg: i >= first_default for i, a in enumerate(positional)}
+    out.update((a.arg, d is not None) for a, d in zip(args.kwonlyargs, args.kw_defaults))
+    return out
 
 
 def local_slot(model: SemanticModel, expr: ast.expr, scope: Scope) -> str | None:
@@ -299,6 +308,13 @@ def local_slot(model: SemanticModel, expr: ast.expr, scope: Scope) -> str | None
         if found and all(b.scope is model.module and b.kind in ("assign", "annassign") for b in found):
             return expr.id
     return None
+
+
+def _fields(node: ast.ClassDef) -> Iterator[str]:
+    for stmt in node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and "ClassVar" not in ast.dump(
+                stmt.annotation):
+            yield stmt.target.id
 
 
 def _function(scope: Scope | None) -> Scope | None:
@@ -323,20 +339,31 @@ class _Frames:
         self.names, self.nodes = known
         self.fn = fn
         self.from_params: dict[str, str] = {}  # name -> "<param>:<method>"
-        self.params = params = _params(fn)
+        self.params = _params(fn)
         for node in _own_nodes(fn.node):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                read = _param_receive(node.value, params) if node.value is not None else None
-                if read is not None and len(targets) == 1 and isinstance(targets[0], ast.Name):
-                    self.from_params[targets[0].id] = read
-            elif isinstance(node, ast.AsyncFor) and isinstance(node.iter, ast.Name) and node.iter.id in params:
-                if isinstance(node.target, ast.Name):
-                    self.from_params[node.target.id] = f"{node.iter.id}:__aiter__"
+            found = self._read_from_param(node)
+            if found is not None:
+                self.from_params[found[0]] = found[1]
         # a name bound to anything else as well is not surely a frame
         for name in list(self.from_params):
             if len(fn.bindings.get(name, ())) != 1:
                 del self.from_params[name]
+
+    def _assigned_from_param(self, node: ast.Assign | ast.AnnAssign) -> tuple[str, str] | None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        read = _param_receive(node.value, self.params) if node.value is not None else None
+        if read is not None and len(targets) == 1 and isinstance(targets[0], ast.Name):
+            return targets[0].id, read
+        return None
+
+    def _read_from_param(self, node: ast.AST) -> tuple[str, str] | None:
+        """``name = await param.recv()`` / ``async for name in param``: (name, ``param:method``)."""
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            return self._assigned_from_param(node)
+        if isinstance(node, ast.AsyncFor) and isinstance(node.target, ast.Name):
+            iterated = node.iter.id if isinstance(node.iter, ast.Name) else None
+            return (node.target.id, f"{iterated}:__aiter__") if iterated in self.params else None
+        return None
 
     def via(self, arg: ast.expr) -> str | None:
         if id(arg) in self.nodes or (isinstance(arg, ast.Name) and arg.id in self.names):
@@ -384,7 +411,21 @@ def resolve_queues(
     if not any(q.puts for _, q in facts):
         return {}
     resolver = _Resolver(facts, index)
-    conn = _handler_connections(facts, resolver, index, conn)
+    carried = _carried(facts, resolver, _handler_connections(facts, resolver, index, conn))
+    out = {s.path: _told(s, q, resolver, carried) for s, q in facts}
+    return {path: told for path, told in out.items() if told}
+
+
+def _told(s: ModuleSummary, q: QueueSummary, resolver: _Resolver, carried: Mapping[str, set[str]]) -> tuple[tuple[str, str], ...]:
+    """The module's slots whose queue carries frames, named in the module, with the fields."""
+    slots = sorted({slot for slot, _ in q.slots})
+    return tuple(sorted({(slot[len(s.module) + 1:], f) for slot in slots for f in carried.get(resolver.identity(slot) or "", ())}))
+
+
+def _carried(
+    facts: Sequence[tuple[ModuleSummary, QueueSummary]], resolver: _Resolver, conn: Mapping[tuple[str, str], str]
+) -> dict[str, set[str]]:
+    """Per queue identity, the fields of its items that hold client frames."""
     carried: dict[str, set[str]] = {}
     for s, q in facts:
         for slot, wrapper, bound, at, keyword, via in q.puts:
@@ -394,16 +435,7 @@ def resolve_queues(
             fields = {""} if not wrapper else resolver.fields(wrapper, bound, at, keyword)
             if queue is not None and fields:
                 carried.setdefault(queue, set()).update(fields)
-    out: dict[str, tuple[tuple[str, str], ...]] = {}
-    for s, q in facts:
-        mine = set()
-        for slot in {slot for slot, _ in q.slots}:
-            queue = resolver.identity(slot)
-            for field_name in carried.get(queue or "", ()):
-                mine.add((slot[len(s.module) + 1:], field_name))
-        if mine:
-            out[s.path] = tuple(sorted(mine))
-    return out
+    return carried
 
 
 def _handler_connections(
@@ -417,16 +449,8 @@ def _handler_connections(
     todo: list[tuple[str, str]] = []
     for _, q in facts:
         for fn, param, method in q.handlers:
-            types = resolver.types.get((fn, param), set())
-            if len(types) != 1 or fn in resolver.opaque:
-                continue
-            cls = next(iter(types))
-            found = index.function(f"{cls}.{method}") if cls in index.classes else None
-            if found is None:
-                continue
-            handler = found[0]
-            if len(handler.params) > handler.skip and (handler.name, handler.params[handler.skip]) not in out:
-                key = (handler.name, handler.params[handler.skip])
+            key = _handler_parameter(resolver, index, fn, param, method)
+            if key is not None and key not in out:
                 out[key] = "websockets"
                 todo.append(key)
     while todo:
@@ -438,6 +462,20 @@ def _handler_connections(
                 out[(hit[0].name, hit[1])] = out[(name, param)]
                 todo.append((hit[0].name, hit[1]))
     return out
+
+
+def _handler_parameter(resolver: _Resolver, index: Any, fn: str, param: str, method: str) -> tuple[str, str] | None:
+    """The connection parameter of ``<instance>.method`` where every call of ``fn`` hands
+    ``param`` an instance of the same project class."""
+    types = resolver.types.get((fn, param), set())
+    if len(types) != 1 or fn in resolver.opaque:
+        return None
+    cls = next(iter(types))
+    found = index.function(f"{cls}.{method}") if cls in index.classes else None
+    handler = found[0] if found is not None else None
+    if handler is None or len(handler.params) <= handler.skip:
+        return None
+    return handler.name, handler.params[handler.skip]
 
 
 def _received(via: str, conn: Mapping[tuple[str, str], str]) -> bool:
@@ -454,26 +492,33 @@ class _Resolver:
         self.dataclasses: dict[str, tuple[str, ...]] = {}
         self.stored: dict[str, list[str]] = {}  # "<__init__>:<param>" -> slots it is stored in
         for _, q in facts:
-            for slot, source in q.slots:
-                self.sources.setdefault(slot, []).append(source)
-                if source.startswith(("param:", "param?:")):
-                    self.stored.setdefault(source.partition(":")[2], []).append(slot)
-            self.dataclasses.update(q.dataclasses)
-        # what each (function, parameter) is handed at its calls; None: some call is opaque
+            self._read_slots(q)
+        # what each (function, parameter) is handed at its calls, and the functions some call
+        # hands ``*args``/``**kwargs`` (what their parameters get is not known)
         self.passed: dict[tuple[str, str], list[str]] = {}
         self.opaque: set[str] = set()
         self.types: dict[tuple[str, str], set[str]] = {}  # classes handed to (function, parameter)
         for _, q in facts:
-            for target, bound, at, keyword, source, typed in q.args:
-                hit = self._param(target, bound, at, keyword)
-                if hit is not None:
-                    self.passed.setdefault(hit, []).append(source)
-                    self.types.setdefault(hit, set()).add(typed)
-                elif at == OPAQUE:
-                    fn = self._function(target)
-                    if fn is not None:
-                        self.opaque.add(fn[0])
+            for arg in q.args:
+                self._read_argument(*arg)
         self._memo: dict[str, str | None] = {}
+
+    def _read_slots(self, q: QueueSummary) -> None:
+        for slot, source in q.slots:
+            self.sources.setdefault(slot, []).append(source)
+            if source.startswith(("param:", "param?:")):
+                self.stored.setdefault(source.partition(":")[2], []).append(slot)
+        self.dataclasses.update(q.dataclasses)
+
+    def _read_argument(self, target: str, bound: bool, at: int, keyword: str, source: str, typed: str) -> None:
+        hit = self._param(target, bound, at, keyword)
+        if hit is not None:
+            self.passed.setdefault(hit, []).append(source)
+            self.types.setdefault(hit, set()).add(typed)
+        elif at == OPAQUE:
+            fn = self._function(target)
+            if fn is not None:
+                self.opaque.add(fn[0])
 
     def _function(self, target: str, bound: bool = False) -> tuple[str, tuple[str, ...], int] | None:
         """``(qualified function, params, parameters the call fills implicitly)`` of a target (a
@@ -515,15 +560,15 @@ class _Resolver:
             return slot
         if source.startswith("new:"):
             return source
-        if source.startswith("slot:") and depth < 8:
+        if depth >= _DEPTH:
+            return None
+        if source.startswith("slot:"):
             return self.identity(source[5:], depth + 1)
-        if source.startswith("param:") and depth < 8:
+        if source.startswith("param:"):
             fn, _, param = source[6:].rpartition(":")
             passed = self.passed.get((fn, param))
-            if fn in self.opaque or not passed:
-                return None
-            found = {self._of_source(slot, s, depth + 1) for s in passed}
-            return found.pop() if len(found) == 1 else None
+            found = {self._of_source(slot, s, depth + 1) for s in passed or ()}
+            return found.pop() if len(found) == 1 and fn not in self.opaque else None
         return None
 
     def fields(self, wrapper: str, bound: bool, at: int, keyword: str) -> set[str]:
