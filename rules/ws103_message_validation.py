@@ -649,11 +649,28 @@ class MessageNotValidated(SemanticRule):
     `continue`, a log line, a `return` from a per-message callback). Reported on the
     `loads`/`receive_json` call, or on the `content` parameter.
 
-    Where the rule would have to guess it stays silent: a frame that reaches `json.loads` in
-    another module or through a queue (`await queue.put(frame)` in one task, `json.loads(item)`
-    in another), a handler that ends the session through a helper (closing the socket in a
-    function it calls), and `**msg` passed to a callee whose name starts with a capital letter
-    (taken for a class that validates its fields).
+    A frame also flows through a queue: `await q.put(frame)` (or `put_nowait`) in the receive loop,
+    or an object built from it (`q.put(Envelope(kind="client", payload=frame))`), makes what
+    `item = await q.get()` / `q.get_nowait()` returns on the *same* queue a received frame (or
+    `item.payload`, the attribute the class's `__init__` stores that argument in, or the dataclass
+    field), in the same module or another, reported at that `json.loads` without a fix. A queue is
+    known by where it is made (`asyncio.Queue()`/`queue.Queue()` in a module global or an
+    attribute), never by its name: an attribute set from a constructor parameter holds the queue
+    every call of that constructor in the project passes (`World(inbox=self.to_world)`), through
+    other parameter names. A frame read from a parameter (`await websocket.recv()` in a method)
+    counts when the project hands that parameter a connection (also the method of an instance passed
+    to `websockets.serve(game.main)`, when every call passes an instance of the same class).
+
+    Where the rule would have to guess it stays silent: a queue attribute a constructor parameter
+    gets that is handed different queues, an unknown value, or `*args` at some call, has a
+    default, or is also bound to something else; a queue made or handed over in a file that is not
+    checked (with `cross-file-scope = "paths"`); a subclass passing the queue through
+    `super().__init__`; a frame parsed or validated before the `put` (the item is then no frame);
+    a handler that ends the session through a helper (closing the socket in a function it calls),
+    and `**msg` passed to a callee whose name starts with a capital letter (taken for a class that
+    validates its fields). A collaborator whose class comes from configuration (jupyter_server's
+    `self.settings["kernel_websocket_connection_class"](...)`, a `traitlets.Type` whose default
+    depends on runtime configuration) is not followed.
 
     ## Why is this bad?
     A WebSocket message is untrusted input. Invalid JSON, a list instead of an object or a missing
@@ -752,7 +769,7 @@ class MessageNotValidated(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
-    uses_project_facts = True  # frames other modules receive and hand to this one (analyses.facts)
+    uses_project_facts = True  # frames other modules receive and hand to this one, or put on a queue (analyses.facts)
     fix_node_types = (cst.Call,)
 
     VALID = [
