@@ -248,3 +248,52 @@ def test_wrapped_frames_need_the_connection(tmp_path):
     assert main != MAIN
     _game(tmp_path, main=main)
     assert _found(tmp_path) == []
+
+
+def test_a_parameter_with_a_default_or_a_call_with_star_args_is_silent(tmp_path):
+    """``def __init__(self, queue=None)``: a call may leave the default; ``Consumer(*queues)``:
+    which parameter gets what is not known."""
+    consumer = CONSUMER.replace("def __init__(self, queue):", "def __init__(self, queue=None):").replace("  # found", "")
+    assert consumer != CONSUMER
+    _plain(tmp_path / "a", PRODUCER, consumer)
+    assert _found(tmp_path / "a") == []
+    producer = PRODUCER.replace("    consumer = Consumer(INBOX)\n", "    consumer = Consumer(INBOX)\n    more = Consumer(*QUEUES)\n")
+    assert producer != PRODUCER
+    _plain(tmp_path / "b", producer, CONSUMER.replace("  # found", ""))
+    assert _found(tmp_path / "b") == []
+
+
+SAME_MODULE = """
+import asyncio
+import json
+
+import websockets
+
+FRAMES = asyncio.Queue()
+EVENTS = asyncio.Queue()
+
+
+async def handler(websocket):
+    await EVENTS.put(json.dumps({"type": "joined"}))
+    while True:
+        FRAMES.put_nowait(await websocket.recv())
+
+
+async def worker():
+    while True:
+        frame = await FRAMES.get()
+        event = await EVENTS.get()
+        kind = json.loads(frame)["type"]  # found
+        print(kind, json.loads(event)["type"])
+
+
+async def main():
+    async with websockets.serve(handler, "localhost", 8765):
+        await worker()
+"""
+
+
+def test_frames_and_server_events_on_two_queues_of_one_module(tmp_path):
+    """The frame queue's item is reported, the events queue's is not."""
+    project(tmp_path, {"server.py": SAME_MODULE})
+    assert _found(tmp_path) == _expected({"server.py": SAME_MODULE}) == [("server.py", 20)]
