@@ -663,9 +663,10 @@ class MessageNotValidated(SemanticRule):
 
     Where the rule would have to guess it stays silent: a queue attribute a constructor parameter
     gets that is handed different queues, an unknown value, or `*args` at some call, has a
-    default, or is also bound to something else; a queue made or handed over in a file that is not
-    checked (with `cross-file-scope = "paths"`); a subclass passing the queue through
-    `super().__init__`; a frame parsed or validated before the `put` (the item is then no frame);
+    default, or is also bound to something else, or that a subclass's `super().__init__(...)`
+    fills; a queue made in a file that is not checked (the flow is followed over the files
+    checked, or the whole project with `cross-file-scope = "project"`: a constructor call in a file
+    outside them is not seen); a frame parsed or validated before the `put` (the item is then no frame);
     a handler that ends the session through a helper (closing the socket in a function it calls),
     and `**msg` passed to a callee whose name starts with a capital letter (taken for a class that
     validates its fields). A collaborator whose class comes from configuration (jupyter_server's

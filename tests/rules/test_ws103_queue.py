@@ -297,3 +297,15 @@ def test_frames_and_server_events_on_two_queues_of_one_module(tmp_path):
     """The frame queue's item is reported, the events queue's is not."""
     project(tmp_path, {"server.py": SAME_MODULE})
     assert _found(tmp_path) == _expected({"server.py": SAME_MODULE}) == [("server.py", 20)]
+
+
+def test_a_base_class_filled_through_super_init_is_silent(tmp_path):
+    """A subclass hands the base's queue parameter another value in ``super().__init__``."""
+    consumer = CONSUMER.replace("  # found", "") + '''
+
+class Replay(Consumer):
+    def __init__(self, source):
+        super().__init__(source.queue())
+'''
+    _plain(tmp_path, PRODUCER, consumer)
+    assert _found(tmp_path) == []

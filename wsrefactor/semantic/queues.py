@@ -187,6 +187,7 @@ class _QueueFacts:
         or unknown (one ``OPAQUE`` record for ``*args``/``**kwargs``), with its known class."""
         found = self.s.target(call, scope) or self.s._self_target(call, scope) or self._typed_target(call, scope)
         if found is None:
+            yield from self._super_init(call, scope)
             return
         target, bound = found
         if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
@@ -197,6 +198,25 @@ class _QueueFacts:
         for index, keyword, value in arguments(call):
             if not isinstance(value, _NOT_A_QUEUE):
                 yield target, bound, index, keyword, self._arg_source(value, scope), self._type(value, scope)
+
+    def _super_init(self, call: ast.Call, scope: Scope) -> Iterator[tuple[str, bool, int, str, str, str]]:
+        """``super().__init__(...)``: what a base class's parameters get there is not followed, so
+        each base of the class is marked as called with unknown arguments (no identity through it)."""
+        from wsrefactor.semantic.summary import qualify_type
+
+        fn = scope.function
+        cls = fn.method_class if fn is not None and self._calls_super_init(call, scope) else None
+        if cls is None:
+            return
+        for base in getattr(cls.node, "bases", ()):
+            name = self.model.qualified_name(base, cls.parent or scope)
+            if name is not None:
+                yield qualify_type(name, self.module, self.s.path, self.s.local), True, OPAQUE, "", UNKNOWN, ""
+
+    def _calls_super_init(self, call: ast.Call, scope: Scope) -> bool:
+        func = call.func
+        return (isinstance(func, ast.Attribute) and func.attr == "__init__" and isinstance(func.value, ast.Call)
+                and self.model.qualified_name(func.value.func, scope) == "builtins.super")
 
     def _arg_source(self, value: ast.expr, scope: Scope) -> str:
         slot = self.slot_of(value, scope)
