@@ -29,6 +29,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.queues import GETS, local_slot
 from wsrefactor.semantic.server import Receive, ServerModel
 from wsrefactor.semantic.summary import RAW_MESSAGE
 
@@ -102,8 +103,30 @@ def _is_raw(node: ast.AST, names: set[str], sites: set[int]) -> bool:
         return True
     if isinstance(node, ast.Name):
         return isinstance(node.ctx, ast.Load) and node.id in names
+    if _field_name(node) in names:
+        return True
     inner = _raw_inner(node)
     return inner is not None and _is_raw(inner, names, sites)
+
+
+def _carried_fields(queues: tuple[tuple[str, str], ...]) -> dict[str, set[str]]:
+    """``FileFacts.queues`` by slot: the fields of its items that hold a client frame."""
+    out: dict[str, set[str]] = {}
+    for slot, field_name in queues:
+        out.setdefault(slot, set()).add(field_name)
+    return out
+
+
+def _item_names(name: str, fields: set[str]) -> set[str]:
+    """How the frame in an item bound to ``name`` is named: ``name`` or ``name.<field>``."""
+    return {f"{name}.{f}" if f else name for f in fields}
+
+
+def _field_name(node: ast.AST) -> str | None:
+    """``item.payload`` -> ``"item.payload"``: how a frame held in a field of a name is named."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
+        return f"{node.value.id}.{node.attr}"
+    return None
 
 
 class _Finder:
@@ -125,11 +148,38 @@ class _Finder:
                 if id(found.node) not in seen:
                     seen.add(id(found.node))
                     out.append(found)
-        for found in self._handed_over():
+        for found in [*self._handed_over(), *self._from_queues()]:
             if id(found.node) not in seen:
                 seen.add(id(found.node))
                 out.append(found)
         return out
+
+    def _from_queues(self) -> Iterator[_Parsed]:
+        """Items ``name = await q.get()`` / ``q.get_nowait()`` takes from a queue another task puts
+        received frames on (``analyses.facts.queues``, decided over the project by
+        ``semantic/queues.py``): the item, or its field that holds the frame (``name.payload``),
+        followed like a frame received here."""
+        for fn, names in self._queue_items():
+            for callee, raw_names, raw_sites in self._flows(fn, names, set(), _FLOW_DEPTH, set()):
+                yield from self._loads_in(callee, raw_names, raw_sites, None)
+
+    def _queue_items(self) -> Iterator[tuple[Scope, set[str]]]:
+        """``(function, names of the frame)`` per ``name = await q.get()`` on such a queue:
+        ``name`` itself, or ``name.<field>`` for the fields holding the frame."""
+        carried = _carried_fields(self.server.analyses.facts.queues)
+        for call, scope in self.model.calls() if carried else ():
+            fields = carried.get(self._queue_read(call, scope) or "")
+            fn = self.server.function_of(call) if fields else None
+            bound = bound_name(self.server, call) if fn is not None else None
+            if fn is not None and bound is not None:
+                yield fn, _item_names(bound[0], fields or set())
+
+    def _queue_read(self, call: ast.Call, scope: Scope) -> str | None:
+        """The slot (``Class.attr``, ``NAME``) ``call`` gets an item from: ``q.get()``, ``q.get_nowait()``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in GETS or call.args or call.keywords:
+            return None
+        return local_slot(self.model, func.value, scope)
 
     def _handed_over(self) -> Iterator[_Parsed]:
         """Frames another module received and handed to a function of this one (``msg:raw`` in
@@ -190,20 +240,25 @@ class _Finder:
         seen.add(id(fn))
         if depth == 0 or not (names or sites):
             return
-        for callee, param in self._passed_on(fn, names, sites):
+        for callee, passed in self._passed_on(fn, names, sites):
             if id(callee) not in seen:
-                yield from self._flows(callee, {param}, set(), depth - 1, seen)
+                yield from self._flows(callee, passed, set(), depth - 1, seen)
 
-    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, str]]:
-        """``(callee, parameter)`` for each call of ``fn`` passing the frame to a same-module function."""
+    def _passed_on(self, fn: Scope, names: set[str], sites: set[int]) -> Iterator[tuple[Scope, set[str]]]:
+        """``(callee, its names of the frame)`` for each call of ``fn`` passing the frame (or an
+        object holding it in a field: ``handle(item)`` with ``item.payload`` a frame) to a
+        same-module function."""
         for call, scope in self.server.calls_in(fn):
             callee = self.server.resolve(call, scope)
             if callee is None:
                 continue
             for arg in [*call.args, *(k.value for k in call.keywords)]:
-                param = self.server.bound_parameter(call, callee, arg) if _is_raw(arg, names, sites) else None
+                fields = _fields_of(arg, names)
+                if not _is_raw(arg, names, sites) and not fields:
+                    continue
+                param = self.server.bound_parameter(call, callee, arg)
                 if param is not None:
-                    yield callee, param
+                    yield callee, ({param} if _is_raw(arg, names, sites) else {f"{param}.{f}" for f in fields})
 
     def _aliases(self, fn: Scope, names: set[str], sites: set[int]) -> set[str]:
         """``text = message.get("text")``, ``raw = await ws.recv()``: more names of the frame."""
@@ -229,6 +284,14 @@ class _Finder:
                 bound = bound_name(self.server, call)
                 name, after = bound if bound is not None else (None, None)
                 yield _Parsed(call, fn, site, call, name, after, loads=loads)
+
+
+def _fields_of(arg: ast.AST, names: set[str]) -> set[str]:
+    """The fields of the name ``arg`` that hold the frame (``item`` with ``"item.payload"`` in ``names``)."""
+    if not isinstance(arg, ast.Name):
+        return set()
+    prefix = f"{arg.id}."
+    return {n[len(prefix):] for n in names if n.startswith(prefix)}
 
 
 def _parameter(fn: Scope, name: str | None) -> ast.arg | None:
@@ -586,11 +649,29 @@ class MessageNotValidated(SemanticRule):
     `continue`, a log line, a `return` from a per-message callback). Reported on the
     `loads`/`receive_json` call, or on the `content` parameter.
 
-    Where the rule would have to guess it stays silent: a frame that reaches `json.loads` in
-    another module or through a queue (`await queue.put(frame)` in one task, `json.loads(item)`
-    in another), a handler that ends the session through a helper (closing the socket in a
-    function it calls), and `**msg` passed to a callee whose name starts with a capital letter
-    (taken for a class that validates its fields).
+    A frame also flows through a queue: `await q.put(frame)` (or `put_nowait`) in the receive loop,
+    or an object built from it (`q.put(Envelope(kind="client", payload=frame))`), makes what
+    `item = await q.get()` / `q.get_nowait()` returns on the *same* queue a received frame (or
+    `item.payload`, the attribute the class's `__init__` stores that argument in, or the dataclass
+    field), in the same module or another, reported at that `json.loads` without a fix. A queue is
+    known by where it is made (`asyncio.Queue()`/`queue.Queue()` in a module global or an
+    attribute), never by its name: an attribute set from a constructor parameter holds the queue
+    every call of that constructor in the project passes (`World(inbox=self.to_world)`), through
+    other parameter names. A frame read from a parameter (`await websocket.recv()` in a method)
+    counts when the project hands that parameter a connection (also the method of an instance passed
+    to `websockets.serve(game.main)`, when every call passes an instance of the same class).
+
+    Where the rule would have to guess it stays silent: a queue attribute a constructor parameter
+    gets that is handed different queues, an unknown value, or `*args` at some call, has a
+    default, or is also bound to something else, or that a subclass's `super().__init__(...)`
+    fills; a queue made in a file that is not checked (the flow is followed over the files
+    checked, or the whole project with `cross-file-scope = "project"`: a constructor call in a file
+    outside them is not seen); a frame parsed or validated before the `put` (the item is then no frame);
+    a handler that ends the session through a helper (closing the socket in a function it calls),
+    and `**msg` passed to a callee whose name starts with a capital letter (taken for a class that
+    validates its fields). A collaborator whose class comes from configuration (jupyter_server's
+    `self.settings["kernel_websocket_connection_class"](...)`, a `traitlets.Type` whose default
+    depends on runtime configuration) is not followed.
 
     ## Why is this bad?
     A WebSocket message is untrusted input. Invalid JSON, a list instead of an object or a missing
@@ -689,7 +770,7 @@ class MessageNotValidated(SemanticRule):
     )
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
-    uses_project_facts = True  # frames other modules receive and hand to this one (analyses.facts)
+    uses_project_facts = True  # frames other modules receive and hand to this one, or put on a queue (analyses.facts)
     fix_node_types = (cst.Call,)
 
     VALID = [

@@ -33,11 +33,12 @@ from wsrefactor.semantic.summary import (
 
 # The first round summarizes the files that can start a fact: a connection value (every framework's
 # connection type, route or handler base spells "socket": WebSocket, websockets, Websocket...), a
-# connection-only send (a callee's effect needs no other evidence), Channels routing.
+# connection-only send (a callee's effect needs no other evidence), Channels routing, a queue (the
+# module making a queue that carries client frames: ``semantic/queues.py``).
 # Later rounds add the files the summarized ones hand a value to (forward) and the files that
 # mention a callable known to do something with a parameter (callers), until nothing is added.
 GATE = ("socket", "Socket", "send_text", "send_json", "send_bytes", "send_str", "write_message",
-        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi")
+        "ProtocolTypeRouter", "URLRouter", "urlpatterns", "as_asgi", "Queue")
 
 
 def _readers(job: Any) -> list[Any]:
@@ -195,9 +196,8 @@ class _Modules:
     def targets(self, summary: ModuleSummary) -> set[str]:
         """The files defining what ``summary``'s calls hand a connection or a parameter to."""
         out: set[str] = set()
-        edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
-        for edge in edges:
-            for alt in edge.target.split("|"):
+        for target in _handed_to(summary):
+            for alt in target.split("|"):
                 path = self.path_of(alt)
                 if path is not None and path != summary.path:
                     out.add(path)
@@ -206,6 +206,13 @@ class _Modules:
             if path is not None and path != summary.path:
                 out.add(path)
         return out
+
+
+def _handed_to(summary: ModuleSummary) -> list[str]:
+    """The targets of the calls that hand a connection, a parameter or a queue on, and the classes
+    wrapping a frame put on a queue."""
+    edges = [*summary.passes, *(e for f in summary.functions for e in f.forwards)]
+    return [e.target for e in edges] + (summary.queues.reached() if summary.queues is not None else [])
 
 
 def with_facts(job: Any, files: Sequence[str], jobs: int) -> Any:

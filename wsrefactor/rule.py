@@ -343,7 +343,7 @@ class SemanticRule(Rule):
         if not cls.matches_text(analyses.text):
             return []
         if (cls.requires_any_import and not analyses(Imports).imports_any(cls.requires_any_import)
-                and not (cls.uses_project_facts and analyses.facts.connections)):
+                and not (cls.uses_project_facts and (analyses.facts.connections or analyses.facts.queues))):
             return []
         merged = {o.name: o.default for o in cls.options} | dict(options)
         return sorted(cls.detect(analyses, merged), key=lambda d: (d.line, d.column, d.end_line, d.end_column))

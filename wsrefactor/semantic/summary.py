@@ -34,13 +34,17 @@ import contextvars
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.imports import Imports
 from wsrefactor.semantic.model import SemanticModel
 from wsrefactor.semantic.nodes import NodeIndex
+from wsrefactor.semantic.queues import resolve_queues, summarize_queues
 from wsrefactor.semantic.scopes import Scope
+
+if TYPE_CHECKING:
+    from wsrefactor.semantic.queues import QueueSummary
 
 #: What a callee does with a parameter, decided from its own body (evidence kept by the name).
 SEND, ACCEPT, RECEIVE, REGISTER, UNREGISTER = "send", "accept", "receive", "register", "unregister"
@@ -96,6 +100,7 @@ class ModuleSummary:
     calls: tuple[tuple[str, bool], ...] = ()  # every qualified call target with arguments
     references: tuple[tuple[str, tuple[str, ...]], ...] = ()  # module-level name -> names in its value
     routes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # unvalidated Channels apps: (line, names)
+    queues: QueueSummary | None = None  # queue slots, their arguments and frame puts (``queues.py``)
 
     @classmethod
     def compute(cls, analyses: Analyses) -> ModuleSummary:
@@ -248,6 +253,7 @@ class _Summarizer:
             classes=tuple(f"{self.module}.{s.qualname}" for s in self.model.scopes.scopes if s.kind == "class"),
             instances=tuple(self._instances()), aliases=tuple(self._aliases()), passes=tuple(passes),
             calls=tuple(sorted(calls)), references=tuple(self._references()), routes=tuple(self._routes()),
+            queues=summarize_queues(self) or None,
         )
 
     def _calls(self) -> tuple[set[tuple[str, bool]], list[Edge]]:
@@ -525,13 +531,15 @@ class FileFacts:
     callees: tuple[Callee, ...] = ()
     routed: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()  # (class qualname, router path, line, names)
     sources: tuple[str, ...] = field(default=(), compare=False)  # "path:line" of the calls behind connections
+    queues: tuple[tuple[str, str], ...] = ()  # (slot qualname in module, field): its queues carry client frames
 
     def __bool__(self) -> bool:
-        return bool(self.connections or self.callees or self.routed)
+        return bool(self.connections or self.callees or self.routed or self.queues)
 
     def digest(self) -> bytes:
         """What the result cache adds to the file's key: any change here re-decides the file."""
-        return hashlib.sha256(repr((self.module, self.connections, self.callees, self.routed)).encode()).digest()
+        return hashlib.sha256(repr((self.module, self.connections, self.callees, self.routed,
+                                    self.queues)).encode()).digest()
 
     def connection_params(self, qualname: str) -> dict[str, str]:
         return {p: k for q, p, k in self.connections if q == qualname}
@@ -711,12 +719,14 @@ def resolve(summaries: Iterable[ModuleSummary]) -> dict[str, FileFacts]:
     routed: dict[str, list[tuple[str, str, int, tuple[str, ...]]]] = {}
     for path, route in _routed(summaries, index):
         routed.setdefault(path, []).append(route)
+    queues = resolve_queues(summaries, index, conn)
     facts: dict[str, FileFacts] = {}
     for s in summaries:
         told = tuple(sorted(mine.get(s.path, ())))
         callees = tuple(c for c in (_callee(index, effects, t, b) for t, b in s.calls) if c is not None)
         sources = tuple(sorted({origin[(f"{s.module}.{q}", p)] for q, p, _ in told}))
-        found = FileFacts(s.module, told, callees, tuple(sorted(routed.get(s.path, ()))), sources)
+        found = FileFacts(s.module, told, callees, tuple(sorted(routed.get(s.path, ()))), sources,
+                          queues=queues.get(s.path, ()))
         if found:
             facts[s.path] = found
     return facts
