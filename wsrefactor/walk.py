@@ -116,6 +116,20 @@ class _Fallback(Exception):
 
 
 def _rebuilt(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]) -> object:
+    changes = _changed_fields(node, replacements, dirty)
+    updated = node.with_changes(**changes) if changes else node
+    value = replacements.get(node)
+    if value is None:
+        return updated
+    if callable(value) and not isinstance(value, cst.CSTNode):
+        return value(updated)
+    return value
+
+
+def _changed_fields(
+    node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]
+) -> dict[str, object]:
+    """The fields of ``node`` holding a dirty child, rebuilt."""
     fields = child_fields(type(node))
     if fields is None:
         raise _Fallback
@@ -129,13 +143,7 @@ def _rebuilt(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement],
             changes[name] = new
         elif isinstance(value, (tuple, list)) and any(isinstance(v, cst.CSTNode) and v in dirty for v in value):
             changes[name] = type(value)(_items(value, replacements, dirty))
-    updated = node.with_changes(**changes) if changes else node
-    value = replacements.get(node)
-    if value is None:
-        return updated
-    if callable(value) and not isinstance(value, cst.CSTNode):
-        return value(updated)
-    return value
+    return changes
 
 
 def _items(values: Iterable[object], replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]) -> Iterator[object]:
