@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wsrefactor.config import Config, ConfigLookup, ConfigMap
-from wsrefactor.crossmodule import cache_content, with_facts
+from wsrefactor.crossmodule import Analyse, cache_content, with_facts
 from wsrefactor.discovery import discover, generated_header
 from wsrefactor.engine import (
     Analysis,
@@ -38,7 +38,7 @@ from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule, SemanticRule
 from wsrefactor.selection import Selection, file_settings
 from wsrefactor.semantic.analyses import Analyses
-from wsrefactor.semantic.summary import using
+from wsrefactor.semantic.summary import ModuleSummary, using
 from wsrefactor.source import (
     ChangedOnDisk,
     SourceError,
@@ -170,8 +170,12 @@ def _rules_for(path: str, job: Job, here: Here | None = None) -> list[type[Rule]
     return [cls for code, cls in rules.items() if code not in ENGINE_CODES and here.selection.enabled(code)]
 
 
-def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
-    """Analyse (or fix) one file; ``raw`` given (stdin) stands for its content, nothing is read."""
+def process_file(
+    path: str, job: Job, raw: bytes | None = None, on_analyses: Callable[[Analyses], None] | None = None
+) -> FileResult:
+    """Analyse (or fix) one file; ``raw`` given (stdin) stands for its content, nothing is read.
+    ``on_analyses`` sees the file's analyses before any rule runs (the cross-module summary is
+    taken from them: one parse serves both)."""
     result = FileResult(path)
     here = job.here(path)
     rules = _rules_for(path, job, here)
@@ -191,7 +195,7 @@ def process_file(path: str, job: Job, raw: bytes | None = None) -> FileResult:
         return hit  # type: ignore[no-any-return]
     try:
         with using(job.xfacts):  # ``analyses.facts`` of this file, on both decision paths
-            result = _analyze(result, source, rules, job, here)
+            result = _analyze(result, source, rules, job, here, on_analyses)
     except RecursionError:
         result.findings.append(parse_error(path, SourceError("too deeply nested to analyse")))
         return result
@@ -231,7 +235,10 @@ def _ast_or_error(result: FileResult, text: str) -> ast.Module | None:
     return None
 
 
-def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here) -> FileResult:
+def _analyze(
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here,
+    on_analyses: Callable[[Analyses], None] | None = None,
+) -> FileResult:
     text = source.text
     result.suppressions = parse_suppressions(text, here.selection.known)
     tree = _ast_or_error(result, text)
@@ -239,6 +246,8 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
         return result
     options = here.config.rule_options
     analyses = Analyses(tree, text, result.path)  # one cache of ast analyses for every rule of the file
+    if on_analyses is not None:
+        on_analyses(analyses)
     _record_ast_facts(result, rules, analyses, options)
     wanted = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     candidates = _decide_from_ast(result, job, tree, text, wanted, analyses)
@@ -390,6 +399,32 @@ def _available(rule: type[Rule], found: Any) -> FixInfo | None:
 
 def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
+
+
+def _analyse_and_summarize(
+    paths: Sequence[str], job: Job, key: str | None, tokens: tuple[str, ...] | None
+) -> list[tuple[str, FileResult, ModuleSummary | None]]:
+    """The first cross-module round of a check, fused with the per-file pass (``with_facts``):
+    each file's summary and its findings (with no facts) from one parse."""
+    from wsrefactor.crossmodule import summarize_file, summary_cache, summary_of
+
+    root = job.config.root
+    cache = summary_cache(key, root, job.config.cache_dir, tokens)
+    out: list[tuple[str, FileResult, ModuleSummary | None]] = []
+    for path in paths:
+        taken: list[ModuleSummary | None] = []
+
+        def take(analyses: Analyses, taken: list[ModuleSummary | None] = taken) -> None:
+            taken.append(summary_of(analyses, root, tokens))
+
+        result = process_file(path, job, on_analyses=take)
+        if not taken:  # a cached result, a generated or unparsable file: summarized on its own
+            out.append((path, result, summarize_file(path, root, cache, tokens)))
+            continue
+        if cache is not None and result.raw is not None:
+            cache.put(path, result.raw, (taken[0],))
+        out.append((path, result, taken[0]))
+    return out
 
 
 def _cache(job: Job, config: Config | None = None) -> Any:
@@ -683,13 +718,19 @@ class _Streamer:
             self.bar.describe(f"fixing · {self.fixed} fixed · {len(self.run.written)} files written")
 
 
-def _analyse_files(files: list[str], job: Job, jobs: int, progress: bool, streamer: _Streamer) -> list[FileResult]:
+def _analyse_files(
+    files: list[str], job: Job, jobs: int, progress: bool, streamer: _Streamer, done: Mapping[str, FileResult]
+) -> list[FileResult]:
+    """Every file's result; ``done``: the files analysed with the cross-module summaries."""
     from wsrefactor.progress import Bar
 
     bar = Bar(len(files), progress, label="fixing" if streamer.fixing else "checking")
     streamer.bar = bar
     try:
-        return run_files(files, job, jobs, bar.advance, streamer.part)
+        streamer.part(list(done.values()))  # counted as done (the interrupt message reads it)
+        bar.advance(len(done))
+        rest = run_files([f for f in files if f not in done], job, jobs, bar.advance, streamer.part)
+        return sorted([*rest, *done.values()], key=lambda r: r.path)
     finally:
         bar.close()
 
@@ -866,7 +907,11 @@ def execute(
     if job.lookup is not None:
         job = replace(job, configs=job.lookup.snapshot())
     # before sharding: every shard resolves the same summaries, so each decides its files exactly
-    job = with_facts(job, files, jobs)
+    analyse = None
+    if job.fix is None and shard is None:  # a check: the first summaries come with the findings
+        analyse = Analyse(_analyse_and_summarize, (job,), frozenset(files))
+    job = with_facts(job, files, jobs, analyse)
+    done = analyse.results if analyse is not None else {}
     run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
     if shard is not None:
         run.shard = _shard_state(files, shard, job, jobs)
@@ -875,7 +920,7 @@ def execute(
     lap("discover")
     streamer = _Streamer(run, write and job.fix is not None, display, job.fix is not None)
     try:
-        _execute(run, found.missing, files, job, jobs, streamer, lap, progress, write, diff, display)
+        _execute(run, found.missing, files, job, jobs, streamer, lap, progress, write, diff, display, done)
     except KeyboardInterrupt:
         raise Interrupted(len(run.written), streamer.done, len(files), job.fix is not None and write) from None
     return run
@@ -893,8 +938,9 @@ def _execute(
     write: bool,
     diff: bool,
     display: Callable[[str], str],
+    done: Mapping[str, FileResult],
 ) -> None:
-    results = _analyse_files(files, job, jobs, progress, streamer)
+    results = _analyse_files(files, job, jobs, progress, streamer, done)
     lap("analyse" if not streamer.write else "analyse and write")
     results += [FileResult(m, findings=[parse_error(m, SourceError("no such file or directory"))]) for m in missing]
     run.files = results

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tests.rules._projects import line_of, project
@@ -264,3 +265,29 @@ def test_caller_side_effects_through_an_annotated_dependency(tmp_path):
         scope = analyses(SemanticModel).scope_of(call)
         assert analyses(ProjectCalls).effects(call, scope, call.args[1]) == {"accept", "register"}
         assert analyses(ProjectCalls).effects(call, scope, call.args[0]) == frozenset()
+
+
+def test_a_check_parses_each_summarized_file_once_and_decides_as_the_two_pass_run(tmp_path, monkeypatch):
+    """A check analyses the files it summarizes in the same worker pass (one ``ast.parse`` each);
+    only a file the project tells something is analysed again, with its facts. The findings are
+    those of a sharded run, which keeps the two passes apart."""
+    from wsrefactor import runner
+    from wsrefactor.config import Config
+    from wsrefactor.registry import load_rules
+    from wsrefactor.runner import Job, execute
+    from wsrefactor.selection import Selection
+
+    root = _app(tmp_path)
+    job = Job(replace(Config(), root=str(root)), Selection(("WS",), (), tuple(load_rules(()))))
+    files = sorted(str(p) for p in root.rglob("*.py"))
+    facts = project_facts(files, job, 1)
+    told = [p for p in files if facts.get(p)]
+    assert told and len(told) < len(files)
+    parsed: list[str] = []
+    real = runner._python_ast
+    monkeypatch.setattr(runner, "_python_ast", lambda text, path: parsed.append(path) or real(text, path))
+    run = execute([str(root)], job, jobs=1)
+    assert sorted(parsed) == sorted(files + told)  # once each, twice for the files told something
+    sharded = execute([str(root)], job, jobs=1, shard=(1, 1))
+    assert [(f.path, f.line, f.code) for f in run.findings] == [(f.path, f.line, f.code) for f in sharded.findings]
+    assert run.findings
