@@ -72,10 +72,13 @@ def project_facts(files: Sequence[str], job: Any, jobs: int, analyse: Analyse | 
     are analysed in the same worker pass, from the one parse and the one set of analyses, as if
     no other file told them anything; their results land in ``analyse.results``."""
     paths = _project_paths(files, job)
-    where = (jobs, _cache_key(job), job.config.root, job.config.cache_dir)
+    where: Where = (jobs, _cache_key(job), job.config.root, job.config.cache_dir)
     found = _summaries(paths, gate(job), *where, analyse=analyse)
     _expand(found, paths, where, analyse)
     return resolve([s for s in found.values() if s is not None])
+
+
+Where = tuple[int, "str | None", str, str]  # (jobs, summary cache key, root, cache directory)
 
 
 @dataclass
@@ -99,7 +102,7 @@ def _project_paths(files: Sequence[str], job: Any) -> list[str]:
 
 
 def _expand(
-    found: dict[str, ModuleSummary | None], paths: Sequence[str], where: tuple[Any, ...], analyse: Analyse | None
+    found: dict[str, ModuleSummary | None], paths: Sequence[str], where: Where, analyse: Analyse | None
 ) -> None:
     """Later rounds: a module that only hands a connection on (``relay.pump(ws)`` ->
     ``reader.read_all(ws)``) may hold no gate token, so the modules the summarized ones hand
@@ -113,7 +116,7 @@ def _expand(
         if not wanted:
             return
         tried.update(wanted)
-        more = _summaries(wanted, None, *where, analyse=analyse)
+        more = _summaries(wanted, None, *where, analyse)
         found.update(more)
         fresh = [s for s in more.values() if s is not None]
 
@@ -136,13 +139,25 @@ def _summaries(
         else:
             todo.append(path)
     if analyse is not None:
-        both = [p for p in todo if p in analyse.files and p not in analyse.results]
-        todo = [p for p in todo if p not in analyse.files]
-        for path, result, summary in map_chunks(analyse.worker, both, jobs, *analyse.args, key, tokens):
-            found[path] = summary
-            analyse.results[path] = result
+        todo = _analysed(analyse, todo, found, jobs, key, tokens)
     found.update(map_chunks(_summarize_many, todo, jobs, key, root, cache_dir, tokens))
     return {path: found[path] for path in paths}
+
+
+def _analysed(
+    analyse: Analyse, todo: Sequence[str], found: dict[str, ModuleSummary | None], jobs: int, key: str | None,
+    tokens: tuple[str, ...] | None,
+) -> list[str]:
+    """Summarize (into ``found``) and analyse the files of the run not analysed yet; returns the
+    rest of ``todo`` (context files, and files analysed in an earlier round), to summarize only."""
+    from wsrefactor.parallel import map_chunks
+
+    both = [p for p in todo if p in analyse.files and p not in analyse.results]
+    for path, result, summary in map_chunks(analyse.worker, both, jobs, *analyse.args, key, tokens):
+        found[path] = summary
+        analyse.results[path] = result
+    chosen = set(both)
+    return [p for p in todo if p not in chosen]
 
 
 def summary_cache(key: str | None, root: str, cache_dir: str, tokens: tuple[str, ...] | None) -> Any:
