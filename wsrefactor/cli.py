@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -714,6 +715,12 @@ def _register_optional_commands() -> None:
 
 
 def main() -> None:
+    # A run allocates millions of small, short-lived nodes (ast and libcst trees, analyses) beside
+    # a large long-lived heap (libcst's node classes, the rules, their tables): with the default
+    # thresholds the collector walks that heap over and over (~5% of a check's CPU, measured on a
+    # 460-file repository). Collecting the young generation less often keeps the trees' garbage
+    # collected all the same; peak memory grows by a few MB.
+    gc.set_threshold(20_000, 50, 1_000)
     _register_optional_commands()
     app()
 
