@@ -25,6 +25,7 @@ from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
 from wsrefactor.semantic.callgraph import CallGraph
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.semantic.typefacts import TypeFacts, is_generator
 
 _KINDS = {obj.kind: obj for obj in OBJECTS}
@@ -703,6 +704,8 @@ class BlockingCallInAsync(SemanticRule):
     @classmethod
     def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
         """Blocking calls an ``async def`` makes directly, or through sync helpers it calls."""
+        if not analyses(NodeIndex).has(ast.AsyncFunctionDef):
+            return  # "async" in the text but no ``async def``: no scopes to build
         if not any(scope.is_async for scope in analyses(SemanticModel).scopes.scopes):
             return
         yield from _Finder(analyses, options).run()

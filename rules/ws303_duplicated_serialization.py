@@ -207,13 +207,17 @@ def candidates(analyses: Analyses, min_keys: int = _MIN_KEYS) -> list[Candidate]
     found = [n for n in analyses(NodeIndex).nodes(ast.Dict) if _might_be(n, min_keys)]
     if not found:
         return []
+    allowed = _allowed_names(analyses(Imports))
+    # the scopes are built only for a file holding a dict of attribute reads (most dicts of string
+    # keys are literals, settings or lookup tables, decided from the dict alone)
+    shaped = [(node, entries) for node in found if (entries := _entries(node, allowed, analyses))]
+    if not shaped:
+        return []
     model = analyses(SemanticModel)
-    allowed = _allowed_names(model.imports)
     out: list[Candidate] = []
     occurrences: Counter[tuple[str, tuple[tuple[str, str], ...], str]] = Counter()
-    for node in sorted(found, key=lambda n: (n.lineno, n.col_offset)):
-        entries = _entries(node, allowed, analyses)
-        if not entries or _lookup_table(entries, node, model):
+    for node, entries in sorted(shaped, key=lambda item: (item[0].lineno, item[0].col_offset)):
+        if _lookup_table(entries, node, model):
             continue
         candidate = _candidate(analyses, node, entries, model.scope_of(node))
         key = (candidate.scope.qualname, candidate.shape, candidate.var)

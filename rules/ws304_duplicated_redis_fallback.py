@@ -41,6 +41,7 @@ from wsrefactor.rule import (
 )
 from wsrefactor.semantic import Analyses, Imports, SemanticModel
 from wsrefactor.semantic.detection import detect_at
+from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.walk import replace_nodes
 
 DECORATOR = "redis_with_fallback"
@@ -291,6 +292,9 @@ def matches(analyses: Analyses) -> list[tuple[Shape, str]]:
     facts are built from it, and the fix finds the methods it reduces with it)."""
     if "try" not in analyses.text or "class" not in analyses.text:
         return []
+    functions = analyses(NodeIndex).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    if not any(_parts(fn) is not None for fn in functions):
+        return []  # no ``def`` has the shape: the scopes (which say which are methods) are not built
     model = analyses(SemanticModel)
     found = [(shape, scope) for fn, scope in methods(model) if (shape := match(fn, analyses)) is not None]
     return sorted(found, key=lambda item: (item[0].function.lineno, item[0].function.col_offset))
