@@ -18,6 +18,9 @@ the same worker call, from the same parse and analyses, as if the project told t
 (``Analyse``). Once the summaries are resolved, those results stand for every file whose facts
 are empty (most of them: 13 of 460 on a FastAPI repository); only the files told something are
 analysed again, with their facts. A file with no facts has the same cache key either way.
+With two jobs or more the rounds and the rest of the per-file pass share one process pool
+(``parallel.SharedPool``): the files no round has wanted yet are analysed behind the rounds, a
+few at a time, so the workers keep busy while the parent works out the next round.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wsrefactor.parallel import SharedPool
 from wsrefactor.semantic.summary import (
     FileFacts,
     ModuleSummary,
@@ -73,8 +77,18 @@ def project_facts(files: Sequence[str], job: Any, jobs: int, analyse: Analyse | 
     no other file told them anything; their results land in ``analyse.results``."""
     paths = _project_paths(files, job)
     where: Where = (jobs, _cache_key(job), job.config.root, job.config.cache_dir)
-    found = _summaries(paths, gate(job), *where, analyse=analyse)
-    _expand(found, paths, where, analyse)
+    pool = analyse.pool if analyse is not None else None
+    try:
+        found = _summaries(paths, gate(job), *where, analyse=analyse)
+        _expand(found, paths, where, analyse)
+        if analyse is not None and pool is not None:
+            analyse.results.update(pool.finish())
+    except BaseException:
+        if pool is not None:
+            pool.close(failed=True)
+        raise
+    if pool is not None:
+        pool.close(failed=False)
     return resolve([s for s in found.values() if s is not None])
 
 
@@ -83,13 +97,38 @@ Where = tuple[int, "str | None", str, str]  # (jobs, summary cache key, root, ca
 
 @dataclass
 class Analyse:
-    """The per-file pass run alongside the first summaries: ``worker(paths, *args)`` returns
-    ``(path, result, summary)`` for each path, analysing it with no cross-module facts."""
+    """The per-file pass run alongside the summaries: ``worker(paths, *args, key, tokens)``
+    returns ``(path, result, summary)`` for each path, analysing it with no cross-module facts.
+
+    With a ``pool`` (two jobs or more), the files no round has summarized yet are analysed in the
+    background (``plain(paths, *args)``, after ``cached`` has settled the cache hits) while the
+    rounds go on, so the workers never wait for the parent between rounds; a background file a
+    later round wants is taken back and analysed with its summary, or, once started, only
+    summarized."""
 
     worker: Callable[..., list[tuple[str, Any, ModuleSummary | None]]]
     args: tuple[Any, ...]
     files: frozenset[str]
     results: dict[str, Any] = field(default_factory=dict)
+    pool: SharedPool | None = None
+    plain: Callable[..., list[Any]] | None = None
+    cached: Callable[[Sequence[str]], tuple[dict[str, Any], list[str]]] | None = None
+    behind: set[str] | None = None  # the files handed to the background batch
+
+    def start_background(self, fused: Sequence[str]) -> None:
+        """Once, with the first round: every file of the run not analysed yet nor in ``fused``."""
+        if self.pool is None or self.plain is None or self.behind is not None:
+            return
+        chosen = set(fused)
+        rest = [p for p in sorted(self.files) if p not in self.results and p not in chosen]
+        hits, misses = self.cached(rest) if self.cached is not None else ({}, rest)
+        self.results.update(hits)
+        self.behind = set(misses)
+        self.pool.background(self.plain, misses, *self.args)
+
+    def claim(self, path: str) -> bool:
+        """Whether ``path`` can still be analysed with its summary (not started in the background)."""
+        return self.behind is None or path not in self.behind or self.pool is None or self.pool.take_back(path)
 
 
 def _project_paths(files: Sequence[str], job: Any) -> list[str]:
@@ -140,7 +179,10 @@ def _summaries(
             todo.append(path)
     if analyse is not None:
         todo = _analysed(analyse, todo, found, jobs, key, tokens)
-    found.update(map_chunks(_summarize_many, todo, jobs, key, root, cache_dir, tokens))
+    if analyse is not None and analyse.pool is not None:
+        found.update(analyse.pool.map(_summarize_many, todo, key, root, cache_dir, tokens))
+    else:
+        found.update(map_chunks(_summarize_many, todo, jobs, key, root, cache_dir, tokens))
     return {path: found[path] for path in paths}
 
 
@@ -153,7 +195,13 @@ def _analysed(
     from wsrefactor.parallel import map_chunks
 
     both = [p for p in todo if p in analyse.files and p not in analyse.results]
-    for path, result, summary in map_chunks(analyse.worker, both, jobs, *analyse.args, key, tokens):
+    analyse.start_background(both)
+    both = [p for p in both if analyse.claim(p)]
+    if analyse.pool is not None:
+        done = analyse.pool.map(analyse.worker, both, *analyse.args, key, tokens)
+    else:
+        done = map_chunks(analyse.worker, both, jobs, *analyse.args, key, tokens)
+    for path, result, summary in done:
         found[path] = summary
         analyse.results[path] = result
     chosen = set(both)

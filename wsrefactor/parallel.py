@@ -89,3 +89,90 @@ def _abandon(pool: ProcessPoolExecutor) -> None:
     # to close that pipe made the exit print "Exception ignored ... Bad file descriptor".
     if manager is not None:
         manager.join(timeout=10)
+
+
+class SharedPool:
+    """One process pool for work that arrives in waves (the cross-module rounds of a check), with
+    a background batch of single-file tasks (the per-file pass) fed to it a few at a time while
+    the parent waits: a wave's task starts as soon as a worker is free instead of queueing behind
+    the whole batch, and a background item not handed to the pool yet can be taken back (to run
+    it another way). Every submission happens in the calling thread.
+
+    The pool starts on the first task, so a run whose work is all cached starts none. On any
+    exception (Ctrl-C, SIGTERM, a task's error) the pool is abandoned as in ``map_chunks``."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+        self._queue: list[str] = []  # the batch's items not handed to the pool yet, next one last
+        self._batch: tuple[Callable[..., list[Any]], tuple[Any, ...]] = (lambda paths: [], ())
+        self._futures: dict[str, Any] = {}
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+        return self._pool
+
+    def map(self, work: Callable[..., list[T]], paths: Sequence[str], *args: Any) -> list[T]:
+        """``work([path], *args)`` for each path (largest first), ahead of the background batch."""
+        if not paths:
+            return []  # (pumping for nothing would wait for the whole background batch)
+        futures = [self.pool.submit(work, [p], *args) for p in sorted(paths, key=_size, reverse=True)]
+        self._pump(futures)
+        return [item for future in futures for item in future.result()]
+
+    def background(self, work: Callable[..., list[Any]], paths: Sequence[str], *args: Any) -> None:
+        """Queue ``work([path], *args)`` for every path; fed to the pool while the caller waits."""
+        self._batch = (work, args)
+        self._queue[:0] = sorted(paths, key=_size)  # largest last: handed out first
+        self._top_up()
+
+    def take_back(self, path: str) -> bool:
+        """Withdraw a background item not handed to the pool yet (True), else False."""
+        try:
+            self._queue.remove(path)
+        except ValueError:
+            return False
+        return True
+
+    def finish(self) -> dict[str, Any]:
+        """The background batch's results by path (each task's single result), once all are in."""
+        self._pump([])
+        return {path: future.result()[0] for path, future in self._futures.items()}
+
+    def _running(self) -> list[Any]:
+        return [f for f in self._futures.values() if not f.done()]
+
+    def _top_up(self) -> None:
+        """Keep ``jobs + 1`` background tasks in the pool: enough to keep every worker busy."""
+        work, args = self._batch
+        running = len(self._running())
+        while self._queue and running < self.jobs + 1:
+            path = self._queue.pop()
+            self._futures[path] = self.pool.submit(work, [path], *args)
+            running += 1
+
+    def _pump(self, wanted: Sequence[Any]) -> None:
+        """Wait for ``wanted`` (or, given none, for the whole background batch), feeding the
+        background batch as its tasks finish."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        while True:
+            self._top_up()
+            pending = [f for f in wanted if not f.done()]
+            running = self._running()
+            if not pending and (wanted or not running):
+                return
+            wait([*pending, *running], return_when=FIRST_COMPLETED)
+
+    def close(self, failed: bool) -> None:
+        if self._pool is None:
+            return
+        if failed:
+            self._queue.clear()
+            _abandon(self._pool)
+        else:
+            self._pool.shutdown(wait=True)

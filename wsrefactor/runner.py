@@ -401,6 +401,24 @@ def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
 
 
+def _fused_pass(job: Job, files: Sequence[str], jobs: int) -> Analyse:
+    """How a check analyses its files alongside the cross-module rounds (``crossmodule.Analyse``):
+    with two jobs or more, in one process pool shared by the rounds and the rest of the files."""
+    if jobs <= 1 or len(files) < 4:
+        return Analyse(_analyse_and_summarize, (job,), frozenset(files))
+    from wsrefactor.parallel import SharedPool
+
+    return Analyse(
+        _analyse_and_summarize, (job,), frozenset(files), pool=SharedPool(jobs), plain=_process_many,
+        cached=functools.partial(_cache_hits, job=job),
+    )
+
+
+def _cache_hits(paths: Sequence[str], job: Job) -> tuple[dict[str, FileResult], list[str]]:
+    hits, misses = _cached(paths, job)
+    return {r.path: r for r in hits}, misses
+
+
 def _analyse_and_summarize(
     paths: Sequence[str], job: Job, key: str | None, tokens: tuple[str, ...] | None
 ) -> list[tuple[str, FileResult, ModuleSummary | None]]:
@@ -908,8 +926,8 @@ def execute(
         job = replace(job, configs=job.lookup.snapshot())
     # before sharding: every shard resolves the same summaries, so each decides its files exactly
     analyse = None
-    if job.fix is None and shard is None:  # a check: the first summaries come with the findings
-        analyse = Analyse(_analyse_and_summarize, (job,), frozenset(files))
+    if job.fix is None and shard is None:  # a check: the summaries come with the findings
+        analyse = _fused_pass(job, files, jobs)
     job = with_facts(job, files, jobs, analyse)
     done = analyse.results if analyse is not None else {}
     run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)

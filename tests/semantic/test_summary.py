@@ -291,3 +291,21 @@ def test_a_check_parses_each_summarized_file_once_and_decides_as_the_two_pass_ru
     sharded = execute([str(root)], job, jobs=1, shard=(1, 1))
     assert [(f.path, f.line, f.code) for f in run.findings] == [(f.path, f.line, f.code) for f in sharded.findings]
     assert run.findings
+
+
+def test_a_two_job_check_shares_one_pool_and_decides_as_one_job(tmp_path):
+    """With two jobs the rounds and the rest of the per-file pass share one pool (the rest runs
+    behind the rounds): the findings are exactly those of a one-job run and of a sharded run."""
+    from wsrefactor.config import Config
+    from wsrefactor.registry import load_rules
+    from wsrefactor.runner import Job, execute
+    from wsrefactor.selection import Selection
+
+    root = _app(tmp_path)
+    for n in range(6):  # files no round summarizes, analysed behind the rounds
+        (root / f"app/plain{n}.py").write_text("import time\n\nasync def f():\n    time.sleep(1)\n")
+    job = Job(replace(Config(), root=str(root)), Selection(("WS",), (), tuple(load_rules(()))))
+    runs = [execute([str(root)], job, jobs=j, shard=s) for j, s in ((2, None), (1, None), (2, (1, 1)))]
+    found = [[(f.path, f.line, f.code, f.message) for f in run.findings] for run in runs]
+    assert found[0] == found[1] == found[2]
+    assert {f[2] for f in found[0]} >= {"WS201", "WS104"}
