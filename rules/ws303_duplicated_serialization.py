@@ -824,7 +824,7 @@ def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> t
     ]
     if not chosen:
         return module, 0
-    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
     replacements: dict[cst.CSTNode, cst.CSTNode] = {}
     for c in chosen:
         at = detect_at(analyses, c.node, "")

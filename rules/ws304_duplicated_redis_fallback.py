@@ -721,7 +721,7 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
         args = targets.get((scope, shape.function.name))
         if args is None or not shape.fixable:
             continue
-        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
         at = detect_at(analyses, shape.function, "")
         node = positions.find(at.start, at.end, (cst.FunctionDef,))
         reduced = _reduced(node, shape, args) if isinstance(node, cst.FunctionDef) else None

@@ -24,6 +24,7 @@ from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified
 from wsrefactor.model import Finding, FixInfo, FixSafety
 from wsrefactor.positions import Positions
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
+from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
 from wsrefactor.walk import walk
@@ -192,6 +193,8 @@ def analyze_module(
     tree: ast.Module | None = None,
     build_fixes: bool = False,
     plan_lazy: bool = True,
+    text: str | None = None,
+    analyses: Analyses | None = None,
 ) -> Analysis:
     """Run every rule over one parsed module in a single traversal.
 
@@ -200,8 +203,13 @@ def analyze_module(
     ``plan_lazy=False`` leaves lazy fixes (``Fix.build``: extract method, generated code) unbuilt
     even when edits are wanted: the finding says *that* a fix is offered, as a plain check does,
     and its edits are planned on demand (``--fix-edits``, ``fix``, ``--diff``).
+    ``text`` is what ``module`` was parsed from, ``analyses`` those of ``text`` and ``tree`` when
+    already computed (the rules then neither generate the code again nor redo the analyses).
     """
-    ctx = FileContext(path, module, config.rule_options, config.target_version, tree, root=config.root)
+    ctx = FileContext(
+        path, module, config.rule_options, config.target_version, tree, root=config.root, text=text,
+        analyses=analyses,
+    )
     instances = [rule(ctx) for rule in rules]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     ctx.wrapper = wrapper
@@ -342,22 +350,25 @@ def fix_text(
     config: Config,
     policy: FixPolicy,
     tree: ast.Module | None = None,
+    analyses: Analyses | None = None,
 ) -> FixOutcome:
     """Apply allowed fixes, re-parse and re-check, until a pass changes nothing: the result is a
     fixed point (a second run changes nothing), or the text as read when the passes do not settle
-    within ``MAX_FIX_PASSES`` or come back to an earlier text (the findings then say why)."""
+    within ``MAX_FIX_PASSES`` or come back to an earlier text (the findings then say why).
+    ``analyses``: those of ``text`` and ``tree`` already computed (the first pass reuses them)."""
     outcome = FixOutcome(text)
     accepted = _Accepted(policy, path) if policy.only is not None else None
     seen = {_digest(text)}
     for passes in range(1, MAX_FIX_PASSES + 1):
-        tree = tree if outcome.parsed is None else outcome.parsed[1]
-        step = _fix_pass(outcome, path, rules, config, policy, tree, accepted)
+        if outcome.parsed is not None:
+            tree, analyses = outcome.parsed[1], None
+        step = _fix_pass(outcome, path, rules, config, policy, tree, accepted, analyses)
         if step == "done":
             break
         if accepted is not None and accepted.done:  # interactive: every accepted fix is in
             final = outcome.text
             outcome.analysis = analyze_module(
-                path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True
+                path, parse(final, path), rules, config, tree=_ast_or_none(final), build_fixes=True, text=final
             )
             break
         digest = _digest(outcome.text)
@@ -381,7 +392,7 @@ def _unsettled(
     """Fixes that keep changing the file: keep the text as read, so the next run decides exactly
     the same way (deterministic, no pass depends on time) and changes nothing either. Every
     finding whose fix the run would have applied says why it was not."""
-    analysis = analyze_module(path, parse(text, path), rules, config, tree=_ast_or_none(text))
+    analysis = analyze_module(path, parse(text, path), rules, config, tree=_ast_or_none(text), text=text)
     permitted = {(c, *f.at) for c, f in analysis.fixes if policy.allows_fix(c, f)}
     analysis.findings = [
         dataclasses.replace(f, message=f"{f.message}; not fixed: {reason}", fix=None)
@@ -418,11 +429,12 @@ def _fix_pass(
     policy: FixPolicy,
     tree: ast.Module | None,
     accepted: _Accepted | None = None,
+    analyses: Analyses | None = None,
 ) -> str:
     """One pass: "changed" (go again) or "done" (stable; this pass's analysis stands, its lazy
     fixes that found nothing to do saying why)."""
     module = parse(outcome.text, path) if outcome.parsed is None else outcome.parsed[0]
-    analysis = analyze_module(path, module, rules, config, tree=tree)
+    analysis = analyze_module(path, module, rules, config, tree=tree, text=outcome.text, analyses=analyses)
     outcome.analysis = analysis
     if outcome.before is None:
         outcome.before = analysis.findings

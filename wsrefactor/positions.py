@@ -8,10 +8,19 @@ before a node is generated exactly as in the full pass, every position is identi
 (``tests/engine/test_positions.py``). A node outside the statements (the module itself) falls back to
 libcst's full provider. The piecewise generation reads libcst internals, all through
 ``wsrefactor/compat/libcst.py`` (``PositionRecorder``).
+
+``find`` (a span from the ``ast``) needs even less when the module's text and ``ast`` are given:
+the ``ast`` says which top-level statement holds the span and on which line that statement's code
+starts, so only that statement is generated, on a state starting at that line. The statement's
+code is compared with the text at that line: positions are used only when it is the same text
+there (then they are exactly the full pass's); otherwise ``find`` generates in order as above.
 """
 
 from __future__ import annotations
 
+import ast
+import bisect
+import re
 from collections.abc import Iterable, Mapping
 from itertools import islice
 
@@ -21,12 +30,25 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from wsrefactor.compat.libcst import PositionRecorder
 
 
-class Positions:
-    """Node -> CodeRange, computed on first use and only up to the statement that holds it."""
+# How libcst's position pass counts lines (``position_provider.NEWLINE_RE``).
+_NEWLINE = re.compile(r"\r\n?|\n")
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
+
+class Positions:
+    """Node -> CodeRange, computed on first use and only up to the statement that holds it.
+
+    ``text`` and ``tree`` (the module's source and its ``ast``) let ``find`` generate only the
+    statement holding the span (see the module docstring)."""
+
+    def __init__(self, wrapper: MetadataWrapper, text: str | None = None, tree: ast.Module | None = None) -> None:
         self.wrapper = wrapper
         self.module = wrapper.module
+        self._text = text
+        self._tree = tree
+        self._lines: tuple[list[int], list[int]] | None = None  # see ``_statement_lines``
+        self._alone: dict[int, dict[tuple[int, int, int, int], list[cst.CSTNode]] | None] = {}
+        self._alone_computed: dict[cst.CSTNode, CodeRange] = {}
+        self._offsets: list[int] | None = None  # where each line of the text starts
         self._full: Mapping[cst.CSTNode, CodeRange] | None = None
         self._recorder: PositionRecorder | None = None
         self._next = 0  # index of the next top-level statement to generate
@@ -46,6 +68,9 @@ class Positions:
     def __call__(self, node: cst.CSTNode) -> CodeRange:
         if self._full is not None:
             return self._full[node]
+        known = self._alone_computed.get(node)
+        if known is not None:
+            return known
         recorder = self._started()
         computed = recorder.computed
         body = self.module.body
@@ -62,7 +87,17 @@ class Positions:
     ) -> cst.CSTNode | None:
         """The node of one of ``types`` spanning exactly ``start``..``end`` ((line, 0-based
         column), as ``ast`` and ``Detection`` give them): how a fix decided on the semantic
-        model finds its libcst node. Generates code only up to the statement ending past ``end``."""
+        model finds its libcst node. Generates code only up to the statement ending past ``end``
+        (only the statement holding the span when the text and ``ast`` are known)."""
+        alone = self._statement_index(start[0]) if self._full is None else None
+        for node in (alone or {}).get((*start, *end), ()):
+            if isinstance(node, types):
+                return node
+        return self._find_in_order(start, end, types)
+
+    def _find_in_order(
+        self, start: tuple[int, int], end: tuple[int, int], types: tuple[type[cst.CSTNode], ...]
+    ) -> cst.CSTNode | None:
         if self._full is None:
             recorder = self._started()
             computed: Mapping[cst.CSTNode, CodeRange] = recorder.computed
@@ -78,6 +113,46 @@ class Positions:
             if isinstance(node, types):
                 return node
         return None
+
+    def _statement_index(self, line: int) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
+        """Nodes by span of the top-level statement whose code holds ``line``, generated on its
+        own (None: unknown, or its code is not the text at its line; ``find`` then goes in order).
+        A statement already generated in order is found there."""
+        lines = self._statement_lines()
+        if lines is None:
+            return None
+        k = bisect.bisect_right(lines[0], line) - 1
+        if k < 0 or k < self._next:
+            return None
+        if k not in self._alone:
+            self._alone[k] = self._generate_alone(k, lines[1][k])
+        return self._alone[k]
+
+    def _statement_lines(self) -> tuple[list[int], list[int]] | None:
+        """(first token line, first line of the generated code) of each top-level statement,
+        read off the ``ast`` (None: text or tree unknown, or the trees do not line up)."""
+        if self._lines is None and self._text is not None and self._tree is not None:
+            self._lines = _statement_lines(self.module, self._tree)
+        return self._lines
+
+    def _generate_alone(self, k: int, line: int) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
+        recorder = PositionRecorder(self.module, line)
+        recorder.generate(self.module.body[k])
+        if not self._text_at(line, recorder.code):
+            return None
+        computed = recorder.computed
+        self._alone_computed.update(computed)
+        out: dict[tuple[int, int, int, int], list[cst.CSTNode]] = {}
+        for node, rng in computed.items():
+            out.setdefault((rng.start.line, rng.start.column, rng.end.line, rng.end.column), []).append(node)
+        return out
+
+    def _text_at(self, line: int, code: str) -> bool:
+        """Whether ``code`` is the module's text from the start of ``line`` (1-based)."""
+        text = self._text or ""
+        if self._offsets is None:
+            self._offsets = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        return line <= len(self._offsets) and text.startswith(code, self._offsets[line - 1])
 
     def _span_index(self, computed: Mapping[cst.CSTNode, CodeRange]) -> dict[tuple[int, int, int, int], list[cst.CSTNode]]:
         """``_by_span`` brought up to date: the recorder only appends, so the entries not yet
@@ -99,3 +174,27 @@ class Positions:
         for node, rng in items:
             key = (rng.start.line, rng.start.column, rng.end.line, rng.end.column)
             self._by_span.setdefault(key, []).append(node)
+
+
+def _statement_lines(module: cst.Module, tree: ast.Module) -> tuple[list[int], list[int]] | None:
+    """For each of ``module``'s top-level statements, the line of its first token and the line
+    its generated code starts on (its leading blank and comment lines before it). A simple
+    statement line holds one ``ast`` statement per small statement, a compound one exactly one.
+    None when the two trees do not line up that way."""
+    firsts: list[int] = []
+    starts: list[int] = []
+    stmts = tree.body
+    i = 0
+    for stmt in module.body:
+        if i >= len(stmts):
+            return None
+        first = stmts[i]
+        decorators = getattr(first, "decorator_list", None)
+        line = decorators[0].lineno if decorators else first.lineno
+        leading = len(stmt.leading_lines)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.decorators:
+            leading += len(stmt.decorators[0].leading_lines)
+        firsts.append(line)
+        starts.append(line - leading)
+        i += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+    return (firsts, starts) if i == len(stmts) else None

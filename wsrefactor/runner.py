@@ -244,7 +244,7 @@ def _analyze(result: FileResult, source: SourceFile, rules: list[type[Rule]], jo
     candidates = _decide_from_ast(result, job, tree, text, wanted, analyses)
     if candidates:
         try:
-            _libcst_pass(result, source, candidates, job, here, tree)
+            _libcst_pass(result, source, candidates, job, here, tree, analyses)
         except SourceError as exc:
             result.findings.append(parse_error(result.path, exc))
             _without_fixes(result, candidates, tree, text, job.config.rule_options, analyses)
@@ -290,9 +290,11 @@ def _decide_from_ast(
 
 
 def _libcst_pass(
-    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module,
+    analyses: Analyses | None = None,
 ) -> None:
-    """Parse once with libcst; analyse, or fix until stable when the job fixes."""
+    """Parse once with libcst; analyse, or fix until stable when the job fixes (``analyses``: the
+    file's, already computed for the ``ast`` path; the rules reuse them)."""
     path, text = result.path, source.text
     analysis: Analysis | None
     if job.fix is None or here.fix is None:
@@ -300,7 +302,7 @@ def _libcst_pass(
             path, parse(text, path), rules, here.config, job.want_edits, tree, plan_lazy=job.plan_fixes
         )
     else:
-        outcome = fix_text(path, text, rules, here.config, here.fix, tree)
+        outcome = fix_text(path, text, rules, here.config, here.fix, tree, analyses)
         analysis = outcome.analysis
         if here.holds_unsafe and analysis is not None:
             result.held_unsafe = _held_back(analysis.findings, job.fix)

@@ -60,12 +60,14 @@ class PositionRecorder:
     module order) exactly as ``Module._codegen_impl`` would, recording the positions of every
     node inside it; ``computed`` holds all positions recorded so far."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, line: int = 1) -> None:
+        """``line``: where the first generated node starts (at column 0, outside any block)."""
         self._provider = PositionProvider()
         self._state = PositionProvidingCodegenState(
             default_indent=module.default_indent,
             default_newline=module.default_newline,
             provider=self._provider,
+            line=line,
         )
 
     @property
@@ -77,3 +79,8 @@ class PositionRecorder:
 
     def generate(self, node: cst.CSTNode) -> None:
         node._codegen(self._state)
+
+    @property
+    def code(self) -> str:
+        """The code generated so far."""
+        return "".join(self._state.tokens)
