@@ -27,7 +27,7 @@ from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
-from wsrefactor.walk import walk
+from wsrefactor.walk import code_of, walk
 
 # Fixing a file is repeated until a pass changes nothing: each pass re-finds what the previous
 # one left (a nested function's extraction needs its enclosing one done first, one level a pass).
@@ -273,7 +273,7 @@ def _fix_info(module: cst.Module, fix: Fix, want_edits: bool, on_demand: bool, p
     """What the finding says about its fix; edits only when wanted and the fix was built."""
     if on_demand:  # offered, not planned: no edits (a plain check says the same)
         return FixInfo(fix.safety, f"{fix.description} (edits planned on demand: --fix-edits)", planned=False)
-    edits = text_edits(module.code, apply_fixes(module, [fix], path).code) if want_edits else ()
+    edits = text_edits(code_of(module), code_of(apply_fixes(module, [fix], path))) if want_edits else ()
     return FixInfo(fix.safety, fix.description, edits)
 
 
@@ -286,7 +286,7 @@ def _detected(
         message, fix = f"{message}; {fix.description}", None
     if fix is not None:
         module = rule.ctx.module
-        edits = text_edits(module.code, apply_fixes(module, [fix], rule.ctx.path).code) if want_edits else ()
+        edits = text_edits(code_of(module), code_of(apply_fixes(module, [fix], rule.ctx.path))) if want_edits else ()
         info = FixInfo(fix.safety, fix.description, edits)
         fix.at = (found.line, found.column)
     return detection_finding(rule, rule.ctx.path, found, info, message), fix
@@ -461,7 +461,7 @@ def _apply(outcome: FixOutcome, module: cst.Module, applied: Sequence[tuple[str,
     result does not parse (both reported) or is the same text."""
     if not _reproduces(outcome, module):
         return None
-    new_text = apply_fixes(module, [f for _, f in applied], path).code
+    new_text = code_of(apply_fixes(module, [f for _, f in applied], path))
     return new_text if _acceptable(outcome, new_text, applied, path) else None
 
 

@@ -29,7 +29,6 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from wsrefactor.compat.libcst import PositionRecorder
 
-
 # How libcst's position pass counts lines (``position_provider.NEWLINE_RE``).
 _NEWLINE = re.compile(r"\r\n?|\n")
 

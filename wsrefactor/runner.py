@@ -54,6 +54,7 @@ from wsrefactor.suppressions import (
     parse_suppressions,
     unused_suppressions,
 )
+from wsrefactor.walk import code_of
 
 ENGINE_CODES = ("WS000", "WS001")
 # libcst recurses per nesting level; long concatenations (pydoc_data/topics.py) need more than
@@ -558,10 +559,11 @@ def _apply_payloads(
         if issubclass(rule, ProjectRule):
             module = rule.apply_payload(module, payload, path)
     module = drop_imports_left_unused(before, module)
-    problem = check_parses(module.code, path)
+    text = code_of(module)
+    problem = check_parses(text, path)
     if problem:
         raise SourceError(f"cross-file fix would not parse ({problem}); not applied")
-    return module.code
+    return text
 
 
 def project_fix_edits(

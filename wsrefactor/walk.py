@@ -13,14 +13,15 @@ is not available (a stripped install), ``walk`` falls back to libcst's ``visit``
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import libcst as cst
 
 from wsrefactor.compat.libcst import child_fields
 
-__all__ = ["Hook", "Replacement", "child_fields", "children", "parents", "replace_nodes", "visit", "walk"]
+__all__ = ["Hook", "Replacement", "child_fields", "children", "code_of", "parents", "replace_nodes", "visit", "walk"]
 
 Hook = Callable[[cst.CSTNode], object]
 
@@ -68,9 +69,14 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return list(node.children if fields is None else _children(node, fields))
 
 
-def parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+def parents(root: cst.CSTNode) -> Mapping[cst.CSTNode, cst.CSTNode]:
     """Every node under ``root`` -> its parent: what libcst's ``ParentNodeProvider`` gives, by an
-    explicit-stack walk instead of a metadata visitor pass (about 50x cheaper)."""
+    explicit-stack walk instead of a metadata visitor pass (about 50x cheaper). Remembered for the
+    last trees asked (a fix pass asks for the same module's twice: rules, then ``replace_nodes``)."""
+    return _recent(_PARENTS, root, _parents)
+
+
+def _parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
     out: dict[cst.CSTNode, cst.CSTNode] = {}
     stack = [root]
     while stack:
@@ -79,6 +85,32 @@ def parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
             out[child] = node
             stack.append(child)
     return out
+
+
+def code_of(module: cst.Module) -> str:
+    """``module.code``, remembered for the last modules asked: a fix pass and the cross-file
+    payloads read the same module's code in several places (each ``.code`` generates it all)."""
+    return _recent(_CODE, module, lambda m: str(m.code))
+
+
+# Results by the identity of the tree they were computed from (libcst trees are immutable; the
+# tree is kept with its result, so its id cannot be reused while the entry lives).
+_PARENTS: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
+_CODE: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
+_RECENT = 4
+_R = TypeVar("_R")
+
+
+def _recent(cache: OrderedDict[int, tuple[cst.CSTNode, Any]], root: cst.CSTNode, compute: Callable[[Any], _R]) -> _R:
+    hit = cache.get(id(root))
+    if hit is not None and hit[0] is root:
+        cache.move_to_end(id(root))
+        return hit[1]  # type: ignore[no-any-return]
+    value = compute(root)
+    cache[id(root)] = (root, value)
+    if len(cache) > _RECENT:
+        cache.popitem(last=False)
+    return value
 
 
 # A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
