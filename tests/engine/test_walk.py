@@ -117,6 +117,19 @@ def test_visit_equals_libcst_visit_with_pruning(path):
         assert len(got.events) < len(_all_events(module))
 
 
+def test_visit_keeps_libcst_only_for_attribute_hooks_of_the_visitor_itself():
+    """libcst's no-op ``visit_Node_attr`` hooks (inherited by every visitor) do not send a
+    visitor back to libcst's rebuilding traversal; a hook the visitor defines does."""
+    from wsrefactor.walk import _attribute_hooks
+
+    class Attr(cst.CSTVisitor):
+        def visit_Call_func(self, node: cst.Call) -> None:
+            pass
+
+    assert not _attribute_hooks(_Pruning)
+    assert _attribute_hooks(Attr)
+
+
 def _all_events(module: cst.Module) -> list[tuple[str, int]]:
     recorder = _Recorder()
     module.visit(recorder)
