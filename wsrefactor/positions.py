@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 
 import libcst as cst
@@ -44,8 +44,9 @@ class Positions:
         self.module = wrapper.module
         self._text = text
         self._tree = tree
-        self._lines: tuple[list[int], list[int]] | None = None  # see ``_statement_lines``
-        self._alone: dict[int, dict[tuple[int, int, int, int], list[cst.CSTNode]] | None] = {}
+        self._lines: tuple[list[_Lined], list[int]] | None = None  # see ``_top_level``
+        # statements generated on their own, by id (kept with their nodes by span)
+        self._alone: dict[int, tuple[cst.CSTNode, dict[tuple[int, int, int, int], list[cst.CSTNode]] | None]] = {}
         self._alone_computed: dict[cst.CSTNode, CodeRange] = {}
         self._offsets: list[int] | None = None  # where each line of the text starts
         self._full: Mapping[cst.CSTNode, CodeRange] | None = None
@@ -88,7 +89,7 @@ class Positions:
         column), as ``ast`` and ``Detection`` give them): how a fix decided on the semantic
         model finds its libcst node. Generates code only up to the statement ending past ``end``
         (only the statement holding the span when the text and ``ast`` are known)."""
-        alone = self._statement_index(start[0]) if self._full is None else None
+        alone = self._statement_index(start[0], end[0]) if self._full is None else None
         for node in (alone or {}).get((*start, *end), ()):
             if isinstance(node, types):
                 return node
@@ -113,30 +114,41 @@ class Positions:
                 return node
         return None
 
-    def _statement_index(self, line: int) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
-        """Nodes by span of the top-level statement whose code holds ``line``, generated on its
-        own (None: unknown, or its code is not the text at its line; ``find`` then goes in order).
-        A statement already generated in order is found there."""
-        lines = self._statement_lines()
-        if lines is None:
+    def _statement_index(self, first: int, last: int) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
+        """Nodes by span of the innermost statement holding lines ``first``..``last`` (a top-level
+        one, or one in the body of a class or function in it), generated on its own (None: text or
+        tree unknown, or the statement's code is not the text at its line; ``find`` then goes in
+        order). A top-level statement already generated in order is found there."""
+        top = self._top_level()
+        if top is None:
             return None
-        k = bisect.bisect_right(lines[0], line) - 1
+        k = bisect.bisect_right(top[1], first) - 1
         if k < 0 or k < self._next:
             return None
-        if k not in self._alone:
-            self._alone[k] = self._generate_alone(k, lines[1][k])
-        return self._alone[k]
+        stmt, node, _ = top[0][k]
+        indents: list[str] = []
+        inner = _inner(stmt, node, first, last)
+        while inner is not None:
+            (stmt, node, _), indent = inner
+            indents.append(self.module.default_indent if indent is None else indent)
+            inner = _inner(stmt, node, first, last)
+        if id(stmt) not in self._alone:
+            self._alone[id(stmt)] = (stmt, self._generate_alone(stmt, _code_line(stmt, node), indents))
+        return self._alone[id(stmt)][1]
 
-    def _statement_lines(self) -> tuple[list[int], list[int]] | None:
-        """(first token line, first line of the generated code) of each top-level statement,
-        read off the ``ast`` (None: text or tree unknown, or the trees do not line up)."""
+    def _top_level(self) -> tuple[list[_Lined], list[int]] | None:
+        """The top-level statements with their first ``ast`` statement, and the line of each one's
+        first token (None: text or tree unknown, or the trees do not line up)."""
         if self._lines is None and self._text is not None and self._tree is not None:
-            self._lines = _statement_lines(self.module, self._tree)
+            pairs = _lined_up(self.module.body, self._tree.body)
+            self._lines = None if pairs is None else (pairs, [_first_line(n) for _, n, _ in pairs])
         return self._lines
 
-    def _generate_alone(self, k: int, line: int) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
-        recorder = PositionRecorder(self.module, line)
-        recorder.generate(self.module.body[k])
+    def _generate_alone(
+        self, stmt: cst.BaseStatement, line: int, indents: list[str]
+    ) -> dict[tuple[int, int, int, int], list[cst.CSTNode]] | None:
+        recorder = PositionRecorder(self.module, line, indents)
+        recorder.generate(stmt)
         if not self._text_at(line, recorder.code):
             return None
         computed = recorder.computed
@@ -175,25 +187,50 @@ class Positions:
             self._by_span.setdefault(key, []).append(node)
 
 
-def _statement_lines(module: cst.Module, tree: ast.Module) -> tuple[list[int], list[int]] | None:
-    """For each of ``module``'s top-level statements, the line of its first token and the line
-    its generated code starts on (its leading blank and comment lines before it). A simple
-    statement line holds one ``ast`` statement per small statement, a compound one exactly one.
-    None when the two trees do not line up that way."""
-    firsts: list[int] = []
-    starts: list[int] = []
-    stmts = tree.body
+_Lined = tuple[cst.BaseStatement, ast.stmt, ast.stmt]
+
+
+def _lined_up(stmts: Sequence[cst.BaseStatement], body: Sequence[ast.stmt]) -> list[_Lined] | None:
+    """Each libcst statement with its first and last ``ast`` statements: a simple statement line
+    holds one ``ast`` statement per small statement, a compound one exactly one. None when the
+    two bodies do not line up that way."""
+    out: list[_Lined] = []
     i = 0
-    for stmt in module.body:
-        if i >= len(stmts):
+    for stmt in stmts:
+        n = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+        if i + n > len(body):
             return None
-        first = stmts[i]
-        decorators = getattr(first, "decorator_list", None)
-        line = decorators[0].lineno if decorators else first.lineno
-        leading = len(stmt.leading_lines)
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.decorators:
-            leading += len(stmt.decorators[0].leading_lines)
-        firsts.append(line)
-        starts.append(line - leading)
-        i += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
-    return (firsts, starts) if i == len(stmts) else None
+        out.append((stmt, body[i], body[i + n - 1]))
+        i += n
+    return out if i == len(body) else None
+
+
+def _first_line(node: ast.stmt) -> int:
+    """The line of a statement's first token (its first decorator's)."""
+    decorators = getattr(node, "decorator_list", None)
+    return decorators[0].lineno if decorators else node.lineno
+
+
+def _code_line(stmt: cst.BaseStatement, node: ast.stmt) -> int:
+    """The line a statement's generated code starts on: its leading blank and comment lines
+    (and those before its first decorator) come before its first token."""
+    leading = len(getattr(stmt, "leading_lines", ()))  # every statement class has them
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.decorators:
+        leading += len(stmt.decorators[0].leading_lines)
+    return _first_line(node) - leading
+
+
+_CONTAINERS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _inner(stmt: cst.BaseStatement, node: ast.stmt, first: int, last: int) -> tuple[_Lined, str | None] | None:
+    """The statement of ``stmt``'s body (a class or function with an indented body) holding
+    lines ``first``..``last``, lined up, and the body's own indentation (None: the default)."""
+    if not (isinstance(stmt, (cst.ClassDef, cst.FunctionDef)) and isinstance(stmt.body, cst.IndentedBlock)
+            and isinstance(node, _CONTAINERS)):
+        return None
+    for lined in _lined_up(stmt.body.body, node.body) or ():
+        end = lined[2].end_lineno
+        if _first_line(lined[1]) <= first and end is not None and last <= end:
+            return lined, stmt.body.indent
+    return None

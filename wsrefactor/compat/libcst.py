@@ -20,6 +20,7 @@ import ast
 import functools
 import inspect
 import textwrap
+from collections.abc import Sequence
 from typing import cast
 
 import libcst as cst
@@ -60,14 +61,16 @@ class PositionRecorder:
     module order) exactly as ``Module._codegen_impl`` would, recording the positions of every
     node inside it; ``computed`` holds all positions recorded so far."""
 
-    def __init__(self, module: cst.Module, line: int = 1) -> None:
-        """``line``: where the first generated node starts (at column 0, outside any block)."""
+    def __init__(self, module: cst.Module, line: int = 1, indents: Sequence[str] = ()) -> None:
+        """``line``: where the first generated node starts (at column 0); ``indents``: those of
+        the blocks around it (none for a top-level statement)."""
         self._provider = PositionProvider()
         self._state = PositionProvidingCodegenState(
             default_indent=module.default_indent,
             default_newline=module.default_newline,
             provider=self._provider,
             line=line,
+            indent_tokens=list(indents),
         )
 
     @property
