@@ -218,11 +218,11 @@ def _children(node: cst.CSTNode, fields: tuple[str, ...]) -> Iterator[cst.CSTNod
 @functools.lru_cache(maxsize=None)
 def _attribute_hooks(cls: type) -> bool:
     """Whether a visitor class has ``visit_Node_attr``/``leave_Node_attr`` hooks (the walk does
-    not call those, so such visitors keep libcst's traversal). libcst's own no-op hooks, which
-    every ``CSTVisitor`` inherits, do not count."""
+    not call those, so such visitors keep libcst's traversal). The no-op hooks every
+    ``CSTVisitor`` inherits (libcst's generated typed-visitor bases) do not count."""
     return any(
         name.count("_") >= 2 and name.partition("_")[0] in ("visit", "leave") and callable(getattr(cls, name))
-        and not _owner(cls, name).__module__.startswith("libcst.")
+        and _owner(cls, name).__module__ != "libcst._typed_visitor"
         for name in dir(cls)
         if not name.startswith("_")
     )

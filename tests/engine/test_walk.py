@@ -126,8 +126,11 @@ def test_visit_keeps_libcst_only_for_attribute_hooks_of_the_visitor_itself():
         def visit_Call_func(self, node: cst.Call) -> None:
             pass
 
+    from libcst.metadata.scope_provider import ScopeVisitor
+
     assert not _attribute_hooks(_Pruning)
     assert _attribute_hooks(Attr)
+    assert _attribute_hooks(ScopeVisitor)  # libcst's own visitors count too (``visit_ClassDef_bases``)
 
 
 def _all_events(module: cst.Module) -> list[tuple[str, int]]:
