@@ -73,17 +73,22 @@ def parents(root: cst.CSTNode) -> Mapping[cst.CSTNode, cst.CSTNode]:
     """Every node under ``root`` -> its parent: what libcst's ``ParentNodeProvider`` gives, by an
     explicit-stack walk instead of a metadata visitor pass (about 50x cheaper). Remembered for the
     last trees asked (a fix pass asks for the same module's twice: rules, then ``replace_nodes``)."""
-    return _recent(_PARENTS, root, _parents)
+    return _recent(_CACHED_PARENTS, root, _parents)
 
 
-def _parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+def _parents(root: cst.CSTNode, until: set[cst.CSTNode] | None = None) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Node -> parent; with ``until``, the walk may stop once it has reached all of those nodes
+    (the map then covers at least them and their ancestors)."""
     out: dict[cst.CSTNode, cst.CSTNode] = {}
+    missing = set(until) if until is not None else None
     stack = [root]
-    while stack:
+    while stack and (missing is None or missing):
         node = stack.pop()
         for child in children(node):
             out[child] = node
             stack.append(child)
+            if missing:
+                missing.discard(child)
     return out
 
 
@@ -95,7 +100,7 @@ def code_of(module: cst.Module) -> str:
 
 # Results by the identity of the tree they were computed from (libcst trees are immutable; the
 # tree is kept with its result, so its id cannot be reused while the entry lives).
-_PARENTS: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
+_CACHED_PARENTS: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
 _CODE: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
 _RECENT = 4
 _R = TypeVar("_R")
@@ -131,7 +136,8 @@ def replace_nodes(root: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacem
     node's child order is unknown, libcst's own transformer does the work."""
     if not replacements:
         return root
-    up = parents(root)
+    known = _CACHED_PARENTS.get(id(root))
+    up = known[1] if known is not None and known[0] is root else _parents(root, set(replacements))  # only as far as needed
     dirty: set[cst.CSTNode] = set()
     for node in replacements:
         while node is not root and node in up and node not in dirty:
