@@ -27,7 +27,7 @@ from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
-from wsrefactor.walk import code_of, walk
+from wsrefactor.walk import code_of, take_ast, walk
 
 # Fixing a file is repeated until a pass changes nothing: each pass re-finds what the previous
 # one left (a nested function's extraction needs its enclosing one done first, one level a pass).
@@ -325,7 +325,7 @@ def _parse_both(text: str, path: str) -> tuple[str | None, tuple[cst.Module, ast
         module = cst.parse_module(text)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=path)
+            tree = take_ast(text) or ast.parse(text, filename=path)
     except (cst.ParserSyntaxError, SyntaxError, ValueError, RecursionError) as exc:
         return (str(exc).splitlines()[0] if str(exc) else type(exc).__name__), None
     return None, (module, tree)

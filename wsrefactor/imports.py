@@ -23,7 +23,7 @@ from typing import Any, TypeGuard, Union
 
 import libcst as cst
 
-from wsrefactor.walk import code_of
+from wsrefactor.walk import code_of, parse_ast
 
 try:  # pragma: no cover - depends on the interpreter
     import tomllib
@@ -546,7 +546,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _used_names(code: str) -> set[str] | None:
     """Every name the code reads or mentions (in strings too: annotations, ``__all__``)."""
     try:
-        tree = ast.parse(code)
+        tree = parse_ast(code)
     except (SyntaxError, ValueError, RecursionError):
         return None
     used: set[str] = set()

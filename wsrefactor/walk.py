@@ -12,6 +12,7 @@ is not available (a stripped install), ``walk`` falls back to libcst's ``visit``
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,7 +22,10 @@ import libcst as cst
 
 from wsrefactor.compat.libcst import child_fields
 
-__all__ = ["Hook", "Replacement", "child_fields", "children", "code_of", "parents", "replace_nodes", "visit", "walk"]
+__all__ = [
+    "Hook", "Replacement", "child_fields", "children", "code_of", "parents", "parse_ast", "replace_nodes", "take_ast",
+    "visit", "walk",
+]
 
 Hook = Callable[[cst.CSTNode], object]
 
@@ -96,6 +100,24 @@ def code_of(module: cst.Module) -> str:
     """``module.code``, remembered for the last modules asked: a fix pass and the cross-file
     payloads read the same module's code in several places (each ``.code`` generates it all)."""
     return _recent(_CODE, module, lambda m: str(m.code))
+
+
+def parse_ast(text: str) -> ast.Module:
+    """``ast.parse(text)``, the tree kept for one ``take_ast`` of the same string: the code a fix
+    just generated is read for its names (``imports``) and then parsed again to be checked."""
+    tree = ast.parse(text)
+    _LAST_AST[:] = [(text, tree)]
+    return tree
+
+
+def take_ast(text: str) -> ast.Module | None:
+    """The tree ``parse_ast`` made of this very string (same object), handed out once."""
+    if _LAST_AST and _LAST_AST[0][0] is text:
+        return _LAST_AST.pop()[1]
+    return None
+
+
+_LAST_AST: list[tuple[str, ast.Module]] = []
 
 
 # Results by the identity of the tree they were computed from (libcst trees are immutable; the
