@@ -28,6 +28,7 @@ from wsrefactor.engine import (
     check_parses,
     detection_finding,
     diff_for,
+    fewer_collections,
     fix_text,
     materialize,
     parse,
@@ -625,14 +626,15 @@ def _apply_project_edits(
     rules = load_rules(job.config.plugins)
     texts: dict[str, str] = {}
     errors: list[str] = []
-    for path, payloads in sorted(_payloads_by_path(edits).items()):
-        result = results.get(path)
-        if result is None or result.write_failed:
-            continue
-        try:
-            texts[path] = _apply_payloads(path, result, payloads, rules)
-        except SourceError as exc:
-            errors.append(f"{path}: {exc}")
+    with fewer_collections():  # as for the file fixes (``engine.fewer_collections``)
+        for path, payloads in sorted(_payloads_by_path(edits).items()):
+            result = results.get(path)
+            if result is None or result.write_failed:
+                continue
+            try:
+                texts[path] = _apply_payloads(path, result, payloads, rules)
+            except SourceError as exc:
+                errors.append(f"{path}: {exc}")
     return texts, errors
 
 
