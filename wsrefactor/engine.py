@@ -205,13 +205,9 @@ def analyze_module(
     ``plan_lazy=False`` leaves lazy fixes (``Fix.build``: extract method, generated code) unbuilt
     even when edits are wanted: the finding says *that* a fix is offered, as a plain check does,
     and its edits are planned on demand (``--fix-edits``, ``fix``, ``--diff``).
-    ``text`` is what ``module`` was parsed from, ``analyses`` those of ``text`` and ``tree`` when
-    already computed (the rules then neither generate the code again nor redo the analyses).
+    ``text``: what ``module`` was parsed from; ``analyses``: those of ``text`` and ``tree``, if known.
     """
-    ctx = FileContext(
-        path, module, config.rule_options, config.target_version, tree, root=config.root, text=text,
-        analyses=analyses,
-    )
+    ctx = FileContext(path, module, config.rule_options, config.target_version, tree, config.root, text, analyses)
     instances = [rule(ctx) for rule in rules]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     ctx.wrapper = wrapper
