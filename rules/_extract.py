@@ -81,6 +81,7 @@ from libcst.metadata import (
 )
 
 from wsrefactor import complexity
+from wsrefactor.compat.libcst import read_only_visits
 from wsrefactor.model import FixSafety
 from wsrefactor.rule import AstReport, FileContext, Fix, Option, Report, Rule
 from wsrefactor.rules._extract_bases import hierarchy_names
@@ -3030,7 +3031,8 @@ class Planner:
         """A fresh analysis of ``unit`` on its own (scopes of its code only: cheap, and the same
         whatever else the module holds)."""
         wrapper = cst.MetadataWrapper(cst.Module(body=[unit.func]), unsafe_skip_copy=True)
-        scopes = wrapper.resolve(ScopeProvider)
+        with read_only_visits():  # libcst's scope visitors only read: no copy of every node
+            scopes = wrapper.resolve(ScopeProvider)
         positions = wrapper.resolve(PositionProvider)
         return Extractor(
             unit.func, scopes, positions.__getitem__, self.in_class, self.taken, unit.cc, unit.length,

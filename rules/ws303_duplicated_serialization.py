@@ -44,7 +44,7 @@ from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
 from wsrefactor.semantic.detection import detect_at
 from wsrefactor.semantic.imports import BUILTINS
 from wsrefactor.semantic.nodes import NodeIndex
-from wsrefactor.walk import replace_nodes
+from wsrefactor.walk import code_of, replace_nodes
 
 _MIN_KEYS = 3
 PLACEHOLDER = "obj"
@@ -819,7 +819,7 @@ def _copies_by_path(copies: Sequence[DictFact]) -> dict[str, list[DictFact]]:
 def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> tuple[cst.Module, int]:
     """Replace the payload's copies by calls. Which dicts they are is decided as in ``collect``
     (``candidates`` on the ast of the text as it is now); libcst only supplies the node at each span."""
-    text = module.code
+    text = code_of(module)
     analyses = Analyses(ast.parse(text), text, path)
     targets = set(payload.targets)
     chosen = [
@@ -828,7 +828,7 @@ def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> t
     ]
     if not chosen:
         return module, 0
-    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
     replacements: dict[cst.CSTNode, cst.CSTNode] = {}
     for c in chosen:
         at = detect_at(analyses, c.node, "")

@@ -42,7 +42,7 @@ from wsrefactor.rule import (
 from wsrefactor.semantic import Analyses, Imports, SemanticModel
 from wsrefactor.semantic.detection import detect_at
 from wsrefactor.semantic.nodes import NodeIndex
-from wsrefactor.walk import replace_nodes
+from wsrefactor.walk import code_of, replace_nodes
 
 DECORATOR = "redis_with_fallback"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
@@ -716,7 +716,7 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
     """Reduce the payload's methods to their Redis path under the decorator. Which methods match
     is decided as in ``collect`` (``matches`` on the ast of the text as it is now); libcst only
     supplies the ``FunctionDef`` at each span."""
-    text = module.code
+    text = code_of(module)
     analyses = Analyses(ast.parse(text), text, path)
     targets = {(scope, name): args for scope, name, args in payload.targets}
     positions: Positions | None = None
@@ -725,7 +725,7 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
         args = targets.get((scope, shape.function.name))
         if args is None or not shape.fixable:
             continue
-        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True))
+        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
         at = detect_at(analyses, shape.function, "")
         node = positions.find(at.start, at.end, (cst.FunctionDef,))
         reduced = _reduced(node, shape, args) if isinstance(node, cst.FunctionDef) else None

@@ -23,6 +23,8 @@ from typing import Any, TypeGuard, Union
 
 import libcst as cst
 
+from wsrefactor.walk import code_of, parse_ast
+
 try:  # pragma: no cover - depends on the interpreter
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover
@@ -544,7 +546,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _used_names(code: str) -> set[str] | None:
     """Every name the code reads or mentions (in strings too: annotations, ``__all__``)."""
     try:
-        tree = ast.parse(code)
+        tree = parse_ast(code)
     except (SyntaxError, ValueError, RecursionError):
         return None
     used: set[str] = set()
@@ -564,7 +566,7 @@ def remove_unused(module: cst.Module, candidates: set[str]) -> cst.Module:
     Only names a fix stopped using are candidates, so imports the project already left unused stay.
     An import line with a comment (``# noqa``, ``# type: ignore``) is left for its author.
     """
-    used = _used_names(module.code) if candidates else None
+    used = _used_names(code_of(module)) if candidates else None
     dead = candidates - used if used is not None else set()
     if not dead:
         return module
@@ -637,7 +639,7 @@ def drop_imports_left_unused(before: cst.Module, after: cst.Module) -> cst.Modul
     bound = module_import_names(before)
     if not bound or before is after:
         return after
-    used = _used_names(before.code)
+    used = _used_names(code_of(before))
     return remove_unused(after, bound & used) if used else after
 
 

@@ -133,10 +133,15 @@ class FileContext:
         target_version: tuple[int, int],
         tree: ast.Module | None = None,
         root: str = ".",
+        text: str | None = None,
+        analyses: Analyses | None = None,
     ) -> None:
         self.path = path
         self.root = root  # the project root (the config file's directory): anchors options' paths
         self.tree = tree  # Python's ast of the same text, when the engine parsed it
+        # The text ``module`` was parsed from, when the engine knows it (``module.code`` would
+        # generate it again); ``analyses`` of that text and tree, when already computed.
+        self.text = text
         self.module = module
         self._options = options
         self.target_version = target_version
@@ -146,7 +151,7 @@ class FileContext:
         self.wrapper: Any = None
         # Ancestors of the node being visited, outermost first (maintained by the engine).
         self.ancestors: list[cst.CSTNode] = []
-        self._analyses: Analyses | None = None
+        self._analyses: Analyses | None = analyses
         self._positions: Any = None
         self._parents: Mapping[cst.CSTNode, cst.CSTNode] | None = None
 
@@ -154,8 +159,9 @@ class FileContext:
     def analyses(self) -> Analyses:
         """The engine-owned per-file cache of ``ast`` analyses (see ``wsrefactor.semantic``)."""
         if self._analyses is None:
-            tree = self.tree if self.tree is not None else ast.parse(self.module.code)
-            self._analyses = Analyses(tree, self.module.code, self.path)
+            text = self.text if self.text is not None else self.module.code
+            tree = self.tree if self.tree is not None else ast.parse(text)
+            self._analyses = Analyses(tree, text, self.path)
         return self._analyses
 
     def analysis(self, kind: type[AnalysisT]) -> AnalysisT:
@@ -170,7 +176,7 @@ class FileContext:
 
             if self.wrapper is None:
                 raise RuntimeError("positions are only available while the engine analyses a file")
-            self._positions = Positions(self.wrapper)
+            self._positions = Positions(self.wrapper, self.text, self.tree)
         return self._positions
 
     @property

@@ -28,6 +28,7 @@ from wsrefactor.engine import (
     check_parses,
     detection_finding,
     diff_for,
+    fewer_collections,
     fix_text,
     materialize,
     parse,
@@ -54,6 +55,7 @@ from wsrefactor.suppressions import (
     parse_suppressions,
     unused_suppressions,
 )
+from wsrefactor.walk import code_of
 
 ENGINE_CODES = ("WS000", "WS001")
 # libcst recurses per nesting level; long concatenations (pydoc_data/topics.py) need more than
@@ -253,7 +255,7 @@ def _analyze(
     candidates = _decide_from_ast(result, job, tree, text, wanted, analyses)
     if candidates:
         try:
-            _libcst_pass(result, source, candidates, job, here, tree)
+            _libcst_pass(result, source, candidates, job, here, tree, analyses)
         except SourceError as exc:
             result.findings.append(parse_error(result.path, exc))
             _without_fixes(result, candidates, tree, text, job.config.rule_options, analyses)
@@ -299,9 +301,11 @@ def _decide_from_ast(
 
 
 def _libcst_pass(
-    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module,
+    analyses: Analyses | None = None,
 ) -> None:
-    """Parse once with libcst; analyse, or fix until stable when the job fixes."""
+    """Parse once with libcst; analyse, or fix until stable when the job fixes (``analyses``: the
+    file's, already computed for the ``ast`` path; the rules reuse them)."""
     path, text = result.path, source.text
     analysis: Analysis | None
     if job.fix is None or here.fix is None:
@@ -309,7 +313,7 @@ def _libcst_pass(
             path, parse(text, path), rules, here.config, job.want_edits, tree, plan_lazy=job.plan_fixes
         )
     else:
-        outcome = fix_text(path, text, rules, here.config, here.fix, tree)
+        outcome = fix_text(path, text, rules, here.config, here.fix, tree, analyses)
         analysis = outcome.analysis
         if here.holds_unsafe and analysis is not None:
             result.held_unsafe = _held_back(analysis.findings, job.fix)
@@ -609,10 +613,11 @@ def _apply_payloads(
         if issubclass(rule, ProjectRule):
             module = rule.apply_payload(module, payload, path)
     module = drop_imports_left_unused(before, module)
-    problem = check_parses(module.code, path)
+    text = code_of(module)
+    problem = check_parses(text, path)
     if problem:
         raise SourceError(f"cross-file fix would not parse ({problem}); not applied")
-    return module.code
+    return text
 
 
 def project_fix_edits(
@@ -674,14 +679,15 @@ def _apply_project_edits(
     rules = load_rules(job.config.plugins)
     texts: dict[str, str] = {}
     errors: list[str] = []
-    for path, payloads in sorted(_payloads_by_path(edits).items()):
-        result = results.get(path)
-        if result is None or result.write_failed:
-            continue
-        try:
-            texts[path] = _apply_payloads(path, result, payloads, rules)
-        except SourceError as exc:
-            errors.append(f"{path}: {exc}")
+    with fewer_collections():  # as for the file fixes (``engine.fewer_collections``)
+        for path, payloads in sorted(_payloads_by_path(edits).items()):
+            result = results.get(path)
+            if result is None or result.write_failed:
+                continue
+            try:
+                texts[path] = _apply_payloads(path, result, payloads, rules)
+            except SourceError as exc:
+                errors.append(f"{path}: {exc}")
     return texts, errors
 
 

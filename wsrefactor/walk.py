@@ -12,15 +12,20 @@ is not available (a stripped install), ``walk`` falls back to libcst's ``visit``
 
 from __future__ import annotations
 
+import ast
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import libcst as cst
 
 from wsrefactor.compat.libcst import child_fields
 
-__all__ = ["Hook", "Replacement", "child_fields", "children", "parents", "replace_nodes", "visit", "walk"]
+__all__ = [
+    "Hook", "Replacement", "child_fields", "children", "code_of", "parents", "parse_ast", "replace_nodes", "take_ast",
+    "visit", "walk",
+]
 
 Hook = Callable[[cst.CSTNode], object]
 
@@ -68,17 +73,71 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return list(node.children if fields is None else _children(node, fields))
 
 
-def parents(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+def parents(root: cst.CSTNode) -> Mapping[cst.CSTNode, cst.CSTNode]:
     """Every node under ``root`` -> its parent: what libcst's ``ParentNodeProvider`` gives, by an
-    explicit-stack walk instead of a metadata visitor pass (about 50x cheaper)."""
+    explicit-stack walk instead of a metadata visitor pass (about 50x cheaper). Remembered for the
+    last trees asked (a fix pass asks for the same module's twice: rules, then ``replace_nodes``)."""
+    return _recent(_CACHED_PARENTS, root, _parents)
+
+
+def _parents(root: cst.CSTNode, until: set[cst.CSTNode] | None = None) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Node -> parent; with ``until``, the walk may stop once it has reached all of those nodes
+    (the map then covers at least them and their ancestors)."""
     out: dict[cst.CSTNode, cst.CSTNode] = {}
+    missing = set(until) if until is not None else None
     stack = [root]
-    while stack:
+    while stack and (missing is None or missing):
         node = stack.pop()
         for child in children(node):
             out[child] = node
             stack.append(child)
+            if missing:
+                missing.discard(child)
     return out
+
+
+def code_of(module: cst.Module) -> str:
+    """``module.code``, remembered for the last modules asked: a fix pass and the cross-file
+    payloads read the same module's code in several places (each ``.code`` generates it all)."""
+    return _recent(_CODE, module, lambda m: str(m.code))
+
+
+def parse_ast(text: str) -> ast.Module:
+    """``ast.parse(text)``, the tree kept for one ``take_ast`` of the same string: the code a fix
+    just generated is read for its names (``imports``) and then parsed again to be checked."""
+    tree = ast.parse(text)
+    _LAST_AST[:] = [(text, tree)]
+    return tree
+
+
+def take_ast(text: str) -> ast.Module | None:
+    """The tree ``parse_ast`` made of this very string (same object), handed out once."""
+    if _LAST_AST and _LAST_AST[0][0] is text:
+        return _LAST_AST.pop()[1]
+    return None
+
+
+_LAST_AST: list[tuple[str, ast.Module]] = []
+
+
+# Results by the identity of the tree they were computed from (libcst trees are immutable; the
+# tree is kept with its result, so its id cannot be reused while the entry lives).
+_CACHED_PARENTS: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
+_CODE: OrderedDict[int, tuple[cst.CSTNode, Any]] = OrderedDict()
+_RECENT = 4
+_R = TypeVar("_R")
+
+
+def _recent(cache: OrderedDict[int, tuple[cst.CSTNode, Any]], root: cst.CSTNode, compute: Callable[[Any], _R]) -> _R:
+    hit = cache.get(id(root))
+    if hit is not None and hit[0] is root:
+        cache.move_to_end(id(root))
+        return hit[1]  # type: ignore[no-any-return]
+    value = compute(root)
+    cache[id(root)] = (root, value)
+    if len(cache) > _RECENT:
+        cache.popitem(last=False)
+    return value
 
 
 # A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
@@ -99,7 +158,8 @@ def replace_nodes(root: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacem
     node's child order is unknown, libcst's own transformer does the work."""
     if not replacements:
         return root
-    up = parents(root)
+    known = _CACHED_PARENTS.get(id(root))
+    up = known[1] if known is not None and known[0] is root else _parents(root, set(replacements))  # only as far as needed
     dirty: set[cst.CSTNode] = set()
     for node in replacements:
         while node is not root and node in up and node not in dirty:
@@ -186,12 +246,18 @@ def _children(node: cst.CSTNode, fields: tuple[str, ...]) -> Iterator[cst.CSTNod
 @functools.lru_cache(maxsize=None)
 def _attribute_hooks(cls: type) -> bool:
     """Whether a visitor class has ``visit_Node_attr``/``leave_Node_attr`` hooks (the walk does
-    not call those, so such visitors keep libcst's traversal)."""
+    not call those, so such visitors keep libcst's traversal). The no-op hooks every
+    ``CSTVisitor`` inherits (libcst's generated typed-visitor bases) do not count."""
     return any(
         name.count("_") >= 2 and name.partition("_")[0] in ("visit", "leave") and callable(getattr(cls, name))
+        and _owner(cls, name).__module__ != "libcst._typed_visitor"
         for name in dir(cls)
         if not name.startswith("_")
     )
+
+
+def _owner(cls: type, name: str) -> type:
+    return next(k for k in cls.__mro__ if name in vars(k))
 
 
 def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:

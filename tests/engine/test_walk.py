@@ -117,6 +117,22 @@ def test_visit_equals_libcst_visit_with_pruning(path):
         assert len(got.events) < len(_all_events(module))
 
 
+def test_visit_keeps_libcst_only_for_attribute_hooks_of_the_visitor_itself():
+    """libcst's no-op ``visit_Node_attr`` hooks (inherited by every visitor) do not send a
+    visitor back to libcst's rebuilding traversal; a hook the visitor defines does."""
+    from wsrefactor.walk import _attribute_hooks
+
+    class Attr(cst.CSTVisitor):
+        def visit_Call_func(self, node: cst.Call) -> None:
+            pass
+
+    from libcst.metadata.scope_provider import ScopeVisitor
+
+    assert not _attribute_hooks(_Pruning)
+    assert _attribute_hooks(Attr)
+    assert _attribute_hooks(ScopeVisitor)  # libcst's own visitors count too (``visit_ClassDef_bases``)
+
+
 def _all_events(module: cst.Module) -> list[tuple[str, int]]:
     recorder = _Recorder()
     module.visit(recorder)
@@ -187,3 +203,27 @@ def test_replace_nodes_rebuilds_only_the_path_to_a_replaced_node():
     assert new.code == "def f():\n    a = 1\n\ndef g():\n    c = 2\n"
     assert new.body[0] is module.body[0]  # the untouched function is the same object
     assert replace_nodes(module, {}) is module
+
+
+def test_parse_ast_hands_its_tree_to_one_take_of_the_same_string():
+    import ast
+
+    from wsrefactor.walk import parse_ast, take_ast
+
+    text = "".join(["x = 1\n", "y = x\n"])
+    tree = parse_ast(text)
+    equal = "x = 1\ny = x\n"
+    assert equal == text and equal is not text
+    assert take_ast(equal) is None  # an equal string is not the one parsed
+    assert take_ast(text) is tree and ast.dump(tree) == ast.dump(ast.parse(text))
+    assert take_ast(text) is None  # handed out once
+
+
+def test_code_of_and_parents_are_remembered_per_tree():
+    from wsrefactor.walk import code_of, parents
+
+    module = cst.parse_module("def f(a):\n    return a + 1\n")
+    assert code_of(module) == module.code and code_of(module) is code_of(module)
+    assert parents(module) is parents(module)
+    other = cst.parse_module("def f(a):\n    return a + 1\n")
+    assert parents(other) is not parents(module) and parents(other)[other.body[0]] is other

@@ -17,9 +17,11 @@ of these shapes changes.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import inspect
 import textwrap
+from collections.abc import Iterator, Sequence
 from typing import cast
 
 import libcst as cst
@@ -60,12 +62,16 @@ class PositionRecorder:
     module order) exactly as ``Module._codegen_impl`` would, recording the positions of every
     node inside it; ``computed`` holds all positions recorded so far."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, line: int = 1, indents: Sequence[str] = ()) -> None:
+        """``line``: where the first generated node starts (at column 0); ``indents``: those of
+        the blocks around it (none for a top-level statement)."""
         self._provider = PositionProvider()
         self._state = PositionProvidingCodegenState(
             default_indent=module.default_indent,
             default_newline=module.default_newline,
             provider=self._provider,
+            line=line,
+            indent_tokens=list(indents),
         )
 
     @property
@@ -77,3 +83,60 @@ class PositionRecorder:
 
     def generate(self, node: cst.CSTNode) -> None:
         node._codegen(self._state)
+
+    @property
+    def code(self) -> str:
+        """The code generated so far."""
+        return "".join(self._state.tokens)
+
+
+@functools.lru_cache(maxsize=None)
+def _plain_fields(cls: type[cst.CSTNode]) -> tuple[str, ...] | None:
+    """``child_fields`` of a class whose ``_visit_and_replace_children`` visits every field
+    unconditionally (None otherwise: an ``if`` there may skip a field's attribute hooks)."""
+    fields = child_fields(cls)
+    if fields is None:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls._visit_and_replace_children)))
+    except (AttributeError, OSError, TypeError, SyntaxError):
+        return None
+    branches = (ast.If, ast.IfExp, ast.For, ast.While, ast.comprehension, ast.Match)
+    return None if any(isinstance(n, branches) for n in ast.walk(tree)) else fields
+
+
+def _read_only_visit(self: cst.CSTNode, visitor: cst.CSTVisitor) -> object:
+    """``CSTNode.visit`` for a read-only ``CSTVisitor``: the same calls (``on_visit``, each
+    field's ``on_visit_attribute``/``on_leave_attribute`` around its children, ``on_leave``)
+    without building a copy of every node. Transformers and nodes with conditional visits
+    keep libcst's own ``visit``."""
+    fields = _plain_fields(type(self))
+    if fields is None or not isinstance(visitor, cst.CSTVisitor):
+        return _LIBCST_VISIT(self, visitor)
+    if visitor.on_visit(self):
+        for name in fields:
+            visitor.on_visit_attribute(self, name)
+            value = getattr(self, name)
+            if isinstance(value, cst.CSTNode):
+                value.visit(visitor)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    item.visit(visitor)
+            visitor.on_leave_attribute(self, name)
+    visitor.on_leave(self)
+    return self
+
+
+_LIBCST_VISIT = cst.CSTNode.visit
+
+
+@contextlib.contextmanager
+def read_only_visits() -> Iterator[None]:
+    """Within the block, ``CSTNode.visit`` with a ``CSTVisitor`` does not rebuild the tree (see
+    ``_read_only_visit``): for libcst's metadata providers (scopes), whose visitors only read
+    and call ``node.visit`` themselves. Outside it, libcst's own ``visit`` is back."""
+    cst.CSTNode.visit = _read_only_visit  # type: ignore[assignment, method-assign]
+    try:
+        yield
+    finally:
+        cst.CSTNode.visit = _LIBCST_VISIT  # type: ignore[method-assign]
