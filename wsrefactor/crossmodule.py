@@ -81,15 +81,16 @@ def project_facts(files: Sequence[str], job: Any, jobs: int, analyse: Analyse | 
     try:
         found = _summaries(paths, gate(job), *where, analyse=analyse)
         _expand(found, paths, where, analyse)
-        if analyse is not None and pool is not None:
-            analyse.results.update(pool.finish())
+        facts = resolve([s for s in found.values() if s is not None])
+        if analyse is not None:
+            analyse.settle(facts, replace(job, xfacts=facts))
     except BaseException:
         if pool is not None:
             pool.close(failed=True)
         raise
     if pool is not None:
         pool.close(failed=False)
-    return resolve([s for s in found.values() if s is not None])
+    return facts
 
 
 Where = tuple[int, "str | None", str, str]  # (jobs, summary cache key, root, cache directory)
@@ -125,6 +126,19 @@ class Analyse:
         self.results.update(hits)
         self.behind = set(misses)
         self.pool.background(self.plain, misses, *self.args)
+
+    def settle(self, facts: Mapping[str, FileFacts], told_job: Any) -> None:
+        """Keep the results that stand (files the project tells nothing); with a pool, analyse
+        the files told something there too, with their facts, ahead of the background's tail."""
+        told = [p for p in sorted(self.files) if facts.get(p)]
+        done: list[Any] = []
+        if self.pool is not None and self.plain is not None:
+            for path in told:
+                self.pool.take_back(path)  # its analysis without facts would be thrown away
+            done = self.pool.map(self.plain, told, told_job)
+            self.results.update(self.pool.finish())
+        self.results = {p: r for p, r in self.results.items() if not facts.get(p)}
+        self.results.update((r.path, r) for r in done)
 
     def claim(self, path: str) -> bool:
         """Whether ``path`` can still be analysed with its summary (not started in the background)."""
@@ -312,16 +326,13 @@ def _handed_to(summary: ModuleSummary) -> list[str]:
 def with_facts(job: Any, files: Sequence[str], jobs: int, analyse: Analyse | None = None) -> Any:
     """``job`` carrying the files' cross-module facts (unchanged when no rule reads them).
 
-    With ``analyse``, the files summarized in the first round are analysed in the same pass
-    (one parse each, not one for the summary and one for the rules); afterwards
-    ``analyse.results`` keeps the results of the files the project tells nothing, which are
-    final (the others are analysed again with their facts)."""
+    With ``analyse``, the files the rounds summarize are analysed in the same pass (one parse
+    each, not one for the summary and one for the rules); afterwards ``analyse.results`` holds
+    every final result it has: the files the project tells nothing, and, with a pool, the files
+    told something analysed again with their facts (without a pool those are left to the caller)."""
     if not wanted(job):
         return job
-    facts = project_facts(files, job, jobs, analyse)
-    if analyse is not None:
-        analyse.results = {p: r for p, r in analyse.results.items() if not facts.get(p)}
-    return replace(job, xfacts=facts)
+    return replace(job, xfacts=project_facts(files, job, jobs, analyse))
 
 
 def summary_of(analyses: Any, root: str, tokens: tuple[str, ...] | None) -> ModuleSummary | None:
