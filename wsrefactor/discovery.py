@@ -82,6 +82,28 @@ def _rel(path: Path, root: Path) -> str | None:
         return None
 
 
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+def _any_pattern(spec: pathspec.PathSpec) -> re.Pattern[str] | None:
+    """One regular expression matching a path when any of ``spec``'s patterns does: a path it
+    does not match (most source files, against a long ``.gitignore``) is not ignored, decided in
+    one scan instead of one match per pattern. ``spec.match_file`` still decides every path it
+    matches (negations, directory rules). None when the patterns cannot be combined."""
+    parts = []
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if getattr(pattern, "include", None) is None:
+            continue  # a comment or blank line
+        if not isinstance(regex, re.Pattern) or regex.flags != re.compile("").flags or "(?P=" in regex.pattern:
+            return None
+        parts.append(f"(?:{_NAMED_GROUP.sub('(?:', regex.pattern)})")
+    try:
+        return re.compile("|".join(parts)) if parts else None
+    except re.error:
+        return None
+
+
 class _GitIgnores:
     """``.gitignore`` files from the repository root down to each walked directory."""
 
@@ -89,6 +111,7 @@ class _GitIgnores:
         self.enabled = enabled
         self._cache: dict[Path, pathspec.PathSpec | None] = {}
         self._chains: dict[tuple[Path, Path], tuple[tuple[Path, pathspec.PathSpec], ...]] = {}
+        self._screens: dict[int, re.Pattern[str] | None] = {}
 
     def _spec(self, directory: Path) -> pathspec.PathSpec | None:
         if directory not in self._cache:
@@ -108,10 +131,14 @@ class _GitIgnores:
         if not self.enabled:
             return False
         suffix = "/" if is_dir else ""
-        return any(
-            spec.match_file(path.relative_to(directory).as_posix() + suffix)
-            for directory, spec in self._chain(path.parent, top)
-        )
+        for directory, spec in self._chain(path.parent, top):
+            rel = path.relative_to(directory).as_posix() + suffix
+            if id(spec) not in self._screens:
+                self._screens[id(spec)] = _any_pattern(spec)  # the specs live as long as self
+            screen = self._screens[id(spec)]
+            if (screen is None or screen.match(rel)) and spec.match_file(rel):
+                return True
+        return False
 
     def _chain(self, directory: Path, top: Path) -> tuple[tuple[Path, pathspec.PathSpec], ...]:
         """The ``.gitignore`` specs that apply in ``directory``: its own, then its parents' up to
