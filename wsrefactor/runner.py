@@ -405,6 +405,19 @@ def _process_many(paths: Sequence[str], job: Job) -> list[FileResult]:
     return [process_file(p, job) for p in paths]
 
 
+def _with_facts(
+    job: Job, files: Sequence[str], jobs: int, *, fused: bool, write: bool
+) -> tuple[Job, Mapping[str, FileResult]]:
+    """The job with the files' cross-module facts, and (``fused``: a check, whose summaries come
+    with the findings) the results the same pass already settled."""
+    analyse = _fused_pass(job, files, jobs) if fused else None
+    try:
+        job = with_facts(job, files, jobs, analyse)
+    except KeyboardInterrupt:  # a check spends most of its time here (the rounds and the pass behind them)
+        raise Interrupted(0, 0, len(files), job.fix is not None and write) from None
+    return job, analyse.results if analyse is not None else {}
+
+
 def _fused_pass(job: Job, files: Sequence[str], jobs: int) -> Analyse:
     """How a check analyses its files alongside the cross-module rounds (``crossmodule.Analyse``):
     with two jobs or more, in one process pool shared by the rounds and the rest of the files."""
@@ -931,11 +944,7 @@ def execute(
     if job.lookup is not None:
         job = replace(job, configs=job.lookup.snapshot())
     # before sharding: every shard resolves the same summaries, so each decides its files exactly
-    analyse = None
-    if job.fix is None and shard is None:  # a check: the summaries come with the findings
-        analyse = _fused_pass(job, files, jobs)
-    job = with_facts(job, files, jobs, analyse)
-    done = analyse.results if analyse is not None else {}
+    job, done = _with_facts(job, files, jobs, fused=job.fix is None and shard is None, write=write)
     run = RunResult(findings=[], files=[], checked=len(files), timings=lap.timings)
     if shard is not None:
         run.shard = _shard_state(files, shard, job, jobs)

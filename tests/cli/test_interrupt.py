@@ -169,3 +169,27 @@ def test_interrupted_run_keeps_finished_files_and_says_how_many(tmp_path):
     assert match, err
     assert (int(match.group(1)), int(match.group(2))) == (new, FILES + 1)  # the heavy file is not done
     assert 0 < new < FILES, "the run was stopped midway, with finished files already written"
+
+
+def test_ctrl_c_during_a_checks_cross_module_pass_says_nothing_was_written(tmp_path, monkeypatch):
+    """A check spends most of its time in the cross-module rounds and the per-file pass running
+    behind them: Ctrl-C there is reported as an interrupted check, not as a fix's writes."""
+    from dataclasses import replace
+
+    from wsrefactor import crossmodule
+    from wsrefactor.config import Config
+    from wsrefactor.registry import load_rules
+    from wsrefactor.runner import Interrupted, Job, execute
+    from wsrefactor.selection import Selection
+
+    for n in range(3):
+        (tmp_path / f"m{n}.py").write_text("async def f(websocket):\n    await websocket.accept()\n")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(crossmodule, "project_facts", interrupted)
+    job = Job(replace(Config(), root=str(tmp_path)), Selection(("WS",), (), tuple(load_rules(()))))
+    with pytest.raises(Interrupted) as caught:
+        execute([str(tmp_path)], job, jobs=2)
+    assert caught.value.summary == "interrupted after 0 of 3 files; nothing written"
