@@ -15,6 +15,7 @@ from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.rules._helpers import add_arg
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.nodes import NESTED_CODE, own_nodes
 from wsrefactor.semantic.server import (
     ASGI_APP_TYPES,
     CHANNELS_ORIGIN_VALIDATORS,
@@ -564,20 +565,11 @@ def _assigns_any(node: ast.Assign, names: set[str]) -> bool:
 
 def _returns_true_always(fn: ast.AST) -> bool:
     """Every ``return`` (not counting nested defs) is ``return True``, and it never raises."""
-    nodes = list(_own(fn))
+    nodes = list(own_nodes(fn, NESTED_CODE))
     returns = [n for n in nodes if isinstance(n, ast.Return)]
     if not returns or any(isinstance(n, ast.Raise) for n in nodes):
         return False
     return all(isinstance(r.value, ast.Constant) and r.value.value is True for r in returns)
-
-
-def _own(fn: ast.AST) -> Iterator[ast.AST]:
-    todo = list(getattr(fn, "body", ()))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(node))
 
 
 def _allows_any_origin(value: ast.AST) -> bool:

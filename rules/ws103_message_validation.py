@@ -29,6 +29,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.nodes import own_nodes
 from wsrefactor.semantic.queues import GETS, local_slot
 from wsrefactor.semantic.server import Receive, ServerModel
 from wsrefactor.semantic.summary import RAW_MESSAGE
@@ -263,7 +264,7 @@ class _Finder:
     def _aliases(self, fn: Scope, names: set[str], sites: set[int]) -> set[str]:
         """``text = message.get("text")``, ``raw = await ws.recv()``: more names of the frame."""
         names = set(names)
-        assigns = [n for n in _own_nodes(fn.node) if isinstance(n, (ast.Assign, ast.NamedExpr))]
+        assigns = [n for n in own_nodes(fn.node) if isinstance(n, (ast.Assign, ast.NamedExpr))]
         changed = True
         while changed:
             changed = False
@@ -298,16 +299,6 @@ def _parameter(fn: Scope, name: str | None) -> ast.arg | None:
     args = getattr(fn.node, "args", None)
     params = [*args.posonlyargs, *args.args, *args.kwonlyargs] if args is not None else []
     return next((p for p in params if p.arg == name), None)
-
-
-def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
-    """Every node of a def's body, not entering nested defs and classes."""
-    todo = list(getattr(fn, "body", ()))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            todo.extend(ast.iter_child_nodes(node))
 
 
 # -- how the parsed message is used ------------------------------------------------------------------
@@ -490,7 +481,7 @@ def _spread_in_dict(parent: ast.AST | None, node: ast.AST) -> bool:
 
 def _handler_nodes(handler: ast.ExceptHandler) -> Iterator[ast.AST]:
     """The handler's own nodes (nested defs and classes excluded)."""
-    return _own_nodes(handler)
+    return own_nodes(handler)
 
 
 def _leaves(handler: ast.ExceptHandler, node: ast.Break, server: ServerModel) -> bool:

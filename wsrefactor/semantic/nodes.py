@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -91,3 +91,18 @@ class NodeIndex:
 
     def in_source_order(self, *kinds: type) -> list[Any]:
         return sorted(self.nodes(*kinds), key=lambda n: (n.lineno, n.col_offset))
+
+
+DEFINITIONS: tuple[type[ast.AST], ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+NESTED_CODE: tuple[type[ast.AST], ...] = (*DEFINITIONS, ast.Lambda)  # what a def does not run itself
+
+
+def own_nodes(fn: ast.AST, skip: tuple[type[ast.AST], ...] = DEFINITIONS) -> Iterator[ast.AST]:
+    """Every node of a def's body without entering the nested definitions (``skip``: also
+    lambdas, for a question about what the def itself executes)."""
+    todo = list(getattr(fn, "body", ()))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, skip):
+            todo.extend(ast.iter_child_nodes(node))

@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wsrefactor.semantic.nodes import NESTED_CODE, own_nodes
 from wsrefactor.semantic.scopes import Scope, self_class
 
 if TYPE_CHECKING:
@@ -360,7 +361,7 @@ class _Frames:
         self.fn = fn
         self.from_params: dict[str, str] = {}  # name -> "<param>:<method>"
         self.params = _params(fn)
-        for node in _own_nodes(fn.node):
+        for node in own_nodes(fn.node, NESTED_CODE):
             found = self._read_from_param(node)
             if found is not None:
                 self.from_params[found[0]] = found[1]
@@ -406,16 +407,6 @@ def _param_receive(value: ast.expr, params: set[str]) -> str | None:
         if not call.args and not call.keywords:  # type: ignore[union-attr]
             return f"{func.value.id}:{func.attr}"
     return None
-
-
-def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
-    """Every node of a def's body, not entering nested defs and classes."""
-    todo = list(getattr(fn, "body", ()))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(node))
 
 
 # -- step 2: the project ---------------------------------------------------------------------------

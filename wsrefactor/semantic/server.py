@@ -35,6 +35,7 @@ from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.callgraph import CallGraph
 from wsrefactor.semantic.imports import Imports
 from wsrefactor.semantic.model import SemanticModel
+from wsrefactor.semantic.nodes import own_nodes
 from wsrefactor.semantic.scopes import Binding, Scope, self_class
 
 # -- data tables: the frameworks' names ----------------------------------------------------------
@@ -763,7 +764,7 @@ class ServerModel:
         end = (after.end_lineno, after.end_col_offset) if after is not None else (0, -1)  # type: ignore[attr-defined]
         inside = {id(n) for n in ast.walk(after)} if after is not None else set()
         found = [
-            n for n in _own_nodes(fn.node)
+            n for n in own_nodes(fn.node)
             if isinstance(n, ast.Name) and n.id == name and id(n) not in inside
             and (n.lineno, n.col_offset) >= end  # type: ignore[operator]
         ]
@@ -811,18 +812,5 @@ def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return parents
 
 
-_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
-    """Every node of a def's body, not entering nested defs and classes."""
-    todo = list(getattr(fn, "body", ()))
-    while todo:
-        node = todo.pop()
-        yield node
-        if not isinstance(node, _NESTED):
-            todo.extend(ast.iter_child_nodes(node))
-
-
 def _own_statements(fn: ast.AST) -> Iterator[ast.AST]:
-    return (n for n in _own_nodes(fn) if isinstance(n, ast.stmt))
+    return (n for n in own_nodes(fn) if isinstance(n, ast.stmt))
