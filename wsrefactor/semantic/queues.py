@@ -455,7 +455,9 @@ def _handler_connections(
 ) -> dict[tuple[str, str], str]:
     """``conn`` plus the connections of ``websockets.serve(param.method)`` handlers whose
     ``param`` is handed instances of one project class at every call, forwarded along the calls
-    that hand the connection on (as ``summary._connections`` does; kept here, for queue facts only)."""
+    that hand the connection on (``summary.forward``; kept here, for queue facts only)."""
+    from wsrefactor.semantic.summary import forward
+
     out = dict(conn)
     todo: list[tuple[str, str]] = []
     for _, q in facts:
@@ -464,14 +466,7 @@ def _handler_connections(
             if key is not None and key not in out:
                 out[key] = "websockets"
                 todo.append(key)
-    while todo:
-        name, param = todo.pop()
-        _, fn = index.functions[name]
-        for edge in fn.forwards:
-            hit = index.param(edge) if edge.source == param else None
-            if hit is not None and (hit[0].name, hit[1]) not in out:
-                out[(hit[0].name, hit[1])] = out[(name, param)]
-                todo.append((hit[0].name, hit[1]))
+    forward(index, out, todo)
     return out
 
 

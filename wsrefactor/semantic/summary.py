@@ -782,6 +782,17 @@ def _connections(
                 conn[(hit[0].name, hit[1])] = edge.source.removeprefix("conn:")  # other kinds: "msg:..."
                 origin[(hit[0].name, hit[1])] = f"{s.path}:{edge.line}"
                 todo.append((hit[0].name, hit[1]))
+    forward(index, conn, todo, origin)
+    return conn, origin
+
+
+def forward(
+    index: _Index, conn: dict[tuple[str, str], str], todo: list[tuple[str, str]],
+    origin: dict[tuple[str, str], str] | None = None,
+) -> None:
+    """Hand each ``(function, param)`` of ``todo`` (already in ``conn``) on along the calls that
+    pass that parameter to another function's parameter, with its kind (and ``origin``), until
+    nothing is added: a worklist, each pair enters once."""
     while todo:
         name, param = todo.pop()
         _, fn = index.functions[name]
@@ -789,9 +800,9 @@ def _connections(
             hit = index.param(edge) if edge.source == param else None
             if hit is not None and (hit[0].name, hit[1]) not in conn:
                 conn[(hit[0].name, hit[1])] = conn[(name, param)]
-                origin[(hit[0].name, hit[1])] = origin[(name, param)]
+                if origin is not None:
+                    origin[(hit[0].name, hit[1])] = origin[(name, param)]
                 todo.append((hit[0].name, hit[1]))
-    return conn, origin
 
 
 def _effects(index: _Index, conn: Mapping[tuple[str, str], str]) -> dict[str, dict[str, set[str]]]:
