@@ -107,6 +107,8 @@ class SharedPool:
         self._queue: list[str] = []  # the batch's items not handed to the pool yet, next one last
         self._batch: tuple[Callable[..., list[Any]], tuple[Any, ...]] = (lambda paths: [], ())
         self._futures: dict[str, Any] = {}
+        self._in_flight: set[Any] = set()
+        self._queued: set[str] = set()  # in the queue and not taken back
 
     @property
     def pool(self) -> ProcessPoolExecutor:
@@ -128,14 +130,14 @@ class SharedPool:
         """Queue ``work([path], *args)`` for every path; fed to the pool while the caller waits."""
         self._batch = (work, args)
         self._queue[:0] = sorted(paths, key=_size)  # largest last: handed out first
+        self._queued.update(paths)
         self._top_up()
 
     def take_back(self, path: str) -> bool:
         """Withdraw a background item not handed to the pool yet (True), else False."""
-        try:
-            self._queue.remove(path)
-        except ValueError:
+        if path not in self._queued:
             return False
+        self._queued.discard(path)  # skipped when its turn comes (no scan of the queue)
         return True
 
     def finish(self) -> dict[str, Any]:
@@ -144,7 +146,10 @@ class SharedPool:
         return {path: future.result()[0] for path, future in self._futures.items()}
 
     def _running(self) -> list[Any]:
-        return [f for f in self._futures.values() if not f.done()]
+        """The background tasks in the pool and not done (at most ``jobs + 1``: the set is kept
+        small, so waking up costs nothing however large the batch)."""
+        self._in_flight = {f for f in self._in_flight if not f.done()}
+        return list(self._in_flight)
 
     def _top_up(self) -> None:
         """Keep ``jobs + 1`` background tasks in the pool: enough to keep every worker busy."""
@@ -152,7 +157,11 @@ class SharedPool:
         running = len(self._running())
         while self._queue and running < self.jobs + 1:
             path = self._queue.pop()
-            self._futures[path] = self.pool.submit(work, [path], *args)
+            if path not in self._queued:
+                continue  # taken back
+            self._queued.discard(path)
+            self._futures[path] = future = self.pool.submit(work, [path], *args)
+            self._in_flight.add(future)
             running += 1
 
     def _pump(self, wanted: Sequence[Any]) -> None:
@@ -160,9 +169,10 @@ class SharedPool:
         background batch as its tasks finish."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
+        pending = list(wanted)
         while True:
             self._top_up()
-            pending = [f for f in wanted if not f.done()]
+            pending = [f for f in pending if not f.done()]  # shrinks as they finish
             running = self._running()
             if not pending and (wanted or not running):
                 return
@@ -173,6 +183,7 @@ class SharedPool:
             return
         if failed:
             self._queue.clear()
+            self._queued.clear()
             _abandon(self._pool)
         else:
             self._pool.shutdown(wait=True)
