@@ -180,8 +180,6 @@ def _summaries(
 ) -> dict[str, ModuleSummary | None]:
     """Cached summaries and files without a gate token are settled here; only the rest go to
     workers (a warm or small run starts no process pool)."""
-    from wsrefactor.parallel import map_chunks
-
     cache = summary_cache(key, root, cache_dir, tokens)
     found: dict[str, ModuleSummary | None] = {}
     todo: list[str] = []
@@ -193,11 +191,17 @@ def _summaries(
             todo.append(path)
     if analyse is not None:
         todo = _analysed(analyse, todo, found, jobs, key, tokens)
-    if analyse is not None and analyse.pool is not None:
-        found.update(analyse.pool.map(_summarize_many, todo, key, root, cache_dir, tokens))
-    else:
-        found.update(map_chunks(_summarize_many, todo, jobs, key, root, cache_dir, tokens))
+    found.update(_map(analyse, jobs, _summarize_many, todo, key, root, cache_dir, tokens))
     return {path: found[path] for path in paths}
+
+
+def _map(analyse: Analyse | None, jobs: int, work: Callable[..., list[Any]], paths: Sequence[str], *args: Any) -> list[Any]:
+    """``work`` over ``paths``: in the check's shared pool when it has one, else ``map_chunks``."""
+    if analyse is not None and analyse.pool is not None:
+        return analyse.pool.map(work, paths, *args)
+    from wsrefactor.parallel import map_chunks
+
+    return map_chunks(work, paths, jobs, *args)
 
 
 def _analysed(
@@ -206,16 +210,11 @@ def _analysed(
 ) -> list[str]:
     """Summarize (into ``found``) and analyse the files of the run not analysed yet; returns the
     rest of ``todo`` (context files, and files analysed in an earlier round), to summarize only."""
-    from wsrefactor.parallel import map_chunks
 
     both = [p for p in todo if p in analyse.files and p not in analyse.results]
     analyse.start_background(both)
     both = [p for p in both if analyse.claim(p)]
-    if analyse.pool is not None:
-        done = analyse.pool.map(analyse.worker, both, *analyse.args, key, tokens)
-    else:
-        done = map_chunks(analyse.worker, both, jobs, *analyse.args, key, tokens)
-    for path, result, summary in done:
+    for path, result, summary in _map(analyse, jobs, analyse.worker, both, *analyse.args, key, tokens):
         found[path] = summary
         analyse.results[path] = result
     chosen = set(both)
