@@ -2861,19 +2861,21 @@ def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
 
     A ``def`` is a statement, so only statement blocks are walked (never expressions)."""
     out: list[tuple[Any, str]] = []
-
-    def scan(body: Sequence[ast.stmt], prefix: str) -> None:
-        for stmt in body:
-            scope = prefix
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                scope = f"{prefix}.{stmt.name}" if prefix else stmt.name
-                if not isinstance(stmt, ast.ClassDef):
-                    out.append((stmt, scope))
-            for block in _statement_blocks(stmt):
-                scan(block, scope)
-
-    scan(tree.body, "")  # type: ignore[attr-defined]
+    _scan_defs(tree.body, "", out)  # type: ignore[attr-defined]
     return sorted(out, key=lambda item: (item[0].lineno, item[0].col_offset))
+
+
+def _scan_defs(body: Sequence[ast.stmt], prefix: str, out: list[tuple[Any, str]]) -> None:
+    # Not a recursive closure: that would be a reference cycle holding ``out`` (and the defs'
+    # trees) until the cycle collector runs.
+    for stmt in body:
+        scope = prefix
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope = f"{prefix}.{stmt.name}" if prefix else stmt.name
+            if not isinstance(stmt, ast.ClassDef):
+                out.append((stmt, scope))
+        for block in _statement_blocks(stmt):
+            _scan_defs(block, scope, out)
 
 
 def _statement_blocks(stmt: ast.stmt) -> Iterator[Sequence[ast.stmt]]:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union, cast
 
@@ -147,18 +147,20 @@ def with_real_spans(blocks: Sequence[_Radon], tree: ast.AST) -> list[_Radon]:
     """radon's blocks with ``endline`` set to the definition's real last line (see the module
     docstring); closures and methods inside are corrected too. Complexity is untouched."""
     ends = definition_ends(tree)
+    return [_with_real_end(b, ends) for b in blocks]
 
-    def fix(block: Any) -> Any:
-        end = ends.get((block.lineno, block.col_offset), block.endline)
-        changes: dict[str, Any] = {"endline": max(end, block.lineno)}
-        if isinstance(block, Function) and block.closures:
-            changes["closures"] = [fix(c) for c in block.closures]
-        if isinstance(block, Class):
-            changes["methods"] = [fix(m) for m in block.methods]
-            changes["inner_classes"] = [fix(c) for c in block.inner_classes]
-        return block._replace(**changes)
 
-    return [fix(b) for b in blocks]
+def _with_real_end(block: Any, ends: Mapping[tuple[int, int], int]) -> Any:
+    # A module-level function, not a recursive closure: a closure calling itself is a reference
+    # cycle, which would keep ``ends`` alive until the cycle collector runs.
+    end = ends.get((block.lineno, block.col_offset), block.endline)
+    changes: dict[str, Any] = {"endline": max(end, block.lineno)}
+    if isinstance(block, Function) and block.closures:
+        changes["closures"] = [_with_real_end(c, ends) for c in block.closures]
+    if isinstance(block, Class):
+        changes["methods"] = [_with_real_end(m, ends) for m in block.methods]
+        changes["inner_classes"] = [_with_real_end(c, ends) for c in block.inner_classes]
+    return block._replace(**changes)
 
 
 def _to_block(obj: Function | Class, path: str) -> Block:

@@ -258,7 +258,6 @@ def _next_round(
 
 
 _ROUNDS = 6
-_WORD = re.compile(r"\w+")
 
 
 class _Modules:
@@ -266,7 +265,7 @@ class _Modules:
 
     def __init__(self, paths: Sequence[str], root: str) -> None:
         self.by_name = {root_module(p, root): p for p in paths}
-        self._words: dict[str, frozenset[str]] = {}
+        self._known: dict[str, dict[str, bool]] = {}  # path -> name -> held as a word
         self.suffixes: dict[str, str | None] = {}
         for name, path in self.by_name.items():
             parts = name.split(".")
@@ -284,21 +283,30 @@ class _Modules:
         return None
 
     def mentioning(self, names: set[str], paths: Sequence[str]) -> set[str]:
-        """The files among ``paths`` whose text holds one of ``names`` as a word (each file's
-        words are read once per run: an alternation of many names is slow to search)."""
+        """The files among ``paths`` whose text holds one of ``names`` as a word. The rounds ask
+        about much the same few names again, so each file answers for each name once; a cheap
+        substring test on the bytes settles most of them before any word boundary is looked at."""
         if not names:
             return set()
-        return {path for path in paths if not names.isdisjoint(self._words_of(path))}
+        return {path for path in paths if self._mentions(path, names)}
 
-    def _words_of(self, path: str) -> frozenset[str]:
-        if path not in self._words:
+    def _mentions(self, path: str, names: set[str]) -> bool:
+        known = self._known.setdefault(path, {})
+        new = [name for name in names if name not in known]
+        if new:
             try:
                 with open(path, "rb") as fh:
-                    text = fh.read().decode("utf-8", "replace")
+                    raw = fh.read()
             except OSError:
-                text = ""
-            self._words[path] = frozenset(_WORD.findall(text))
-        return self._words[path]
+                raw = b""
+            text: str | None = None
+            for name in new:
+                found = False
+                if name.encode() in raw:  # the text is read as UTF-8, so the word needs its UTF-8 bytes
+                    text = raw.decode("utf-8", "replace") if text is None else text
+                    found = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+                known[name] = found
+        return any(known[name] for name in names)
 
     def targets(self, summary: ModuleSummary) -> set[str]:
         """The files defining what ``summary``'s calls hand a connection or a parameter to."""
@@ -402,7 +410,11 @@ def _summarize(path: str, raw: bytes, root: str, tokens: tuple[str, ...] | None)
         tree = _python_ast(text, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return summary_of(Analyses(tree, text, path), root, tokens)
+    analyses = Analyses(tree, text, path)
+    try:
+        return summary_of(analyses, root, tokens)
+    finally:
+        analyses.release()
 
 
 def facts_of(job: Any) -> Mapping[str, FileFacts] | None:

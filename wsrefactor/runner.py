@@ -246,10 +246,22 @@ def _analyze(
     tree = _ast_or_error(result, text)
     if tree is None:
         return result
-    options = here.config.rule_options
     analyses = Analyses(tree, text, result.path)  # one cache of ast analyses for every rule of the file
-    if on_analyses is not None:
-        on_analyses(analyses)
+    try:
+        if on_analyses is not None:
+            on_analyses(analyses)
+        return _run_rules(result, source, rules, job, here, tree, analyses)
+    finally:
+        if job.fix is None and not job.want_edits:  # only fixes (built lazily) outlive the file
+            analyses.release()
+
+
+def _run_rules(
+    result: FileResult, source: SourceFile, rules: list[type[Rule]], job: Job, here: Here, tree: ast.Module,
+    analyses: Analyses,
+) -> FileResult:
+    text = source.text
+    options = here.config.rule_options
     _record_ast_facts(result, rules, analyses, options)
     wanted = [r for r in rules if r.wants(text, tree, options.get(r.code, {}))]
     candidates = _decide_from_ast(result, job, tree, text, wanted, analyses)

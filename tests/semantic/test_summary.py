@@ -309,3 +309,26 @@ def test_a_two_job_check_shares_one_pool_and_decides_as_one_job(tmp_path):
     found = [[(f.path, f.line, f.code, f.message) for f in run.findings] for run in runs]
     assert found[0] == found[1] == found[2]
     assert {f[2] for f in found[0]} >= {"WS201", "WS104"}
+
+
+def test_the_caller_round_finds_a_name_only_as_a_whole_word(tmp_path):
+    """``_Modules.mentioning`` (which files the caller round reads): a name counts where it stands
+    as a word, in any file encoding-compatible with UTF-8, and each file answers once per name."""
+    from wsrefactor.crossmodule import _Modules
+
+    files = {
+        "word.py": "from app.hub import broadcast_all\nbroadcast_all(ws)\n",
+        "longer.py": "broadcast_all_rooms = 1\nmy_broadcast_all = 2\n",
+        "unicode.py": "café = 1\nbroadcast_all(café)\n",
+        "other.py": "x = 1\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    paths = [str(tmp_path / name) for name in files]
+    modules = _Modules(paths, str(tmp_path))
+    found = modules.mentioning({"broadcast_all"}, paths)
+    assert {Path(p).name for p in found} == {"word.py", "unicode.py"}
+    assert modules.mentioning({"café"}, paths) == {str(tmp_path / "unicode.py")}
+    assert modules.mentioning(set(), paths) == set()
+    (tmp_path / "other.py").write_text("broadcast_all(ws)\n", encoding="utf-8")
+    assert str(tmp_path / "other.py") not in modules.mentioning({"broadcast_all"}, paths)  # read once per run

@@ -37,6 +37,9 @@ class SemanticModel:
     def compute(cls, analyses: Analyses) -> SemanticModel:
         return cls(analyses)
 
+    def release(self) -> None:
+        self.scopes.release()
+
     # -- where things are --------------------------------------------------------------------
 
     def scope_of(self, node: ast.AST) -> Scope:

@@ -105,6 +105,15 @@ class ScopeTree:
             done += 1
             self._block(body, fn)
 
+    def release(self) -> None:
+        """Cut the links that make the scopes a cycle (a scope and its children, a scope and its
+        bindings), so that they and the ``ast`` they hold are freed by reference counting; the
+        tree is not to be read afterwards (``Analyses.release``)."""
+        for scope in self.scopes:
+            scope.children.clear()
+            scope.bindings.clear()
+            scope.attributes.clear()
+
     def scope_of(self, node: ast.AST) -> Scope:
         """The scope a node is evaluated in (a def's own name and decorators: the outer one)."""
         return self._scope_of.get(id(node), self.module)
