@@ -2847,13 +2847,72 @@ def upper_bounds(tree: ast.Module, metric: str) -> list[int]:
 
 def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
     """Whether radon finds a function/method over ``limit`` in ``tree`` (Python ast)."""
-    if tree is None or all(bound <= limit for bound in per_tree(upper_bounds, tree, metric)):
-        return False  # no function can be over the limit: radon need not run
-    for block in radon_functions(tree).values():  # lengths from the real spans
-        value = block.complexity if metric == "cc" else block.endline - block.lineno + 1
-        if value > limit:
-            return True
-    return False
+    return tree is not None and bool(functions_over(tree, metric, limit))
+
+
+def functions_over(tree: ast.Module, metric: str, limit: int) -> dict[int, Any]:
+    """The entries of ``radon_functions(tree)`` whose value is over ``limit``, with the same
+    numbers: what a plain check needs. radon measures only the functions whose bound
+    (``upper_bounds``) is over the limit, each on its own node (radon counts a function's own
+    body, whatever surrounds it), instead of every function of the file."""
+    defs = NodeIndex.of(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
+    over = [d for d, bound in zip(defs, per_tree(upper_bounds, tree, metric)) if bound > limit]
+    if not over:
+        return {}  # no function can be over the limit: radon need not run
+    blocks = per_tree(_radon_block_defs, tree)
+    measured: dict[int, Any] = per_tree(_memo_of, tree)  # WS301 and WS302 measure a function once
+    ordinal = per_tree(_ordinals, tree)
+    out: dict[int, Any] = {}
+    for node in over:
+        if id(node) not in blocks:
+            continue  # radon has no block for a def inside a class inside a function
+        if id(node) not in measured:
+            measured[id(node)] = _measure(node, tree)
+        block = measured[id(node)]
+        if block is not None and (block.complexity if metric == "cc" else block.endline - block.lineno + 1) > limit:
+            out[ordinal[id(node)]] = block
+    return dict(sorted(out.items()))
+
+
+def _memo_of(tree: ast.Module) -> dict[int, Any]:
+    return {}
+
+
+def _ordinals(tree: ast.Module) -> dict[int, int]:
+    defs = NodeIndex.of(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
+    return {id(node): i for i, node in enumerate(defs)}
+
+
+def _radon_block_defs(tree: ast.Module) -> set[int]:
+    """The ``def``s radon makes blocks of (``radon_blocks``): every one, except those inside a
+    class that is itself inside a function (radon drops such classes, methods and all)."""
+    out: set[int] = set()
+    todo: list[tuple[Sequence[ast.stmt], bool]] = [(tree.body, False)]  # (statements, in a function)
+    while todo:
+        body, in_function = todo.pop()
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out.add(id(stmt))
+                todo.append((stmt.body, True))
+            elif isinstance(stmt, ast.ClassDef):
+                if not in_function:
+                    todo.append((stmt.body, False))
+            else:
+                todo.extend((block, in_function) for block in _statement_blocks(stmt))
+    return out
+
+
+def _measure(node: ast.FunctionDef | ast.AsyncFunctionDef, tree: ast.Module) -> Any:
+    """radon's block for one function (its closures measured on the way), real span as in
+    ``radon_functions``; None where radon gives up (too deep to visit)."""
+    from radon.visitors import ComplexityVisitor
+
+    visitor = ComplexityVisitor()
+    try:
+        visitor.visit(node)
+    except RecursionError:
+        return None
+    return complexity.with_real_spans(visitor.functions, tree)[0]
 
 
 def _defs_in_order(tree: ast.AST) -> list[tuple[Any, str]]:
@@ -3599,10 +3658,7 @@ class ExtractRule(Rule):
         limit = cls.limit_from(options)
         defs = per_tree(_defs_in_order, tree)
         out = []
-        for ordinal, block in radon_functions(tree).items():
-            value = int(block.complexity) if cls.metric == "cc" else int(block.endline - block.lineno + 1)
-            if value <= limit:
-                continue
+        for ordinal, block in functions_over(tree, cls.metric, limit).items():
             node, scope = defs[ordinal]
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             end = node.end_lineno or node.lineno

@@ -146,7 +146,9 @@ def definition_ends(tree: ast.AST) -> dict[tuple[int, int], int]:
 def with_real_spans(blocks: Sequence[_Radon], tree: ast.AST) -> list[_Radon]:
     """radon's blocks with ``endline`` set to the definition's real last line (see the module
     docstring); closures and methods inside are corrected too. Complexity is untouched."""
-    ends = definition_ends(tree)
+    from wsrefactor.semantic.nodes import per_tree
+
+    ends = per_tree(definition_ends, cast(ast.Module, tree))
     return [_with_real_end(b, ends) for b in blocks]
 
 

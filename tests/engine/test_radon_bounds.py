@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from wsrefactor.rules._extract import radon_blocks, upper_bounds
+from wsrefactor.rules._extract import (
+    functions_over,
+    radon_blocks,
+    radon_functions,
+    upper_bounds,
+)
 from wsrefactor.semantic.nodes import NodeIndex
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -65,3 +70,63 @@ def test_bounds_are_tight_on_plain_code():
     tree = ast.parse("def f(a):\n    if a and a:\n        return 1\n    for x in a:\n        pass\n")
     assert upper_bounds(tree, "cc") == [radon_blocks(tree)[0].complexity] == [4]
     assert upper_bounds(tree, "lines") == [5]
+
+
+NESTING = '''
+def outer(a):
+    def closure(b):
+        def deeper(c):
+            return c if c else b
+        return [deeper(x) for x in b if x]
+    class Local:  # radon drops a class inside a function, methods and all
+        def method(self):
+            return 1 if self else 2
+    return closure(a) or Local()
+
+class Top:
+    if FLAG:
+        def conditional(self, x):
+            try:
+                return x and not x
+            except ValueError:
+                return None
+    class Inner:
+        def inner_method(self):
+            while self:
+                pass
+            else:
+                return 3
+    async def run(self):
+        def helper():
+            return 1 if Top else 0
+        async for item in self:
+            assert item or not item
+        return helper()
+'''
+
+
+def _same_numbers(tree: ast.Module, metric: str, limit: int) -> None:
+    def key(block):
+        return (block.lineno, block.col_offset, block.endline, block.complexity)
+
+    value = (lambda b: b.complexity) if metric == "cc" else (lambda b: b.endline - b.lineno + 1)
+    every = {o: key(b) for o, b in radon_functions(tree).items() if value(b) > limit}
+    assert {o: key(b) for o, b in functions_over(tree, metric, limit).items()} == every
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_a_plain_check_measures_only_what_can_be_over_and_gets_radons_numbers(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for metric in ("cc", "lines"):
+        for limit in (0, 2, 5, 10, 30):
+            _same_numbers(tree, metric, limit)
+
+
+def test_the_blocks_radon_keeps_and_drops_under_any_nesting():
+    tree = ast.parse(NESTING)
+    for metric in ("cc", "lines"):
+        for limit in (0, 1, 2, 3):
+            _same_numbers(tree, metric, limit)
+    over = functions_over(tree, "cc", 0)
+    names = {b.name for b in over.values()}
+    assert "method" not in names and {"outer", "closure", "deeper", "conditional", "inner_method", "run"} <= names
