@@ -19,6 +19,7 @@ from wsrefactor.semantic.broadcast import (
     send_method,
 )
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.semantic.summary import SEND, ProjectCalls
 from wsrefactor.walk import visit
 
@@ -209,11 +210,11 @@ class _Loop:
 
 
 def _loops(analyses: Analyses) -> list[tuple[ast.For | ast.AsyncFor, Scope]]:
-    """``for`` loops directly in an ``async def`` whose target binds plain names."""
+    """``for`` loops directly in an ``async def`` whose target binds plain names, in source order."""
     model = analyses(SemanticModel)
     out = []
-    for node in ast.walk(analyses.tree):
-        if isinstance(node, (ast.For, ast.AsyncFor)) and _target_names(node.target):
+    for node in analyses(NodeIndex).in_source_order(ast.For, ast.AsyncFor):
+        if _target_names(node.target):
             scope = model.scope_of(node)
             if scope.kind == "function" and scope.in_async:
                 out.append((node, scope))

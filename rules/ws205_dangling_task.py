@@ -12,6 +12,7 @@ from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
 from wsrefactor.semantic.detection import Detection, detect_at
+from wsrefactor.semantic.nodes import NodeIndex
 
 _SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task", "asyncio.tasks.ensure_future"}
 _LOOP_GETTERS = {"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"}
@@ -71,12 +72,13 @@ def shared_helper(path: str, project_root: str = ".") -> tuple[str, str] | None:
     return f"{top}.{SHARED_MODULE}", file
 
 
-def _discarded_calls(tree: ast.Module) -> Iterator[ast.Call]:
+def _discarded_calls(index: NodeIndex) -> Iterator[ast.Call]:
     """Calls whose result is thrown away: an expression statement, or ``_ = call``."""
-    for stmt in ast.walk(tree):
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+    for stmt in index.nodes(ast.Expr):
+        if isinstance(stmt.value, ast.Call):
             yield stmt.value
-        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
+    for stmt in index.nodes(ast.Assign):
+        if isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, ast.Name) and target.id == "_":
                 yield stmt.value
@@ -308,7 +310,7 @@ class DanglingTask(SemanticRule):
     @classmethod
     def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterator[Detection]:
         model = analyses(SemanticModel)
-        for call in _discarded_calls(analyses.tree):
+        for call in _discarded_calls(analyses(NodeIndex)):
             kind = _spawner(model, call, model.scope_of(call))
             if kind is None:
                 continue

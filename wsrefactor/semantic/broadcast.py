@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.callgraph import CallGraph
 from wsrefactor.semantic.model import SemanticModel
+from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.semantic.scopes import Binding, Scope
 
 # Connection classes of the frameworks (qualified as imported).
@@ -136,6 +137,7 @@ class Connections:
         self.model: SemanticModel = analyses(SemanticModel)
         self.graph: CallGraph = analyses(CallGraph)
         self.tree = analyses.tree
+        self.index: NodeIndex = analyses(NodeIndex)
         self._param_memo: dict[tuple[int, str], bool] = {}
         self.handlers = self._served_handlers()  # ids of ``websockets.serve(handler, ...)`` handlers
         # collection keys (``collection_key``) known to hold connections as elements / as values
@@ -166,8 +168,8 @@ class Connections:
 
     def _find_item_holders(self) -> None:
         """``table[key] = ws``: the table holds connections as values."""
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
+        for node in self.index.nodes(ast.Assign):
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
                 if self.is_connection(node.value, self.model.scope_of(node)):
                     self._hold(node.targets[0].value, self.values)
 
