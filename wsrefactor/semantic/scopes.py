@@ -306,22 +306,33 @@ class ScopeTree:
         return None
 
     def _expr(self, root: ast.expr, scope: Scope, stmt: ast.stmt) -> None:
-        """Record every node of an expression; lambdas and comprehensions open scopes."""
+        """Record every node of an expression; lambdas and comprehensions open scopes. (The
+        hottest loop of the model: children are read through ``_child_fields``, inline.)"""
+        scope_of, stmt_of = self._scope_of, self._stmt_of
         todo: list[tuple[ast.AST, Scope]] = [(root, scope)]
+        push = todo.append
         while todo:
             node, where = todo.pop()
-            self._scope_of[id(node)] = where
-            self._stmt_of[id(node)] = stmt
-            if isinstance(node, ast.Lambda):
-                todo.extend(self._lambda(node, where))
-            elif isinstance(node, _COMPREHENSIONS):
-                todo.extend(self._comprehension(node, where, stmt))
+            scope_of[id(node)] = where
+            stmt_of[id(node)] = stmt
+            kind = type(node)
+            if kind is ast.Lambda:
+                todo.extend(self._lambda(node, where))  # type: ignore[arg-type]
+            elif kind in _COMPREHENSION_KINDS:
+                todo.extend(self._comprehension(node, where, stmt))  # type: ignore[arg-type]
             else:
-                if isinstance(node, ast.Call):
-                    where.calls.append(node)
-                elif isinstance(node, ast.NamedExpr):
-                    self._walrus(node, where)
-                todo.extend([(c, where) for c in _children(node)])
+                if kind is ast.Call:
+                    where.calls.append(node)  # type: ignore[arg-type]
+                elif kind is ast.NamedExpr:
+                    self._walrus(node, where)  # type: ignore[arg-type]
+                for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+                    value = getattr(node, name, None)
+                    if value.__class__ is list:
+                        for child in value:
+                            if isinstance(child, ast.AST):
+                                push((child, where))
+                    elif isinstance(value, ast.AST):
+                        push((value, where))
 
     def _lambda(self, node: ast.Lambda, where: Scope) -> list[tuple[ast.AST, Scope]]:
         args = node.args
@@ -360,25 +371,15 @@ class ScopeTree:
                 self._bind(comp, Binding(sub.id, "for", sub, comp))
 
 
-_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+_COMPREHENSION_KINDS = frozenset(_COMPREHENSIONS)
+# The fields that can hold child nodes, per node class: ``ctx`` and the operator leaves (``op``,
+# ``ops``) are left out; like ``ast.iter_child_nodes`` otherwise, in field order.
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes`` without the leaves, in its order, without its generators (the
-    hottest loop of the model): the fields are read once per class, ``ctx`` skipped."""
-    kind = type(node)
-    fields = _CHILD_FIELDS.get(kind)
-    if fields is None:
-        fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
-    values: list[Any] = []
-    for name in fields:
-        value = getattr(node, name, None)
-        if value.__class__ is list:
-            values.extend(value)
-        else:
-            values.append(value)
-    return [c for c in values if isinstance(c, ast.AST) and not isinstance(c, _LEAVES)]
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in ("ctx", "op", "ops"))  # type: ignore[attr-defined]
+    return fields
 
 # Statement kind -> its handler (anything else: its children are expressions).
 _HANDLERS: dict[str, Callable[[ScopeTree, Any, Scope], None]] = {
