@@ -316,23 +316,21 @@ class ScopeTree:
             scope_of[id(node)] = where
             stmt_of[id(node)] = stmt
             kind = type(node)
-            if kind is ast.Lambda:
-                todo.extend(self._lambda(node, where))  # type: ignore[arg-type]
-            elif kind in _COMPREHENSION_KINDS:
-                todo.extend(self._comprehension(node, where, stmt))  # type: ignore[arg-type]
-            else:
-                if kind is ast.Call:
-                    where.calls.append(node)  # type: ignore[arg-type]
-                elif kind is ast.NamedExpr:
-                    self._walrus(node, where)  # type: ignore[arg-type]
-                for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
-                    value = getattr(node, name, None)
-                    if value.__class__ is list:
-                        for child in value:
-                            if isinstance(child, ast.AST):
-                                push((child, where))
-                    elif isinstance(value, ast.AST):
-                        push((value, where))
+            opens = _OPENS_SCOPE.get(kind)  # a lambda or a comprehension: its parts, scoped
+            if opens is not None:
+                todo.extend(opens(self, node, where, stmt))
+                continue
+            seen = _SEEN.get(kind)  # a call or a walrus: recorded in the scope
+            if seen is not None:
+                seen(self, node, where)
+            for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+                value = getattr(node, name, None)
+                if value.__class__ is list:
+                    for child in value:
+                        if isinstance(child, ast.AST):
+                            push((child, where))
+                elif isinstance(value, ast.AST):
+                    push((value, where))
 
     def _lambda(self, node: ast.Lambda, where: Scope) -> list[tuple[ast.AST, Scope]]:
         args = node.args
@@ -371,7 +369,15 @@ class ScopeTree:
                 self._bind(comp, Binding(sub.id, "for", sub, comp))
 
 
-_COMPREHENSION_KINDS = frozenset(_COMPREHENSIONS)
+_Parts = list[tuple[ast.AST, Scope]]
+_OPENS_SCOPE: dict[type, Callable[[ScopeTree, Any, Scope, ast.stmt], _Parts]] = {
+    ast.Lambda: lambda tree, node, where, stmt: tree._lambda(node, where),
+    **{kind: ScopeTree._comprehension for kind in _COMPREHENSIONS},
+}
+_SEEN: dict[type, Callable[[ScopeTree, Any, Scope], None]] = {
+    ast.Call: lambda tree, node, where: where.calls.append(node),
+    ast.NamedExpr: ScopeTree._walrus,
+}
 # The fields that can hold child nodes, per node class: ``ctx`` and the operator leaves (``op``,
 # ``ops``) are left out; like ``ast.iter_child_nodes`` otherwise, in field order.
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
