@@ -2797,17 +2797,6 @@ def collect_names(module: cst.Module) -> set[str]:
     return names
 
 
-def radon_blocks(tree: ast.Module) -> list[Any]:
-    """radon's function/method blocks of ``tree`` (closures included), once per tree."""
-    from radon.complexity import add_inner_blocks, cc_visit_ast
-    from radon.visitors import Function
-
-    try:
-        return [b for b in add_inner_blocks(cc_visit_ast(tree)) if isinstance(b, Function)]
-    except RecursionError:
-        return []
-
-
 _DECISIONS = (
     ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.BoolOp, ast.Match,
     ast.comprehension, ast.Assert,
@@ -2851,10 +2840,12 @@ def offending_blocks(tree: Any, metric: str, limit: int) -> bool:
 
 
 def functions_over(tree: ast.Module, metric: str, limit: int) -> dict[int, Any]:
-    """The entries of ``radon_functions(tree)`` whose value is over ``limit``, with the same
-    numbers: what a plain check needs. radon measures only the functions whose bound
-    (``upper_bounds``) is over the limit, each on its own node (radon counts a function's own
-    body, whatever surrounds it), instead of every function of the file."""
+    """radon's blocks whose value is over ``limit``, by the function's ordinal in source order
+    (libcst visits ``def``s in that order too, so the n-th ``FunctionDef`` visited is the n-th
+    here), the real span as ``endline`` (``complexity.with_real_spans``). The blocks and numbers
+    of radon run over the whole file (``add_inner_blocks(cc_visit_ast(tree))``; the tests hold
+    them equal), but radon measures only the functions whose bound (``upper_bounds``) is over the
+    limit, each on its own node: radon counts a function's own body, whatever surrounds it."""
     defs = NodeIndex.of(tree).nodes(ast.FunctionDef, ast.AsyncFunctionDef)
     over = [d for d, bound in zip(defs, per_tree(upper_bounds, tree, metric)) if bound > limit]
     if not over:
@@ -2884,7 +2875,7 @@ def _ordinals(tree: ast.Module) -> dict[int, int]:
 
 
 def _radon_block_defs(tree: ast.Module) -> set[int]:
-    """The ``def``s radon makes blocks of (``radon_blocks``): every one, except those inside a
+    """The ``def``s radon makes blocks of: every one, except those inside a
     class that is itself inside a function (radon drops such classes, methods and all)."""
     out: set[int] = set()
     todo: list[tuple[Sequence[ast.stmt], bool]] = [(tree.body, False)]  # (statements, in a function)
@@ -2903,8 +2894,8 @@ def _radon_block_defs(tree: ast.Module) -> set[int]:
 
 
 def _measure(node: ast.FunctionDef | ast.AsyncFunctionDef, tree: ast.Module) -> Any:
-    """radon's block for one function (its closures measured on the way), real span as in
-    ``radon_functions``; None where radon gives up (too deep to visit)."""
+    """radon's block for one function (its closures measured on the way), with its real span;
+    None where radon gives up (too deep to visit)."""
     from radon.visitors import ComplexityVisitor
 
     visitor = ComplexityVisitor()
@@ -2944,27 +2935,6 @@ def _statement_blocks(stmt: ast.stmt) -> Iterator[Sequence[ast.stmt]]:
             yield block
     for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
         yield part.body
-
-
-def radon_functions(tree: Any) -> dict[int, Any]:
-    """radon's function/method blocks of ``tree`` keyed by the function's ordinal in source order
-    (once per tree: WS301 and WS302 ask for them in ``wants`` and again when reporting; read only).
-
-    libcst visits ``def``s in source order too, so the n-th ``FunctionDef`` visited is the n-th
-    here: no position metadata is needed to pair them.
-    """
-    if tree is None:
-        return {}
-    return per_tree(_radon_functions, tree)
-
-
-def _radon_functions(tree: Any) -> dict[int, Any]:
-    defs = NodeIndex.of(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
-    ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
-    blocks = [b for b in per_tree(radon_blocks, tree) if (b.lineno, b.col_offset) in ordinal]
-    # ``endline`` is the definition's real last line (radon's stops where the last statement
-    # starts): WS302, the gate and the dashboard measure length the same way.
-    return {ordinal[(b.lineno, b.col_offset)]: b for b in complexity.with_real_spans(blocks, tree)}
 
 
 # --------------------------------------------------------------------------
@@ -3680,24 +3650,22 @@ class ExtractRule(Rule):
         self._ordinal = -1
         self._prefixes: dict[str, str] = {}  # top-level class name -> its method helpers' prefix
 
-    def _functions(self) -> dict[int, Any]:
+    def _over_limit(self) -> dict[int, Any]:
+        """The one decision, shared with ``ast_reports``: the functions over the limit."""
         if self._radon is None:
             tree = self.ctx.tree if self.ctx.tree is not None else ast.parse(self.ctx.module.code)
-            self._radon = radon_functions(tree)
+            self._radon = functions_over(tree, self.metric, self.limit_from(self.opts))
         return self._radon
-
-    def _value(self, block: Any) -> int:
-        return int(block.complexity) if self.metric == "cc" else int(block.endline - block.lineno + 1)
 
     def message(self, name: str, block: Any, limit: int) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._ordinal += 1
-        block = self._functions().get(self._ordinal)
-        limit = self.limit_from(self.opts)
-        if block is None or self._value(block) <= limit:
+        block = self._over_limit().get(self._ordinal)
+        if block is None:
             return
+        limit = self.limit_from(self.opts)
         anc = self.ctx.ancestors
         in_class = len(anc) >= 3 and isinstance(anc[-3], cst.ClassDef)
         module_level = len(anc) == 2 and isinstance(anc[0], cst.Module)

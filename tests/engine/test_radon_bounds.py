@@ -7,17 +7,28 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from radon.complexity import add_inner_blocks, cc_visit_ast
+from radon.visitors import Function
 
 from tests.conftest import REPO
-from wsrefactor.rules._extract import (
-    functions_over,
-    radon_blocks,
-    radon_functions,
-    upper_bounds,
-)
+from wsrefactor import complexity
+from wsrefactor.rules._extract import functions_over, upper_bounds
 from wsrefactor.semantic.nodes import NodeIndex
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def radon_blocks(tree: ast.Module) -> list[Function]:
+    """The oracle: radon over the whole file, as ``radon cc --show-closures`` (functions only)."""
+    return [b for b in add_inner_blocks(cc_visit_ast(tree)) if isinstance(b, Function)]
+
+
+def radon_functions(tree: ast.Module) -> dict[int, Function]:
+    """The oracle's blocks by the function's ordinal in source order, with real spans."""
+    defs = NodeIndex.of(tree).in_source_order(ast.FunctionDef, ast.AsyncFunctionDef)
+    ordinal = {(n.lineno, n.col_offset): i for i, n in enumerate(defs)}
+    blocks = [b for b in radon_blocks(tree) if (b.lineno, b.col_offset) in ordinal]
+    return {ordinal[(b.lineno, b.col_offset)]: b for b in complexity.with_real_spans(blocks, tree)}
 FILES = [
     *sorted(REPO.joinpath("fixtures").rglob("*.py")),
     *sorted(STDLIB.joinpath("asyncio").glob("*.py")),
