@@ -22,7 +22,7 @@ SLOW_PATHS = (
     "tests/engine/test_bandit_equivalence.py",
     "tests/cli/test_interrupt.py",
     "tests/cli/test_interactive.py",
-    "tests/test_ws203_behaviour.py",
+    "tests/rules/test_ws203_behaviour.py",
     # every rule with and without its prefilter on real framework code (goes with the prefilters)
     "tests/test_prefilter_soundness.py",
 )

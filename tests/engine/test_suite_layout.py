@@ -31,3 +31,11 @@ STANDALONE = {REPO / "tests" / "realistic"}
 def test_every_test_folder_is_a_package() -> None:
     folders = {p.parent for p in (REPO / "tests").rglob("test_*.py")} - STANDALONE
     assert [f for f in sorted(folders) if not (f / "__init__.py").exists()] == []
+
+
+def test_every_rule_has_its_own_test_module() -> None:
+    """``tests/rules/test_<code>.py`` for each packaged rule: where a newcomer looks first."""
+    from wsrefactor.registry import load_rules
+
+    missing = [code for code in load_rules(()) if not (REPO / "tests" / "rules" / f"test_{code.lower()}.py").exists()]
+    assert missing == []

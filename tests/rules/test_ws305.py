@@ -21,7 +21,7 @@ from wsrefactor.engine import FixPolicy, fix_text
 from wsrefactor.registry import load_rules
 from wsrefactor.testing import check_source, fix_source
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "WS305"
 EXPECTED = FIXTURES / "expected_lua"
 RULE = load_rules(())["WS305"]

@@ -12,7 +12,7 @@ import pytest
 from wsrefactor.complexity import measure
 from wsrefactor.testing import check_source, fix_source
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _exec(source: str) -> dict:
