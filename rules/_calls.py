@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
+from wsrefactor.lazy import cst
 
 
 def is_dotted(expr: cst.BaseExpression) -> bool:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.rule import FileContext
 
 

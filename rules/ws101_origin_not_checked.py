@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.rules._helpers import add_arg
@@ -43,7 +42,7 @@ _MIDDLEWARE_CLASSES = ("starlette.middleware.Middleware", "fastapi.middleware.Mi
 #: serve() arguments that can run an origin check of the application's own before the handshake.
 _SERVE_HOOKS = ("process_request", "create_protocol", "create_connection")
 
-Replacement = Callable[[cst.CSTNode], cst.CSTNode | cst.FlattenSentinel]
+Replacement = Callable[["cst.CSTNode"], "cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]"]
 
 
 def _replace_origins(value: cst.BaseExpression) -> Replacement:
@@ -98,7 +97,6 @@ def _insert_before_first_method(stmts: list[cst.BaseStatement], method: cst.Base
         out[index] = out[index].with_changes(leading_lines=[cst.EmptyLine(indent=False), *comments])
     out.insert(index, method.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if index > 0 else []))
     return out
-
 
 
 class OriginNotChecked(SemanticRule):
@@ -203,7 +201,7 @@ class OriginNotChecked(SemanticRule):
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
     uses_project_facts = True  # how other modules call this one (analyses.facts)
-    fix_node_types = (cst.FunctionDef, cst.ClassDef, cst.Call)
+    fix_node_types = ("FunctionDef", "ClassDef", "Call")
 
     VALID = [
         Valid("""
@@ -424,7 +422,8 @@ class OriginNotChecked(SemanticRule):
         if plan.kind == "on_connect":
             return Fix(FixSafety.UNSAFE, "check the Origin in on_connect before accepting",
                        replacements={node: self._add_on_connect(allow)}, imports=imports, module_statements=stmts)
-        anchors = [self.ctx.positions.find(start, end, _STATEMENTS) for start, end in plan.anchors]
+        statements = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+        anchors = [self.ctx.positions.find(start, end, statements) for start, end in plan.anchors]
         if not anchors or any(a is None for a in anchors):
             return None
         guard = self._guard(plan.ws, allow)
@@ -485,7 +484,6 @@ class OriginNotChecked(SemanticRule):
         return apply
 
 
-_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 Span = tuple[tuple[int, int], tuple[int, int]]
 
 

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope
@@ -104,7 +103,7 @@ class MessageSizeUnbounded(SemanticRule):
 
     requires_any_import = ("fastapi", "starlette", "websockets")
     uses_project_facts = True  # how other modules call this one (analyses.facts)
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
 
     VALID = [
         Valid("""

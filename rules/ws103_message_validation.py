@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.message_models import (
     PYDANTIC_NAMES,
     TYPING_NAMES,
@@ -762,7 +761,7 @@ class MessageNotValidated(SemanticRule):
 
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
     uses_project_facts = True  # frames other modules receive and hand to this one, or put on a queue (analyses.facts)
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
 
     VALID = [
         Valid("""
@@ -1049,7 +1048,7 @@ class MessageNotValidated(SemanticRule):
         def apply(updated: cst.CSTNode) -> cst.CSTNode | cst.FlattenSentinel:
             node: Any = new_try
             if first is None:
-                node = new_try.visit(_Swap(updated.body[0].value.args[0].value))  # type: ignore[attr-defined]
+                node = new_try.visit(_swap(updated.body[0].value.args[0].value))  # type: ignore[attr-defined]
             inner = node.body.body[0].with_changes(trailing_whitespace=updated.trailing_whitespace)  # type: ignore[attr-defined]
             node = node.with_changes(body=node.body.with_changes(body=[inner]))
             lead = getattr(updated, "leading_lines", ())
@@ -1084,12 +1083,12 @@ def _imports(
     return tuple(dict.fromkeys(out))
 
 
-class _Swap(cst.CSTTransformer):
-    """Put the updated ``json.loads`` argument where the placeholder name is."""
+def _swap(value: cst.BaseExpression) -> cst.CSTTransformer:
+    """Put the updated ``json.loads`` argument where the placeholder name is (the class is made
+    on use: libcst is imported lazily, see ``wsrefactor.lazy``)."""
 
-    def __init__(self, value: cst.BaseExpression) -> None:
-        super().__init__()
-        self.value = value
+    class Swap(cst.CSTTransformer):
+        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+            return value if original_node.value == _PLACEHOLDER else updated_node
 
-    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
-        return self.value if original_node.value == _PLACEHOLDER else updated_node
+    return Swap()

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
 from wsrefactor.semantic.analyses import Analyses
@@ -112,7 +111,6 @@ class _Plan:
     removals: tuple[_Span, ...]
 
 
-
 class SessionNotInvalidated(SemanticRule):
     """
     ## What it does
@@ -214,7 +212,7 @@ class SessionNotInvalidated(SemanticRule):
     summary = "registered WebSocket connection is not removed on every exit path"
     tokens = ("websocket", "WebSocket", "websockets", "socketio", "channels", "tornado")
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "socketio", "flask_socketio", "channels")
-    fix_node_types = (cst.Call, cst.Assign)
+    fix_node_types = ("Call", "Assign")
     uses_project_facts = True  # what another module's manager does with the connection (analyses.facts)
 
     VALID = [
@@ -997,9 +995,6 @@ def _event(func: _FunctionDef) -> str:
     return func.name
 
 
-_PASS = cst.SimpleStatementLine(body=[cst.Pass()])
-
-
 class _FixBuilder:
     """Builds the try/finally fix: the new ``finally`` plus removed duplicate undos."""
 
@@ -1012,7 +1007,7 @@ class _FixBuilder:
     @staticmethod
     def _filtered(body: Sequence[cst.BaseStatement], drop: set[int]) -> list[cst.BaseStatement]:
         kept = [s for i, s in enumerate(body) if i not in drop]
-        return kept or [_PASS]
+        return kept or [cst.SimpleStatementLine(body=[cst.Pass()])]
 
     def build(self, block: cst.IndentedBlock, index: int, target: cst.Try | None) -> Fix:
         drops: dict[int, tuple[cst.IndentedBlock, set[int]]] = {}

@@ -8,8 +8,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, cast
 
-import libcst as cst
-
 from wsrefactor.data.blocking import (
     CONSUMERS,
     FUNCTION_INDEX,
@@ -20,6 +18,7 @@ from wsrefactor.data.blocking import (
     blocking_method,
     method_fix_safe,
 )
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
@@ -367,7 +366,7 @@ class BlockingCallInAsync(SemanticRule):
     )
     summary = "blocking call in async function stalls the event loop"
     tokens = ("async",)
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
     options = (
         Option("extra-blocking-calls", list, [], "more qualified names to treat as blocking calls"),
     )

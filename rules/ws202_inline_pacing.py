@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope
@@ -160,7 +159,7 @@ class InlinePacingSleep(SemanticRule):
     tokens = ("sleep",)
     # Receive loops read connections of these frameworks (found by their imports).
     requires_any_import = ("fastapi", "starlette", "websockets", "tornado", "channels")
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
 
     VALID = [
         Valid("""

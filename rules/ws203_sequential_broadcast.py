@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Scope, SemanticModel
@@ -21,13 +20,14 @@ from wsrefactor.semantic.broadcast import (
 from wsrefactor.semantic.detection import Detection, detect_at
 from wsrefactor.semantic.nodes import NodeIndex
 from wsrefactor.semantic.summary import SEND, ProjectCalls
-from wsrefactor.walk import visit
+from wsrefactor.walk import children
 
 # Awaited reads: a loop that reads the reply from a shared endpoint is a conversation, not a fan-out.
 _RECEIVE = re.compile(r"(?:recv|receive|read)(?:$|_|from$|line$|exactly$|[A-Z])")
+# What reads right after ``for x in`` without parentheses (libcst class names: see ``wsrefactor.lazy``)
 _ATOMS = (
-    cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List, cst.Dict, cst.Set, cst.ListComp,
-    cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.SimpleString, cst.ConcatenatedString,
+    "Name", "Attribute", "Call", "Subscript", "List", "Dict", "Set", "ListComp", "SetComp", "DictComp", "GeneratorExp",
+    "SimpleString", "ConcatenatedString",
 )
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
@@ -476,7 +476,7 @@ def _plan_try(
 
 def _paren(expr: cst.BaseExpression) -> cst.BaseExpression:
     """Parenthesize an iterable that would not read right after ``for x in`` of a genexp."""
-    if isinstance(expr, _ATOMS) or expr.lpar:
+    if type(expr).__name__ in _ATOMS or expr.lpar:
         return expr
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
@@ -493,16 +493,17 @@ def _single(body: cst.BaseSuite) -> cst.CSTNode | None:
     return stmt
 
 
-class _Comments(cst.CSTVisitor):
-    def __init__(self, keep: cst.CSTNode | None) -> None:
-        super().__init__()
-        self.keep = keep
-        self.found: list[cst.Comment] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
+def _comments_in(body: cst.CSTNode, keep: cst.CSTNode | None) -> list[cst.Comment]:
+    """The comments under ``body`` in source order, not looking inside ``keep``."""
+    found: list[cst.Comment] = []
+    todo = [body]
+    while todo:
+        node = todo.pop()
         if isinstance(node, cst.Comment):
-            self.found.append(node)
-        return node is not self.keep
+            found.append(node)
+        if node is not keep:
+            todo.extend(reversed(children(node)))
+    return found
 
 
 def _comments(
@@ -516,9 +517,7 @@ def _comments(
     body = updated.body
     header = body.header if isinstance(body, cst.IndentedBlock) else cast(cst.SimpleStatementSuite, body).trailing_whitespace
     trailing = header if header.comment is not None else None
-    finder = _Comments(keep)
-    visit(body, finder)
-    lines = [cst.EmptyLine(comment=c) for c in finder.found if trailing is None or c is not trailing.comment]
+    lines = [cst.EmptyLine(comment=c) for c in _comments_in(body, keep) if trailing is None or c is not trailing.comment]
     return lines, trailing
 
 
@@ -543,28 +542,23 @@ def _gather(elt: cst.BaseExpression, target: cst.BaseAssignTargetExpression, it:
 _LINE_LENGTH = 88  # ruff's and black's default
 
 
-class _WrapGather(cst.CSTTransformer):
-    """``asyncio.gather(*(...))`` with its argument on a line of its own."""
+def _wrap_gather(unit: str, comment: cst.TrailingWhitespace) -> cst.CSTTransformer:
+    """``asyncio.gather(*(...))`` with its argument on a line of its own (the transformer's class
+    is made on use: libcst is imported lazily, see ``wsrefactor.lazy``)."""
 
-    def __init__(self, unit: str, comment: cst.TrailingWhitespace) -> None:
-        super().__init__()
-        self.unit = unit
-        self.comment = comment
+    class WrapGather(cst.CSTTransformer):
+        def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+            func = updated_node.func
+            if not (isinstance(func, cst.Attribute) and func.attr.value == "gather" and len(updated_node.args) == 1):
+                return updated_node
+            return updated_node.with_changes(
+                whitespace_before_args=cst.ParenthesizedWhitespace(
+                    first_line=comment, indent=True, last_line=cst.SimpleWhitespace(unit)
+                ),
+                args=[updated_node.args[0].with_changes(whitespace_after_arg=cst.ParenthesizedWhitespace(indent=True))],
+            )
 
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
-        func = updated_node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "gather" and len(updated_node.args) == 1):
-            return updated_node
-        return updated_node.with_changes(
-            whitespace_before_args=cst.ParenthesizedWhitespace(
-                first_line=self.comment, indent=True, last_line=cst.SimpleWhitespace(self.unit)
-            ),
-            args=[
-                updated_node.args[0].with_changes(
-                    whitespace_after_arg=cst.ParenthesizedWhitespace(indent=True)
-                )
-            ],
-        )
+    return WrapGather()
 
 
 def _fit(line: cst.SimpleStatementLine, indent: int, unit: str) -> cst.SimpleStatementLine:
@@ -574,7 +568,7 @@ def _fit(line: cst.SimpleStatementLine, indent: int, unit: str) -> cst.SimpleSta
         return line
     # The loop header's comment stays on the first line, after the opening parenthesis.
     wrapped = line.with_changes(trailing_whitespace=cst.TrailingWhitespace())
-    return wrapped.visit(_WrapGather(unit, line.trailing_whitespace))  # type: ignore[return-value]
+    return wrapped.visit(_wrap_gather(unit, line.trailing_whitespace))  # type: ignore[return-value]
 
 
 class SequentialBroadcast(SemanticRule):
@@ -666,7 +660,7 @@ class SequentialBroadcast(SemanticRule):
     summary = "broadcast awaits each connection in turn; one slow client delays all the others"
     tokens = ("send",)
     uses_project_facts = True  # how other modules call this one (analyses.facts)
-    fix_node_types = (cst.For,)
+    fix_node_types = ("For",)
     options = (
         Option(
             "use-taskgroup",

@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.rules._helpers import add_arg as append_arg
@@ -156,7 +155,7 @@ class UnboundedQueue(SemanticRule):
     summary = "unbounded queue or buffer; a slow consumer makes it grow until memory runs out"
     tokens = ("Queue", "deque")
     requires_any_import = ("asyncio", "collections")
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
 
     options = (
         Option("maxsize", int, 1000, "The bound the fix adds: maxsize= for queues, maxlen= for deques."),

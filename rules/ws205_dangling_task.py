@@ -6,8 +6,7 @@ import ast
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
@@ -194,7 +193,7 @@ class DanglingTask(SemanticRule):
     fix_safety = FixSafety.UNSAFE
     summary = "task result discarded; the task may be garbage-collected before it finishes"
     tokens = ("create_task", "ensure_future")
-    fix_node_types = (cst.Call,)
+    fix_node_types = ("Call",)
     options = (
         Option("task-helper", str, "", "Dotted name of the project's own task helper used by the fix."),
     )

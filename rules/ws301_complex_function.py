@@ -8,7 +8,7 @@ from radon.complexity import cc_rank
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
+from wsrefactor.rules._function_size import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
 
 
 class ComplexFunction(ExtractRule):

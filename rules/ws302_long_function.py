@@ -6,7 +6,7 @@ from typing import Any
 
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Invalid, Option, Valid
-from wsrefactor.rules._extract import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
+from wsrefactor.rules._function_size import BUDGET_OPTION, PLACEMENT_OPTION, ExtractRule
 
 
 class LongFunction(ExtractRule):

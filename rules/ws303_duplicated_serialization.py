@@ -9,17 +9,17 @@ replace by running the same ``ast`` decision on the file's current text and taki
 from __future__ import annotations
 
 import ast
+import io
 import os
 import re
+import tokenize
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.positions import Positions
 from wsrefactor.project_graph import (
@@ -48,7 +48,6 @@ from wsrefactor.walk import code_of, replace_nodes
 
 _MIN_KEYS = 3
 PLACEHOLDER = "obj"
-_EMPTY = cst.Module(body=[])
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,17 +308,17 @@ def dict_facts(analyses: Analyses, options: Mapping[str, Any]) -> Iterator[DictF
 # --------------------------------------------------------------------------------------------
 
 
-class _Rename(cst.CSTTransformer):
-    """``old.attr`` -> ``new.attr`` (the variable is only ever read as an attribute base)."""
+def _renamer(old: str, new: str) -> cst.CSTTransformer:
+    """``old.attr`` -> ``new.attr`` (the variable is only ever read as an attribute base). The
+    class is made on use: libcst is imported lazily (``wsrefactor.lazy``)."""
 
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
-        self.old, self.new = old, new
+    class Rename(cst.CSTTransformer):
+        def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+            if isinstance(updated_node.value, cst.Name) and updated_node.value.value == old:
+                return updated_node.with_changes(value=updated_node.value.with_changes(value=new))
+            return updated_node
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
-        if isinstance(updated_node.value, cst.Name) and updated_node.value.value == self.old:
-            return updated_node.with_changes(value=updated_node.value.with_changes(value=self.new))
-        return updated_node
+    return Rename()
 
 
 def rename(value: str, old: str, new: str) -> str:
@@ -327,9 +326,50 @@ def rename(value: str, old: str, new: str) -> str:
     normalised so the generated code stays one clean line."""
     if "\n" in value or "#" in value:
         return ast.unparse(_RenameAst(old, new).visit(ast.parse(f"({value})", mode="eval").body))
-    renamed = cst.parse_expression(value).visit(_Rename(old, new))
-    return _EMPTY.code_for_node(cast(cst.CSTNode, renamed)).strip()  # _Rename only renames
+    on_tokens = _renamed_on_tokens(value, old, new)
+    if on_tokens is not None:
+        return on_tokens
+    renamed = cst.parse_expression(value).visit(_renamer(old, new))
+    return cst.Module(body=[]).code_for_node(cast(cst.CSTNode, renamed)).strip()  # only renamed
 
+
+def _renamed_on_tokens(value: str, old: str, new: str) -> str | None:
+    """``rename`` of a one-line value on its tokens, every other character kept: the same text as
+    the libcst transform where each ``old`` is a name directly followed by ``.`` (the plain
+    check's case, which then never imports libcst). None where the tokens cannot tell: ``old``
+    used otherwise, or inside an f-string (one token before Python 3.12)."""
+    tokens = _tokens(value)
+    cuts = None if tokens is None else _base_columns(tokens, old)
+    if cuts is None:
+        return None
+    for col in reversed(cuts):
+        value = value[:col] + new + value[col + len(old):]
+    return value.strip()
+
+
+def _base_columns(tokens: Sequence[tokenize.TokenInfo], name: str) -> list[int] | None:
+    """Where ``name`` is read as an attribute base (``name.x``); None if it is read any other way."""
+    cuts: list[int] = []
+    for i, tok in enumerate(tokens):
+        if _f_string_mentions(tok, name):
+            return None
+        if tok.type != tokenize.NAME or tok.string != name or (i > 0 and tokens[i - 1].string == "."):
+            continue  # another name, or ``x.name``: an attribute's own name
+        if i + 1 >= len(tokens) or tokens[i + 1].string != ".":
+            return None
+        cuts.append(tok.start[1])
+    return cuts
+
+
+def _tokens(value: str) -> list[tokenize.TokenInfo] | None:
+    try:
+        return list(tokenize.generate_tokens(io.StringIO(value).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+
+
+def _f_string_mentions(tok: tokenize.TokenInfo, name: str) -> bool:
+    return tok.type == tokenize.STRING and name in tok.string and "f" in tok.string.split(tok.string[-1])[0].lower()
 
 
 def snake(name: str) -> str:
@@ -357,7 +397,6 @@ class ReplacePayload:
     targets: tuple[tuple[str, int, str], ...]
     call: str  # helper function name, or "" for the method style
     import_from: str | None  # module to import ``call`` from (None: defined here / method)
-
 
 
 class DuplicatedEventSerialization(SemanticProjectRule):
@@ -537,7 +576,7 @@ class DuplicatedEventSerialization(SemanticProjectRule):
         if isinstance(payload, DefinePayload):
             return add_module_statements(module, [payload.source], path)
         if isinstance(payload, MethodPayload):
-            return module.visit(_AddMethod(payload.cls, payload.source))
+            return module.visit(_method_adder(payload.cls, payload.source))
         if isinstance(payload, ReplacePayload):
             new, done = _replace_copies(module, payload, path)
             if done and payload.import_from:
@@ -828,7 +867,7 @@ def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> t
     ]
     if not chosen:
         return module, 0
-    positions = Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
+    positions = Positions(cst.MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
     replacements: dict[cst.CSTNode, cst.CSTNode] = {}
     for c in chosen:
         at = detect_at(analyses, c.node, "")
@@ -845,32 +884,37 @@ def _replace_copies(module: cst.Module, payload: ReplacePayload, path: str) -> t
     return cst.ensure_type(replace_nodes(module, replacements), cst.Module), len(replacements)
 
 
-class _AddMethod(cst.CSTTransformer):
-    """Add the generated ``to_dict`` to the module-level class ``cls`` (unless it has one)."""
+def _method_adder(cls: str, source: str) -> cst.CSTTransformer:
+    """Add the generated ``to_dict`` to the module-level class ``cls`` (unless it has one). The
+    class is made on use: libcst is imported lazily (``wsrefactor.lazy``)."""
 
-    def __init__(self, cls: str, source: str) -> None:
-        super().__init__()
-        self.cls = cls
-        self.source = source
-        self.depth = 0
+    class AddMethod(cst.CSTTransformer):
+        def __init__(self, cls: str, source: str) -> None:
+            super().__init__()
+            self.cls = cls
+            self.source = source
+            self.depth = 0
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.depth += 1
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            self.depth += 1
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.depth += 1
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            self.depth += 1
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
-        self.depth -= 1
-        return updated_node
-
-    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.depth -= 1
-        if self.depth or updated_node.name.value != self.cls or not isinstance(updated_node.body, cst.IndentedBlock):
+        def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+            self.depth -= 1
             return updated_node
-        body = list(updated_node.body.body)
-        if any(isinstance(s, cst.FunctionDef) and s.name.value == "to_dict" for s in body):
-            return updated_node
-        method = cst.parse_statement(self.source)
-        method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-        return updated_node.with_changes(body=updated_node.body.with_changes(body=[*body, method]))
+
+        def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+            self.depth -= 1
+            if self.depth or updated_node.name.value != self.cls or not isinstance(updated_node.body, cst.IndentedBlock):
+                return updated_node
+            body = list(updated_node.body.body)
+            if any(isinstance(s, cst.FunctionDef) and s.name.value == "to_dict" for s in body):
+                return updated_node
+            method = cst.parse_statement(self.source)
+            method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+            return updated_node.with_changes(body=updated_node.body.with_changes(body=[*body, method]))
+
+
+    return AddMethod(cls, source)

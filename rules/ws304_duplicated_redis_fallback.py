@@ -16,9 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.positions import Positions
 from wsrefactor.project_graph import (
@@ -725,7 +723,7 @@ def _reduce(module: cst.Module, payload: DecoratePayload, path: str) -> tuple[cs
         args = targets.get((scope, shape.function.name))
         if args is None or not shape.fixable:
             continue
-        positions = positions or Positions(MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
+        positions = positions or Positions(cst.MetadataWrapper(module, unsafe_skip_copy=True), text, analyses.tree)
         at = detect_at(analyses, shape.function, "")
         node = positions.find(at.start, at.end, (cst.FunctionDef,))
         reduced = _reduced(node, shape, args) if isinstance(node, cst.FunctionDef) else None

@@ -8,9 +8,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import libcst as cst
-
 from wsrefactor.codegen import render
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.rule import Fix, Invalid, Option, SemanticRule, Valid
 from wsrefactor.semantic import Analyses, Imports, Scope, SemanticModel
@@ -100,7 +99,7 @@ class InlineLuaScript(SemanticRule):
     summary = "inline Redis Lua script; move it to a .lua file loaded at import"
     tokens = ("redis.call(", "redis.pcall(")
     options = (Option("directory", str, "lua", "folder (relative to the module) receiving the .lua files"),)
-    fix_node_types = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+    fix_node_types = ("SimpleString", "ConcatenatedString", "FormattedString")
 
     VALID = [
         Valid("""

@@ -318,18 +318,19 @@ def test_ws304_refusal_is_reported_without_fix(tmp_path):
 
 @contextmanager
 def _libcst_refused():
-    """``libcst.parse_module`` raises while inside: a plain check must not need it."""
-    import libcst as cst
+    """``libcst.parse_module`` raises while inside: a plain check must not need it (patched where
+    the tool reads libcst, ``wsrefactor.lazy``; reading it first imports libcst)."""
+    from wsrefactor import lazy
 
     def refuse(*args, **kwargs):
         raise AssertionError("libcst parsed during a plain check")
 
-    original = cst.parse_module
-    cst.parse_module = refuse
+    original = lazy.cst.parse_module
+    lazy.cst.parse_module = refuse  # type: ignore[assignment]
     try:
         yield
     finally:
-        cst.parse_module = original
+        lazy.cst.parse_module = original  # type: ignore[assignment]
 
 
 def test_project_rules_never_visit_libcst():

@@ -13,6 +13,7 @@ from pathlib import Path
 import libcst as cst
 
 from tests.conftest import run_cli
+from tests.rules._semantic_paths import no_libcst
 from wsrefactor.config import Config
 from wsrefactor.engine import FixPolicy, fix_text
 from wsrefactor.registry import load_rules
@@ -293,11 +294,8 @@ def test_same_findings_with_and_without_edits(tmp_path):
 
 
 def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("libcst parsed during a plain check")
-
     sources = _sources(tmp_path)
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    no_libcst(monkeypatch)
     results = [process_file(str(p), _job()) for p in sources]
     assert [r.internal_error for r in results] == [None] * len(sources)
     found = [f for r in results for f in r.findings]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
-import functools
 import gc
 import hashlib
 import os
@@ -16,13 +15,11 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper
+from typing import TYPE_CHECKING, Any
 
 from wsrefactor.config import Config
 from wsrefactor.fixes import apply_fixes, choose_compatible, text_edits, unified_diff
+from wsrefactor.lazy import cst
 from wsrefactor.model import Finding, FixInfo, FixSafety
 from wsrefactor.positions import Positions
 from wsrefactor.rule import FileContext, Fix, ProjectRule, Report, Rule
@@ -30,6 +27,9 @@ from wsrefactor.semantic.analyses import Analyses
 from wsrefactor.semantic.detection import Detection
 from wsrefactor.source import SourceError, SourceFile
 from wsrefactor.walk import code_of, take_ast, walk
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 # Fixing a file is repeated until a pass changes nothing: each pass re-finds what the previous
 # one left (a nested function's extraction needs its enclosing one done first, one level a pass).
@@ -143,12 +143,17 @@ class _Dispatch:
         self.ctx.ancestors.pop()
 
 
-@functools.lru_cache(maxsize=None)
-def _visitor_names(cls: type[Rule]) -> tuple[tuple[str, str, str], ...]:
+_VISITOR_NAMES: dict[type, tuple[tuple[str, str, str], ...]] = {}
+
+
+def _visitor_names(cls: type) -> tuple[tuple[str, str, str], ...]:
     """``visit_X``/``leave_X`` methods of a rule class, found once per class (not per file).
 
-    The no-op hooks every libcst visitor inherits (some 350) are left out: the walk would
-    otherwise call each of them on every node of every file."""
+    Hooks a class inherits from libcst (a plugin mixing in one of its visitors inherits some 350
+    no-ops) are left out: the walk would otherwise call each of them on every node of every file."""
+    known = _VISITOR_NAMES.get(cls)
+    if known is not None:
+        return known
     out = []
     for name in dir(cls):
         kind, _, node_type = name.partition("_")
@@ -156,7 +161,8 @@ def _visitor_names(cls: type[Rule]) -> tuple[tuple[str, str, str], ...]:
             owner = next(k for k in cls.__mro__ if name in vars(k))
             if not owner.__module__.startswith("libcst."):
                 out.append((name, kind, node_type))
-    return tuple(out)
+    known = _VISITOR_NAMES[cls] = tuple(out)
+    return known
 
 
 def parse(text: str, path: str) -> cst.Module:
@@ -209,12 +215,12 @@ def analyze_module(
     """
     ctx = FileContext(path, module, config.rule_options, config.target_version, tree, config.root, text, analyses)
     instances = [rule(ctx) for rule in rules]
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
     ctx.wrapper = wrapper
     for rule in instances:
         # Kept after the visit (not libcst's scoped ``resolve``): lazy fixes built later still
         # read positions and scopes of this tree. The wrapper caches, so each provider runs once.
-        rule.metadata = wrapper.resolve_many(rule.get_inherited_dependencies())
+        rule.metadata = wrapper.resolve_many(rule.metadata_dependencies())
     dispatch = _Dispatch(ctx, instances)
     walk(module, dispatch.on_visit, dispatch.on_leave)
 

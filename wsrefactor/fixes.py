@@ -10,13 +10,15 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import libcst as cst
-from libcst.metadata import CodeRange
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import Edit
 from wsrefactor.rule import Fix
 from wsrefactor.walk import Replacement, replace_nodes
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 
 def _overlaps(a: CodeRange, b: CodeRange) -> bool:

@@ -21,9 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard, Union
 
-import libcst as cst
-
-from wsrefactor.walk import code_of, parse_ast
+from wsrefactor.lazy import cst
+from wsrefactor.walk import children, code_of, parse_ast
 
 try:  # pragma: no cover - depends on the interpreter
     import tomllib
@@ -32,7 +31,7 @@ except ModuleNotFoundError:  # pragma: no cover
 
 FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
 # What ``Module.body`` holds (libcst's ``BaseStatement`` does not declare ``leading_lines``).
-Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
+Statement = Union["cst.SimpleStatementLine", "cst.BaseCompoundStatement"]
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
 
@@ -485,29 +484,19 @@ def _new_import(module: cst.Module, mod: str, name: str | None) -> cst.SimpleSta
 # --- removing ---------------------------------------------------------------------------------
 
 
-class _Names(cst.CSTVisitor):
-    """Names read in a subtree (not attribute names after a dot, not keyword-argument names)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-
 def names_in(nodes: Iterable[cst.CSTNode]) -> set[str]:
-    collector = _Names()
-    for node in nodes:
-        node.visit(collector)
-    return collector.names
+    """Names read in the subtrees (not attribute names after a dot, not keyword-argument names)."""
+    names: set[str] = set()
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, cst.Name):
+            names.add(node.value)
+        elif isinstance(node, (cst.Attribute, cst.Arg)):
+            todo.append(node.value)  # the attribute's or the keyword's own name is not read
+        else:
+            todo.extend(children(node))
+    return names
 
 
 def _bindings(small: cst.Import | cst.ImportFrom) -> list[tuple[cst.ImportAlias, str]]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import builtins
 
-import libcst as cst
-from libcst.helpers import get_full_name_for_node
+from wsrefactor.lazy import cst
 
 _BUILTINS = frozenset(dir(builtins))
 
 
 def _dotted(node: cst.BaseExpression) -> str:
+    from libcst.helpers import get_full_name_for_node
+
     return get_full_name_for_node(node) or ""
 
 

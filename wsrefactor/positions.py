@@ -23,11 +23,13 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
-
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from typing import TYPE_CHECKING
 
 from wsrefactor.compat.libcst import PositionRecorder
+from wsrefactor.lazy import cst
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange, MetadataWrapper
 
 # How libcst's position pass counts lines (``position_provider.NEWLINE_RE``).
 _NEWLINE = re.compile(r"\r\n?|\n")
@@ -79,6 +81,8 @@ class Positions:
             self._next += 1
         if node in computed:
             return computed[node]
+        from libcst.metadata import PositionProvider
+
         self._full = self.wrapper.resolve(PositionProvider)
         return self._full[node]
 
@@ -187,7 +191,7 @@ class Positions:
             self._by_span.setdefault(key, []).append(node)
 
 
-_Lined = tuple[cst.BaseStatement, ast.stmt, ast.stmt]
+_Lined = tuple["cst.BaseStatement", ast.stmt, ast.stmt]
 
 
 def _lined_up(stmts: Sequence[cst.BaseStatement], body: Sequence[ast.stmt]) -> list[_Lined] | None:

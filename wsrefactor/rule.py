@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-import libcst as cst
-
+from wsrefactor.lazy import cst
 from wsrefactor.model import FixSafety, Severity
 from wsrefactor.names import ImportTable
 from wsrefactor.semantic.analyses import Analyses
@@ -23,7 +22,6 @@ from wsrefactor.semantic.imports import Imports
 from wsrefactor.walk import Replacement
 
 AnalysisT = TypeVar("AnalysisT")
-
 
 
 @dataclass(frozen=True)
@@ -234,7 +232,10 @@ class FileContext:
         )
 
 
-class Rule(cst.BatchableCSTVisitor):
+_NO_DEFAULT: Any = object()
+
+
+class Rule:
     """Base class of every rule.
 
     The class docstring is the rule's documentation in the ruff layout (``## What it does``,
@@ -261,13 +262,28 @@ class Rule(cst.BatchableCSTVisitor):
     # The rule reads cross-module facts (``analyses.facts``): the runner then summarizes the
     # project's modules before the per-file pass (``wsrefactor/crossmodule.py``).
     uses_project_facts: ClassVar[bool] = False
+    # libcst metadata providers a libcst-visiting rule reads with ``get_metadata`` (each costs
+    # several times the parse; resolved once per file for every rule of the pass)
+    METADATA_DEPENDENCIES: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, ctx: FileContext) -> None:
-        super().__init__()
         self.ctx = ctx
+        self.metadata: Mapping[type, Mapping[cst.CSTNode, Any]] = {}  # set by the engine
         self.reports: list[Report] = []
         defaults = {o.name: o.default for o in self.options}
         self.opts: dict[str, Any] = {**defaults, **dict(ctx.options_for(self.code))}
+
+    @classmethod
+    def metadata_dependencies(cls) -> frozenset[type]:
+        """``METADATA_DEPENDENCIES`` of the class and its bases (libcst's inherited dependencies)."""
+        return frozenset(dep for klass in cls.__mro__ for dep in vars(klass).get("METADATA_DEPENDENCIES", ()))
+
+    def get_metadata(self, key: type, node: cst.CSTNode, default: Any = _NO_DEFAULT) -> Any:
+        """``key``'s value for ``node``, as libcst's ``MetadataDependent.get_metadata``. (A rule is
+        not a libcst visitor class: the engine walks the tree and calls its ``visit_``/``leave_``
+        hooks, and libcst is not imported until a fix is built, see ``wsrefactor.lazy``.)"""
+        values = self.metadata[key]
+        return values[node] if default is _NO_DEFAULT else values.get(node, default)
 
     @classmethod
     def matches_text(cls, text: str) -> bool:
@@ -331,7 +347,9 @@ class SemanticRule(Rule):
     """
 
     requires_any_import: ClassVar[tuple[str, ...]] = ()
-    fix_node_types: ClassVar[tuple[type[cst.CSTNode], ...]] = ()
+    # The libcst node classes a fix starts from, by name (``("Call",)``): libcst is imported only
+    # when a fix is built (``wsrefactor.lazy``), so a class body cannot name its classes.
+    fix_node_types: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterable[Detection]:
@@ -359,7 +377,8 @@ class SemanticRule(Rule):
         for found in self.detections(self.ctx.analyses, self.opts):
             target = None
             if found.fixable and self.fix_node_types:
-                target = self.ctx.positions.find(found.start, found.end, self.fix_node_types)
+                kinds = tuple(getattr(cst, name) for name in self.fix_node_types)
+                target = self.ctx.positions.find(found.start, found.end, kinds)
             fix = self.fix(target, found) if target is not None else None
             self.reports.append(
                 Report(target if target is not None else node, found.message, fix, detection=found)

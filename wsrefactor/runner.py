@@ -252,8 +252,7 @@ def _analyze(
             on_analyses(analyses)
         return _run_rules(result, source, rules, job, here, tree, analyses)
     finally:
-        if job.fix is None and not job.want_edits:  # only fixes (built lazily) outlive the file
-            analyses.release()
+        analyses.release()  # nothing outlives the file: findings, facts and new text are plain records
 
 
 def _run_rules(

@@ -18,31 +18,30 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, Union
 
-import libcst as cst
-
 from wsrefactor.compat.libcst import child_fields
+from wsrefactor.lazy import cst
 
 __all__ = [
     "Hook", "Replacement", "child_fields", "children", "code_of", "parents", "parse_ast", "replace_nodes", "take_ast",
     "visit", "walk",
 ]
 
-Hook = Callable[[cst.CSTNode], object]
+Hook = Callable[["cst.CSTNode"], object]
 
 
-class _Hooks(cst.CSTVisitor):
-    """The fallback: libcst's own traversal calling the same hooks."""
+def _hooks(enter: Hook, leave: Hook) -> cst.CSTVisitor:
+    """The fallback: libcst's own traversal calling the same hooks (the class is made here, on
+    use: libcst is imported lazily, see ``wsrefactor.lazy``)."""
 
-    def __init__(self, enter: Hook, leave: Hook) -> None:
-        super().__init__()
-        self.enter, self.leave = enter, leave
+    class Hooks(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            enter(node)
+            return True
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.enter(node)
-        return True
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            leave(original_node)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.leave(original_node)
+    return Hooks()
 
 
 def _order_known(root: cst.CSTNode) -> bool:
@@ -52,7 +51,7 @@ def _order_known(root: cst.CSTNode) -> bool:
 def walk(root: cst.CSTNode, enter: Hook, leave: Hook) -> None:
     """Call ``enter(node)`` before and ``leave(node)`` after the children of every node."""
     if not _order_known(root):
-        root.visit(_Hooks(enter, leave))
+        root.visit(_hooks(enter, leave))
         return
     _walk(root, enter, leave)
 
@@ -142,10 +141,10 @@ def _recent(cache: OrderedDict[int, tuple[cst.CSTNode, Any]], root: cst.CSTNode,
 
 # A replacement is a new node, or a function of the already-updated node (so nested fixes compose).
 Replacement = Union[
-    cst.CSTNode,
-    cst.RemovalSentinel,
-    cst.FlattenSentinel,  # type: ignore[type-arg]
-    Callable[[cst.CSTNode], Any],
+    "cst.CSTNode",
+    "cst.RemovalSentinel",
+    "cst.FlattenSentinel[cst.CSTNode]",
+    Callable[["cst.CSTNode"], Any],
 ]
 
 
@@ -168,7 +167,7 @@ def replace_nodes(root: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacem
     try:
         return _rebuilt(root, replacements, dirty)  # type: ignore[return-value]
     except _Fallback:
-        return root.visit(_Replace(replacements))  # type: ignore[return-value]
+        return root.visit(_replacer(replacements))  # type: ignore[return-value]
 
 
 class _Fallback(Exception):
@@ -218,18 +217,19 @@ def _items(values: Iterable[object], replacements: Mapping[cst.CSTNode, Replacem
             yield new
 
 
-class _Replace(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.CSTNode, Replacement]) -> None:
-        super().__init__()
-        self.replacements = replacements
+def _replacer(replacements: Mapping[cst.CSTNode, Replacement]) -> cst.CSTTransformer:
+    """libcst's own transformer applying ``replacements`` (the class is made here, on use)."""
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:  # type: ignore[override]
-        value = self.replacements.get(original_node)
-        if value is None:
-            return updated_node
-        if callable(value) and not isinstance(value, cst.CSTNode):
-            return value(updated_node)
-        return value
+    class Replace(cst.CSTTransformer):
+        def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:  # type: ignore[override]
+            value = replacements.get(original_node)
+            if value is None:
+                return updated_node
+            if callable(value) and not isinstance(value, cst.CSTNode):
+                return value(updated_node)
+            return value
+
+    return Replace()
 
 
 def _children(node: cst.CSTNode, fields: tuple[str, ...]) -> Iterator[cst.CSTNode]:

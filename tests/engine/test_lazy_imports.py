@@ -1,7 +1,8 @@
 """A pre-commit-sized or warm run imports only what it uses (issue #7: startup is most of it).
 
 bandit only when bandit runs, jinja2 only for generated code and the dashboard, rich only for a
-progress bar on a terminal, multiprocessing only when a process pool really starts.
+progress bar on a terminal, multiprocessing only when a process pool really starts, libcst only
+when a fix or its edits are built (``wsrefactor.lazy``).
 """
 
 from __future__ import annotations
@@ -37,22 +38,38 @@ def _files(tmp_path: Path) -> list[str]:
     return names
 
 
-def test_ws_only_commit_run_imports_no_bandit_jinja_or_rich(tmp_path):
-    # libcst comes with the rule pack (its modules subclass libcst's visitor)
-    assert _imported(tmp_path, "check", *_files(tmp_path), "--select", "WS", "--no-cache", "-j1") == {"libcst"}
+def test_ws_only_commit_run_imports_no_bandit_jinja_rich_or_libcst(tmp_path):
+    assert _imported(tmp_path, "check", *_files(tmp_path), "--select", "WS", "--no-cache", "-j1") == set()
+
+
+def test_a_plain_check_of_websocket_code_never_imports_libcst(tmp_path):
+    """Every packaged rule decides on the ``ast``: findings, even fixable ones, need no libcst."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    for code in ("WS101", "WS103", "WS104", "WS201", "WS203", "WS204", "WS205", "WS301", "WS303", "WS305"):
+        shutil.copytree(REPO / "fixtures" / code, tmp_path / code, ignore=shutil.ignore_patterns("*.fixed.py"))
+    assert "libcst" not in _imported(tmp_path, "check", ".", "--no-cache", "-j1", "--select", "WS")
+
+
+def test_edits_import_libcst_when_they_are_built(tmp_path):
+    files = _files(tmp_path)
+    (tmp_path / "m0.py").write_text("import time\n\nasync def f():\n    time.sleep(1)\n", encoding="utf-8")
+    assert "libcst" in _imported(tmp_path, "check", *files, "--select", "WS", "--no-cache", "-j1", "--format", "json")
 
 
 def test_bandit_is_imported_only_when_it_runs(tmp_path):
     files = _files(tmp_path)
     imported = _imported(tmp_path, "check", *files, "--no-cache", "-j1")
     assert "bandit" in imported and "jinja2" not in imported
-    assert imported <= {"bandit", "rich", "libcst"}  # bandit's own package imports rich
+    assert imported <= {"bandit", "rich"}  # bandit's own package imports rich
 
 
 def test_warm_run_starts_no_process_pool(tmp_path):
     files = _files(tmp_path)
     _imported(tmp_path, "check", *files, "--select", "WS", "-j2")  # fills the cache
-    assert _imported(tmp_path, "check", *files, "--select", "WS", "-j2") == {"libcst"}
+    assert _imported(tmp_path, "check", *files, "--select", "WS", "-j2") == set()
 
 
 def test_gate_imports_no_rule_pack(tmp_path):

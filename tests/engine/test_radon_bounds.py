@@ -12,7 +12,7 @@ from radon.visitors import Function
 
 from tests.conftest import REPO
 from wsrefactor import complexity
-from wsrefactor.rules._extract import functions_over, upper_bounds
+from wsrefactor.rules._function_size import functions_over, upper_bounds
 from wsrefactor.semantic.nodes import NodeIndex
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
+from wsrefactor import lazy
 from wsrefactor.config import Config
 from wsrefactor.registry import load_rules
 from wsrefactor.runner import Job, process_file
@@ -45,9 +45,11 @@ def lines(code: str, path: Path, config: Config | None = None) -> list[int]:
 
 
 def no_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make any libcst parse fail loudly."""
+    """Make any libcst parse fail loudly. The tool reads libcst through ``wsrefactor.lazy``, which
+    keeps libcst's names once imported, so the spy goes there (reading the attribute first imports
+    libcst, so the patched name is the one that stays)."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("libcst parsed during a plain check")
 
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    monkeypatch.setattr(lazy.cst, "parse_module", refuse)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
+from tests.rules._semantic_paths import no_libcst
 from wsrefactor.config import Config
 from wsrefactor.registry import load_rules
 from wsrefactor.runner import Job, process_file
@@ -232,10 +232,7 @@ def test_plain_check_equals_the_edits_path(path):
 
 
 def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("libcst parsed during a plain check")
-
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    no_libcst(monkeypatch)
     found = []
     for path in FIXTURES:
         result = process_file(str(path), _job())

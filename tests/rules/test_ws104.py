@@ -11,10 +11,10 @@ import json
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 from typer.testing import CliRunner
 
+from tests.rules._semantic_paths import no_libcst
 from wsrefactor.cli import app
 from wsrefactor.config import Config
 from wsrefactor.registry import load_rules
@@ -453,10 +453,7 @@ def test_no_endpoint_no_finding(tmp_path, src):
 
 
 def test_plain_check_never_parses_libcst(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("libcst parsed during a plain check")
-
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    no_libcst(monkeypatch)
     found = []
     for path in FIXTURES:
         result = process_file(str(path), _job())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
+from tests.rules._semantic_paths import no_libcst
 from wsrefactor.cli import explain_text
 from wsrefactor.config import Config
 from wsrefactor.data.blocking import FUNCTIONS, OBJECTS
@@ -368,10 +368,7 @@ def test_helper_chain_and_constructor_and_genexp(tmp_path):
 
 
 def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("libcst parsed during a plain check")
-
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    no_libcst(monkeypatch)
     for source in SAMPLES:
         assert _check_file(tmp_path, source)
     path = tmp_path / "case.py"

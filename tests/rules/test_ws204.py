@@ -10,9 +10,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
+from tests.rules._semantic_paths import no_libcst
 from wsrefactor.config import Config
 from wsrefactor.registry import load_rules
 from wsrefactor.runner import Job, process_file
@@ -459,11 +459,8 @@ def test_plain_check_equals_edits_path(tmp_path):
 
 
 def test_plain_check_never_parses_libcst(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("libcst parsed during a plain check")
-
     sources = _sources(tmp_path)
-    monkeypatch.setattr(cst, "parse_module", refuse)
+    no_libcst(monkeypatch)
     results = [process_file(str(p), _job()) for p in sources]
     assert [r.internal_error for r in results] == [None] * len(sources)
     assert sum(len(r.findings) for r in results) >= 30

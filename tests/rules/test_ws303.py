@@ -254,3 +254,27 @@ def test_two_groups_share_one_new_module_with_distinct_helpers(tmp_path):
             results.append((sync.insert(Res), sync.upsert(Res), asyncio.run(aio.insert(Res)), asyncio.run(aio.upsert(Res))))
     assert results[0] == results[1]
     assert results[1][1] == {"count": 2, "cost": 0.5, "ids": [3]}
+
+
+@pytest.mark.parametrize("value", [
+    "msg.kind", "msg.a + msg.b", "f(msg.x, y=msg.y)", "msg .x", "(msg).x", "x.msg.y", "msg", "f'{msg.x}'",
+    "F'{msg}'", "'msg.x'", "rb'msg'", "[m.x for m in msg.items]", "msg.x if msg.y else None", "str(msg.id)",
+    "msg.d['k']", "{'a': msg.a}", "msg.items[msg.i].name",
+])
+def test_renaming_on_tokens_gives_the_libcst_text_or_leaves_it_to_libcst(value):
+    """A plain check renames on tokens so it never imports libcst; where the tokens cannot tell
+    (a parenthesized or bare name, an f-string), it says so and libcst renames."""
+    import libcst as cst
+
+    from wsrefactor.rules.ws303_duplicated_serialization import (
+        _renamed_on_tokens,
+        _renamer,
+        rename,
+    )
+
+    by_libcst = cst.Module(body=[]).code_for_node(cst.parse_expression(value).visit(_renamer("msg", "event"))).strip()
+    on_tokens = _renamed_on_tokens(value, "msg", "event")
+    assert on_tokens in (None, by_libcst)
+    assert rename(value, "msg", "event") == by_libcst
+    if value in ("msg.kind", "msg.a + msg.b", "msg .x", "x.msg.y", "'msg.x'"):
+        assert on_tokens == by_libcst  # the common shapes never need libcst

@@ -21,12 +21,13 @@ import contextlib
 import functools
 import inspect
 import textwrap
-from collections.abc import Iterator, Sequence
-from typing import cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-import libcst as cst
-from libcst.metadata import CodeRange, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from wsrefactor.lazy import cst
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 # The libcst releases this module was checked against, and the first release it does not allow.
 CHECKED = ("1.9.0",)
@@ -65,6 +66,9 @@ class PositionRecorder:
     def __init__(self, module: cst.Module, line: int = 1, indents: Sequence[str] = ()) -> None:
         """``line``: where the first generated node starts (at column 0); ``indents``: those of
         the blocks around it (none for a top-level statement)."""
+        from libcst.metadata import PositionProvider
+        from libcst.metadata.position_provider import PositionProvidingCodegenState
+
         self._provider = PositionProvider()
         self._state = PositionProvidingCodegenState(
             default_indent=module.default_indent,
@@ -79,7 +83,7 @@ class PositionRecorder:
         """Node -> range for every node generated so far (the provider's own map, not a copy).
 
         The position provider stores only ``CodeRange`` values (never lazy ones)."""
-        return cast(dict[cst.CSTNode, CodeRange], self._provider._computed)
+        return cast("dict[cst.CSTNode, CodeRange]", self._provider._computed)
 
     def generate(self, node: cst.CSTNode) -> None:
         node._codegen(self._state)
@@ -112,7 +116,7 @@ def _read_only_visit(self: cst.CSTNode, visitor: cst.CSTVisitor) -> object:
     keep libcst's own ``visit``."""
     fields = _plain_fields(type(self))
     if fields is None or not isinstance(visitor, cst.CSTVisitor):
-        return _LIBCST_VISIT(self, visitor)
+        return _LIBCST_VISIT[0](self, visitor)
     if visitor.on_visit(self):
         for name in fields:
             visitor.on_visit_attribute(self, name)
@@ -127,7 +131,7 @@ def _read_only_visit(self: cst.CSTNode, visitor: cst.CSTVisitor) -> object:
     return self
 
 
-_LIBCST_VISIT = cst.CSTNode.visit
+_LIBCST_VISIT: list[Callable[..., Any]] = []  # ``CSTNode.visit`` as libcst defines it
 
 
 @contextlib.contextmanager
@@ -135,8 +139,11 @@ def read_only_visits() -> Iterator[None]:
     """Within the block, ``CSTNode.visit`` with a ``CSTVisitor`` does not rebuild the tree (see
     ``_read_only_visit``): for libcst's metadata providers (scopes), whose visitors only read
     and call ``node.visit`` themselves. Outside it, libcst's own ``visit`` is back."""
+    libcst_visit = cst.CSTNode.visit
+    if not _LIBCST_VISIT:  # libcst's own, kept on first use (libcst is imported lazily)
+        _LIBCST_VISIT.append(libcst_visit)
     cst.CSTNode.visit = _read_only_visit  # type: ignore[assignment, method-assign]
     try:
         yield
     finally:
-        cst.CSTNode.visit = _LIBCST_VISIT  # type: ignore[method-assign]
+        cst.CSTNode.visit = libcst_visit  # type: ignore[method-assign]
