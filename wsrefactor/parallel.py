@@ -57,7 +57,7 @@ def map_chunks(
 
     chunks = _build_chunks(paths, jobs, one_per_chunk=one_per_chunk)
     results: list[T] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=leave_signals_to_the_parent) as pool:
         try:
             futures = [pool.submit(work, chunk, *args) for chunk in chunks]
             for future in as_completed(futures):
@@ -76,6 +76,16 @@ def _build_chunks(paths: Sequence[str], jobs: int, *, one_per_chunk: bool) -> li
     count = len(ordered) if one_per_chunk else min(len(ordered), jobs * 16)
     chunks = [ordered[i::count] for i in range(count)]
     return chunks
+
+
+def leave_signals_to_the_parent() -> None:
+    """Worker initializer: Ctrl-C (which a terminal sends to the whole process group) and SIGTERM
+    end the run in the parent, which kills the workers (``_abandon``). A worker that raised
+    ``KeyboardInterrupt`` itself, idle between tasks, made multiprocessing print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _abandon(pool: ProcessPoolExecutor) -> None:
@@ -115,7 +125,7 @@ class SharedPool:
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=leave_signals_to_the_parent)
         return self._pool
 
     def map(self, work: Callable[..., list[T]], paths: Sequence[str], *args: Any) -> list[T]:

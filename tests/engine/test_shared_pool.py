@@ -54,3 +54,21 @@ def test_nothing_to_do_starts_no_pool_and_an_empty_wave_does_not_wait():
     assert pool.finish() == {}
     assert pool._pool is None  # noqa: SLF001 - the lazily started pool
     pool.close(failed=False)
+
+
+def _signal_handlers() -> tuple[object, object]:
+    import signal
+
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_workers_leave_ctrl_c_and_sigterm_to_the_parent():
+    """The parent stops the run and kills the workers; a worker raising KeyboardInterrupt itself
+    while idle printed multiprocessing's traceback (a group SIGTERM in tests/cli/test_interrupt.py)."""
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from wsrefactor.parallel import leave_signals_to_the_parent
+
+    with ProcessPoolExecutor(max_workers=1, initializer=leave_signals_to_the_parent) as pool:
+        assert pool.submit(_signal_handlers).result() == (signal.SIG_IGN, signal.SIG_IGN)
