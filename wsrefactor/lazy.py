@@ -15,7 +15,7 @@ import importlib
 import types
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["cst"]
+__all__ = ["cst", "load"]
 
 
 class _Deferred(types.ModuleType):
@@ -25,6 +25,12 @@ class _Deferred(types.ModuleType):
         module = importlib.import_module(self.__name__)
         vars(self).update(vars(module))  # later reads are plain attribute reads
         return getattr(module, name)
+
+
+def load() -> None:
+    """Import libcst now: a run that builds fixes or edits calls this before its worker processes
+    fork, so they inherit libcst instead of each importing it again."""
+    importlib.import_module("libcst")
 
 
 if TYPE_CHECKING:

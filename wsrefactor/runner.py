@@ -34,6 +34,7 @@ from wsrefactor.engine import (
     parse,
 )
 from wsrefactor.imports import drop_imports_left_unused, organize_new_module
+from wsrefactor.lazy import load as load_libcst
 from wsrefactor.model import Finding, FixInfo, FixSafety, Severity
 from wsrefactor.registry import load_rules
 from wsrefactor.rule import ProjectEdit, ProjectRule, Rule, SemanticRule
@@ -950,6 +951,8 @@ def execute(
     raises :class:`Interrupted` saying how many files were written; all of them are complete.
     """
     lap = _Laps()
+    if job.fix is not None or job.want_edits:
+        load_libcst()  # every worker will build fixes: imported once, before they fork
     found = discover(paths, job.config, job.lookup)
     files = list(found.files)
     if job.lookup is not None:
