@@ -348,8 +348,9 @@ class SemanticRule(Rule):
 
     requires_any_import: ClassVar[tuple[str, ...]] = ()
     # The libcst node classes a fix starts from, by name (``("Call",)``): libcst is imported only
-    # when a fix is built (``wsrefactor.lazy``), so a class body cannot name its classes.
-    fix_node_types: ClassVar[tuple[str, ...]] = ()
+    # when a fix is built (``wsrefactor.lazy``), so a class body cannot name its classes. (A
+    # plugin's rule may still give the classes themselves; that plugin then imports libcst.)
+    fix_node_types: ClassVar[tuple[str | type, ...]] = ()
 
     @classmethod
     def detect(cls, analyses: Analyses, options: Mapping[str, Any]) -> Iterable[Detection]:
@@ -377,7 +378,7 @@ class SemanticRule(Rule):
         for found in self.detections(self.ctx.analyses, self.opts):
             target = None
             if found.fixable and self.fix_node_types:
-                kinds = tuple(getattr(cst, name) for name in self.fix_node_types)
+                kinds = tuple(getattr(cst, k) if isinstance(k, str) else k for k in self.fix_node_types)
                 target = self.ctx.positions.find(found.start, found.end, kinds)
             fix = self.fix(target, found) if target is not None else None
             self.reports.append(
