@@ -177,7 +177,11 @@ class _Fallback(Exception):
 def _rebuilt(node: cst.CSTNode, replacements: Mapping[cst.CSTNode, Replacement], dirty: set[cst.CSTNode]) -> object:
     changes = _changed_fields(node, replacements, dirty)
     updated = node.with_changes(**changes) if changes else node
-    value = replacements.get(node)
+    return _applied(replacements.get(node), updated)
+
+
+def _applied(value: Replacement | None, updated: cst.CSTNode) -> object:
+    """What ``updated`` becomes: the replacement node, or a function's result on it."""
     if value is None:
         return updated
     if callable(value) and not isinstance(value, cst.CSTNode):
@@ -222,12 +226,7 @@ def _replacer(replacements: Mapping[cst.CSTNode, Replacement]) -> cst.CSTTransfo
 
     class Replace(cst.CSTTransformer):
         def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> object:  # type: ignore[override]
-            value = replacements.get(original_node)
-            if value is None:
-                return updated_node
-            if callable(value) and not isinstance(value, cst.CSTNode):
-                return value(updated_node)
-            return value
+            return _applied(replacements.get(original_node), updated_node)
 
     return Replace()
 
