@@ -33,6 +33,16 @@ def key(findings) -> list[tuple]:
     ]
 
 
+def found_on_both_paths(code: str, path: Path, config: Config | None = None) -> list[tuple[int, str]]:
+    """``(line, message)`` of ``code``'s findings on the plain path, after asserting the edits path
+    reports them at the same spans (one decision; planning a fix may add to the message)."""
+    plain = process_file(str(path), job(code, config=config))
+    edits = process_file(str(path), job(code, want_edits=True, config=config))
+    assert plain.internal_error is None and edits.internal_error is None
+    assert [k[:5] for k in key(plain.findings)] == [k[:5] for k in key(edits.findings)]
+    return [(f.line, f.message) for f in plain.findings]
+
+
 def lines(code: str, path: Path, config: Config | None = None) -> list[int]:
     """Lines of ``code``'s findings on the plain path, after asserting the edits path agrees."""
     plain = process_file(str(path), job(code, config=config))

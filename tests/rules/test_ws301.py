@@ -7,9 +7,8 @@ from pathlib import Path
 
 from radon.complexity import cc_rank, cc_visit
 
-from tests.rules._semantic_paths import job, key, write
+from tests.rules._semantic_paths import found_on_both_paths, write
 from wsrefactor.config import Config
-from wsrefactor.runner import process_file
 
 # complexity: 1 + if + elif + for + and + comprehension with an if (2) + while with else (2) = 9
 NINE = """
@@ -29,11 +28,7 @@ def nine(a, b):
 
 
 def _findings(path: Path, config: Config | None = None) -> list[tuple]:
-    plain = process_file(str(path), job("WS301", config=config))
-    edits = process_file(str(path), job("WS301", want_edits=True, config=config))
-    assert plain.internal_error is None and edits.internal_error is None
-    assert [k[:5] for k in key(plain.findings)] == [k[:5] for k in key(edits.findings)]  # one decision
-    return [(f.line, f.message) for f in plain.findings]
+    return found_on_both_paths("WS301", path, config)
 
 
 def test_reported_on_the_def_line_with_radons_number_and_rank(tmp_path):

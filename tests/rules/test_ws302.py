@@ -3,18 +3,12 @@ of blocks, and the one decision both paths read (the fix: ``test_extract_method.
 
 from __future__ import annotations
 
-from tests.rules._semantic_paths import job, key, write
+from tests.rules._semantic_paths import found_on_both_paths, write
 from wsrefactor.config import Config
-from wsrefactor.runner import process_file
 
 
 def _findings(path, limit: int) -> list[tuple]:
-    config = Config(rule_options={"WS302": {"max-lines": limit}})
-    plain = process_file(str(path), job("WS302", config=config))
-    edits = process_file(str(path), job("WS302", want_edits=True, config=config))
-    assert plain.internal_error is None and edits.internal_error is None
-    assert [k[:5] for k in key(plain.findings)] == [k[:5] for k in key(edits.findings)]  # one decision
-    return [(f.line, f.message) for f in plain.findings]
+    return found_on_both_paths("WS302", path, Config(rule_options={"WS302": {"max-lines": limit}}))
 
 
 def test_length_is_the_real_span_even_when_the_body_ends_in_an_assert_or_a_def(tmp_path):
